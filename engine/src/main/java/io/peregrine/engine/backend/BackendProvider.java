@@ -1,0 +1,25 @@
+package io.peregrine.engine.backend;
+
+import java.util.Optional;
+
+/**
+ * Found with {@link java.util.ServiceLoader}; each backend module registers one in
+ * {@code META-INF/services/io.peregrine.engine.backend.BackendProvider}. The engine never names a concrete
+ * backend class, so it builds and tests without CUDA on the class path.
+ */
+public interface BackendProvider {
+
+    /** The name users pass to {@code --backend}. */
+    String name();
+
+    /** When several providers are usable and none was asked for, the highest priority wins. */
+    int priority();
+
+    /**
+     * Why this backend cannot run on this machine (no driver, no device, kernels missing), or empty when it
+     * can. Must not throw: a missing native library is a reason, not an error.
+     */
+    Optional<String> unavailableReason();
+
+    Backend create();
+}

@@ -1,0 +1,30 @@
+package io.peregrine.engine.runtime;
+
+import java.util.List;
+
+/**
+ * What the engine tells a request's {@link EventSink}, in this order: one {@link Scheduled}, then for each
+ * choice any number of {@link Tokens} and exactly one {@link Finished}; or a single {@link Failed}.
+ */
+public sealed interface EngineEvent {
+
+    /** The request left the waiting queue and its prefill began. */
+    record Scheduled(String requestId, int promptTokens, int cachedPromptTokens, long queueNanos) implements EngineEvent {}
+
+    /**
+     * New tokens of one choice. {@code text} is the newly stable detokenized text (never half a UTF-8
+     * character); stop strings are already cut from it.
+     */
+    record Tokens(int choice, int[] tokenIds, String text, List<TokenLogprob> logprobs) implements EngineEvent {
+        public Tokens {
+            tokenIds = tokenIds.clone();
+            logprobs = logprobs == null ? List.of() : List.copyOf(logprobs);
+        }
+    }
+
+    /** @param stopReason the matched stop string or stop token id, or null */
+    record Finished(int choice, FinishReason reason, Object stopReason, int completionTokens) implements EngineEvent {}
+
+    /** The request could not run (it is not retried). */
+    record Failed(String requestId, String message) implements EngineEvent {}
+}
