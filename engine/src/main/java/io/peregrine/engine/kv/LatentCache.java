@@ -1,0 +1,72 @@
+package io.peregrine.engine.kv;
+
+/**
+ * The paged MLA cache: for every layer and every slot, the normalised latent {@code c_kv} followed by the
+ * rotated shared rope key {@code k_pe} (spec §3.2), {@code width = kv_lora_rank + qk_rope_head_dim} floats.
+ * Slots are grouped in fixed-size blocks; slot {@code s} belongs to block {@code s / blockSize}. Which blocks a
+ * sequence owns is the block manager's business; the model only reads and writes slots through a block table.
+ *
+ * <p>Kept in fp32 on the CPU backend so decode with the cache equals recomputing the prefix.
+ */
+public final class LatentCache {
+    private final int layers;
+    private final int blockSize;
+    private final int numBlocks;
+    private final int width;
+    private final float[][] slabs;
+
+    public LatentCache(int layers, int numBlocks, int blockSize, int width) {
+        if (layers <= 0 || numBlocks <= 0 || blockSize <= 0 || width <= 0) {
+            throw new IllegalArgumentException("bad cache geometry");
+        }
+        long perLayer = (long) numBlocks * blockSize * width;
+        if (perLayer > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("cache too large for one slab per layer: " + perLayer + " floats");
+        }
+        this.layers = layers;
+        this.blockSize = blockSize;
+        this.numBlocks = numBlocks;
+        this.width = width;
+        this.slabs = new float[layers][(int) perLayer];
+    }
+
+    /** Blocks that fit a byte budget (fp32, all layers). */
+    public static int blocksForBudget(long bytes, int layers, int blockSize, int width) {
+        long perBlock = (long) layers * blockSize * width * Float.BYTES;
+        return (int) Math.max(0, Math.min(Integer.MAX_VALUE, bytes / perBlock));
+    }
+
+    public int layers() {
+        return layers;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public int numBlocks() {
+        return numBlocks;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    /** The slot of token position {@code pos} of a sequence whose blocks are {@code blockTable}. */
+    public int slot(int[] blockTable, int pos) {
+        return blockTable[pos / blockSize] * blockSize + pos % blockSize;
+    }
+
+    /** Layer {@code l}'s slab; slot {@code s} occupies {@code [s*width, (s+1)*width)}. */
+    public float[] slab(int layer) {
+        return slabs[layer];
+    }
+
+    public void write(int layer, int slot, float[] src, int srcOffset) {
+        System.arraycopy(src, srcOffset, slabs[layer], slot * width, width);
+    }
+
+    public long bytes() {
+        return (long) layers * numBlocks * blockSize * width * Float.BYTES;
+    }
+}
