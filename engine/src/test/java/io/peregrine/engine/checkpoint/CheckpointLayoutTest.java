@@ -1,0 +1,111 @@
+package io.peregrine.engine.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.peregrine.engine.config.ConfigParser;
+import io.peregrine.engine.config.ModelConfig;
+import io.peregrine.engine.testing.TestData;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+class CheckpointLayoutTest {
+    static ModelConfig realK25() throws IOException {
+        try (InputStream in = CheckpointLayoutTest.class.getResourceAsStream("/io/peregrine/engine/kimi-k25/config.json")) {
+            return ConfigParser.parse("config.json", new ObjectMapper().readTree(in), null);
+        }
+    }
+
+    private static String manifestDtype(String torchName) {
+        return switch (torchName) {
+            case "bfloat16" -> "BF16";
+            case "float32" -> "F32";
+            case "int32" -> "I32";
+            default -> throw new AssertionError("unexpected manifest dtype " + torchName);
+        };
+    }
+
+    @Test
+    void layoutOfTheGoldenConfigIsExactlyTheGoldenManifest() throws IOException {
+        JsonNode manifest = new ObjectMapper().readTree(TestData.golden("tiny-k25.manifest.json").toFile());
+        Map<String, String> want = new TreeMap<>();
+        for (JsonNode t : manifest.get("tensors")) {
+            want.put(t.get("name").asText(), manifestDtype(t.get("dtype").asText()) + t.get("shape").toString().replace(",", ", "));
+        }
+        Map<String, String> got = new TreeMap<>();
+        for (TensorSpec s : CheckpointLayout.of(ConfigParser.read(TestData.tinyCheckpoint()))) {
+            got.put(s.name(), s.dtype() + Arrays.toString(s.shape()));
+        }
+        assertEquals(222, manifest.get("n_tensors").asInt());
+        assertEquals(want, got);
+    }
+
+    /** The real checkpoint has 208,550 tensors (spec §2); every one of them follows from config.json. */
+    @Test
+    void layoutOfTheRealConfigHasEveryTensorOfTheRealCheckpoint() throws IOException {
+        ModelConfig c = realK25();
+        List<TensorSpec> layout = CheckpointLayout.of(c);
+        assertEquals(208_550, layout.size());
+        Map<String, TensorSpec> byName = new TreeMap<>();
+        layout.forEach(s -> byName.put(s.name(), s));
+        assertEquals(layout.size(), byName.size(), "names are unique");
+        String e = "language_model.model.layers.7.mlp.experts.200.";
+        assertEquals("I32[2048, 896]", str(byName.get(e + "gate_proj.weight_packed")));
+        assertEquals("BF16[2048, 224]", str(byName.get(e + "gate_proj.weight_scale")));
+        assertEquals("I32[2]", str(byName.get(e + "gate_proj.weight_shape")));
+        assertEquals("I32[7168, 256]", str(byName.get(e + "down_proj.weight_packed")));
+        assertEquals("BF16[7168, 64]", str(byName.get(e + "down_proj.weight_scale")));
+        String l = "language_model.model.layers.7.";
+        assertEquals("BF16[12288, 1536]", str(byName.get(l + "self_attn.q_b_proj.weight")));
+        assertEquals("BF16[576, 7168]", str(byName.get(l + "self_attn.kv_a_proj_with_mqa.weight")));
+        assertEquals("BF16[16384, 512]", str(byName.get(l + "self_attn.kv_b_proj.weight")));
+        assertEquals("BF16[7168, 8192]", str(byName.get(l + "self_attn.o_proj.weight")));
+        assertEquals("F32[384]", str(byName.get(l + "mlp.gate.e_score_correction_bias")));
+        assertEquals("BF16[2048, 7168]", str(byName.get(l + "mlp.shared_experts.gate_proj.weight")));
+        assertEquals("BF16[18432, 7168]", str(byName.get("language_model.model.layers.0.mlp.gate_proj.weight")));
+        assertEquals("BF16[163840, 7168]", str(byName.get("language_model.lm_head.weight")));
+        assertEquals("BF16[64, 64, 1152]", str(byName.get("vision_tower.patch_embed.pos_emb.weight")));
+        assertEquals("BF16[3456, 1152]", str(byName.get("vision_tower.encoder.blocks.26.wqkv.weight")));
+        assertEquals("BF16[4608, 4608]", str(byName.get("mm_projector.proj.0.weight")));
+        assertEquals("BF16[7168, 4608]", str(byName.get("mm_projector.proj.2.weight")));
+    }
+
+    private static String str(TensorSpec s) {
+        return s.dtype() + Arrays.toString(s.shape());
+    }
+
+    @Test
+    void sizesOfTheRealK25() throws IOException {
+        ModelSize size = ModelSize.of(realK25());
+        // Spec §2: text ~1026.4 B total, ~32.86 B active (both embedding matrices included); MoonViT + projector ~0.47 B.
+        assertEquals(1.0264e12, size.textParameters(), 0.0005e12);
+        assertEquals(1.03e12, size.totalParameters(), 0.005e12);
+        assertEquals(32.86e9, size.activeParameters(), 0.01e9);
+        assertEquals(416.9e6 + 54.3e6, size.visionParameters(), 1e6);
+        assertEquals(70_272, size.kvBytesPerToken());
+        assertEquals(70_272L * 262_144, size.kvBytesPerSequence());
+        // Spec §2: the 64 shards hold 554.3 GiB.
+        assertEquals(554.3 * (1L << 30), size.totalBytes(), 0.05 * (1L << 30));
+        assertTrue(size.bytesByDtype().get(DType.I32) > 480e9);
+    }
+
+    @Test
+    void sizesOfTheGoldenTinyAddUpFromItsTensors() {
+        try (Checkpoint ck = Checkpoint.open(TestData.tinyCheckpoint())) {
+            ModelSize size = ModelSize.of(ck.config());
+            long stored = ck.tensors().values().stream().mapToLong(t -> t.data().byteSize()).sum();
+            assertEquals(stored, size.totalBytes());
+            assertEquals((32 + 8) * 2 * 3, size.kvBytesPerToken());
+            // 8 experts of 3 * 32 * 64 parameters in each of 2 MoE layers; top-2 of them are active.
+            long routed = 2L * 8 * 3 * 32 * 64;
+            assertEquals(size.textParameters() - routed + routed / 8 * 2, size.activeParameters());
+        }
+    }
+}
