@@ -35,20 +35,62 @@ public final class Checkpoint implements AutoCloseable {
         this.tensors = tensors;
     }
 
-    /** Progress of mapping shards: shard index (1-based), shard count, the shard's path. */
-    public record LoadProgress(int shard, int shards, Path file, long bytes) {}
+    private static final System.Logger LOG = System.getLogger(Checkpoint.class.getName());
+
+    /**
+     * Progress of mapping shards, reported after each one.
+     *
+     * @param shard       1-based index of the shard just mapped
+     * @param bytes       that shard's size
+     * @param bytesDone   bytes of all shards mapped so far
+     * @param bytesTotal  bytes of all shards
+     * @param elapsedNanos since {@link #open} started
+     */
+    public record LoadProgress(int shard, int shards, Path file, long bytes, long bytesDone, long bytesTotal,
+                               long elapsedNanos) {
+
+        /** The shape of this record before byte totals were added; totals default to this shard alone. */
+        public LoadProgress(int shard, int shards, Path file, long bytes) {
+            this(shard, shards, file, bytes, bytes, bytes, 0);
+        }
+
+        public double bytesPerSecond() {
+            return elapsedNanos <= 0 ? 0 : bytesDone * 1e9 / elapsedNanos;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "shard %d/%d %s: %s of %s (%.0f%%), %s/s", shard, shards, file.getFileName(),
+                    Bytes.format(bytesDone), Bytes.format(bytesTotal),
+                    bytesTotal == 0 ? 100.0 : 100.0 * bytesDone / bytesTotal, Bytes.format((long) bytesPerSecond()));
+        }
+    }
 
     public static Checkpoint open(Path dir) {
         return open(dir, p -> {});
     }
 
+    /**
+     * Maps every shard and checks the index; {@code progress} hears about each shard (and each is logged at INFO).
+     * Tensors are not checked against the config here: see {@link #openValidated} and {@link CheckpointValidator}.
+     */
     public static Checkpoint open(Path dir, Consumer<LoadProgress> progress) {
+        long start = System.nanoTime();
         ModelConfig config = ConfigParser.read(dir);
         List<Path> shards = shardFiles(dir);
+        long total = 0;
+        for (Path p : shards) {
+            try {
+                total += Files.size(p);
+            } catch (IOException e) {
+                throw new CheckpointException(p + ": cannot read size: " + e.getMessage(), e);
+            }
+        }
         Arena arena = Arena.ofShared();
         try {
             List<SafetensorsFile> files = new ArrayList<>();
             Map<String, Tensor> all = new LinkedHashMap<>();
+            long done = 0;
             for (int i = 0; i < shards.size(); i++) {
                 SafetensorsFile f = SafetensorsFile.open(shards.get(i), arena);
                 files.add(f);
@@ -57,12 +99,28 @@ public final class Checkpoint implements AutoCloseable {
                         throw new CheckpointException(f.path() + ": tensor " + t.name() + " also appears in another shard");
                     }
                 }
-                progress.accept(new LoadProgress(i + 1, shards.size(), f.path(), f.byteSize()));
+                done += f.byteSize();
+                LoadProgress p = new LoadProgress(i + 1, shards.size(), f.path(), f.byteSize(), done, total,
+                        System.nanoTime() - start);
+                LOG.log(System.Logger.Level.INFO, "{0}: mapped {1}", dir, p);
+                progress.accept(p);
             }
             checkIndex(dir, all);
             return new Checkpoint(dir, config, arena, List.copyOf(files), Collections.unmodifiableMap(all));
         } catch (RuntimeException e) {
             arena.close();
+            throw e;
+        }
+    }
+
+    /** {@link #open}, then {@link CheckpointValidator}: throws listing every missing or mis-shaped tensor. */
+    public static Checkpoint openValidated(Path dir, Consumer<LoadProgress> progress) {
+        Checkpoint ck = open(dir, progress);
+        try {
+            CheckpointValidator.validate(ck).throwIfUnusable(dir);
+            return ck;
+        } catch (RuntimeException e) {
+            ck.close();
             throw e;
         }
     }
@@ -74,20 +132,25 @@ public final class Checkpoint implements AutoCloseable {
             if (map == null || !map.isObject()) {
                 throw new CheckpointException(index + ": weight_map missing");
             }
-            List<Path> out = new ArrayList<>();
+            // shard -> first tensor listed in it, to name one in errors
+            Map<Path, String> byShard = new LinkedHashMap<>();
             map.fields().forEachRemaining(e -> {
+                if (!e.getValue().isTextual()) {
+                    throw new CheckpointException(index + ": tensor " + e.getKey() + " maps to " + e.getValue()
+                            + ", not a file name");
+                }
                 Path p = dir.resolve(e.getValue().asText()).normalize();
                 if (!p.startsWith(dir.normalize())) {
                     throw new CheckpointException(index + ": tensor " + e.getKey() + " points outside the checkpoint: " + p);
                 }
-                if (!out.contains(p)) {
-                    out.add(p);
-                }
+                byShard.putIfAbsent(p, e.getKey());
             });
+            List<Path> out = new ArrayList<>(byShard.keySet());
             Collections.sort(out);
             for (Path p : out) {
                 if (!Files.isRegularFile(p)) {
-                    throw new CheckpointException(index + ": shard " + p.getFileName() + " is missing");
+                    throw new CheckpointException(index + ": shard " + p.getFileName() + " is missing (it should hold tensor "
+                            + byShard.get(p) + " and others)");
                 }
             }
             return out;

@@ -147,6 +147,20 @@ public final class SafetensorsFile {
                 throw new CheckpointException(path + ": tensors " + a.name() + " and " + b.name() + " overlap");
             }
         }
+        // Like the reference implementation, the tensors must tile the data section exactly: a gap or trailing
+        // bytes mean the header and the data disagree, i.e. a damaged or wrongly written file.
+        long end = 0;
+        for (Span sp : spans) {
+            if (sp.begin() != end && sp.end() > sp.begin()) {
+                throw new CheckpointException(path + ": tensor " + sp.name() + " starts at data offset " + sp.begin()
+                        + " but the previous tensor ends at " + end + " (gap in the data section)");
+            }
+            end = Math.max(end, sp.end());
+        }
+        if (end != dataLen) {
+            throw new CheckpointException(path + ": " + (dataLen - end) + " bytes after the last tensor's data"
+                    + " (header and file size disagree)");
+        }
         return new SafetensorsFile(path, seg, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
 

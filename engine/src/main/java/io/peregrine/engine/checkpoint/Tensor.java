@@ -49,18 +49,37 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         return shape.clone();
     }
 
-    /** Element {@code i} (flat index) widened to float; for BF16, F16, F32 and the integer types. */
+    public static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Element {@code i} (flat index) widened to float (I64 and F64 round to the nearest float); every dtype. */
     public float getFloat(long i) {
         return switch (dtype) {
             case BF16 -> Float.intBitsToFloat(data.getAtIndex(BF16, i) << 16);
             case F16 -> Float.float16ToFloat(data.getAtIndex(BF16, i));
             case F32 -> data.getAtIndex(F32, i);
+            case F64 -> (float) data.getAtIndex(F64, i);
+            case I16 -> data.getAtIndex(BF16, i);
             case I32 -> data.getAtIndex(I32, i);
             case I64 -> data.getAtIndex(I64, i);
             case U8 -> Byte.toUnsignedInt(data.get(ValueLayout.JAVA_BYTE, i));
             case I8 -> data.get(ValueLayout.JAVA_BYTE, i);
-            default -> throw new UnsupportedOperationException("getFloat on " + dtype + " tensor " + name);
+            case BOOL -> data.get(ValueLayout.JAVA_BYTE, i) != 0 ? 1f : 0f;
+            case F8_E4M3 -> e4m3ToFloat(data.get(ValueLayout.JAVA_BYTE, i));
+            // E5M2 is the upper byte of an IEEE half.
+            case F8_E5M2 -> Float.float16ToFloat((short) (data.get(ValueLayout.JAVA_BYTE, i) << 8));
         };
+    }
+
+    /** OCP FP8 E4M3 ("fn"): bias 7, no infinities, S.1111.111 is NaN. */
+    static float e4m3ToFloat(byte b) {
+        int sign = (b & 0x80) != 0 ? -1 : 1;
+        int exp = (b >>> 3) & 0xF;
+        int man = b & 0x7;
+        if (exp == 0xF && man == 0x7) {
+            return Float.NaN;
+        }
+        float mag = exp == 0 ? man * 0x1p-9f : Math.scalb(1f + man / 8f, exp - 7);
+        return sign * mag;
     }
 
     /** Copies the whole tensor into a new float array (small tensors and tests only). */
