@@ -63,6 +63,22 @@ public record Int4Group32(String module, int rows, int cols, Tensor packed, Tens
         }
     }
 
+    /**
+     * Packs 8 quantized values {@code q[off..off+8)}, each in [-8, 7], into one word exactly as compressed-tensors'
+     * {@code pack_to_int32} does: value {@code i} plus 8 in bits {@code 4i..4i+3}.
+     */
+    public static int packWord(int[] q, int off) {
+        int word = 0;
+        for (int i = 0; i < PER_WORD; i++) {
+            int v = q[off + i];
+            if (v < -8 || v > 7) {
+                throw new IllegalArgumentException("INT4 value " + v + " at " + (off + i) + " is outside [-8, 7]");
+            }
+            word |= (v + 8) << (4 * i);
+        }
+        return word;
+    }
+
     /** The whole matrix in fp32, row-major (tests and tiny models only). */
     public float[] dequantize() {
         float[] out = new float[Math.multiplyExact(rows, cols)];
