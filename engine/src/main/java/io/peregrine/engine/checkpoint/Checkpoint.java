@@ -36,6 +36,8 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     private static final System.Logger LOG = System.getLogger(Checkpoint.class.getName());
+    /** Checkpoints at least this big log each shard at INFO (smaller ones at DEBUG: they open in a blink). */
+    static final long LOG_INFO_BYTES = 1L << 30;
 
     /**
      * Progress of mapping shards, reported after each one.
@@ -71,7 +73,8 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
-     * Maps every shard and checks the index; {@code progress} hears about each shard (and each is logged at INFO).
+     * Maps every shard and checks the index; {@code progress} hears about each shard, which is also logged
+     * (at INFO for checkpoints of a GiB or more).
      * Tensors are not checked against the config here: see {@link #openValidated} and {@link CheckpointValidator}.
      */
     public static Checkpoint open(Path dir, Consumer<LoadProgress> progress) {
@@ -102,7 +105,8 @@ public final class Checkpoint implements AutoCloseable {
                 done += f.byteSize();
                 LoadProgress p = new LoadProgress(i + 1, shards.size(), f.path(), f.byteSize(), done, total,
                         System.nanoTime() - start);
-                LOG.log(System.Logger.Level.INFO, "{0}: mapped {1}", dir, p);
+                LOG.log(total >= LOG_INFO_BYTES ? System.Logger.Level.INFO : System.Logger.Level.DEBUG,
+                        "{0}: mapped {1}", dir, p);
                 progress.accept(p);
             }
             checkIndex(dir, all);

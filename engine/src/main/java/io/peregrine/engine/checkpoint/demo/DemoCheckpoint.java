@@ -21,6 +21,7 @@ import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -106,7 +107,12 @@ public final class DemoCheckpoint {
         }
         try {
             Files.createDirectories(dir.getParent());
+            removeAbandonedWrites(dir);
             Path tmp = Files.createTempDirectory(dir.getParent(), "." + dir.getFileName() + ".writing-");
+            if (Files.getFileStore(tmp).supportsFileAttributeView("posix")) {
+                // createTempDirectory makes it owner-only; the checkpoint is an ordinary shareable directory.
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
             try {
                 write(tmp, p, seed, progress);
                 if (Files.exists(dir)) {
@@ -127,6 +133,31 @@ public final class DemoCheckpoint {
             throw new CheckpointException(dir + ": the demo checkpoint is incomplete after writing it");
         }
         return dir;
+    }
+
+    /** A write is abandoned when nothing in its temporary directory changed for this long (a kill skips cleanup). */
+    static final long ABANDONED_AFTER_MILLIS = 10 * 60 * 1000;
+
+    private static void removeAbandonedWrites(Path dir) throws IOException {
+        String prefix = "." + dir.getFileName() + ".writing-";
+        try (Stream<Path> s = Files.list(dir.getParent())) {
+            for (Path p : s.filter(x -> x.getFileName().toString().startsWith(prefix)).toList()) {
+                if (System.currentTimeMillis() - newestChange(p) > ABANDONED_AFTER_MILLIS) {
+                    LOG.log(System.Logger.Level.INFO, "{0}: removing an abandoned demo write", p);
+                    deleteTree(p);
+                }
+            }
+        }
+    }
+
+    private static long newestChange(Path tree) throws IOException {
+        try (Stream<Path> s = Files.walk(tree)) {
+            long newest = 0;
+            for (Path p : s.toList()) {
+                newest = Math.max(newest, Files.getLastModifiedTime(p).toMillis());
+            }
+            return newest;
+        }
     }
 
     private static void moveIntoPlace(Path tmp, Path dir) throws IOException {

@@ -37,7 +37,7 @@ final class DemoWeights {
         } else if (name.endsWith(".weight_scale")) {
             long cols = shape[1] * Int4Group32.GROUP;
             float std = linearStd(cols);
-            // W = q * scale with q ~ N(0, 2.5^2) clipped to [-8, 7]: scale ~ std / 2.5, jittered per group.
+            // W = q * scale with std(q) = Q_STD: scale ~ std / Q_STD, jittered per group.
             bf16(spec.numel(), () -> roundTo5Bits(std / Q_STD * (0.75f + 0.5f * rng.uniform())), sink);
         } else if (name.endsWith(".weight_shape")) {
             String module = name.substring(0, name.length() - ".weight_shape".length());
@@ -71,7 +71,8 @@ final class DemoWeights {
         }
     }
 
-    private static final float Q_STD = 2.5f;
+    /** Standard deviation of {@link Rng#int4}'s values. */
+    static final float Q_STD = (float) Math.sqrt(5);
 
     static float linearStd(long fanIn) {
         return (float) Math.clamp(1.6 / Math.sqrt(fanIn), 0.02, 0.3);
@@ -92,9 +93,7 @@ final class DemoWeights {
         int rowsPerChunk = Math.max(1, CHUNK / cols);
         ByteBuffer buf = ByteBuffer.allocate(rowsPerChunk * words * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                q[c] = (int) Math.clamp(Math.round(rng.normal() * Q_STD), -8, 7);
-            }
+            rng.int4(q);
             for (int j = 0; j < words; j++) {
                 buf.putInt(Int4Group32.packWord(q, j * Int4Group32.PER_WORD));
             }
@@ -173,6 +172,21 @@ final class DemoWeights {
         /** Uniform in [0, 1). */
         float uniform() {
             return (nextLong() >>> 40) * 0x1p-24f;
+        }
+
+        /**
+         * Fills {@code q} with INT4 values {@code a + b - c - d} of four uniform 2-bit draws: bell-shaped on [-6, 6]
+         * with std {@link #Q_STD} = sqrt(5), from 8 random bits each (the bench preset draws billions of them).
+         */
+        void int4(int[] q) {
+            long r = 0;
+            for (int i = 0; i < q.length; i++) {
+                if ((i & 7) == 0) {
+                    r = nextLong();
+                }
+                q[i] = (int) ((r & 3) + ((r >>> 2) & 3) - ((r >>> 4) & 3) - ((r >>> 6) & 3));
+                r >>>= 8;
+            }
         }
 
         /** Approximately N(0, 1): the sum of four 16-bit uniforms, centred and scaled (Irwin-Hall; bounded at 3.46). */

@@ -76,14 +76,15 @@ class DemoCheckpointTest {
             Int4Group32 w = Int4Group32.of(ck, module);
             DemoWeights.Rng rng = new DemoWeights.Rng(7, module + ".weight_packed");
             int seen = 0;
+            int[] row = new int[w.cols()];
             for (int r = 0; r < w.rows(); r++) {
+                rng.int4(row);
                 for (int c = 0; c < w.cols(); c++) {
-                    int q = (int) Math.clamp(Math.round(rng.normal() * 2.5f), -8, 7);
-                    assertEquals(q, w.q(r, c), module + "[" + r + ", " + c + "]");
-                    seen |= 1 << (q + 8);
+                    assertEquals(row[c], w.q(r, c), module + "[" + r + ", " + c + "]");
+                    seen |= 1 << (row[c] + 8);
                 }
             }
-            assertTrue(Integer.bitCount(seen) >= 12, "the values use most of the INT4 range");
+            assertEquals(13, Integer.bitCount(seen), "the values cover [-6, 6]");
             // Dequantized weights are exact in bf16 (5-bit scales) and have the intended spread.
             float[] d = w.dequantize();
             double sq = 0;
@@ -150,7 +151,17 @@ class DemoCheckpointTest {
         Path copy = shared.resolve("copy");
         DemoCheckpoint.write(copy, DemoPreset.TINY, 7, p -> {});
         Files.delete(copy.resolve("model-00002-of-000002.safetensors"));
+        // A write killed long ago is cleaned up; one still in progress (recent files) is left alone.
+        Path abandoned = Files.createDirectories(shared.resolve(".copy.writing-killed"));
+        Files.writeString(abandoned.resolve("model-00001-of-000002.safetensors"), "partial");
+        FileTime longAgo = FileTime.fromMillis(System.currentTimeMillis() - 3_600_000);
+        Files.setLastModifiedTime(abandoned.resolve("model-00001-of-000002.safetensors"), longAgo);
+        Files.setLastModifiedTime(abandoned, longAgo);
+        Path running = Files.createDirectories(shared.resolve(".copy.writing-running"));
         DemoCheckpoint.ensure(copy, "tiny", 7, p -> {});
+        assertTrue(Files.notExists(abandoned));
+        assertTrue(Files.exists(running));
+        Files.delete(running);
         for (String shard : List.of("model-00001-of-000002.safetensors", "model-00002-of-000002.safetensors",
                 "model.safetensors.index.json", "config.json")) {
             assertEquals(-1L, Files.mismatch(tiny.resolve(shard), copy.resolve(shard)), shard);
