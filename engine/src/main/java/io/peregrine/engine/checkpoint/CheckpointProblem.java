@@ -1,5 +1,7 @@
 package io.peregrine.engine.checkpoint;
 
+import java.util.Arrays;
+
 /** One thing wrong with a checkpoint compared with what its config needs; {@link #toString()} reads as a sentence. */
 public sealed interface CheckpointProblem {
     /** The tensor the problem is about. */
@@ -46,8 +48,8 @@ public sealed interface CheckpointProblem {
 
         @Override
         public String toString() {
-            return "tensor " + expected.name() + " has shape " + java.util.Arrays.toString(actual) + ", expected "
-                    + java.util.Arrays.toString(expected.shape());
+            return "tensor " + expected.name() + " has shape " + Arrays.toString(actual) + ", expected "
+                    + Arrays.toString(expected.shape());
         }
     }
 
@@ -72,7 +74,7 @@ public sealed interface CheckpointProblem {
 
         @Override
         public String toString() {
-            return "unused tensor " + tensor + " " + dtype + java.util.Arrays.toString(shape);
+            return "unused tensor " + tensor + " " + dtype + Arrays.toString(shape);
         }
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.peregrine.engine.config.ConfigParser;
 import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.testing.TestData;
@@ -107,5 +108,45 @@ class CheckpointLayoutTest {
             long routed = 2L * 8 * 3 * 32 * 64;
             assertEquals(size.textParameters() - routed + routed / 8 * 2, size.activeParameters());
         }
+    }
+
+    private static ObjectNode textOnly() throws IOException {
+        try (InputStream in = CheckpointLayoutTest.class.getResourceAsStream("/io/peregrine/engine/kimi-k25/config.json")) {
+            ObjectNode t = (ObjectNode) new ObjectMapper().readTree(in).get("text_config");
+            t.put("model_type", "kimi_k2");
+            return t;
+        }
+    }
+
+    /** Kimi-K2-Thinking style: the same INT4 experts, bare tensor names, no vision part. */
+    @Test
+    void textOnlyK2Layout() throws IOException {
+        List<TensorSpec> layout = CheckpointLayout.of(ConfigParser.parse("config.json", textOnly(), null));
+        assertEquals(208_550 - 335, layout.size());
+        Map<String, String> byName = new TreeMap<>();
+        layout.forEach(s -> byName.put(s.name(), str(s)));
+        assertEquals("BF16[163840, 7168]", byName.get("lm_head.weight"));
+        assertEquals("I32[2048, 896]", byName.get("model.layers.60.mlp.experts.383.up_proj.weight_packed"));
+        assertTrue(byName.keySet().stream().noneMatch(n -> n.startsWith("language_model.") || n.startsWith("vision_tower.")));
+    }
+
+    /** DeepSeek-V3 / Kimi-K2-Instruct style: block FP8 for every Linear but lm_head; no q LoRA when q_lora_rank is null. */
+    @Test
+    void fp8BlockLayout() throws IOException {
+        ObjectNode root = textOnly();
+        root.put("model_type", "deepseek_v3");
+        root.putNull("q_lora_rank");
+        ObjectNode q = root.putObject("quantization_config");
+        q.put("quant_method", "fp8");
+        q.putArray("weight_block_size").add(128).add(128);
+        Map<String, String> byName = new TreeMap<>();
+        CheckpointLayout.of(ConfigParser.parse("config.json", root, null)).forEach(s -> byName.put(s.name(), str(s)));
+        assertEquals("F8_E4M3[12288, 7168]", byName.get("model.layers.3.self_attn.q_proj.weight"));
+        assertEquals("F32[96, 56]", byName.get("model.layers.3.self_attn.q_proj.weight_scale_inv"));
+        assertEquals("F32[5, 56]", byName.get("model.layers.3.self_attn.kv_a_proj_with_mqa.weight_scale_inv"));
+        assertEquals("F8_E4M3[2048, 7168]", byName.get("model.layers.3.mlp.experts.5.gate_proj.weight"));
+        assertEquals("BF16[384, 7168]", byName.get("model.layers.3.mlp.gate.weight"));
+        assertEquals("BF16[163840, 7168]", byName.get("lm_head.weight"));
+        assertTrue(!byName.containsKey("model.layers.3.self_attn.q_a_proj.weight"));
     }
 }
