@@ -5,7 +5,10 @@ import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
 import io.peregrine.engine.checkpoint.demo.DemoPreset;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.io.PrintWriter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -26,6 +29,17 @@ public final class InitDemoCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "random seed; default " + DemoCheckpoint.DEFAULT_SEED)
     long seed = DemoCheckpoint.DEFAULT_SEED;
 
+    @Spec
+    CommandSpec spec;
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
+    }
+
+    private PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
     @Override
     public Integer call() {
         Path target = dir != null ? dir : DemoCheckpoint.defaultDir();
@@ -33,28 +47,28 @@ public final class InitDemoCommand implements Callable<Integer> {
         try {
             p = DemoPreset.byName(preset);
         } catch (IllegalArgumentException e) {
-            System.err.println("peregrine init-demo: " + e.getMessage());
+            err().println("peregrine init-demo: " + e.getMessage());
             return 2;
         }
         try {
             if (DemoCheckpoint.isComplete(target.toAbsolutePath().normalize(), p, seed)) {
-                System.out.println(target + ": already holds the '" + p.name() + "' demo checkpoint (seed " + seed + ")");
+                out().println(target + ": already holds the '" + p.name() + "' demo checkpoint (seed " + seed + ")");
                 return 0;
             }
-            System.err.println("peregrine init-demo: writing the '" + p.name() + "' preset (" + p.description() + ") to " + target);
+            err().println("peregrine init-demo: writing the '" + p.name() + "' preset (" + p.description() + ") to " + target);
             long[] lastReport = {0};
             DemoCheckpoint.ensure(target, p.name(), seed, progress -> {
                 long now = System.nanoTime();
                 if (now - lastReport[0] > 2_000_000_000L || progress.tensorsDone() == progress.tensors()) {
                     lastReport[0] = now;
-                    System.err.println("  " + progress);
+                    err().println("  " + progress);
                 }
             });
-            System.out.println(target + ": wrote the '" + p.name() + "' demo checkpoint (seed " + seed + "); "
+            out().println(target + ": wrote the '" + p.name() + "' demo checkpoint (seed " + seed + "); "
                     + "see it with: ./peregrine inspect " + target);
             return 0;
         } catch (CheckpointException e) {
-            System.err.println("peregrine init-demo: " + e.getMessage());
+            err().println("peregrine init-demo: " + e.getMessage());
             return 2;
         }
     }

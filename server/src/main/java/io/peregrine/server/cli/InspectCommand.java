@@ -5,7 +5,10 @@ import io.peregrine.engine.checkpoint.CheckpointInspection;
 import io.peregrine.engine.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.io.PrintWriter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
@@ -17,14 +20,26 @@ public final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "checkpoint directory (config.json, safetensors shards)")
     Path dir;
 
+    @Spec
+    CommandSpec spec;
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
+    }
+
+    private PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
     @Override
     public Integer call() {
         try {
             CheckpointInspection report = CheckpointInspection.inspect(dir);
-            System.out.print(report.render());
+            out().print(report.render());
+            out().flush();
             return report.isUsable() ? 0 : 1;
         } catch (ConfigException | CheckpointException e) {
-            System.err.println("peregrine inspect: " + e.getMessage());
+            err().println("peregrine inspect: " + e.getMessage());
             return 2;
         }
     }
