@@ -1,0 +1,47 @@
+package io.peregrine.server.http;
+
+import io.peregrine.server.auth.ApiKeys;
+import io.peregrine.server.chat.MediaLimits;
+import io.peregrine.server.chat.ReasoningField;
+import io.peregrine.server.sampling.SamplingPolicy;
+
+/**
+ * How the HTTP side behaves.
+ *
+ * @param port         0 picks a free port (tests)
+ * @param maxBodyBytes bodies above this get a 413 before they are read
+ */
+public record ServerConfig(
+        String host,
+        int port,
+        int maxBodyBytes,
+        ApiKeys apiKeys,
+        SamplingPolicy samplingPolicy,
+        ReasoningField reasoningField,
+        MediaLimits mediaLimits) {
+
+    public static ServerConfig defaults() {
+        return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
+                new MediaLimits(16, 1));
+    }
+
+    public ServerConfig withPort(int p) {
+        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits);
+    }
+
+    public ServerConfig withApiKeys(ApiKeys keys) {
+        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits);
+    }
+
+    public ServerConfig withMaxBodyBytes(int bytes) {
+        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits);
+    }
+
+    public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits);
+    }
+
+    public ServerConfig withReasoningField(ReasoningField field) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits);
+    }
+}
