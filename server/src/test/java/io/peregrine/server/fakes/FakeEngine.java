@@ -26,18 +26,29 @@ import java.util.function.Function;
 public final class FakeEngine implements InferenceEngine {
 
     /** What a request produces: the same steps for every choice, then {@code finish}. */
-    public record Script(List<String> steps, FinishReason finish, int cachedPromptTokens, boolean hold) {
+    public record Script(List<String> steps, FinishReason finish, int cachedPromptTokens, boolean hold, boolean queued) {
+        public Script(List<String> steps, FinishReason finish, int cachedPromptTokens, boolean hold) {
+            this(steps, finish, cachedPromptTokens, hold, false);
+        }
+
         public static Script of(FinishReason finish, String... steps) {
             return new Script(List.of(steps), finish, 0, false);
         }
 
+        /** Decodes a token every 20 ms until aborted. */
         public static Script holdUntilAborted() {
             return new Script(List.of("x"), FinishReason.ABORT, 0, true);
+        }
+
+        /** Never leaves the waiting queue until aborted. */
+        public static Script queuedUntilAborted() {
+            return new Script(List.of(), FinishReason.ABORT, 0, false, true);
         }
     }
 
     public final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
     public final AtomicInteger running = new AtomicInteger();
+    public final AtomicInteger waiting = new AtomicInteger();
     public final AtomicInteger aborted = new AtomicInteger();
     private final AtomicLong promptTotal = new AtomicLong();
     private final AtomicLong generationTotal = new AtomicLong();
@@ -83,6 +94,21 @@ public final class FakeEngine implements InferenceEngine {
     }
 
     private void play(GenerationRequest request, Script script, EventSink sink, CountDownLatch abortSignal) {
+        if (script.queued()) {
+            waiting.incrementAndGet();
+            started.countDown();
+            try {
+                abortSignal.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            aborted.incrementAndGet();
+            waiting.decrementAndGet();
+            for (int c = 0; c < request.sampling().n(); c++) {
+                sink.accept(new EngineEvent.Finished(c, FinishReason.ABORT, null, 0));
+            }
+            return;
+        }
         running.incrementAndGet();
         promptTotal.addAndGet(request.promptLength());
         try {
@@ -134,7 +160,7 @@ public final class FakeEngine implements InferenceEngine {
     @Override
     public EngineStats stats() {
         int r = running.get();
-        return new EngineStats(0, r, r / 10.0, r, 10, promptTotal.get(), promptTotal.get() / 2, promptTotal.get(),
+        return new EngineStats(waiting.get(), r, r / 10.0, r, 10, promptTotal.get(), promptTotal.get() / 2, promptTotal.get(),
                 generationTotal.get());
     }
 
