@@ -45,8 +45,9 @@ public final class ChatCall extends GenerationCall {
 
     public ChatCall(Exchange exchange, ChatPlan plan, String id, int promptTokens, OutputParserFactory parsers,
                     ReasoningField reasoningField, LogprobsMapper logprobs, ServerMetrics metrics, long arrivalNanos,
-                    int n) {
-        super(exchange, plan.stream(), plan.includeUsage(), id, plan.model(), n, promptTokens, metrics, arrivalNanos);
+                    int n, long keepAliveNanos) {
+        super(exchange, plan.stream(), plan.includeUsage(), id, plan.model(), n, promptTokens, metrics, arrivalNanos,
+                keepAliveNanos);
         this.states = new ChoiceState[n];
         for (int i = 0; i < n; i++) {
             states[i] = new ChoiceState(parsers.create(plan.output()));

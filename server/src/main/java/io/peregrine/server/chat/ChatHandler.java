@@ -19,9 +19,11 @@ public final class ChatHandler {
     private final ChatRequestMapper mapper;
     private final ReasoningField reasoningField;
     private final ServerMetrics metrics;
+    private final long keepAliveNanos;
 
     public ChatHandler(ServingState state, JsonBodies bodies, ChatRequestMapper mapper, ReasoningField reasoningField,
-                       ServerMetrics metrics) {
+                       ServerMetrics metrics, long keepAliveNanos) {
+        this.keepAliveNanos = keepAliveNanos;
         this.state = state;
         this.bodies = bodies;
         this.mapper = mapper;
@@ -44,7 +46,7 @@ public final class ChatHandler {
         SamplingParams sampling = plan.sampling().apply(maxTokens);
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         ChatCall call = new ChatCall(exchange, plan, id, prompt.length(), rt.parsers(), reasoningField,
-                new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n());
+                new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(), keepAliveNanos);
         call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null));
     }
 }

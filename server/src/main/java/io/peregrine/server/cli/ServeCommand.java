@@ -80,6 +80,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Larger request bodies get 413 (default: 32 MiB).")
     int maxBodyBytes;
 
+    @Option(names = "--sse-keep-alive", defaultValue = "15",
+            description = "Seconds of silence after which a stream gets an SSE comment; 0 disables.")
+    int sseKeepAliveSeconds;
+
     @Option(names = "--shutdown-timeout", defaultValue = "30",
             description = "Seconds SIGTERM waits for running requests before aborting them.")
     int shutdownTimeoutSeconds;
@@ -171,6 +175,7 @@ public final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--limit-mm-per-prompt must be a JSON object like {\"image\": 4}");
         }
         MediaLimits media = new MediaLimits(mm.path("image").asInt(16), mm.path("video").asInt(1));
-        return new ServerConfig(host, port, maxBodyBytes, new ApiKeys(keys), policy, field, media);
+        return new ServerConfig(host, port, maxBodyBytes, new ApiKeys(keys), policy, field, media,
+                java.time.Duration.ofSeconds(sseKeepAliveSeconds));
     }
 }

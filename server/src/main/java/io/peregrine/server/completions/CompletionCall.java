@@ -33,8 +33,8 @@ final class CompletionCall extends GenerationCall {
 
     CompletionCall(Exchange exchange, boolean stream, boolean includeUsage, String id, String model, int n,
                    int promptTokens, boolean wantLogprobs, LogprobsMapper logprobs, ServerMetrics metrics,
-                   long arrivalNanos) {
-        super(exchange, stream, includeUsage, id, model, n, promptTokens, metrics, arrivalNanos);
+                   long arrivalNanos, long keepAliveNanos) {
+        super(exchange, stream, includeUsage, id, model, n, promptTokens, metrics, arrivalNanos, keepAliveNanos);
         this.states = new ChoiceState[n];
         for (int i = 0; i < n; i++) {
             states[i] = new ChoiceState();

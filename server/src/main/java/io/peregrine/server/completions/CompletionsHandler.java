@@ -27,8 +27,11 @@ public final class CompletionsHandler {
     private final JsonBodies bodies;
     private final SamplingResolver sampling;
     private final ServerMetrics metrics;
+    private final long keepAliveNanos;
 
-    public CompletionsHandler(ServingState state, JsonBodies bodies, SamplingResolver sampling, ServerMetrics metrics) {
+    public CompletionsHandler(ServingState state, JsonBodies bodies, SamplingResolver sampling, ServerMetrics metrics,
+                              long keepAliveNanos) {
+        this.keepAliveNanos = keepAliveNanos;
         this.state = state;
         this.bodies = bodies;
         this.sampling = sampling;
@@ -61,7 +64,7 @@ public final class CompletionsHandler {
         SamplingParams params = draft.apply(maxTokens);
         String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
         CompletionCall call = new CompletionCall(exchange, stream, includeUsage, id, model, params.n(), prompt.length,
-                logprobs >= 0, new LogprobsMapper(rt.codec()), metrics, arrivalNanos);
+                logprobs >= 0, new LogprobsMapper(rt.codec()), metrics, arrivalNanos, keepAliveNanos);
         call.submit(rt.engine(), new GenerationRequest(id, prompt, params, null));
     }
 

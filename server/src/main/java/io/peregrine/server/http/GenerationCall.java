@@ -3,7 +3,12 @@ package io.peregrine.server.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.buffer.Unpooled;
 import io.netty.util.AttributeKey;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import io.peregrine.api.common.Usage;
 import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.EventSink;
@@ -30,6 +35,7 @@ public abstract class GenerationCall implements EventSink {
     /** The call currently streaming on a channel, for writability notifications. */
     public static final AttributeKey<GenerationCall> ACTIVE = AttributeKey.valueOf("peregrine.activeCall");
     static final long MAX_PENDING_BYTES = 16L << 20;
+    private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
 
     protected final Exchange exchange;
@@ -42,8 +48,11 @@ public abstract class GenerationCall implements EventSink {
     private final int choices;
     private final boolean includeUsage;
 
+    private final long keepAliveNanos;
     private volatile RequestHandle handle;
     private ChannelFutureListener closeListener;
+    private ScheduledFuture<?> keepAlive;
+    private long lastWriteNanos;
     // Event-loop confined from here on.
     private boolean headersSent;
     private boolean done;
@@ -57,8 +66,14 @@ public abstract class GenerationCall implements EventSink {
     private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
     private long pendingBytes;
 
+    /**
+     * @param keepAliveNanos for streams: after this long without a write, an SSE comment is sent (and the
+     *                       headers, if the request is still queued) so proxies and clients do not time out
+     *                       during a long queue or prefill; 0 disables
+     */
     protected GenerationCall(Exchange exchange, boolean stream, boolean includeUsage, String id, String model,
-                             int choices, int promptTokens, ServerMetrics metrics, long arrivalNanos) {
+                             int choices, int promptTokens, ServerMetrics metrics, long arrivalNanos,
+                             long keepAliveNanos) {
         this.exchange = exchange;
         this.stream = stream;
         this.includeUsage = includeUsage;
@@ -69,6 +84,8 @@ public abstract class GenerationCall implements EventSink {
         this.promptTokens = promptTokens;
         this.metrics = metrics;
         this.arrivalNanos = arrivalNanos;
+        this.keepAliveNanos = keepAliveNanos;
+        this.lastWriteNanos = arrivalNanos;
     }
 
     /** Hands the request to the engine; a rejection becomes the matching HTTP error. */
@@ -91,9 +108,27 @@ public abstract class GenerationCall implements EventSink {
             return;
         }
         Channel ch = exchange.channel();
-        closeListener = f -> abort();
+        closeListener = f -> {
+            if (!done) {
+                LOG.info("request " + id + ": client disconnected, aborting");
+            }
+            abort();
+        };
         ch.closeFuture().addListener(closeListener);
         ch.attr(ACTIVE).set(this);
+        if (stream && keepAliveNanos > 0) {
+            keepAlive = ch.eventLoop().scheduleAtFixedRate(this::keepAliveTick, keepAliveNanos, keepAliveNanos,
+                    TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void keepAliveTick() {
+        if (done || System.nanoTime() - lastWriteNanos < keepAliveNanos || !pending.isEmpty()) {
+            return;
+        }
+        ensureStarted();
+        exchange.channel().writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
+        lastWriteNanos = System.nanoTime();
     }
 
     /** Cancels the request in the engine (idempotent). */
@@ -202,6 +237,7 @@ public abstract class GenerationCall implements EventSink {
         }
         if (wrote) {
             exchange.flush();
+            lastWriteNanos = System.nanoTime();
         }
     }
 
@@ -246,6 +282,9 @@ public abstract class GenerationCall implements EventSink {
 
     private void unwatch() {
         Channel ch = exchange.channel();
+        if (keepAlive != null) {
+            keepAlive.cancel(false);
+        }
         if (closeListener != null) {
             ch.closeFuture().removeListener(closeListener);
         }

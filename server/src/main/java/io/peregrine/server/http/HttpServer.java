@@ -11,7 +11,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
@@ -43,8 +42,9 @@ public final class HttpServer implements AutoCloseable {
         JsonBodies bodies = new JsonBodies(Json.newMapper());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
         ChatHandler chat = new ChatHandler(state, bodies, new ChatRequestMapper(sampling, config.mediaLimits()),
-                config.reasoningField(), metrics);
-        CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics);
+                config.reasoningField(), metrics, config.sseKeepAlive().toNanos());
+        CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
+                config.sseKeepAlive().toNanos());
         TokenizeHandler tokenize = new TokenizeHandler(state, bodies);
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
@@ -64,7 +64,6 @@ public final class HttpServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline()
                                 .addLast(new HttpServerCodec())
-                                .addLast(new HttpServerExpectContinueHandler())
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(api);
                     }

@@ -4,12 +4,14 @@ import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.chat.MediaLimits;
 import io.peregrine.server.chat.ReasoningField;
 import io.peregrine.server.sampling.SamplingPolicy;
+import java.time.Duration;
 
 /**
  * How the HTTP side behaves.
  *
  * @param port         0 picks a free port (tests)
  * @param maxBodyBytes bodies above this get a 413 before they are read
+ * @param sseKeepAlive idle time after which a stream gets an SSE comment; zero disables
  */
 public record ServerConfig(
         String host,
@@ -18,30 +20,35 @@ public record ServerConfig(
         ApiKeys apiKeys,
         SamplingPolicy samplingPolicy,
         ReasoningField reasoningField,
-        MediaLimits mediaLimits) {
+        MediaLimits mediaLimits,
+        Duration sseKeepAlive) {
 
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
-                new MediaLimits(16, 1));
+                new MediaLimits(16, 1), Duration.ofSeconds(15));
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits);
+        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
-        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits);
+        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
-        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits);
+        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive);
+    }
+
+    public ServerConfig withSseKeepAlive(Duration interval) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive);
     }
 }
