@@ -11,6 +11,7 @@ import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingPolicy;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
+import io.peregrine.server.serving.ShutdownSequence;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,23 +101,22 @@ public final class ServeCommand implements Callable<Integer> {
                 ? (model == null ? "peregrine-demo" : model.toAbsolutePath().normalize().getFileName().toString())
                 : servedModelNames.getFirst();
         List<String> names = servedModelNames.isEmpty() ? List.of(name) : List.copyOf(servedModelNames);
-        try (ServerMetrics metrics = new ServerMetrics(name, state::stats);
-             HttpServer server = HttpServer.start(config, state, metrics)) {
-            LOG.info("listening on " + config.host() + ":" + server.port());
-            CountDownLatch stopped = new CountDownLatch(1);
-            Thread hook = new Thread(() -> drain(state, server, stopped), "peregrine-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
-            try {
-                state.ready(loadRuntime(new EngineOptions(model, names, maxModelLen, maxNumSeqs, maxWaiting), state));
-                LOG.info("ready: serving " + names);
-            } catch (Exception | LinkageError e) {
-                LOG.log(Level.SEVERE, "model load failed", e);
-                state.failed(String.valueOf(e.getMessage()));
-                return 1;
-            }
-            stopped.await();
-            return 0;
+        ServerMetrics metrics = new ServerMetrics(name, state::stats);
+        HttpServer server = HttpServer.start(config, state, metrics);
+        LOG.info("listening on " + config.host() + ":" + server.port());
+        // SIGTERM runs the hook; it drains, then closes the server, and the JVM exits when it returns.
+        Runtime.getRuntime().addShutdownHook(new Thread(
+                new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
+        try {
+            state.ready(loadRuntime(new EngineOptions(model, names, maxModelLen, maxNumSeqs, maxWaiting), state));
+            LOG.info("ready: serving " + names);
+        } catch (Exception | LinkageError e) {
+            LOG.log(Level.SEVERE, "model load failed", e);
+            state.failed(String.valueOf(e.getMessage()));
+            return 1;
         }
+        new CountDownLatch(1).await();
+        return 0;
     }
 
     /**
@@ -126,22 +126,6 @@ public final class ServeCommand implements Callable<Integer> {
     static ModelRuntime loadRuntime(EngineOptions opts, ServingState progress) {
         throw new IllegalStateException("serving needs the engine runtime, tokenizer, chat template and output "
                 + "parser, which are not wired into this build yet");
-    }
-
-    private void drain(ServingState state, HttpServer server, CountDownLatch stopped) {
-        state.draining();
-        ModelRuntime rt = state.runtimeOrNull();
-        try {
-            if (rt != null) {
-                rt.engine().drain(shutdownTimeoutSeconds * 1000L);
-                rt.engine().close();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            stopped.countDown();
-            server.stopAccepting();
-        }
     }
 
     ServerConfig serverConfig() throws IOException {

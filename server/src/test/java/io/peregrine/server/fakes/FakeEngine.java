@@ -55,6 +55,10 @@ public final class FakeEngine implements InferenceEngine {
     private final int maxModelLen;
     private volatile Function<GenerationRequest, Script> scripts = r -> Script.of(FinishReason.STOP, "ok");
     private volatile RejectedException reject;
+    private final List<CountDownLatch> abortSignals = new CopyOnWriteArrayList<>();
+    private volatile boolean draining;
+    /** The timeout of the last {@link #drain} call, or -1. */
+    public volatile long drainedWithTimeout = -1;
     /** Counts down when a request starts running (for tests that must wait for it). */
     public volatile CountDownLatch started = new CountDownLatch(1);
 
@@ -75,9 +79,13 @@ public final class FakeEngine implements InferenceEngine {
         if (reject != null) {
             throw reject;
         }
+        if (draining) {
+            throw new RejectedException(RejectedException.Kind.UNAVAILABLE, "draining");
+        }
         submitted.add(request);
         Script script = scripts.apply(request);
         CountDownLatch abortSignal = new CountDownLatch(1);
+        abortSignals.add(abortSignal);
         Thread.ofPlatform().daemon().name("fake-engine-" + request.requestId()).start(
                 () -> play(request, script, sink, abortSignal));
         return new RequestHandle() {
@@ -169,8 +177,20 @@ public final class FakeEngine implements InferenceEngine {
         return maxModelLen;
     }
 
+    /** Waits for running requests up to the timeout, then aborts the rest, as the contract says. */
     @Override
-    public void drain(long timeoutMillis) {}
+    public void drain(long timeoutMillis) throws InterruptedException {
+        draining = true;
+        drainedWithTimeout = timeoutMillis;
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+        while ((running.get() > 0 || waiting.get() > 0) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        abortSignals.forEach(CountDownLatch::countDown);
+        while (running.get() > 0 || waiting.get() > 0) {
+            Thread.sleep(5);
+        }
+    }
 
     @Override
     public void close() {}
