@@ -113,7 +113,6 @@ public final class ChatRequestMapper {
                         + ", got " + (m.role() == null ? "nothing" : "'" + m.role() + "'"), at + ".role");
             }
             JsonNode content = m.content();
-            boolean assistantWithCalls = m.role().equals("assistant") && m.toolCalls() != null && !m.toolCalls().isEmpty();
             if (content == null || content.isNull()) {
                 if (!m.role().equals("assistant")) {
                     throw ApiException.invalid(at + ".content is required for role '" + m.role() + "'", at + ".content");
@@ -167,9 +166,6 @@ public final class ChatRequestMapper {
                     }
                 }
                 priorToolCalls += m.toolCalls().size();
-            }
-            if (assistantWithCalls && content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
-                throw ApiException.invalid(at + ".content must be a string, an array or null", at + ".content");
             }
         }
         if (images > mediaLimits.images()) {

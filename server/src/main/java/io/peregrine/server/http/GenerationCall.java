@@ -258,7 +258,7 @@ public abstract class GenerationCall implements EventSink {
         } else {
             exchange.json(io.netty.handler.codec.http.HttpResponseStatus.OK, fullResponse(usage));
         }
-        metrics.finished(lastFinishReason, System.nanoTime() - arrivalNanos);
+        metrics.finished(lastFinishReason, System.nanoTime() - arrivalNanos, promptTokens, completionTokens);
         unwatch();
     }
 

@@ -1,6 +1,7 @@
 package io.peregrine.server.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
@@ -36,17 +37,22 @@ public final class ServerMetrics implements AutoCloseable {
             40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 
     private final PrometheusMeterRegistry registry;
+    // Micrometer holds gauge and function-counter targets weakly; this field keeps the supplier alive.
+    private final Supplier<EngineStats> stats;
     private final Tags tags;
     private final Timer ttft;
     private final Timer itl;
     private final Timer e2e;
     private final Timer queue;
+    private final DistributionSummary requestPromptTokens;
+    private final DistributionSummary requestGenerationTokens;
     private final ConcurrentHashMap<String, Counter> success = new ConcurrentHashMap<>();
     private final JvmGcMetrics gc;
 
     public ServerMetrics(String modelName, Supplier<EngineStats> stats) {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.tags = Tags.of("model_name", modelName);
+        this.stats = stats;
         gauge("vllm:num_requests_running", "Requests in model execution batches", stats, s -> s.running());
         gauge("vllm:num_requests_waiting", "Requests waiting to be processed", stats, s -> s.waiting());
         gauge("vllm:kv_cache_usage_perc", "KV-cache usage, 1 means 100 percent", stats, EngineStats::kvCacheUsage);
@@ -60,6 +66,8 @@ public final class ServerMetrics implements AutoCloseable {
         itl = timer("vllm:inter_token_latency", "Latency between generated tokens", ITL_BUCKETS);
         e2e = timer("vllm:e2e_request_latency", "End-to-end request latency", REQUEST_BUCKETS);
         queue = timer("vllm:request_queue_time", "Time spent waiting in the queue", REQUEST_BUCKETS);
+        requestPromptTokens = tokens("vllm:request_prompt_tokens", "Prompt tokens per finished request");
+        requestGenerationTokens = tokens("vllm:request_generation_tokens", "Generated tokens per finished request");
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ClassLoaderMetrics().bindTo(registry);
@@ -70,7 +78,8 @@ public final class ServerMetrics implements AutoCloseable {
     }
 
     private void gauge(String name, String help, Supplier<EngineStats> stats, ToDoubleFunction<EngineStats> f) {
-        Gauge.builder(name, stats, s -> f.applyAsDouble(s.get())).description(help).tags(tags).register(registry);
+        Gauge.builder(name, stats, s -> f.applyAsDouble(s.get())).description(help).tags(tags).strongReference(true)
+                .register(registry);
     }
 
     private void counter(String name, String help, Supplier<EngineStats> stats, ToDoubleFunction<EngineStats> f) {
@@ -82,6 +91,13 @@ public final class ServerMetrics implements AutoCloseable {
         Duration[] slos = Arrays.stream(bucketsSeconds)
                 .mapToObj(s -> Duration.ofNanos(Math.round(s * 1e9))).toArray(Duration[]::new);
         return Timer.builder(name).description(help).tags(tags).serviceLevelObjectives(slos).register(registry);
+    }
+
+    private DistributionSummary tokens(String name, String help) {
+        double[] buckets = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+                200000, 262144};
+        return DistributionSummary.builder(name).description(help).tags(tags).serviceLevelObjectives(buckets)
+                .register(registry);
     }
 
     public void timeToFirstToken(long nanos) {
@@ -97,8 +113,10 @@ public final class ServerMetrics implements AutoCloseable {
     }
 
     /** A request that ran to an end (not one rejected before admission). */
-    public void finished(String finishedReason, long e2eNanos) {
+    public void finished(String finishedReason, long e2eNanos, int promptTokens, int generationTokens) {
         e2e.record(e2eNanos, TimeUnit.NANOSECONDS);
+        requestPromptTokens.record(promptTokens);
+        requestGenerationTokens.record(generationTokens);
         success.computeIfAbsent(finishedReason, r -> Counter.builder("vllm:request_success")
                 .description("Finished requests by finish reason").tags(tags).tag("finished_reason", r)
                 .register(registry)).increment();

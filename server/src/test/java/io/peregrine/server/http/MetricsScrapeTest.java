@@ -70,6 +70,9 @@ class MetricsScrapeTest {
             assertEquals(2.0, value(s, "vllm:request_queue_time_seconds_count", model));
             assertEquals(2.0, value(s, "vllm:inter_token_latency_seconds_count", model), "3 tokens → 2 gaps, 1 token → 0");
             assertEquals(2.0, value(s, "vllm:time_to_first_token_seconds_bucket", "le=\"2560.0\""));
+            assertEquals(4.0, value(s, "vllm:request_generation_tokens_sum", model));
+            assertEquals(1.0, value(s, "vllm:request_generation_tokens_bucket", "le=\"1.0\""), "the 1-token request");
+            assertEquals(18.0, value(s, "vllm:request_prompt_tokens_sum", model));
             assertTrue(s.keySet().stream().anyMatch(k -> k.startsWith("jvm_memory_used_bytes")), "JVM metrics");
         }
     }
