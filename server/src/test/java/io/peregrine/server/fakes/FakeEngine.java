@@ -195,6 +195,12 @@ public final class FakeEngine implements InferenceEngine {
     @Override
     public void close() {}
 
+    /** The last character of the request's prompt, as text (the fake template ends prompts with "\n"). */
+    public String codecText(GenerationRequest r) {
+        int[] ids = r.promptIds();
+        return String.valueOf((char) ids[ids.length - 2]);
+    }
+
     /** UTF-8 length of a string, the fake codec's token count. */
     public static int tokens(String s) {
         return s.getBytes(StandardCharsets.UTF_8).length;

@@ -124,6 +124,35 @@ class EndpointsTest {
     }
 
     @Test
+    void concurrentStreamsDoNotMix() throws Exception {
+        server.engine.script(r -> {
+            String tag = server.engine.codecText(r);
+            return Script.of(FinishReason.STOP, "</think>", tag, "-", tag);
+        });
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            String body = "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"" + (char) ('a' + i) + "\"}]}";
+            futures.add(http.sendAsync(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(server.baseUrl() + "/v1/chat/completions"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < 16; i++) {
+            String tag = String.valueOf((char) ('a' + i));
+            StringBuilder content = new StringBuilder();
+            for (JsonNode e : sse(futures.get(i).get(10, java.util.concurrent.TimeUnit.SECONDS).body())) {
+                JsonNode c = e.get("choices").get(0).get("delta").get("content");
+                if (c != null) {
+                    content.append(c.asText());
+                }
+            }
+            assertEquals(tag + "-" + tag, content.toString());
+        }
+        http.close();
+    }
+
+    @Test
     void streamedChatIsWellFormedSse() throws Exception {
         server.engine.script(r -> Script.of(FinishReason.STOP, "</think>", "hi"));
         HttpResponse<String> r = server.post("/v1/chat/completions",

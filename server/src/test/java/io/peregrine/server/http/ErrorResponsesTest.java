@@ -53,6 +53,9 @@ class ErrorResponsesTest {
         assertTrue(e.get("message").asText().contains("not valid JSON"));
         expectError(server.post("/v1/chat/completions", ""), 400, null);
         expectError(server.post("/v1/chat/completions", "[1,2]"), 400, null);
+        expectError(server.post("/v1/chat/completions", chat("") + " trailing"), 400, null);
+        expectError(server.post("/v1/chat/completions", "{\"n\":1,\"n\":2}"), 400, null);
+        expectError(server.post("/v1/chat/completions", chat(",\"max_tokens\":99999999999")), 400, null);
     }
 
     @Test
