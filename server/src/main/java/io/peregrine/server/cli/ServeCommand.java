@@ -85,6 +85,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Seconds of silence after which a stream gets an SSE comment; 0 disables.")
     int sseKeepAliveSeconds;
 
+    @Option(names = "--reject-unknown-fields",
+            description = "Answer unknown request fields with 400 instead of ignoring them (vLLM ignores them).")
+    boolean rejectUnknownFields;
+
     @Option(names = "--shutdown-timeout", defaultValue = "30",
             description = "Seconds SIGTERM waits for running requests before aborting them.")
     int shutdownTimeoutSeconds;
@@ -160,6 +164,6 @@ public final class ServeCommand implements Callable<Integer> {
         }
         MediaLimits media = new MediaLimits(mm.path("image").asInt(16), mm.path("video").asInt(1));
         return new ServerConfig(host, port, maxBodyBytes, new ApiKeys(keys), policy, field, media,
-                java.time.Duration.ofSeconds(sseKeepAliveSeconds));
+                java.time.Duration.ofSeconds(sseKeepAliveSeconds), rejectUnknownFields);
     }
 }

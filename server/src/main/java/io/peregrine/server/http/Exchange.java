@@ -94,7 +94,7 @@ public final class Exchange {
         // Proxies such as nginx would otherwise buffer the whole stream.
         resp.headers().set("X-Accel-Buffering", "no");
         HttpUtil.setTransferEncodingChunked(resp, true);
-        channel.write(resp);
+        channel.writeAndFlush(resp);
     }
 
     /** One {@code data: <json>} event as a buffer, for callers that queue events under backpressure. */

@@ -39,7 +39,7 @@ public final class HttpServer implements AutoCloseable {
 
     public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics)
             throws InterruptedException {
-        JsonBodies bodies = new JsonBodies(Json.newMapper());
+        JsonBodies bodies = new JsonBodies(Json.newMapper(), config.rejectUnknownFields());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
         ChatHandler chat = new ChatHandler(state, bodies, new ChatRequestMapper(sampling, config.mediaLimits()),
                 config.reasoningField(), metrics, config.sseKeepAlive().toNanos());

@@ -16,16 +16,19 @@ import java.util.logging.Logger;
 
 /**
  * Turns a request body into a wire record, mapping every Jackson failure to a 400 that names the field.
- * Unknown top-level fields are ignored and logged, as vLLM does ("present in the request but ignored"): the
- * OpenAI SDKs and agent frameworks send harmless extras, and rejecting them breaks clients.
+ * Unknown top-level fields are by default ignored and logged, as vLLM does ("present in the request but
+ * ignored"): the OpenAI SDKs and agent frameworks send harmless extras, and rejecting them breaks clients. In
+ * strict mode they are a 400 instead, for deployments that prefer to catch misspelled fields.
  */
 public final class JsonBodies {
     private static final Logger LOG = Logger.getLogger(JsonBodies.class.getName());
 
     private final ObjectMapper mapper;
+    private final boolean rejectUnknownFields;
 
-    public JsonBodies(ObjectMapper mapper) {
+    public JsonBodies(ObjectMapper mapper, boolean rejectUnknownFields) {
         this.mapper = mapper;
+        this.rejectUnknownFields = rejectUnknownFields;
     }
 
     public ObjectMapper mapper() {
@@ -63,7 +66,7 @@ public final class JsonBodies {
         }
     }
 
-    private static void logUnknownFields(JsonNode tree, Class<?> type) {
+    private void logUnknownFields(JsonNode tree, Class<?> type) throws ApiException {
         Set<String> known = new HashSet<>();
         for (RecordComponent c : type.getRecordComponents()) {
             known.add(snake(c.getName()));
@@ -74,6 +77,10 @@ public final class JsonBodies {
             if (!known.contains(name)) {
                 unknown.add(name);
             }
+        }
+        if (!unknown.isEmpty() && rejectUnknownFields) {
+            throw ApiException.invalid("Unknown field(s) " + unknown + " (this server rejects unknown fields)",
+                    unknown.getFirst());
         }
         if (!unknown.isEmpty()) {
             LOG.warning("The following fields were present in the request but ignored: " + unknown);

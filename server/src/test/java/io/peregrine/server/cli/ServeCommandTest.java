@@ -28,7 +28,7 @@ class ServeCommandTest {
                 "--host", "0.0.0.0", "--port", "9000", "--max-model-len", "131072", "--max-num-seqs", "8",
                 "--api-key", "sk-a", "--api-key", "sk-b", "--api-key-file", keyFile.toString(),
                 "--sampling-policy", "moonshot", "--reasoning-field", "reasoning_content",
-                "--limit-mm-per-prompt", "{\"image\": 2, \"video\": 0}", "--sse-keep-alive", "0");
+                "--limit-mm-per-prompt", "{\"image\": 2, \"video\": 0}", "--sse-keep-alive", "0", "--reject-unknown-fields");
         ServerConfig c = cmd.serverConfig();
         assertEquals("0.0.0.0", c.host());
         assertEquals(9000, c.port());
@@ -37,6 +37,7 @@ class ServeCommandTest {
         assertEquals(2, c.mediaLimits().images());
         assertEquals(0, c.mediaLimits().videos());
         assertTrue(c.sseKeepAlive().isZero());
+        assertTrue(c.rejectUnknownFields());
         for (String k : new String[] {"sk-a", "sk-b", "sk-file-1", "sk-file-2"}) {
             assertTrue(c.apiKeys().accepts("Bearer " + k, null), k);
         }
@@ -55,6 +56,7 @@ class ServeCommandTest {
         assertEquals(8000, c.port());
         assertEquals(SamplingPolicy.FREE, c.samplingPolicy());
         assertEquals(ReasoningField.BOTH, c.reasoningField());
+        assertFalse(c.rejectUnknownFields());
     }
 
     @Test

@@ -143,6 +143,15 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void strictModeRejectsUnknownFields() throws Exception {
+        try (TestServer s = new TestServer(ServerConfig.defaults().withRejectUnknownFields(true), 256, true)) {
+            JsonNode e = expectError(s.post("/v1/chat/completions", chat(",\"temprature\":0.5")), 400, "temprature");
+            assertTrue(e.get("message").asText().contains("temprature"));
+            assertEquals(200, s.post("/v1/chat/completions", chat(",\"temperature\":0.5")).statusCode());
+        }
+    }
+
+    @Test
     void toolErrors() throws Exception {
         String tool = "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}";
         expectError(server.post("/v1/chat/completions", chat(",\"tool_choice\":\"required\"")), 400, "tool_choice");
