@@ -95,7 +95,7 @@ public abstract class GenerationCall implements EventSink {
         } catch (RejectedException e) {
             throw switch (e.kind()) {
                 case QUEUE_FULL -> ApiException.queueFull("The server is at capacity: " + e.getMessage());
-                case TOO_LARGE -> ApiException.invalid(e.getMessage(), "messages");
+                case TOO_LARGE -> ApiException.invalid(e.getMessage(), null);
                 case UNAVAILABLE -> ApiException.unavailable(e.getMessage(), "unavailable");
             };
         }

@@ -188,6 +188,17 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void engineRejectionsMapToStatuses() throws Exception {
+        try (TestServer s = new TestServer()) {
+            s.engine.rejectWith(new RejectedException(RejectedException.Kind.TOO_LARGE, "needs 900 KV blocks, 512 exist"));
+            assertTrue(expectError(s.post("/v1/chat/completions", chat("")), 400, null).get("message").asText()
+                    .contains("900 KV blocks"));
+            s.engine.rejectWith(new RejectedException(RejectedException.Kind.UNAVAILABLE, "draining"));
+            expectError(s.post("/v1/completions", "{\"prompt\":\"hi\"}"), 503, null);
+        }
+    }
+
+    @Test
     void notReadyIs503WithProgress() throws Exception {
         try (TestServer s = new TestServer(ServerConfig.defaults(), 256, false)) {
             JsonNode e = expectError(s.post("/v1/chat/completions", chat("")), 503, null);
