@@ -1,13 +1,169 @@
 package io.peregrine.server.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.json.Json;
+import io.peregrine.server.auth.ApiKeys;
+import io.peregrine.server.chat.MediaLimits;
+import io.peregrine.server.chat.ReasoningField;
+import io.peregrine.server.http.HttpServer;
+import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.sampling.SamplingPolicy;
+import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.serving.ServingState;
+import io.peregrine.server.serving.ShutdownSequence;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve a checkpoint over an OpenAI-compatible HTTP API.")
+/**
+ * {@code peregrine serve}: binds the HTTP server first (liveness and readiness answer during the load), loads
+ * the model, then serves until SIGTERM, which drains running requests up to {@code --shutdown-timeout}.
+ * Flag names follow vLLM's where vLLM has one.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve a checkpoint over an OpenAI-compatible HTTP API.")
 public final class ServeCommand implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Checkpoint directory (default: the demo checkpoint).")
+    Path model;
+
+    @Option(names = "--served-model-name", split = ",", paramLabel = "NAME",
+            description = "Name(s) clients send as 'model' (default: the checkpoint's directory name).")
+    List<String> servedModelNames = new ArrayList<>();
+
+    @Option(names = "--host", defaultValue = "127.0.0.1",
+            description = "Address to bind (default: ${DEFAULT-VALUE}; use 0.0.0.0 to listen on all interfaces).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8000", description = "Port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--max-model-len", description = "Context length to serve (default: the model's).")
+    Integer maxModelLen;
+
+    @Option(names = "--max-num-seqs", defaultValue = "64", description = "Most sequences decoded together.")
+    int maxNumSeqs;
+
+    @Option(names = "--max-waiting-queue-length", defaultValue = "256",
+            description = "Requests allowed to wait; past it new requests get 429 (default: ${DEFAULT-VALUE}).")
+    int maxWaiting;
+
+    @Option(names = "--api-key", paramLabel = "KEY",
+            description = "Accepted API key; repeat for several (also env PEREGRINE_API_KEY).")
+    List<String> apiKeys = new ArrayList<>();
+
+    @Option(names = "--api-key-file", paramLabel = "FILE", description = "File with one API key per line.")
+    Path apiKeyFile;
+
+    @Option(names = "--sampling-policy", defaultValue = "free",
+            description = "free, or moonshot: the Moonshot API's fixed K2.5 sampling values, others rejected.")
+    String samplingPolicy;
+
+    @Option(names = "--reasoning-field", defaultValue = "both",
+            description = "Name of the reasoning output: both, reasoning_content or reasoning (default: both).")
+    String reasoningField;
+
+    @Option(names = "--limit-mm-per-prompt", defaultValue = "{\"image\": 16, \"video\": 1}",
+            description = "Most media items per request, as JSON (default: ${DEFAULT-VALUE}).")
+    String limitMm;
+
+    @Option(names = "--max-request-body-bytes", defaultValue = "33554432",
+            description = "Larger request bodies get 413 (default: 32 MiB).")
+    int maxBodyBytes;
+
+    @Option(names = "--sse-keep-alive", defaultValue = "15",
+            description = "Seconds of silence after which a stream gets an SSE comment; 0 disables.")
+    int sseKeepAliveSeconds;
+
+    @Option(names = "--reject-unknown-fields",
+            description = "Answer unknown request fields with 400 instead of ignoring them (vLLM ignores them).")
+    boolean rejectUnknownFields;
+
+    @Option(names = "--shutdown-timeout", defaultValue = "30",
+            description = "Seconds SIGTERM waits for running requests before aborting them.")
+    int shutdownTimeoutSeconds;
+
+    /** What the model loader needs from the command line. */
+    public record EngineOptions(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
+                                int maxWaiting) {}
+
     @Override
-    public Integer call() {
-        System.err.println("peregrine serve: not available in this build yet");
-        return 2;
+    public Integer call() throws Exception {
+        ServerConfig config = serverConfig();
+        ServingState state = new ServingState();
+        String name = servedModelNames.isEmpty()
+                ? (model == null ? "peregrine-demo" : model.toAbsolutePath().normalize().getFileName().toString())
+                : servedModelNames.getFirst();
+        List<String> names = servedModelNames.isEmpty() ? List.of(name) : List.copyOf(servedModelNames);
+        ServerMetrics metrics = new ServerMetrics(name, state::stats);
+        HttpServer server = HttpServer.start(config, state, metrics);
+        LOG.info("listening on " + config.host() + ":" + server.port());
+        // SIGTERM runs the hook; it drains, then closes the server, and the JVM exits when it returns.
+        Runtime.getRuntime().addShutdownHook(new Thread(
+                new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
+        try {
+            state.ready(loadRuntime(new EngineOptions(model, names, maxModelLen, maxNumSeqs, maxWaiting), state));
+            LOG.info("ready: serving " + names);
+        } catch (Exception | LinkageError e) {
+            LOG.log(Level.SEVERE, "model load failed", e);
+            state.failed(String.valueOf(e.getMessage()));
+            return 1;
+        }
+        new CountDownLatch(1).await();
+        return 0;
+    }
+
+    /**
+     * Builds the engine, tokenizer, chat template and output parser for {@code opts} (the demo checkpoint when
+     * {@code opts.model()} is null), reporting progress through {@code progress.loading(fraction, what)}.
+     */
+    static ModelRuntime loadRuntime(EngineOptions opts, ServingState progress) {
+        throw new IllegalStateException("serving needs the engine runtime, tokenizer, chat template and output "
+                + "parser, which are not wired into this build yet");
+    }
+
+    ServerConfig serverConfig() throws IOException {
+        List<String> keys = new ArrayList<>(apiKeys);
+        String env = System.getenv("PEREGRINE_API_KEY");
+        if (env != null && !env.isBlank()) {
+            keys.add(env.trim());
+        }
+        if (apiKeyFile != null) {
+            for (String line : Files.readAllLines(apiKeyFile)) {
+                String k = line.trim();
+                if (!k.isEmpty() && !k.startsWith("#")) {
+                    keys.add(k);
+                }
+            }
+        }
+        SamplingPolicy policy = switch (samplingPolicy) {
+            case "free" -> SamplingPolicy.FREE;
+            case "moonshot" -> SamplingPolicy.MOONSHOT;
+            default -> throw new IllegalArgumentException("--sampling-policy must be free or moonshot, got " + samplingPolicy);
+        };
+        ReasoningField field = switch (reasoningField) {
+            case "both" -> ReasoningField.BOTH;
+            case "reasoning_content" -> ReasoningField.REASONING_CONTENT;
+            case "reasoning" -> ReasoningField.REASONING;
+            default -> throw new IllegalArgumentException(
+                    "--reasoning-field must be both, reasoning_content or reasoning, got " + reasoningField);
+        };
+        JsonNode mm = Json.newMapper().readTree(limitMm);
+        if (mm == null || !mm.isObject()) {
+            throw new IllegalArgumentException("--limit-mm-per-prompt must be a JSON object like {\"image\": 4}");
+        }
+        MediaLimits media = new MediaLimits(mm.path("image").asInt(16), mm.path("video").asInt(1));
+        return new ServerConfig(host, port, maxBodyBytes, new ApiKeys(keys), policy, field, media,
+                java.time.Duration.ofSeconds(sseKeepAliveSeconds), rejectUnknownFields);
     }
 }

@@ -1,0 +1,3 @@
+package io.peregrine.api.chat;
+
+public record StreamOptions(Boolean includeUsage, Boolean continuousUsageStats) {}

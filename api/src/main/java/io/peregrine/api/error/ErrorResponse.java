@@ -1,0 +1,4 @@
+package io.peregrine.api.error;
+
+/** {@code {"error": {"message", "type", "param", "code"}}}. */
+public record ErrorResponse(ErrorBody error) {}

@@ -1,0 +1,3 @@
+package io.peregrine.api.tokenize;
+
+public record DetokenizeResponse(String prompt) {}

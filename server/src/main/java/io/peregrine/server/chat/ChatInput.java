@@ -1,0 +1,25 @@
+package io.peregrine.server.chat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.api.chat.Tool;
+import java.util.List;
+
+/**
+ * What a {@link ChatPromptBuilder} renders: the validated conversation (text-only for now), the tools and the
+ * resolved switches. {@code templateKwargs} is the client's {@code chat_template_kwargs} verbatim (an object
+ * or null) for template variables beyond the thinking switch, which is already resolved into {@code thinking}.
+ */
+public record ChatInput(
+        List<ChatMessage> messages,
+        List<Tool> tools,
+        ToolChoice toolChoice,
+        ThinkingMode thinking,
+        JsonNode templateKwargs,
+        boolean addGenerationPrompt) {
+
+    public ChatInput {
+        messages = List.copyOf(messages);
+        tools = tools == null ? List.of() : List.copyOf(tools);
+    }
+}

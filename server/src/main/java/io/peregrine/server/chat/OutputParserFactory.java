@@ -1,0 +1,6 @@
+package io.peregrine.server.chat;
+
+@FunctionalInterface
+public interface OutputParserFactory {
+    OutputParser create(OutputSpec spec);
+}

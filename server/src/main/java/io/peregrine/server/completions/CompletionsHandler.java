@@ -1,0 +1,104 @@
+package io.peregrine.server.completions;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.completions.CompletionRequest;
+import io.peregrine.engine.runtime.GenerationRequest;
+import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.chat.LogprobsMapper;
+import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.ContextCheck;
+import io.peregrine.server.http.Exchange;
+import io.peregrine.server.http.JsonBodies;
+import io.peregrine.server.http.UnsupportedFields;
+import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.sampling.SamplingInput;
+import io.peregrine.server.sampling.SamplingResolver;
+import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.serving.ServingState;
+import java.util.UUID;
+
+/**
+ * {@code POST /v1/completions}: a raw prompt (text, or token ids) with no chat template. Sampling defaults are
+ * the instant-mode ones, since no thinking switch applies to raw text.
+ */
+public final class CompletionsHandler {
+    private final ServingState state;
+    private final JsonBodies bodies;
+    private final SamplingResolver sampling;
+    private final ServerMetrics metrics;
+    private final long keepAliveNanos;
+
+    public CompletionsHandler(ServingState state, JsonBodies bodies, SamplingResolver sampling, ServerMetrics metrics,
+                              long keepAliveNanos) {
+        this.keepAliveNanos = keepAliveNanos;
+        this.state = state;
+        this.bodies = bodies;
+        this.sampling = sampling;
+        this.metrics = metrics;
+    }
+
+    public void handle(Exchange exchange, byte[] body, long arrivalNanos) throws ApiException {
+        ModelRuntime rt = state.requireServing();
+        JsonBodies.Parsed<CompletionRequest> parsed = bodies.read(body, CompletionRequest.class);
+        CompletionRequest r = parsed.value();
+        String model = ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
+        UnsupportedFields.checkCompletions(parsed.tree());
+        int[] prompt = promptIds(r.prompt(), rt);
+        boolean stream = Boolean.TRUE.equals(r.stream());
+        if (r.streamOptions() != null && !stream) {
+            throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
+        }
+        boolean includeUsage = stream && r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().includeUsage());
+        int logprobs = r.logprobs() == null ? -1 : r.logprobs();
+        if (r.logprobs() != null && (logprobs < 0 || logprobs > 20)) {
+            throw ApiException.invalid("logprobs must be between 0 and 20", "logprobs");
+        }
+        if (r.maxTokens() != null && r.maxTokens() < 1) {
+            throw ApiException.invalid("max_tokens must be at least 1, got " + r.maxTokens(), "max_tokens");
+        }
+        var draft = sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), r.minP(),
+                r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), r.stop(),
+                r.stopTokenIds(), r.ignoreEos(), r.n(), logprobs), false);
+        int maxTokens = ContextCheck.maxTokens(r.maxTokens(), prompt.length, rt.engine().maxModelLen(), "max_tokens");
+        SamplingParams params = draft.apply(maxTokens);
+        String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+        CompletionCall call = new CompletionCall(exchange, stream, includeUsage, id, model, params.n(), prompt.length,
+                logprobs >= 0, new LogprobsMapper(rt.codec()), metrics, arrivalNanos, keepAliveNanos);
+        call.submit(rt.engine(), new GenerationRequest(id, prompt, params, null));
+    }
+
+    /** A string, an array of token ids, or a one-element array holding either. */
+    private static int[] promptIds(JsonNode prompt, ModelRuntime rt) throws ApiException {
+        if (prompt == null || prompt.isNull()) {
+            throw ApiException.invalid("'prompt' is required", "prompt");
+        }
+        if (prompt.isArray() && prompt.size() == 1 && (prompt.get(0).isTextual() || prompt.get(0).isArray())) {
+            prompt = prompt.get(0);
+        }
+        int[] ids;
+        if (prompt.isTextual()) {
+            ids = rt.codec().encode(prompt.textValue(), true);
+        } else if (prompt.isArray() && !prompt.isEmpty() && prompt.get(0).isIntegralNumber()) {
+            ids = new int[prompt.size()];
+            int vocab = rt.codec().vocabSize();
+            for (int i = 0; i < ids.length; i++) {
+                JsonNode t = prompt.get(i);
+                if (!t.isIntegralNumber() || !t.canConvertToInt() || t.intValue() < 0 || t.intValue() >= vocab) {
+                    throw ApiException.invalid("prompt[" + i + "] must be a token id in [0, " + vocab + ")",
+                            "prompt[" + i + "]");
+                }
+                ids[i] = t.intValue();
+            }
+        } else if (prompt.isArray() && prompt.size() > 1) {
+            throw ApiException.unsupported("batched prompts (several prompts in one request) are not supported; "
+                    + "send one request per prompt", "prompt");
+        } else {
+            throw ApiException.invalid("'prompt' must be a string or an array of token ids", "prompt");
+        }
+        if (ids.length == 0) {
+            throw ApiException.invalid("'prompt' must not be empty", "prompt");
+        }
+        return ids;
+    }
+}

@@ -1,0 +1,193 @@
+package io.peregrine.server.http;
+
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.peregrine.api.health.Readiness;
+import io.peregrine.api.models.ModelCard;
+import io.peregrine.api.models.ModelList;
+import io.peregrine.server.auth.ApiKeys;
+import io.peregrine.server.chat.ChatHandler;
+import io.peregrine.server.completions.CompletionsHandler;
+import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.serving.ServingState;
+import java.io.IOException;
+import java.util.concurrent.Executor;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Routes each request, checks the API key (every endpoint but liveness), and runs the work: cheap reads on the
+ * event loop, anything that parses a body or tokenizes on a request thread (virtual), so a long prompt never
+ * stalls other connections' I/O.
+ */
+@ChannelHandler.Sharable
+public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final Logger LOG = Logger.getLogger(ApiHandler.class.getName());
+
+    /** A unit of request work that may end in an OpenAI error. */
+    @FunctionalInterface
+    private interface Work {
+        void run(Exchange exchange) throws ApiException;
+    }
+
+    private final ServingState state;
+    private final ApiKeys keys;
+    private final JsonBodies bodies;
+    private final ChatHandler chat;
+    private final CompletionsHandler completions;
+    private final TokenizeHandler tokenize;
+    private final ServerMetrics metrics;
+    private final Executor requestThreads;
+    private final long created = System.currentTimeMillis() / 1000;
+
+    public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
+                      CompletionsHandler completions, TokenizeHandler tokenize, ServerMetrics metrics,
+                      Executor requestThreads) {
+        this.state = state;
+        this.keys = keys;
+        this.bodies = bodies;
+        this.chat = chat;
+        this.completions = completions;
+        this.tokenize = tokenize;
+        this.metrics = metrics;
+        this.requestThreads = requestThreads;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        long arrival = System.nanoTime();
+        Exchange ex = new Exchange(ctx.channel(), HttpUtil.isKeepAlive(req), bodies.mapper());
+        if (req.decoderResult().isFailure()) {
+            ex.error(ApiException.invalid("Malformed HTTP request: " + req.decoderResult().cause(), null));
+            return;
+        }
+        String path = new QueryStringDecoder(req.uri()).path();
+        HttpMethod method = req.method();
+        if (path.equals("/health") || path.equals("/v1/health/live")) {
+            if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
+                ex.error(ApiException.methodNotAllowed("Use GET " + path));
+            } else {
+                ex.text(HttpResponseStatus.OK, "application/json", "{}");
+            }
+            return;
+        }
+        if (!keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
+            ex.error(ApiException.unauthorized());
+            return;
+        }
+        byte[] body = ByteBufUtil.getBytes(req.content());
+        try {
+            route(ex, method, path, body, arrival);
+        } catch (ApiException e) {
+            ex.error(e);
+        }
+    }
+
+    private void route(Exchange ex, HttpMethod method, String path, byte[] body, long arrival) throws ApiException {
+        switch (path) {
+            case "/ready", "/v1/health/ready" -> {
+                requireMethod(method, HttpMethod.GET, path);
+                readiness(ex);
+            }
+            case "/metrics", "/v1/metrics" -> {
+                requireMethod(method, HttpMethod.GET, path);
+                ex.text(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
+            }
+            case "/v1/models" -> {
+                requireMethod(method, HttpMethod.GET, path);
+                ModelRuntime rt = state.requireServing();
+                int len = rt.engine().maxModelLen();
+                ex.json(HttpResponseStatus.OK, new ModelList(rt.servedModelNames().stream()
+                        .map(n -> new ModelCard(n, created, rt.root(), len)).toList()));
+            }
+            case "/v1/chat/completions" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> chat.handle(e, body, arrival));
+            }
+            case "/v1/completions" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> completions.handle(e, body, arrival));
+            }
+            case "/tokenize" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.tokenize(body)));
+            }
+            case "/detokenize" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.detokenize(body)));
+            }
+            default -> {
+                if (path.startsWith("/v1/models/")) {
+                    requireMethod(method, HttpMethod.GET, path);
+                    ModelRuntime rt = state.requireServing();
+                    String name = path.substring("/v1/models/".length());
+                    if (!rt.servedModelNames().contains(name)) {
+                        throw ApiException.modelNotFound(name);
+                    }
+                    ex.json(HttpResponseStatus.OK, new ModelCard(name, created, rt.root(), rt.engine().maxModelLen()));
+                } else {
+                    throw ApiException.notFound("No endpoint " + method + " " + path);
+                }
+            }
+        }
+    }
+
+    private void readiness(Exchange ex) {
+        ServingState.Phase phase = state.phase();
+        String status = switch (phase) {
+            case READY -> "ready";
+            case LOADING -> "loading";
+            case FAILED -> "failed";
+            case DRAINING -> "shutting_down";
+        };
+        ex.json(phase == ServingState.Phase.READY ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                new Readiness(status, state.progress(), state.detail()));
+    }
+
+    private static void requireMethod(HttpMethod actual, HttpMethod expected, String path) throws ApiException {
+        if (!actual.equals(expected)) {
+            throw ApiException.methodNotAllowed("Use " + expected + " " + path);
+        }
+    }
+
+    private void offload(Exchange ex, Work work) {
+        requestThreads.execute(() -> {
+            try {
+                work.run(ex);
+            } catch (ApiException e) {
+                ex.error(e);
+            } catch (RuntimeException e) {
+                LOG.log(Level.SEVERE, "unexpected failure handling a request", e);
+                ex.error(ApiException.internal("Internal server error: " + e.getClass().getSimpleName()));
+            }
+        });
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        if (ctx.channel().isWritable()) {
+            GenerationCall call = ctx.channel().attr(GenerationCall.ACTIVE).get();
+            if (call != null) {
+                call.onWritable();
+            }
+        }
+        super.channelWritabilityChanged(ctx);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof IOException)) {
+            LOG.log(Level.WARNING, "closing a connection after an error", cause);
+        }
+        ctx.close();
+    }
+}

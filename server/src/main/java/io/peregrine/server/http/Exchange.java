@@ -1,0 +1,130 @@
+package io.peregrine.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.peregrine.api.error.ErrorBody;
+import io.peregrine.api.error.ErrorResponse;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One HTTP request's way back to its client: a full response, or SSE headers, events and the end. Netty's
+ * {@code writeAndFlush} is thread-safe and keeps order per caller, so this may be used from a request thread;
+ * streamed events come from the channel's event loop.
+ */
+public final class Exchange {
+    private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final Channel channel;
+    private final boolean keepAlive;
+    private final ObjectMapper mapper;
+
+    public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
+        this.channel = channel;
+        this.keepAlive = keepAlive;
+        this.mapper = mapper;
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    public ObjectMapper mapper() {
+        return mapper;
+    }
+
+    public byte[] toJson(Object value) {
+        try {
+            return mapper.writeValueAsBytes(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialize " + value.getClass().getSimpleName(), e);
+        }
+    }
+
+    public void json(HttpResponseStatus status, Object body) {
+        send(status, "application/json", toJson(body), 0);
+    }
+
+    public void error(ApiException e) {
+        send(e.status(), "application/json", errorJson(e), e.retryAfterSeconds());
+    }
+
+    public byte[] errorJson(ApiException e) {
+        return toJson(new ErrorResponse(new ErrorBody(e.getMessage(), e.type(), e.param(), e.code())));
+    }
+
+    public void text(HttpResponseStatus status, String contentType, String body) {
+        send(status, contentType, body.getBytes(StandardCharsets.UTF_8), 0);
+    }
+
+    private void send(HttpResponseStatus status, String contentType, byte[] body, int retryAfter) {
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        resp.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        if (retryAfter > 0) {
+            resp.headers().setInt(HttpHeaderNames.RETRY_AFTER, retryAfter);
+        }
+        if (status == HttpResponseStatus.UNAUTHORIZED) {
+            resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+        }
+        finish(channel.writeAndFlush(resp));
+    }
+
+    /** Sends the SSE response headers; the status is 200 from here on, errors go in-band. */
+    public void startSse() {
+        HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        resp.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
+        // Proxies such as nginx would otherwise buffer the whole stream.
+        resp.headers().set("X-Accel-Buffering", "no");
+        HttpUtil.setTransferEncodingChunked(resp, true);
+        channel.writeAndFlush(resp);
+    }
+
+    /** One {@code data: <json>} event as a buffer, for callers that queue events under backpressure. */
+    public static ByteBuf sseEvent(byte[] json) {
+        return Unpooled.wrappedBuffer(DATA, json, END);
+    }
+
+    public void writeEvent(ByteBuf event) {
+        channel.write(new DefaultHttpContent(event));
+    }
+
+    public void flush() {
+        channel.flush();
+    }
+
+    /** Writes {@code data: [DONE]} and ends the chunked response. */
+    public void endSse() {
+        channel.write(new DefaultHttpContent(sseEvent("[DONE]".getBytes(StandardCharsets.US_ASCII))));
+        finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
+    }
+
+    /** Ends a stream that cannot continue: the error goes in-band, then the connection closes. */
+    public void abortSse(ApiException e) {
+        channel.write(new DefaultHttpContent(sseEvent(errorJson(e))));
+        channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private void finish(ChannelFuture f) {
+        if (!keepAlive) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+}

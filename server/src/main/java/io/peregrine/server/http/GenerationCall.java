@@ -1,0 +1,320 @@
+package io.peregrine.server.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.buffer.Unpooled;
+import io.netty.util.AttributeKey;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import io.peregrine.api.common.Usage;
+import io.peregrine.engine.runtime.EngineEvent;
+import io.peregrine.engine.runtime.EventSink;
+import io.peregrine.engine.runtime.FinishReason;
+import io.peregrine.engine.runtime.GenerationRequest;
+import io.peregrine.engine.runtime.InferenceEngine;
+import io.peregrine.engine.runtime.RejectedException;
+import io.peregrine.engine.runtime.RequestHandle;
+import io.peregrine.server.metrics.ServerMetrics;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * One submitted generation, from admission to the last byte: receives engine events on the engine thread,
+ * hops them to the channel's event loop (where all of this object's state lives), and writes either SSE
+ * chunks as they come or one JSON body at the end. A closed connection aborts the request wherever it is
+ * (queued, prefilling, decoding), streaming or not.
+ *
+ * <p>Streaming follows channel writability: while the socket is not writable, chunks queue here; past
+ * {@link #MAX_PENDING_BYTES} the client is too slow to keep up and the request is aborted.
+ */
+public abstract class GenerationCall implements EventSink {
+    /** The call currently streaming on a channel, for writability notifications. */
+    public static final AttributeKey<GenerationCall> ACTIVE = AttributeKey.valueOf("peregrine.activeCall");
+    static final long MAX_PENDING_BYTES = 16L << 20;
+    private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
+
+    protected final Exchange exchange;
+    protected final boolean stream;
+    protected final String id;
+    protected final String model;
+    protected final long created;
+    private final ServerMetrics metrics;
+    private final long arrivalNanos;
+    private final int choices;
+    private final boolean includeUsage;
+
+    private final long keepAliveNanos;
+    private volatile RequestHandle handle;
+    private ChannelFutureListener closeListener;
+    private ScheduledFuture<?> keepAlive;
+    private long lastWriteNanos;
+    // Event-loop confined from here on.
+    private boolean headersSent;
+    private boolean done;
+    private int finishedChoices;
+    private long lastTokenNanos;
+    private boolean anyToken;
+    private String lastFinishReason = "stop";
+    protected int promptTokens;
+    protected int cachedTokens;
+    protected int completionTokens;
+    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    private long pendingBytes;
+
+    /**
+     * @param keepAliveNanos for streams: after this long without a write, an SSE comment is sent (and the
+     *                       headers, if the request is still queued) so proxies and clients do not time out
+     *                       during a long queue or prefill; 0 disables
+     */
+    protected GenerationCall(Exchange exchange, boolean stream, boolean includeUsage, String id, String model,
+                             int choices, int promptTokens, ServerMetrics metrics, long arrivalNanos,
+                             long keepAliveNanos) {
+        this.exchange = exchange;
+        this.stream = stream;
+        this.includeUsage = includeUsage;
+        this.id = id;
+        this.model = model;
+        this.created = System.currentTimeMillis() / 1000;
+        this.choices = choices;
+        this.promptTokens = promptTokens;
+        this.metrics = metrics;
+        this.arrivalNanos = arrivalNanos;
+        this.keepAliveNanos = keepAliveNanos;
+        this.lastWriteNanos = arrivalNanos;
+    }
+
+    /** Hands the request to the engine; a rejection becomes the matching HTTP error. */
+    public final void submit(InferenceEngine engine, GenerationRequest request) throws ApiException {
+        try {
+            handle = engine.submit(request, this);
+        } catch (RejectedException e) {
+            throw switch (e.kind()) {
+                case QUEUE_FULL -> ApiException.queueFull("The server is at capacity: " + e.getMessage());
+                case TOO_LARGE -> ApiException.invalid(e.getMessage(), null);
+                case UNAVAILABLE -> ApiException.unavailable(e.getMessage(), "unavailable");
+            };
+        }
+        Channel ch = exchange.channel();
+        ch.eventLoop().execute(this::watchChannel);
+    }
+
+    private void watchChannel() {
+        if (done) {
+            return;
+        }
+        Channel ch = exchange.channel();
+        closeListener = f -> {
+            if (!done) {
+                LOG.info("request " + id + ": client disconnected, aborting");
+            }
+            abort();
+        };
+        ch.closeFuture().addListener(closeListener);
+        ch.attr(ACTIVE).set(this);
+        if (stream && keepAliveNanos > 0) {
+            keepAlive = ch.eventLoop().scheduleAtFixedRate(this::keepAliveTick, keepAliveNanos, keepAliveNanos,
+                    TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void keepAliveTick() {
+        if (done || System.nanoTime() - lastWriteNanos < keepAliveNanos || !pending.isEmpty()) {
+            return;
+        }
+        ensureStarted();
+        exchange.channel().writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
+        lastWriteNanos = System.nanoTime();
+    }
+
+    /** Cancels the request in the engine (idempotent). */
+    public final void abort() {
+        RequestHandle h = handle;
+        if (h != null) {
+            h.abort();
+        }
+    }
+
+    @Override
+    public final void accept(EngineEvent event) {
+        exchange.channel().eventLoop().execute(() -> onEvent(event));
+    }
+
+    private void onEvent(EngineEvent event) {
+        if (done) {
+            return;
+        }
+        try {
+            switch (event) {
+                case EngineEvent.Scheduled s -> {
+                    promptTokens = s.promptTokens();
+                    cachedTokens = s.cachedPromptTokens();
+                    metrics.queueTime(s.queueNanos());
+                    ensureStarted();
+                }
+                case EngineEvent.Tokens t -> {
+                    long now = System.nanoTime();
+                    if (!anyToken) {
+                        anyToken = true;
+                        metrics.timeToFirstToken(now - arrivalNanos);
+                    } else if (t.tokenIds().length > 0) {
+                        long per = (now - lastTokenNanos) / t.tokenIds().length;
+                        for (int i = 0; i < t.tokenIds().length; i++) {
+                            metrics.interTokenLatency(per);
+                        }
+                    }
+                    lastTokenNanos = now;
+                    ensureStarted();
+                    emit(onTokens(t));
+                }
+                case EngineEvent.Finished f -> {
+                    ensureStarted();
+                    completionTokens += f.completionTokens();
+                    List<?> tail = onFinished(f);
+                    lastFinishReason = finishReasonOf(f.choice());
+                    emit(tail);
+                    if (++finishedChoices == choices) {
+                        complete();
+                    }
+                }
+                case EngineEvent.Failed f -> fail(ApiException.internal("Generation failed: " + f.message()));
+            }
+        } catch (RuntimeException e) {
+            LOG.severe("request " + id + ": " + e);
+            abort();
+            fail(ApiException.internal("Internal error while generating: " + e.getClass().getSimpleName()));
+        }
+    }
+
+    private void ensureStarted() {
+        if (stream && !headersSent) {
+            headersSent = true;
+            exchange.startSse();
+            emit(opening());
+        }
+    }
+
+    private void emit(List<?> chunks) {
+        if (!stream || chunks.isEmpty()) {
+            return;
+        }
+        for (Object chunk : chunks) {
+            ByteBuf event = Exchange.sseEvent(exchange.toJson(chunk));
+            pendingBytes += event.readableBytes();
+            pending.add(event);
+        }
+        if (pendingBytes > MAX_PENDING_BYTES) {
+            LOG.warning("request " + id + ": client reads too slowly, aborting");
+            abort();
+            done = true;
+            release();
+            unwatch();
+            exchange.channel().close();
+            return;
+        }
+        writePending();
+    }
+
+    /** Called on the event loop when the channel becomes writable again. */
+    public final void onWritable() {
+        if (!done) {
+            writePending();
+        }
+    }
+
+    private void writePending() {
+        Channel ch = exchange.channel();
+        boolean wrote = false;
+        while (!pending.isEmpty() && ch.isWritable()) {
+            ByteBuf b = pending.poll();
+            pendingBytes -= b.readableBytes();
+            exchange.writeEvent(b);
+            wrote = true;
+        }
+        if (wrote) {
+            exchange.flush();
+            lastWriteNanos = System.nanoTime();
+        }
+    }
+
+    private void complete() {
+        done = true;
+        Usage usage = Usage.of(promptTokens, cachedTokens, completionTokens, reasoningTokens());
+        if (stream) {
+            // The tail is bounded (MAX_PENDING_BYTES), so it is written out now rather than waiting on writability.
+            if (includeUsage) {
+                ByteBuf event = Exchange.sseEvent(exchange.toJson(usageChunk(usage)));
+                pending.add(event);
+            }
+            while (!pending.isEmpty()) {
+                exchange.writeEvent(pending.poll());
+            }
+            pendingBytes = 0;
+            exchange.endSse();
+        } else {
+            exchange.json(io.netty.handler.codec.http.HttpResponseStatus.OK, fullResponse(usage));
+        }
+        metrics.finished(lastFinishReason, System.nanoTime() - arrivalNanos, promptTokens, completionTokens);
+        unwatch();
+    }
+
+    private void fail(ApiException e) {
+        done = true;
+        release();
+        if (stream && headersSent) {
+            exchange.abortSse(e);
+        } else {
+            exchange.error(e);
+        }
+        unwatch();
+    }
+
+    private void release() {
+        while (!pending.isEmpty()) {
+            pending.poll().release();
+        }
+        pendingBytes = 0;
+    }
+
+    private void unwatch() {
+        Channel ch = exchange.channel();
+        if (keepAlive != null) {
+            keepAlive.cancel(false);
+        }
+        if (closeListener != null) {
+            ch.closeFuture().removeListener(closeListener);
+        }
+        ch.attr(ACTIVE).compareAndSet(this, null);
+    }
+
+    public static String finishReason(FinishReason reason) {
+        return switch (reason) {
+            case STOP -> "stop";
+            case LENGTH -> "length";
+            case ABORT -> "abort";
+            case TIMEOUT -> "timeout";
+        };
+    }
+
+    /** The OpenAI finish_reason of a choice that {@link #onFinished} has just closed. */
+    protected abstract String finishReasonOf(int choice);
+
+    /** Chunks sent right after the headers (e.g. the assistant role). */
+    protected abstract List<?> opening();
+
+    /** Accumulates a step's tokens; returns the chunks to stream (ignored when not streaming). */
+    protected abstract List<?> onTokens(EngineEvent.Tokens tokens);
+
+    /** Closes a choice; returns its last chunks including the one carrying finish_reason. */
+    protected abstract List<?> onFinished(EngineEvent.Finished finished);
+
+    protected abstract int reasoningTokens();
+
+    protected abstract Object usageChunk(Usage usage);
+
+    protected abstract Object fullResponse(Usage usage);
+}

@@ -1,0 +1,98 @@
+package io.peregrine.server.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.peregrine.api.json.Json;
+import io.peregrine.server.chat.ChatHandler;
+import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.completions.CompletionsHandler;
+import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.sampling.SamplingResolver;
+import io.peregrine.server.serving.ServingState;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/** The Netty server: one acceptor thread, a small I/O group, virtual threads for request work. */
+public final class HttpServer implements AutoCloseable {
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final ExecutorService requestThreads;
+    private final Channel channel;
+
+    private HttpServer(EventLoopGroup boss, EventLoopGroup workers, ExecutorService requestThreads, Channel channel) {
+        this.boss = boss;
+        this.workers = workers;
+        this.requestThreads = requestThreads;
+        this.channel = channel;
+    }
+
+    public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics)
+            throws InterruptedException {
+        JsonBodies bodies = new JsonBodies(Json.newMapper(), config.rejectUnknownFields());
+        SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
+        ChatHandler chat = new ChatHandler(state, bodies, new ChatRequestMapper(sampling, config.mediaLimits()),
+                config.reasoningField(), metrics, config.sseKeepAlive().toNanos());
+        CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
+                config.sseKeepAlive().toNanos());
+        TokenizeHandler tokenize = new TokenizeHandler(state, bodies);
+        ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("peregrine-request-", 0).factory());
+        ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
+                requestThreads);
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(
+                Math.max(2, Runtime.getRuntime().availableProcessors() / 2), NioIoHandler.newFactory());
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline()
+                                .addLast(new HttpServerCodec())
+                                .addLast(new BodyLimit(config.maxBodyBytes()))
+                                .addLast(api);
+                    }
+                });
+        try {
+            Channel ch = b.bind(config.host(), config.port()).sync().channel();
+            return new HttpServer(boss, workers, requestThreads, ch);
+        } catch (RuntimeException | InterruptedException e) {
+            boss.shutdownGracefully();
+            workers.shutdownGracefully();
+            requestThreads.shutdownNow();
+            throw e;
+        }
+    }
+
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /** Stops accepting connections (in-flight responses continue until {@link #close}). */
+    public void stopAccepting() {
+        channel.close().syncUninterruptibly();
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        requestThreads.shutdownNow();
+    }
+}

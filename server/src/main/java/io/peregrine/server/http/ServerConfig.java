@@ -1,0 +1,61 @@
+package io.peregrine.server.http;
+
+import io.peregrine.server.auth.ApiKeys;
+import io.peregrine.server.chat.MediaLimits;
+import io.peregrine.server.chat.ReasoningField;
+import io.peregrine.server.sampling.SamplingPolicy;
+import java.time.Duration;
+
+/**
+ * How the HTTP side behaves.
+ *
+ * @param port         0 picks a free port (tests)
+ * @param maxBodyBytes bodies above this get a 413 before they are read
+ * @param sseKeepAlive idle time after which a stream gets an SSE comment; zero disables
+ * @param rejectUnknownFields a 400 for unknown request fields instead of ignoring them (vLLM ignores them)
+ */
+public record ServerConfig(
+        String host,
+        int port,
+        int maxBodyBytes,
+        ApiKeys apiKeys,
+        SamplingPolicy samplingPolicy,
+        ReasoningField reasoningField,
+        MediaLimits mediaLimits,
+        Duration sseKeepAlive,
+        boolean rejectUnknownFields) {
+
+    public static ServerConfig defaults() {
+        return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
+                new MediaLimits(16, 1), Duration.ofSeconds(15), false);
+    }
+
+    public ServerConfig withPort(int p) {
+        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+    }
+
+    public ServerConfig withApiKeys(ApiKeys keys) {
+        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+    }
+
+    public ServerConfig withMaxBodyBytes(int bytes) {
+        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+    }
+
+    public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+    }
+
+    public ServerConfig withSseKeepAlive(Duration interval) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields);
+    }
+
+    public ServerConfig withRejectUnknownFields(boolean reject) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, reject);
+    }
+
+    public ServerConfig withReasoningField(ReasoningField field) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields);
+    }
+}

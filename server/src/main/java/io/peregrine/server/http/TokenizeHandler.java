@@ -1,0 +1,86 @@
+package io.peregrine.server.http;
+
+import io.peregrine.api.tokenize.DetokenizeRequest;
+import io.peregrine.api.tokenize.DetokenizeResponse;
+import io.peregrine.api.tokenize.TokenizeRequest;
+import io.peregrine.api.tokenize.TokenizeResponse;
+import io.peregrine.server.chat.ChatInput;
+import io.peregrine.server.chat.ChatPrompt;
+import io.peregrine.server.chat.InvalidPromptException;
+import io.peregrine.server.chat.LogprobsMapper;
+import io.peregrine.server.chat.ThinkingMode;
+import io.peregrine.server.chat.ThinkingResolver;
+import io.peregrine.server.chat.ToolChoice;
+import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.serving.ServingState;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** vLLM's {@code POST /tokenize} and {@code POST /detokenize}. */
+public final class TokenizeHandler {
+    private final ServingState state;
+    private final JsonBodies bodies;
+
+    public TokenizeHandler(ServingState state, JsonBodies bodies) {
+        this.state = state;
+        this.bodies = bodies;
+    }
+
+    public TokenizeResponse tokenize(byte[] body) throws ApiException {
+        ModelRuntime rt = state.requireServing();
+        TokenizeRequest r = bodies.read(body, TokenizeRequest.class).value();
+        ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
+        int[] ids;
+        if ((r.prompt() == null) == (r.messages() == null)) {
+            throw ApiException.invalid("Send exactly one of 'prompt' and 'messages'", "prompt");
+        }
+        if (r.prompt() != null) {
+            ids = rt.codec().encode(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens());
+        } else {
+            if (r.messages().isEmpty()) {
+                throw ApiException.invalid("'messages' must be a non-empty array", "messages");
+            }
+            ThinkingMode thinking = ThinkingResolver.resolve(null, r.chatTemplateKwargs(), null);
+            ToolChoice choice = r.tools() == null || r.tools().isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
+            ChatInput input = new ChatInput(r.messages(), r.tools(), choice, thinking, r.chatTemplateKwargs(),
+                    r.addGenerationPrompt() == null || r.addGenerationPrompt());
+            try {
+                ChatPrompt p = rt.prompts().build(input);
+                ids = p.tokenIds();
+            } catch (InvalidPromptException e) {
+                throw ApiException.invalid(e.getMessage(), e.param());
+            }
+        }
+        List<Integer> tokens = Arrays.stream(ids).boxed().toList();
+        List<String> strs = null;
+        if (Boolean.TRUE.equals(r.returnTokenStrs())) {
+            LogprobsMapper m = new LogprobsMapper(rt.codec());
+            strs = new ArrayList<>(ids.length);
+            for (int id : ids) {
+                strs.add(m.token(id));
+            }
+        }
+        return new TokenizeResponse(ids.length, rt.engine().maxModelLen(), tokens, strs);
+    }
+
+    public DetokenizeResponse detokenize(byte[] body) throws ApiException {
+        ModelRuntime rt = state.requireServing();
+        DetokenizeRequest r = bodies.read(body, DetokenizeRequest.class).value();
+        ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
+        if (r.tokens() == null) {
+            throw ApiException.invalid("'tokens' is required", "tokens");
+        }
+        int vocab = rt.codec().vocabSize();
+        int[] ids = new int[r.tokens().size()];
+        for (int i = 0; i < ids.length; i++) {
+            Integer t = r.tokens().get(i);
+            if (t == null || t < 0 || t >= vocab) {
+                throw ApiException.invalid("tokens[" + i + "] must be a token id in [0, " + vocab + ")", "tokens[" + i + "]");
+            }
+            ids[i] = t;
+        }
+        return new DetokenizeResponse(rt.codec().decode(ids));
+    }
+}

@@ -1,0 +1,74 @@
+package io.peregrine.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * Request fields that this server recognises but does not implement. Sending one with a value that would
+ * change the result is a 400 naming it: a silently dropped {@code response_format} or {@code logit_bias}
+ * produces wrong output that looks right, which users rate worse than an error.
+ */
+public final class UnsupportedFields {
+
+    private record Rule(String field, Predicate<JsonNode> active, String message) {}
+
+    private static final Predicate<JsonNode> PRESENT = v -> !v.isNull();
+    private static final Predicate<JsonNode> TRUE = v -> v.isBoolean() && v.booleanValue();
+    private static final Predicate<JsonNode> NON_EMPTY = v -> !v.isNull() && !(v.isContainerNode() && v.isEmpty());
+    private static final Predicate<JsonNode> ABOVE_ONE = v -> !v.isNull() && !(v.isNumber() && v.intValue() <= 1);
+    private static final Predicate<JsonNode> ABOVE_ZERO = v -> !v.isNull() && !(v.isNumber() && v.intValue() <= 0);
+
+    private static final List<Rule> SHARED = List.of(
+            new Rule("logit_bias", NON_EMPTY, "logit_bias is not supported"),
+            new Rule("guided_json", PRESENT, "guided decoding (guided_json) is not supported"),
+            new Rule("guided_regex", PRESENT, "guided decoding (guided_regex) is not supported"),
+            new Rule("guided_choice", PRESENT, "guided decoding (guided_choice) is not supported"),
+            new Rule("guided_grammar", PRESENT, "guided decoding (guided_grammar) is not supported"),
+            new Rule("structured_outputs", PRESENT, "structured_outputs is not supported"),
+            new Rule("min_tokens", ABOVE_ZERO, "min_tokens is not supported"),
+            new Rule("best_of", ABOVE_ONE, "best_of > 1 is not supported"),
+            new Rule("use_beam_search", TRUE, "beam search is not supported"),
+            new Rule("include_stop_str_in_output", TRUE, "include_stop_str_in_output is not supported"),
+            new Rule("prompt_logprobs", PRESENT, "prompt_logprobs is not supported"));
+
+    private static final List<Rule> CHAT_ONLY = List.of(
+            new Rule("response_format",
+                    v -> !v.isNull() && !(v.isObject() && "text".equals(v.path("type").asText())),
+                    "response_format other than {\"type\": \"text\"} (json_object, json_schema) is not supported yet"),
+            new Rule("functions", PRESENT, "the deprecated 'functions' field is not supported; use 'tools'"),
+            new Rule("function_call", PRESENT, "the deprecated 'function_call' field is not supported; use 'tool_choice'"),
+            new Rule("audio", PRESENT, "audio output is not supported"),
+            new Rule("modalities",
+                    v -> !v.isNull() && !(v.isArray() && v.size() == 1 && "text".equals(v.get(0).asText())),
+                    "only the \"text\" output modality is supported"),
+            new Rule("prediction", PRESENT, "predicted outputs are not supported"),
+            new Rule("web_search_options", PRESENT, "web search is not supported"),
+            new Rule("echo", TRUE, "echo is not supported for chat completions"),
+            new Rule("continue_final_message", TRUE, "continue_final_message is not supported yet"));
+
+    private static final List<Rule> COMPLETIONS_ONLY = List.of(
+            new Rule("echo", TRUE, "echo is not supported"),
+            new Rule("suffix", PRESENT, "suffix is not supported"));
+
+    private UnsupportedFields() {}
+
+    public static void checkChat(JsonNode body) throws ApiException {
+        check(body, SHARED);
+        check(body, CHAT_ONLY);
+    }
+
+    public static void checkCompletions(JsonNode body) throws ApiException {
+        check(body, SHARED);
+        check(body, COMPLETIONS_ONLY);
+    }
+
+    private static void check(JsonNode body, List<Rule> rules) throws ApiException {
+        for (Rule r : rules) {
+            JsonNode v = body.get(r.field());
+            if (v != null && r.active().test(v)) {
+                throw ApiException.unsupported(r.message(), r.field());
+            }
+        }
+    }
+}

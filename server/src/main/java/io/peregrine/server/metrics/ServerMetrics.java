@@ -1,0 +1,135 @@
+package io.peregrine.server.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.peregrine.engine.runtime.EngineStats;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The Prometheus metrics dashboards for vLLM already chart, under vLLM's names and {@code model_name} label,
+ * plus JVM metrics. Engine-side numbers are read from {@link EngineStats} at scrape time; per-request
+ * latencies are recorded by the HTTP layer, which sees arrival, first token and end.
+ */
+public final class ServerMetrics implements AutoCloseable {
+    // vLLM's bucket edges, so dashboards' histogram_quantile panels line up.
+    private static final double[] TTFT_BUCKETS = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
+            1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
+    private static final double[] ITL_BUCKETS = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0,
+            2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
+    private static final double[] REQUEST_BUCKETS = {0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
+            40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+
+    private final PrometheusMeterRegistry registry;
+    // Micrometer holds gauge and function-counter targets weakly; this field keeps the supplier alive.
+    private final Supplier<EngineStats> stats;
+    private final Tags tags;
+    private final Timer ttft;
+    private final Timer itl;
+    private final Timer e2e;
+    private final Timer queue;
+    private final DistributionSummary requestPromptTokens;
+    private final DistributionSummary requestGenerationTokens;
+    private final ConcurrentHashMap<String, Counter> success = new ConcurrentHashMap<>();
+    private final JvmGcMetrics gc;
+
+    public ServerMetrics(String modelName, Supplier<EngineStats> stats) {
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        this.tags = Tags.of("model_name", modelName);
+        this.stats = stats;
+        gauge("vllm:num_requests_running", "Requests in model execution batches", stats, s -> s.running());
+        gauge("vllm:num_requests_waiting", "Requests waiting to be processed", stats, s -> s.waiting());
+        gauge("vllm:kv_cache_usage_perc", "KV-cache usage, 1 means 100 percent", stats, EngineStats::kvCacheUsage);
+        // Deprecated in vLLM but still queried by many dashboards and autoscalers.
+        gauge("vllm:gpu_cache_usage_perc", "KV-cache usage (deprecated alias)", stats, EngineStats::kvCacheUsage);
+        counter("vllm:prompt_tokens", "Prefill tokens processed", stats, s -> s.promptTokensTotal());
+        counter("vllm:generation_tokens", "Generation tokens processed", stats, s -> s.generationTokensTotal());
+        counter("vllm:prefix_cache_queries", "Prefix cache queries, in tokens", stats, s -> s.prefixCacheQueriedTokens());
+        counter("vllm:prefix_cache_hits", "Prefix cache hits, in tokens", stats, s -> s.prefixCacheHitTokens());
+        ttft = timer("vllm:time_to_first_token", "Time to first token", TTFT_BUCKETS);
+        itl = timer("vllm:inter_token_latency", "Latency between generated tokens", ITL_BUCKETS);
+        e2e = timer("vllm:e2e_request_latency", "End-to-end request latency", REQUEST_BUCKETS);
+        queue = timer("vllm:request_queue_time", "Time spent waiting in the queue", REQUEST_BUCKETS);
+        requestPromptTokens = tokens("vllm:request_prompt_tokens", "Prompt tokens per finished request");
+        requestGenerationTokens = tokens("vllm:request_generation_tokens", "Generated tokens per finished request");
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+    }
+
+    private void gauge(String name, String help, Supplier<EngineStats> stats, ToDoubleFunction<EngineStats> f) {
+        Gauge.builder(name, stats, s -> f.applyAsDouble(s.get())).description(help).tags(tags).strongReference(true)
+                .register(registry);
+    }
+
+    private void counter(String name, String help, Supplier<EngineStats> stats, ToDoubleFunction<EngineStats> f) {
+        FunctionCounter.builder(name, stats, s -> f.applyAsDouble(s.get())).description(help).tags(tags)
+                .register(registry);
+    }
+
+    private Timer timer(String name, String help, double[] bucketsSeconds) {
+        Duration[] slos = Arrays.stream(bucketsSeconds)
+                .mapToObj(s -> Duration.ofNanos(Math.round(s * 1e9))).toArray(Duration[]::new);
+        return Timer.builder(name).description(help).tags(tags).serviceLevelObjectives(slos).register(registry);
+    }
+
+    private DistributionSummary tokens(String name, String help) {
+        double[] buckets = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+                200000, 262144};
+        return DistributionSummary.builder(name).description(help).tags(tags).serviceLevelObjectives(buckets)
+                .register(registry);
+    }
+
+    public void timeToFirstToken(long nanos) {
+        ttft.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void interTokenLatency(long nanos) {
+        itl.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void queueTime(long nanos) {
+        queue.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A request that ran to an end (not one rejected before admission). */
+    public void finished(String finishedReason, long e2eNanos, int promptTokens, int generationTokens) {
+        e2e.record(e2eNanos, TimeUnit.NANOSECONDS);
+        requestPromptTokens.record(promptTokens);
+        requestGenerationTokens.record(generationTokens);
+        success.computeIfAbsent(finishedReason, r -> Counter.builder("vllm:request_success")
+                .description("Finished requests by finish reason").tags(tags).tag("finished_reason", r)
+                .register(registry)).increment();
+    }
+
+    /** Prometheus text exposition format 0.0.4. */
+    public String scrape() {
+        return registry.scrape();
+    }
+
+    @Override
+    public void close() {
+        gc.close();
+        registry.close();
+    }
+}

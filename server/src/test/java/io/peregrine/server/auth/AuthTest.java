@@ -1,0 +1,78 @@
+package io.peregrine.server.auth;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.peregrine.server.fakes.TestServer;
+import io.peregrine.server.http.ServerConfig;
+import java.net.http.HttpResponse;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** API keys guard every endpoint except liveness. */
+class AuthTest {
+    private static TestServer server;
+    private static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    /** Method, path, body (null for GET), and the status a good key gets. */
+    private record Endpoint(String path, String body, int okStatus) {}
+
+    private static final List<Endpoint> GUARDED = List.of(
+            new Endpoint("/v1/chat/completions", CHAT, 200),
+            new Endpoint("/v1/completions", "{\"prompt\":\"hi\"}", 200),
+            new Endpoint("/v1/models", null, 200),
+            new Endpoint("/v1/models/kimi-k2.5", null, 200),
+            new Endpoint("/tokenize", "{\"prompt\":\"hi\"}", 200),
+            new Endpoint("/detokenize", "{\"tokens\":[104,105]}", 200),
+            new Endpoint("/metrics", null, 200),
+            new Endpoint("/ready", null, 200),
+            new Endpoint("/v1/health/ready", null, 200),
+            new Endpoint("/v1/nothing-here", null, 404));
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = new TestServer(ServerConfig.defaults().withApiKeys(new ApiKeys(List.of("sk-one", "sk-two"))), 4096, true);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static HttpResponse<String> call(Endpoint e, String... headers) throws Exception {
+        return e.body() == null ? server.get(e.path(), headers) : server.post(e.path(), e.body(), headers);
+    }
+
+    @Test
+    void everyEndpointButLivenessNeedsAKey() throws Exception {
+        for (Endpoint e : GUARDED) {
+            HttpResponse<String> none = call(e);
+            assertEquals(401, none.statusCode(), e.path());
+            assertTrue(none.body().contains("\"code\":\"invalid_api_key\""), none.body());
+            assertEquals(401, call(e, "Authorization", "Bearer sk-wrong").statusCode(), e.path());
+            assertEquals(401, call(e, "Authorization", "Bearer sk-on").statusCode(), "a prefix is not a key");
+            assertEquals(401, call(e, "Authorization", "Basic sk-one").statusCode(), e.path());
+            assertEquals(e.okStatus(), call(e, "Authorization", "Bearer sk-one").statusCode(), e.path());
+            assertEquals(e.okStatus(), call(e, "Authorization", "Bearer sk-two").statusCode(), e.path());
+            assertEquals(e.okStatus(), call(e, "x-api-key", "sk-two").statusCode(), e.path());
+        }
+        assertEquals(200, server.get("/health").statusCode());
+        assertEquals(200, server.get("/v1/health/live").statusCode());
+    }
+
+    @Test
+    void keysAreComparedExactly() {
+        ApiKeys keys = new ApiKeys(List.of("secret"));
+        assertTrue(keys.required());
+        assertTrue(keys.accepts("Bearer secret", null));
+        assertTrue(keys.accepts("bearer secret", null));
+        assertFalse(keys.accepts("Bearer secret2", null));
+        assertFalse(keys.accepts("Bearer ", null));
+        assertFalse(keys.accepts(null, null));
+        assertFalse(keys.accepts(null, "Secret"));
+        assertTrue(ApiKeys.none().accepts(null, null));
+    }
+}

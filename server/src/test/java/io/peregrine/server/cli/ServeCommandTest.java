@@ -1,0 +1,69 @@
+package io.peregrine.server.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.peregrine.server.chat.ReasoningField;
+import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.sampling.SamplingPolicy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** vLLM-style flags become the server configuration. */
+class ServeCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void flagsMapToTheServerConfig() throws Exception {
+        Path keyFile = dir.resolve("keys.txt");
+        Files.writeString(keyFile, "# team keys\nsk-file-1\n\nsk-file-2\n");
+        ServeCommand cmd = new ServeCommand();
+        new CommandLine(cmd).parseArgs("--model", "/models/kimi", "--served-model-name", "kimi-k2.5,kimi",
+                "--host", "0.0.0.0", "--port", "9000", "--max-model-len", "131072", "--max-num-seqs", "8",
+                "--api-key", "sk-a", "--api-key", "sk-b", "--api-key-file", keyFile.toString(),
+                "--sampling-policy", "moonshot", "--reasoning-field", "reasoning_content",
+                "--limit-mm-per-prompt", "{\"image\": 2, \"video\": 0}", "--sse-keep-alive", "0", "--reject-unknown-fields");
+        ServerConfig c = cmd.serverConfig();
+        assertEquals("0.0.0.0", c.host());
+        assertEquals(9000, c.port());
+        assertEquals(SamplingPolicy.MOONSHOT, c.samplingPolicy());
+        assertEquals(ReasoningField.REASONING_CONTENT, c.reasoningField());
+        assertEquals(2, c.mediaLimits().images());
+        assertEquals(0, c.mediaLimits().videos());
+        assertTrue(c.sseKeepAlive().isZero());
+        assertTrue(c.rejectUnknownFields());
+        for (String k : new String[] {"sk-a", "sk-b", "sk-file-1", "sk-file-2"}) {
+            assertTrue(c.apiKeys().accepts("Bearer " + k, null), k);
+        }
+        assertFalse(c.apiKeys().accepts("Bearer # team keys", null));
+        assertEquals(java.util.List.of("kimi-k2.5", "kimi"), cmd.servedModelNames);
+        assertEquals(131072, cmd.maxModelLen);
+        assertEquals(8, cmd.maxNumSeqs);
+    }
+
+    @Test
+    void defaultsAreSafe() throws Exception {
+        ServeCommand cmd = new ServeCommand();
+        new CommandLine(cmd).parseArgs();
+        ServerConfig c = cmd.serverConfig();
+        assertEquals("127.0.0.1", c.host());
+        assertEquals(8000, c.port());
+        assertEquals(SamplingPolicy.FREE, c.samplingPolicy());
+        assertEquals(ReasoningField.BOTH, c.reasoningField());
+        assertFalse(c.rejectUnknownFields());
+    }
+
+    @Test
+    void badValuesAreClearErrors() {
+        ServeCommand cmd = new ServeCommand();
+        new CommandLine(cmd).parseArgs("--sampling-policy", "strict");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, cmd::serverConfig);
+        assertTrue(e.getMessage().contains("--sampling-policy"));
+    }
+}

@@ -1,0 +1,29 @@
+package io.peregrine.server.fakes;
+
+import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.server.chat.ChatInput;
+import io.peregrine.server.chat.ChatPrompt;
+import io.peregrine.server.chat.ChatPromptBuilder;
+import io.peregrine.server.chat.InvalidPromptException;
+
+/** Renders "role: text" lines through {@link ByteCodec} and remembers the last input it saw. */
+public final class FakePromptBuilder implements ChatPromptBuilder {
+    public volatile ChatInput last;
+    private final ByteCodec codec = new ByteCodec();
+
+    @Override
+    public ChatPrompt build(ChatInput input) throws InvalidPromptException {
+        last = input;
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < input.messages().size(); i++) {
+            ChatMessage m = input.messages().get(i);
+            String text = m.content() == null || m.content().isNull() ? "" : m.content().isTextual()
+                    ? m.content().textValue() : m.content().toString();
+            if (text.equals("UNRENDERABLE")) {
+                throw new InvalidPromptException("cannot render message " + i, "messages[" + i + "].content");
+            }
+            sb.append(m.role()).append(": ").append(text).append('\n');
+        }
+        return new ChatPrompt(codec.encode(sb.toString(), false));
+    }
+}
