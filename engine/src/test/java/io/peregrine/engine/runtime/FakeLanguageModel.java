@@ -18,7 +18,7 @@ import java.util.function.Predicate;
  * or a wrong prefix-cache hit changes what is read, hence the logits, hence the tokens. {@link #reference}
  * computes the same logits from the token ids alone, with no cache, as the oracle.
  */
-final class FakeLanguageModel implements LanguageModel {
+class FakeLanguageModel implements LanguageModel {
     static final int VOCAB = 64;
     static final int LAYERS = 2;
     static final int WIDTH = 4;
