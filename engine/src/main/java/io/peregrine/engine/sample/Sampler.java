@@ -107,14 +107,24 @@ public final class Sampler {
             }
             return last; // rounding left u a hair above zero
         }
-        int n = candidates(e, v, minWeight, topK, topP ? p.topP() : 1.0);
+        double allMass = 0;
+        for (int i = 0; i < v; i++) {
+            if (e[i] >= minWeight) {
+                allMass += e[i];
+            }
+        }
+        int n = candidates(e, v, minWeight, allMass, topK, topP ? p.topP() : 1.0);
         long[] ord = order;
         Arrays.sort(ord, 0, n);
         // ord ascending by weight: walk it from the end, most likely first.
         int keep = topK > 0 ? Math.min(topK, n) : n;
         double mass = 0;
-        for (int j = 0; j < keep; j++) {
-            mass += e[tokenOf(ord[n - 1 - j])];
+        if (topK > 0) {
+            for (int j = 0; j < keep; j++) {
+                mass += e[tokenOf(ord[n - 1 - j])];
+            }
+        } else {
+            mass = allMass; // the candidates are only the head of what min_p kept; top_p is a share of all of it
         }
         if (topP) {
             double target = p.topP() * mass;
@@ -146,13 +156,7 @@ public final class Sampler {
      * and top_p can keep: at least {@code topK} tokens, or at least {@code topP} of the min_p mass. Sorting only
      * those instead of the whole vocabulary is what makes top_p cheap; the result is the same as a full sort.
      */
-    private int candidates(double[] e, int v, double minWeight, int topK, double topP) {
-        double allMass = 0;
-        for (int i = 0; i < v; i++) {
-            if (e[i] >= minWeight) {
-                allMass += e[i];
-            }
-        }
+    private int candidates(double[] e, int v, double minWeight, double allMass, int topK, double topP) {
         double t = 0.1;
         while (true) {
             double threshold = Math.max(t, minWeight);
