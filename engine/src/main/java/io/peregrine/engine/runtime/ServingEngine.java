@@ -410,13 +410,18 @@ public final class ServingEngine implements InferenceEngine {
         c.done = true;
         scheduler.finish(c.sequence);
         bySequence.remove(c.sequence.id());
-        emit(a, new EngineEvent.Finished(c.index, reason, stopReason, c.sequence.generated()));
         a.finishedChoices++;
         a.lastReason = reason;
-        if (a.finishedChoices == a.request.sampling().n()) {
-            retire(a);
+        boolean last = a.finishedChoices == a.request.sampling().n();
+        // Metrics first, the client's last event next, the request's retirement last: whoever sees the end
+        // of a request (a sink, drain) sees its metrics recorded.
+        if (last) {
             listener.finished(a.requestId(), reason, a.request.promptLength(), a.completionTokens(),
                     System.nanoTime() - a.submitNanos);
+        }
+        emit(a, new EngineEvent.Finished(c.index, reason, stopReason, c.sequence.generated()));
+        if (last) {
+            retire(a);
         }
     }
 
@@ -426,6 +431,8 @@ public final class ServingEngine implements InferenceEngine {
             return;
         }
         int n = a.request.sampling().n();
+        listener.finished(a.requestId(), reason, a.request.promptLength(), a.completionTokens(),
+                System.nanoTime() - a.submitNanos);
         // Choices not forked yet never started; they end too.
         for (int k = 0; k < n; k++) {
             Choice c = k < a.choices.size() ? a.choices.get(k) : null;
@@ -449,8 +456,6 @@ public final class ServingEngine implements InferenceEngine {
         a.finishedChoices = n;
         a.lastReason = reason;
         retire(a);
-        listener.finished(a.requestId(), reason, a.request.promptLength(), a.completionTokens(),
-                System.nanoTime() - a.submitNanos);
     }
 
     private void fail(Admission a, String message) {
@@ -464,9 +469,9 @@ public final class ServingEngine implements InferenceEngine {
                 bySequence.remove(c.sequence.id());
             }
         }
-        retire(a);
-        emit(a, new EngineEvent.Failed(a.requestId(), message));
         listener.failed(a.requestId(), message);
+        emit(a, new EngineEvent.Failed(a.requestId(), message));
+        retire(a);
     }
 
     private void retire(Admission a) {
