@@ -11,8 +11,10 @@ import static io.peregrine.engine.runtime.EngineHarness.withN;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.engine.kv.LatentCache;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -229,6 +231,49 @@ class ServingEngineBatchTest {
             awaitIdle(engine);
             assertEquals(0, engine.stats().kvBlocksUsed());
         }
+    }
+
+    @Test
+    void aChoiceThatFindsNoBlockToCopyRecomputesItsPrompt() throws Exception {
+        FakeLanguageModel model = new FakeLanguageModel();
+        // 3 blocks of 4: the 10-token prompt fills them all, so the fork has nowhere to copy its tail
+        try (ServingEngine engine = engine(model, 3, 4)) {
+            int[] prompt = randomPrompt(new SplittableRandom(4), 10);
+            SamplingParams p = withN(seeded(5, 1.0, 1.0, 0, 2), 2);
+            Recorder rec = new Recorder(2);
+            engine.submit(new GenerationRequest("tight", prompt, p, null), rec);
+            rec.await();
+            for (int k = 0; k < 2; k++) {
+                assertArrayEquals(expected(prompt, p, k, Set.of()), rec.tokens(k), "choice " + k);
+            }
+            awaitIdle(engine);
+            assertEquals(0, engine.stats().kvBlocksUsed());
+        }
+    }
+
+    @Test
+    void greedyChoicesAreIdentical() throws Exception {
+        FakeLanguageModel model = new FakeLanguageModel();
+        try (ServingEngine engine = engine(model, 64, 4)) {
+            int[] prompt = randomPrompt(new SplittableRandom(6), 13);
+            Recorder rec = new Recorder(4);
+            engine.submit(new GenerationRequest("g4", prompt, withN(greedy(9), 4), null), rec);
+            rec.await();
+            int[] want = expected(prompt, greedy(9), 0, Set.of());
+            for (int k = 0; k < 4; k++) {
+                assertArrayEquals(want, rec.tokens(k), "choice " + k);
+            }
+        }
+    }
+
+    @Test
+    void theCacheIsSizedFromAByteBudget() {
+        FakeLanguageModel model = new FakeLanguageModel();
+        long perBlock = (long) FakeLanguageModel.LAYERS * 16 * FakeLanguageModel.WIDTH * Float.BYTES;
+        LatentCache cache = ServingEngine.cacheFor(model, perBlock * 10 + perBlock / 2, 16);
+        assertEquals(10, cache.numBlocks());
+        assertEquals(FakeLanguageModel.WIDTH, cache.width());
+        assertThrows(IllegalArgumentException.class, () -> ServingEngine.cacheFor(model, perBlock - 1, 16));
     }
 
     @Test
