@@ -1,5 +1,6 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.sched.SchedulerConfig;
 import java.util.List;
 
@@ -26,5 +27,14 @@ public record EngineConfig(
         if (maxWaiting < 1) {
             throw new IllegalArgumentException("maxWaiting must be >= 1, got " + maxWaiting);
         }
+    }
+
+    /**
+     * The usual configuration for a checkpoint: its eos ids (config plus generation config, so
+     * {@code <|im_end|>} ends a turn) and a context of {@code maxModelLen}, at most the model's own.
+     */
+    public static EngineConfig forModel(ModelConfig model, SchedulerConfig scheduler, int maxModelLen, int maxWaiting) {
+        int len = Math.min(maxModelLen, model.text().maxPositionEmbeddings());
+        return new EngineConfig(scheduler, len, maxWaiting, model.eosTokenIds(), false);
     }
 }

@@ -268,6 +268,8 @@ public final class ServingEngine implements InferenceEngine {
             listener.preempted(bySequence.get(s.id()).request.requestId());
         }
         if (batch.isEmpty()) {
+            // Nothing could be admitted this time (should not last: requests that can never fit are rejected).
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
             return;
         }
         long t0 = System.nanoTime();

@@ -86,106 +86,100 @@ public final class Sampler {
         }
         double minWeight = p.minP() > 0 ? p.minP() : 0.0;
         int topK = p.topK() > 0 && p.topK() < v ? p.topK() : 0;
-        boolean topP = p.topP() < 1.0;
-        if (topK == 0 && !topP) {
-            double mass = 0;
-            for (int i = 0; i < v; i++) {
-                if (e[i] >= minWeight) {
-                    mass += e[i];
-                }
-            }
-            double u = rng.nextDouble() * mass;
-            int last = -1;
-            for (int i = 0; i < v; i++) {
-                if (e[i] >= minWeight) {
-                    u -= e[i];
-                    last = i;
-                    if (u < 0) {
-                        return i;
-                    }
-                }
-            }
-            return last; // rounding left u a hair above zero
-        }
-        double allMass = 0;
-        for (int i = 0; i < v; i++) {
-            if (e[i] >= minWeight) {
-                allMass += e[i];
-            }
-        }
-        int n = candidates(e, v, minWeight, allMass, topK, topP ? p.topP() : 1.0);
-        long[] ord = order;
-        Arrays.sort(ord, 0, n);
-        // ord ascending by weight: walk it from the end, most likely first.
-        int keep = topK > 0 ? Math.min(topK, n) : n;
-        double mass = 0;
+        // top_k and top_p keep a prefix of the tokens ranked by weight (lower id first on ties): find the rank
+        // where each prefix ends, then draw from the kept tokens in id order.
+        long cut = Long.MIN_VALUE;
         if (topK > 0) {
-            for (int j = 0; j < keep; j++) {
-                mass += e[tokenOf(ord[n - 1 - j])];
-            }
-        } else {
-            mass = allMass; // the candidates are only the head of what min_p kept; top_p is a share of all of it
+            cut = prefixEnd(e, v, minWeight, cut, topK, Double.POSITIVE_INFINITY);
         }
-        if (topP) {
-            double target = p.topP() * mass;
-            double cum = 0;
-            int j = 0;
-            while (j < keep) {
-                cum += e[tokenOf(ord[n - 1 - j])];
-                j++;
-                if (cum >= target) {
-                    break;
+        if (p.topP() < 1.0) {
+            cut = Math.max(cut, prefixEnd(e, v, minWeight, cut, Integer.MAX_VALUE, p.topP() * mass(e, v, minWeight, cut)));
+        }
+        double u = rng.nextDouble() * mass(e, v, minWeight, cut);
+        int last = -1;
+        for (int i = 0; i < v; i++) {
+            if (kept(e, i, minWeight, cut)) {
+                u -= e[i];
+                last = i;
+                if (u < 0) {
+                    return i;
                 }
             }
-            keep = j;
-            mass = cum;
         }
-        double u = rng.nextDouble() * mass;
-        for (int j = 0; j < keep; j++) {
-            int t = tokenOf(ord[n - 1 - j]);
-            u -= e[t];
-            if (u < 0) {
-                return t;
+        return last; // rounding left u a hair above zero
+    }
+
+    private static boolean kept(double[] e, int i, double minWeight, long cut) {
+        return e[i] >= minWeight && (cut == Long.MIN_VALUE || rank(e[i], i) >= cut);
+    }
+
+    private static double mass(double[] e, int v, double minWeight, long cut) {
+        double m = 0;
+        for (int i = 0; i < v; i++) {
+            if (kept(e, i, minWeight, cut)) {
+                m += e[i];
             }
         }
-        return tokenOf(ord[n - keep]);
+        return m;
     }
 
     /**
-     * Fills {@code order} with the tokens above a weight threshold low enough that they hold every token top_k
-     * and top_p can keep: at least {@code topK} tokens, or at least {@code topP} of the min_p mass. Sorting only
-     * those instead of the whole vocabulary is what makes top_p cheap; the result is the same as a full sort.
+     * The rank of the token that completes the prefix (tokens by descending rank, among those kept so far)
+     * holding {@code count} tokens or {@code massTarget} weight; {@link Long#MIN_VALUE} when all of them are
+     * needed. Buckets the tokens by the top bits of their weight so only the one bucket where the prefix ends
+     * is sorted, not the whole vocabulary.
      */
-    private int candidates(double[] e, int v, double minWeight, double allMass, int topK, double topP) {
-        double t = 0.1;
-        while (true) {
-            double threshold = Math.max(t, minWeight);
-            boolean last = t <= minWeight || t < 1e-30;
-            int n = 0;
-            double mass = 0;
-            for (int i = 0; i < v; i++) {
-                if (e[i] >= threshold) {
-                    n++;
-                    mass += e[i];
-                }
+    private long prefixEnd(double[] e, int v, double minWeight, long cut, int count, double massTarget) {
+        Arrays.fill(bucketCount, 0);
+        Arrays.fill(bucketMass, 0.0);
+        for (int i = 0; i < v; i++) {
+            if (kept(e, i, minWeight, cut)) {
+                int b = bucket(e[i]);
+                bucketCount[b]++;
+                bucketMass[b] += e[i];
             }
-            boolean enough = topK > 0 ? n >= topK : mass >= topP * allMass;
-            if (enough || last) {
-                int k = 0;
-                for (int i = 0; i < v; i++) {
-                    if (e[i] >= threshold) {
-                        order[k++] = pack((float) e[i], i);
-                    }
-                }
-                return k;
-            }
-            t *= 1e-3;
         }
+        int n = 0;
+        double cum = 0;
+        for (int b = BUCKETS - 1; b >= 0; b--) {
+            if (bucketCount[b] == 0) {
+                continue;
+            }
+            if (n + bucketCount[b] < count && cum + bucketMass[b] < massTarget) {
+                n += bucketCount[b];
+                cum += bucketMass[b];
+                continue;
+            }
+            int k = 0;
+            for (int i = 0; i < v; i++) {
+                if (kept(e, i, minWeight, cut) && bucket(e[i]) == b) {
+                    order[k++] = rank(e[i], i);
+                }
+            }
+            Arrays.sort(order, 0, k);
+            for (int j = k - 1; j >= 0; j--) {
+                n++;
+                cum += e[tokenOf(order[j])];
+                if (n >= count || cum >= massTarget) {
+                    return order[j];
+                }
+            }
+        }
+        return Long.MIN_VALUE;
     }
 
-    // Sorting ascending puts higher weights last and, among equal weights, lower token ids last.
-    private static long pack(float weight, int token) {
-        return ((long) Float.floatToIntBits(weight) << 32) | (~token & 0xFFFFFFFFL);
+    private static final int BUCKETS = 1 << 16;
+    private final int[] bucketCount = new int[BUCKETS];
+    private final double[] bucketMass = new double[BUCKETS];
+
+    // Positive floats order like their bits: the top 16 bits give 65536 ordered buckets of ~1/128 relative width.
+    private static int bucket(double weight) {
+        return Float.floatToIntBits((float) weight) >>> 15;
+    }
+
+    // Higher rank = earlier in the ranking: larger weight, then lower token id.
+    private static long rank(double weight, int token) {
+        return ((long) Float.floatToIntBits((float) weight) << 32) | (~token & 0xFFFFFFFFL);
     }
 
     private static int tokenOf(long packed) {

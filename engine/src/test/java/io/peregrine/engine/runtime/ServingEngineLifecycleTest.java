@@ -287,6 +287,24 @@ class ServingEngineLifecycleTest {
     }
 
     @Test
+    void theNextTurnOfAConversationReusesTheGeneratedTokensToo() throws Exception {
+        FakeLanguageModel model = new FakeLanguageModel();
+        try (ServingEngine engine = engine(model, 64, 4)) {
+            int[] turn1 = randomPrompt(new SplittableRandom(12), 9);
+            Recorder a = new Recorder(1);
+            engine.submit(new GenerationRequest("t1", turn1, greedy(10), null), a);
+            int[] reply = a.await().tokens(0);
+            int[] turn2 = EngineHarness.concat(EngineHarness.concat(turn1, reply), new int[] {1, 2, 3});
+            Recorder b = new Recorder(1);
+            engine.submit(new GenerationRequest("t2", turn2, greedy(4), null), b);
+            b.await();
+            // 19 tokens of turn 1 went through the model (the last reply token never did): 4 full blocks
+            assertEquals(16, b.scheduled().cachedPromptTokens());
+            assertArrayEquals(expected(turn2, greedy(4), 0, Set.of()), b.tokens(0));
+        }
+    }
+
+    @Test
     void drainFinishesRunningWorkThenRefusesNewWork() throws Exception {
         FakeLanguageModel model = new FakeLanguageModel();
         ServingEngine engine = engine(model, 64, 4);

@@ -215,9 +215,15 @@ class SamplerTest {
                 }
             }
             kept = kept.subList(0, j);
-            mass = cum;
         }
-        double u = rng.nextDouble() * mass;
+        // the draw walks the kept tokens in id order
+        kept = new ArrayList<>(kept);
+        kept.sort(Comparator.naturalOrder());
+        double keptMass = 0;
+        for (int i : kept) {
+            keptMass += e[i];
+        }
+        double u = rng.nextDouble() * keptMass;
         for (int i : kept) {
             u -= e[i];
             if (u < 0) {
