@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -65,7 +64,7 @@ public final class ServingEngine implements InferenceEngine {
         this.cache = cache;
         this.config = config;
         this.decoder = decoder;
-        this.listener = listener;
+        this.listener = new GuardedListener(listener);
         this.scheduler = new Scheduler(config.scheduler(), new BlockManager(cache.numBlocks(), cache.blockSize()));
         this.eos = Set.copyOf(config.eosTokenIds());
         this.vocabSize = model.config().vocabSize();
@@ -213,7 +212,12 @@ public final class ServingEngine implements InferenceEngine {
                 // A bug in bookkeeping must not leave clients hanging: fail everything and keep serving.
                 LOG.log(System.Logger.Level.ERROR, "engine step failed", e);
                 for (Admission a : List.copyOf(admissions)) {
-                    fail(a, "internal engine error: " + e);
+                    try {
+                        fail(a, "internal engine error: " + e);
+                    } catch (RuntimeException again) {
+                        LOG.log(System.Logger.Level.ERROR, "could not fail " + a.requestId(), again);
+                        admissions.remove(a);
+                    }
                 }
             }
         }
