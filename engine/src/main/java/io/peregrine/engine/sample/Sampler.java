@@ -130,42 +130,52 @@ public final class Sampler {
      * is sorted, not the whole vocabulary.
      */
     private long prefixEnd(double[] e, int v, double minWeight, long cut, int count, double massTarget) {
-        Arrays.fill(bucketCount, 0);
-        Arrays.fill(bucketMass, 0.0);
+        int lo = BUCKETS;
+        int hi = -1;
         for (int i = 0; i < v; i++) {
             if (kept(e, i, minWeight, cut)) {
                 int b = bucket(e[i]);
                 bucketCount[b]++;
                 bucketMass[b] += e[i];
+                lo = Math.min(lo, b);
+                hi = Math.max(hi, b);
             }
         }
-        int n = 0;
-        double cum = 0;
-        for (int b = BUCKETS - 1; b >= 0; b--) {
-            if (bucketCount[b] == 0) {
-                continue;
-            }
-            if (n + bucketCount[b] < count && cum + bucketMass[b] < massTarget) {
-                n += bucketCount[b];
-                cum += bucketMass[b];
-                continue;
-            }
-            int k = 0;
-            for (int i = 0; i < v; i++) {
-                if (kept(e, i, minWeight, cut) && bucket(e[i]) == b) {
-                    order[k++] = rank(e[i], i);
+        try {
+            int n = 0;
+            double cum = 0;
+            for (int b = hi; b >= lo; b--) {
+                if (bucketCount[b] == 0) {
+                    continue;
+                }
+                if (n + bucketCount[b] < count && cum + bucketMass[b] < massTarget) {
+                    n += bucketCount[b];
+                    cum += bucketMass[b];
+                    continue;
+                }
+                int k = 0;
+                for (int i = 0; i < v; i++) {
+                    if (kept(e, i, minWeight, cut) && bucket(e[i]) == b) {
+                        order[k++] = rank(e[i], i);
+                    }
+                }
+                Arrays.sort(order, 0, k);
+                for (int j = k - 1; j >= 0; j--) {
+                    n++;
+                    cum += e[tokenOf(order[j])];
+                    if (n >= count || cum >= massTarget) {
+                        return order[j];
+                    }
                 }
             }
-            Arrays.sort(order, 0, k);
-            for (int j = k - 1; j >= 0; j--) {
-                n++;
-                cum += e[tokenOf(order[j])];
-                if (n >= count || cum >= massTarget) {
-                    return order[j];
-                }
+            return Long.MIN_VALUE;
+        } finally {
+            // leave the histogram zeroed for the next call, touching only the buckets in use
+            if (hi >= lo) {
+                Arrays.fill(bucketCount, lo, hi + 1, 0);
+                Arrays.fill(bucketMass, lo, hi + 1, 0.0);
             }
         }
-        return Long.MIN_VALUE;
     }
 
     private static final int BUCKETS = 1 << 16;
