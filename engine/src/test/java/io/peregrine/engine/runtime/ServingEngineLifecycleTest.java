@@ -305,6 +305,56 @@ class ServingEngineLifecycleTest {
     }
 
     @Test
+    void abortWhileQueuedPrefillingOrDecoding() throws Exception {
+        FakeLanguageModel model = new FakeLanguageModel() {
+            @Override
+            public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache) {
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return super.forward(batch, cache);
+            }
+        };
+        // one sequence at a time, 4 tokens a step: a 40-token prompt takes 10 steps to prefill
+        try (ServingEngine engine = engine(model, 128, 4, 1, 4, 100, List.of(), EngineListener.NONE)) {
+            Recorder decoding = new Recorder(1);
+            RequestHandle d = engine.submit(new GenerationRequest("dec", PROMPT,
+                    stopping(400, List.of(), List.of(), true, -1), null), decoding);
+            Recorder queued = new Recorder(1);
+            RequestHandle q = engine.submit(new GenerationRequest("q", PROMPT, greedy(3), null), queued);
+            while (decoding.tokens(0).length < 3) {
+                Thread.sleep(1);
+            }
+            q.abort();
+            queued.await();
+            assertEquals(List.of(new EngineEvent.Finished(0, FinishReason.ABORT, null, 0)), queued.events());
+            d.abort();
+            decoding.await();
+            assertEquals(FinishReason.ABORT, decoding.finished(0).reason());
+            int got = decoding.tokens(0).length;
+            assertArrayEquals(java.util.Arrays.copyOf(expected(PROMPT, greedy(got), 0, Set.of()), got),
+                    decoding.tokens(0));
+
+            Recorder prefilling = new Recorder(1);
+            int calls = model.forwardCalls.get();
+            RequestHandle pr = engine.submit(new GenerationRequest("pre", randomPrompt(new SplittableRandom(1), 40),
+                    greedy(3), null), prefilling);
+            while (model.forwardCalls.get() < calls + 3) {
+                Thread.sleep(1);
+            }
+            pr.abort();
+            prefilling.await();
+            assertEquals(0, prefilling.tokens(0).length, "aborted before its prompt was even prefilled");
+            assertEquals(FinishReason.ABORT, prefilling.finished(0).reason());
+            awaitIdle(engine);
+            assertEquals(0, engine.stats().kvBlocksUsed());
+            assertEquals(0, engine.stats().waiting());
+        }
+    }
+
+    @Test
     void drainFinishesRunningWorkThenRefusesNewWork() throws Exception {
         FakeLanguageModel model = new FakeLanguageModel();
         ServingEngine engine = engine(model, 64, 4);
