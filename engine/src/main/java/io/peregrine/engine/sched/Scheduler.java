@@ -4,13 +4,16 @@ import io.peregrine.engine.kv.BlockManager;
 import io.peregrine.engine.kv.LatentCache;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Continuous batching policy (nano-vllm's shape, vLLM v1's unified prefill/decode step): every step first gives
- * each running sequence its next tokens (one for decode, the rest of a chunked prefill as the token budget
- * allows), oldest first; when blocks run out the newest running sequence is preempted and recomputed later.
+ * each running sequence its next tokens (decodes first, then the rest of a chunked prefill as the token budget
+ * allows, oldest first); when blocks run out the newest running sequence is preempted and recomputed later.
  * Then, if nothing was preempted, waiting sequences join in FCFS order, starting after their prefix-cache hit.
  * Pure policy over the {@link BlockManager}; the engine runs the model and samples.
  */
@@ -69,27 +72,46 @@ public final class Scheduler {
         List<ScheduledBatch.Slice> slices = new ArrayList<>();
         List<Sequence> preempted = new ArrayList<>();
 
-        for (int i = 0; i < running.size() && budget > 0; i++) {
-            Sequence s = running.get(i);
+        // Decodes first, then prefill chunks, each oldest first: a long (re)computation never holds back the
+        // sequences that only need their next token.
+        List<Sequence> order = new ArrayList<>(running.size());
+        for (Sequence s : running) {
+            if (s.uncomputed() == 1) {
+                order.add(s);
+            }
+        }
+        for (Sequence s : running) {
+            if (s.uncomputed() != 1) {
+                order.add(s);
+            }
+        }
+        Set<Sequence> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Sequence s : order) {
+            if (budget == 0) {
+                break;
+            }
+            if (s.status() != SequenceStatus.RUNNING) {
+                continue; // preempted earlier in this step
+            }
             int n = Math.min(s.uncomputed(), budget);
             if (n == 0) {
                 throw new IllegalStateException("running sequence with nothing to compute: " + s);
             }
-            boolean self = false;
             while (!blocks.canGrow(s.blockTable(), s.computed() + n)) {
-                Sequence victim = running.removeLast();
+                Sequence victim = newestUnscheduled(scheduled, s);
+                running.remove(victim);
                 preempt(victim);
                 preempted.add(victim);
                 if (victim == s) {
-                    self = true;
                     break;
                 }
             }
-            if (self) {
-                break;
+            if (s.status() != SequenceStatus.RUNNING) {
+                continue;
             }
             blocks.grow(s.blockTable(), s.computed() + n);
             slices.add(new ScheduledBatch.Slice(s, s.computed(), n));
+            scheduled.add(s);
             budget -= n;
         }
 
@@ -163,6 +185,17 @@ public final class Scheduler {
         }
         blocks.free(s.blockTable());
         s.finished();
+    }
+
+    // The victim of preemption: the newest running sequence not yet given tokens this step, else {@code self}.
+    private Sequence newestUnscheduled(Set<Sequence> scheduled, Sequence self) {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            Sequence c = running.get(i);
+            if (c != self && !scheduled.contains(c)) {
+                return c;
+            }
+        }
+        return self;
     }
 
     private void preempt(Sequence s) {

@@ -59,6 +59,18 @@ class SchedulerTest {
     }
 
     @Test
+    void decodesGoFirstEvenWhenAnOlderSequenceIsStillPrefilling() {
+        Scheduler s = new Scheduler(new SchedulerConfig(4, 8), new BlockManager(64, BS));
+        Sequence decoder = new Sequence(0, new int[] {1, 2}, 5);
+        Sequence older = new Sequence(1, new int[40], 1); // e.g. a preempted sequence being recomputed
+        s.add(decoder);
+        s.add(older);
+        assertEquals(List.of("0:0+2", "1:0+6"), shape(step(s)));
+        assertEquals(List.of("0:2+1", "1:6+7"), shape(step(s)));
+        assertEquals(List.of("0:3+1", "1:13+7"), shape(step(s)));
+    }
+
+    @Test
     void respectsMaxRunning() {
         Scheduler s = new Scheduler(new SchedulerConfig(2, 64), new BlockManager(64, BS));
         for (int i = 0; i < 3; i++) {
