@@ -162,6 +162,9 @@ public final class ServingEngine implements InferenceEngine {
     @Override
     public void drain(long timeoutMillis) throws InterruptedException {
         accepting = false;
+        if (Thread.currentThread() == thread) {
+            throw new IllegalStateException("drain from the engine thread (a sink) would wait for itself");
+        }
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         while (active.get() > 0 && System.nanoTime() < end && thread.isAlive()) {
             Thread.sleep(2);
@@ -178,6 +181,9 @@ public final class ServingEngine implements InferenceEngine {
         accepting = false;
         stopping = true;
         inbox.add(WAKE);
+        if (Thread.currentThread() == thread) {
+            return; // closed from a sink: the loop ends after this step
+        }
         try {
             thread.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {
