@@ -7,7 +7,6 @@ import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.sample.Logprobs;
 import io.peregrine.engine.sample.PenaltyState;
 import io.peregrine.engine.sample.Sampler;
-import io.peregrine.engine.sample.StopStrings;
 import io.peregrine.engine.sched.ScheduledBatch;
 import io.peregrine.engine.sched.Scheduler;
 import io.peregrine.engine.sched.Sequence;
@@ -90,7 +89,7 @@ public final class ServingEngine implements InferenceEngine {
         if (!accepting) {
             throw new RejectedException(RejectedException.Kind.UNAVAILABLE, "the engine is shutting down");
         }
-        validate(request);
+        RequestValidator.validate(request, config.maxModelLen(), scheduler.blocks(), vocabSize);
         if (queued.incrementAndGet() > config.maxWaiting()) {
             queued.decrementAndGet();
             throw new RejectedException(RejectedException.Kind.QUEUE_FULL,
@@ -105,40 +104,6 @@ public final class ServingEngine implements InferenceEngine {
         active.incrementAndGet();
         inbox.add(a);
         return a;
-    }
-
-    private void validate(GenerationRequest r) throws RejectedException {
-        SamplingParams p = r.sampling();
-        int total = r.promptLength() + p.maxTokens();
-        if (total > config.maxModelLen()) {
-            throw new RejectedException(RejectedException.Kind.TOO_LARGE, "prompt (" + r.promptLength()
-                    + " tokens) plus max_tokens (" + p.maxTokens() + ") exceeds the context length of "
-                    + config.maxModelLen());
-        }
-        BlockManager blocks = scheduler.blocks();
-        if (blocks.blocksFor(total) > blocks.totalBlocks()) {
-            throw new RejectedException(RejectedException.Kind.TOO_LARGE, "prompt plus max_tokens (" + total
-                    + " tokens) exceeds the KV cache (" + (long) blocks.totalBlocks() * blocks.blockSize()
-                    + " tokens)");
-        }
-        for (int id : r.promptIds()) {
-            if (id < 0 || id >= vocabSize) {
-                throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary [0, "
-                        + vocabSize + ")");
-            }
-        }
-        if (p.logprobs() > 20) {
-            throw new IllegalArgumentException("logprobs must be at most 20, got " + p.logprobs());
-        }
-        if (p.temperature() < 0 || p.topP() <= 0 || p.topP() > 1 || p.minP() < 0 || p.minP() > 1
-                || p.repetitionPenalty() <= 0) {
-            throw new IllegalArgumentException("sampling parameters out of range: " + p);
-        }
-        for (String s : p.stop()) {
-            if (s.isEmpty()) {
-                throw new IllegalArgumentException("empty stop string");
-            }
-        }
     }
 
     @Override
@@ -388,32 +353,10 @@ public final class ServingEngine implements InferenceEngine {
         }
         c.lastTokenNanos = now;
 
-        FinishReason reason = null;
-        Object stopReason = null;
-        String text = "";
-        if (!p.ignoreEos() && eos.contains(token)) {
-            reason = FinishReason.STOP;
-        } else if (p.stopTokenIds().contains(token)) {
-            reason = FinishReason.STOP;
-            stopReason = token;
-        } else {
-            byte[] bytes = config.skipSpecialTokens() && decoder.isSpecial(token) ? new byte[0] : decoder.bytes(token);
-            StopStrings.Release r = c.text.push(bytes);
-            text = r.text();
-            if (r.stop() != null) {
-                reason = FinishReason.STOP;
-                stopReason = r.stop();
-            }
-        }
-        if (reason == null && s.generated() >= p.maxTokens()) {
-            reason = FinishReason.LENGTH;
-        }
-        if (reason != null && !(stopReason instanceof String)) {
-            text += c.text.flush();
-        }
-        emit(a, new EngineEvent.Tokens(c.index, new int[] {token}, text, lp));
-        if (reason != null && !a.ended) {
-            finishChoice(c, reason, stopReason);
+        Choice.Outcome out = c.accept(token, eos, decoder, config.skipSpecialTokens());
+        emit(a, new EngineEvent.Tokens(c.index, new int[] {token}, out.text(), lp));
+        if (out.reason() != null && !a.ended) {
+            finishChoice(c, out.reason(), out.stopReason());
         }
     }
 
