@@ -66,6 +66,17 @@ public final class LatentCache {
         System.arraycopy(src, srcOffset, slabs[layer], slot * width, width);
     }
 
+    /** Copies every layer's slots of block {@code src} into block {@code dst} (copy-on-write of a forked tail). */
+    public void copyBlock(int src, int dst) {
+        if (src < 0 || src >= numBlocks || dst < 0 || dst >= numBlocks) {
+            throw new IndexOutOfBoundsException("block " + src + " -> " + dst + " of " + numBlocks);
+        }
+        int len = blockSize * width;
+        for (float[] slab : slabs) {
+            System.arraycopy(slab, src * len, slab, dst * len, len);
+        }
+    }
+
     public long bytes() {
         return (long) layers * numBlocks * blockSize * width * Float.BYTES;
     }

@@ -5,6 +5,8 @@ import java.util.List;
 /**
  * What the engine tells a request's {@link EventSink}, in this order: one {@link Scheduled}, then for each
  * choice any number of {@link Tokens} and exactly one {@link Finished}; or a single {@link Failed}.
+ * A request aborted or timed out while still queued gets no {@link Scheduled}, only a {@link Finished} per
+ * choice. The {@link Tokens} that ends a choice on an eos or stop token id carries that id with no text.
  */
 public sealed interface EngineEvent {
 

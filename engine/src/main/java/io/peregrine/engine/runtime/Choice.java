@@ -1,0 +1,66 @@
+package io.peregrine.engine.runtime;
+
+import io.peregrine.engine.sample.PenaltyState;
+import io.peregrine.engine.sample.StopStrings;
+import io.peregrine.engine.sched.Sequence;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/** One choice of a request: its sequence and what sampling and stop checking remember about it. */
+final class Choice {
+    final Admission request;
+    final int index;
+    final Sequence sequence;
+    final PenaltyState penalties;
+    final SplittableRandom rng;
+    final StopStrings text;
+    long lastTokenNanos;
+    boolean done;
+
+    /** What one sampled token did to the choice: the text it released and, when it ended it, why. */
+    record Outcome(String text, FinishReason reason, Object stopReason) {}
+
+    Choice(Admission request, int index, Sequence sequence, PenaltyState penalties) {
+        this.request = request;
+        this.index = index;
+        this.sequence = sequence;
+        this.penalties = penalties;
+        Long seed = request.request.sampling().seed();
+        // Each choice draws from its own stream, so neither batch-mates nor sibling choices shift it.
+        this.rng = seed == null ? new SplittableRandom() : new SplittableRandom(seed + 0x9E3779B97F4A7C15L * index);
+        this.text = new StopStrings(request.request.sampling().stop());
+    }
+
+    /**
+     * Stop checks for a token already appended to the sequence, in order: eos (unless ignore_eos), stop token
+     * ids, stop strings in the text, max_tokens. The ending token of an eos or stop id adds no text; a stop
+     * string's text and everything after it is never released; any other ending releases all held text.
+     */
+    Outcome accept(int token, Set<Integer> eos, TokenDecoder decoder, boolean skipSpecialTokens) {
+        SamplingParams p = request.request.sampling();
+        FinishReason reason = null;
+        Object stopReason = null;
+        String released = "";
+        if (!p.ignoreEos() && eos.contains(token)) {
+            reason = FinishReason.STOP;
+        } else if (p.stopTokenIds().contains(token)) {
+            reason = FinishReason.STOP;
+            stopReason = token;
+        } else {
+            byte[] bytes = skipSpecialTokens && decoder.isSpecial(token) ? new byte[0] : decoder.bytes(token);
+            StopStrings.Release r = text.push(bytes);
+            released = r.text();
+            if (r.stop() != null) {
+                reason = FinishReason.STOP;
+                stopReason = r.stop();
+            }
+        }
+        if (reason == null && sequence.generated() >= p.maxTokens()) {
+            reason = FinishReason.LENGTH;
+        }
+        if (reason != null && !(stopReason instanceof String)) {
+            released += text.flush();
+        }
+        return new Outcome(released, reason, stopReason);
+    }
+}

@@ -1,0 +1,30 @@
+package io.peregrine.engine.runtime;
+
+/**
+ * Timings for a metrics layer, called on the engine thread (implementations must be quick and never block).
+ * Times are {@link System#nanoTime} differences.
+ */
+public interface EngineListener {
+    EngineListener NONE = new EngineListener() {};
+
+    /** The request left the queue after {@code queueNanos}; {@code cachedPromptTokens} came from the prefix cache. */
+    default void scheduled(String requestId, long queueNanos, int promptTokens, int cachedPromptTokens) {}
+
+    /** Time from submission to the request's first sampled token. */
+    default void firstToken(String requestId, long ttftNanos) {}
+
+    /** Time between two consecutive tokens of one choice. */
+    default void interToken(String requestId, int choice, long nanos) {}
+
+    /** The request ended (all choices finished, or it failed); {@code e2eNanos} counts from submission. */
+    default void finished(String requestId, FinishReason lastReason, int promptTokens, int completionTokens, long e2eNanos) {}
+
+    /** The request failed. */
+    default void failed(String requestId, String message) {}
+
+    /** One forward step: how many sequences and tokens it ran and how long model plus sampling took. */
+    default void step(int sequences, int tokens, long nanos) {}
+
+    /** A running sequence lost its blocks and will be recomputed. */
+    default void preempted(String requestId) {}
+}

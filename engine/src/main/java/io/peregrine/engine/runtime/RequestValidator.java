@@ -1,0 +1,46 @@
+package io.peregrine.engine.runtime;
+
+import io.peregrine.engine.kv.BlockManager;
+
+/** Checks at submission what the engine could otherwise only discover by failing later. */
+final class RequestValidator {
+    private RequestValidator() {}
+
+    /**
+     * @throws RejectedException {@code TOO_LARGE} when prompt plus max_tokens exceeds the context or the whole cache
+     * @throws IllegalArgumentException for token ids outside the vocabulary or sampling values out of range
+     */
+    static void validate(GenerationRequest r, int maxModelLen, BlockManager blocks, int vocabSize)
+            throws RejectedException {
+        SamplingParams p = r.sampling();
+        int total = r.promptLength() + p.maxTokens();
+        if (total > maxModelLen) {
+            throw new RejectedException(RejectedException.Kind.TOO_LARGE, "prompt (" + r.promptLength()
+                    + " tokens) plus max_tokens (" + p.maxTokens() + ") exceeds the context length of "
+                    + maxModelLen);
+        }
+        if (blocks.blocksFor(total) > blocks.totalBlocks()) {
+            throw new RejectedException(RejectedException.Kind.TOO_LARGE, "prompt plus max_tokens (" + total
+                    + " tokens) exceeds the KV cache (" + (long) blocks.totalBlocks() * blocks.blockSize()
+                    + " tokens)");
+        }
+        for (int id : r.promptIds()) {
+            if (id < 0 || id >= vocabSize) {
+                throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary [0, "
+                        + vocabSize + ")");
+            }
+        }
+        if (p.logprobs() > 20) {
+            throw new IllegalArgumentException("logprobs must be at most 20, got " + p.logprobs());
+        }
+        if (p.temperature() < 0 || p.topP() <= 0 || p.topP() > 1 || p.minP() < 0 || p.minP() > 1
+                || p.repetitionPenalty() <= 0) {
+            throw new IllegalArgumentException("sampling parameters out of range: " + p);
+        }
+        for (String s : p.stop()) {
+            if (s.isEmpty()) {
+                throw new IllegalArgumentException("empty stop string");
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package io.peregrine.engine.sched;
+
+import io.peregrine.engine.kv.BlockManager;
+import io.peregrine.engine.kv.LatentCache;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Continuous batching policy (nano-vllm's shape, vLLM v1's unified prefill/decode step): every step first gives
+ * each running sequence its next tokens (decodes first, then the rest of a chunked prefill as the token budget
+ * allows, oldest first); when blocks run out the newest running sequence is preempted and recomputed later.
+ * Then, if nothing was preempted, waiting sequences join in FCFS order, starting after their prefix-cache hit.
+ * Pure policy over the {@link BlockManager}; the engine runs the model and samples.
+ */
+public final class Scheduler {
+    private final SchedulerConfig config;
+    private final BlockManager blocks;
+    private final Deque<Sequence> waiting = new ArrayDeque<>();
+    // Ordered by arrival, so the last one is the preemption victim.
+    private final List<Sequence> running = new ArrayList<>();
+    private long prefixQueriedTokens;
+    private long prefixHitTokens;
+    private long preemptions;
+
+    public Scheduler(SchedulerConfig config, BlockManager blocks) {
+        this.config = config;
+        this.blocks = blocks;
+    }
+
+    public BlockManager blocks() {
+        return blocks;
+    }
+
+    public void add(Sequence s) {
+        if (s.status() != SequenceStatus.WAITING || !s.blockTable().isEmpty()) {
+            throw new IllegalStateException("only a new sequence can be added: " + s);
+        }
+        waiting.addLast(s);
+    }
+
+    public int waiting() {
+        return waiting.size();
+    }
+
+    public int running() {
+        return running.size();
+    }
+
+    public boolean hasWork() {
+        return !waiting.isEmpty() || !running.isEmpty();
+    }
+
+    public long prefixQueriedTokens() {
+        return prefixQueriedTokens;
+    }
+
+    public long prefixHitTokens() {
+        return prefixHitTokens;
+    }
+
+    public long preemptions() {
+        return preemptions;
+    }
+
+    public ScheduledBatch schedule() {
+        int budget = config.maxBatchedTokens();
+        List<ScheduledBatch.Slice> slices = new ArrayList<>();
+        List<Sequence> preempted = new ArrayList<>();
+
+        // Decodes first, then prefill chunks, each oldest first: a long (re)computation never holds back the
+        // sequences that only need their next token.
+        List<Sequence> order = new ArrayList<>(running.size());
+        for (Sequence s : running) {
+            if (s.uncomputed() == 1) {
+                order.add(s);
+            }
+        }
+        for (Sequence s : running) {
+            if (s.uncomputed() != 1) {
+                order.add(s);
+            }
+        }
+        Set<Sequence> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Sequence s : order) {
+            if (budget == 0) {
+                break;
+            }
+            if (s.status() != SequenceStatus.RUNNING) {
+                continue; // preempted earlier in this step
+            }
+            int n = Math.min(s.uncomputed(), budget);
+            if (n == 0) {
+                throw new IllegalStateException("running sequence with nothing to compute: " + s);
+            }
+            while (!blocks.canGrow(s.blockTable(), s.computed() + n)) {
+                Sequence victim = newestUnscheduled(scheduled, s);
+                running.remove(victim);
+                preempt(victim);
+                preempted.add(victim);
+                if (victim == s) {
+                    break;
+                }
+            }
+            if (s.status() != SequenceStatus.RUNNING) {
+                continue;
+            }
+            blocks.grow(s.blockTable(), s.computed() + n);
+            slices.add(new ScheduledBatch.Slice(s, s.computed(), n));
+            scheduled.add(s);
+            budget -= n;
+        }
+
+        while (preempted.isEmpty() && budget > 0 && !waiting.isEmpty() && running.size() < config.maxRunning()) {
+            Sequence s = waiting.peekFirst();
+            // The last token is always computed: its logits are what the step is for.
+            int[] hits = blocks.lookup(s.tokenArray(), s.length() - 1, s.mediaHashes());
+            int cached = hits.length * blocks.blockSize();
+            int n = Math.min(s.length() - cached, budget);
+            if (!blocks.canAdmit(hits, cached + n)) {
+                break;
+            }
+            waiting.pollFirst();
+            if (s.cachedPromptTokens() < 0) {
+                prefixQueriedTokens += s.promptLength();
+                prefixHitTokens += Math.min(cached, s.promptLength());
+            }
+            blocks.admit(s.blockTable(), hits, cached + n);
+            s.startedAt(cached);
+            insertRunning(s);
+            slices.add(new ScheduledBatch.Slice(s, cached, n));
+            budget -= n;
+        }
+        return new ScheduledBatch(slices, preempted);
+    }
+
+    /**
+     * Records that the model wrote the batch's latents: advances each sequence and publishes its newly full
+     * blocks to the prefix cache. Sampling and {@link Sequence#append} come after.
+     */
+    public void completed(ScheduledBatch batch) {
+        for (ScheduledBatch.Slice slice : batch.slices()) {
+            Sequence s = slice.sequence();
+            if (s.isFinished()) {
+                continue;
+            }
+            s.advance(slice.count());
+            blocks.publish(s.blockTable(), s.tokenArray(), s.computed(), s.mediaHashes());
+        }
+    }
+
+    /**
+     * A running, fully computed sequence's twin for another choice of the same request: full blocks are shared,
+     * the partial tail is copied. Without a free block for the copy, the twin waits at the front of the queue
+     * and recomputes its prompt (mostly from the prefix cache).
+     */
+    public Sequence fork(Sequence parent, long childId, LatentCache cache) {
+        if (parent.status() != SequenceStatus.RUNNING || parent.uncomputed() != 0) {
+            throw new IllegalStateException("fork needs a running, fully computed sequence: " + parent);
+        }
+        Sequence child = new Sequence(childId, parent);
+        if (blocks.fork(parent.blockTable(), parent.computed(), child.blockTable(), cache)) {
+            child.running();
+            running.add(running.indexOf(parent) + 1, child);
+        } else {
+            child.restartWaiting();
+            waiting.addFirst(child);
+        }
+        return child;
+    }
+
+    /** Removes a sequence wherever it is and frees its blocks (finish, abort, timeout, failure). */
+    public void finish(Sequence s) {
+        if (s.isFinished()) {
+            return;
+        }
+        if (s.status() == SequenceStatus.RUNNING) {
+            running.remove(s);
+        } else {
+            waiting.remove(s);
+        }
+        blocks.free(s.blockTable());
+        s.finished();
+    }
+
+    // The victim of preemption: the newest running sequence not yet given tokens this step, else {@code self}.
+    private Sequence newestUnscheduled(Set<Sequence> scheduled, Sequence self) {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            Sequence c = running.get(i);
+            if (c != self && !scheduled.contains(c)) {
+                return c;
+            }
+        }
+        return self;
+    }
+
+    private void preempt(Sequence s) {
+        blocks.free(s.blockTable());
+        s.preempted();
+        preemptions++;
+        waiting.addFirst(s);
+    }
+
+    private void insertRunning(Sequence s) {
+        int i = running.size();
+        while (i > 0 && running.get(i - 1).arrivalOrder() > s.arrivalOrder()) {
+            i--;
+        }
+        running.add(i, s);
+    }
+}

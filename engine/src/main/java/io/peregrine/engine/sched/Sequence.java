@@ -1,0 +1,173 @@
+package io.peregrine.engine.sched;
+
+import io.peregrine.engine.kv.BlockTable;
+import java.util.Arrays;
+
+/**
+ * One token stream the scheduler moves through the cache: the prompt, then the tokens sampled so far. The
+ * latents of positions {@code [0, computed)} are in the blocks of {@link #blockTable()}; the next forward pass
+ * feeds positions {@code computed ..}, and once it reaches the last token the logits give the next one.
+ * Mutable state owned by the engine thread.
+ */
+public final class Sequence {
+    private final long id;
+    private final int promptLength;
+    private final long arrivalOrder;
+    private final BlockTable blockTable = new BlockTable();
+    private int[] tokens;
+    private int length;
+    private int computed;
+    private int cachedPromptTokens = -1;
+    private SequenceStatus status = SequenceStatus.WAITING;
+    private int preemptions;
+    private long[] mediaHashes;
+
+    /** @param arrivalOrder ties FCFS order: smaller runs first and is preempted last */
+    public Sequence(long id, int[] prompt, long arrivalOrder) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("empty prompt");
+        }
+        this.id = id;
+        this.promptLength = prompt.length;
+        this.arrivalOrder = arrivalOrder;
+        this.tokens = Arrays.copyOf(prompt, Math.max(16, prompt.length * 2));
+        this.length = prompt.length;
+    }
+
+    /** A copy of {@code parent} up to {@code computed}, for another choice of the same request. */
+    Sequence(long id, Sequence parent) {
+        this.id = id;
+        this.promptLength = parent.promptLength;
+        this.arrivalOrder = parent.arrivalOrder;
+        this.tokens = parent.tokens.clone();
+        this.length = parent.length;
+        this.computed = parent.computed;
+        this.cachedPromptTokens = parent.cachedPromptTokens;
+        this.mediaHashes = parent.mediaHashes;
+    }
+
+    public long id() {
+        return id;
+    }
+
+    public long arrivalOrder() {
+        return arrivalOrder;
+    }
+
+    public int promptLength() {
+        return promptLength;
+    }
+
+    /** Prompt plus generated tokens. */
+    public int length() {
+        return length;
+    }
+
+    public int generated() {
+        return length - promptLength;
+    }
+
+    public int token(int pos) {
+        return tokens[pos];
+    }
+
+    public int lastToken() {
+        return tokens[length - 1];
+    }
+
+    /** The backing array; only {@code [0, length())} is meaningful. Do not modify. */
+    public int[] tokenArray() {
+        return tokens;
+    }
+
+    public int[] tokens(int from, int to) {
+        return Arrays.copyOfRange(tokens, from, to);
+    }
+
+    /** Positions whose latents are in the cache. */
+    public int computed() {
+        return computed;
+    }
+
+    public int uncomputed() {
+        return length - computed;
+    }
+
+    /** Prompt tokens served from the prefix cache at first admission; -1 before it. */
+    public int cachedPromptTokens() {
+        return cachedPromptTokens;
+    }
+
+    public SequenceStatus status() {
+        return status;
+    }
+
+    public boolean isFinished() {
+        return status == SequenceStatus.FINISHED;
+    }
+
+    public int preemptions() {
+        return preemptions;
+    }
+
+    /** Per block index, the hash of the media content in it (for the prefix cache key); null: text only. */
+    public long[] mediaHashes() {
+        return mediaHashes;
+    }
+
+    public void setMediaHashes(long[] hashes) {
+        this.mediaHashes = hashes == null ? null : hashes.clone();
+    }
+
+    public BlockTable blockTable() {
+        return blockTable;
+    }
+
+    /** Appends a sampled token; its latent is computed by the next step. */
+    public void append(int token) {
+        if (length == tokens.length) {
+            tokens = Arrays.copyOf(tokens, tokens.length * 2);
+        }
+        tokens[length++] = token;
+    }
+
+    void advance(int count) {
+        if (count <= 0 || computed + count > length) {
+            throw new IllegalStateException("advance " + count + " past " + computed + "/" + length);
+        }
+        computed += count;
+    }
+
+    void startedAt(int cachedTokens) {
+        computed = cachedTokens;
+        if (cachedPromptTokens < 0) {
+            cachedPromptTokens = cachedTokens;
+        }
+        status = SequenceStatus.RUNNING;
+    }
+
+    /** A fork that got no blocks: it recomputes its prompt like a new sequence. */
+    void restartWaiting() {
+        computed = 0;
+        status = SequenceStatus.WAITING;
+    }
+
+    void running() {
+        status = SequenceStatus.RUNNING;
+    }
+
+    void preempted() {
+        computed = 0;
+        preemptions++;
+        status = SequenceStatus.WAITING;
+    }
+
+    void finished() {
+        status = SequenceStatus.FINISHED;
+    }
+
+    @Override
+    public String toString() {
+        return "Sequence[" + id + ", " + status + ", " + computed + "/" + length + ", blocks " + blockTable + "]";
+    }
+}
