@@ -1,0 +1,386 @@
+package io.peregrine.engine.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.knuddels.jtokkit.Encodings;
+import com.knuddels.jtokkit.api.Encoding;
+import com.knuddels.jtokkit.api.GptBytePairEncodingParams;
+import com.knuddels.jtokkit.api.IntArrayList;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.function.IntPredicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * Kimi K2.x tiktoken BPE: {@code tiktoken.model} ranks, the Kimi pre-tokenizer pattern and the 256 special tokens
+ * of {@code tokenizer_config.json}, with Moonshot's long-input guard (spec §5).
+ *
+ * <p>The byte-pair merging of ordinary text is JTokkit's (it reproduces every golden case); special-token matching,
+ * the long-input guard and decoding are done here because JTokkit does not encode special tokens and decodes
+ * only whole sequences.
+ */
+public final class KimiTokenizer {
+    /** {@code pat_str} verbatim from Moonshot's {@code tokenization_kimi.py} (Rust-regex syntax). */
+    public static final String PAT_STR = String.join("|",
+            "[\\p{Han}]+",
+            "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+            "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+            "\\p{N}{1,3}",
+            " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*",
+            "\\s*[\\r\\n]+",
+            "\\s+(?!\\S)",
+            "\\s+");
+
+    /** Moonshot's {@code TIKTOKEN_MAX_ENCODE_CHARS}: text is encoded in windows of this many code points. */
+    static final int MAX_ENCODE_CHARS = 400_000;
+    /** Moonshot's {@code MAX_NO_WHITESPACES_CHARS}: longest run of same-class (space / non-space) code points. */
+    static final int MAX_SAME_CLASS_RUN = 25_000;
+    static final int NUM_RESERVED_SPECIAL = 256;
+
+    static final String RESOURCE_DIR = "/io/peregrine/engine/kimi-k25/";
+
+    private final Encoding bpe;
+    private final byte[][] tokenBytes;
+    private final int numRegular;
+    private final List<SpecialToken> specials;
+    private final Map<String, Integer> specialIds;
+    private final Pattern specialPattern;
+
+    private KimiTokenizer(Map<byte[], Integer> ranks, byte[][] tokenBytes, List<SpecialToken> specials) {
+        this.tokenBytes = tokenBytes;
+        this.numRegular = ranks.size();
+        this.specials = List.copyOf(specials);
+        Map<String, Integer> ids = new HashMap<>();
+        for (SpecialToken s : specials) {
+            ids.put(s.text(), s.id());
+        }
+        this.specialIds = Collections.unmodifiableMap(ids);
+        // Longest first so that no special string can shadow a longer one starting at the same place.
+        this.specialPattern = Pattern.compile(specials.stream().map(SpecialToken::text)
+                .sorted(Comparator.comparingInt(String::length).reversed())
+                .map(Pattern::quote).collect(Collectors.joining("|")));
+        GptBytePairEncodingParams params = new GptBytePairEncodingParams("kimi-k2", javaPattern(), ranks, Map.of());
+        this.bpe = Encodings.newLazyEncodingRegistry().registerGptBytePairEncoding(params)
+                .getEncoding("kimi-k2").orElseThrow();
+    }
+
+    /** The pre-tokenizer in java.util.regex: {@code \p{IsHan}} for Han, Unicode classes so {@code \s} is White_Space. */
+    public static Pattern javaPattern() {
+        return Pattern.compile(PAT_STR.replace("\\p{Han}", "\\p{IsHan}"), Pattern.UNICODE_CHARACTER_CLASS);
+    }
+
+    /** Loads {@code tiktoken.model} and {@code tokenizer_config.json} from a checkpoint directory. */
+    public static KimiTokenizer fromDirectory(Path dir) {
+        Path model = dir.resolve("tiktoken.model");
+        Path config = dir.resolve("tokenizer_config.json");
+        for (Path p : List.of(model, config)) {
+            if (!Files.isRegularFile(p)) {
+                throw new TokenizerException("tokenizer file missing: " + p.toAbsolutePath());
+            }
+        }
+        try (InputStream m = Files.newInputStream(model); InputStream c = Files.newInputStream(config)) {
+            return load(m, model.toString(), c, config.toString());
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read tokenizer files in " + dir.toAbsolutePath(), e);
+        }
+    }
+
+    /** The Kimi K2.5 tokenizer bundled with the engine. */
+    public static KimiTokenizer bundled() {
+        try (InputStream m = resource("tiktoken.model"); InputStream c = resource("tokenizer_config.json")) {
+            return load(m, "bundled tiktoken.model", c, "bundled tokenizer_config.json");
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read the bundled tokenizer", e);
+        }
+    }
+
+    private static InputStream resource(String name) {
+        InputStream in = KimiTokenizer.class.getResourceAsStream(RESOURCE_DIR + name);
+        if (in == null) {
+            throw new TokenizerException("bundled tokenizer resource missing: " + RESOURCE_DIR + name);
+        }
+        return in;
+    }
+
+    static KimiTokenizer load(InputStream model, String modelName, InputStream config, String configName)
+            throws IOException {
+        List<byte[]> byRank = readRanks(model, modelName);
+        Map<byte[], Integer> ranks = new HashMap<>(byRank.size() * 2);
+        for (int i = 0; i < byRank.size(); i++) {
+            ranks.put(byRank.get(i), i);
+        }
+        int n = byRank.size();
+        JsonNode added = new ObjectMapper().readTree(config).path("added_tokens_decoder");
+        List<SpecialToken> specials = new ArrayList<>(NUM_RESERVED_SPECIAL);
+        byte[][] bytes = new byte[n + NUM_RESERVED_SPECIAL][];
+        for (int i = 0; i < n; i++) {
+            bytes[i] = byRank.get(i);
+        }
+        for (int id = n; id < n + NUM_RESERVED_SPECIAL; id++) {
+            JsonNode entry = added.get(Integer.toString(id));
+            String text = entry != null ? entry.path("content").asText("") : "";
+            if (text.isEmpty()) {
+                text = "<|reserved_token_" + id + "|>";
+            }
+            boolean flag = entry != null && entry.path("special").asBoolean(false);
+            specials.add(new SpecialToken(id, text, flag));
+            bytes[id] = text.getBytes(StandardCharsets.UTF_8);
+        }
+        var it = added.fieldNames();
+        while (it.hasNext()) {
+            String key = it.next();
+            int id;
+            try {
+                id = Integer.parseInt(key);
+            } catch (NumberFormatException e) {
+                throw new TokenizerException(configName + ": added_tokens_decoder key '" + key + "' is not an id");
+            }
+            if (id < n || id >= n + NUM_RESERVED_SPECIAL) {
+                throw new TokenizerException(configName + ": added token id " + id + " outside the reserved range "
+                        + n + ".." + (n + NUM_RESERVED_SPECIAL - 1));
+            }
+        }
+        return new KimiTokenizer(ranks, bytes, specials);
+    }
+
+    private static List<byte[]> readRanks(InputStream in, String name) throws IOException {
+        List<byte[]> out = new ArrayList<>(170_000);
+        Base64.Decoder b64 = Base64.getDecoder();
+        BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII), 1 << 16);
+        String line;
+        int lineNo = 0;
+        while ((line = r.readLine()) != null) {
+            lineNo++;
+            if (line.isEmpty()) {
+                continue;
+            }
+            int sp = line.indexOf(' ');
+            if (sp <= 0) {
+                throw new TokenizerException(name + ":" + lineNo + ": expected 'base64 rank'");
+            }
+            int rank;
+            byte[] token;
+            try {
+                token = b64.decode(line.substring(0, sp));
+                rank = Integer.parseInt(line.substring(sp + 1).trim());
+            } catch (IllegalArgumentException e) {
+                throw new TokenizerException(name + ":" + lineNo + ": " + e.getMessage());
+            }
+            if (rank != out.size()) {
+                throw new TokenizerException(name + ":" + lineNo + ": rank " + rank + " where " + out.size()
+                        + " was expected (ranks must be contiguous from 0)");
+            }
+            out.add(token);
+        }
+        if (out.isEmpty()) {
+            throw new TokenizerException(name + ": no tokens");
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------------------------------------- encoding
+
+    public int[] encode(String text, SpecialTextPolicy policy) {
+        return policy == SpecialTextPolicy.AS_SPECIAL ? encode(text, i -> true) : encode(text, i -> false);
+    }
+
+    /** Every special-token string is ordinary text. */
+    public int[] encodeOrdinary(String text) {
+        return encode(text, i -> false);
+    }
+
+    /**
+     * Encodes with special-token strings recognised only where {@code specialAllowedAt} accepts their start index
+     * (a UTF-16 index into {@code text}): a rendered prompt allows its markers and keeps user content literal,
+     * while ordinary text on both sides of a content boundary is still encoded as one run, exactly like the
+     * reference encoding of the whole string.
+     */
+    public int[] encode(String text, IntPredicate specialAllowedAt) {
+        IdSink out = new IdSink(Math.max(16, text.length() / 3));
+        int cpCount = text.codePointCount(0, text.length());
+        if (cpCount <= MAX_SAME_CLASS_RUN) {
+            encodeChunk(text, 0, text.length(), specialAllowedAt, out); // no run can exceed the limit
+            return out.toArray();
+        }
+        int windowStart = 0;
+        while (windowStart < text.length()) {
+            int windowEnd = offsetByCodePointsClamped(text, windowStart, MAX_ENCODE_CHARS);
+            splitRuns(text, windowStart, windowEnd, specialAllowedAt, out);
+            windowStart = windowEnd;
+        }
+        return out.toArray();
+    }
+
+    private static int offsetByCodePointsClamped(String s, int from, int n) {
+        int i = from;
+        for (int k = 0; k < n && i < s.length(); k++) {
+            i += Character.charCount(s.codePointAt(i));
+        }
+        return i;
+    }
+
+    /** Moonshot's {@code _split_whitespaces_or_nonwhitespaces}, on code points like Python's str. */
+    private void splitRuns(String s, int from, int to, IntPredicate allowed, IdSink out) {
+        if (from >= to) {
+            encodeChunk(s, from, to, allowed, out);
+            return;
+        }
+        boolean runIsSpace = PythonChars.isSpace(s.codePointAt(from));
+        int runLen = 0;
+        int sliceStart = from;
+        for (int i = from; i < to; ) {
+            int cp = s.codePointAt(i);
+            boolean space = PythonChars.isSpace(cp);
+            if (runIsSpace ^ space) {
+                runLen = 1;
+                runIsSpace = space;
+            } else if (++runLen > MAX_SAME_CLASS_RUN) {
+                encodeChunk(s, sliceStart, i, allowed, out);
+                sliceStart = i;
+                runLen = 1;
+            }
+            i += Character.charCount(cp);
+        }
+        encodeChunk(s, sliceStart, to, allowed, out);
+    }
+
+    private void encodeChunk(String s, int from, int to, IntPredicate allowed, IdSink out) {
+        Matcher m = specialPattern.matcher(s).region(from, to);
+        int textStart = from;
+        while (m.find()) {
+            if (!allowed.test(m.start())) {
+                continue;
+            }
+            encodeOrdinaryRange(s, textStart, m.start(), out);
+            out.add(specialIds.get(m.group()));
+            textStart = m.end();
+        }
+        encodeOrdinaryRange(s, textStart, to, out);
+    }
+
+    private void encodeOrdinaryRange(String s, int from, int to, IdSink out) {
+        if (from >= to) {
+            return;
+        }
+        IntArrayList ids = bpe.encodeOrdinary(s.substring(from, to));
+        for (int i = 0, n = ids.size(); i < n; i++) {
+            out.add(ids.get(i));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- decoding
+
+    /** The raw bytes of one token; special tokens give their text. */
+    public byte[] tokenBytes(int id) {
+        checkId(id);
+        return tokenBytes[id].clone();
+    }
+
+    /** Length in bytes of one token without copying it. */
+    int tokenByteLength(int id) {
+        checkId(id);
+        return tokenBytes[id].length;
+    }
+
+    /** Appends the bytes of {@code id} to {@code out}. */
+    public void appendBytes(int id, ByteArrayOutputStream out) {
+        checkId(id);
+        out.writeBytes(tokenBytes[id]);
+    }
+
+    public byte[] decodeBytes(int[] ids) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(ids.length * 4);
+        for (int id : ids) {
+            appendBytes(id, out);
+        }
+        return out.toByteArray();
+    }
+
+    /** Concatenated token bytes decoded as UTF-8, invalid sequences replaced by U+FFFD (like tiktoken). */
+    public String decode(int[] ids) {
+        return Utf8.decodeReplacing(decodeBytes(ids), 0, -1);
+    }
+
+    private void checkId(int id) {
+        if (id < 0 || id >= tokenBytes.length) {
+            throw new TokenizerException("token id " + id + " outside the vocabulary 0.." + (tokenBytes.length - 1));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- vocabulary
+
+    public int vocabSize() {
+        return tokenBytes.length;
+    }
+
+    /** Number of BPE ranks; special ids follow them. */
+    public int numRegularTokens() {
+        return numRegular;
+    }
+
+    public boolean isSpecial(int id) {
+        return id >= numRegular && id < tokenBytes.length;
+    }
+
+    public List<SpecialToken> specialTokens() {
+        return specials;
+    }
+
+    public SpecialToken special(int id) {
+        if (!isSpecial(id)) {
+            throw new TokenizerException("token id " + id + " is not a special token");
+        }
+        return specials.get(id - numRegular);
+    }
+
+    public OptionalInt specialId(String text) {
+        Integer id = specialIds.get(text);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    }
+
+    public int requireSpecialId(String text) {
+        Integer id = specialIds.get(text);
+        if (id == null) {
+            throw new TokenizerException("the tokenizer has no special token " + text);
+        }
+        return id;
+    }
+
+    /** Growable int buffer; avoids boxing on the encode path. */
+    private static final class IdSink {
+        private int[] ids;
+        private int size;
+
+        IdSink(int capacity) {
+            ids = new int[capacity];
+        }
+
+        void add(int id) {
+            if (size == ids.length) {
+                ids = java.util.Arrays.copyOf(ids, ids.length * 2);
+            }
+            ids[size++] = id;
+        }
+
+        int[] toArray() {
+            return java.util.Arrays.copyOf(ids, size);
+        }
+    }
+}
