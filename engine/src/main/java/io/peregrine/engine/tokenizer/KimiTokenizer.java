@@ -293,10 +293,10 @@ public final class KimiTokenizer {
         return tokenBytes[id].clone();
     }
 
-    /** Length in bytes of one token without copying it. */
-    int tokenByteLength(int id) {
+    /** The token's bytes without a copy, for the detokenizer's hot path; callers must not modify them. */
+    byte[] tokenBytesView(int id) {
         checkId(id);
-        return tokenBytes[id].length;
+        return tokenBytes[id];
     }
 
     /** Appends the bytes of {@code id} to {@code out}. */
