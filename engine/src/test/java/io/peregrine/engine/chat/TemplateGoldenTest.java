@@ -1,0 +1,108 @@
+package io.peregrine.engine.chat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.peregrine.engine.testing.TestData;
+import io.peregrine.engine.tokenizer.KimiTokenizer;
+import io.peregrine.engine.tokenizer.SpecialTextPolicy;
+import io.peregrine.engine.tokenizer.Tokenizers;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Every conversation of template_golden.json renders byte-identical and tokenizes to the reference ids. */
+class TemplateGoldenTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static JsonNode golden;
+    static KimiTokenizer tok;
+
+    @BeforeAll
+    static void load() throws IOException {
+        golden = JSON.readTree(TestData.golden("template-golden", "template_golden.json").toFile());
+        tok = Tokenizers.bundled();
+    }
+
+    static RenderedPrompt render(JsonNode c, TemplateVariant variant) {
+        List<?> rawMessages = JSON.convertValue(c.get("messages"), List.class);
+        Map<?, ?> kw = JSON.convertValue(c.get("kwargs"), Map.class);
+        List<Tool> tools = kw.get("tools") instanceof List<?> t ? OpenAiShapes.tools(t) : List.of();
+        RenderOptions opts = new RenderOptions(!Boolean.FALSE.equals(kw.get("add_generation_prompt")),
+                !Boolean.FALSE.equals(kw.get("thinking")), Boolean.TRUE.equals(kw.get("preserve_thinking")));
+        return ChatTemplate.of(variant).render(OpenAiShapes.messages(rawMessages), tools, opts);
+    }
+
+    void check(String renderKey, TemplateVariant variant) {
+        List<String> failures = new ArrayList<>();
+        int n = 0;
+        for (JsonNode c : golden.path("conversations")) {
+            JsonNode expected = c.path("renders").path(renderKey);
+            if (expected.isMissingNode() || expected.isNull()) {
+                continue;
+            }
+            n++;
+            String name = c.path("name").asText();
+            RenderedPrompt p = render(c, variant);
+            if (!expected.path("text").asText().equals(p.text())) {
+                failures.add(name + "\n got: " + p.text() + "\n exp: " + expected.path("text").asText());
+                continue;
+            }
+            int[] want = JSON.convertValue(expected.path("ids"), int[].class);
+            if (!Arrays.equals(want, p.tokenize(tok, SpecialTextPolicy.AS_SPECIAL))) {
+                failures.add(name + ": ids differ");
+            }
+            if (c.has("tools_ts_str")) {
+                assertTrue(p.text().contains(c.path("tools_ts_str").asText()), name);
+            }
+        }
+        assertTrue(n >= 30, "cases checked: " + n);
+        assertEquals("", String.join("\n", failures));
+    }
+
+    @Test
+    void k25Official() {
+        check("k25_official", TemplateVariant.K25_OFFICIAL);
+    }
+
+    @Test
+    void k26Official() {
+        check("k26_official", TemplateVariant.K26_OFFICIAL);
+    }
+
+    @Test
+    void toolsTypeScriptMatchesByteForByte() {
+        int n = 0;
+        for (JsonNode c : golden.path("conversations")) {
+            if (!c.has("tools_ts_str")) {
+                continue;
+            }
+            n++;
+            Map<?, ?> kw = JSON.convertValue(c.get("kwargs"), Map.class);
+            List<Object> dicts = new ArrayList<>();
+            for (Tool t : OpenAiShapes.tools((List<?>) kw.get("tools"))) {
+                dicts.add(t.asDict());
+            }
+            assertEquals(c.path("tools_ts_str").asText(),
+                    ToolDeclarationTs.encode((List<?>) PyJson.deepSort(dicts)), c.path("name").asText());
+        }
+        assertTrue(n >= 10);
+    }
+
+    @Test
+    void templatesAreIdentifiedFromTheirSource() {
+        assertEquals(TemplateVariant.K25_OFFICIAL,
+                TemplateVariant.identify(TemplateVariant.K25_OFFICIAL.source()).orElseThrow());
+        assertEquals(TemplateVariant.K26_OFFICIAL,
+                TemplateVariant.identify(TemplateVariant.K26_OFFICIAL.source()).orElseThrow());
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> ChatTemplate.fromSource("{{ messages }}", "x/chat_template.jinja"));
+        assertTrue(e.getMessage().contains("x/chat_template.jinja"));
+    }
+}
