@@ -18,15 +18,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.function.IntPredicate;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 
 /**
  * Kimi K2.x tiktoken BPE: {@code tiktoken.model} ranks, the Kimi pre-tokenizer pattern and the 256 special tokens
@@ -61,7 +58,7 @@ public final class KimiTokenizer {
     private final int numRegular;
     private final List<SpecialToken> specials;
     private final Map<String, Integer> specialIds;
-    private final Pattern specialPattern;
+    private final SpecialMatcher specialMatcher;
 
     private KimiTokenizer(Map<byte[], Integer> ranks, byte[][] tokenBytes, List<SpecialToken> specials) {
         this.tokenBytes = tokenBytes;
@@ -72,10 +69,7 @@ public final class KimiTokenizer {
             ids.put(s.text(), s.id());
         }
         this.specialIds = Collections.unmodifiableMap(ids);
-        // Longest first so that no special string can shadow a longer one starting at the same place.
-        this.specialPattern = Pattern.compile(specials.stream().map(SpecialToken::text)
-                .sorted(Comparator.comparingInt(String::length).reversed())
-                .map(Pattern::quote).collect(Collectors.joining("|")));
+        this.specialMatcher = new SpecialMatcher(specials.stream().map(SpecialToken::text).toList());
         GptBytePairEncodingParams params = new GptBytePairEncodingParams("kimi-k2", javaPattern(), ranks, Map.of());
         this.bpe = Encodings.newLazyEncodingRegistry().registerGptBytePairEncoding(params)
                 .getEncoding("kimi-k2").orElseThrow();
@@ -262,15 +256,19 @@ public final class KimiTokenizer {
     }
 
     private void encodeChunk(String s, int from, int to, IntPredicate allowed, IdSink out) {
-        Matcher m = specialPattern.matcher(s).region(from, to);
         int textStart = from;
-        while (m.find()) {
-            if (!allowed.test(m.start())) {
+        int searchFrom = from;
+        int[] at = new int[1];
+        String special;
+        while ((special = specialMatcher.find(s, searchFrom, to, at)) != null) {
+            if (!allowed.test(at[0])) {
+                searchFrom = at[0] + 1;
                 continue;
             }
-            encodeOrdinaryRange(s, textStart, m.start(), out);
-            out.add(specialIds.get(m.group()));
-            textStart = m.end();
+            encodeOrdinaryRange(s, textStart, at[0], out);
+            out.add(specialIds.get(special));
+            textStart = at[0] + special.length();
+            searchFrom = textStart;
         }
         encodeOrdinaryRange(s, textStart, to, out);
     }
