@@ -21,11 +21,21 @@ public final class ThinkingSwitch {
      * @param enableThinking     top-level {@code enable_thinking}, or null
      */
     public static boolean resolve(Object thinking, Map<String, ?> chatTemplateKwargs, Object enableThinking) {
+        return resolve(thinking, chatTemplateKwargs, enableThinking, null);
+    }
+
+    /**
+     * As {@link #resolve(Object, Map, Object)}, plus OpenAI's {@code reasoning_effort}: {@code "none"} turns
+     * thinking off, any other level (low, medium, high, max...) on; Kimi K2.5 has no effort levels.
+     */
+    public static boolean resolve(Object thinking, Map<String, ?> chatTemplateKwargs, Object enableThinking,
+                                  String reasoningEffort) {
         Map<String, ?> kw = chatTemplateKwargs == null ? Map.of() : chatTemplateKwargs;
         String[] fields = {"chat_template_kwargs.thinking", "chat_template_kwargs.enable_thinking", "thinking.type",
-                "enable_thinking"};
+                "enable_thinking", "reasoning_effort"};
+        Boolean effort = reasoningEffort == null ? null : !reasoningEffort.strip().equalsIgnoreCase("none");
         Boolean[] votes = {flag(kw.get("thinking"), fields[0]), flag(kw.get("enable_thinking"), fields[1]),
-                thinkingField(thinking), flag(enableThinking, fields[3])};
+                thinkingField(thinking), flag(enableThinking, fields[3]), effort};
         Boolean result = null;
         String from = null;
         for (int i = 0; i < votes.length; i++) {
@@ -45,11 +55,27 @@ public final class ThinkingSwitch {
 
     /** K2.6's {@code chat_template_kwargs.preserve_thinking}; default off. */
     public static boolean preserveThinking(Map<String, ?> chatTemplateKwargs) {
-        if (chatTemplateKwargs == null) {
-            return false;
+        return preserveThinking(null, chatTemplateKwargs);
+    }
+
+    /**
+     * Keep the reasoning of every earlier turn: {@code chat_template_kwargs.preserve_thinking} or Moonshot's
+     * {@code thinking.keep: "all"} ({@code keep: null} means off). Only the K2.6 template honours it.
+     */
+    public static boolean preserveThinking(Object thinking, Map<String, ?> chatTemplateKwargs) {
+        Boolean b = chatTemplateKwargs == null ? null
+                : flag(chatTemplateKwargs.get("preserve_thinking"), "chat_template_kwargs.preserve_thinking");
+        if (b != null && b) {
+            return true;
         }
-        Boolean b = flag(chatTemplateKwargs.get("preserve_thinking"), "chat_template_kwargs.preserve_thinking");
-        return b != null && b;
+        if (thinking instanceof Map<?, ?> m && m.get("keep") != null) {
+            Object keep = m.get("keep");
+            if (!"all".equals(keep)) {
+                throw new IllegalArgumentException("thinking.keep must be \"all\" or null, got " + PyJson.dumps(keep));
+            }
+            return true;
+        }
+        return false;
     }
 
     private static Boolean thinkingField(Object thinking) {

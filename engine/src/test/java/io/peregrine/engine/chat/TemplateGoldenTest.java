@@ -66,6 +66,36 @@ class TemplateGoldenTest {
         assertEquals("", String.join("\n", failures));
     }
 
+    /**
+     * The default (safe) tokenization gives the reference ids wherever no message contains special-token text; in
+     * the one conversation that does, those strings become ordinary tokens and only the template's markers are
+     * special.
+     */
+    @Test
+    void safeModeDiffersOnlyWhereContentHoldsSpecialText() {
+        int checked = 0;
+        for (JsonNode c : golden.path("conversations")) {
+            JsonNode expected = c.path("renders").path("k25_official");
+            if (expected.isMissingNode()) {
+                continue;
+            }
+            RenderedPrompt p = render(c, TemplateVariant.K25_OFFICIAL);
+            int[] want = JSON.convertValue(expected.path("ids"), int[].class);
+            int[] safe = p.tokenize(tok, SpecialTextPolicy.AS_TEXT);
+            if (c.path("name").asText().startsWith("25_")) {
+                assertTrue(!Arrays.equals(want, safe));
+                long specialsSafe = Arrays.stream(safe).filter(tok::isSpecial).count();
+                // <|im_user|> <|im_middle|> <|im_end|> <|im_assistant|> <|im_middle|> <think>
+                assertEquals(6, specialsSafe);
+                assertEquals(tok.decode(want), tok.decode(safe), "same text either way");
+            } else {
+                assertEquals(Arrays.toString(want), Arrays.toString(safe), c.path("name").asText());
+            }
+            checked++;
+        }
+        assertTrue(checked >= 30);
+    }
+
     @Test
     void k25Official() {
         check("k25_official", TemplateVariant.K25_OFFICIAL);

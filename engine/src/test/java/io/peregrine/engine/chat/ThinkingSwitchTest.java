@@ -53,8 +53,20 @@ class ThinkingSwitchTest {
     }
 
     @Test
+    void reasoningEffort() {
+        assertFalse(ThinkingSwitch.resolve(null, null, null, "none"));
+        assertTrue(ThinkingSwitch.resolve(null, null, null, "high"));
+        assertThrows(IllegalArgumentException.class,
+                () -> ThinkingSwitch.resolve(Map.of("type", "enabled"), null, null, "none"));
+    }
+
+    @Test
     void preserveThinking() {
         assertFalse(ThinkingSwitch.preserveThinking(null));
         assertTrue(ThinkingSwitch.preserveThinking(Map.of("preserve_thinking", true)));
+        assertTrue(ThinkingSwitch.preserveThinking(Map.of("type", "enabled", "keep", "all"), null));
+        assertFalse(ThinkingSwitch.preserveThinking(Map.of("type", "enabled"), null));
+        assertThrows(IllegalArgumentException.class,
+                () -> ThinkingSwitch.preserveThinking(Map.of("keep", "some"), null));
     }
 }

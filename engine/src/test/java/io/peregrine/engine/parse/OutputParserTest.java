@@ -105,6 +105,14 @@ class OutputParserTest {
     }
 
     @Test
+    void argumentValidity() {
+        assertTrue(new ParsedToolCall(0, "functions.f:0", "f", "{\"a\": [1]}", true).argumentsAreJsonObject());
+        assertFalse(new ParsedToolCall(0, "functions.f:0", "f", "{\"a\": [1", false).argumentsAreJsonObject());
+        assertFalse(new ParsedToolCall(0, "functions.f:0", "f", "{} trailing", true).argumentsAreJsonObject());
+        assertFalse(new ParsedToolCall(0, "functions.f:0", "f", "[1]", true).argumentsAreJsonObject());
+    }
+
+    @Test
     void missingCallAndSectionEndBeforeImEnd() {
         ParsedMessage m = parse(false, seq(M.sectionBegin(), M.callBegin(), "functions.f:0", M.argumentBegin(),
                 "{}", M.callBegin(), "functions.g:1", M.argumentBegin(), "{\"x\": 1}", M.imEnd()), FinishReason.STOP);
