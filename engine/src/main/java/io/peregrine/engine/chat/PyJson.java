@@ -198,6 +198,13 @@ public final class PyJson {
             return (1 / d < 0) ? "-0.0" : "0.0";
         }
         BigDecimal bd = new BigDecimal(Double.toString(d)).stripTrailingZeros();
+        if (bd.precision() == 2) {
+            // Java always prints two significant digits; Python prints one when one round-trips (5e-324).
+            BigDecimal one = bd.round(new java.math.MathContext(1, java.math.RoundingMode.HALF_EVEN));
+            if (Double.parseDouble(one.toString()) == d) {
+                bd = one.stripTrailingZeros();
+            }
+        }
         String digits = bd.unscaledValue().abs().toString();
         int exp = digits.length() - bd.scale() - 1;
         String sign = d < 0 ? "-" : "";
