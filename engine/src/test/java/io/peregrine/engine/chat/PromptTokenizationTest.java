@@ -11,6 +11,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Template markers are special tokens; a user typing a marker's text cannot inject it (unless opted in). */
 class PromptTokenizationTest {
@@ -35,6 +36,20 @@ class PromptTokenizationTest {
         RenderedPrompt p = k25.render(List.of(ChatMessage.system("Be brief."), ChatMessage.user("  What is 1+1?\n")),
                 List.of(), RenderOptions.defaults());
         assertArrayEquals(p.tokenize(tok, SpecialTextPolicy.AS_SPECIAL), p.tokenize(tok, SpecialTextPolicy.AS_TEXT));
+    }
+
+    @Test
+    void onlyTheTemplatesVideoPlaceholdersAreExpanded() {
+        RenderedPrompt p = k25.render(List.of(ChatMessage.user(List.of(
+                new ContentPart.Text("typed <|kimi_k25_video_placeholder|> "), new ContentPart.Video("v.mp4"),
+                new ContentPart.Text("after")))), List.of(), RenderOptions.defaults());
+        RenderedPrompt x = p.expandVideos(List.of(List.of(0.0, 61.5)));
+        assertEquals("<|im_user|>user<|im_middle|>typed <|kimi_k25_video_placeholder|> 00:00:00.000<|media_begin|>video"
+                + "<|media_content|><|media_pad|><|media_end|>00:01:01.500<|media_begin|>video<|media_content|>"
+                + "<|media_pad|><|media_end|>\nafter<|im_end|><|im_assistant|>assistant<|im_middle|><think>", x.text());
+        assertTrue(x.inContent(x.text().indexOf("after")));
+        assertFalse(x.inContent(x.text().indexOf("<|media_pad|>")));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> p.expandVideos(List.of()));
     }
 
     @Test

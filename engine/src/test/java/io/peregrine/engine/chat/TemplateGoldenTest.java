@@ -96,6 +96,32 @@ class TemplateGoldenTest {
         assertTrue(checked >= 30);
     }
 
+    /** The processor's video expansion, given the chunk start times the golden text shows. */
+    @Test
+    void videoExpansion() {
+        int n = 0;
+        for (JsonNode c : golden.path("conversations")) {
+            JsonNode expected = c.path("renders").path("k25_official");
+            if (!expected.has("text_after_processor_video_expansion")) {
+                continue;
+            }
+            n++;
+            String want = expected.path("text_after_processor_video_expansion").asText();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3})"
+                    + java.util.regex.Pattern.quote("<|media_begin|>video")).matcher(want);
+            List<Double> starts = new ArrayList<>();
+            while (m.find()) {
+                starts.add(Integer.parseInt(m.group(1)) * 3600 + Integer.parseInt(m.group(2)) * 60
+                        + Integer.parseInt(m.group(3)) + Integer.parseInt(m.group(4)) / 1000.0);
+            }
+            RenderedPrompt p = render(c, TemplateVariant.K25_OFFICIAL).expandVideos(List.of(starts));
+            assertEquals(want, p.text(), c.path("name").asText());
+            assertEquals(Arrays.toString(JSON.convertValue(expected.path("ids_after_processor_video_expansion"),
+                    int[].class)), Arrays.toString(p.tokenize(tok, SpecialTextPolicy.AS_TEXT)));
+        }
+        assertEquals(2, n);
+    }
+
     @Test
     void k25Official() {
         check("k25_official", TemplateVariant.K25_OFFICIAL);
