@@ -52,6 +52,16 @@ class PromptTokenizationTest {
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> p.expandVideos(List.of()));
     }
 
+    /** No function tool at all: the TypeScript string is empty and the template falls back to compact JSON. */
+    @Test
+    void builtinOnlyToolsFallBackToJson() {
+        RenderedPrompt p = k25.render(List.of(ChatMessage.user("q")),
+                List.of(new Tool("builtin_function", "$web_search", null, null)), RenderOptions.defaults());
+        assertEquals("<|im_system|>tool_declare<|im_middle|>[{\"function\":{\"name\":\"$web_search\"},"
+                + "\"type\":\"builtin_function\"}]<|im_end|><|im_user|>user<|im_middle|>q<|im_end|>"
+                + "<|im_assistant|>assistant<|im_middle|><think>", p.text());
+    }
+
     @Test
     void mediaPlaceholdersAreCountedAndSpecial() {
         RenderedPrompt p = k25.render(List.of(ChatMessage.user(List.of(new ContentPart.Image("a.png"),
