@@ -19,6 +19,8 @@ import java.util.List;
 public final class ChatTemplate {
     static final String IMAGE_PLACEHOLDER = "<|media_begin|>image<|media_content|><|media_pad|><|media_end|>\n";
     static final String VIDEO_PLACEHOLDER = "<|kimi_k25_video_placeholder|>\n";
+    /** Only the reconstructed template adds it; the official K2.5 and K2.6 templates add no system prompt. */
+    static final String DEFAULT_SYSTEM_PROMPT = "You are Kimi, an AI assistant created by Moonshot AI.";
 
     private final TemplateVariant variant;
 
@@ -34,7 +36,7 @@ public final class ChatTemplate {
     public static ChatTemplate fromSource(String jinja, String origin) {
         return new ChatTemplate(TemplateVariant.identify(jinja).orElseThrow(() -> new IllegalArgumentException(
                 origin + " is not a chat template this server can render exactly (known: the official Kimi K2.5 "
-                        + "and K2.6 chat_template.jinja)")));
+                        + "and K2.6 chat_template.jinja and the K2.5 reconstruction)")));
     }
 
     /** {@code chat_template.jinja} of a checkpoint directory. */
@@ -73,6 +75,9 @@ public final class ChatTemplate {
         Out out = new Out();
         if (tools != null && !tools.isEmpty()) {
             declareTools(out, tools);
+        }
+        if (variant == TemplateVariant.K25_RECONSTRUCTED && !messages.getFirst().role().equals("system")) {
+            out.markup("<|im_system|>system<|im_middle|>" + DEFAULT_SYSTEM_PROMPT + "<|im_end|>");
         }
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);

@@ -6,12 +6,17 @@ import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 
 /**
- * The chat templates this renderer reproduces. They differ only in K2.6's {@code preserve_thinking} flag and its
- * reading of {@code reasoning} as an alias of {@code reasoning_content} (golden README §6).
+ * The chat templates this renderer reproduces. K2.6 differs from K2.5 only in its {@code preserve_thinking} flag and
+ * its reading of {@code reasoning} as an alias of {@code reasoning_content} (golden README §6).
  */
 public enum TemplateVariant {
     K25_OFFICIAL("chat_template.jinja"),
-    K26_OFFICIAL("chat_template.k26.jinja");
+    K26_OFFICIAL("chat_template.k26.jinja"),
+    /**
+     * The research reconstruction of K2.5 (K2-Thinking style): the official template plus a default system prompt
+     * when the conversation does not start with a system message. Only used when a checkpoint ships exactly it.
+     */
+    K25_RECONSTRUCTED("chat_template.k25_reconstructed.jinja");
 
     private final String resource;
 

@@ -133,6 +133,11 @@ class TemplateGoldenTest {
     }
 
     @Test
+    void k25Reconstructed() {
+        check("k25_reconstructed", TemplateVariant.K25_RECONSTRUCTED);
+    }
+
+    @Test
     void toolsTypeScriptMatchesByteForByte() {
         int n = 0;
         for (JsonNode c : golden.path("conversations")) {
@@ -157,6 +162,8 @@ class TemplateGoldenTest {
                 TemplateVariant.identify(TemplateVariant.K25_OFFICIAL.source()).orElseThrow());
         assertEquals(TemplateVariant.K26_OFFICIAL,
                 TemplateVariant.identify(TemplateVariant.K26_OFFICIAL.source()).orElseThrow());
+        assertEquals(TemplateVariant.K25_RECONSTRUCTED,
+                TemplateVariant.identify(TemplateVariant.K25_RECONSTRUCTED.source()).orElseThrow());
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> ChatTemplate.fromSource("{{ messages }}", "x/chat_template.jinja"));
         assertTrue(e.getMessage().contains("x/chat_template.jinja"));
