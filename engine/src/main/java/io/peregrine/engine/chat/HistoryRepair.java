@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  *   <li>tool-call ids that are not {@code functions.NAME:IDX} (ids from other models or clients) are rewritten with
  *       the conversation-wide call index, and the {@code tool_call_id}s of the matching tool messages with them;
  *       a tool message without a {@code tool_call_id} answers the next unanswered call;</li>
- *   <li>a tool message without {@code name} gets the called function's name.</li>
+ *   <li>a tool message without {@code name} gets the called function's name;</li>
+ *   <li>OpenAI's {@code developer} role becomes {@code system} (Kimi was never trained on a developer header).</li>
  * </ul>
  */
 public final class HistoryRepair {
@@ -49,6 +50,10 @@ public final class HistoryRepair {
         Deque<ToolCall> unanswered = new ArrayDeque<>();
         int callIndex = 0;
         for (ChatMessage m : messages) {
+            if (m.role().equals("developer")) {
+                m = new ChatMessage("system", m.content(), m.name(), m.reasoningContent(), m.reasoning(),
+                        m.toolCalls(), m.toolCallId());
+            }
             if (m.role().equals("assistant")) {
                 m = repairReasoning(m);
                 if (m.hasToolCalls()) {

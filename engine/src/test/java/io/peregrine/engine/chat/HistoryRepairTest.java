@@ -108,6 +108,16 @@ class HistoryRepairTest {
     }
 
     @Test
+    void developerRoleRendersAsSystem() {
+        ChatMessage dev = new ChatMessage("developer", List.of(new ContentPart.Text("Be terse.")), null, null, null,
+                null, null);
+        String text = K25.render(HistoryRepair.repair(List.of(dev, ChatMessage.user("hi"))), List.of(),
+                RenderOptions.defaults()).text();
+        assertEquals("<|im_system|>system<|im_middle|>Be terse.<|im_end|><|im_user|>user<|im_middle|>hi<|im_end|>"
+                + "<|im_assistant|>assistant<|im_middle|><think>", text);
+    }
+
+    @Test
     void nullContentBesideToolCallsRendersNothing() {
         String text = K25.render(HistoryRepair.repair(List.of(ChatMessage.user("q"),
                         new ChatMessage("assistant", null, null, null, null, List.of(call("x", "f", "{}")), null),
