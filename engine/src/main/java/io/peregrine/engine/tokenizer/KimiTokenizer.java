@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  *
  * <p>The byte-pair merging of ordinary text is JTokkit's (it reproduces every golden case); special-token matching,
  * the long-input guard and decoding are done here because JTokkit does not encode special tokens and decodes
- * only whole sequences.
+ * only whole sequences. Immutable and safe to share between threads.
  */
 public final class KimiTokenizer {
     /** {@code pat_str} verbatim from Moonshot's {@code tokenization_kimi.py} (Rust-regex syntax). */
