@@ -27,9 +27,9 @@ import java.util.regex.Pattern;
  * of {@code tokenizer_config.json}, with Moonshot's long-input guard (spec §5).
  *
  * <p>The byte-pair merge is our own ({@link BytePairEncoder} over a flat {@link RankTable}) rather than JTokkit's:
- * JTokkit reproduces every golden case too, but its boxed hash lookups made it about 2x slower on this 163k-token
- * vocabulary (measured with {@code TokenizerBenchmark}); JTokkit stays as the independent twin the tests compare
- * against. Immutable and safe to share between threads.
+ * JTokkit reproduces every golden case too, but its boxed hash lookups made it 1.3-1.5x slower on this 163k-token
+ * vocabulary (best-of-30 side by side in one JVM on English, Chinese and code). JTokkit stays as the independent
+ * twin that {@code BpeTwinTest} compares against. Immutable and safe to share between threads.
  */
 public final class KimiTokenizer {
     /** {@code pat_str} verbatim from Moonshot's {@code tokenization_kimi.py} (Rust-regex syntax). */
