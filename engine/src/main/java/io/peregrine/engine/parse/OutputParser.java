@@ -108,6 +108,8 @@ public final class OutputParser {
                     state = State.CONTENT;
                 } else if (id == markers.sectionBegin()) {
                     state = State.TOOL_SECTION; // implicit end of reasoning
+                } else if (id == markers.callBegin()) {
+                    beginCallId(); // a call without its section marker also ends reasoning
                 }
             }
             case CONTENT, AFTER_SECTION -> {

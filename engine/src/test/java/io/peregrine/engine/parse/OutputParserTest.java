@@ -88,6 +88,15 @@ class OutputParserTest {
     }
 
     @Test
+    void callWithoutSectionMarkerInsideReasoning() {
+        ParsedMessage m = parse(true, seq("hmm", M.callBegin(), "functions.f:0", M.argumentBegin(), "{}", M.callEnd(),
+                M.imEnd()), FinishReason.STOP);
+        assertEquals("hmm", m.reasoning());
+        assertEquals(OutputFinish.TOOL_CALLS, m.finish());
+        assertEquals("f", m.toolCalls().get(0).name());
+    }
+
+    @Test
     void contentBeforeToolSection() {
         ParsedMessage m = parse(true, seq("r", M.thinkEnd(), "Let me check.", M.sectionBegin(), M.callBegin(),
                 "functions.f:0", M.argumentBegin(), "{}", M.callEnd(), M.sectionEnd(), M.imEnd()), FinishReason.STOP);
