@@ -65,6 +65,11 @@ public final class OutputParser {
         return p.message();
     }
 
+    /** True while the output is inside reasoning (for counting reasoning tokens). */
+    public boolean inReasoning() {
+        return state == State.REASONING;
+    }
+
     /** True once {@code <|im_end|>} or {@code [EOS]} was seen; later ids are ignored. */
     public boolean ended() {
         return sawEnd;

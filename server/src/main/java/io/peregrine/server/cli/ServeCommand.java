@@ -9,7 +9,7 @@ import io.peregrine.server.http.HttpServer;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingPolicy;
-import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.wiring.RuntimeLoader;
 import io.peregrine.server.serving.ServingState;
 import io.peregrine.server.serving.ShutdownSequence;
 import java.io.IOException;
@@ -93,9 +93,24 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Seconds SIGTERM waits for running requests before aborting them.")
     int shutdownTimeoutSeconds;
 
-    /** What the model loader needs from the command line. */
-    public record EngineOptions(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
-                                int maxWaiting) {}
+    @Option(names = "--max-num-batched-tokens", defaultValue = "2048",
+            description = "Tokens fed to the model per step; longer prompts are prefilled in chunks (default: ${DEFAULT-VALUE}).")
+    int maxNumBatchedTokens;
+
+    @Option(names = "--kv-cache-memory", defaultValue = "1GiB", paramLabel = "SIZE",
+            description = "Memory for the paged KV cache, e.g. 512MiB or 40GiB (default: ${DEFAULT-VALUE}).")
+    String kvCacheMemory;
+
+    @Option(names = "--block-size", defaultValue = "16", description = "Tokens per KV cache block (default: ${DEFAULT-VALUE}).")
+    int blockSize;
+
+    @Option(names = "--backend", defaultValue = "auto",
+            description = "Compute backend: auto (the best usable), cpu or cuda (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--demo-preset", defaultValue = "demo",
+            description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
+    String demoPreset;
 
     @Override
     public Integer call() throws Exception {
@@ -112,7 +127,8 @@ public final class ServeCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(
                 new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
         try {
-            state.ready(loadRuntime(new EngineOptions(model, names, maxModelLen, maxNumSeqs, maxWaiting), state));
+            state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
+                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset), state));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);
@@ -123,13 +139,28 @@ public final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /**
-     * Builds the engine, tokenizer, chat template and output parser for {@code opts} (the demo checkpoint when
-     * {@code opts.model()} is null), reporting progress through {@code progress.loading(fraction, what)}.
-     */
-    static ModelRuntime loadRuntime(EngineOptions opts, ServingState progress) {
-        throw new IllegalStateException("serving needs the engine runtime, tokenizer, chat template and output "
-                + "parser, which are not wired into this build yet");
+    /** {@code 1073741824}, {@code 512MiB}, {@code 40GiB}, {@code 2GB}. */
+    static long parseBytes(String text) {
+        String t = text.trim().toUpperCase(java.util.Locale.ROOT);
+        long unit = 1;
+        for (String[] u : new String[][] {{"GIB", "1073741824"}, {"MIB", "1048576"}, {"KIB", "1024"},
+                {"GB", "1000000000"}, {"MB", "1000000"}, {"KB", "1000"}, {"G", "1073741824"}, {"M", "1048576"},
+                {"K", "1024"}, {"B", "1"}}) {
+            if (t.endsWith(u[0])) {
+                unit = Long.parseLong(u[1]);
+                t = t.substring(0, t.length() - u[0].length()).trim();
+                break;
+            }
+        }
+        try {
+            double v = Double.parseDouble(t);
+            if (v <= 0) {
+                throw new NumberFormatException();
+            }
+            return (long) (v * unit);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("bad size '" + text + "': use e.g. 512MiB or 4GiB");
+        }
     }
 
     ServerConfig serverConfig() throws IOException {
