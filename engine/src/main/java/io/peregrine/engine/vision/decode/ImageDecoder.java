@@ -62,8 +62,9 @@ public final class ImageDecoder {
             }
             BufferedImage img = reader.read(0);
             for (String warning : warnings) {
-                // libjpeg reports truncation as a warning and fills the rest with grey; PIL refuses such files.
-                if (warning.contains("Premature end") || warning.contains("truncated")) {
+                // libjpeg reports missing scan data as a warning and fills the rest with grey; PIL refuses such
+                // files. A file that only lacks its final EOI marker has all its pixels and is accepted.
+                if (warning.toLowerCase(java.util.Locale.ROOT).contains("premature end")) {
                     throw new ImageDecodeException(ImageDecodeException.Reason.CORRUPT,
                             what + ": " + format + " data is truncated (" + warning + ")");
                 }
