@@ -1,6 +1,7 @@
 package io.peregrine.engine.vision;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -87,11 +88,27 @@ class VisionTowerGoldenTest {
                 maxAbs(towerGolden), dp, maxAbs(projGolden));
         assertTrue(dt <= TOL, name + " vision_tower_out max|diff| " + dt);
         assertTrue(dp <= TOL, name + " projector_out max|diff| " + dp);
+        assertEquals(img.numTokens() * 64, out.get(MoonVitGraph.PROJECTOR_OUT).length);
+    }
 
+    @Test
+    void encodeReturnsProjectorRowsPerToken() throws IOException {
+        PreprocessedImage img = preprocess("img1_97x61");
         VisionEmbeddings emb = encoder.encode(img);
-        assertEquals(img.numTokens(), emb.tokens());
+        assertEquals(12, emb.tokens());
         assertEquals(64, emb.hidden());
-        assertEquals(0.0, maxAbsDiff(out.get(MoonVitGraph.PROJECTOR_OUT), emb.values()));
+        assertEquals(64, encoder.outputHidden());
+        float[] golden = Npy.read(VisionGolden.file("img1_97x61.projector_out.f32.npy")).floats();
+        assertTrue(maxAbsDiff(golden, emb.values()) <= TOL);
+        assertEquals(golden[5 * 64 + 3], emb.get(5, 3), TOL);
+    }
+
+    @Test
+    void rejectsChunksLongerThanTheTemporalTable() {
+        RgbImage black = new RgbImage(28, 28, new byte[28 * 28 * 3]);
+        PreprocessedImage five = new ImagePreprocessor().videoChunk(List.of(black, black, black, black, black), "five");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> encoder.encode(five));
+        assertTrue(e.getMessage().contains("5 frames"), e.getMessage());
     }
 
     @Test
