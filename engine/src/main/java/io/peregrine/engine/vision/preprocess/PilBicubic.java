@@ -118,23 +118,31 @@ public final class PilBicubic {
         return out;
     }
 
-    /** {@code firstRow} is the source row that row 0 of {@code src} holds (the horizontal pass skips unused rows). */
+    /**
+     * {@code firstRow} is the source row that row 0 of {@code src} holds (the horizontal pass skips unused rows).
+     * Taps are the outer loop so every read is a contiguous row; the sums are exact int arithmetic (no overflow
+     * for 8-bit input and 22-bit weights), so this order gives exactly PIL's values.
+     */
     private static byte[] vertical(byte[] src, int w, int firstRow, int outH, Coefficients c) {
         byte[] out = new byte[outH * w * 3];
         int[] kk = c.weights;
         int rowStride = w * 3;
+        int[] acc = new int[rowStride];
         for (int yy = 0; yy < outH; yy++) {
             int kBase = yy * c.ksize;
             int ymin = c.start[yy] - firstRow;
             int n = c.count[yy];
+            java.util.Arrays.fill(acc, 1 << (PRECISION_BITS - 1));
+            for (int y = 0; y < n; y++) {
+                int weight = kk[kBase + y];
+                int p = (ymin + y) * rowStride;
+                for (int i = 0; i < rowStride; i++) {
+                    acc[i] += (src[p + i] & 0xFF) * weight;
+                }
+            }
             int o = yy * rowStride;
             for (int i = 0; i < rowStride; i++) {
-                int s = 1 << (PRECISION_BITS - 1);
-                int p = ymin * rowStride + i;
-                for (int y = 0; y < n; y++, p += rowStride) {
-                    s += (src[p] & 0xFF) * kk[kBase + y];
-                }
-                out[o + i] = clip8(s);
+                out[o + i] = clip8(acc[i]);
             }
         }
         return out;
