@@ -33,7 +33,37 @@ public final class ImageDecoder {
         this(DecodeLimits.DEFAULT);
     }
 
+    /** Declared size of an image, read from its header only. */
+    public record Header(ImageFormat format, int width, int height) {}
+
+    /**
+     * Reads and checks the header only (format, declared size against the pixel limit), decoding no pixels:
+     * enough to count the image's tokens before admitting a request.
+     */
+    public Header probe(ImageInput input) {
+        return withReader(input, (reader, header, warnings) -> header);
+    }
+
     public RgbImage decode(ImageInput input) {
+        return withReader(input, (reader, header, warnings) -> {
+            BufferedImage img = reader.read(0);
+            for (String warning : warnings) {
+                // libjpeg reports missing scan data as a warning and fills the rest with grey; PIL refuses such
+                // files. A file that only lacks its final EOI marker has all its pixels and is accepted.
+                if (warning.toLowerCase(java.util.Locale.ROOT).contains("premature end")) {
+                    throw new ImageDecodeException(ImageDecodeException.Reason.CORRUPT,
+                            input.source() + ": " + header.format() + " data is truncated (" + warning + ")");
+                }
+            }
+            return PilRgb.convert(img, input.source());
+        });
+    }
+
+    private interface ReaderWork<T> {
+        T apply(ImageReader reader, Header header, List<String> warnings) throws IOException;
+    }
+
+    private <T> T withReader(ImageInput input, ReaderWork<T> work) {
         String what = input.source();
         byte[] bytes = input.bytes();
         if (bytes.length == 0) {
@@ -60,16 +90,7 @@ public final class ImageDecoder {
                 throw new ImageDecodeException(ImageDecodeException.Reason.TOO_LARGE, what + ": " + format + " of "
                         + w + "x" + h + " = " + (w * h) + " pixels exceeds the limit of " + limits.maxPixels());
             }
-            BufferedImage img = reader.read(0);
-            for (String warning : warnings) {
-                // libjpeg reports missing scan data as a warning and fills the rest with grey; PIL refuses such
-                // files. A file that only lacks its final EOI marker has all its pixels and is accepted.
-                if (warning.toLowerCase(java.util.Locale.ROOT).contains("premature end")) {
-                    throw new ImageDecodeException(ImageDecodeException.Reason.CORRUPT,
-                            what + ": " + format + " data is truncated (" + warning + ")");
-                }
-            }
-            return PilRgb.convert(img, what);
+            return work.apply(reader, new Header(format, (int) w, (int) h), warnings);
         } catch (ImageDecodeException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
