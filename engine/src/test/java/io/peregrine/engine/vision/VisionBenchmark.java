@@ -2,6 +2,7 @@ package io.peregrine.engine.vision;
 
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.vision.decode.ImageDecoder;
+import io.peregrine.engine.vision.encoder.MoonVitGraph;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
 import io.peregrine.engine.vision.encoder.VisionConfig;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
@@ -20,18 +21,20 @@ import javax.imageio.ImageIO;
  * Benchmark, not a test: preprocessing throughput for a 1920x1080 photo (and a 3000x2000 one, which needs the
  * bicubic downscale) and MoonViT tokens/s on ONNX Runtime CPU for a real-width tower (D 1152, 16 heads, FF 4304,
  * projector to 7168) with random weights and {@code layers} blocks, extrapolated to 27 blocks by FLOPs.
- * Run: see docs/performance.md, section Vision.
+ * Arguments: [blocks, default 2] [fused|plain attention, default fused]. Run: see docs/performance.md, section Vision.
  */
 public final class VisionBenchmark {
     private VisionBenchmark() {}
 
     public static void main(String[] args) throws Exception {
         int layers = args.length > 0 ? Integer.parseInt(args[0]) : 2;
+        MoonVitGraph.Attention attention = args.length > 1 ? MoonVitGraph.Attention.valueOf(args[1].toUpperCase())
+                : MoonVitGraph.Attention.FUSED;
         int threads = Runtime.getRuntime().availableProcessors();
         System.out.printf("cores %d, java %s%n", threads, Runtime.version());
         preprocessing(1920, 1080);
         preprocessing(3000, 2000);
-        tower(layers, threads);
+        tower(layers, threads, attention);
     }
 
     static void preprocessing(int w, int h) throws IOException {
@@ -51,21 +54,22 @@ public final class VisionBenchmark {
                 1 / tPre, 1 / (tPre + tJpg));
     }
 
-    static void tower(int layers, int threads) throws Exception {
+    static void tower(int layers, int threads, MoonVitGraph.Attention attention) throws Exception {
         Path tmp = Files.createTempDirectory("vision-bench");
         Path ckptDir = SyntheticVisionCheckpoint.write(tmp.resolve("ckpt"), 1152, 16, layers, 4304, 7168);
         try (Checkpoint ckpt = Checkpoint.open(ckptDir)) {
             long t0 = System.nanoTime();
             try (OnnxVisionEncoder enc = OnnxVisionEncoder.open(ckpt,
-                    new OnnxVisionEncoder.Options(tmp.resolve("cache"), threads, false, false))) {
-                System.out.printf("built + loaded %d-layer real-width tower in %.1f s%n", layers, (System.nanoTime() - t0) / 1e9);
+                    new OnnxVisionEncoder.Options(tmp.resolve("cache"), threads, false, attention, false))) {
+                System.out.printf("built + loaded %d-layer real-width tower (%s attention) in %.1f s%n", layers, attention,
+                        (System.nanoTime() - t0) / 1e9);
                 VisionConfig cfg = enc.config();
                 Random rnd = new Random(1);
                 for (int side : new int[] {448, 896}) {
                     byte[] px = new byte[side * side * 3];
                     rnd.nextBytes(px);
                     PreprocessedImage img = new ImagePreprocessor().image(new RgbImage(side, side, px), "bench");
-                    double t = seconds(() -> enc.encode(img));
+                    double t = seconds(() -> enc.encode(img), 1, 3);
                     int p = img.numPatches();
                     double flopsL = flops(cfg, p, layers);
                     double flops27 = flops(cfg, p, 27);
@@ -94,10 +98,15 @@ public final class VisionBenchmark {
     }
 
     static double seconds(Supplier<?> work) {
-        for (int i = 0; i < 2; i++) {
+        return seconds(work, 2, 5);
+    }
+
+    /** Median wall time of {@code runs} calls after {@code warmups}. */
+    static double seconds(Supplier<?> work, int warmups, int runs) {
+        for (int i = 0; i < warmups; i++) {
             work.get();
         }
-        double[] t = new double[5];
+        double[] t = new double[runs];
         for (int i = 0; i < t.length; i++) {
             long s = System.nanoTime();
             work.get();

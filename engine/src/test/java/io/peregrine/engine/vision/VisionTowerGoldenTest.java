@@ -35,16 +35,19 @@ class VisionTowerGoldenTest {
     static Path cache;
     static Checkpoint ckpt;
     static OnnxVisionEncoder encoder;
+    static OnnxVisionEncoder plain;
 
     @BeforeAll
     static void open() {
         ckpt = Checkpoint.open(TestData.tinyCheckpoint());
-        encoder = OnnxVisionEncoder.open(ckpt, new OnnxVisionEncoder.Options(cache, 2, false, true));
+        encoder = OnnxVisionEncoder.open(ckpt, new OnnxVisionEncoder.Options(cache, 2, false, MoonVitGraph.Attention.FUSED, true));
+        plain = OnnxVisionEncoder.open(ckpt, new OnnxVisionEncoder.Options(cache, 2, false, MoonVitGraph.Attention.PLAIN, true));
     }
 
     @AfterAll
     static void close() {
         encoder.close();
+        plain.close();
         ckpt.close();
     }
 
@@ -89,6 +92,18 @@ class VisionTowerGoldenTest {
         assertTrue(dt <= TOL, name + " vision_tower_out max|diff| " + dt);
         assertTrue(dp <= TOL, name + " projector_out max|diff| " + dp);
         assertEquals(img.numTokens() * 64, out.get(MoonVitGraph.PROJECTOR_OUT).length);
+    }
+
+    /** The plain MatMul/Softmax graph is the reference twin of the fused attention kernel. */
+    @ParameterizedTest
+    @ValueSource(strings = {"img1_97x61", "img2_300x200_rgba"})
+    void plainAttentionGraphAgreesWithGoldenAndFused(String name) throws IOException {
+        PreprocessedImage img = preprocess(name);
+        float[] fused = encoder.run(img, Set.of(MoonVitGraph.PROJECTOR_OUT)).get(MoonVitGraph.PROJECTOR_OUT);
+        float[] ref = plain.run(img, Set.of(MoonVitGraph.PROJECTOR_OUT)).get(MoonVitGraph.PROJECTOR_OUT);
+        float[] golden = Npy.read(VisionGolden.file(name + ".projector_out.f32.npy")).floats();
+        assertTrue(maxAbsDiff(golden, ref) <= TOL, "plain vs golden " + maxAbsDiff(golden, ref));
+        assertTrue(maxAbsDiff(ref, fused) <= TOL, "fused vs plain " + maxAbsDiff(ref, fused));
     }
 
     @Test

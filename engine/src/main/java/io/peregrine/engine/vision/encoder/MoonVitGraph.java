@@ -22,9 +22,8 @@ import java.util.List;
  * {@code merge_shape} int64 [6] = (t, h/2, 2, w/2, 2, D). Outputs: {@code vision_tower_out [N, 4, D]} and
  * {@code projector_out [N, text_hidden]}; with {@code intermediates}, also the reference's debug tensors.
  *
- * <p>Attention is one full softmax over all patches of the item (bidirectional, all frames of a chunk together),
- * materialising [heads, P, P] scores: fine for the tiny test tower and typical screenshots, not for a 16k-patch
- * image of the real model (16 x 16k x 16k floats), which needs a fused attention kernel.
+ * <p>Attention is bidirectional over all patches of the item (all frames of a chunk together); see
+ * {@link Attention} for the two ways the graph can compute it.
  */
 public final class MoonVitGraph {
     public static final String PIXELS = "pixel_values";
@@ -36,15 +35,28 @@ public final class MoonVitGraph {
     public static final String PROJECTOR_OUT = "projector_out";
 
     /** Changes whenever the emitted graph changes, so cached models built by older code are not reused. */
-    public static final String VERSION = "moonvit3d-onnx-v1";
+    public static final String VERSION = "moonvit3d-onnx-v2";
+
+    /** How a block computes softmax(q kᵀ / sqrt(d)) v. */
+    public enum Attention {
+        /**
+         * ONNX Runtime's contrib MultiHeadAttention: on CPU a flash-attention kernel that never materialises the
+         * [heads, P, P] scores, so large images fit in memory.
+         */
+        FUSED,
+        /** Plain MatMul / Softmax / MatMul over the full score tensor: the reference twin of FUSED. */
+        PLAIN
+    }
 
     private final Checkpoint ckpt;
     private final VisionConfig cfg;
+    private final Attention attention;
     private final OnnxGraph g = new OnnxGraph();
 
-    private MoonVitGraph(Checkpoint ckpt, VisionConfig cfg) {
+    private MoonVitGraph(Checkpoint ckpt, VisionConfig cfg, Attention attention) {
         this.ckpt = ckpt;
         this.cfg = cfg;
+        this.attention = attention;
     }
 
     /** Intermediate outputs, named like the golden {@code vision_intermediates.safetensors}. */
@@ -57,9 +69,9 @@ public final class MoonVitGraph {
         return names;
     }
 
-    public static void write(Checkpoint ckpt, VisionConfig cfg, boolean intermediates, Path model, String weightsFile)
-            throws IOException {
-        MoonVitGraph b = new MoonVitGraph(ckpt, cfg);
+    public static void write(Checkpoint ckpt, VisionConfig cfg, Attention attention, boolean intermediates, Path model,
+                             String weightsFile) throws IOException {
+        MoonVitGraph b = new MoonVitGraph(ckpt, cfg, attention);
         b.build(intermediates);
         b.g.write(model, weightsFile, VERSION);
     }
@@ -135,14 +147,7 @@ public final class MoonVitGraph {
         String q = rope(g.op("Gather", List.of(split, g.int64Scalar(0)), new Attr.Int("axis", 1)), h, hd);
         String k = rope(g.op("Gather", List.of(split, g.int64Scalar(1)), new Attr.Int("axis", 1)), h, hd);
         String v = g.op("Gather", List.of(split, g.int64Scalar(2)), new Attr.Int("axis", 1));
-        Attr toHeads = new Attr.Ints("perm", new long[] {1, 0, 2});
-        String qh = g.op("Transpose", List.of(q), toHeads);
-        String kt = g.op("Transpose", List.of(k), new Attr.Ints("perm", new long[] {1, 2, 0}));
-        String vh = g.op("Transpose", List.of(v), toHeads);
-        String scores = g.op("Mul", List.of(g.op("MatMul", List.of(qh, kt)), g.floatScalar((float) (1.0 / Math.sqrt(hd)))));
-        String probs = g.op("Softmax", List.of(scores), new Attr.Int("axis", -1));
-        String ctx = g.op("Transpose", List.of(g.op("MatMul", List.of(probs, vh))), toHeads);
-        ctx = g.op("Reshape", List.of(ctx, g.int64Constant(0, d)));
+        String ctx = attention == Attention.FUSED ? fusedAttention(q, k, v, h, d) : plainAttention(q, k, v, hd, d);
         String attn = add(g.op("MatMul", List.of(ctx, linearWeight(pre + "wo", d, d))), vector(pre + "wo.bias", d));
         x = g.op("Add", List.of(x, attn));
 
@@ -152,6 +157,26 @@ public final class MoonVitGraph {
         String act = g.op("Gelu", List.of(f0), new Attr.Str("approximate", "tanh"));
         String f1 = add(g.op("MatMul", List.of(act, linearWeight(pre + "mlp.fc1", d, ff))), vector(pre + "mlp.fc1.bias", d));
         return g.op("Add", List.of(x, f1));
+    }
+
+    /** q, k, v [P, H, hd] -> [P, D] through com.microsoft.MultiHeadAttention (packed [1, P, D] inputs). */
+    private String fusedAttention(String q, String k, String v, int h, int d) {
+        String packed = g.int64Constant(1, -1, d);
+        String out = g.contribOp("MultiHeadAttention", List.of(g.op("Reshape", List.of(q, packed)),
+                g.op("Reshape", List.of(k, packed)), g.op("Reshape", List.of(v, packed))),
+                new Attr.Int("num_heads", h));
+        return g.op("Reshape", List.of(out, g.int64Constant(-1, d)));
+    }
+
+    private String plainAttention(String q, String k, String v, int hd, int d) {
+        Attr toHeads = new Attr.Ints("perm", new long[] {1, 0, 2});
+        String qh = g.op("Transpose", List.of(q), toHeads);
+        String kt = g.op("Transpose", List.of(k), new Attr.Ints("perm", new long[] {1, 2, 0}));
+        String vh = g.op("Transpose", List.of(v), toHeads);
+        String scores = g.op("Mul", List.of(g.op("MatMul", List.of(qh, kt)), g.floatScalar((float) (1.0 / Math.sqrt(hd)))));
+        String probs = g.op("Softmax", List.of(scores), new Attr.Int("axis", -1));
+        String ctx = g.op("Transpose", List.of(g.op("MatMul", List.of(probs, vh))), toHeads);
+        return g.op("Reshape", List.of(ctx, g.int64Constant(0, d)));
     }
 
     /** [P, H, hd] rotated as hd/2 complex numbers of adjacent elements (view_as_complex). */

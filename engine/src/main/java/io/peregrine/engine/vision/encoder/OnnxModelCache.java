@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * Built MoonViT ONNX models on disk, one folder per key = SHA-256 of the graph version, the vision_config and
+ * Built MoonViT ONNX models on disk, one folder per key = SHA-256 of the graph version and options, the vision_config and
  * every {@code vision_tower.*} / {@code mm_projector.*} tensor (name, dtype, shape, bytes). Building writes into
  * a temporary folder and renames it into place, so concurrent builders and crashes never leave a half model.
  */
@@ -29,8 +29,9 @@ public final class OnnxModelCache {
     private OnnxModelCache() {}
 
     /** @return the model file, built now unless a model with the same key is already cached */
-    public static Path getOrBuild(Checkpoint ckpt, VisionConfig cfg, Path cacheDir, boolean intermediates) {
-        String key = key(ckpt, cfg, intermediates);
+    public static Path getOrBuild(Checkpoint ckpt, VisionConfig cfg, Path cacheDir, MoonVitGraph.Attention attention,
+                                  boolean intermediates) {
+        String key = key(ckpt, cfg, attention, intermediates);
         Path dir = cacheDir.resolve("moonvit-" + key.substring(0, 32));
         Path model = dir.resolve(MODEL_FILE);
         if (Files.isRegularFile(model)) {
@@ -40,7 +41,7 @@ public final class OnnxModelCache {
             Files.createDirectories(cacheDir);
             Path tmp = Files.createTempDirectory(cacheDir, ".building-");
             try {
-                MoonVitGraph.write(ckpt, cfg, intermediates, tmp.resolve(MODEL_FILE), WEIGHTS_FILE);
+                MoonVitGraph.write(ckpt, cfg, attention, intermediates, tmp.resolve(MODEL_FILE), WEIGHTS_FILE);
                 Files.writeString(tmp.resolve("KEY"), key + "\n" + MoonVitGraph.VERSION + "\n" + ckpt.dir() + "\n");
                 try {
                     Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -63,10 +64,10 @@ public final class OnnxModelCache {
         }
     }
 
-    static String key(Checkpoint ckpt, VisionConfig cfg, boolean intermediates) {
+    static String key(Checkpoint ckpt, VisionConfig cfg, MoonVitGraph.Attention attention, boolean intermediates) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update((MoonVitGraph.VERSION + "\n" + cfg.rawJson() + "\nintermediates=" + intermediates + "\n")
+            md.update((MoonVitGraph.VERSION + "\n" + cfg.rawJson() + "\nattention=" + attention + "\nintermediates=" + intermediates + "\n")
                     .getBytes(StandardCharsets.UTF_8));
             List<Tensor> tensors = ckpt.tensors().values().stream()
                     .filter(t -> t.name().startsWith("vision_tower.") || t.name().startsWith("mm_projector."))

@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.checkpoint.CheckpointException;
 import io.peregrine.engine.checkpoint.Tensor;
 import io.peregrine.engine.vision.GridThw;
 import io.peregrine.engine.vision.preprocess.PreprocessedImage;
@@ -28,11 +29,13 @@ public final class OnnxVisionEncoder implements VisionEncoder {
      * @param cacheDir      where built models are kept (keyed by the weights; see {@link OnnxModelCache})
      * @param intraOpThreads ORT threads per run; 0 lets ORT choose (all cores)
      * @param cuda          try the CUDA execution provider first
+     * @param attention     fused (default; flash attention on CPU) or the plain reference graph
      * @param intermediates also emit the reference's debug tensors (tests)
      */
-    public record Options(Path cacheDir, int intraOpThreads, boolean cuda, boolean intermediates) {
+    public record Options(Path cacheDir, int intraOpThreads, boolean cuda, MoonVitGraph.Attention attention,
+                          boolean intermediates) {
         public static Options cpu(Path cacheDir) {
-            return new Options(cacheDir, 0, false, false);
+            return new Options(cacheDir, 0, false, MoonVitGraph.Attention.FUSED, false);
         }
     }
 
@@ -58,10 +61,10 @@ public final class OnnxVisionEncoder implements VisionEncoder {
         Tensor pos = ckpt.tensor("vision_tower.patch_embed.pos_emb.weight");
         if (pos.rank() != 3 || pos.dim(0) != cfg.posEmbHeight() || pos.dim(1) != cfg.posEmbWidth()
                 || pos.dim(2) != cfg.hidden()) {
-            throw new io.peregrine.engine.checkpoint.CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected ["
+            throw new CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected ["
                     + cfg.posEmbHeight() + ", " + cfg.posEmbWidth() + ", " + cfg.hidden() + "], got " + pos);
         }
-        Path model = OnnxModelCache.getOrBuild(ckpt, cfg, options.cacheDir(), options.intermediates());
+        Path model = OnnxModelCache.getOrBuild(ckpt, cfg, options.cacheDir(), options.attention(), options.intermediates());
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             if (options.intraOpThreads() > 0) {

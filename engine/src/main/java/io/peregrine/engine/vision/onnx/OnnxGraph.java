@@ -21,6 +21,7 @@ public final class OnnxGraph {
     static final int FLOAT = 1;
     static final int INT64 = 7;
     private static final int EXTERNAL_THRESHOLD_BYTES = 1024;
+    static final String MICROSOFT_DOMAIN = "com.microsoft";
 
     /** An operator attribute. */
     public sealed interface Attr {
@@ -42,7 +43,7 @@ public final class OnnxGraph {
         record Symbolic(String name) implements Dim {}
     }
 
-    private record Node(String op, List<String> inputs, List<String> outputs, List<Attr> attrs) {}
+    private record Node(String domain, String op, List<String> inputs, List<String> outputs, List<Attr> attrs) {}
 
     /** The data is produced when the model is written, so weights need not all sit in memory at once. */
     private record Initializer(String name, int dataType, long[] dims, Supplier<ByteBuffer> data) {}
@@ -58,13 +59,20 @@ public final class OnnxGraph {
     /** Adds a node with one output and returns the output's (generated) name. */
     public String op(String opType, List<String> in, Attr... attrs) {
         String out = opType.toLowerCase() + "_" + (counter++);
-        nodes.add(new Node(opType, List.copyOf(in), List.of(out), List.of(attrs)));
+        nodes.add(new Node("", opType, List.copyOf(in), List.of(out), List.of(attrs)));
+        return out;
+    }
+
+    /** A node of ONNX Runtime's contrib domain ({@code com.microsoft}), e.g. its fused MultiHeadAttention. */
+    public String contribOp(String opType, List<String> in, Attr... attrs) {
+        String out = opType.toLowerCase() + "_" + (counter++);
+        nodes.add(new Node(MICROSOFT_DOMAIN, opType, List.copyOf(in), List.of(out), List.of(attrs)));
         return out;
     }
 
     /** Adds a node whose single output gets the given name (graph outputs, named intermediates). */
     public String opNamed(String output, String opType, List<String> in, Attr... attrs) {
-        nodes.add(new Node(opType, List.copyOf(in), List.of(output), List.of(attrs)));
+        nodes.add(new Node("", opType, List.copyOf(in), List.of(output), List.of(attrs)));
         return output;
     }
 
@@ -165,6 +173,9 @@ public final class OnnxGraph {
                 .string(2, "peregrine")
                 .message(7, graph)
                 .message(8, new ProtoWriter().string(1, "").int64(2, OPSET));
+        if (nodes.stream().anyMatch(n -> n.domain.equals(MICROSOFT_DOMAIN))) {
+            modelProto.message(8, new ProtoWriter().string(1, MICROSOFT_DOMAIN).int64(2, 1));
+        }
         Files.write(model, modelProto.toByteArray());
     }
 
@@ -187,6 +198,9 @@ public final class OnnxGraph {
         n.inputs.forEach(i -> w.string(1, i));
         n.outputs.forEach(o -> w.string(2, o));
         w.string(4, n.op);
+        if (!n.domain.isEmpty()) {
+            w.string(7, n.domain);
+        }
         for (Attr a : n.attrs) {
             ProtoWriter aw = new ProtoWriter().string(1, a.name());
             switch (a) {

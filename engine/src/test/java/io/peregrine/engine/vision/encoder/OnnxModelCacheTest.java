@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class OnnxModelCacheTest {
+    private static final MoonVitGraph.Attention F = MoonVitGraph.Attention.FUSED;
 
     @Test
     void builtOnceThenReusedAndKeyedByWeightsAndConfig(@TempDir Path tmp) throws IOException {
@@ -28,21 +29,21 @@ class OnnxModelCacheTest {
         String keyOriginal;
         try (Checkpoint ckpt = Checkpoint.open(TestData.tinyCheckpoint())) {
             VisionConfig cfg = VisionConfig.read(ckpt.dir());
-            keyOriginal = OnnxModelCache.key(ckpt, cfg, false);
-            first = OnnxModelCache.getOrBuild(ckpt, cfg, cache, false);
+            keyOriginal = OnnxModelCache.key(ckpt, cfg, F, false);
+            first = OnnxModelCache.getOrBuild(ckpt, cfg, cache, F, false);
             long built = Files.getLastModifiedTime(first).toMillis();
-            Path again = OnnxModelCache.getOrBuild(ckpt, cfg, cache, false);
+            Path again = OnnxModelCache.getOrBuild(ckpt, cfg, cache, F, false);
             assertEquals(first, again);
             assertEquals(built, Files.getLastModifiedTime(again).toMillis());
-            assertNotEquals(first, OnnxModelCache.getOrBuild(ckpt, cfg, cache, true), "debug outputs are a different model");
+            assertNotEquals(first, OnnxModelCache.getOrBuild(ckpt, cfg, cache, F, true), "debug outputs are a different model");
         }
         try (Checkpoint same = Checkpoint.open(copy)) {
-            assertEquals(keyOriginal, OnnxModelCache.key(same, VisionConfig.read(copy), false), "key must not depend on the path");
+            assertEquals(keyOriginal, OnnxModelCache.key(same, VisionConfig.read(copy), F, false), "key must not depend on the path");
         }
         String cfgText = Files.readString(copy.resolve("config.json"));
         Files.writeString(copy.resolve("config.json"), cfgText.replace("\"vt_intermediate_size\"", "\"note\": 1, \"vt_intermediate_size\""));
         try (Checkpoint changed = Checkpoint.open(copy)) {
-            assertNotEquals(keyOriginal, OnnxModelCache.key(changed, VisionConfig.read(copy), false));
+            assertNotEquals(keyOriginal, OnnxModelCache.key(changed, VisionConfig.read(copy), F, false));
         }
         try (Stream<Path> s = Files.list(cache)) {
             assertEquals(2, s.filter(p -> p.getFileName().toString().startsWith("moonvit-")).count(), "no temp folders left");
