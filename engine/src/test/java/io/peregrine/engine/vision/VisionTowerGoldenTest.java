@@ -119,6 +119,24 @@ class VisionTowerGoldenTest {
     }
 
     @Test
+    void concurrentEncodesGiveTheSameRows() throws Exception {
+        PreprocessedImage a = preprocess("img1_97x61");
+        PreprocessedImage b = preprocess("img2_300x200_rgba");
+        float[] expectA = encoder.encode(a).values();
+        float[] expectB = encoder.encode(b).values();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<float[]>> fs = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                PreprocessedImage img = i % 2 == 0 ? a : b;
+                fs.add(pool.submit(() -> encoder.encode(img).values()));
+            }
+            for (int i = 0; i < fs.size(); i++) {
+                assertEquals(0.0, maxAbsDiff(i % 2 == 0 ? expectA : expectB, fs.get(i).get()));
+            }
+        }
+    }
+
+    @Test
     void rejectsChunksLongerThanTheTemporalTable() {
         RgbImage black = new RgbImage(28, 28, new byte[28 * 28 * 3]);
         PreprocessedImage five = new ImagePreprocessor().videoChunk(List.of(black, black, black, black, black), "five");
