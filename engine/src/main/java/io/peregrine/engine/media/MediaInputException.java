@@ -21,6 +21,8 @@ public final class MediaInputException extends RuntimeException {
         TOO_LARGE,
         /** video longer than the duration limit */
         TOO_LONG,
+        /** a PDF with more pages than the page limit */
+        TOO_MANY_PAGES,
         /** more sampled frames than the frame limit */
         TOO_MANY_FRAMES,
         /** more vision tokens than the per-request limit */
