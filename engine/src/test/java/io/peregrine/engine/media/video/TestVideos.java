@@ -94,6 +94,16 @@ final class TestVideos {
      */
     static byte[] write(Path file, String muxer, String encoder, int pixFmt, int w, int h, long[] ptsMillis,
                         int rotationClockwise, IntFunction<byte[]> rgbOfFrame) {
+        return write(file, muxer, encoder, pixFmt, w, h, ptsMillis, rotationClockwise, 4, rgbOfFrame);
+    }
+
+    static byte[] writeWithGop(Path file, String muxer, String encoder, int pixFmt, int w, int h, long[] ptsMillis,
+                               int gop, IntFunction<byte[]> rgbOfFrame) {
+        return write(file, muxer, encoder, pixFmt, w, h, ptsMillis, 0, gop, rgbOfFrame);
+    }
+
+    private static byte[] write(Path file, String muxer, String encoder, int pixFmt, int w, int h, long[] ptsMillis,
+                                int rotationClockwise, int gop, IntFunction<byte[]> rgbOfFrame) {
         AVFormatContext oc = new AVFormatContext(null);
         check(avformat_alloc_output_context2(oc, null, muxer, file.toString()), "alloc output");
         AVCodec codec = avcodec_find_encoder_by_name(encoder);
@@ -103,7 +113,7 @@ final class TestVideos {
         AVStream st = avformat_new_stream(oc, null);
         AVCodecContext cc = avcodec_alloc_context3(codec);
         AVRational tb = new AVRational().num(1).den(1000);
-        cc.width(w).height(h).pix_fmt(pixFmt).time_base(tb).gop_size(4).max_b_frames(0);
+        cc.width(w).height(h).pix_fmt(pixFmt).time_base(tb).gop_size(gop).max_b_frames(0);
         cc.framerate(new AVRational().num(10).den(1));
         if ((oc.oformat().flags() & AVFMT_GLOBALHEADER) != 0) {
             cc.flags(cc.flags() | AV_CODEC_FLAG_GLOBAL_HEADER);
