@@ -51,6 +51,10 @@ import io.peregrine.engine.media.MediaInputException;
 import io.peregrine.engine.media.MediaInputException.Reason;
 import io.peregrine.engine.media.RgbFrame;
 import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -100,6 +104,9 @@ public final class FfmpegVideo implements AutoCloseable {
     private final String source;
     private final VideoLimits limits;
     private final MemoryAvio memory;
+    private final byte[] bytes;
+    private final Path file;
+    private String contentSha256;
     private AVFormatContext format;
     private final AVStream stream;
     private final int streamIndex;
@@ -128,7 +135,7 @@ public final class FfmpegVideo implements AutoCloseable {
         }
         MemoryAvio memory = new MemoryAvio(bytes);
         try {
-            return new FfmpegVideo(null, memory, source, limits);
+            return new FfmpegVideo(null, bytes, memory, source, limits);
         } catch (RuntimeException | Error e) {
             memory.close();
             throw e;
@@ -150,13 +157,16 @@ public final class FfmpegVideo implements AutoCloseable {
             throw new MediaInputException(Reason.TOO_LARGE, source + ": the video is " + size
                     + " bytes; the limit is " + limits.maxBytes());
         }
-        return new FfmpegVideo(file.toAbsolutePath().toString(), null, source, limits);
+        return new FfmpegVideo(file.toAbsolutePath(), null, null, source, limits);
     }
 
-    private FfmpegVideo(String path, MemoryAvio memory, String source, VideoLimits limits) {
+    private FfmpegVideo(Path file, byte[] bytes, MemoryAvio memory, String source, VideoLimits limits) {
         this.source = source;
         this.limits = limits;
         this.memory = memory;
+        this.bytes = bytes;
+        this.file = file;
+        String path = file == null ? null : file.toString();
         AVFormatContext fmt = avformat_alloc_context();
         if (memory != null) {
             fmt.pb(memory.context());
@@ -235,6 +245,40 @@ public final class FfmpegVideo implements AutoCloseable {
 
     public VideoInfo info() {
         return info;
+    }
+
+    /** Hex SHA-256 of the encoded video (computed on first use): the same bytes always give the same chunks. */
+    public String contentSha256() {
+        if (contentSha256 == null) {
+            try {
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
+                if (bytes != null) {
+                    md.update(bytes);
+                } else {
+                    try (InputStream in = Files.newInputStream(file)) {
+                        byte[] buf = new byte[1 << 16];
+                        for (int n; (n = in.read(buf)) > 0; ) {
+                            md.update(buf, 0, n);
+                        }
+                    }
+                }
+                contentSha256 = HexFormat.of().formatHex(md.digest());
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is required by every JDK", e);
+            } catch (IOException e) {
+                throw new MediaInputException(Reason.CORRUPT, source + ": cannot read " + file + ": " + e, e);
+            }
+        }
+        return contentSha256;
+    }
+
+    /**
+     * Cache key of one chunk's encoder output: the video's content hash and the frames the chunk holds. Frames are
+     * decoded deterministically, so equal keys mean equal pixels (for the same preprocessing and weights, which the
+     * encoder cache adds to the key).
+     */
+    public String chunkKey(ChunkPlan chunk) {
+        return contentSha256() + "/frames=" + chunk.frameIndices();
     }
 
     /** The K2.5 sampling plan for this video, checked against the frame and token limits. */

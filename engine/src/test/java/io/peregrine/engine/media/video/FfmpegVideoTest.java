@@ -154,6 +154,13 @@ class FfmpegVideoTest {
             assertEquals(3, n);
             // Going back to the start re-seeks rather than failing.
             assertEquals(0, video.chunks(plan).next().frames().get(0).frameIndex());
+            // The same bytes from memory give the same chunk cache keys; another chunk gets another key.
+            try (FfmpegVideo same = FfmpegVideo.open(java.nio.file.Files.readAllBytes(file), "mem", VideoLimits.DEFAULT)) {
+                assertEquals(video.chunkKey(plan.chunks().get(1)), same.chunkKey(same.plan(CFG).chunks().get(1)));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            assertFalse(video.chunkKey(plan.chunks().get(0)).equals(video.chunkKey(plan.chunks().get(1))));
         }
     }
 
