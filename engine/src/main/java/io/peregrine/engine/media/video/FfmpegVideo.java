@@ -122,6 +122,8 @@ public final class FfmpegVideo implements AutoCloseable {
     private boolean demuxerDone;
     private boolean decoderDrained;
     private int lastIndex = -1;
+    private long framesDecoded;
+    private int seeks;
     private boolean closed;
 
     /** Opens a video held in memory (a decoded data URL). {@code source} names it in error messages. */
@@ -230,7 +232,9 @@ public final class FfmpegVideo implements AutoCloseable {
             decoder = avcodec_alloc_context3(codec);
             avcodec_parameters_to_context(decoder, par);
             decoder.pkt_timebase(tb);
-            decoder.thread_count(0);
+            // A few threads per video: enough for 720p/1080p H.264 in real time, and concurrent requests each
+            // get some instead of every decoder spawning one thread per core.
+            decoder.thread_count(Math.min(4, Runtime.getRuntime().availableProcessors()));
             ret = avcodec_open2(decoder, codec, (AVDictionary) null);
             if (ret < 0) {
                 throw new MediaInputException(Reason.UNSUPPORTED_CODEC, source + ": cannot open the "
@@ -334,6 +338,16 @@ public final class FfmpegVideo implements AutoCloseable {
         };
     }
 
+    /** Frames the decoder produced so far (wanted or not): what sampling and seeking saved is the difference. */
+    public long framesDecoded() {
+        return framesDecoded;
+    }
+
+    /** Seeks done so far, including the one to the start when the video was opened. */
+    public int seeks() {
+        return seeks;
+    }
+
     /** Decodes every chunk (convenience for short videos; long ones should stream {@link #chunks}). */
     public List<VideoChunk> decodeAll(SamplingPlan plan) {
         List<VideoChunk> out = new ArrayList<>();
@@ -384,6 +398,7 @@ public final class FfmpegVideo implements AutoCloseable {
         while (true) {
             int ret = avcodec_receive_frame(decoder, frame);
             if (ret >= 0) {
+                framesDecoded++;
                 return true;
             }
             if (ret == AVERROR_EOF) {
@@ -425,6 +440,7 @@ public final class FfmpegVideo implements AutoCloseable {
             throw new MediaInputException(Reason.CORRUPT, source + ": cannot seek in the video (" + error(ret) + ")");
         }
         avcodec_flush_buffers(decoder);
+        seeks++;
         demuxerDone = false;
         decoderDrained = false;
         lastIndex = presentationIndex - 1;

@@ -192,6 +192,45 @@ class FfmpegVideoTest {
         }
     }
 
+    @Test
+    void damagedPayloadDecodesOrFailsTyped() {
+        byte[] mp4 = TestVideos.write(dir.resolve("dmg.mp4"), "mp4", "mpeg4", AV_PIX_FMT_YUV420P, 64, 48,
+                uniformMillis(40, 10), 0, i -> TestVideos.patternFrame(i, 64, 48));
+        Random rnd = new Random(11);
+        for (int trial = 0; trial < 5; trial++) {
+            byte[] bad = mp4.clone();
+            // Scribble over the middle (packet data; the moov index at the end stays intact).
+            for (int k = 0; k < 64; k++) {
+                bad[bad.length / 4 + rnd.nextInt(bad.length / 3)] = (byte) rnd.nextInt(256);
+            }
+            try (FfmpegVideo video = FfmpegVideo.open(bad, "dmg.mp4", VideoLimits.DEFAULT)) {
+                List<VideoChunk> chunks = video.decodeAll(video.plan(CFG));
+                assertEquals(video.plan(CFG).chunks().size(), chunks.size());
+            } catch (MediaInputException e) {
+                assertTrue(e.getMessage().startsWith("dmg.mp4: "), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void seeksSkipWorkBetweenFarApartFrames() {
+        // 200 frames at 50 fps, a keyframe every 4: sampling 2 fps takes every 25th frame, so most of the stream
+        // is never decoded.
+        byte[] mp4 = TestVideos.write(dir.resolve("sparse.mp4"), "mp4", "mpeg4", AV_PIX_FMT_YUV420P, 32, 32,
+                uniformMillis(200, 50), 0, i -> TestVideos.patternFrame(i, 32, 32));
+        try (FfmpegVideo video = FfmpegVideo.open(mp4, "sparse.mp4", VideoLimits.DEFAULT)) {
+            SamplingPlan plan = video.plan(CFG);
+            assertEquals(8, plan.sampledFrames());
+            for (VideoChunk c : video.decodeAll(plan)) {
+                for (VideoFrame f : c.frames()) {
+                    assertEquals(f.frameIndex(), identify(f.image(), 200));
+                }
+            }
+            assertTrue(video.framesDecoded() < 60, "decoded " + video.framesDecoded() + " of 200 frames");
+            assertTrue(video.seeks() > 1, "seeks " + video.seeks());
+        }
+    }
+
     private static void assertReason(Reason reason, org.junit.jupiter.api.function.Executable open) {
         MediaInputException e = assertThrows(MediaInputException.class, () -> {
             open.execute();

@@ -63,10 +63,11 @@ public final class VideoBenchmark {
                 long d = System.nanoTime();
                 System.out.printf("run %d: open+index %.1f ms, plan %.2f ms (%d chunks, %d frames, %d tokens), "
                                 + "first chunk after %.1f ms, all chunks %.1f ms (%.1f sampled frames/s, %.2f ms per "
-                                + "video second), total %.1f ms%n",
+                                + "video second), total %.1f ms; decoder produced %d frames, %d seeks%n",
                         run, (b - a) / 1e6, (c - b) / 1e6, chunks, frames,
                         video.visionTokens(plan, VideoProcessorConfig.K25), (firstChunk - a) / 1e6, (d - c) / 1e6,
-                        frames / ((d - c) / 1e9), (d - a) / 1e6 / seconds, (d - a) / 1e6);
+                        frames / ((d - c) / 1e9), (d - a) / 1e6 / seconds, (d - a) / 1e6, video.framesDecoded(),
+                        video.seeks());
             }
         }
         Files.deleteIfExists(file);
