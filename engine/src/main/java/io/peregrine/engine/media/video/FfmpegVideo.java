@@ -514,8 +514,11 @@ public final class FfmpegVideo implements AutoCloseable {
                     keyPts[keys++] = t;
                 }
                 if (n > maxFrames) {
+                    // Above 1000 frames per second of allowed duration: stop indexing, whatever the header says.
                     av_packet_unref(packet);
-                    throw tooLong(n * 0.001);
+                    throw new MediaInputException(Reason.TOO_LONG, source + ": the video has more than " + maxFrames
+                            + " frames; the limit is " + String.format("%.0f", limits.maxDurationSeconds())
+                            + " s at up to 1000 fps");
                 }
             }
             av_packet_unref(packet);
