@@ -31,6 +31,8 @@ import static org.bytedeco.ffmpeg.global.avutil.AVMEDIA_TYPE_VIDEO;
 import static org.bytedeco.ffmpeg.global.avutil.AV_LOG_ERROR;
 import static org.bytedeco.ffmpeg.global.avutil.AV_NOPTS_VALUE;
 import static org.bytedeco.ffmpeg.global.avutil.AV_PIX_FMT_RGB24;
+import static org.bytedeco.ffmpeg.global.avutil.av_dict_free;
+import static org.bytedeco.ffmpeg.global.avutil.av_dict_set;
 import static org.bytedeco.ffmpeg.global.avutil.av_display_rotation_get;
 import static org.bytedeco.ffmpeg.global.avutil.av_frame_alloc;
 import static org.bytedeco.ffmpeg.global.avutil.av_frame_free;
@@ -94,6 +96,9 @@ public final class FfmpegVideo implements AutoCloseable {
 
     /** avformat.h AVFMT_FLAG_CUSTOM_IO (the preset does not export it): the caller owns the AVIOContext. */
     private static final int AVFMT_FLAG_CUSTOM_IO = 0x0080;
+    /** Demuxers accepted: MP4/MOV (and 3GP), Matroska/WebM, AVI, MPEG-TS. */
+    static final String CONTAINERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts";
+
     /** packet.h AV_PKT_FLAG_DISCARD. */
     private static final int AV_PKT_FLAG_DISCARD = 0x0004;
 
@@ -174,7 +179,14 @@ public final class FfmpegVideo implements AutoCloseable {
             fmt.pb(memory.context());
             fmt.flags(fmt.flags() | AVFMT_FLAG_CUSTOM_IO);
         }
-        int ret = avformat_open_input(fmt, path, null, (AVDictionary) null);
+        // Only plain container demuxers: playlist and script demuxers (HLS, DASH, concat, image sequences) would
+        // open further URLs or local files named inside client-supplied bytes. No nested protocol opens at all,
+        // except the file itself for a path input.
+        AVDictionary options = new AVDictionary(null);
+        av_dict_set(options, "format_whitelist", CONTAINERS, 0);
+        av_dict_set(options, "protocol_whitelist", path == null ? "none" : "file", 0);
+        int ret = avformat_open_input(fmt, path, null, options);
+        av_dict_free(options);
         if (ret < 0) {
             // avformat_open_input frees the context on failure
             freeNative();

@@ -193,6 +193,29 @@ class FfmpegVideoTest {
     }
 
     @Test
+    void playlistsAndScriptsThatNameOtherFilesAreRefused() throws java.io.IOException {
+        // Bytes that would make FFmpeg open a local file (or a URL) named by the client must not be demuxed.
+        Path secret = dir.resolve("secret.mp4");
+        TestVideos.write(secret, "mp4", "mpeg4", AV_PIX_FMT_YUV420P, 32, 32, uniformMillis(4, 10), 0,
+                i -> TestVideos.patternFrame(i, 32, 32));
+        // Absolute names for the in-memory case; names relative to the list file for the file case (FFmpeg's
+        // own "safe" checks already refuse some absolute paths, relative ones they allow).
+        for (String name : new String[] {secret.toString(), "secret.mp4"}) {
+            String[] payloads = {
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n" + name + "\n#EXT-X-ENDLIST\n",
+                "ffconcat version 1.0\nfile '" + name + "'\n",
+            };
+            for (String p : payloads) {
+                byte[] bytes = p.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                assertReason(Reason.UNSUPPORTED_FORMAT, () -> FfmpegVideo.open(bytes, "v", VideoLimits.DEFAULT).close());
+                Path file = dir.resolve("list.txt");
+                java.nio.file.Files.write(file, bytes);
+                assertReason(Reason.UNSUPPORTED_FORMAT, () -> FfmpegVideo.open(file, "v", VideoLimits.DEFAULT).close());
+            }
+        }
+    }
+
+    @Test
     void damagedPayloadDecodesOrFailsTyped() {
         byte[] mp4 = TestVideos.write(dir.resolve("dmg.mp4"), "mp4", "mpeg4", AV_PIX_FMT_YUV420P, 64, 48,
                 uniformMillis(40, 10), 0, i -> TestVideos.patternFrame(i, 64, 48));
