@@ -72,6 +72,9 @@ public final class PdfPages implements AutoCloseable {
         this.source = source;
         this.document = document;
         this.renderer = new PDFRenderer(document);
+        // Embedded images larger than the page raster are subsampled while drawing: a small PDF holding a huge
+        // image must not allocate that image at full size (the page raster is at most ~3.2 MP anyway).
+        renderer.setSubsamplingAllowed(true);
         this.raster = raster;
     }
 
