@@ -1,0 +1,88 @@
+package io.peregrine.server.bench;
+
+import java.net.URI;
+import java.time.Duration;
+
+/**
+ * How to drive the server.
+ *
+ * @param baseUrl          scheme, host and port (and any path prefix) of the server, without {@code /v1}
+ * @param model            the {@code model} field; null asks {@code GET /v1/models} for the first one
+ * @param apiKey           sent as {@code Authorization: Bearer}; null for none
+ * @param maxConcurrency   most requests in flight at once; 0 for no limit
+ * @param requestRate      requests per second (Poisson arrivals); infinite sends all at once
+ * @param imagesPerRequest chat only: generated PNG images added to each prompt
+ * @param checkMetrics     after the run, require /metrics to show nothing running or waiting and KV usage back
+ *                         to its level before the run
+ * @param kvTolerance      how far above its pre-run level KV usage may settle (fraction, 0..1)
+ */
+public record BenchOptions(
+        URI baseUrl,
+        Endpoint endpoint,
+        String model,
+        String apiKey,
+        int maxConcurrency,
+        double requestRate,
+        long seed,
+        boolean stream,
+        boolean ignoreEos,
+        int imagesPerRequest,
+        int imageSize,
+        double disconnectRate,
+        double malformedRate,
+        double slowReaderRate,
+        Duration slowReaderPause,
+        Duration requestTimeout,
+        boolean checkMetrics,
+        Duration idleTimeout,
+        double kvTolerance) {
+
+    public BenchOptions {
+        String scheme = baseUrl.getScheme();
+        if (!"http".equals(scheme) && !"https".equals(scheme)) {
+            throw new IllegalArgumentException("base URL must be http:// or https://, got " + baseUrl);
+        }
+        if (maxConcurrency < 0) {
+            throw new IllegalArgumentException("max concurrency must be >= 0 (0 = no limit), got " + maxConcurrency);
+        }
+        if (!(requestRate > 0)) {
+            throw new IllegalArgumentException("request rate must be > 0 or inf, got " + requestRate);
+        }
+        if (imagesPerRequest < 0 || (imagesPerRequest > 0 && endpoint != Endpoint.CHAT)) {
+            throw new IllegalArgumentException("images per request must be >= 0, and only the chat endpoint takes "
+                    + "images (got " + imagesPerRequest + " for " + endpoint.path() + ")");
+        }
+        if (faultRate(disconnectRate, malformedRate, slowReaderRate) > 0 && "https".equals(scheme)) {
+            throw new IllegalArgumentException("fault mode talks raw HTTP/1.1 over a socket and needs an http:// URL");
+        }
+        if (kvTolerance < 0 || kvTolerance > 1) {
+            throw new IllegalArgumentException("KV tolerance must be in [0, 1], got " + kvTolerance);
+        }
+        String s = baseUrl.toString();
+        baseUrl = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
+    }
+
+    /** A plain benchmark of {@code baseUrl}: streaming chat, no faults, one request at a time. */
+    public static BenchOptions defaults(URI baseUrl) {
+        return new BenchOptions(baseUrl, Endpoint.CHAT, null, null, 1, Double.POSITIVE_INFINITY, 0, true, false, 0,
+                64, 0, 0, 0, Duration.ofSeconds(2), Duration.ofMinutes(10), false, Duration.ofSeconds(30), 0);
+    }
+
+    public boolean faultMode() {
+        return faultRate(disconnectRate, malformedRate, slowReaderRate) > 0;
+    }
+
+    private static double faultRate(double d, double m, double s) {
+        return d + m + s;
+    }
+
+    public URI url(String path) {
+        return URI.create(baseUrl + path);
+    }
+
+    public BenchOptions withModel(String m) {
+        return new BenchOptions(baseUrl, endpoint, m, apiKey, maxConcurrency, requestRate, seed, stream, ignoreEos,
+                imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate, slowReaderPause,
+                requestTimeout, checkMetrics, idleTimeout, kvTolerance);
+    }
+}
