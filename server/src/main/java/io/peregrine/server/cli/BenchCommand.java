@@ -60,7 +60,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--request-rate", defaultValue = "inf",
             description = "Requests per second, Poisson arrivals (default: ${DEFAULT-VALUE}: all at once).")
-    double requestRate;
+    String requestRate;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of prompts, arrivals and faults.")
     long seed;
@@ -181,10 +181,23 @@ public final class BenchCommand implements Callable<Integer> {
         String key = apiKey != null ? apiKey : env("OPENAI_API_KEY") != null ? env("OPENAI_API_KEY")
                 : env("PEREGRINE_API_KEY");
         boolean faults = disconnectRate + malformedRate + slowReaderRate > 0;
-        return new BenchOptions(baseUrl, Endpoint.parse(endpoint), model, key, maxConcurrency, requestRate, seed,
+        return new BenchOptions(baseUrl, Endpoint.parse(endpoint), model, key, maxConcurrency, rate(), seed,
                 stream, ignoreEos, imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate,
                 seconds(slowReaderPause), seconds(requestTimeout), checkMetrics != null ? checkMetrics : faults,
                 seconds(idleTimeout), kvTolerance);
+    }
+
+    private double rate() {
+        String r = requestRate.strip().toLowerCase(java.util.Locale.ROOT);
+        if (r.equals("inf") || r.equals("infinity")) {
+            return Double.POSITIVE_INFINITY;
+        }
+        try {
+            return Double.parseDouble(r);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--request-rate must be a number of requests per second or inf, got "
+                    + requestRate);
+        }
     }
 
     List<BenchPrompt> prompts() throws IOException {
