@@ -1,0 +1,137 @@
+package io.peregrine.server.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The benchmark against a scripted server with known timings: token counts and throughput denominators are
+ * exact, and each timing lies between what the script guarantees and that plus scheduling slack.
+ */
+class ScriptedServerTest {
+    // Loopback plus a 2-core machine shared with other builds: generous, but far below the scripted times.
+    private static final double SLACK_MS = 60;
+
+    private static BenchOptions options(URI base, Endpoint endpoint, boolean stream, int images) {
+        return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 5, stream, true, images,
+                32, 0, 0, 0, Duration.ofSeconds(1), Duration.ofSeconds(20), false, Duration.ofSeconds(1), 0);
+    }
+
+    private static BenchRunner.Report run(BenchOptions o, int requests) throws Exception {
+        return BenchRunner.run(o, RandomPrompts.generate(requests, 12, 4, 0, 5), new PrintWriter(new StringWriter()),
+                Duration.ofSeconds(1), false);
+    }
+
+    @Test
+    void streamedChatTimingsFollowTheScript() throws Exception {
+        try (ScriptedOpenAiServer server = new ScriptedOpenAiServer(120, 40, 4, 7)) {
+            BenchRunner.Report report = run(options(server.baseUrl(), Endpoint.CHAT, true, 0), 4);
+            BenchResult r = report.result();
+            assertEquals("scripted-1", report.options().model(), "the model comes from GET /v1/models");
+            assertEquals(4, r.completed(), () -> ResultReport.table(report));
+            assertEquals(0, r.failed());
+            assertEquals(28, r.totalInputTokens(), "usage.prompt_tokens, not the word count");
+            assertEquals(16, r.totalOutputTokens());
+            // Throughputs share one denominator, the run's duration: one request at a time, each >= 240 ms.
+            assertTrue(r.durationSeconds() >= 4 * 0.240, "duration " + r.durationSeconds());
+            assertEquals(4 / r.durationSeconds(), r.requestThroughput(), 1e-9);
+            assertEquals(28 / r.durationSeconds(), r.inputThroughput(), 1e-9);
+            assertEquals(16 / r.durationSeconds(), r.outputThroughput(), 1e-9);
+            assertEquals(44 / r.durationSeconds(), r.totalTokenThroughput(), 1e-9);
+            // The role-only chunk sent at once does not count as the first token.
+            within(r.ttftMs().median(), 120, "TTFT");
+            within(r.ttftMs().p99(), 120, "TTFT p99");
+            assertEquals(12, r.itlMs().count(), "3 gaps per 4-chunk answer; finish and usage chunks add none");
+            within(r.itlMs().median(), 40, "ITL");
+            within(r.tpotMs().median(), 40, "TPOT = (E2EL - TTFT) / (4 - 1)");
+            within(r.e2elMs().median(), 240, "E2EL");
+            for (JsonNode body : server.bodies) {
+                assertEquals("scripted-1", body.path("model").asText());
+                assertEquals(4, body.path("max_completion_tokens").asInt());
+                assertTrue(body.path("stream_options").path("include_usage").asBoolean());
+                assertTrue(body.path("ignore_eos").asBoolean());
+                assertEquals(12, body.path("messages").get(0).path("content").asText().split(" ").length);
+            }
+        }
+    }
+
+    @Test
+    void wholeCompletionsReportTtftAsTheLatency() throws Exception {
+        try (ScriptedOpenAiServer server = new ScriptedOpenAiServer(60, 20, 3, 5)) {
+            BenchResult r = run(options(server.baseUrl(), Endpoint.COMPLETIONS, false, 0), 3).result();
+            assertEquals(3, r.completed());
+            assertEquals(9, r.totalOutputTokens());
+            assertEquals(r.ttftMs(), r.e2elMs());
+            within(r.e2elMs().median(), 100, "E2EL");
+            assertEquals(0, r.itlMs().count());
+            JsonNode body = server.bodies.getFirst();
+            assertEquals(4, body.path("max_tokens").asInt());
+            assertFalse(body.path("stream").asBoolean());
+            assertTrue(body.path("prompt").isTextual());
+        }
+    }
+
+    @Test
+    void imagesGoAsPngDataUrls() throws Exception {
+        try (ScriptedOpenAiServer server = new ScriptedOpenAiServer(1, 1, 2, 5)) {
+            assertEquals(2, run(options(server.baseUrl(), Endpoint.CHAT, true, 2), 2).result().completed());
+            JsonNode parts = server.bodies.getFirst().path("messages").get(0).path("content");
+            assertEquals(3, parts.size());
+            assertEquals("text", parts.get(0).path("type").asText());
+            String url = parts.get(1).path("image_url").path("url").asText();
+            assertTrue(url.startsWith("data:image/png;base64,"));
+            BufferedImage img = ImageIO.read(new ByteArrayInputStream(
+                    Base64.getDecoder().decode(url.substring("data:image/png;base64,".length()))));
+            assertEquals(32, img.getWidth());
+            assertEquals(32, img.getHeight());
+            assertFalse(url.equals(parts.get(2).path("image_url").path("url").asText()), "images differ");
+            assertFalse(url.equals(server.bodies.get(1).path("messages").get(0).path("content").get(1)
+                    .path("image_url").path("url").asText()), "images differ across requests");
+        }
+    }
+
+    @Test
+    void serverErrorsAreCountedWithTheirMessage() throws Exception {
+        try (ScriptedOpenAiServer server = new ScriptedOpenAiServer(1, 1, 2, 5)) {
+            server.failStatus = 503;
+            BenchRunner.Report report = run(options(server.baseUrl(), Endpoint.CHAT, true, 0), 3);
+            assertEquals(0, report.result().completed());
+            assertEquals(3, report.result().failed());
+            assertEquals(List.of(new BenchResult.ErrorCount("HTTP 503: scripted failure", 3)), report.result().errors());
+            assertNull(report.idle(), "no idle check unless asked");
+            assertFalse(report.passed(true));
+            assertTrue(report.passed(false));
+        }
+    }
+
+    @Test
+    void sameSeedSendsTheSameRequests() throws Exception {
+        try (ScriptedOpenAiServer a = new ScriptedOpenAiServer(1, 1, 2, 5);
+             ScriptedOpenAiServer b = new ScriptedOpenAiServer(1, 1, 2, 5)) {
+            run(options(a.baseUrl(), Endpoint.CHAT, true, 0), 3);
+            run(options(b.baseUrl(), Endpoint.CHAT, true, 0), 3);
+            assertArrayEquals(a.bodies.stream().map(JsonNode::toString).sorted().toArray(),
+                    b.bodies.stream().map(JsonNode::toString).sorted().toArray());
+        }
+    }
+
+    private static void within(double measuredMs, double scriptedMs, String what) {
+        // A chunk may land late but the next one on time, so one gap can come in slightly short of the script.
+        assertTrue(measuredMs >= scriptedMs - 5 && measuredMs <= scriptedMs + SLACK_MS,
+                what + " " + measuredMs + " ms, scripted " + scriptedMs + " ms");
+    }
+}
