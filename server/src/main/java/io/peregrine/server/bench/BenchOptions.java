@@ -15,6 +15,7 @@ import java.time.Duration;
  * @param checkMetrics     after the run, require /metrics to show nothing running or waiting and KV usage back
  *                         to its level before the run
  * @param kvTolerance      how far above its pre-run level KV usage may settle (fraction, 0..1)
+ * @param metricsPath      where the server exposes Prometheus metrics ({@code /metrics}; NIM: {@code /v1/metrics})
  */
 public record BenchOptions(
         URI baseUrl,
@@ -35,7 +36,8 @@ public record BenchOptions(
         Duration requestTimeout,
         boolean checkMetrics,
         Duration idleTimeout,
-        double kvTolerance) {
+        double kvTolerance,
+        String metricsPath) {
 
     public BenchOptions {
         String scheme = baseUrl.getScheme();
@@ -58,14 +60,11 @@ public record BenchOptions(
         if (kvTolerance < 0 || kvTolerance > 1) {
             throw new IllegalArgumentException("KV tolerance must be in [0, 1], got " + kvTolerance);
         }
+        if (metricsPath == null || !metricsPath.startsWith("/")) {
+            throw new IllegalArgumentException("metrics path must start with /, got " + metricsPath);
+        }
         String s = baseUrl.toString();
         baseUrl = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
-    }
-
-    /** A plain benchmark of {@code baseUrl}: streaming chat, no faults, one request at a time. */
-    public static BenchOptions defaults(URI baseUrl) {
-        return new BenchOptions(baseUrl, Endpoint.CHAT, null, null, 1, Double.POSITIVE_INFINITY, 0, true, false, 0,
-                64, 0, 0, 0, Duration.ofSeconds(2), Duration.ofMinutes(10), false, Duration.ofSeconds(30), 0);
     }
 
     public boolean faultMode() {
@@ -83,6 +82,6 @@ public record BenchOptions(
     public BenchOptions withModel(String m) {
         return new BenchOptions(baseUrl, endpoint, m, apiKey, maxConcurrency, requestRate, seed, stream, ignoreEos,
                 imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate, slowReaderPause,
-                requestTimeout, checkMetrics, idleTimeout, kvTolerance);
+                requestTimeout, checkMetrics, idleTimeout, kvTolerance, metricsPath);
     }
 }

@@ -1,5 +1,7 @@
 package io.peregrine.server.bench;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
@@ -33,7 +35,10 @@ public record BenchResult(
     public record ErrorCount(String message, int count) {}
 
     public BenchResult {
-        faults = Map.copyOf(faults);
+        // Enum order, so tables list the faults the same way every run.
+        EnumMap<Fault, FaultTally> ordered = new EnumMap<>(Fault.class);
+        ordered.putAll(faults);
+        faults = Collections.unmodifiableMap(ordered);
         errors = List.copyOf(errors);
     }
 

@@ -31,7 +31,7 @@ public final class BenchRunner {
             throws IOException, InterruptedException {
         try (HttpBenchClient http = new HttpBenchClient(options)) {
             BenchOptions opts = options.model() != null ? options : options.withModel(http.firstModel());
-            ServerLoad before = opts.checkMetrics() ? ServerLoad.parse(http.get("/metrics")) : null;
+            ServerLoad before = opts.checkMetrics() ? ServerLoad.parse(http.get(opts.metricsPath())) : null;
             int n = prompts.size();
             Fault[] faults = Fault.plan(n, opts.disconnectRate(), opts.malformedRate(), opts.slowReaderRate(),
                     opts.seed());
@@ -71,7 +71,8 @@ public final class BenchRunner {
             }
             BenchResult result = BenchMetrics.compute(Arrays.asList(outcomes), end - start);
             IdleCheck.Verdict idle = before == null ? null
-                    : IdleCheck.await(() -> http.get("/metrics"), before, opts.idleTimeout(), opts.kvTolerance());
+                    : IdleCheck.await(() -> http.get(opts.metricsPath()), before, opts.idleTimeout(),
+                            opts.kvTolerance());
             return new Report(opts, n, result, idle);
         }
     }

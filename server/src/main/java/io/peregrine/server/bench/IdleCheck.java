@@ -41,13 +41,13 @@ public final class IdleCheck {
     static String problem(ServerLoad before, ServerLoad now, double kvTolerance) {
         StringBuilder p = new StringBuilder();
         if (now.running() != 0) {
-            p.append(ServerLoad.RUNNING).append(" = ").append(now.running()).append(" (expected 0); ");
+            p.append(now.runningName()).append(" = ").append(now.running()).append(" (expected 0); ");
         }
         if (now.waiting() != 0) {
-            p.append(ServerLoad.WAITING).append(" = ").append(now.waiting()).append(" (expected 0); ");
+            p.append(now.waitingName()).append(" = ").append(now.waiting()).append(" (expected 0); ");
         }
         if (now.kvCacheUsage() > before.kvCacheUsage() + kvTolerance + 1e-9) {
-            p.append(String.format("%s = %.4f, above its pre-run level %.4f + tolerance %.4f; ", ServerLoad.KV,
+            p.append(String.format("%s = %.4f, above its pre-run level %.4f + tolerance %.4f; ", now.kvName(),
                     now.kvCacheUsage(), before.kvCacheUsage(), kvTolerance));
         }
         return p.isEmpty() ? null : p.substring(0, p.length() - 2);

@@ -124,6 +124,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "How far above its pre-run level KV usage may settle (fraction; a prefix cache may keep blocks).")
     double kvTolerance;
 
+    @Option(names = "--metrics-path", defaultValue = "/metrics",
+            description = "Path of the Prometheus metrics (default: ${DEFAULT-VALUE}; NVIDIA NIM: /v1/metrics).")
+    String metricsPath;
+
     @Option(names = "--fail-on-errors", description = "Exit 1 when any request failed unexpectedly.")
     boolean failOnErrors;
 
@@ -184,7 +188,7 @@ public final class BenchCommand implements Callable<Integer> {
         return new BenchOptions(baseUrl, Endpoint.parse(endpoint), model, key, maxConcurrency, rate(), seed,
                 stream, ignoreEos, imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate,
                 seconds(slowReaderPause), seconds(requestTimeout), checkMetrics != null ? checkMetrics : faults,
-                seconds(idleTimeout), kvTolerance);
+                seconds(idleTimeout), kvTolerance, metricsPath);
     }
 
     private double rate() {

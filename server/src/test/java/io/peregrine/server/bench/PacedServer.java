@@ -19,12 +19,16 @@ final class PacedServer implements AutoCloseable {
     private final HttpServer server;
 
     PacedServer(long tokenMillis, boolean leakAborted) throws InterruptedException {
+        this(tokenMillis, leakAborted, 0);
+    }
+
+    PacedServer(long tokenMillis, boolean leakAborted, int port) throws InterruptedException {
         engine = new PacedEngine(tokenMillis, leakAborted);
         ServingState state = new ServingState();
         metrics = new ServerMetrics(MODEL, state::stats);
         state.ready(new ModelRuntime(List.of(MODEL), "/models/paced", engine, new ByteCodec(),
                 new FakePromptBuilder(), MarkerParser::new));
-        server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
+        server = HttpServer.start(ServerConfig.defaults().withPort(port), state, metrics);
     }
 
     URI baseUrl() {

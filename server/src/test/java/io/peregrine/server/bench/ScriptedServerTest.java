@@ -28,7 +28,7 @@ class ScriptedServerTest {
 
     private static BenchOptions options(URI base, Endpoint endpoint, boolean stream, int images) {
         return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 5, stream, true, images,
-                32, 0, 0, 0, Duration.ofSeconds(1), Duration.ofSeconds(20), false, Duration.ofSeconds(1), 0);
+                32, 0, 0, 0, Duration.ofSeconds(1), Duration.ofSeconds(20), false, Duration.ofSeconds(1), 0, "/metrics");
     }
 
     private static BenchRunner.Report run(BenchOptions o, int requests) throws Exception {

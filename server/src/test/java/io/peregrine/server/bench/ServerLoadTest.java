@@ -26,6 +26,17 @@ class ServerLoadTest {
     }
 
     @Test
+    void readsNimAndSglangNamesWhenVllmsAreAbsent() {
+        ServerLoad nim = ServerLoad.parse("num_requests_running 1\nnum_requests_waiting 2\ngpu_cache_usage_perc 0.5\n");
+        assertEquals(new ServerLoad(1, 2, 0.5, java.util.List.of("num_requests_running", "num_requests_waiting",
+                "gpu_cache_usage_perc")), nim);
+        ServerLoad sglang = ServerLoad.parse("sglang:num_running_reqs{tp_rank=\"0\"} 4\nsglang:num_queue_reqs 0\n"
+                + "sglang:token_usage 0.1\n");
+        assertEquals(4, sglang.running());
+        assertTrue(IdleCheck.problem(new ServerLoad(0, 0, 0), sglang, 0).startsWith("sglang:num_running_reqs = 4.0"));
+    }
+
+    @Test
     void missingGaugeIsNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ServerLoad.parse("vllm:num_requests_running 0\nvllm:num_requests_waiting 0\n"));
