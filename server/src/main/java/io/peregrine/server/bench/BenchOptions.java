@@ -54,7 +54,12 @@ public record BenchOptions(
             throw new IllegalArgumentException("images per request must be >= 0, and only the chat endpoint takes "
                     + "images (got " + imagesPerRequest + " for " + endpoint.path() + ")");
         }
-        if (faultRate(disconnectRate, malformedRate, slowReaderRate) > 0 && "https".equals(scheme)) {
+        double faults = faultRate(disconnectRate, malformedRate, slowReaderRate);
+        if (disconnectRate < 0 || malformedRate < 0 || slowReaderRate < 0 || faults > 1.0 + 1e-9) {
+            throw new IllegalArgumentException("fault rates must be >= 0 and sum to at most 1, got disconnect="
+                    + disconnectRate + " malformed=" + malformedRate + " slow-reader=" + slowReaderRate);
+        }
+        if (faults > 0 && "https".equals(scheme)) {
             throw new IllegalArgumentException("fault mode talks raw HTTP/1.1 over a socket and needs an http:// URL");
         }
         if (kvTolerance < 0 || kvTolerance > 1) {

@@ -41,7 +41,7 @@ public final class FaultClient {
         } catch (SocketTimeoutException e) {
             return RequestOutcome.failed(index, fault, "no answer within " + options.requestTimeout());
         } catch (IOException e) {
-            return RequestOutcome.failed(index, fault, e.getClass().getSimpleName() + ": " + e.getMessage());
+            return RequestOutcome.failed(index, fault, HttpBenchClient.describe(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return RequestOutcome.failed(index, fault, "interrupted");

@@ -14,7 +14,8 @@ public final class GeneratedImages {
 
     public static String pngDataUrl(int width, int height, long seed) {
         if (width < 1 || height < 1 || (long) width * height > 64L << 20) {
-            throw new IllegalArgumentException("image size must be between 1x1 and 64 Mpx, got " + width + "x" + height);
+            throw new IllegalArgumentException("image size must be between 1x1 and 64 Mpx, got " + width + "x"
+                    + height);
         }
         Random r = new Random(seed);
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);

@@ -68,8 +68,11 @@ public final class HttpBenchClient implements AutoCloseable {
         long start = System.nanoTime();
         try {
             return options.stream() ? stream(index, prompt, req, start) : whole(index, prompt, req, start);
+        } catch (java.net.ConnectException e) {
+            return RequestOutcome.failed(index, Fault.NONE, "cannot connect to " + options.baseUrl() + ": "
+                    + describe(e));
         } catch (IOException e) {
-            return RequestOutcome.failed(index, Fault.NONE, e.getClass().getSimpleName() + ": " + e.getMessage());
+            return RequestOutcome.failed(index, Fault.NONE, describe(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return RequestOutcome.failed(index, Fault.NONE, "interrupted");
@@ -131,6 +134,15 @@ public final class HttpBenchClient implements AutoCloseable {
             message = body;
         }
         return RequestOutcome.failed(index, Fault.NONE, "HTTP " + status + ": " + StreamMeter.abbreviate(message));
+    }
+
+    /** Class and message, taking the message from a cause when the JDK leaves it null (ConnectException does). */
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        for (Throwable c = e.getCause(); (m == null || m.isBlank()) && c != null; c = c.getCause()) {
+            m = c.getMessage();
+        }
+        return e.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m);
     }
 
     private static void closeQuietly(InputStream in) {

@@ -49,7 +49,8 @@ final class StreamMeter {
             return;
         }
         if (chunk.has("error")) {
-            error = "error event: " + abbreviate(chunk.get("error").path("message").asText(chunk.get("error").toString()));
+            JsonNode e = chunk.get("error");
+            error = "error event: " + abbreviate(e.path("message").asText(e.toString()));
             return;
         }
         JsonNode usage = chunk.get("usage");

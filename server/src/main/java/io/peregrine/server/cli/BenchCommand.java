@@ -25,12 +25,16 @@ import picocli.CommandLine.Spec;
 /**
  * {@code peregrine bench}: a serving benchmark for any OpenAI-compatible server, with vLLM benchmark_serving's
  * flag names and metric definitions, plus a fault mode that abuses the server and then checks through
- * /metrics that it went back to idle. Exit codes: 0 ok, 1 the idle check failed (or, with
- * {@code --fail-on-errors}, a request failed unexpectedly), 2 bad arguments or input, 3 the server could not
- * be reached or read.
+ * /metrics that it went back to idle. Exit codes: 0 ok, 1 the idle check failed, every measured request
+ * failed, or (with {@code --fail-on-errors}) any request failed unexpectedly, 2 bad arguments or input, 3 the
+ * server could not be reached or read.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmark an OpenAI-compatible server; optionally abuse it and check it recovers.")
+        description = "Benchmark an OpenAI-compatible server; optionally abuse it and check it recovers.",
+        footer = {"", "Metric definitions follow vLLM's benchmark_serving; see docs/performance.md (Serving).",
+                "Exit status:", "  0  done",
+                "  1  the idle check failed, every measured request failed, or (--fail-on-errors) any failed",
+                "  2  bad arguments or input file", "  3  the server could not be reached"})
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec
@@ -50,7 +54,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--api-key", description = "Bearer key (default: env OPENAI_API_KEY, then PEREGRINE_API_KEY).")
     String apiKey;
 
-    @Option(names = "--num-prompts", defaultValue = "100", description = "Requests to send (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--num-prompts", defaultValue = "100",
+            description = "Requests to send (default: ${DEFAULT-VALUE}).")
     int numPrompts;
 
     @Option(names = "--max-concurrency", defaultValue = "0",
@@ -65,13 +70,15 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of prompts, arrivals and faults.")
     long seed;
 
-    @Option(names = "--dataset-name", defaultValue = "random", description = "random or jsonl (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dataset-name", defaultValue = "random",
+            description = "random or jsonl (default: ${DEFAULT-VALUE}).")
     String datasetName;
 
     @Option(names = "--dataset-path", description = "JSONL file of {\"prompt\": ..., \"output_len\": ...} lines.")
     Path datasetPath;
 
-    @Option(names = "--random-input-len", defaultValue = "1024", description = "Words per random prompt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--random-input-len", defaultValue = "1024",
+            description = "Words per random prompt (default: ${DEFAULT-VALUE}).")
     int inputLen;
 
     @Option(names = "--random-output-len", defaultValue = "128",
@@ -96,7 +103,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ignore-eos", description = "Send ignore_eos so every request generates its full output length.")
     boolean ignoreEos;
 
-    @Option(names = "--disconnect-rate", defaultValue = "0", description = "Share of requests that hang up mid-stream.")
+    @Option(names = "--disconnect-rate", defaultValue = "0",
+            description = "Share of requests that hang up mid-stream.")
     double disconnectRate;
 
     @Option(names = "--malformed-rate", defaultValue = "0", description = "Share of requests sent broken.")
@@ -121,7 +129,8 @@ public final class BenchCommand implements Callable<Integer> {
     double idleTimeout;
 
     @Option(names = "--kv-idle-tolerance", defaultValue = "0",
-            description = "How far above its pre-run level KV usage may settle (fraction; a prefix cache may keep blocks).")
+            description = "How far above its pre-run level KV usage may settle (fraction; a prefix cache may "
+                    + "keep blocks).")
     double kvTolerance;
 
     @Option(names = "--metrics-path", defaultValue = "/metrics",
@@ -152,8 +161,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         BenchRunner.Report report;
         try {
-            report = BenchRunner.run(options, prompts, err, seconds(progressInterval),
-                    System.console() != null);
+            // Redraw the progress line in place only on a terminal; a log gets one line per interval.
+            boolean terminal = System.console() != null && System.console().isTerminal();
+            report = BenchRunner.run(options, prompts, err, seconds(progressInterval), terminal);
         } catch (IOException | IllegalArgumentException e) {
             err.println("peregrine bench: cannot benchmark " + baseUrl + ": " + e.getMessage());
             return 3;
@@ -168,6 +178,11 @@ public final class BenchCommand implements Callable<Integer> {
         if (report.idle() != null && !report.idle().idle()) {
             err.println("peregrine bench: FAILED: the server did not return to idle within "
                     + report.idle().waited().toMillis() + " ms: " + report.idle().problem());
+            return 1;
+        }
+        if (report.result().completed() == 0 && report.result().failed() > 0) {
+            err.println("peregrine bench: FAILED: all " + report.result().failed() + " measured requests failed"
+                    + " (see Errors above)");
             return 1;
         }
         if (failOnErrors && report.result().unexpectedFailures() > 0) {

@@ -31,7 +31,8 @@ class PromptsTest {
     @Test
     void jsonlPromptsCycleAndTakeTheirLengths() throws Exception {
         Path f = dir.resolve("p.jsonl");
-        Files.writeString(f, "{\"prompt\": \"hello there\", \"output_len\": 7}\n\n{\"prompt\": \"bye\", \"input_len\": 1}\n");
+        Files.writeString(f, "{\"prompt\": \"hello there\", \"output_len\": 7}\n\n"
+                + "{\"prompt\": \"bye\", \"input_len\": 1}\n");
         List<BenchPrompt> p = JsonlPrompts.read(f, 5, 32);
         assertEquals(5, p.size());
         assertEquals(new BenchPrompt("hello there", -1, 7), p.get(0));

@@ -37,7 +37,8 @@ final class ScriptedOpenAiServer implements AutoCloseable {
         this.promptTokens = promptTokens;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        server.createContext("/v1/models", ex -> reply(ex, 200, "{\"object\":\"list\",\"data\":[{\"id\":\"scripted-1\"}]}"));
+        server.createContext("/v1/models",
+                ex -> reply(ex, 200, "{\"object\":\"list\",\"data\":[{\"id\":\"scripted-1\"}]}"));
         server.createContext("/v1/chat/completions", ex -> generate(ex, true));
         server.createContext("/v1/completions", ex -> generate(ex, false));
         server.start();

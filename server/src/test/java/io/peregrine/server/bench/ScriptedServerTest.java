@@ -27,8 +27,9 @@ class ScriptedServerTest {
     private static final double SLACK_MS = 60;
 
     private static BenchOptions options(URI base, Endpoint endpoint, boolean stream, int images) {
-        return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 5, stream, true, images,
-                32, 0, 0, 0, Duration.ofSeconds(1), Duration.ofSeconds(20), false, Duration.ofSeconds(1), 0, "/metrics");
+        return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 5, stream, true,
+                images, 32, 0, 0, 0, Duration.ofSeconds(1), Duration.ofSeconds(20), false, Duration.ofSeconds(1), 0,
+                "/metrics");
     }
 
     private static BenchRunner.Report run(BenchOptions o, int requests) throws Exception {
@@ -111,7 +112,8 @@ class ScriptedServerTest {
             BenchRunner.Report report = run(options(server.baseUrl(), Endpoint.CHAT, true, 0), 3);
             assertEquals(0, report.result().completed());
             assertEquals(3, report.result().failed());
-            assertEquals(List.of(new BenchResult.ErrorCount("HTTP 503: scripted failure", 3)), report.result().errors());
+            assertEquals(List.of(new BenchResult.ErrorCount("HTTP 503: scripted failure", 3)),
+                    report.result().errors());
             assertNull(report.idle(), "no idle check unless asked");
             assertFalse(report.passed(true));
             assertTrue(report.passed(false));
