@@ -4,8 +4,11 @@
 # percentiles, RSS and heap over time, and leaked requests / KV blocks. Bounded in time (--duration) and in
 # count (--max-rounds x --requests-per-round); loopback only.
 #
-#   scripts/soak.sh [--duration S] [--max-rounds N] [--requests-per-round N] [--port P] [--out DIR]
-#                   [--sample-interval S] [--ready-timeout S] [--attach [--pid PID]] [-- SERVE_ARGS...]
+#   scripts/soak.sh [--duration S] [--grace S] [--max-rounds N] [--requests-per-round N] [--port P]
+#                   [--out DIR] [--sample-interval S] [--ready-timeout S] [--attach [--pid PID]] [-- SERVE_ARGS...]
+#
+# No round starts after --duration; the round in progress then gets --grace seconds (default 300) to finish
+# before it is killed and counted as failed.
 #
 # Exit status: 0 PASS; 1 FAIL (unexpected request failures, a round that did not return to idle, a leak at the
 # end, or the server died); 2 bad arguments or missing tools.
@@ -14,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEREGRINE="$ROOT/peregrine"
 
 DURATION=300
+GRACE=300
 MAX_ROUNDS=200
 PER_ROUND=100
 PORT=18000
@@ -32,6 +36,7 @@ posint() { [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] || die "$1 must be a positiv
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) posint "$1" "${2:-}"; DURATION="$2"; shift 2 ;;
+    --grace) posint "$1" "${2:-}"; GRACE="$2"; shift 2 ;;
     --max-rounds) posint "$1" "${2:-}"; MAX_ROUNDS="$2"; shift 2 ;;
     --requests-per-round) posint "$1" "${2:-}"; PER_ROUND="$2"; shift 2 ;;
     --port) posint "$1" "${2:-}"; PORT="$2"; shift 2 ;;
@@ -41,12 +46,13 @@ while [ $# -gt 0 ]; do
     --attach) ATTACH=1; shift ;;
     --pid) posint "$1" "${2:-}"; PID="$2"; shift 2 ;;
     --) shift; SERVE_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 # Hard caps so a typo cannot turn a soak into a day-long or unbounded run.
 [ "$DURATION" -le 86400 ] || die "--duration is capped at 86400 s (24 h)"
+[ "$GRACE" -le 3600 ] || die "--grace is capped at 3600 s"
 [ "$PER_ROUND" -le 10000 ] || die "--requests-per-round is capped at 10000"
 for a in "${SERVE_ARGS[@]}"; do
   case "$a" in --host|--host=*) die "the soak binds 127.0.0.1 only; do not pass --host" ;; esac
@@ -152,11 +158,11 @@ while [ "$round" -lt "$MAX_ROUNDS" ] && [ "$SECONDS" -lt "$SOAK_END" ]; do
   left=$((SOAK_END - SECONDS))
   table="$OUT/round-$round.txt"
   set +e
-  # The round's own time bound: what is left of the soak plus the idle check's wait.
+  # The round's own time bound: what is left of the soak, the grace, and the idle check's 30 s.
   # shellcheck disable=SC2086
-  timeout --signal=TERM $((left + 60)) "$PEREGRINE" bench --base-url "$BASE" $args --num-prompts "$PER_ROUND" \
+  timeout --signal=TERM $((left + GRACE + 30)) "$PEREGRINE" bench --base-url "$BASE" $args --num-prompts "$PER_ROUND" \
     --seed "$round" --random-input-len "$INPUT_LEN" --random-output-len "$OUTPUT_LEN" --random-range-ratio 0.5 \
-    --request-timeout "$((left + 30))" --check-metrics --idle-timeout 30 --progress-interval 10 \
+    --request-timeout "$((left + GRACE))" --check-metrics --idle-timeout 30 --progress-interval 10 \
     --result-json "$OUT/round-$round.json" >"$table" 2>"$OUT/round-$round.err"
   code=$?
   set -e
@@ -192,7 +198,7 @@ awk -v a="${RUN_END:-1}" -v b="${WAIT_END:-1}" -v k="${KV_END:-1}" -v k0="$KV0" 
 {
   echo "================ Soak summary ================"
   echo "server:            $BASE${PID:+ (pid $PID)}"
-  echo "rounds:            $round (limit $MAX_ROUNDS), ${PER_ROUND} requests each, ${DURATION}s budget"
+  echo "rounds:            $round (limit $MAX_ROUNDS), ${PER_ROUND} requests each, ${DURATION}s budget + ${GRACE}s grace"
   echo "failed rounds:     $FAILED_ROUNDS"
   echo
   echo "-- per round (latencies in ms) --"
