@@ -29,7 +29,17 @@ public final class BenchRunner {
     public static Report run(BenchOptions options, List<BenchPrompt> prompts, PrintWriter progressOut,
                              Duration progressInterval, boolean progressInPlace)
             throws IOException, InterruptedException {
-        try (HttpBenchClient http = new HttpBenchClient(options)) {
+        return run(options, prompts, progressOut, progressInterval, progressInPlace, Ticker.SYSTEM);
+    }
+
+    /**
+     * As above, timing requests and the run's duration with {@code ticker}. Arrivals, timeouts, progress and
+     * the idle check keep to wall-clock time.
+     */
+    public static Report run(BenchOptions options, List<BenchPrompt> prompts, PrintWriter progressOut,
+                             Duration progressInterval, boolean progressInPlace, Ticker ticker)
+            throws IOException, InterruptedException {
+        try (HttpBenchClient http = new HttpBenchClient(options, ticker)) {
             BenchOptions opts = options.model() != null ? options : options.withModel(http.firstModel());
             ServerLoad before = opts.checkMetrics() ? ServerLoad.parse(http.get(opts.metricsPath())) : null;
             int n = prompts.size();
@@ -44,9 +54,10 @@ public final class BenchRunner {
             long end;
             try (Progress progress = new Progress(progressOut, n, progressInterval, progressInPlace);
                  ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-                start = System.nanoTime();
+                start = ticker.nanoTime();
+                long wallStart = System.nanoTime();
                 for (int i = 0; i < n; i++) {
-                    sleepUntil(start + offsets[i]);
+                    sleepUntil(wallStart + offsets[i]);
                     int index = i;
                     pool.submit(() -> {
                         slots.acquireUninterruptibly();
@@ -67,7 +78,7 @@ public final class BenchRunner {
                 }
                 pool.shutdown();
                 pool.close();
-                end = System.nanoTime();
+                end = ticker.nanoTime();
             }
             BenchResult result = BenchMetrics.compute(Arrays.asList(outcomes), end - start);
             IdleCheck.Verdict idle = before == null ? null

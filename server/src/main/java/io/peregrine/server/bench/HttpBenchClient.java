@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 /** Sends measured (fault-free) requests with the JDK HttpClient and times their responses. */
 public final class HttpBenchClient implements AutoCloseable {
     private final BenchOptions options;
+    private final Ticker ticker;
     private final HttpClient http;
     private final ObjectMapper json = Json.newMapper();
     // Closes the body of a request that runs past --request-timeout, which ends its blocking read.
@@ -29,8 +30,9 @@ public final class HttpBenchClient implements AutoCloseable {
         return t;
     });
 
-    public HttpBenchClient(BenchOptions options) {
+    public HttpBenchClient(BenchOptions options, Ticker ticker) {
         this.options = options;
+        this.ticker = ticker;
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10)).build();
     }
@@ -65,9 +67,10 @@ public final class HttpBenchClient implements AutoCloseable {
     public RequestOutcome send(int index, BenchPrompt prompt, String body) {
         HttpRequest req = request(options.endpoint().path()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        long start = System.nanoTime();
+        long wallStart = System.nanoTime();
+        long start = ticker.nanoTime();
         try {
-            return options.stream() ? stream(index, prompt, req, start) : whole(index, prompt, req, start);
+            return options.stream() ? stream(index, prompt, req, start, wallStart) : whole(index, prompt, req, start);
         } catch (java.net.ConnectException e) {
             return RequestOutcome.failed(index, Fault.NONE, "cannot connect to " + options.baseUrl() + ": "
                     + describe(e));
@@ -79,21 +82,23 @@ public final class HttpBenchClient implements AutoCloseable {
         }
     }
 
-    private RequestOutcome stream(int index, BenchPrompt prompt, HttpRequest req, long start)
+    private RequestOutcome stream(int index, BenchPrompt prompt, HttpRequest req, long start, long wallStart)
             throws IOException, InterruptedException {
         HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream in = r.body()) {
             if (r.statusCode() != 200) {
                 return httpError(index, r.statusCode(), new String(in.readAllBytes(), StandardCharsets.UTF_8));
             }
-            long left = options.requestTimeout().toNanos() - (System.nanoTime() - start);
-            ScheduledFuture<?> cut = watchdog.schedule(() -> closeQuietly(in), Math.max(left, 0), TimeUnit.NANOSECONDS);
-            StreamMeter meter = new StreamMeter(json, start);
+            // The timeout is wall-clock time, whatever clock the measurements use.
+            long left = options.requestTimeout().toNanos() - (System.nanoTime() - wallStart);
+            ScheduledFuture<?> cut = watchdog.schedule(() -> closeQuietly(in), Math.max(left, 0),
+                    TimeUnit.NANOSECONDS);
+            StreamMeter meter = new StreamMeter(json, ticker, start);
             try {
                 BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
                 String line;
                 while (!meter.done() && (line = lines.readLine()) != null) {
-                    meter.line(line, System.nanoTime());
+                    meter.line(line);
                 }
             } catch (IOException e) {
                 if (cut.isDone()) {
@@ -110,7 +115,7 @@ public final class HttpBenchClient implements AutoCloseable {
     private RequestOutcome whole(int index, BenchPrompt prompt, HttpRequest req, long start)
             throws IOException, InterruptedException {
         HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
-        long end = System.nanoTime();
+        long end = ticker.nanoTime();
         if (r.statusCode() != 200) {
             return httpError(index, r.statusCode(), r.body());
         }

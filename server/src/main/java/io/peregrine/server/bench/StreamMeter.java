@@ -13,6 +13,7 @@ import java.util.Arrays;
  */
 final class StreamMeter {
     private final ObjectMapper json;
+    private final Ticker ticker;
     private final long startNanos;
     private long firstNanos = -1;
     private long lastTextNanos;
@@ -25,13 +26,17 @@ final class StreamMeter {
     private boolean done;
     private String error;
 
-    StreamMeter(ObjectMapper json, long startNanos) {
+    StreamMeter(ObjectMapper json, Ticker ticker, long startNanos) {
         this.json = json;
+        this.ticker = ticker;
         this.startNanos = startNanos;
     }
 
-    /** One line of the SSE stream, received at {@code nanos}. */
-    void line(String line, long nanos) {
+    /**
+     * One line of the SSE stream, just received. The clock is read once per data event other than
+     * {@code [DONE]} and never for other lines, so a scripted clock can step exactly once per event.
+     */
+    void line(String line) {
         if (!line.startsWith("data:")) {
             return; // comments (keep-alives), blank separators, event/id fields
         }
@@ -40,6 +45,7 @@ final class StreamMeter {
             done = true;
             return;
         }
+        long nanos = ticker.nanoTime();
         lastEventNanos = nanos;
         JsonNode chunk;
         try {

@@ -10,31 +10,52 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 
 /**
- * Another vendor's OpenAI server, as far as the benchmark can tell: every answer follows one timing script.
- * A stream opens with a role-only chunk at once, sends its first text after {@code firstMillis}, then one text
- * chunk every {@code gapMillis}, then a finish chunk and a usage chunk. Answers report {@code promptTokens}
- * and {@code chunks} completion tokens.
+ * Another vendor's OpenAI server, as far as the benchmark can tell: the k-th answer follows timing k of a
+ * script. A stream opens with a role-only chunk at once, sends its first text after {@code firstMillis}, one
+ * more text chunk after each of {@code gapsMillis}, then at once a finish chunk, and {@code usageMillis} later a
+ * usage chunk. Answers report {@code promptTokens} and one completion token per text chunk. With a
+ * {@link ScriptedClock} the pauses move that clock instead of sleeping.
  */
 final class ScriptedOpenAiServer implements AutoCloseable {
+
+    record Timing(long firstMillis, long[] gapsMillis, long usageMillis, int promptTokens) {
+        int chunks() {
+            return gapsMillis.length + 1;
+        }
+
+        long totalMillis() {
+            return firstMillis + Arrays.stream(gapsMillis).sum() + usageMillis;
+        }
+    }
+
     final List<JsonNode> bodies = new CopyOnWriteArrayList<>();
     private final ObjectMapper json = Json.newMapper();
     private final HttpServer server;
-    private final long firstMillis;
-    private final long gapMillis;
-    private final int chunks;
-    private final int promptTokens;
+    private final IntFunction<Timing> script;
+    private final ScriptedClock clock;
+    private final AtomicInteger answered = new AtomicInteger();
     volatile int failStatus;
 
+    /** Every answer alike, in real time: {@code chunks} text chunks {@code gapMillis} apart. */
     ScriptedOpenAiServer(long firstMillis, long gapMillis, int chunks, int promptTokens) throws IOException {
-        this.firstMillis = firstMillis;
-        this.gapMillis = gapMillis;
-        this.chunks = chunks;
-        this.promptTokens = promptTokens;
+        this(k -> {
+            long[] gaps = new long[chunks - 1];
+            Arrays.fill(gaps, gapMillis);
+            return new Timing(firstMillis, gaps, 0, promptTokens);
+        }, null);
+    }
+
+    ScriptedOpenAiServer(IntFunction<Timing> script, ScriptedClock clock) throws IOException {
+        this.script = script;
+        this.clock = clock;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/v1/models",
@@ -55,11 +76,13 @@ final class ScriptedOpenAiServer implements AutoCloseable {
             reply(ex, failStatus, "{\"error\":{\"message\":\"scripted failure\",\"type\":\"server_error\"}}");
             return;
         }
-        String usage = "{\"prompt_tokens\":" + promptTokens + ",\"completion_tokens\":" + chunks + ",\"total_tokens\":"
-                + (promptTokens + chunks) + "}";
+        Timing t = script.apply(answered.getAndIncrement());
+        int chunks = t.chunks();
+        String usage = "{\"prompt_tokens\":" + t.promptTokens() + ",\"completion_tokens\":" + chunks
+                + ",\"total_tokens\":" + (t.promptTokens() + chunks) + "}";
         try {
             if (!body.path("stream").asBoolean()) {
-                Thread.sleep(firstMillis + gapMillis * (chunks - 1));
+                pause(t.totalMillis());
                 String text = "x".repeat(chunks);
                 String choice = chat ? "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + text + "\"}}"
                         : "{\"index\":0,\"text\":\"" + text + "\"}";
@@ -74,16 +97,14 @@ final class ScriptedOpenAiServer implements AutoCloseable {
                 }
                 out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
                 out.flush();
-                Thread.sleep(firstMillis);
                 for (int i = 0; i < chunks; i++) {
-                    if (i > 0) {
-                        Thread.sleep(gapMillis);
-                    }
+                    pause(i == 0 ? t.firstMillis() : t.gapsMillis()[i - 1]);
                     event(out, chat ? "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}"
                             : "{\"choices\":[{\"index\":0,\"text\":\"x\"}]}");
                 }
                 event(out, chat ? "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}"
                         : "{\"choices\":[{\"index\":0,\"text\":\"\",\"finish_reason\":\"length\"}]}");
+                pause(t.usageMillis());
                 event(out, "{\"choices\":[],\"usage\":" + usage + "}");
                 out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
             }
@@ -92,9 +113,21 @@ final class ScriptedOpenAiServer implements AutoCloseable {
         }
     }
 
-    private static void event(OutputStream out, String data) throws IOException {
+    private void pause(long millis) throws InterruptedException {
+        if (clock == null) {
+            Thread.sleep(millis);
+        } else {
+            clock.advanceMillis(millis);
+        }
+    }
+
+    private void event(OutputStream out, String data) throws IOException, InterruptedException {
+        int seen = clock == null ? 0 : clock.reads();
         out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
+        if (clock != null) {
+            clock.awaitReadsAbove(seen);
+        }
     }
 
     private static void reply(HttpExchange ex, int status, String body) throws IOException {

@@ -19,8 +19,9 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 
 /**
- * The benchmark against a scripted server with known timings: token counts and throughput denominators are
- * exact, and each timing lies between what the script guarantees and that plus scheduling slack.
+ * The benchmark against a scripted server with known timings: on a scripted clock every number is exact; in
+ * real time token counts and throughput denominators are exact and each timing lies between what the script
+ * guarantees and that plus scheduling slack.
  */
 class ScriptedServerTest {
     // Loopback plus a 2-core machine shared with other builds: generous, but far below the scripted times.
@@ -35,6 +36,52 @@ class ScriptedServerTest {
     private static BenchRunner.Report run(BenchOptions o, int requests) throws Exception {
         return BenchRunner.run(o, RandomPrompts.generate(requests, 12, 4, 0, 5), new PrintWriter(new StringWriter()),
                 Duration.ofSeconds(1), false);
+    }
+
+    /**
+     * On the scripted clock every event is stamped with exactly its scripted time, so the whole pipeline (SSE
+     * reading, which chunks count, TPOT, pooling, percentiles, duration) must give numpy's values to the bit.
+     * Request k: first text after 100 + 20k ms, then gaps of 30, 40 + 10k and 50 ms, the usage chunk 5 ms later.
+     */
+    @Test
+    void exactStatisticsOnTheScriptedClock() throws Exception {
+        ScriptedClock clock = new ScriptedClock();
+        try (ScriptedOpenAiServer server = new ScriptedOpenAiServer(k -> new ScriptedOpenAiServer.Timing(
+                100 + 20L * k, new long[] {30, 40 + 10L * k, 50}, 5, 7), clock)) {
+            BenchRunner.Report report = BenchRunner.run(options(server.baseUrl(), Endpoint.CHAT, true, 0),
+                    RandomPrompts.generate(5, 12, 4, 0, 5), new PrintWriter(new StringWriter()),
+                    Duration.ofSeconds(1), false, clock);
+            BenchResult r = report.result();
+            assertEquals(5, r.completed(), () -> ResultReport.table(report));
+            // E2EL 225 + 30k ms, back to back: the clock moved 1425 ms in all.
+            assertEquals(1.425, r.durationSeconds(), 1e-12);
+            assertEquals(35, r.totalInputTokens());
+            assertEquals(20, r.totalOutputTokens());
+            assertEquals(5 / 1.425, r.requestThroughput(), 1e-9);
+            assertEquals(35 / 1.425, r.inputThroughput(), 1e-9);
+            assertEquals(20 / 1.425, r.outputThroughput(), 1e-9);
+            assertEquals(55 / 1.425, r.totalTokenThroughput(), 1e-9);
+            // numpy.mean, median, std, percentile(90), percentile(99) of the scripted samples.
+            exact(r.ttftMs(), 5, 140.0, 140.0, 28.284271247461902, 172.0, 179.2);
+            exact(r.tpotMs(), 5, 48.33333333333333, 48.333333333333336, 4.714045207910317, 53.666666666666664,
+                    54.86666666666667);
+            exact(r.itlMs(), 15, 46.666666666666664, 50.0, 14.907119849998598, 66.0, 78.6);
+            exact(r.e2elMs(), 5, 285.0, 285.0, 42.42640687119285, 333.0, 343.8);
+            var json = ResultReport.json(report);
+            assertEquals(179.2, json.path("p99_ttft_ms").asDouble(), 1e-9);
+            assertEquals(66.0, json.path("p90_itl_ms").asDouble(), 1e-9);
+            assertEquals(5 / 1.425, json.path("request_throughput").asDouble(), 1e-9);
+        }
+    }
+
+    private static void exact(Distribution d, int n, double mean, double median, double std, double p90,
+                              double p99) {
+        assertEquals(n, d.count());
+        assertEquals(mean, d.mean(), 1e-9);
+        assertEquals(median, d.median(), 1e-9);
+        assertEquals(std, d.std(), 1e-9);
+        assertEquals(p90, d.p90(), 1e-9);
+        assertEquals(p99, d.p99(), 1e-9);
     }
 
     @Test
