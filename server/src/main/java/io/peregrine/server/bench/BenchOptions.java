@@ -11,6 +11,7 @@ import java.time.Duration;
  * @param apiKey           sent as {@code Authorization: Bearer}; null for none
  * @param maxConcurrency   most requests in flight at once; 0 for no limit
  * @param requestRate      requests per second (Poisson arrivals); infinite sends all at once
+ * @param burstiness       shape of the gamma-distributed gaps (1: Poisson), as vLLM's {@code --burstiness}
  * @param imagesPerRequest chat only: generated PNG images added to each prompt
  * @param checkMetrics     after the run, require /metrics to show nothing running or waiting and KV usage back
  *                         to its level before the run
@@ -24,6 +25,7 @@ public record BenchOptions(
         String apiKey,
         int maxConcurrency,
         double requestRate,
+        double burstiness,
         long seed,
         boolean stream,
         boolean ignoreEos,
@@ -49,6 +51,9 @@ public record BenchOptions(
         }
         if (!(requestRate > 0)) {
             throw new IllegalArgumentException("request rate must be > 0 or inf, got " + requestRate);
+        }
+        if (!(burstiness > 0) || Double.isInfinite(burstiness)) {
+            throw new IllegalArgumentException("burstiness must be a finite number > 0, got " + burstiness);
         }
         if (imagesPerRequest < 0 || (imagesPerRequest > 0 && endpoint != Endpoint.CHAT)) {
             throw new IllegalArgumentException("images per request must be >= 0, and only the chat endpoint takes "
@@ -85,8 +90,8 @@ public record BenchOptions(
     }
 
     public BenchOptions withModel(String m) {
-        return new BenchOptions(baseUrl, endpoint, m, apiKey, maxConcurrency, requestRate, seed, stream, ignoreEos,
-                imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate, slowReaderPause,
+        return new BenchOptions(baseUrl, endpoint, m, apiKey, maxConcurrency, requestRate, burstiness, seed, stream,
+                ignoreEos, imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate, slowReaderPause,
                 requestTimeout, checkMetrics, idleTimeout, kvTolerance, metricsPath);
     }
 }

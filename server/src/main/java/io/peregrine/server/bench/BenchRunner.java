@@ -45,7 +45,7 @@ public final class BenchRunner {
             int n = prompts.size();
             Fault[] faults = Fault.plan(n, opts.disconnectRate(), opts.malformedRate(), opts.slowReaderRate(),
                     opts.seed());
-            long[] offsets = Arrivals.offsetsNanos(n, opts.requestRate(), opts.seed());
+            long[] offsets = Arrivals.offsetsNanos(n, opts.requestRate(), opts.burstiness(), opts.seed());
             RequestBodies bodies = new RequestBodies(opts);
             FaultClient faultClient = opts.faultMode() ? new FaultClient(opts) : null;
             Semaphore slots = new Semaphore(opts.maxConcurrency() > 0 ? opts.maxConcurrency() : Integer.MAX_VALUE);

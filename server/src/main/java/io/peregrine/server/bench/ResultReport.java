@@ -21,6 +21,7 @@ public final class ResultReport {
         row(t, "Endpoint", o.baseUrl() + o.endpoint().path());
         row(t, "Model", o.model());
         row(t, "Request rate (req/s)", Double.isInfinite(o.requestRate()) ? "inf" : num(o.requestRate()));
+        row(t, "Burstiness", num(o.burstiness()) + (o.burstiness() == 1.0 ? " (Poisson)" : ""));
         row(t, "Max concurrency", o.maxConcurrency() == 0 ? "unlimited" : Integer.toString(o.maxConcurrency()));
         row(t, "Streaming", Boolean.toString(o.stream()));
         row(t, "Requests sent", Integer.toString(report.requests()));
@@ -84,6 +85,7 @@ public final class ResultReport {
         j.put("endpoint", o.endpoint().path());
         j.put("model_id", o.model());
         j.put("request_rate", Double.isInfinite(o.requestRate()) ? "inf" : Double.toString(o.requestRate()));
+        j.put("burstiness", o.burstiness());
         j.put("max_concurrency", o.maxConcurrency() == 0 ? null : o.maxConcurrency());
         j.put("seed", o.seed());
         j.put("stream", o.stream());

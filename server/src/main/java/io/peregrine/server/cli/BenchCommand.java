@@ -67,6 +67,11 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Requests per second, Poisson arrivals (default: ${DEFAULT-VALUE}: all at once).")
     String requestRate;
 
+    @Option(names = "--burstiness", defaultValue = "1.0",
+            description = "Gamma shape of the gaps between arrivals, as vLLM's: 1 Poisson (default), below 1 "
+                    + "bursty, above 1 more even.")
+    double burstiness;
+
     @Option(names = "--seed", defaultValue = "0", description = "Seed of prompts, arrivals and faults.")
     long seed;
 
@@ -200,8 +205,8 @@ public final class BenchCommand implements Callable<Integer> {
         String key = apiKey != null ? apiKey : env("OPENAI_API_KEY") != null ? env("OPENAI_API_KEY")
                 : env("PEREGRINE_API_KEY");
         boolean faults = disconnectRate + malformedRate + slowReaderRate > 0;
-        return new BenchOptions(baseUrl, Endpoint.parse(endpoint), model, key, maxConcurrency, rate(), seed,
-                stream, ignoreEos, imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate,
+        return new BenchOptions(baseUrl, Endpoint.parse(endpoint), model, key, maxConcurrency, rate(), burstiness,
+                seed, stream, ignoreEos, imagesPerRequest, imageSize, disconnectRate, malformedRate, slowReaderRate,
                 seconds(slowReaderPause), seconds(requestTimeout), checkMetrics != null ? checkMetrics : faults,
                 seconds(idleTimeout), kvTolerance, metricsPath);
     }

@@ -48,6 +48,28 @@ class ArrivalsTest {
     }
 
     @Test
+    void burstinessShapesTheGapsAndKeepsTheRate() {
+        // Gamma gaps with shape b and mean 1/rate have a coefficient of variation of 1/sqrt(b).
+        for (double b : new double[] {0.25, 0.5, 2, 4}) {
+            int n = 50_000;
+            long[] a = Arrivals.offsetsNanos(n, 10, b, 11);
+            assertArrayEquals(a, Arrivals.offsetsNanos(n, 10, b, 11));
+            double sum = 0;
+            double sq = 0;
+            for (int i = 0; i < n; i++) {
+                double g = (a[i] - (i == 0 ? 0 : a[i - 1])) / 1e9;
+                sum += g;
+                sq += g * g;
+            }
+            double mean = sum / n;
+            double cv = Math.sqrt(sq / n - mean * mean) / mean;
+            assertEquals(0.1, mean, 0.003, "mean gap at burstiness " + b);
+            assertEquals(1 / Math.sqrt(b), cv, 0.05 / Math.sqrt(b), "CV at burstiness " + b);
+        }
+        assertThrows(IllegalArgumentException.class, () -> Arrivals.offsetsNanos(3, 1, 0, 0));
+    }
+
+    @Test
     void infiniteRateSendsAllAtOnceAndBadRatesAreRefused() {
         assertArrayEquals(new long[3], Arrivals.offsetsNanos(3, Double.POSITIVE_INFINITY, 0));
         assertThrows(IllegalArgumentException.class, () -> Arrivals.offsetsNanos(3, 0, 0));

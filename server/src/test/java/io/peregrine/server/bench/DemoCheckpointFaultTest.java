@@ -53,7 +53,7 @@ class DemoCheckpointFaultTest {
         try {
             URI base = URI.create("http://127.0.0.1:" + port);
             awaitReady(server, base, log);
-            BenchOptions options = new BenchOptions(base, Endpoint.CHAT, null, null, 4, Double.POSITIVE_INFINITY, 3,
+            BenchOptions options = new BenchOptions(base, Endpoint.CHAT, null, null, 4, Double.POSITIVE_INFINITY, 1, 3,
                     true, true, 0, 64, 0.25, 0.2, 0.1, Duration.ofMillis(200), Duration.ofSeconds(30), true,
                     Duration.ofSeconds(10), 0, "/metrics");
             BenchRunner.Report report = BenchRunner.run(options, RandomPrompts.generate(16, 12, 8, 0, 3),

@@ -21,7 +21,7 @@ import picocli.CommandLine;
 class FaultModeTest {
 
     static BenchOptions faults(URI base, Duration idleTimeout) {
-        return new BenchOptions(base, Endpoint.CHAT, null, null, 8, Double.POSITIVE_INFINITY, 7, true, false, 0, 64,
+        return new BenchOptions(base, Endpoint.CHAT, null, null, 8, Double.POSITIVE_INFINITY, 1, 7, true, false, 0, 64,
                 0.25, 0.2, 0.15, Duration.ofMillis(300), Duration.ofSeconds(20), true, idleTimeout, 0, "/metrics");
     }
 

@@ -28,7 +28,7 @@ class ScriptedServerTest {
     private static final double SLACK_MS = 80;
 
     private static BenchOptions options(URI base, Endpoint endpoint, boolean stream, int images) {
-        return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 5, stream, true,
+        return new BenchOptions(base, endpoint, null, "sk-test", 1, Double.POSITIVE_INFINITY, 1, 5, stream, true,
                 images, 32, 0, 0, 0, Duration.ofSeconds(1), Duration.ofSeconds(20), false, Duration.ofSeconds(1), 0,
                 "/metrics");
     }
