@@ -11,12 +11,12 @@ import java.util.Random;
  * uniformly within ±rangeRatio as in vLLM's random dataset.
  */
 public final class RandomPrompts {
-    private static final String[] WORDS = ("the of and to in is was for on that with as by at from his her an "
+    static final String[] WORDS = ("the of and to in is was for on that with as by at from his her an "
             + "were are which this be or had not but one all have new first can more their also after two has "
             + "other into when there time who some only over such most its may many these then city would up "
             + "made world year years about where she out so they used state like him part through three between "
             + "each during school because well being same both before under while since called known later "
-            + "number several four high people any own main early life work name now while long way system "
+            + "number several four high people any own main early life work name now long way system "
             + "water house day back end game line area place small great music film book power light river "
             + "road team war story point group case order side king form field land rest head black white")
             .split(" ");

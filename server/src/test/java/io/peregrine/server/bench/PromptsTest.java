@@ -4,9 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Base64;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,6 +30,24 @@ class PromptsTest {
         assertTrue(a.stream().mapToInt(BenchPrompt::promptTokens).distinct().count() > 10, "lengths vary");
         List<BenchPrompt> fixed = RandomPrompts.generate(5, 16, 8, 0, 1);
         assertTrue(fixed.stream().allMatch(p -> p.promptTokens() == 16 && p.maxTokens() == 8));
+    }
+
+    /** The reason random prompts are word lists: each word after a space is one token of Kimi's vocabulary. */
+    @Test
+    void everyRandomWordIsOneKimiToken() throws Exception {
+        Set<String> tokens = new HashSet<>();
+        try (var in = getClass().getResourceAsStream("/io/peregrine/engine/kimi-k25/tiktoken.model")) {
+            assertTrue(in != null, "Kimi's tiktoken.model is on the class path (engine resources)");
+            for (String line : new String(in.readAllBytes(), StandardCharsets.US_ASCII).split("\n")) {
+                tokens.add(new String(Base64.getDecoder().decode(line.substring(0, line.indexOf(' '))),
+                        StandardCharsets.ISO_8859_1));
+            }
+        }
+        assertTrue(tokens.size() > 160_000, "the full vocabulary: " + tokens.size());
+        for (String w : RandomPrompts.WORDS) {
+            assertTrue(tokens.contains(" " + w), "' " + w + "' is a single token");
+        }
+        assertEquals(RandomPrompts.WORDS.length, Set.of(RandomPrompts.WORDS).size(), "no duplicates");
     }
 
     @Test
