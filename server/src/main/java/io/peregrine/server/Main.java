@@ -1,5 +1,6 @@
 package io.peregrine.server;
 
+import io.peregrine.server.cli.BenchCommand;
 import io.peregrine.server.cli.GenerateCommand;
 import io.peregrine.server.cli.InitDemoCommand;
 import io.peregrine.server.cli.InspectCommand;
@@ -11,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "peregrine", mixinStandardHelpOptions = true, version = "Peregrine 0.1.0",
         description = "OpenAI-compatible inference server for Kimi K2.5-class models.",
         subcommands = {ServeCommand.class, InspectCommand.class, InitDemoCommand.class, GenerateCommand.class,
-                CommandLine.HelpCommand.class})
+                BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
