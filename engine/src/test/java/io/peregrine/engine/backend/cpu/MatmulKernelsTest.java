@@ -1,0 +1,113 @@
+package io.peregrine.engine.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.checkpoint.Int4Group32;
+import io.peregrine.engine.checkpoint.Tensor;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The Vector API products against their scalar twins on random shapes: odd row counts, columns that are not a
+ * multiple of the vector length (BF16) or of a whole INT4 block, token counts around the tile of four, row
+ * bands and strided activations. Sizes large enough to split over the pool run multi-threaded.
+ */
+class MatmulKernelsTest {
+    private static final CpuBackend BACKEND = new CpuBackend(3);
+
+    @AfterAll
+    static void close() {
+        BACKEND.close();
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,13,1", "5,33,3", "17,64,4", "31,100,5", "64,257,9", "129,1031,2", "1000,300,1"})
+    void bf16MatmulEqualsScalar(int rows, int cols, int n) {
+        Random rnd = new Random(rows * 31L + cols * 7L + n);
+        Tensor t = RandomWeights.bf16(rnd, rows, cols);
+        LinearWeight w = BACKEND.upload(t);
+        int xStride = cols + 3;
+        float[] x = RandomWeights.floats(rnd, n * xStride);
+        int row0 = rows / 3;
+        int band = rows - row0;
+        int yStride = band + 2;
+        float[] y = new float[n * yStride + 1];
+        BACKEND.matmul(w, row0, band, x, 0, xStride, n, y, 1, yStride);
+        float[] expected = new float[y.length];
+        Bf16Kernels.matmulScalar(t.data(), cols, row0, band, x, 0, xStride, n, expected, 1, yStride);
+        float[] mag = new float[y.length];
+        Bf16Kernels.matmulScalar(absBf16(t).data(), cols, row0, band, Close.abs(x), 0, xStride, n, mag, 1, yStride);
+        Close.assertClose(expected, y, mag, "bf16 " + rows + "x" + cols + " n=" + n);
+        // the padding between rows is untouched
+        assertEquals(0f, y[0]);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "3,17", "16,130", "128,512", "9,1000"})
+    void bf16TransposedEqualsScalar(int rows, int cols) {
+        Random rnd = new Random(rows * 13L + cols);
+        Tensor t = RandomWeights.bf16(rnd, rows + 2, cols);
+        LinearWeight w = BACKEND.upload(t);
+        float[] x = RandomWeights.floats(rnd, rows + 5);
+        float[] y = new float[cols + 4];
+        BACKEND.matmulTransposed(w, 2, rows, x, 5 - 0, y, 4);
+        float[] expected = new float[cols + 4];
+        Bf16Kernels.matmulTransposedScalar(t.data(), cols, 2, rows, x, 5, expected, 4);
+        float[] mag = new float[cols + 4];
+        Bf16Kernels.matmulTransposedScalar(absBf16(t).data(), cols, 2, rows, Close.abs(x), 5, mag, 4);
+        Close.assertClose(expected, y, mag, "bf16ᵀ " + rows + "x" + cols);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,32,1", "3,32,2", "7,64,4", "13,224,5", "33,544,3", "2,1024,9", "65,7168,1", "300,2048,8"})
+    void int4MatmulEqualsScalarDequantisation(int rows, int cols, int n) {
+        Random rnd = new Random(rows * 131L + cols * 3L + n);
+        Int4Group32 q = RandomWeights.int4(rnd, rows, cols);
+        LinearWeight w = BACKEND.upload(q);
+        assertEquals((long) rows * (cols / 2 + cols / 32 * 2), w.weightBytes());
+        int xStride = cols + 1;
+        float[] x = RandomWeights.floats(rnd, n * xStride);
+        float[] y = new float[n * rows];
+        BACKEND.matmul(w, 0, rows, x, 0, xStride, n, y, 0, rows);
+        float[] expected = new float[n * rows];
+        Int4Kernels.matmulScalar(q, x, 0, xStride, n, expected, 0, rows);
+        float[] mag = new float[n * rows];
+        Int4Kernels.matmulScalar(absInt4(q), Close.abs(x), 0, xStride, n, mag, 0, rows);
+        Close.assertClose(expected, y, Close.abs(mag), "int4 " + rows + "x" + cols + " n=" + n);
+    }
+
+    @Test
+    void int4RejectsRowBands() {
+        Int4Group32 q = RandomWeights.int4(new Random(1), 4, 32);
+        LinearWeight w = BACKEND.upload(q);
+        assertThrows(IllegalArgumentException.class,
+                () -> BACKEND.matmul(w, 1, 2, new float[32], 0, 32, 1, new float[2], 0, 2));
+    }
+
+    @Test
+    void activationsThatDoNotFitAreRejected() {
+        LinearWeight w = BACKEND.upload(RandomWeights.bf16(new Random(2), 4, 8));
+        assertThrows(IndexOutOfBoundsException.class, () -> BACKEND.matmul(w, new float[15], 2, new float[8]));
+    }
+
+    private static Tensor absBf16(Tensor t) {
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate(t.data().byteSize(), 2);
+        for (long i = 0; i < t.numel(); i++) {
+            seg.setAtIndex(Tensor.BF16, i, (short) (t.data().getAtIndex(Tensor.BF16, i) & 0x7FFF));
+        }
+        return new Tensor(t.name(), t.dtype(), t.shape(), seg);
+    }
+
+    /** |W| as an INT4 view is not expressible; the bound uses 8·scale, the largest |nibble − 8|. */
+    private static Int4Group32 absInt4(Int4Group32 q) {
+        java.lang.foreign.MemorySegment packed = java.lang.foreign.Arena.ofAuto().allocate(q.packed().data().byteSize(), 4);
+        packed.fill((byte) 0);
+        return new Int4Group32(q.module(), q.rows(), q.cols(),
+                new Tensor("p", q.packed().dtype(), q.packed().shape(), packed), q.scale());
+    }
+}
