@@ -20,64 +20,118 @@ final class Bf16Kernels {
 
     private Bf16Kernels() {}
 
-    /** Rows {@code [lo, hi)} of the band starting at {@code row0}; tokens in tiles of four share each weight load. */
+    static final int BATCH_COLS = 1024;
+    static final int BATCH_ROWS = 32;
+
+    /**
+     * Rows {@code [lo, hi)} of the band starting at {@code row0}. One token streams whole rows; a batch walks the
+     * weight in passes of {@link #BATCH_COLS} columns × {@link #BATCH_ROWS} rows so the activations of a pass stay
+     * in L1 while tiles of four tokens reuse each weight vector.
+     */
     static void matmul(MemorySegment w, int cols, int row0, int lo, int hi, float[] x, int xOff, int xStride, int n,
                        float[] y, int yOff, int yStride) {
-        int bound = F.loopBound(cols);
-        for (int r = lo; r < hi; r++) {
-            long rowByte = (long) (row0 + r) * cols * 2;
-            int t = 0;
-            for (; t + TILE <= n; t += TILE) {
-                int x0 = xOff + t * xStride;
-                int x1 = x0 + xStride;
-                int x2 = x1 + xStride;
-                int x3 = x2 + xStride;
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                FloatVector a2 = FloatVector.zero(F);
-                FloatVector a3 = FloatVector.zero(F);
-                int c = 0;
-                for (; c < bound; c += L) {
-                    FloatVector wv = VectorMath.widenBf16(
-                            ShortVector.fromMemorySegment(S, w, rowByte + 2L * c, ByteOrder.LITTLE_ENDIAN));
-                    a0 = wv.fma(FloatVector.fromArray(F, x, x0 + c), a0);
-                    a1 = wv.fma(FloatVector.fromArray(F, x, x1 + c), a1);
-                    a2 = wv.fma(FloatVector.fromArray(F, x, x2 + c), a2);
-                    a3 = wv.fma(FloatVector.fromArray(F, x, x3 + c), a3);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                float s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD);
-                float s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) {
-                    float wc = bf16(w, rowByte, c);
-                    s0 += wc * x[x0 + c];
-                    s1 += wc * x[x1 + c];
-                    s2 += wc * x[x2 + c];
-                    s3 += wc * x[x3 + c];
-                }
-                int yo = yOff + t * yStride + r;
-                y[yo] = s0;
-                y[yo + yStride] = s1;
-                y[yo + 2 * yStride] = s2;
-                y[yo + 3 * yStride] = s3;
+        if (n == 1) {
+            for (int r = lo; r < hi; r++) {
+                y[yOff + r] = rowDot(w, (long) (row0 + r) * cols * 2, cols, x, xOff);
             }
-            for (; t < n; t++) {
-                int x0 = xOff + t * xStride;
-                FloatVector a0 = FloatVector.zero(F);
-                int c = 0;
-                for (; c < bound; c += L) {
-                    FloatVector wv = VectorMath.widenBf16(
-                            ShortVector.fromMemorySegment(S, w, rowByte + 2L * c, ByteOrder.LITTLE_ENDIAN));
-                    a0 = wv.fma(FloatVector.fromArray(F, x, x0 + c), a0);
+            return;
+        }
+        for (int t = 0; t < n; t++) {
+            java.util.Arrays.fill(y, yOff + t * yStride + lo, yOff + t * yStride + hi, 0f);
+        }
+        for (int c0 = 0; c0 < cols; c0 += BATCH_COLS) {
+            int c1 = Math.min(cols, c0 + BATCH_COLS);
+            for (int r0 = lo; r0 < hi; r0 += BATCH_ROWS) {
+                int r1 = Math.min(hi, r0 + BATCH_ROWS);
+                int t = 0;
+                for (; t + TILE <= n; t += TILE) {
+                    tile4(w, cols, row0, r0, r1, c0, c1, x, xOff + t * xStride, xStride, y, yOff + t * yStride, yStride);
                 }
-                float s0 = a0.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) {
-                    s0 += bf16(w, rowByte, c) * x[x0 + c];
+                for (; t < n; t++) {
+                    for (int r = r0; r < r1; r++) {
+                        y[yOff + t * yStride + r] += partialDot(w, (long) (row0 + r) * cols * 2, c0, c1, x, xOff + t * xStride);
+                    }
                 }
-                y[yOff + t * yStride + r] = s0;
             }
         }
+    }
+
+    /** A whole row with one token: four accumulators keep four FMA chains in flight. */
+    private static float rowDot(MemorySegment w, long rowByte, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int c = 0;
+        for (int bound4 = cols - 4 * L + 1; c < bound4; c += 4 * L) {
+            a0 = load(w, rowByte, c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
+            a1 = load(w, rowByte, c + L).fma(FloatVector.fromArray(F, x, xOff + c + L), a1);
+            a2 = load(w, rowByte, c + 2 * L).fma(FloatVector.fromArray(F, x, xOff + c + 2 * L), a2);
+            a3 = load(w, rowByte, c + 3 * L).fma(FloatVector.fromArray(F, x, xOff + c + 3 * L), a3);
+        }
+        for (int bound = F.loopBound(cols); c < bound; c += L) {
+            a0 = load(w, rowByte, c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
+        }
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            s += bf16(w, rowByte, c) * x[xOff + c];
+        }
+        return s;
+    }
+
+    private static float partialDot(MemorySegment w, long rowByte, int c0, int c1, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(F);
+        int c = c0;
+        for (int bound = c0 + F.loopBound(c1 - c0); c < bound; c += L) {
+            a0 = load(w, rowByte, c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
+        }
+        float s = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < c1; c++) {
+            s += bf16(w, rowByte, c) * x[xOff + c];
+        }
+        return s;
+    }
+
+    private static void tile4(MemorySegment w, int cols, int row0, int r0, int r1, int c0, int c1, float[] x, int x0,
+                              int xStride, float[] y, int y0, int yStride) {
+        int x1 = x0 + xStride;
+        int x2 = x1 + xStride;
+        int x3 = x2 + xStride;
+        int bound = c0 + F.loopBound(c1 - c0);
+        for (int r = r0; r < r1; r++) {
+            long rowByte = (long) (row0 + r) * cols * 2;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            int c = c0;
+            for (; c < bound; c += L) {
+                FloatVector wv = load(w, rowByte, c);
+                a0 = wv.fma(FloatVector.fromArray(F, x, x0 + c), a0);
+                a1 = wv.fma(FloatVector.fromArray(F, x, x1 + c), a1);
+                a2 = wv.fma(FloatVector.fromArray(F, x, x2 + c), a2);
+                a3 = wv.fma(FloatVector.fromArray(F, x, x3 + c), a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            float s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD);
+            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (; c < c1; c++) {
+                float wc = bf16(w, rowByte, c);
+                s0 += wc * x[x0 + c];
+                s1 += wc * x[x1 + c];
+                s2 += wc * x[x2 + c];
+                s3 += wc * x[x3 + c];
+            }
+            y[y0 + r] += s0;
+            y[y0 + yStride + r] += s1;
+            y[y0 + 2 * yStride + r] += s2;
+            y[y0 + 3 * yStride + r] += s3;
+        }
+    }
+
+    private static FloatVector load(MemorySegment w, long rowByte, int c) {
+        return VectorMath.widenBf16(ShortVector.fromMemorySegment(S, w, rowByte + 2L * c, ByteOrder.LITTLE_ENDIAN));
     }
 
     static void matmulScalar(MemorySegment w, int cols, int row0, int rows, float[] x, int xOff, int xStride, int n,

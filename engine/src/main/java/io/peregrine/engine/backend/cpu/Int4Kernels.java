@@ -57,82 +57,131 @@ final class Int4Kernels {
         }
     }
 
-    /** Rows {@code [lo, hi)} for {@code n} prepared activation rows. */
+    /**
+     * Rows {@code [lo, hi)} for {@code n} prepared activation rows. One token streams whole rows; a batch walks the
+     * weight in passes of {@link #BATCH_BLOCKS} blocks × {@link #BATCH_ROWS} rows so the activations of a pass stay
+     * in L1 and the weights of a pass in L2 while every token tile reuses them.
+     */
     static void matmul(Int4Weight w, int lo, int hi, float[] xr, int n, float[] y, int yOff, int yStride) {
         if (w.lanes() != VectorMath.L) {
             throw new IllegalStateException(w.name() + " was repacked for " + w.lanes() + " lanes, kernel has " + VectorMath.L);
         }
-        int lanes = w.lanes();
+        for (int t = 0; t < n; t++) {
+            java.util.Arrays.fill(y, yOff + t * yStride + lo, yOff + t * yStride + hi, 0f);
+        }
         int blocks = w.blocks();
+        int blocksPerPass = n == 1 ? blocks : BATCH_BLOCKS;
+        int rowsPerPass = n == 1 ? hi - lo : BATCH_ROWS;
+        for (int b0 = 0; b0 < blocks; b0 += blocksPerPass) {
+            int b1 = Math.min(blocks, b0 + blocksPerPass);
+            for (int r0 = lo; r0 < hi; r0 += rowsPerPass) {
+                int r1 = Math.min(hi, r0 + rowsPerPass);
+                int t = 0;
+                for (; t + TILE <= n; t += TILE) {
+                    tile4(w, r0, r1, b0, b1, xr, t, y, yOff, yStride);
+                }
+                for (; t < n; t++) {
+                    single(w, r0, r1, b0, b1, xr, t, y, yOff + t * yStride);
+                }
+            }
+        }
+    }
+
+    static final int BATCH_BLOCKS = 2;
+    static final int BATCH_ROWS = 64;
+
+    /** One token; four accumulators (one per word of a group) keep four FMA chains in flight. */
+    private static void single(Int4Weight w, int r0, int r1, int b0, int b1, float[] xr, int t, float[] y, int yRow) {
+        int lanes = w.lanes();
+        int wpr = w.wordsPerRow();
+        int spr = w.scalesPerRow();
+        int o0 = t * preparedLength(w);
+        int sumsAt = o0 + spr * Int4Group32.GROUP;
+        int[] words = w.words();
+        short[] scales = w.scales();
+        for (int r = r0; r < r1; r++) {
+            int wBase = r * wpr;
+            FloatVector total = FloatVector.zero(F);
+            for (int b = b0; b < b1; b++) {
+                FloatVector a0 = FloatVector.fromArray(F, xr, sumsAt + b * lanes);
+                FloatVector a1 = FloatVector.zero(F);
+                FloatVector a2 = FloatVector.zero(F);
+                FloatVector a3 = FloatVector.zero(F);
+                int wo = wBase + b * WPG * lanes;
+                int xo = o0 + b * WPG * NIB * lanes;
+                IntVector w0 = IntVector.fromArray(I, words, wo);
+                IntVector w1 = IntVector.fromArray(I, words, wo + lanes);
+                IntVector w2 = IntVector.fromArray(I, words, wo + 2 * lanes);
+                IntVector w3 = IntVector.fromArray(I, words, wo + 3 * lanes);
+                for (int i = 0; i < NIB; i++) {
+                    int sh = 4 * i;
+                    int xi = xo + i * lanes;
+                    a0 = nibble(w0, sh).fma(FloatVector.fromArray(F, xr, xi), a0);
+                    a1 = nibble(w1, sh).fma(FloatVector.fromArray(F, xr, xi + NIB * lanes), a1);
+                    a2 = nibble(w2, sh).fma(FloatVector.fromArray(F, xr, xi + 2 * NIB * lanes), a2);
+                    a3 = nibble(w3, sh).fma(FloatVector.fromArray(F, xr, xi + 3 * NIB * lanes), a3);
+                }
+                FloatVector sc = VectorMath.widenBf16(ShortVector.fromArray(S, scales, r * spr + b * lanes));
+                total = a0.add(a1).add(a2.add(a3)).fma(sc, total);
+            }
+            y[yRow + r] += total.reduceLanes(VectorOperators.ADD);
+        }
+    }
+
+    /** Four tokens share each decoded nibble plane. */
+    private static void tile4(Int4Weight w, int r0, int r1, int b0, int b1, float[] xr, int t, float[] y, int yOff,
+                              int yStride) {
+        int lanes = w.lanes();
         int wpr = w.wordsPerRow();
         int spr = w.scalesPerRow();
         int len = preparedLength(w);
         int sumsAt = spr * Int4Group32.GROUP;
         int[] words = w.words();
         short[] scales = w.scales();
-        for (int r = lo; r < hi; r++) {
+        int o0 = t * len;
+        int o1 = o0 + len;
+        int o2 = o1 + len;
+        int o3 = o2 + len;
+        for (int r = r0; r < r1; r++) {
             int wBase = r * wpr;
-            int sBase = r * spr;
-            int t = 0;
-            for (; t + TILE <= n; t += TILE) {
-                int o0 = t * len;
-                int o1 = o0 + len;
-                int o2 = o1 + len;
-                int o3 = o2 + len;
-                FloatVector s0 = FloatVector.zero(F);
-                FloatVector s1 = FloatVector.zero(F);
-                FloatVector s2 = FloatVector.zero(F);
-                FloatVector s3 = FloatVector.zero(F);
-                for (int b = 0; b < blocks; b++) {
-                    FloatVector a0 = FloatVector.fromArray(F, xr, o0 + sumsAt + b * lanes);
-                    FloatVector a1 = FloatVector.fromArray(F, xr, o1 + sumsAt + b * lanes);
-                    FloatVector a2 = FloatVector.fromArray(F, xr, o2 + sumsAt + b * lanes);
-                    FloatVector a3 = FloatVector.fromArray(F, xr, o3 + sumsAt + b * lanes);
-                    for (int ww = 0; ww < WPG; ww++) {
-                        IntVector wv = IntVector.fromArray(I, words, wBase + (b * WPG + ww) * lanes);
-                        int xo = ((b * WPG + ww) * NIB) * lanes;
-                        for (int i = 0; i < NIB; i++) {
-                            FloatVector q = (FloatVector) wv.lanewise(VectorOperators.LSHR, 4 * i).and(0xF)
-                                    .convert(VectorOperators.I2F, 0);
-                            int xi = xo + i * lanes;
-                            a0 = q.fma(FloatVector.fromArray(F, xr, o0 + xi), a0);
-                            a1 = q.fma(FloatVector.fromArray(F, xr, o1 + xi), a1);
-                            a2 = q.fma(FloatVector.fromArray(F, xr, o2 + xi), a2);
-                            a3 = q.fma(FloatVector.fromArray(F, xr, o3 + xi), a3);
-                        }
+            FloatVector s0 = FloatVector.zero(F);
+            FloatVector s1 = FloatVector.zero(F);
+            FloatVector s2 = FloatVector.zero(F);
+            FloatVector s3 = FloatVector.zero(F);
+            for (int b = b0; b < b1; b++) {
+                FloatVector a0 = FloatVector.fromArray(F, xr, o0 + sumsAt + b * lanes);
+                FloatVector a1 = FloatVector.fromArray(F, xr, o1 + sumsAt + b * lanes);
+                FloatVector a2 = FloatVector.fromArray(F, xr, o2 + sumsAt + b * lanes);
+                FloatVector a3 = FloatVector.fromArray(F, xr, o3 + sumsAt + b * lanes);
+                for (int ww = 0; ww < WPG; ww++) {
+                    IntVector wv = IntVector.fromArray(I, words, wBase + (b * WPG + ww) * lanes);
+                    int xo = ((b * WPG + ww) * NIB) * lanes;
+                    for (int i = 0; i < NIB; i++) {
+                        FloatVector q = nibble(wv, 4 * i);
+                        int xi = xo + i * lanes;
+                        a0 = q.fma(FloatVector.fromArray(F, xr, o0 + xi), a0);
+                        a1 = q.fma(FloatVector.fromArray(F, xr, o1 + xi), a1);
+                        a2 = q.fma(FloatVector.fromArray(F, xr, o2 + xi), a2);
+                        a3 = q.fma(FloatVector.fromArray(F, xr, o3 + xi), a3);
                     }
-                    FloatVector sc = VectorMath.widenBf16(ShortVector.fromArray(S, scales, sBase + b * lanes));
-                    s0 = a0.fma(sc, s0);
-                    s1 = a1.fma(sc, s1);
-                    s2 = a2.fma(sc, s2);
-                    s3 = a3.fma(sc, s3);
                 }
-                int yo = yOff + t * yStride + r;
-                y[yo] = s0.reduceLanes(VectorOperators.ADD);
-                y[yo + yStride] = s1.reduceLanes(VectorOperators.ADD);
-                y[yo + 2 * yStride] = s2.reduceLanes(VectorOperators.ADD);
-                y[yo + 3 * yStride] = s3.reduceLanes(VectorOperators.ADD);
+                FloatVector sc = VectorMath.widenBf16(ShortVector.fromArray(S, scales, r * spr + b * lanes));
+                s0 = a0.fma(sc, s0);
+                s1 = a1.fma(sc, s1);
+                s2 = a2.fma(sc, s2);
+                s3 = a3.fma(sc, s3);
             }
-            for (; t < n; t++) {
-                int o0 = t * len;
-                FloatVector s0 = FloatVector.zero(F);
-                for (int b = 0; b < blocks; b++) {
-                    FloatVector a0 = FloatVector.fromArray(F, xr, o0 + sumsAt + b * lanes);
-                    for (int ww = 0; ww < WPG; ww++) {
-                        IntVector wv = IntVector.fromArray(I, words, wBase + (b * WPG + ww) * lanes);
-                        int xo = o0 + ((b * WPG + ww) * NIB) * lanes;
-                        for (int i = 0; i < NIB; i++) {
-                            FloatVector q = (FloatVector) wv.lanewise(VectorOperators.LSHR, 4 * i).and(0xF)
-                                    .convert(VectorOperators.I2F, 0);
-                            a0 = q.fma(FloatVector.fromArray(F, xr, xo + i * lanes), a0);
-                        }
-                    }
-                    FloatVector sc = VectorMath.widenBf16(ShortVector.fromArray(S, scales, sBase + b * lanes));
-                    s0 = a0.fma(sc, s0);
-                }
-                y[yOff + t * yStride + r] = s0.reduceLanes(VectorOperators.ADD);
-            }
+            int yo = yOff + t * yStride + r;
+            y[yo] += s0.reduceLanes(VectorOperators.ADD);
+            y[yo + yStride] += s1.reduceLanes(VectorOperators.ADD);
+            y[yo + 2 * yStride] += s2.reduceLanes(VectorOperators.ADD);
+            y[yo + 3 * yStride] += s3.reduceLanes(VectorOperators.ADD);
         }
+    }
+
+    /** Stored nibble (0..15, the +8 offset is folded into the activation sums) as floats. */
+    private static FloatVector nibble(IntVector words, int shift) {
+        return (FloatVector) words.lanewise(VectorOperators.LSHR, shift).and(0xF).convert(VectorOperators.I2F, 0);
     }
 
     /** The scalar twin: dequantise each stored weight with the reference rule and accumulate in fp32. */
