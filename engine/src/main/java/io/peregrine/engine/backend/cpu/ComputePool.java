@@ -2,6 +2,7 @@ package io.peregrine.engine.backend.cpu;
 
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.ForkJoinWorkerThread;
 
 /**
  * The CPU backend's worker threads: splits an index range into chunks and runs them in parallel. Work below a
@@ -36,7 +37,8 @@ final class ComputePool implements AutoCloseable {
      */
     void parallelFor(int n, int minChunk, RangeBody body) {
         int chunks = pool == null ? 1 : Math.min(threads * 4, n / Math.max(1, minChunk));
-        if (chunks <= 1 || ForkJoinTask.inForkJoinPool()) {
+        // A body that itself calls parallelFor runs its inner loop inline rather than queueing behind itself.
+        if (chunks <= 1 || Thread.currentThread() instanceof ForkJoinWorkerThread t && t.getPool() == pool) {
             body.run(0, n);
             return;
         }

@@ -1,5 +1,6 @@
 package io.peregrine.engine.backend.cpu;
 
+import io.peregrine.engine.model.DecodeStepBench;
 import java.util.Collection;
 import java.util.Locale;
 import org.openjdk.jmh.results.RunResult;
@@ -18,7 +19,7 @@ public final class BenchMain {
     private BenchMain() {}
 
     public static void main(String[] args) throws RunnerException {
-        String include = args.length > 0 ? args[0] : "io.peregrine.engine.backend.cpu.(BandwidthBench|MatmulBench)";
+        String include = args.length > 0 ? args[0] : "io.peregrine.engine.(backend.cpu.BandwidthBench|backend.cpu.MatmulBench|model.DecodeStepBench)";
         Options opts = new OptionsBuilder().include(include).forks(1)
                 .warmupIterations(3).warmupTime(TimeValue.seconds(1))
                 .measurementIterations(3).measurementTime(TimeValue.seconds(1))
@@ -37,6 +38,13 @@ public final class BenchMain {
         System.out.printf(Locale.ROOT, "%-22s %6s %12s %9.2f %9s%n", "read-bandwidth probe", "-", "-", probe, "100%");
         for (RunResult r : results) {
             String w = r.getParams().getParam("weight");
+            if (r.getParams().getBenchmark().endsWith("decodeStep")) {
+                double us = r.getPrimaryResult().getScore();
+                double gbs = DecodeStepBench.activeBytes() / (us * 1e-6) / 1e9;
+                System.out.printf(Locale.ROOT, "%-22s %6s %12.1f %9.2f %8.0f%%   (%.1f tokens/s, %.0f MB active weights/token)%n",
+                        "decode step (synthetic)", "1", us, gbs, 100 * gbs / probe, 1e6 / us, DecodeStepBench.activeBytes() / 1e6);
+                continue;
+            }
             if (w == null) {
                 continue;
             }
