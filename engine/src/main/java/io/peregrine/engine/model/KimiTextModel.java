@@ -62,20 +62,7 @@ public final class KimiTextModel implements LanguageModel {
         List<LayerWeights> layers = new ArrayList<>();
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             String p = m + "layers." + l + ".";
-            String a = p + "self_attn.";
-            LayerWeights.Attention attn = c.qLoraRank() > 0
-                    ? new LayerWeights.Attention(null, linear(ck, backend, a + "q_a_proj", c.qLoraRank(), c.hiddenSize()),
-                            vector(ck, a + "q_a_layernorm.weight", c.qLoraRank()),
-                            linear(ck, backend, a + "q_b_proj", c.numAttentionHeads() * c.qkHeadDim(), c.qLoraRank()),
-                            null, null, null, null)
-                    : new LayerWeights.Attention(linear(ck, backend, a + "q_proj", c.numAttentionHeads() * c.qkHeadDim(),
-                            c.hiddenSize()), null, null, null, null, null, null, null);
-            attn = new LayerWeights.Attention(attn.q(), attn.qA(), attn.qANorm(), attn.qB(),
-                    linear(ck, backend, a + "kv_a_proj_with_mqa", c.kvCacheWidth(), c.hiddenSize()),
-                    vector(ck, a + "kv_a_layernorm.weight", c.kvLoraRank()),
-                    linear(ck, backend, a + "kv_b_proj", c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()),
-                            c.kvLoraRank()),
-                    linear(ck, backend, a + "o_proj", c.hiddenSize(), c.numAttentionHeads() * c.vHeadDim()));
+            LayerWeights.Attention attn = attention(ck, backend, p + "self_attn.", c);
             LayerWeights.FeedForward ffn;
             if (c.isMoeLayer(l)) {
                 String g = p + "mlp.gate.";
@@ -97,6 +84,20 @@ public final class KimiTextModel implements LanguageModel {
         String head = c.tieWordEmbeddings() ? m + "embed_tokens" : root + "lm_head";
         return new KimiTextModel(c, backend, embed, List.copyOf(layers), vector(ck, m + "norm.weight", c.hiddenSize()),
                 linear(ck, backend, head, c.vocabSize(), c.hiddenSize()));
+    }
+
+    private static LayerWeights.Attention attention(Checkpoint ck, Backend b, String a, TextConfig c) {
+        int qRows = c.numAttentionHeads() * c.qkHeadDim();
+        boolean lora = c.qLoraRank() > 0;
+        return new LayerWeights.Attention(
+                lora ? null : linear(ck, b, a + "q_proj", qRows, c.hiddenSize()),
+                lora ? linear(ck, b, a + "q_a_proj", c.qLoraRank(), c.hiddenSize()) : null,
+                lora ? vector(ck, a + "q_a_layernorm.weight", c.qLoraRank()) : null,
+                lora ? linear(ck, b, a + "q_b_proj", qRows, c.qLoraRank()) : null,
+                linear(ck, b, a + "kv_a_proj_with_mqa", c.kvCacheWidth(), c.hiddenSize()),
+                vector(ck, a + "kv_a_layernorm.weight", c.kvLoraRank()),
+                linear(ck, b, a + "kv_b_proj", c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
+                linear(ck, b, a + "o_proj", c.hiddenSize(), c.numAttentionHeads() * c.vHeadDim()));
     }
 
     private static LayerWeights.Dense mlp(Checkpoint ck, Backend b, String p, int hidden, int inter) {

@@ -72,7 +72,8 @@ class HiddenStatesGoldenTest {
             assertEquals(ref.keySet(), got, name + " token " + t);
             for (int j = 0; j < k; j++) {
                 float expected = ref.get((int) idx[t * k + j]);
-                assertEquals(expected, w[t * k + j], 1e-6 * Math.abs(expected), name + " weight, token " + t);
+                // same per-layer tolerance as the hidden states these weights are computed from
+                assertEquals(expected, w[t * k + j], 1e-5 * Math.abs(expected), name + " weight, token " + t);
             }
         }
     }

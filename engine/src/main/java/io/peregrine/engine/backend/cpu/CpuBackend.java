@@ -5,18 +5,21 @@ import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.checkpoint.DType;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
+import java.lang.foreign.Arena;
 import java.util.Objects;
 
 /**
  * The reference backend: plain Java and the Vector API on the CPU. BF16 weights are read in place from the
- * mapped checkpoint; INT4 weights are repacked once ({@link Int4Weight}). Its compute pool is its own, sized at
- * construction; {@link #close()} stops it.
+ * mapped checkpoint; INT4 weights are repacked once ({@link Int4Weight}) into off-heap memory the backend owns.
+ * Its compute pool is its own, sized at construction; {@link #close()} stops it and frees the repacked weights.
  */
 public final class CpuBackend implements Backend {
     /** Multiply-adds below which a parallel split costs more than it saves. */
     private static final int MIN_WORK_PER_CHUNK = 1 << 16;
 
     private final ComputePool pool;
+    /** Repacked weights live here until {@link #close()}. */
+    private final Arena weights = Arena.ofShared();
 
     public CpuBackend(int threads) {
         this.pool = new ComputePool(threads);
@@ -34,6 +37,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         pool.close();
+        weights.close();
     }
 
     @Override
@@ -46,7 +50,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public LinearWeight upload(Int4Group32 weight) {
-        return Int4Weight.repack(weight, VectorMath.L);
+        return Int4Weight.repack(weight, VectorMath.L, weights);
     }
 
     @Override

@@ -5,6 +5,8 @@ import static io.peregrine.engine.backend.cpu.VectorMath.I;
 import static io.peregrine.engine.backend.cpu.VectorMath.S;
 
 import io.peregrine.engine.checkpoint.Int4Group32;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -97,8 +99,8 @@ final class Int4Kernels {
         int spr = w.scalesPerRow();
         int o0 = t * preparedLength(w);
         int sumsAt = o0 + spr * Int4Group32.GROUP;
-        int[] words = w.words();
-        short[] scales = w.scales();
+        MemorySegment words = w.words();
+        MemorySegment scales = w.scales();
         for (int r = r0; r < r1; r++) {
             int wBase = r * wpr;
             FloatVector total = FloatVector.zero(F);
@@ -109,10 +111,10 @@ final class Int4Kernels {
                 FloatVector a3 = FloatVector.zero(F);
                 int wo = wBase + b * WPG * lanes;
                 int xo = o0 + b * WPG * NIB * lanes;
-                IntVector w0 = IntVector.fromArray(I, words, wo);
-                IntVector w1 = IntVector.fromArray(I, words, wo + lanes);
-                IntVector w2 = IntVector.fromArray(I, words, wo + 2 * lanes);
-                IntVector w3 = IntVector.fromArray(I, words, wo + 3 * lanes);
+                IntVector w0 = word(words, wo);
+                IntVector w1 = word(words, wo + lanes);
+                IntVector w2 = word(words, wo + 2 * lanes);
+                IntVector w3 = word(words, wo + 3 * lanes);
                 for (int i = 0; i < NIB; i++) {
                     int sh = 4 * i;
                     int xi = xo + i * lanes;
@@ -121,7 +123,7 @@ final class Int4Kernels {
                     a2 = nibble(w2, sh).fma(FloatVector.fromArray(F, xr, xi + 2 * NIB * lanes), a2);
                     a3 = nibble(w3, sh).fma(FloatVector.fromArray(F, xr, xi + 3 * NIB * lanes), a3);
                 }
-                FloatVector sc = VectorMath.widenBf16(ShortVector.fromArray(S, scales, r * spr + b * lanes));
+                FloatVector sc = scale(scales, r * spr + b * lanes);
                 total = a0.add(a1).add(a2.add(a3)).fma(sc, total);
             }
             y[yRow + r] += total.reduceLanes(VectorOperators.ADD);
@@ -136,8 +138,8 @@ final class Int4Kernels {
         int spr = w.scalesPerRow();
         int len = preparedLength(w);
         int sumsAt = spr * Int4Group32.GROUP;
-        int[] words = w.words();
-        short[] scales = w.scales();
+        MemorySegment words = w.words();
+        MemorySegment scales = w.scales();
         int o0 = t * len;
         int o1 = o0 + len;
         int o2 = o1 + len;
@@ -154,7 +156,7 @@ final class Int4Kernels {
                 FloatVector a2 = FloatVector.fromArray(F, xr, o2 + sumsAt + b * lanes);
                 FloatVector a3 = FloatVector.fromArray(F, xr, o3 + sumsAt + b * lanes);
                 for (int ww = 0; ww < WPG; ww++) {
-                    IntVector wv = IntVector.fromArray(I, words, wBase + (b * WPG + ww) * lanes);
+                    IntVector wv = word(words, wBase + (b * WPG + ww) * lanes);
                     int xo = ((b * WPG + ww) * NIB) * lanes;
                     for (int i = 0; i < NIB; i++) {
                         FloatVector q = nibble(wv, 4 * i);
@@ -165,7 +167,7 @@ final class Int4Kernels {
                         a3 = q.fma(FloatVector.fromArray(F, xr, o3 + xi), a3);
                     }
                 }
-                FloatVector sc = VectorMath.widenBf16(ShortVector.fromArray(S, scales, r * spr + b * lanes));
+                FloatVector sc = scale(scales, r * spr + b * lanes);
                 s0 = a0.fma(sc, s0);
                 s1 = a1.fma(sc, s1);
                 s2 = a2.fma(sc, s2);
@@ -177,6 +179,14 @@ final class Int4Kernels {
             y[yo + 2 * yStride] += s2.reduceLanes(VectorOperators.ADD);
             y[yo + 3 * yStride] += s3.reduceLanes(VectorOperators.ADD);
         }
+    }
+
+    private static IntVector word(MemorySegment words, long index) {
+        return IntVector.fromMemorySegment(I, words, 4 * index, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static FloatVector scale(MemorySegment scales, long index) {
+        return VectorMath.widenBf16(ShortVector.fromMemorySegment(S, scales, 2 * index, ByteOrder.LITTLE_ENDIAN));
     }
 
     /** Stored nibble (0..15, the +8 offset is folded into the activation sums) as floats. */
