@@ -50,7 +50,7 @@ final class Int4Kernels {
                 for (int ww = 0; ww < WPG; ww++) {
                     for (int i = 0; i < NIB; i++) {
                         float v = x[xb + g * Int4Group32.GROUP + ww * NIB + i];
-                        out[o + ((b * WPG + ww) * NIB + i) * lanes + l] = v;
+                        out[o + ((b * WPG + ww) * NIB + i) * lanes + l] = v * PLANE_SCALE[i];
                         sum += v;
                     }
                 }
@@ -72,6 +72,8 @@ final class Int4Kernels {
             java.util.Arrays.fill(y, yOff + t * yStride + lo, yOff + t * yStride + hi, 0f);
         }
         int blocks = w.blocks();
+        // Tried: column passes for one token too (4 blocks × 64 rows); 1.6-1.9× slower on 2048×7168 (the row
+        // streams break into short strided runs), so one token streams whole rows.
         int blocksPerPass = n == 1 ? blocks : BATCH_BLOCKS;
         int rowsPerPass = n == 1 ? hi - lo : BATCH_ROWS;
         for (int b0 = 0; b0 < blocks; b0 += blocksPerPass) {
@@ -116,12 +118,11 @@ final class Int4Kernels {
                 IntVector w2 = word(words, wo + 2 * lanes);
                 IntVector w3 = word(words, wo + 3 * lanes);
                 for (int i = 0; i < NIB; i++) {
-                    int sh = 4 * i;
                     int xi = xo + i * lanes;
-                    a0 = nibble(w0, sh).fma(FloatVector.fromArray(F, xr, xi), a0);
-                    a1 = nibble(w1, sh).fma(FloatVector.fromArray(F, xr, xi + NIB * lanes), a1);
-                    a2 = nibble(w2, sh).fma(FloatVector.fromArray(F, xr, xi + 2 * NIB * lanes), a2);
-                    a3 = nibble(w3, sh).fma(FloatVector.fromArray(F, xr, xi + 3 * NIB * lanes), a3);
+                    a0 = nibble(w0, i).fma(FloatVector.fromArray(F, xr, xi), a0);
+                    a1 = nibble(w1, i).fma(FloatVector.fromArray(F, xr, xi + NIB * lanes), a1);
+                    a2 = nibble(w2, i).fma(FloatVector.fromArray(F, xr, xi + 2 * NIB * lanes), a2);
+                    a3 = nibble(w3, i).fma(FloatVector.fromArray(F, xr, xi + 3 * NIB * lanes), a3);
                 }
                 FloatVector sc = scale(scales, r * spr + b * lanes);
                 total = a0.add(a1).add(a2.add(a3)).fma(sc, total);
@@ -159,7 +160,7 @@ final class Int4Kernels {
                     IntVector wv = word(words, wBase + (b * WPG + ww) * lanes);
                     int xo = ((b * WPG + ww) * NIB) * lanes;
                     for (int i = 0; i < NIB; i++) {
-                        FloatVector q = nibble(wv, 4 * i);
+                        FloatVector q = nibble(wv, i);
                         int xi = xo + i * lanes;
                         a0 = q.fma(FloatVector.fromArray(F, xr, o0 + xi), a0);
                         a1 = q.fma(FloatVector.fromArray(F, xr, o1 + xi), a1);
@@ -189,10 +190,19 @@ final class Int4Kernels {
         return VectorMath.widenBf16(ShortVector.fromMemorySegment(S, scales, 2 * index, ByteOrder.LITTLE_ENDIAN));
     }
 
-    /** Stored nibble (0..15, the +8 offset is folded into the activation sums) as floats. */
-    private static FloatVector nibble(IntVector words, int shift) {
-        return (FloatVector) words.lanewise(VectorOperators.LSHR, shift).and(0xF).convert(VectorOperators.I2F, 0);
+    /**
+     * Nibble plane {@code i} as floats, left in place ({@code nibble · 2^4i}) so it costs a mask instead of a
+     * shift and a mask; {@link #prepare} divides the matching activations by {@code 2^4i}, so each product is
+     * exactly {@code nibble · x} (powers of two, and a 4-bit value times {@code 2^28} is exact in fp32). The top
+     * nibble would turn the int negative, so it is shifted down instead.
+     */
+    private static FloatVector nibble(IntVector words, int i) {
+        IntVector v = i == NIB - 1 ? words.lanewise(VectorOperators.LSHR, 4 * i) : words.and(0xF << (4 * i));
+        return (FloatVector) v.convert(VectorOperators.I2F, 0);
     }
+
+    /** Activation scale per nibble plane, see {@link #nibble}. */
+    private static final float[] PLANE_SCALE = {1f, 0x1p-4f, 0x1p-8f, 0x1p-12f, 0x1p-16f, 0x1p-20f, 0x1p-24f, 1f};
 
     /** The scalar twin: dequantise each stored weight with the reference rule and accumulate in fp32. */
     static void matmulScalar(Int4Group32 q, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride) {
