@@ -1,6 +1,8 @@
 package io.peregrine.engine.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.peregrine.engine.kv.LatentCache;
 import java.util.Arrays;
@@ -63,6 +65,22 @@ class KvCacheConsistencyTest {
         for (int t = 0; t < rest.length; t++) {
             Logits.assertClose(expected[17 + t], rest[t], "chunk row " + t);
         }
+    }
+
+    @Test
+    void badSlicesAreRejectedWithTheReason() {
+        LatentCache cache = tiny.newCache(2);
+        IllegalArgumentException shortTable = assertThrows(IllegalArgumentException.class,
+                () -> tiny.prefill(new int[20], 0, new int[] {0}, cache, false));
+        assertTrue(shortTable.getMessage().contains("covers 16 positions, needs 20"), shortTable.getMessage());
+        IllegalArgumentException badBlock = assertThrows(IllegalArgumentException.class,
+                () -> tiny.prefill(new int[] {1}, 0, new int[] {7}, cache, false));
+        assertTrue(badBlock.getMessage().contains("block 7"), badBlock.getMessage());
+        IllegalArgumentException badId = assertThrows(IllegalArgumentException.class,
+                () -> tiny.prefill(new int[] {1, 2048}, 0, new int[] {0}, cache, false));
+        assertTrue(badId.getMessage().contains("token id 2048"), badId.getMessage());
+        LatentCache wrong = new LatentCache(2, 1, 16, tiny.config().kvCacheWidth());
+        assertThrows(IllegalArgumentException.class, () -> tiny.prefill(new int[] {1}, 0, new int[] {0}, wrong, false));
     }
 
     @Test
