@@ -39,6 +39,17 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Independent products {@code ys[i][ns[i]][ws[i].rows] = xs[i][ns[i]][ws[i].cols] · ws[i]ᵀ}, which a backend
+     * may run as one parallel region (a decode step has ~35 small products per layer; one fork/join each would
+     * cost as much as the weight streaming).
+     */
+    default void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
+        for (int i = 0; i < ws.length; i++) {
+            matmul(ws[i], xs[i], ns[i], ys[i]);
+        }
+    }
+
+    /**
      * The transposed product over a row band: {@code y[c] = Σ_r x[r] · W[row0 + r, c]} for all columns
      * (MLA's absorbed query: {@code q_nope · W_UK}).
      */

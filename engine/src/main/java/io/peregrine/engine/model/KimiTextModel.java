@@ -221,19 +221,19 @@ public final class KimiTextModel implements LanguageModel {
         String tag = "layer" + l + ".attn.";
 
         float[] q = new float[n * heads * qk];
+        float[] kva = new float[n * width];
         if (w.q() != null) {
-            backend.matmul(w.q(), xn, n, q);
+            backend.matmulAll(new LinearWeight[] {w.q(), w.kvA()}, new float[][] {xn, xn}, new int[] {n, n},
+                    new float[][] {q, kva});
         } else {
             float[] cq = new float[n * cfg.qLoraRank()];
-            backend.matmul(w.qA(), xn, n, cq);
+            backend.matmulAll(new LinearWeight[] {w.qA(), w.kvA()}, new float[][] {xn, xn}, new int[] {n, n},
+                    new float[][] {cq, kva});
             backend.rmsNorm(cq, 0, cfg.qLoraRank(), n, cfg.qLoraRank(), w.qANorm(), LATENT_NORM_EPS, cq, 0, cfg.qLoraRank());
             trace.record(tag + "q_a_layernorm_out", cq, n, cfg.qLoraRank());
             backend.matmul(w.qB(), cq, n, q);
         }
         trace.record(tag + "q_b_proj_out", q, n, heads * qk);
-
-        float[] kva = new float[n * width];
-        backend.matmul(w.kvA(), xn, n, kva);
         trace.record(tag + "kv_a_proj_with_mqa_out", kva, n, width);
         float[] slab = cache.slab(l);
         float[] latent = new float[width];
@@ -327,8 +327,8 @@ public final class KimiTextModel implements LanguageModel {
         int inter = mlp.gate().rows();
         float[] g = new float[n * inter];
         float[] u = new float[n * inter];
-        backend.matmul(mlp.gate(), x, n, g);
-        backend.matmul(mlp.up(), x, n, u);
+        backend.matmulAll(new LinearWeight[] {mlp.gate(), mlp.up()}, new float[][] {x, x}, new int[] {n, n},
+                new float[][] {g, u});
         backend.siluMul(g, u, g, n * inter);
         float[] out = new float[n * mlp.down().rows()];
         backend.matmul(mlp.down(), g, n, out);
@@ -362,7 +362,17 @@ public final class KimiTextModel implements LanguageModel {
             trace.record("layer" + l + ".router.topk_idx", fi, n, k);
             trace.record("layer" + l + ".router.topk_weight", weight, n, k);
         }
-        float[] out = moe.shared() != null ? swiglu(moe.shared(), xn, n) : new float[n * d];
+        // Every active expert (and the shared one) as two parallel regions: all gate/up products, then all downs.
+        List<LayerWeights.Dense> mlps = new ArrayList<>();
+        List<float[]> inputs = new ArrayList<>();
+        List<int[]> tokenRows = new ArrayList<>();
+        List<float[]> tokenWeights = new ArrayList<>();
+        if (moe.shared() != null) {
+            mlps.add(moe.shared());
+            inputs.add(xn);
+            tokenRows.add(null);
+            tokenWeights.add(null);
+        }
         for (int e = 0; e < experts; e++) {
             if (count[e] == 0) {
                 continue;
@@ -380,9 +390,51 @@ public final class KimiTextModel implements LanguageModel {
             for (int j = 0; j < m; j++) {
                 System.arraycopy(xn, rows[j] * d, xe, j * d, d);
             }
-            float[] ye = swiglu(moe.experts().get(e), xe, m);
-            for (int j = 0; j < m; j++) {
-                backend.axpy(rowWeight[j], ye, j * d, out, rows[j] * d, d);
+            mlps.add(moe.experts().get(e));
+            inputs.add(xe);
+            tokenRows.add(rows);
+            tokenWeights.add(rowWeight);
+        }
+        int a = mlps.size();
+        LinearWeight[] gateUp = new LinearWeight[2 * a];
+        float[][] gateUpIn = new float[2 * a][];
+        int[] gateUpN = new int[2 * a];
+        float[][] gateUpOut = new float[2 * a][];
+        LinearWeight[] down = new LinearWeight[a];
+        int[] downN = new int[a];
+        float[][] downOut = new float[a][];
+        for (int i = 0; i < a; i++) {
+            LayerWeights.Dense mlp = mlps.get(i);
+            int m = inputs.get(i).length / d;
+            gateUp[2 * i] = mlp.gate();
+            gateUp[2 * i + 1] = mlp.up();
+            gateUpIn[2 * i] = inputs.get(i);
+            gateUpIn[2 * i + 1] = inputs.get(i);
+            gateUpN[2 * i] = m;
+            gateUpN[2 * i + 1] = m;
+            gateUpOut[2 * i] = new float[m * mlp.gate().rows()];
+            gateUpOut[2 * i + 1] = new float[m * mlp.up().rows()];
+            down[i] = mlp.down();
+            downN[i] = m;
+            downOut[i] = new float[m * d];
+        }
+        backend.matmulAll(gateUp, gateUpIn, gateUpN, gateUpOut);
+        float[][] act = new float[a][];
+        for (int i = 0; i < a; i++) {
+            act[i] = gateUpOut[2 * i];
+            backend.siluMul(act[i], gateUpOut[2 * i + 1], act[i], act[i].length);
+        }
+        backend.matmulAll(down, act, downN, downOut);
+        float[] out = new float[n * d];
+        for (int i = 0; i < a; i++) {
+            int[] rows = tokenRows.get(i);
+            if (rows == null) {
+                backend.axpy(1f, downOut[i], 0, out, 0, n * d);
+                continue;
+            }
+            float[] rowWeight = tokenWeights.get(i);
+            for (int j = 0; j < rows.length; j++) {
+                backend.axpy(rowWeight[j], downOut[i], j * d, out, rows[j] * d, d);
             }
         }
         return out;

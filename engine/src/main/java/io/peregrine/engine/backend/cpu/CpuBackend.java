@@ -80,6 +80,48 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
+        int k = ws.length;
+        if (xs.length != k || ns.length != k || ys.length != k) {
+            throw new IllegalArgumentException("matmulAll: " + k + " weights but " + xs.length + " inputs, " + ns.length
+                    + " counts, " + ys.length + " outputs");
+        }
+        float[][] prepared = new float[k][];
+        int[] chunkRows = new int[k];
+        int[] firstChunk = new int[k + 1];
+        for (int i = 0; i < k; i++) {
+            LinearWeight w = ws[i];
+            checkRows(xs[i], 0, w.cols(), ns[i], w.cols(), "x of " + w.name());
+            checkRows(ys[i], 0, w.rows(), ns[i], w.rows(), "y of " + w.name());
+            if (w instanceof Int4Weight q) {
+                prepared[i] = new float[ns[i] * Int4Kernels.preparedLength(q)];
+                Int4Kernels.prepare(q, xs[i], 0, q.cols(), ns[i], prepared[i]);
+            } else if (!(w instanceof Bf16Weight)) {
+                throw new IllegalArgumentException("not a CPU weight: " + w.getClass().getName());
+            }
+            int minRows = Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, w.cols() * Math.min(Math.max(ns[i], 1), 4)));
+            chunkRows[i] = Math.max(minRows, (w.rows() + 2 * threads() - 1) / (2 * threads()));
+            firstChunk[i + 1] = firstChunk[i] + (ns[i] == 0 ? 0 : (w.rows() + chunkRows[i] - 1) / chunkRows[i]);
+        }
+        pool.parallelFor(firstChunk[k], 1, (lo, hi) -> {
+            for (int c = lo; c < hi; c++) {
+                int i = 0;
+                while (firstChunk[i + 1] <= c) {
+                    i++;
+                }
+                int r0 = (c - firstChunk[i]) * chunkRows[i];
+                int r1 = Math.min(ws[i].rows(), r0 + chunkRows[i]);
+                switch (ws[i]) {
+                    case Bf16Weight b -> Bf16Kernels.matmul(b.data(), b.cols(), 0, r0, r1, xs[i], 0, b.cols(), ns[i],
+                            ys[i], 0, b.rows());
+                    case Int4Weight q -> Int4Kernels.matmul(q, r0, r1, prepared[i], ns[i], ys[i], 0, q.rows());
+                    default -> throw new IllegalStateException();
+                }
+            }
+        });
+    }
+
+    @Override
     public void matmulTransposed(LinearWeight w, int row0, int rows, float[] x, int xOff, float[] y, int yOff) {
         Objects.checkFromIndexSize(row0, rows, w.rows());
         if (!(w instanceof Bf16Weight b)) {

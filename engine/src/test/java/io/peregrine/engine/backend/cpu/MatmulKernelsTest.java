@@ -82,6 +82,28 @@ class MatmulKernelsTest {
     }
 
     @Test
+    void matmulAllEqualsSeparateProducts() {
+        Random rnd = new Random(5);
+        LinearWeight[] ws = {BACKEND.upload(RandomWeights.int4(rnd, 300, 2048)), BACKEND.upload(RandomWeights.bf16(rnd, 77, 130)),
+            BACKEND.upload(RandomWeights.int4(rnd, 5, 64)), BACKEND.upload(RandomWeights.bf16(rnd, 1000, 64))};
+        int[] ns = {1, 3, 0, 6};
+        float[][] xs = new float[ws.length][];
+        float[][] ys = new float[ws.length][];
+        for (int i = 0; i < ws.length; i++) {
+            xs[i] = RandomWeights.floats(rnd, ns[i] * ws[i].cols());
+            ys[i] = new float[ns[i] * ws[i].rows()];
+        }
+        BACKEND.matmulAll(ws, xs, ns, ys);
+        for (int i = 0; i < ws.length; i++) {
+            float[] expected = new float[ys[i].length];
+            BACKEND.matmul(ws[i], xs[i], ns[i], expected);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected, ys[i], "product " + i);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> BACKEND.matmulAll(ws, new float[1][], ns, ys));
+    }
+
+    @Test
     void int4RejectsRowBands() {
         Int4Group32 q = RandomWeights.int4(new Random(1), 4, 32);
         LinearWeight w = BACKEND.upload(q);
