@@ -55,6 +55,28 @@ public interface Backend extends AutoCloseable {
      */
     void matmulTransposed(LinearWeight w, int row0, int rows, float[] x, int xOff, float[] y, int yOff);
 
+    /**
+     * Per-head products with a head-blocked weight (MLA's {@code kv_b_proj}: head {@code h} owns rows
+     * {@code h·headRows ..}), one token: for every head {@code h < heads},
+     * <ul>
+     * <li>{@code transposed == false}: {@code y[yOff + h·yStride + r] = Σ_c W[h·headRows + row0 + r, c] · x[xOff + h·xStride + c]}
+     *     for {@code r < rows} (W_UV applied to the attention output);</li>
+     * <li>{@code transposed == true}: {@code y[yOff + h·yStride + c] = Σ_r x[xOff + h·xStride + r] · W[h·headRows + row0 + r, c]}
+     *     for every column {@code c} (the query absorbed through W_UK).</li>
+     * </ul>
+     * Heads are independent, so a backend runs them in parallel.
+     */
+    default void matmulHeads(LinearWeight w, boolean transposed, int heads, int headRows, int row0, int rows,
+                             float[] x, int xOff, int xStride, float[] y, int yOff, int yStride) {
+        for (int h = 0; h < heads; h++) {
+            if (transposed) {
+                matmulTransposed(w, h * headRows + row0, rows, x, xOff + h * xStride, y, yOff + h * yStride);
+            } else {
+                matmul(w, h * headRows + row0, rows, x, xOff + h * xStride, w.cols(), 1, y, yOff + h * yStride, rows);
+            }
+        }
+    }
+
     /** RMSNorm of {@code n} rows of {@code dim}: {@code out = weight ⊙ x / sqrt(mean(x²) + eps)}, fp32 statistics. */
     void rmsNorm(float[] x, int xOff, int xStride, int n, int dim, float[] weight, float eps,
                  float[] out, int outOff, int outStride);

@@ -281,15 +281,11 @@ public final class KimiTextModel implements LanguageModel {
         int rank = cfg.kvLoraRank();
         int perHead = nope + vDim;
         float[] qLat = new float[heads * rank];
-        for (int hd = 0; hd < heads; hd++) {
-            backend.matmulTransposed(w.kvB(), hd * perHead, nope, q, (row * heads + hd) * qk, qLat, hd * rank);
-        }
+        backend.matmulHeads(w.kvB(), true, heads, perHead, 0, nope, q, row * heads * qk, qk, qLat, 0, rank);
         float[] oLat = new float[heads * rank];
         backend.attentionAbsorbed(qLat, 0, q, row * heads * qk + nope, qk, heads, rank, cfg.qkRopeHeadDim(), slab, slots,
                 slots.length, rope.softmaxScale(), oLat, 0);
-        for (int hd = 0; hd < heads; hd++) {
-            backend.matmul(w.kvB(), hd * perHead + nope, vDim, oLat, hd * rank, rank, 1, o, (row * heads + hd) * vDim, vDim);
-        }
+        backend.matmulHeads(w.kvB(), false, heads, perHead, nope, vDim, oLat, 0, rank, o, row * heads * vDim, vDim);
     }
 
     /** Prefill form: per-head keys and values expanded from the cached latents of every position so far. */

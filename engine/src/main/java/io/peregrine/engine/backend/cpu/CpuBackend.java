@@ -133,6 +133,34 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void matmulHeads(LinearWeight w, boolean transposed, int heads, int headRows, int row0, int rows,
+                            float[] x, int xOff, int xStride, float[] y, int yOff, int yStride) {
+        if (!(w instanceof Bf16Weight b)) {
+            throw new IllegalArgumentException("per-head products need a BF16 weight, got " + w.name());
+        }
+        if (heads <= 0 || row0 < 0 || rows < 0 || row0 + rows > headRows || (long) heads * headRows > b.rows()) {
+            throw new IllegalArgumentException(w.name() + ": " + heads + " heads of " + headRows + " rows, band "
+                    + row0 + "+" + rows + " do not fit " + b.rows() + " rows");
+        }
+        int xLen = transposed ? rows : b.cols();
+        int yLen = transposed ? b.cols() : rows;
+        Objects.checkFromIndexSize(xOff, (long) (heads - 1) * xStride + xLen, x.length);
+        Objects.checkFromIndexSize(yOff, (long) (heads - 1) * yStride + yLen, y.length);
+        pool.parallelFor(heads, Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, rows * b.cols())), (lo, hi) -> {
+            for (int h = lo; h < hi; h++) {
+                int first = h * headRows + row0;
+                if (transposed) {
+                    Bf16Kernels.matmulTransposed(b.data(), b.cols(), first, rows, x, xOff + h * xStride, y,
+                            yOff + h * yStride, 0, b.cols());
+                } else {
+                    Bf16Kernels.matmul(b.data(), b.cols(), first, 0, rows, x, xOff + h * xStride, b.cols(), 1, y,
+                            yOff + h * yStride, rows);
+                }
+            }
+        });
+    }
+
+    @Override
     public void rmsNorm(float[] x, int xOff, int xStride, int n, int dim, float[] weight, float eps,
                         float[] out, int outOff, int outStride) {
         if (weight.length != dim) {
