@@ -1,0 +1,76 @@
+package io.peregrine.engine.backend.cpu;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Locale;
+import java.util.Random;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Per-core figures that survive a shared machine: one thread, timed in <em>thread CPU time</em> (time the OS
+ * did not give us is not counted), kernel GB/s next to a one-thread read probe timed the same way, alternating
+ * so both see the same memory traffic from neighbours. Each weight is cycled through enough copies to be out of
+ * cache. Not JMH: JMH measures wall time, which time-slicing on a loaded two-core box swamps.
+ * Run: {@code scripts/bench-kernels.sh --per-core}.
+ */
+public final class PerCoreProbe {
+    private static final long WORKING_SET = 320L << 20;
+    private static final int[] PROBE = new int[64 << 20];
+    private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
+
+    private PerCoreProbe() {}
+
+    public static void main(String[] args) {
+        String[] shapes = {"int4:2048x7168", "int4:7168x2048", "bf16:1536x7168", "bf16:7168x8192", "bf16:16384x512"};
+        System.out.printf(Locale.ROOT, "%-16s %6s %14s %14s %9s%n", "weight", "tokens", "GB/s per core", "probe GB/s", "of probe");
+        for (int i = 0; i < 8; i++) {
+            probe(); // compile the probe loop fully first; an interpreted/OSR probe reads at a third of the speed
+        }
+        try (CpuBackend backend = new CpuBackend(1)) {
+            for (String s : shapes) {
+                MatmulBench.Shape shape = MatmulBench.Shape.parse(s);
+                Random rnd = new Random(1);
+                int n = (int) Math.max(2, WORKING_SET / shape.bytes());
+                io.peregrine.engine.backend.LinearWeight[] ws = new io.peregrine.engine.backend.LinearWeight[n];
+                for (int i = 0; i < n; i++) {
+                    ws[i] = shape.int4() ? backend.upload(RandomWeights.int4(rnd, shape.rows(), shape.cols()))
+                            : backend.upload(RandomWeights.bf16(rnd, shape.rows(), shape.cols()));
+                }
+                for (int tokens : new int[] {1, 8}) {
+                    float[] x = RandomWeights.floats(rnd, tokens * shape.cols());
+                    float[] y = new float[tokens * shape.rows()];
+                    double best = 0;
+                    double probeAtBest = 0;
+                    for (int rep = 0; rep < 5; rep++) {
+                        long c0 = MX.getCurrentThreadCpuTime();
+                        int ops = tokens == 1 ? 2 * n : n / 2 + 1;
+                        for (int k = 0; k < ops; k++) {
+                            backend.matmul(ws[k % n], x, tokens, y);
+                        }
+                        double kern = ops * (double) shape.bytes() / ((MX.getCurrentThreadCpuTime() - c0) / 1e9) / 1e9;
+                        double probe = probe();
+                        if (rep >= 1 && kern / probe > best / Math.max(probeAtBest, 1e-9) || rep == 1) {
+                            best = kern;
+                            probeAtBest = probe;
+                        }
+                    }
+                    System.out.printf(Locale.ROOT, "%-16s %6d %14.2f %14.2f %8.0f%%%n", s, tokens, best, probeAtBest,
+                            100 * best / probeAtBest);
+                }
+            }
+        }
+    }
+
+    /** One-thread read bandwidth over 256 MiB, in GB per CPU-second. */
+    private static double probe() {
+        long c0 = MX.getCurrentThreadCpuTime();
+        IntVector acc = IntVector.zero(VectorMath.I);
+        for (int i = 0; i < PROBE.length; i += VectorMath.L) {
+            acc = acc.add(IntVector.fromArray(VectorMath.I, PROBE, i));
+        }
+        long sink = acc.reduceLanes(VectorOperators.ADD);
+        double s = (MX.getCurrentThreadCpuTime() - c0) / 1e9;
+        return (PROBE.length * 4.0 + (sink & 0)) / s / 1e9;
+    }
+}
