@@ -5,10 +5,16 @@
 
 // y[t][r] = sum_c W[r][c] * x[t][c], r < rows, t < n. One warp per row; each lane issues two 16-byte weight loads
 // (8 bf16 each) before using either. Tokens in chunks of 4 share each loaded weight vector.
-// Requires cols % 8 == 0 and x_stride % 4 == 0 (float4 activation loads); the launcher checks both.
+// Requires cols % 8 == 0 and x_stride, x_head % 4 == 0 (float4 activation loads); the launcher checks both.
+// blockIdx.y selects a head: W, x and y advance by w_head, x_head, y_head elements (0 for a plain product), which
+// is MLA's per-head W_UV product o_h = o_lat_h · W_UV_h^T in one launch.
 extern "C" __global__ void pg_bf16_gemv(const uint16_t* __restrict__ W, int rows, int cols,
                                         const float* __restrict__ x, int x_stride, int n,
-                                        float* __restrict__ y, int y_stride) {
+                                        float* __restrict__ y, int y_stride,
+                                        long long w_head, int x_head, int y_head) {
+    W += blockIdx.y * w_head;
+    x += blockIdx.y * x_head;
+    y += blockIdx.y * y_head;
     int row = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
@@ -51,8 +57,14 @@ extern "C" __global__ void pg_bf16_gemv(const uint16_t* __restrict__ W, int rows
 
 // y[c] = sum_r x[r] * W[r][c] for all cols (W already offset to the first row of the band). Each thread owns two
 // adjacent columns (one 32-bit load per row), consecutive threads consecutive columns: every row read is coalesced.
+// blockIdx.y = head (W += h*w_head, x += h*x_head, y += h*y_head), blockIdx.z = token (x += t*x_tok, y += t*y_tok):
+// MLA's absorbed query q_lat_h = q_nope_h · W_UK_h for every head and token in one launch.
 extern "C" __global__ void pg_bf16_gemv_t(const uint16_t* __restrict__ W, int rows, int cols,
-                                          const float* __restrict__ x, float* __restrict__ y) {
+                                          const float* __restrict__ x, float* __restrict__ y,
+                                          long long w_head, int x_head, int x_tok, int y_head, int y_tok) {
+    W += blockIdx.y * w_head;
+    x += (size_t) blockIdx.y * x_head + (size_t) blockIdx.z * x_tok;
+    y += (size_t) blockIdx.y * y_head + (size_t) blockIdx.z * y_tok;
     int c2 = blockIdx.x * blockDim.x + threadIdx.x;
     if (2 * c2 >= cols) return;
     const uint32_t* w = reinterpret_cast<const uint32_t*>(W) + c2;

@@ -24,12 +24,13 @@ extern "C" __global__ void pg_mla_cache_write(const float* __restrict__ ckv, int
     }
 }
 
-// Absorbed decode attention, split along the sequence (flash-decoding). grid (heads/8, splits, batch), 256 threads:
+// Absorbed decode attention, split along the sequence (flash-decoding). q_pe of (b, h) starts at
+// q_pe + (b*heads + h) * qpe_head_stride, so it can be read in place from the q projection's output. grid (heads/8, splits, batch), 256 threads:
 // warp w is head 8*blockIdx.x + w; lane l holds latent dims l + 32j. Each split walks its positions in tiles of 16
 // slots staged in shared memory with 16-byte loads and read by all 8 heads. Writes the split's running max m,
 // normaliser l and unnormalised accumulator to part_ml[b][h][split][2] / part_acc[b][h][split][512].
 extern "C" __global__ void __launch_bounds__(256) pg_mla_decode_partial(
-        const float* __restrict__ q_lat, const float* __restrict__ q_pe, int heads, const uint16_t* __restrict__ cache,
+        const float* __restrict__ q_lat, const float* __restrict__ q_pe, int qpe_head_stride, int heads, const uint16_t* __restrict__ cache,
         const int* __restrict__ block_table, int max_blocks, int page, const int* __restrict__ seq_lens,
         int split_len, float scale, float* __restrict__ part_ml, float* __restrict__ part_acc) {
     __shared__ __align__(16) uint16_t tile[PG_TILE][PG_WIDTH];
@@ -41,7 +42,7 @@ extern "C" __global__ void __launch_bounds__(256) pg_mla_decode_partial(
     int hq = live ? h : 0;
     float q[16], qp[2], acc[16];
     const float* ql = q_lat + ((size_t) b * heads + hq) * PG_KV_RANK;
-    const float* qr = q_pe + ((size_t) b * heads + hq) * PG_ROPE;
+    const float* qr = q_pe + ((size_t) b * heads + hq) * qpe_head_stride;
 #pragma unroll
     for (int j = 0; j < 16; j++) { q[j] = ql[lane + 32 * j] * scale; acc[j] = 0.f; }
     qp[0] = qr[lane] * scale;

@@ -7,3 +7,4 @@
 #include "int4_moe.cuh"
 #include "mla.cuh"
 #include "sampling.cuh"
+#include "fill.cuh"

@@ -47,6 +47,21 @@ public record DeviceBuffer(CUdeviceptr ptr, long bytes) implements AutoCloseable
         return a;
     }
 
+    public short[] shorts(int n) {
+        fits(2L * n);
+        short[] a = new short[n];
+        cuMemcpyDtoH(Pointer.to(a), ptr, 2L * n);
+        return a;
+    }
+
+    /** A view {@code bytes} into this buffer (not owned: never close it). */
+    public DeviceBuffer at(long offsetBytes) {
+        if (offsetBytes < 0 || offsetBytes >= bytes) {
+            throw new IllegalArgumentException("offset " + offsetBytes + " outside a buffer of " + bytes);
+        }
+        return new DeviceBuffer(ptr.withByteOffset(offsetBytes), bytes - offsetBytes);
+    }
+
     /** Fills every 32-bit word with {@code pattern}. */
     public DeviceBuffer poison(int pattern) {
         cuMemsetD32(ptr, pattern, bytes / 4);

@@ -50,12 +50,33 @@ public final class DeviceOps {
     /** Decode-sized BF16 product ({@code n} small); prefill sizes go to {@link #bf16Gemm}. */
     public void bf16Gemv(DeviceBuffer w, int rows, int cols, DeviceBuffer x, int xStride, int n, DeviceBuffer y, int yStride) {
         require(cols % 8 == 0 && xStride % 4 == 0, "bf16 gemv: cols " + cols + " % 8 and x stride " + xStride + " % 4 must be 0");
-        ctx.launch(KernelName.BF16_GEMV, Geometries.bf16Gemv(rows), w, rows, cols, x, xStride, n, y, yStride);
+        ctx.launch(KernelName.BF16_GEMV, Geometries.bf16Gemv(rows), w, rows, cols, x, xStride, n, y, yStride, 0L, 0, 0);
+    }
+
+    /**
+     * One product per head in one launch: head {@code h} uses the weight at {@code w + h·wHead} (elements), the
+     * activations at {@code x + h·xHead} and writes {@code y + h·yHead}.
+     */
+    public void bf16GemvHeads(DeviceBuffer w, int rows, int cols, long wHead, DeviceBuffer x, int xStride, int xHead,
+                              int n, DeviceBuffer y, int yStride, int yHead, int heads) {
+        require(cols % 8 == 0 && xStride % 4 == 0 && xHead % 4 == 0, "bf16 gemv: cols % 8, x strides % 4 must be 0");
+        LaunchGeometry g = Geometries.bf16Gemv(rows);
+        ctx.launch(KernelName.BF16_GEMV, new LaunchGeometry(g.gridX(), heads, 1, g.block(), 0), w, rows, cols, x,
+                xStride, n, y, yStride, wHead, xHead, yHead);
     }
 
     public void bf16GemvTransposed(DeviceBuffer w, int rows, int cols, DeviceBuffer x, DeviceBuffer y) {
         require(cols % 2 == 0, "transposed gemv: cols " + cols + " must be even");
-        ctx.launch(KernelName.BF16_GEMV_T, Geometries.bf16GemvTransposed(cols), w, rows, cols, x, y);
+        ctx.launch(KernelName.BF16_GEMV_T, Geometries.bf16GemvTransposed(cols), w, rows, cols, x, y, 0L, 0, 0, 0, 0);
+    }
+
+    /** The transposed product for every (head, token): weight band {@code w + h·wHead}, x at {@code h·xHead + t·xTok}. */
+    public void bf16GemvTransposedHeads(DeviceBuffer w, int rows, int cols, long wHead, DeviceBuffer x, int xHead,
+                                        int xTok, DeviceBuffer y, int yHead, int yTok, int heads, int tokens) {
+        require(cols % 2 == 0, "transposed gemv: cols " + cols + " must be even");
+        LaunchGeometry g = Geometries.bf16GemvTransposed(cols);
+        ctx.launch(KernelName.BF16_GEMV_T, new LaunchGeometry(g.gridX(), heads, tokens, g.block(), 0), w, rows, cols,
+                x, y, wHead, xHead, xTok, yHead, yTok);
     }
 
     public void bf16Gemm(DeviceBuffer w, int rows, int cols, DeviceBuffer x, int xStride, int n, DeviceBuffer y, int yStride) {
@@ -105,11 +126,11 @@ public final class DeviceOps {
     }
 
     /** Absorbed decode over the paged cache; {@code partMl}/{@code partAcc} sized by the plan. */
-    public void mlaDecode(Geometries.MlaDecodePlan plan, DeviceBuffer qLat, DeviceBuffer qPe, int heads,
+    public void mlaDecode(Geometries.MlaDecodePlan plan, DeviceBuffer qLat, DeviceBuffer qPe, int qPeHeadStride, int heads,
                           DeviceBuffer cache, DeviceBuffer blockTable, int maxBlocks, int page, DeviceBuffer seqLens,
                           float scale, DeviceBuffer partMl, DeviceBuffer partAcc, DeviceBuffer outLat) {
         require(page > 0 && maxBlocks > 0, "mla decode: page " + page + " and max blocks " + maxBlocks + " must be positive");
-        ctx.launch(KernelName.MLA_DECODE_PARTIAL, plan.partial(), qLat, qPe, heads, cache, blockTable, maxBlocks, page,
+        ctx.launch(KernelName.MLA_DECODE_PARTIAL, plan.partial(), qLat, qPe, qPeHeadStride, heads, cache, blockTable, maxBlocks, page,
                 seqLens, plan.splitLen(), scale, partMl, partAcc);
         ctx.launch(KernelName.MLA_DECODE_COMBINE, plan.combine(), partMl, partAcc, heads, plan.splits(), outLat);
     }

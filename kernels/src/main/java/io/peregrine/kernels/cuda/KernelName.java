@@ -23,7 +23,10 @@ public enum KernelName {
     MLA_DECODE_COMBINE,
     MLA_PREFILL_ATTENTION,
     ARGMAX,
-    SAMPLE_TOP_P;
+    SAMPLE_TOP_P,
+    FILL_RANDOM_U32,
+    FILL_RANDOM_BF16,
+    COPY_U4;
 
     /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
     public String symbol() {
