@@ -269,6 +269,42 @@ public final class ScalarReference {
      * running kept mass exceeds {@code u} times the kept mass.
      */
     public static int sampleTopP(float[] logits, int off, int vocab, float temperature, float topP, double u) {
+        Nucleus n = nucleus(logits, off, vocab, temperature, topP);
+        double target = u * n.kept();
+        double run = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (n.p()[i] >= n.threshold()) {
+                run += n.p()[i];
+                if (target < run) {
+                    return i;
+                }
+            }
+        }
+        return argmax(logits, off, vocab);
+    }
+
+    /**
+     * The share of the kept mass before and after {@code token} in index order, {@code [start, end)} in [0, 1]: the
+     * draws {@code u} that select it. Null when the token is outside the nucleus. A device result in fp32 may pick a
+     * neighbour when {@code u} lies within rounding of an end; the check accepts that and nothing wider.
+     */
+    public static double[] topPInterval(float[] logits, int off, int vocab, float temperature, float topP, int token) {
+        Nucleus n = nucleus(logits, off, vocab, temperature, topP);
+        if (token < 0 || token >= vocab || n.p()[token] < n.threshold()) {
+            return null;
+        }
+        double before = 0;
+        for (int i = 0; i < token; i++) {
+            if (n.p()[i] >= n.threshold()) {
+                before += n.p()[i];
+            }
+        }
+        return new double[] {before / n.kept(), (before + n.p()[token]) / n.kept()};
+    }
+
+    private record Nucleus(double[] p, double threshold, double kept) {}
+
+    private static Nucleus nucleus(float[] logits, int off, int vocab, float temperature, float topP) {
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
             max = Math.max(max, logits[off + i] / (double) temperature);
@@ -301,17 +337,7 @@ public final class ScalarReference {
                 kept += p[i];
             }
         }
-        double target = u * kept;
-        double run = 0;
-        for (int i = 0; i < vocab; i++) {
-            if (p[i] >= threshold) {
-                run += p[i];
-                if (target < run) {
-                    return i;
-                }
-            }
-        }
-        return argmax(logits, off, vocab);
+        return new Nucleus(p, threshold, kept);
     }
 
     /** {@code ‖out − ref‖ / ‖ref‖}; infinite when {@code out} has a NaN or infinity (a poisoned, unwritten element). */

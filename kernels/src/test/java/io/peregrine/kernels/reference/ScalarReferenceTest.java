@@ -32,6 +32,10 @@ class ScalarReferenceTest {
         assertEquals(1, ScalarReference.sampleTopP(logits, 0, 3, 1f, 0.7f, 0.3 / 0.8 + 1e-6));
         assertEquals(1, ScalarReference.sampleTopP(logits, 0, 3, 1f, 0.4f, 0.99));  // only the head survives
         assertEquals(2, ScalarReference.sampleTopP(logits, 0, 3, 1f, 1f, 0.999));   // everything kept
+        double[] iv = ScalarReference.topPInterval(logits, 0, 3, 1f, 0.7f, 1);
+        assertEquals(0.3 / 0.8, iv[0], 1e-6);
+        assertEquals(1.0, iv[1], 1e-6);
+        assertEquals(null, ScalarReference.topPInterval(logits, 0, 3, 1f, 0.7f, 2));
     }
 
     @Test
