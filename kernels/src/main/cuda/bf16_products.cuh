@@ -3,8 +3,11 @@
 #pragma once
 #include "common.cuh"
 
-// y[t][r] = sum_c W[r][c] * x[t][c], r < rows, t < n. One warp per row; each lane issues two 16-byte weight loads
-// (8 bf16 each) before using either. Tokens in chunks of 4 share each loaded weight vector.
+#define PG_GEMV_ROWS 4  // weight rows per warp: each activation chunk loaded once serves four rows
+
+// y[t][r] = sum_c W[r][c] * x[t][c], r < rows, t < n. One warp per 4 rows; per step each lane issues the four
+// rows' 16-byte weight loads (8 bf16 each) before using any, and the activation chunk it loads once (2 float4 per
+// token) serves all four, so L1 traffic stays below the weight stream. Tokens in chunks of 4.
 // Requires cols % 8 == 0 and x_stride, x_head % 4 == 0 (float4 activation loads); the launcher checks both.
 // blockIdx.y selects a head: W, x and y advance by w_head, x_head, y_head elements (0 for a plain product), which
 // is MLA's per-head W_UV product o_h = o_lat_h · W_UV_h^T in one launch.
@@ -15,42 +18,42 @@ extern "C" __global__ void pg_bf16_gemv(const uint16_t* __restrict__ W, int rows
     W += blockIdx.y * w_head;
     x += blockIdx.y * x_head;
     y += blockIdx.y * y_head;
-    int row = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int row0 = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) * PG_GEMV_ROWS;
     int lane = threadIdx.x & 31;
-    if (row >= rows) return;
-    const uint4* wr = reinterpret_cast<const uint4*>(W + (size_t) row * cols);
+    if (row0 >= rows) return;
+    int nr = min(PG_GEMV_ROWS, rows - row0);
     int nv = cols >> 3;
+    const uint4* wr = reinterpret_cast<const uint4*>(W + (size_t) row0 * cols);
     for (int t0 = 0; t0 < n; t0 += 4) {
-        float acc[4] = {0.f, 0.f, 0.f, 0.f};
-        for (int v = lane; v < nv; v += 64) {
-            bool two = v + 32 < nv;
-            uint4 q0 = wr[v];
-            uint4 q1 = two ? wr[v + 32] : make_uint4(0, 0, 0, 0);
+        float acc[PG_GEMV_ROWS][4] = {};
+        for (int v = lane; v < nv; v += 32) {
+            uint4 q[PG_GEMV_ROWS];
+#pragma unroll
+            for (int r = 0; r < PG_GEMV_ROWS; r++) q[r] = r < nr ? wr[(size_t) r * nv + v] : make_uint4(0, 0, 0, 0);
 #pragma unroll
             for (int j = 0; j < 4; j++) {
                 if (t0 + j < n) {
                     const float4* xr = reinterpret_cast<const float4*>(x + (size_t) (t0 + j) * x_stride);
                     float4 a = xr[2 * v], b = xr[2 * v + 1];
-                    float s = acc[j];
-                    s = fmaf(pg_bf16_lo(q0.x), a.x, s); s = fmaf(pg_bf16_hi(q0.x), a.y, s);
-                    s = fmaf(pg_bf16_lo(q0.y), a.z, s); s = fmaf(pg_bf16_hi(q0.y), a.w, s);
-                    s = fmaf(pg_bf16_lo(q0.z), b.x, s); s = fmaf(pg_bf16_hi(q0.z), b.y, s);
-                    s = fmaf(pg_bf16_lo(q0.w), b.z, s); s = fmaf(pg_bf16_hi(q0.w), b.w, s);
-                    if (two) {
-                        float4 c = xr[2 * v + 64], d = xr[2 * v + 65];
-                        s = fmaf(pg_bf16_lo(q1.x), c.x, s); s = fmaf(pg_bf16_hi(q1.x), c.y, s);
-                        s = fmaf(pg_bf16_lo(q1.y), c.z, s); s = fmaf(pg_bf16_hi(q1.y), c.w, s);
-                        s = fmaf(pg_bf16_lo(q1.z), d.x, s); s = fmaf(pg_bf16_hi(q1.z), d.y, s);
-                        s = fmaf(pg_bf16_lo(q1.w), d.z, s); s = fmaf(pg_bf16_hi(q1.w), d.w, s);
+#pragma unroll
+                    for (int r = 0; r < PG_GEMV_ROWS; r++) {
+                        float s = acc[r][j];
+                        s = fmaf(pg_bf16_lo(q[r].x), a.x, s); s = fmaf(pg_bf16_hi(q[r].x), a.y, s);
+                        s = fmaf(pg_bf16_lo(q[r].y), a.z, s); s = fmaf(pg_bf16_hi(q[r].y), a.w, s);
+                        s = fmaf(pg_bf16_lo(q[r].z), b.x, s); s = fmaf(pg_bf16_hi(q[r].z), b.y, s);
+                        s = fmaf(pg_bf16_lo(q[r].w), b.z, s); s = fmaf(pg_bf16_hi(q[r].w), b.w, s);
+                        acc[r][j] = s;
                     }
-                    acc[j] = s;
                 }
             }
         }
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            float s = pg_warp_sum(acc[j]);
-            if (lane == 0 && t0 + j < n) y[(size_t) (t0 + j) * y_stride + row] = s;
+        for (int r = 0; r < PG_GEMV_ROWS; r++) {
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float s = pg_warp_sum(acc[r][j]);
+                if (lane == 0 && r < nr && t0 + j < n) y[(size_t) (t0 + j) * y_stride + row0 + r] = s;
+            }
         }
     }
 }

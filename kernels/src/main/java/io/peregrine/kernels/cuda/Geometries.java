@@ -7,8 +7,10 @@ import static io.peregrine.kernels.cuda.LaunchGeometry.ceilDiv;
  * sources; they change together.
  */
 public final class Geometries {
-    /** Rows per block for the warp-per-row GEMVs (256 threads). */
-    public static final int GEMV_ROWS_PER_BLOCK = 8;
+    /** Weight rows per warp of the decode GEMVs (PG_GEMV_ROWS, PG_INT4_ROWS). */
+    public static final int GEMV_ROWS_PER_WARP = 4;
+    /** Rows per 256-thread block of the decode GEMVs. */
+    public static final int GEMV_ROWS_PER_BLOCK = 8 * GEMV_ROWS_PER_WARP;
     /** mma_gemm.cuh: PG_BM = PG_BN. */
     public static final int MMA_TILE = 64;
     /** mma_gemm.cuh: PG_BK, one INT4 group. */
@@ -22,7 +24,7 @@ public final class Geometries {
     private Geometries() {}
 
     public static LaunchGeometry bf16Gemv(int rows) {
-        return LaunchGeometry.of(ceilDiv(rows, GEMV_ROWS_PER_BLOCK), 32 * GEMV_ROWS_PER_BLOCK);
+        return LaunchGeometry.of(ceilDiv(rows, GEMV_ROWS_PER_BLOCK), 256);
     }
 
     public static LaunchGeometry bf16GemvTransposed(int cols) {
@@ -38,8 +40,7 @@ public final class Geometries {
      * expert, capped at the expert count — so the same launch serves any routing and can live in a CUDA graph.
      */
     public static LaunchGeometry int4GroupedGemv(int rows, int tokens, int k, int experts) {
-        return new LaunchGeometry(ceilDiv(rows, GEMV_ROWS_PER_BLOCK), Math.min(experts, tokens * k), 1,
-                32 * GEMV_ROWS_PER_BLOCK, 0);
+        return new LaunchGeometry(ceilDiv(rows, GEMV_ROWS_PER_BLOCK), Math.min(experts, tokens * k), 1, 256, 0);
     }
 
     public static LaunchGeometry int4GroupedGemm(int rows, int tiles) {

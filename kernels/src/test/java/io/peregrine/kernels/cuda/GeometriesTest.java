@@ -13,8 +13,8 @@ class GeometriesTest {
     void warpPerRowProductsCoverEveryRow() {
         for (int rows : new int[] {1, 7, 8, 9, 576, 7168, 163_840}) {
             LaunchGeometry g = Geometries.bf16Gemv(rows);
-            long warps = g.blocks() * g.block() / 32;
-            assertTrue(warps >= rows && warps < rows + Geometries.GEMV_ROWS_PER_BLOCK, rows + " rows, " + warps + " warps");
+            long covered = g.blocks() * g.block() / 32 * Geometries.GEMV_ROWS_PER_WARP;
+            assertTrue(covered >= rows && covered < rows + Geometries.GEMV_ROWS_PER_BLOCK, rows + " rows, " + covered + " covered");
         }
         LaunchGeometry t = Geometries.bf16GemvTransposed(512);
         assertTrue(t.blocks() * t.block() * 2 >= 512);
@@ -32,7 +32,7 @@ class GeometriesTest {
     void groupedDecodeGemvIsSizedForTheWorstRouting() {
         // K2.5 gate||up for a batch of 4: at most 32 distinct experts, one grid row each
         LaunchGeometry g = Geometries.int4GroupedGemv(4096, 4, 8, 384);
-        assertEquals(512, g.gridX());
+        assertEquals(128, g.gridX());  // 4096 rows, 4 per warp, 8 warps per block
         assertEquals(32, g.gridY());
         assertEquals(384, Geometries.int4GroupedGemv(4096, 256, 8, 384).gridY());
     }
