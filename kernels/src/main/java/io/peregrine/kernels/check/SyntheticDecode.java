@@ -16,7 +16,7 @@ import jcuda.driver.CUgraphExec;
 
 /**
  * One decode step of a model with Kimi K2.5's layer shapes (spec §1.2, §3) and {@code layers} MoE layers, every
- * weight random and resident (about 8.7 GB a layer, so the step streams the 60 MB L2 many times over), run eagerly
+ * weight random and resident (about 9.8 GB a layer, so the step streams the 60 MB L2 many times over), run eagerly
  * and as a replayed CUDA graph. Numbers are throughput of the kernels, not a validated model: the check of each
  * kernel's arithmetic is {@link KernelChecks}.
  */
