@@ -73,8 +73,8 @@ run() {
     cuobjdump --dump-resource-usage "$KIT/peregrine.cubin" > "$OUTDIR/resource-usage.txt" 2>&1 || true
   fi
   echo "== ceilings (PyTorch)"
-  local line; line=$(ceilings | grep CEILINGS | tail -1); echo "$line"
-  local copy tflops; read -r _ copy tflops <<<"$line"
+  local line; line=$(ceilings | grep CEILINGS | tail -1 || true); echo "${line:-no ceilings from PyTorch}"
+  local copy=-1 tflops=-1; [ -n "$line" ] && read -r _ copy tflops <<<"$line"
   echo "== kernel checks, timings, synthetic decode step"
   set -o pipefail
   timeout 400 "$KIT/jre/bin/java" -Xmx8g --enable-native-access=ALL-UNNAMED -cp "$KIT/lib/*" \
