@@ -6,5 +6,6 @@
 #include "mma_gemm.cuh"
 #include "int4_moe.cuh"
 #include "mla.cuh"
+#include "mla_mma.cuh"
 #include "sampling.cuh"
 #include "fill.cuh"

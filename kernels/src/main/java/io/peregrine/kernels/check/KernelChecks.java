@@ -376,19 +376,24 @@ final class KernelChecks {
         float[] qLat = gauss(batch * heads * 512, 1);
         float[] qPe = gauss(batch * heads * 64, 1);
         float scale = 0.1446796258f;
-        Geometries.MlaDecodePlan plan = Geometries.mlaDecode(heads, batch, maxBlocks * page, ctx.multiprocessors());
-        DeviceBuffer ml = outF(plan.maxNormFloats(batch, heads)), acc = outF(plan.partialFloats(batch, heads));
-        DeviceBuffer o = outF((long) batch * heads * 512);
-        ops.mlaDecode(plan, up(qLat), up(qPe), 64, heads, cache, up(table), maxBlocks, page, up(lens), scale, ml, acc, o);
-        float[] got = o.floats(batch * heads * 512);
-        float[] ref = new float[got.length];
+        float[] ref = new float[batch * heads * 512];
         for (int b = 0; b < batch; b++) {
             float[] r = ScalarReference.mlaDecode(Arrays.copyOfRange(qLat, b * heads * 512, (b + 1) * heads * 512),
                     Arrays.copyOfRange(qPe, b * heads * 64, (b + 1) * heads * 64), heads, 512, 64, hostCache,
                     Arrays.copyOfRange(table, b * maxBlocks, (b + 1) * maxBlocks), page, lens[b], scale);
             System.arraycopy(r, 0, ref, b * heads * 512, r.length);
         }
-        report("mla_decode absorbed (" + plan.splits() + " splits)", relError(got, ref), FP32);
+        DeviceBuffer ql = up(qLat), qp = up(qPe), tb = up(table), lb = up(lens);
+        for (boolean tensorCores : new boolean[] {false, true}) {
+            Geometries.MlaDecodePlan plan = tensorCores
+                    ? Geometries.mlaDecodeMma(heads, batch, maxBlocks * page, ctx.multiprocessors())
+                    : Geometries.mlaDecode(heads, batch, maxBlocks * page, ctx.multiprocessors());
+            DeviceBuffer ml = outF(plan.maxNormFloats(batch, heads)), acc = outF(plan.partialFloats(batch, heads));
+            DeviceBuffer o = outF((long) batch * heads * 512);
+            ops.mlaDecode(plan, ql, qp, 64, heads, cache, tb, maxBlocks, page, lb, scale, ml, acc, o);
+            report("mla_decode " + (tensorCores ? "mma.sync" : "fp32") + " (" + plan.splits() + " splits)",
+                    relError(o.floats(ref.length), ref), tensorCores ? BF16_OPERANDS : FP32);
+        }
     }
 
     void mlaPrefill() {

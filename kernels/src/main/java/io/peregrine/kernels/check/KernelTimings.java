@@ -162,13 +162,16 @@ final class KernelTimings {
             }
             int[] lens = new int[batch];
             java.util.Arrays.fill(lens, len);
-            Geometries.MlaDecodePlan plan = Geometries.mlaDecode(heads, batch, len, ctx.multiprocessors());
             DeviceBuffer ql = randomF32((long) batch * heads * 512), qp = randomF32((long) batch * heads * 64);
-            DeviceBuffer ml = keep(ctx.floats(plan.maxNormFloats(batch, heads))), acc = keep(ctx.floats(plan.partialFloats(batch, heads)));
             DeviceBuffer o = keep(ctx.floats((long) batch * heads * 512));
             DeviceBuffer tb = keep(ctx.alloc(4L * table.length).upload(table)), lb = keep(ctx.alloc(4L * batch).upload(lens));
-            double us = timer.medianMicros(3, 30, i -> ops.mlaDecode(plan, ql, qp, 64, heads, cache, tb, maxBlocks, page, lb, 0.1447f, ml, acc, o));
-            perf.memoryBound("mla decode absorbed, 32 seq x 8192", us, 2.0 * batch * len * width);
+            for (boolean tensorCores : new boolean[] {false, true}) {
+                Geometries.MlaDecodePlan plan = tensorCores ? Geometries.mlaDecodeMma(heads, batch, len, ctx.multiprocessors())
+                        : Geometries.mlaDecode(heads, batch, len, ctx.multiprocessors());
+                DeviceBuffer ml = keep(ctx.floats(plan.maxNormFloats(batch, heads))), acc = keep(ctx.floats(plan.partialFloats(batch, heads)));
+                double us = timer.medianMicros(3, 30, i -> ops.mlaDecode(plan, ql, qp, 64, heads, cache, tb, maxBlocks, page, lb, 0.1447f, ml, acc, o));
+                perf.memoryBound("mla decode " + (tensorCores ? "mma.sync" : "fp32") + ", 32 seq x 8192", us, 2.0 * batch * len * width);
+            }
         }
         close();
         // MLA prefill (naive form, CUDA cores)

@@ -53,7 +53,7 @@ final class SyntheticDecode {
         this.batch = batch;
         this.context = context;
         this.maxBlocks = (context + 1 + PAGE - 1) / PAGE;
-        this.plan = Geometries.mlaDecode(HEADS, batch, maxBlocks * PAGE, ctx.multiprocessors());
+        this.plan = Geometries.mlaDecodeMma(HEADS, batch, maxBlocks * PAGE, ctx.multiprocessors());
     }
 
     private DeviceBuffer norm(int n) {

@@ -125,12 +125,17 @@ public final class DeviceOps {
         ctx.launch(KernelName.MLA_CACHE_WRITE, Geometries.perRow(tokens, 128), ckv, ckvStride, kpe, kpeStride, slots, cache);
     }
 
-    /** Absorbed decode over the paged cache; {@code partMl}/{@code partAcc} sized by the plan. */
+    /**
+     * Absorbed decode over the paged cache; {@code partMl}/{@code partAcc} sized by the plan. A plan from
+     * {@link Geometries#mlaDecodeMma} runs the tensor-core partial kernel, one from {@link Geometries#mlaDecode} the
+     * fp32 one; both share the combine.
+     */
     public void mlaDecode(Geometries.MlaDecodePlan plan, DeviceBuffer qLat, DeviceBuffer qPe, int qPeHeadStride, int heads,
                           DeviceBuffer cache, DeviceBuffer blockTable, int maxBlocks, int page, DeviceBuffer seqLens,
                           float scale, DeviceBuffer partMl, DeviceBuffer partAcc, DeviceBuffer outLat) {
         require(page > 0 && maxBlocks > 0, "mla decode: page " + page + " and max blocks " + maxBlocks + " must be positive");
-        ctx.launch(KernelName.MLA_DECODE_PARTIAL, plan.partial(), qLat, qPe, qPeHeadStride, heads, cache, blockTable, maxBlocks, page,
+        KernelName partial = plan.tensorCores() ? KernelName.MLA_DECODE_PARTIAL_MMA : KernelName.MLA_DECODE_PARTIAL;
+        ctx.launch(partial, plan.partial(), qLat, qPe, qPeHeadStride, heads, cache, blockTable, maxBlocks, page,
                 seqLens, plan.splitLen(), scale, partMl, partAcc);
         ctx.launch(KernelName.MLA_DECODE_COMBINE, plan.combine(), partMl, partAcc, heads, plan.splits(), outLat);
     }

@@ -18,6 +18,8 @@ public final class Geometries {
     /** mla.cuh: PG_TILE, PG_HEADS_PER_BLOCK, PG_KV_RANK, PG_ROPE. */
     public static final int MLA_TILE = 16;
     public static final int MLA_HEADS_PER_BLOCK = 8;
+    /** mla_mma.cuh: PG_MH heads (one m16 tile) per 128-thread block; PG_MT = MLA_TILE slots per step. */
+    public static final int MLA_MMA_HEADS_PER_BLOCK = 16;
     public static final int MLA_KV_RANK = 512;
     public static final int MLA_ROPE = 64;
 
@@ -76,23 +78,40 @@ public final class Geometries {
      * serve (for a captured graph: the context limit, not the current length).
      */
     public static MlaDecodePlan mlaDecode(int heads, int batch, int capacity, int multiprocessors) {
+        return mlaPlan(heads, batch, capacity, multiprocessors, false);
+    }
+
+    /** The same split rule for the tensor-core kernel: 16 heads per block of 128 threads. */
+    public static MlaDecodePlan mlaDecodeMma(int heads, int batch, int capacity, int multiprocessors) {
+        return mlaPlan(heads, batch, capacity, multiprocessors, true);
+    }
+
+    private static MlaDecodePlan mlaPlan(int heads, int batch, int capacity, int multiprocessors, boolean tensorCores) {
+        int headsPerBlock = tensorCores ? MLA_MMA_HEADS_PER_BLOCK : MLA_HEADS_PER_BLOCK;
+        int threads = tensorCores ? 128 : 32 * MLA_HEADS_PER_BLOCK;
         if (heads < 1 || batch < 1 || capacity < 1 || multiprocessors < 1) {
             throw new IllegalArgumentException("mla decode: heads " + heads + ", batch " + batch + ", capacity "
                     + capacity + ", SMs " + multiprocessors);
         }
-        int headBlocks = ceilDiv(heads, MLA_HEADS_PER_BLOCK);
+        int headBlocks = ceilDiv(heads, headsPerBlock);
         int maxSplits = ceilDiv(capacity, MLA_TILE);
         int want = ceilDiv(2L * multiprocessors, (long) headBlocks * batch);
         int splits = Math.max(1, Math.min(Math.min(want, maxSplits), LaunchGeometry.MAX_GRID_YZ));
         int splitLen = ceilDiv(ceilDiv(capacity, splits), MLA_TILE) * MLA_TILE;
         splits = ceilDiv(capacity, splitLen);
         return new MlaDecodePlan(splits, splitLen,
-                new LaunchGeometry(headBlocks, splits, batch, 32 * MLA_HEADS_PER_BLOCK, 0),
-                new LaunchGeometry(heads, batch, 1, 128, 0));
+                new LaunchGeometry(headBlocks, splits, batch, threads, 0),
+                new LaunchGeometry(heads, batch, 1, 128, 0), tensorCores);
     }
 
     /** Split-K plan of the absorbed MLA decode: partials per (sequence, head, split), then a combine. */
-    public record MlaDecodePlan(int splits, int splitLen, LaunchGeometry partial, LaunchGeometry combine) {
+    public record MlaDecodePlan(int splits, int splitLen, LaunchGeometry partial, LaunchGeometry combine,
+                                boolean tensorCores) {
+        /** Heads one partial block covers. */
+        public int headsPerBlock() {
+            return tensorCores ? MLA_MMA_HEADS_PER_BLOCK : MLA_HEADS_PER_BLOCK;
+        }
+
         public long partialFloats(int batch, int heads) {
             return (long) batch * heads * splits * MLA_KV_RANK;
         }

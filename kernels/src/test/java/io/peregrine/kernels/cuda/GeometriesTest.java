@@ -70,6 +70,19 @@ class GeometriesTest {
     }
 
     @Test
+    void tensorCoreMlaPlanTakesSixteenHeadsPerBlock() {
+        // 4 head blocks for K2.5: 66 splits wanted, whole 16-slot tiles make 64 splits of 128
+        Geometries.MlaDecodePlan p = Geometries.mlaDecodeMma(64, 1, 8192, 132);
+        assertTrue(p.tensorCores());
+        assertEquals(16, p.headsPerBlock());
+        assertEquals(4, p.partial().gridX());
+        assertEquals(128, p.partial().block());
+        assertEquals(64, p.splits());
+        assertEquals(128, p.splitLen());
+        assertEquals(false, Geometries.mlaDecode(64, 1, 8192, 132).tensorCores());
+    }
+
+    @Test
     void impossibleShapesAreRefusedBeforeTheyReachTheDevice() {
         assertThrows(IllegalArgumentException.class, () -> new LaunchGeometry(1, 1, 1, 48, 0));
         assertThrows(IllegalArgumentException.class, () -> new LaunchGeometry(1, 1, 1, 2048, 0));
