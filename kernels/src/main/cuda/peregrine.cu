@@ -4,6 +4,7 @@
 #include "elementwise.cuh"
 #include "bf16_products.cuh"
 #include "mma_gemm.cuh"
+#include "wgmma_gemm.cuh"
 #include "int4_moe.cuh"
 #include "mla.cuh"
 #include "mla_mma.cuh"

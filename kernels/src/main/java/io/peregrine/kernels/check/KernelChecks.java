@@ -228,7 +228,11 @@ final class KernelChecks {
         float[] x = gauss(n * cols, 1);
         DeviceBuffer y = outF((long) n * rows);
         ops.bf16Gemm(up(w), rows, cols, up(x), cols, n, y, rows);
-        report("bf16_gemm_mma 300x1536, 130 tok", relError(y.floats(n * rows), ScalarReference.bf16Matmul(w, rows, cols, x, n)), BF16_OPERANDS);
+        float[] ref = ScalarReference.bf16Matmul(w, rows, cols, x, n);
+        report("bf16_gemm_mma 300x1536, 130 tok", relError(y.floats(n * rows), ref), BF16_OPERANDS);
+        DeviceBuffer yw = outF((long) n * rows);
+        ops.bf16GemmWgmma(up(w), rows, cols, up(x), cols, n, yw, rows);
+        report("bf16_gemm_wgmma (experimental)", relError(yw.floats(n * rows), ref), BF16_OPERANDS);
     }
 
     void router() {

@@ -138,6 +138,8 @@ final class KernelTimings {
             DeviceBuffer xp = randomF32(4096L * 8192), yp = keep(ctx.floats(4096L * 7168));
             us = timer.medianMicros(2, 10, i -> ops.bf16Gemm(wo, 7168, 8192, xp, 8192, 4096, yp, 7168));
             perf.computeBound("bf16 gemm (mma.sync) o_proj, 4096 tok", us, 2.0 * 4096 * 7168 * 8192);
+            us = timer.medianMicros(2, 10, i -> ops.bf16GemmWgmma(wo, 7168, 8192, xp, 8192, 4096, yp, 7168));
+            perf.computeBound("bf16 gemm (wgmma, experimental) o_proj, 4096 tok", us, 2.0 * 4096 * 7168 * 8192);
             DeviceBuffer logits = randomF32(8L * 163_840), out = keep(ctx.alloc(32));
             DeviceBuffer u = keep(ctx.floats(8).upload(new float[] {.1f, .2f, .3f, .4f, .5f, .6f, .7f, .8f}));
             us = timer.medianMicros(3, 20, i -> ops.argmax(logits, 8, 163_840, out));

@@ -84,6 +84,15 @@ public final class DeviceOps {
         ctx.launch(KernelName.BF16_GEMM_MMA, Geometries.gemmMma(rows, n), w, rows, cols, x, xStride, n, y, yStride);
     }
 
+    /**
+     * Experimental: the same product on Hopper's warpgroup MMA (wgmma, sm_90a). Not yet verified on a device;
+     * {@link #bf16Gemm} stays the product in use until the device check passes it.
+     */
+    public void bf16GemmWgmma(DeviceBuffer w, int rows, int cols, DeviceBuffer x, int xStride, int n, DeviceBuffer y, int yStride) {
+        require(cols % 64 == 0 && xStride % 4 == 0, "wgmma gemm: cols " + cols + " % 64 and x stride " + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.BF16_GEMM_WGMMA, Geometries.gemmMma(rows, n), w, rows, cols, x, xStride, n, y, yStride);
+    }
+
     public void router(DeviceBuffer logits, int tokens, int experts, DeviceBuffer bias, int k, float scaling,
                        DeviceBuffer topkIdx, DeviceBuffer topkW) {
         require(k >= 1 && k <= 64 && k <= experts, "router: top-k " + k + " must be in [1, min(64, experts)]");

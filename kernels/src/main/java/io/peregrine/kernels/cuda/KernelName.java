@@ -13,6 +13,7 @@ public enum KernelName {
     BF16_GEMV,
     BF16_GEMV_T,
     BF16_GEMM_MMA,
+    BF16_GEMM_WGMMA,
     INT4_GROUPED_GEMM_MMA,
     MOE_ROUTER,
     MOE_PERMUTE,
