@@ -321,20 +321,30 @@ final class KernelChecks {
         ops.permute(up(topk), a, k, experts, off, permTok, srcPos, active, nAct);
         TileSchedule ts = TileSchedule.of(off.ints(experts + 1), Geometries.MMA_TILE);
         float[] x = gauss(tokens * cols, 1);
-        DeviceBuffer y = outF((long) a * rows);
-        ops.int4GroupedGemm(st, up(wds), up(sc), ts.size(), up(ts.expert()), up(ts.row0()), up(ts.rows()), up(x), cols, permTok, y, rows);
+        DeviceBuffer wdb = up(wds), scb = up(sc), xb = up(x), teb = up(ts.expert()), trb = up(ts.row0()), tnb = up(ts.rows());
         int[] sp = srcPos.ints(a);
-        float[] got = y.floats(a * rows);
         float[] ref = new float[a * rows];
-        float[] reordered = new float[a * rows];
         for (int i = 0; i < a; i++) {
             int e = topk[i];
             float[] r = ScalarReference.int4Matmul(slice(wds, e, st.wordsPerExpert()), slice(sc, e, st.scalesPerExpert()), rows, cols,
                     Arrays.copyOfRange(x, (i / k) * cols, (i / k + 1) * cols), 1);
             System.arraycopy(r, 0, ref, i * rows, rows);
-            System.arraycopy(got, sp[i] * rows, reordered, i * rows, rows);
         }
-        report("int4_grouped_gemm_mma (" + ts.size() + " tiles)", relError(reordered, ref), BF16_OPERANDS);
+        for (boolean wgmma : new boolean[] {false, true}) {
+            DeviceBuffer y = outF((long) a * rows);
+            if (wgmma) {
+                ops.int4GroupedGemmWgmma(st, wdb, scb, ts.size(), teb, trb, tnb, xb, cols, permTok, y, rows);
+            } else {
+                ops.int4GroupedGemm(st, wdb, scb, ts.size(), teb, trb, tnb, xb, cols, permTok, y, rows);
+            }
+            float[] got = y.floats(a * rows);
+            float[] reordered = new float[a * rows];
+            for (int i = 0; i < a; i++) {
+                System.arraycopy(got, sp[i] * rows, reordered, i * rows, rows);
+            }
+            report("int4_grouped_gemm_" + (wgmma ? "wgmma (experimental)" : "mma") + " (" + ts.size() + " tiles)",
+                    relError(reordered, ref), BF16_OPERANDS);
+        }
     }
 
     void mlaCacheAndDecode() {

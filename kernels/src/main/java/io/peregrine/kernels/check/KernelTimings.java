@@ -123,6 +123,8 @@ final class KernelTimings {
             DeviceBuffer x = randomF32((long) tokens * hidden), y = keep(ctx.floats((long) a * 2 * inter));
             double us = timer.medianMicros(2, 10, i -> ops.int4GroupedGemm(gu, guW, guS, ts.size(), te, tr, tn, x, hidden, pt, y, 2 * inter));
             perf.computeBound("int4 grouped gemm (mma.sync) gate_up, 2048 tok", us, 2.0 * a * 2 * inter * hidden);
+            us = timer.medianMicros(2, 10, i -> ops.int4GroupedGemmWgmma(gu, guW, guS, ts.size(), te, tr, tn, x, hidden, pt, y, 2 * inter));
+            perf.computeBound("int4 grouped gemm (wgmma, experimental) gate_up, 2048 tok", us, 2.0 * a * 2 * inter * hidden);
         }
         close();
         // BF16 products

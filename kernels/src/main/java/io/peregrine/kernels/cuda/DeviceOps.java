@@ -124,6 +124,17 @@ public final class DeviceOps {
                 xStride, rowToken, y, yStride);
     }
 
+    /** Experimental wgmma twin of {@link #int4GroupedGemm} (sm_90a); cols % 64 == 0. */
+    public void int4GroupedGemmWgmma(Int4ExpertStack s, DeviceBuffer words, DeviceBuffer scales, int tiles,
+                                     DeviceBuffer tileExpert, DeviceBuffer tileRow0, DeviceBuffer tileRows,
+                                     DeviceBuffer x, int xStride, Object rowToken, DeviceBuffer y, int yStride) {
+        require(s.cols() % 64 == 0 && xStride % 4 == 0, "wgmma grouped gemm: cols " + s.cols() + " % 64 and x stride "
+                + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.INT4_GROUPED_GEMM_WGMMA, Geometries.int4GroupedGemm(s.rows(), tiles), words, scales,
+                s.vectorsPerExpert(), s.scalesPerExpert(), s.rows(), s.cols(), tileExpert, tileRow0, tileRows, x,
+                xStride, rowToken, y, yStride);
+    }
+
     public void combine(DeviceBuffer yPerm, int yStride, DeviceBuffer srcPos, DeviceBuffer topkW, int k,
                         Object shared, DeviceBuffer out, int tokens, int dim) {
         ctx.launch(KernelName.MOE_COMBINE, Geometries.perRow(tokens, 256), yPerm, yStride, srcPos, topkW, k, shared, out, dim);
