@@ -52,6 +52,48 @@ class CompiledKernelsTest {
         assertTrue(ptx.contains("ld.global.nc.v4.u32") || ptx.contains("ld.global.nc.v4.b32"), "16-byte weight loads");
     }
 
+    static Path cuobjdump() {
+        for (String dir : new String[] {System.getenv("CUDA_HOME") == null ? "/usr/local/cuda" : System.getenv("CUDA_HOME"),
+                "/usr/local/cuda-13.0", "/usr/local/cuda", "/usr"}) {
+            Path p = Path.of(dir, "bin", "cuobjdump");
+            if (Files.isExecutable(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** Where a disassembler is installed (not on this project's build machine today): the SASS says what it should. */
+    @Test
+    void theSassUsesTheInstructionsTheKernelsWereWrittenFor() throws Exception {
+        assumeTrue(KernelResources.present(), "built without nvcc");
+        Path tool = cuobjdump();
+        assumeTrue(tool != null, "no cuobjdump here");
+        Path cubin = Files.createTempFile("peregrine", ".cubin");
+        try {
+            Files.write(cubin, KernelResources.read(KernelResources.CUBIN).orElseThrow());
+            Process p = new ProcessBuilder(tool.toString(), "-sass", cubin.toString()).redirectErrorStream(true).start();
+            String sass = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertEquals(0, p.waitFor(), sass);
+            String wgmma = section(sass, "pg_bf16_gemm_wgmma");
+            assertTrue(wgmma.contains("HGMMA"), "the wgmma kernel has no HGMMA");
+            assertTrue(section(sass, "pg_int4_grouped_gemm_mma").contains("HMMA"), "the mma.sync kernel has no HMMA");
+            assertTrue(section(sass, "pg_mla_decode_partial_mma").contains("HMMA"), "tensor-core MLA has no HMMA");
+            assertTrue(section(sass, "pg_int4_grouped_gemv").contains("LDG.E.128"), "decode GEMV loads are not 16 bytes");
+            assertTrue(!sass.contains("LDL") && !sass.contains("STL"), "a kernel uses local memory");
+        } finally {
+            Files.deleteIfExists(cubin);
+        }
+    }
+
+    /** The disassembly of one function: from its header to the next function's. */
+    private static String section(String sass, String fn) {
+        int at = sass.indexOf("Function : " + fn + "\n");
+        assertTrue(at >= 0, fn + " not in the SASS");
+        int next = sass.indexOf("Function : ", at + 11);
+        return next < 0 ? sass.substring(at) : sass.substring(at, next);
+    }
+
     @Test
     void symbolReaderRefusesWhatIsNotAnElfObject() {
         var e = assertThrows(IllegalArgumentException.class, () -> CubinSymbols.functions("hello, world, not elf at all, padding to sixty-four bytes......".getBytes(StandardCharsets.US_ASCII)));
