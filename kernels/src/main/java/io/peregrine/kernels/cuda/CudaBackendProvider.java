@@ -9,6 +9,14 @@ import java.util.Optional;
  * a {@link LinkageError}, which is caught here once and reported as the reason the backend is unavailable.
  */
 public final class CudaBackendProvider implements BackendProvider {
+    /**
+     * The kernels and their launch layer ({@link DeviceOps}) exist; the adapter from the engine's {@code Backend} ops
+     * to them does not yet. Until it does, a machine with a usable GPU is also a reason to fall back, so that
+     * {@code --backend auto} still starts on the CPU there instead of failing in {@link #create()}.
+     */
+    static final String ADAPTER_MISSING = "the CUDA kernels are built and the device is usable, but the engine Backend "
+            + "adapter over DeviceOps is not written yet";
+
     private volatile Optional<String> probe;
 
     @Override
@@ -25,7 +33,7 @@ public final class CudaBackendProvider implements BackendProvider {
     public Optional<String> unavailableReason() {
         Optional<String> p = probe;
         if (p == null) {
-            p = CudaProbe.probe();
+            p = CudaProbe.probe().or(() -> Optional.of(ADAPTER_MISSING));
             probe = p;
         }
         return p;
@@ -37,6 +45,6 @@ public final class CudaBackendProvider implements BackendProvider {
         if (why.isPresent()) {
             throw new IllegalStateException("CUDA backend unavailable: " + why.get());
         }
-        throw new IllegalStateException("CUDA backend unavailable: its kernels are not part of this build yet");
+        throw new IllegalStateException("CUDA backend unavailable: " + ADAPTER_MISSING);
     }
 }

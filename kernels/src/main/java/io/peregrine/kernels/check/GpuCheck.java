@@ -1,0 +1,97 @@
+package io.peregrine.kernels.check;
+
+import io.peregrine.kernels.cuda.CudaContext;
+import io.peregrine.kernels.cuda.DeviceOps;
+import java.io.PrintStream;
+
+/**
+ * The on-device check, run by {@code scripts/gpu-check.sh}: every kernel against its scalar reference, then timings
+ * at K2.5 shapes against the measured ceilings, then a synthetic multi-layer decode step (eager and as a CUDA graph).
+ * Exit status 1 when any kernel check fails.
+ *
+ * <p>Arguments: {@code [--copy-gbs N] [--bf16-tflops N] [--layers N] [--batch N] [--context N] [--seed N]
+ * [--checks-only]}. The ceilings come from the script (PyTorch's copy and matmul); without them the copy ceiling is
+ * measured with our own 16-byte copy kernel and the matrix share is left out.
+ */
+public final class GpuCheck {
+    private GpuCheck() {}
+
+    /**
+     * Proves, without a device, that the carried runtime and class path hold everything the check loads: the
+     * classes of every stage, a host-side expert stack over checkpoint views, a reference product and a plan.
+     */
+    static void dryRun() {
+        for (String c : new String[] {"KernelChecks", "KernelTimings", "SyntheticDecode", "EventTimer", "Perf"}) {
+            try {
+                Class.forName(GpuCheck.class.getPackageName() + "." + c, true, GpuCheck.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException("class path incomplete: " + c, e);
+            }
+        }
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            int rows = 4, cols = 64;
+            var packed = arena.allocate(4L * rows * cols / 8);
+            var scale = arena.allocate(2L * rows * cols / 32);
+            for (int i = 0; i < rows * cols / 32; i++) {
+                scale.setAtIndex(io.peregrine.engine.checkpoint.Tensor.BF16, i, (short) 0x3f80);
+            }
+            var w = new io.peregrine.engine.checkpoint.Int4Group32("dry", rows, cols,
+                    new io.peregrine.engine.checkpoint.Tensor("dry.weight_packed", io.peregrine.engine.checkpoint.DType.I32, new long[] {rows, cols / 8}, packed),
+                    new io.peregrine.engine.checkpoint.Tensor("dry.weight_scale", io.peregrine.engine.checkpoint.DType.BF16, new long[] {rows, cols / 32}, scale));
+            var stack = new io.peregrine.kernels.layout.Int4ExpertStack(1, rows, cols);
+            var words = arena.allocate(stack.wordBytes());
+            var scales = arena.allocate(stack.scaleBytes());
+            stack.write(0, java.util.List.of(w), words, scales, false);
+            if (stack.dequant(words, scales, 0, 3, 63) != -8f) {
+                throw new IllegalStateException("dry run: stacked zero words should dequantise to -8");
+            }
+        }
+        var plan = io.peregrine.kernels.cuda.Geometries.mlaDecode(64, 8, 4160, 132);
+        System.out.println("dry run ok: classes load, expert stack and references run on the CPU; MLA plan " + plan.splits() + " splits");
+    }
+
+    public static void main(String[] args) {
+        double copy = -1;
+        double tflops = -1;
+        int layers = 6;
+        int batch = 8;
+        int context = 4096;
+        long seed = System.nanoTime();
+        boolean checksOnly = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--copy-gbs" -> copy = Double.parseDouble(args[++i]);
+                case "--bf16-tflops" -> tflops = Double.parseDouble(args[++i]);
+                case "--layers" -> layers = Integer.parseInt(args[++i]);
+                case "--batch" -> batch = Integer.parseInt(args[++i]);
+                case "--context" -> context = Integer.parseInt(args[++i]);
+                case "--seed" -> seed = Long.parseLong(args[++i]);
+                case "--checks-only" -> checksOnly = true;
+                case "--dry-run" -> {
+                    dryRun();
+                    return;
+                }
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        PrintStream out = System.out;
+        int failures;
+        try (CudaContext ctx = CudaContext.open(0)) {
+            out.printf("device %s, %d SMs, module from the %s; seed %d%n", ctx.deviceName(), ctx.multiprocessors(), ctx.loadedFrom(), seed);
+            DeviceOps ops = new DeviceOps(ctx);
+            KernelChecks checks = new KernelChecks(ops, seed, out);
+            checks.runAll();
+            failures = checks.failures;
+            out.printf("kernel checks: %d of %d passed%n", checks.checks - failures, checks.checks);
+            if (!checksOnly) {
+                double ownCopy = new KernelTimings(ops, seed).copyGBs();
+                out.printf("own 16-byte copy kernel: %.0f GB/s (read+write)%n", ownCopy);
+                Perf perf = new Perf(copy > 0 ? copy : ownCopy, tflops);
+                new KernelTimings(ops, seed).run(perf);
+                new SyntheticDecode(ops, seed, layers, batch, context).run(perf, out);
+                perf.print(out);
+            }
+        }
+        System.exit(failures == 0 ? 0 : 1);
+    }
+}

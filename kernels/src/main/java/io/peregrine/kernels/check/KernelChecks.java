@@ -1,0 +1,483 @@
+package io.peregrine.kernels.check;
+
+import static io.peregrine.kernels.reference.ScalarReference.bf16;
+import static io.peregrine.kernels.reference.ScalarReference.relError;
+import static io.peregrine.kernels.reference.ScalarReference.toBf16;
+
+import io.peregrine.kernels.cuda.CudaContext;
+import io.peregrine.kernels.cuda.DeviceBuffer;
+import io.peregrine.kernels.cuda.DeviceOps;
+import io.peregrine.kernels.cuda.Geometries;
+import io.peregrine.kernels.cuda.KernelArgs;
+import io.peregrine.kernels.layout.Int4ExpertStack;
+import io.peregrine.kernels.layout.TileSchedule;
+import io.peregrine.kernels.reference.ScalarReference;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Every kernel against its scalar reference on fresh random inputs, outputs poisoned beforehand (NaN floats,
+ * 0xDEADBEEF ints), relative-error bounds as in the device's METHOD.md: fp32 arithmetic 1e-4 (far under 1e-3),
+ * bf16 tensor-core operands 1e-2, indices exact.
+ */
+final class KernelChecks {
+    static final double FP32 = 1e-4;
+    static final double BF16_OPERANDS = 1e-2;
+
+    private final CudaContext ctx;
+    private final DeviceOps ops;
+    private final Random rnd;
+    private final PrintStream out;
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    int failures;
+    int checks;
+
+    KernelChecks(DeviceOps ops, long seed, PrintStream out) {
+        this.ops = ops;
+        this.ctx = ops.context();
+        this.rnd = new Random(seed);
+        this.out = out;
+    }
+
+    void runAll() {
+        try {
+            rmsNorm();
+            rope();
+            siluMul();
+            embedding();
+            bf16Gemv();
+            bf16GemvHeads();
+            bf16GemvTransposedHeads();
+            bf16Gemm();
+            router();
+            moeDecodeBlock();
+            int4GroupedGemm();
+            mlaCacheAndDecode();
+            mlaPrefill();
+            argmaxAndTopP();
+        } finally {
+            owned.forEach(DeviceBuffer::close);
+            owned.clear();
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------------
+
+    private float[] gauss(int n, double sd) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (rnd.nextGaussian() * sd);
+        }
+        return a;
+    }
+
+    private short[] bf16s(int n, double sd) {
+        short[] a = new short[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = toBf16((float) (rnd.nextGaussian() * sd));
+        }
+        return a;
+    }
+
+    private DeviceBuffer up(float[] a) {
+        return keep(ctx.floats(a.length).upload(a));
+    }
+
+    private DeviceBuffer up(int[] a) {
+        return keep(ctx.alloc(4L * a.length).upload(a));
+    }
+
+    private DeviceBuffer up(short[] a) {
+        return keep(ctx.alloc(2L * a.length).upload(a));
+    }
+
+    private DeviceBuffer outF(long n) {
+        return keep(ctx.floats(n).poison(DeviceBuffer.POISON_F32));
+    }
+
+    private DeviceBuffer outI(long n) {
+        return keep(ctx.alloc(4 * n).poison(DeviceBuffer.POISON_I32));
+    }
+
+    private DeviceBuffer keep(DeviceBuffer b) {
+        owned.add(b);
+        return b;
+    }
+
+    private void report(String name, double err, double bound) {
+        checks++;
+        boolean ok = err <= bound;  // NaN and infinity fail
+        if (!ok) {
+            failures++;
+        }
+        out.printf("%-4s %-34s rel.err %.3e  (bound %.0e)%n", ok ? "ok" : "FAIL", name, err, bound);
+    }
+
+    private void reportExact(String name, int mismatches, int total) {
+        checks++;
+        if (mismatches != 0) {
+            failures++;
+        }
+        out.printf("%-4s %-34s %d of %d differ%n", mismatches == 0 ? "ok" : "FAIL", name, mismatches, total);
+    }
+
+    // ---- checks --------------------------------------------------------------------------------------------
+
+    void rmsNorm() {
+        int rows = 5, dim = 7168;
+        float[] x = gauss(rows * dim, 2), w = gauss(dim, 1);
+        DeviceBuffer y = outF((long) rows * dim);
+        ops.rmsNorm(up(x), dim, rows, dim, up(w), 1e-5f, y, dim);
+        report("rms_norm 5x7168", relError(y.floats(rows * dim), ScalarReference.rmsNorm(x, rows, dim, w, 1e-5f)), FP32);
+    }
+
+    static float[] yarnInvFreq() {
+        // spec §3.3 with K2.5's numbers: dim 64, theta 50000, factor 64, L 4096, beta 32 / 1
+        float[] f = new float[32];
+        double low = Math.max(Math.floor(64 * Math.log(4096 / (32 * 2 * Math.PI)) / (2 * Math.log(50000))), 0);
+        double high = Math.min(Math.ceil(64 * Math.log(4096 / (1 * 2 * Math.PI)) / (2 * Math.log(50000))), 63);
+        for (int i = 0; i < 32; i++) {
+            double extra = Math.pow(50000, -2.0 * i / 64);
+            double ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+            double mask = 1 - ramp;
+            f[i] = (float) (extra / 64 * (1 - mask) + extra * mask);
+        }
+        return f;
+    }
+
+    void rope() {
+        int tokens = 3, heads = 4, hs = 192;
+        float[] x = gauss(tokens * heads * hs, 1);
+        int[] pos = {0, 1 + rnd.nextInt(1000), rnd.nextInt(262_144)};
+        float[] inv = yarnInvFreq();
+        DeviceBuffer xb = up(x);
+        ops.ropeInterleaved(xb, tokens, heads * hs, heads, hs, 128, up(pos), up(inv), 32, 1f);
+        float[] ref = ScalarReference.ropeInterleaved(x, tokens, heads, hs, 128, pos, inv, 1f);
+        report("rope_interleaved (yarn, 3 pos)", relError(xb.floats(x.length), ref), FP32);
+    }
+
+    void siluMul() {
+        int rows = 3, inter = 2048;
+        float[] gu = gauss(rows * 2 * inter, 2);
+        DeviceBuffer y = outF((long) rows * inter);
+        ops.siluMul(up(gu), y, rows, inter);
+        report("silu_mul 3x2048", relError(y.floats(rows * inter), ScalarReference.siluMul(gu, rows, inter)), FP32);
+    }
+
+    void embedding() {
+        int vocab = 1000, dim = 7168;
+        short[] table = bf16s(vocab * dim, 1);
+        int[] ids = {rnd.nextInt(vocab), rnd.nextInt(vocab), vocab - 1, 0};
+        DeviceBuffer y = outF((long) ids.length * dim);
+        ops.embedding(up(ids), ids.length, up(table), vocab, dim, y);
+        report("embedding_gather", relError(y.floats(ids.length * dim), ScalarReference.embedding(ids, table, dim)), 0);
+    }
+
+    void bf16Gemv() {
+        int rows = 1003, cols = 7168, n = 5;
+        short[] w = bf16s(rows * cols, 0.02);
+        float[] x = gauss(n * cols, 1);
+        DeviceBuffer y = outF((long) n * rows);
+        ops.bf16Gemv(up(w), rows, cols, up(x), cols, n, y, rows);
+        report("bf16_gemv 1003x7168, 5 tokens", relError(y.floats(n * rows), ScalarReference.bf16Matmul(w, rows, cols, x, n)), FP32);
+    }
+
+    void bf16GemvHeads() {
+        // o_h = o_lat_h · W_UV_h^T: kv_b rows [256h+128, 256h+256), 4 heads, 2 tokens
+        int heads = 4, kv = 512, tokens = 2;
+        short[] kvb = bf16s(heads * 256 * kv, 0.05);
+        float[] olat = gauss(tokens * heads * kv, 1);
+        DeviceBuffer y = outF((long) tokens * heads * 128);
+        DeviceBuffer wb = up(kvb);
+        ops.bf16GemvHeads(wb.at(2L * 128 * kv), 128, kv, 256L * kv, up(olat), heads * kv, kv, tokens, y, heads * 128, 128, heads);
+        float[] ref = new float[tokens * heads * 128];
+        for (int h = 0; h < heads; h++) {
+            short[] band = Arrays.copyOfRange(kvb, (256 * h + 128) * kv, (256 * h + 256) * kv);
+            for (int t = 0; t < tokens; t++) {
+                float[] r = ScalarReference.bf16Matmul(band, 128, kv, Arrays.copyOfRange(olat, (t * heads + h) * kv, (t * heads + h + 1) * kv), 1);
+                System.arraycopy(r, 0, ref, (t * heads + h) * 128, 128);
+            }
+        }
+        report("bf16_gemv per head (W_UV)", relError(y.floats(ref.length), ref), FP32);
+    }
+
+    void bf16GemvTransposedHeads() {
+        // q_lat_h = q_nope_h · W_UK_h: kv_b rows [256h, 256h+128), q [t][h][192] with q_nope first
+        int heads = 4, kv = 512, tokens = 3;
+        short[] kvb = bf16s(heads * 256 * kv, 0.05);
+        float[] q = gauss(tokens * heads * 192, 1);
+        DeviceBuffer y = outF((long) tokens * heads * kv);
+        ops.bf16GemvTransposedHeads(up(kvb), 128, kv, 256L * kv, up(q), 192, heads * 192, y, kv, heads * kv, heads, tokens);
+        float[] ref = new float[tokens * heads * kv];
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < heads; h++) {
+                short[] band = Arrays.copyOfRange(kvb, 256 * h * kv, (256 * h + 128) * kv);
+                float[] r = ScalarReference.bf16MatmulTransposed(band, 128, kv, Arrays.copyOfRange(q, (t * heads + h) * 192, (t * heads + h) * 192 + 128));
+                System.arraycopy(r, 0, ref, (t * heads + h) * kv, kv);
+            }
+        }
+        report("bf16_gemv_t per head (W_UK)", relError(y.floats(ref.length), ref), FP32);
+    }
+
+    void bf16Gemm() {
+        int rows = 300, cols = 1536, n = 130;
+        short[] w = bf16s(rows * cols, 0.02);
+        float[] x = gauss(n * cols, 1);
+        DeviceBuffer y = outF((long) n * rows);
+        ops.bf16Gemm(up(w), rows, cols, up(x), cols, n, y, rows);
+        float[] ref = ScalarReference.bf16Matmul(w, rows, cols, x, n);
+        report("bf16_gemm_mma 300x1536, 130 tok", relError(y.floats(n * rows), ref), BF16_OPERANDS);
+        DeviceBuffer yw = outF((long) n * rows);
+        ops.bf16GemmWgmma(up(w), rows, cols, up(x), cols, n, yw, rows);
+        report("bf16_gemm_wgmma (experimental)", relError(yw.floats(n * rows), ref), BF16_OPERANDS);
+    }
+
+    void router() {
+        int tokens = 4, experts = 384, k = 8;
+        float[] logits = gauss(tokens * experts, 2);
+        float[] bias = gauss(experts, 0.1);
+        DeviceBuffer idx = outI((long) tokens * k);
+        DeviceBuffer w = outF((long) tokens * k);
+        ops.router(up(logits), tokens, experts, up(bias), k, 2.827f, idx, w);
+        float[] rw = new float[tokens * k];
+        int[] ri = ScalarReference.route(logits, tokens, experts, bias, k, 2.827f, rw);
+        int[] gi = idx.ints(tokens * k);
+        int diff = 0;
+        for (int i = 0; i < ri.length; i++) {
+            diff += ri[i] == gi[i] ? 0 : 1;
+        }
+        reportExact("moe_router top-8 of 384", diff, ri.length);
+        report("moe_router weights", relError(w.floats(tokens * k), rw), FP32);
+    }
+
+    /** A whole routed-expert block at small sizes: router → permute → grouped GEMV ×2 with SwiGLU → combine. */
+    void moeDecodeBlock() {
+        int tokens = 3, experts = 16, k = 8, hidden = 256, inter = 64;
+        Int4ExpertStack gu = new Int4ExpertStack(experts, 2 * inter, hidden);
+        Int4ExpertStack dn = new Int4ExpertStack(experts, hidden, inter);
+        int[] guW = randomWords((int) (gu.wordsPerExpert() * experts));
+        short[] guS = bf16s((int) (gu.scalesPerExpert() * experts), 0.01);
+        int[] dnW = randomWords((int) (dn.wordsPerExpert() * experts));
+        short[] dnS = bf16s((int) (dn.scalesPerExpert() * experts), 0.01);
+        float[] x = gauss(tokens * hidden, 1);
+        float[] logits = gauss(tokens * experts, 2);
+        float[] bias = gauss(experts, 0.1);
+        float[] shared = gauss(tokens * hidden, 1);
+        int a = tokens * k;
+        DeviceBuffer idx = outI(a), w = outF(a);
+        ops.router(up(logits), tokens, experts, up(bias), k, 2.827f, idx, w);
+        DeviceBuffer off = outI(experts + 1), permTok = outI(a), srcPos = outI(a), active = outI(experts), nAct = outI(1);
+        ops.permute(idx, a, k, experts, off, permTok, srcPos, active, nAct);
+        DeviceBuffer guOut = outF((long) a * 2 * inter), act = outF((long) a * inter), yPerm = outF((long) a * hidden);
+        DeviceBuffer guWb = up(guW), guSb = up(guS), dnWb = up(dnW), dnSb = up(dnS);
+        ops.int4GroupedGemv(gu, guWb, guSb, active, nAct, off, up(x), hidden, permTok, guOut, 2 * inter, tokens, k);
+        ops.siluMul(guOut, act, a, inter);
+        ops.int4GroupedGemv(dn, dnWb, dnSb, active, nAct, off, act, inter, KernelArgs.NULL, yPerm, hidden, tokens, k);
+        DeviceBuffer o = outF((long) tokens * hidden);
+        ops.combine(yPerm, hidden, srcPos, w, k, up(shared), o, tokens, hidden);
+        // permutation structure
+        int[] gi = idx.ints(a), offs = off.ints(experts + 1), pt = permTok.ints(a), sp = srcPos.ints(a);
+        int bad = 0;
+        boolean[] seen = new boolean[a];
+        for (int i = 0; i < a; i++) {
+            int p = sp[i];
+            if (p < 0 || p >= a || seen[p] || pt[p] != i / k || p < offs[gi[i]] || p >= offs[gi[i] + 1]) {
+                bad++;
+            } else {
+                seen[p] = true;
+            }
+        }
+        reportExact("moe_permute (bijection, ranges)", bad, a);
+        // reference of the whole block
+        float[] rw = w.floats(a);
+        float[] expertOut = new float[a * hidden];
+        for (int i = 0; i < a; i++) {
+            int e = gi[i];
+            float[] xt = Arrays.copyOfRange(x, (i / k) * hidden, (i / k + 1) * hidden);
+            float[] g = ScalarReference.int4Matmul(slice(guW, e, gu.wordsPerExpert()), slice(guS, e, gu.scalesPerExpert()), 2 * inter, hidden, xt, 1);
+            float[] s = ScalarReference.siluMul(g, 1, inter);
+            float[] d = ScalarReference.int4Matmul(slice(dnW, e, dn.wordsPerExpert()), slice(dnS, e, dn.scalesPerExpert()), hidden, inter, s, 1);
+            System.arraycopy(d, 0, expertOut, i * hidden, hidden);
+        }
+        float[] ref = ScalarReference.combine(expertOut, rw, tokens, k, shared, hidden);
+        report("moe block: int4 gemv+swiglu+combine", relError(o.floats(tokens * hidden), ref), FP32);
+    }
+
+    void int4GroupedGemm() {
+        int tokens = 70, experts = 8, k = 4, rows = 192, cols = 512;
+        Int4ExpertStack st = new Int4ExpertStack(experts, rows, cols);
+        int[] wds = randomWords((int) (st.wordsPerExpert() * experts));
+        short[] sc = bf16s((int) (st.scalesPerExpert() * experts), 0.01);
+        int a = tokens * k;
+        int[] topk = new int[a];
+        for (int t = 0; t < tokens; t++) {
+            int[] perm = rnd.ints(0, experts).distinct().limit(k).toArray();
+            System.arraycopy(perm, 0, topk, t * k, k);
+        }
+        DeviceBuffer off = outI(experts + 1), permTok = outI(a), srcPos = outI(a), active = outI(experts), nAct = outI(1);
+        ops.permute(up(topk), a, k, experts, off, permTok, srcPos, active, nAct);
+        TileSchedule ts = TileSchedule.of(off.ints(experts + 1), Geometries.MMA_TILE);
+        float[] x = gauss(tokens * cols, 1);
+        DeviceBuffer wdb = up(wds), scb = up(sc), xb = up(x), teb = up(ts.expert()), trb = up(ts.row0()), tnb = up(ts.rows());
+        int[] sp = srcPos.ints(a);
+        float[] ref = new float[a * rows];
+        for (int i = 0; i < a; i++) {
+            int e = topk[i];
+            float[] r = ScalarReference.int4Matmul(slice(wds, e, st.wordsPerExpert()), slice(sc, e, st.scalesPerExpert()), rows, cols,
+                    Arrays.copyOfRange(x, (i / k) * cols, (i / k + 1) * cols), 1);
+            System.arraycopy(r, 0, ref, i * rows, rows);
+        }
+        for (boolean wgmma : new boolean[] {false, true}) {
+            DeviceBuffer y = outF((long) a * rows);
+            if (wgmma) {
+                ops.int4GroupedGemmWgmma(st, wdb, scb, ts.size(), teb, trb, tnb, xb, cols, permTok, y, rows);
+            } else {
+                ops.int4GroupedGemm(st, wdb, scb, ts.size(), teb, trb, tnb, xb, cols, permTok, y, rows);
+            }
+            float[] got = y.floats(a * rows);
+            float[] reordered = new float[a * rows];
+            for (int i = 0; i < a; i++) {
+                System.arraycopy(got, sp[i] * rows, reordered, i * rows, rows);
+            }
+            report("int4_grouped_gemm_" + (wgmma ? "wgmma (experimental)" : "mma") + " (" + ts.size() + " tiles)",
+                    relError(reordered, ref), BF16_OPERANDS);
+        }
+    }
+
+    void mlaCacheAndDecode() {
+        int batch = 2, heads = 64, page = 64, maxBlocks = 20;
+        int[] lens = {1000, 37};
+        int blocksTotal = batch * maxBlocks;
+        // scrambled physical blocks
+        List<Integer> phys = new ArrayList<>();
+        for (int i = 0; i < blocksTotal; i++) {
+            phys.add(i);
+        }
+        java.util.Collections.shuffle(phys, rnd);
+        int[] table = phys.stream().mapToInt(Integer::intValue).toArray();
+        int width = Geometries.MLA_KV_RANK + Geometries.MLA_ROPE;
+        DeviceBuffer cache = keep(ctx.alloc(2L * blocksTotal * page * width).poison(0x7fc07fc0));
+        short[] hostCache = new short[blocksTotal * page * width];
+        // write every position of both sequences through the cache-write kernel
+        int total = lens[0] + lens[1];
+        float[] ckv = gauss(total * 512, 1);
+        float[] kpe = gauss(total * 64, 1);
+        int[] slots = new int[total];
+        int t = 0;
+        for (int b = 0; b < batch; b++) {
+            for (int s = 0; s < lens[b]; s++, t++) {
+                slots[t] = table[b * maxBlocks + s / page] * page + s % page;
+                for (int i = 0; i < 512; i++) {
+                    hostCache[slots[t] * width + i] = toBf16(ckv[t * 512 + i]);
+                }
+                for (int i = 0; i < 64; i++) {
+                    hostCache[slots[t] * width + 512 + i] = toBf16(kpe[t * 64 + i]);
+                }
+            }
+        }
+        ops.mlaCacheWrite(up(ckv), 512, up(kpe), 64, up(slots), total, cache);
+        short[] back = cache.shorts(hostCache.length);
+        int diff = 0;
+        for (int s : slots) {
+            for (int i = 0; i < width; i++) {
+                diff += back[s * width + i] == hostCache[s * width + i] ? 0 : 1;
+            }
+        }
+        reportExact("mla_cache_write (bf16 bits)", diff, total * width);
+        float[] qLat = gauss(batch * heads * 512, 1);
+        float[] qPe = gauss(batch * heads * 64, 1);
+        float scale = 0.1446796258f;
+        float[] ref = new float[batch * heads * 512];
+        for (int b = 0; b < batch; b++) {
+            float[] r = ScalarReference.mlaDecode(Arrays.copyOfRange(qLat, b * heads * 512, (b + 1) * heads * 512),
+                    Arrays.copyOfRange(qPe, b * heads * 64, (b + 1) * heads * 64), heads, 512, 64, hostCache,
+                    Arrays.copyOfRange(table, b * maxBlocks, (b + 1) * maxBlocks), page, lens[b], scale);
+            System.arraycopy(r, 0, ref, b * heads * 512, r.length);
+        }
+        DeviceBuffer ql = up(qLat), qp = up(qPe), tb = up(table), lb = up(lens);
+        for (boolean tensorCores : new boolean[] {false, true}) {
+            Geometries.MlaDecodePlan plan = tensorCores
+                    ? Geometries.mlaDecodeMma(heads, batch, maxBlocks * page, ctx.multiprocessors())
+                    : Geometries.mlaDecode(heads, batch, maxBlocks * page, ctx.multiprocessors());
+            DeviceBuffer ml = outF(plan.maxNormFloats(batch, heads)), acc = outF(plan.partialFloats(batch, heads));
+            DeviceBuffer o = outF((long) batch * heads * 512);
+            ops.mlaDecode(plan, ql, qp, 64, heads, cache, tb, maxBlocks, page, lb, scale, ml, acc, o);
+            report("mla_decode " + (tensorCores ? "mma.sync" : "fp32") + " (" + plan.splits() + " splits)",
+                    relError(o.floats(ref.length), ref), tensorCores ? BF16_OPERANDS : FP32);
+        }
+    }
+
+    void mlaPrefill() {
+        int tokens = 20, start = 30, heads = 4, nope = 128, rope = 64, vDim = 128;
+        int s = start + tokens;
+        float[] q = gauss(tokens * heads * (nope + rope), 1);
+        float[] kv = gauss(s * heads * (nope + vDim), 1);
+        float[] kpe = gauss(s * rope, 1);
+        DeviceBuffer o = outF((long) tokens * heads * vDim);
+        ops.mlaPrefill(up(q), tokens, up(kv), up(kpe), heads, nope, rope, vDim, start, 0.1446796258f, o);
+        float[] ref = ScalarReference.mlaPrefill(q, tokens, start, kv, kpe, heads, nope, rope, vDim, 0.1446796258f);
+        report("mla_prefill_attention (causal)", relError(o.floats(ref.length), ref), FP32);
+    }
+
+    void argmaxAndTopP() {
+        int rows = 8, vocab = 163_840;
+        float[] logits = gauss(rows * vocab, 3);
+        DeviceBuffer lb = up(logits);
+        DeviceBuffer am = outI(rows);
+        ops.argmax(lb, rows, vocab, am);
+        int[] g = am.ints(rows);
+        int diff = 0;
+        for (int r = 0; r < rows; r++) {
+            diff += g[r] == ScalarReference.argmax(logits, r * vocab, vocab) ? 0 : 1;
+        }
+        reportExact("argmax over 163840", diff, rows);
+        float[] u = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            u[r] = rnd.nextFloat();
+        }
+        DeviceBuffer tok = outI(rows);
+        ops.sampleTopP(lb, rows, vocab, 0.7f, 0.9f, up(u), tok);
+        int[] st = tok.ints(rows);
+        diff = 0;
+        int nearEdge = 0;
+        for (int r = 0; r < rows; r++) {
+            if (st[r] == ScalarReference.sampleTopP(logits, r * vocab, vocab, 0.7f, 0.9f, u[r])) {
+                continue;
+            }
+            // a different token is right only if it is in the nucleus and u lies within fp32 rounding of its interval
+            double[] iv = ScalarReference.topPInterval(logits, r * vocab, vocab, 0.7f, 0.9f, st[r]);
+            if (iv != null && u[r] >= iv[0] - 1e-5 && u[r] < iv[1] + 1e-5) {
+                nearEdge++;
+            } else {
+                diff++;
+            }
+        }
+        if (nearEdge > 0) {
+            out.printf("     sample_top_p: %d draw(s) within 1e-5 of a token boundary picked the neighbour%n", nearEdge);
+        }
+        reportExact("sample_top_p (T 0.7, p 0.9)", diff, rows);
+    }
+
+    private int[] randomWords(int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = rnd.nextInt();
+        }
+        return a;
+    }
+
+    private static int[] slice(int[] a, int e, long per) {
+        return Arrays.copyOfRange(a, (int) (e * per), (int) ((e + 1) * per));
+    }
+
+    private static short[] slice(short[] a, int e, long per) {
+        return Arrays.copyOfRange(a, (int) (e * per), (int) ((e + 1) * per));
+    }
+
+    static float bf(short s) {
+        return bf16(s);
+    }
+}

@@ -1,0 +1,81 @@
+package io.peregrine.kernels.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemsetD32;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+
+/** Device memory from {@code cuMemAlloc} (never managed memory), with typed copies and poisoning. */
+public record DeviceBuffer(CUdeviceptr ptr, long bytes) implements AutoCloseable {
+    /** A quiet NaN: a float output still holding it after a kernel was never written. */
+    public static final int POISON_F32 = 0x7fc00000;
+    /** An int output still holding it after a kernel was never written. */
+    public static final int POISON_I32 = 0xDEADBEEF;
+
+    public DeviceBuffer upload(float[] a) {
+        fits(4L * a.length);
+        cuMemcpyHtoD(ptr, Pointer.to(a), 4L * a.length);
+        return this;
+    }
+
+    public DeviceBuffer upload(int[] a) {
+        fits(4L * a.length);
+        cuMemcpyHtoD(ptr, Pointer.to(a), 4L * a.length);
+        return this;
+    }
+
+    public DeviceBuffer upload(short[] a) {
+        fits(2L * a.length);
+        cuMemcpyHtoD(ptr, Pointer.to(a), 2L * a.length);
+        return this;
+    }
+
+    public float[] floats(int n) {
+        fits(4L * n);
+        float[] a = new float[n];
+        cuMemcpyDtoH(Pointer.to(a), ptr, 4L * n);
+        return a;
+    }
+
+    public int[] ints(int n) {
+        fits(4L * n);
+        int[] a = new int[n];
+        cuMemcpyDtoH(Pointer.to(a), ptr, 4L * n);
+        return a;
+    }
+
+    public short[] shorts(int n) {
+        fits(2L * n);
+        short[] a = new short[n];
+        cuMemcpyDtoH(Pointer.to(a), ptr, 2L * n);
+        return a;
+    }
+
+    /** A view {@code bytes} into this buffer (not owned: never close it). */
+    public DeviceBuffer at(long offsetBytes) {
+        if (offsetBytes < 0 || offsetBytes >= bytes) {
+            throw new IllegalArgumentException("offset " + offsetBytes + " outside a buffer of " + bytes);
+        }
+        return new DeviceBuffer(ptr.withByteOffset(offsetBytes), bytes - offsetBytes);
+    }
+
+    /** Fills every 32-bit word with {@code pattern}. */
+    public DeviceBuffer poison(int pattern) {
+        cuMemsetD32(ptr, pattern, bytes / 4);
+        return this;
+    }
+
+    private void fits(long n) {
+        if (n > bytes) {
+            throw new IllegalArgumentException(n + " bytes do not fit a device buffer of " + bytes);
+        }
+    }
+
+    @Override
+    public void close() {
+        cuMemFree(ptr);
+    }
+}

@@ -1,0 +1,178 @@
+package io.peregrine.kernels.cuda;
+
+import io.peregrine.kernels.layout.Int4ExpertStack;
+
+/**
+ * Typed launches of every kernel, with the argument checks the kernels rely on (alignment of 16-byte loads, the
+ * fixed MLA dimensions). All activations fp32 row-major; BF16 weights raw bits; launches are asynchronous on the
+ * context's stream, so a sequence of them can be captured into a CUDA graph unchanged.
+ */
+public final class DeviceOps {
+    private final CudaContext ctx;
+
+    public DeviceOps(CudaContext ctx) {
+        this.ctx = ctx;
+    }
+
+    public CudaContext context() {
+        return ctx;
+    }
+
+    static void require(boolean ok, String what) {
+        if (!ok) {
+            throw new IllegalArgumentException(what);
+        }
+    }
+
+    public void rmsNorm(DeviceBuffer x, int xStride, int rows, int dim, DeviceBuffer weight, float eps, DeviceBuffer out, int outStride) {
+        ctx.launch(KernelName.RMS_NORM, Geometries.perRow(rows, 256), x, xStride, weight, out, outStride, dim, eps);
+    }
+
+    public void ropeInterleaved(DeviceBuffer x, int tokens, int tokStride, int heads, int headStride, int off,
+                                DeviceBuffer pos, DeviceBuffer invFreq, int pairs, float mscale) {
+        ctx.launch(KernelName.ROPE_INTERLEAVED, Geometries.perRow(tokens, 128), x, tokStride, heads, headStride, off,
+                pos, invFreq, pairs, mscale);
+    }
+
+    public void siluMul(DeviceBuffer gateUp, DeviceBuffer out, int rows, int inter) {
+        ctx.launch(KernelName.SILU_MUL, Geometries.elementwise((long) rows * inter), gateUp, out, rows, inter);
+    }
+
+    public void embedding(DeviceBuffer ids, int tokens, DeviceBuffer table, int vocab, int dim, DeviceBuffer out) {
+        require(dim % 8 == 0, "embedding dim " + dim + " is not a multiple of 8 (16-byte loads)");
+        ctx.launch(KernelName.EMBEDDING_GATHER, Geometries.perRow(tokens, 128), ids, table, vocab, dim, out);
+    }
+
+    public void axpy(float a, DeviceBuffer x, DeviceBuffer y, int n) {
+        ctx.launch(KernelName.AXPY, Geometries.elementwise(n), a, x, y, n);
+    }
+
+    /** Decode-sized BF16 product ({@code n} small); prefill sizes go to {@link #bf16Gemm}. */
+    public void bf16Gemv(DeviceBuffer w, int rows, int cols, DeviceBuffer x, int xStride, int n, DeviceBuffer y, int yStride) {
+        require(cols % 8 == 0 && xStride % 4 == 0, "bf16 gemv: cols " + cols + " % 8 and x stride " + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.BF16_GEMV, Geometries.bf16Gemv(rows), w, rows, cols, x, xStride, n, y, yStride, 0L, 0, 0);
+    }
+
+    /**
+     * One product per head in one launch: head {@code h} uses the weight at {@code w + h·wHead} (elements), the
+     * activations at {@code x + h·xHead} and writes {@code y + h·yHead}.
+     */
+    public void bf16GemvHeads(DeviceBuffer w, int rows, int cols, long wHead, DeviceBuffer x, int xStride, int xHead,
+                              int n, DeviceBuffer y, int yStride, int yHead, int heads) {
+        require(cols % 8 == 0 && xStride % 4 == 0 && xHead % 4 == 0, "bf16 gemv: cols % 8, x strides % 4 must be 0");
+        LaunchGeometry g = Geometries.bf16Gemv(rows);
+        ctx.launch(KernelName.BF16_GEMV, new LaunchGeometry(g.gridX(), heads, 1, g.block(), 0), w, rows, cols, x,
+                xStride, n, y, yStride, wHead, xHead, yHead);
+    }
+
+    public void bf16GemvTransposed(DeviceBuffer w, int rows, int cols, DeviceBuffer x, DeviceBuffer y) {
+        require(cols % 2 == 0, "transposed gemv: cols " + cols + " must be even");
+        ctx.launch(KernelName.BF16_GEMV_T, Geometries.bf16GemvTransposed(cols), w, rows, cols, x, y, 0L, 0, 0, 0, 0);
+    }
+
+    /** The transposed product for every (head, token): weight band {@code w + h·wHead}, x at {@code h·xHead + t·xTok}. */
+    public void bf16GemvTransposedHeads(DeviceBuffer w, int rows, int cols, long wHead, DeviceBuffer x, int xHead,
+                                        int xTok, DeviceBuffer y, int yHead, int yTok, int heads, int tokens) {
+        require(cols % 2 == 0, "transposed gemv: cols " + cols + " must be even");
+        LaunchGeometry g = Geometries.bf16GemvTransposed(cols);
+        ctx.launch(KernelName.BF16_GEMV_T, new LaunchGeometry(g.gridX(), heads, tokens, g.block(), 0), w, rows, cols,
+                x, y, wHead, xHead, xTok, yHead, yTok);
+    }
+
+    public void bf16Gemm(DeviceBuffer w, int rows, int cols, DeviceBuffer x, int xStride, int n, DeviceBuffer y, int yStride) {
+        require(cols % 32 == 0 && xStride % 4 == 0, "bf16 gemm: cols " + cols + " % 32 and x stride " + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.BF16_GEMM_MMA, Geometries.gemmMma(rows, n), w, rows, cols, x, xStride, n, y, yStride);
+    }
+
+    /**
+     * Experimental: the same product on Hopper's warpgroup MMA (wgmma, sm_90a). Not yet verified on a device;
+     * {@link #bf16Gemm} stays the product in use until the device check passes it.
+     */
+    public void bf16GemmWgmma(DeviceBuffer w, int rows, int cols, DeviceBuffer x, int xStride, int n, DeviceBuffer y, int yStride) {
+        require(cols % 64 == 0 && xStride % 4 == 0, "wgmma gemm: cols " + cols + " % 64 and x stride " + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.BF16_GEMM_WGMMA, Geometries.gemmMma(rows, n), w, rows, cols, x, xStride, n, y, yStride);
+    }
+
+    public void router(DeviceBuffer logits, int tokens, int experts, DeviceBuffer bias, int k, float scaling,
+                       DeviceBuffer topkIdx, DeviceBuffer topkW) {
+        require(k >= 1 && k <= 64 && k <= experts, "router: top-k " + k + " must be in [1, min(64, experts)]");
+        ctx.launch(KernelName.MOE_ROUTER, Geometries.router(tokens, experts), logits, bias, experts, k, scaling, topkIdx, topkW);
+    }
+
+    /** Outputs as in {@code pg_moe_permute}; {@code active} holds E ints, {@code nActive} one. */
+    public void permute(DeviceBuffer topkIdx, int assignments, int k, int experts, DeviceBuffer offsets,
+                        DeviceBuffer permToken, DeviceBuffer srcPos, DeviceBuffer active, DeviceBuffer nActive) {
+        ctx.launch(KernelName.MOE_PERMUTE, Geometries.permute(experts), topkIdx, assignments, k, experts, offsets,
+                permToken, srcPos, active, nActive);
+    }
+
+    public void int4GroupedGemv(Int4ExpertStack s, DeviceBuffer words, DeviceBuffer scales, DeviceBuffer active,
+                                DeviceBuffer nActive, DeviceBuffer offsets, DeviceBuffer x, int xStride,
+                                Object rowToken, DeviceBuffer y, int yStride, int tokens, int k) {
+        require(xStride % 4 == 0, "grouped gemv: x stride " + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.INT4_GROUPED_GEMV, Geometries.int4GroupedGemv(s.rows(), tokens, k, s.experts()), words,
+                scales, s.vectorsPerExpert(), s.scalesPerExpert(), s.rows(), s.cols(), active, nActive, offsets, x,
+                xStride, rowToken, y, yStride);
+    }
+
+    public void int4GroupedGemm(Int4ExpertStack s, DeviceBuffer words, DeviceBuffer scales, int tiles,
+                                DeviceBuffer tileExpert, DeviceBuffer tileRow0, DeviceBuffer tileRows, DeviceBuffer x,
+                                int xStride, Object rowToken, DeviceBuffer y, int yStride) {
+        require(xStride % 4 == 0, "grouped gemm: x stride " + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.INT4_GROUPED_GEMM_MMA, Geometries.int4GroupedGemm(s.rows(), tiles), words, scales,
+                s.vectorsPerExpert(), s.scalesPerExpert(), s.rows(), s.cols(), tileExpert, tileRow0, tileRows, x,
+                xStride, rowToken, y, yStride);
+    }
+
+    /** Experimental wgmma twin of {@link #int4GroupedGemm} (sm_90a); cols % 64 == 0. */
+    public void int4GroupedGemmWgmma(Int4ExpertStack s, DeviceBuffer words, DeviceBuffer scales, int tiles,
+                                     DeviceBuffer tileExpert, DeviceBuffer tileRow0, DeviceBuffer tileRows,
+                                     DeviceBuffer x, int xStride, Object rowToken, DeviceBuffer y, int yStride) {
+        require(s.cols() % 64 == 0 && xStride % 4 == 0, "wgmma grouped gemm: cols " + s.cols() + " % 64 and x stride "
+                + xStride + " % 4 must be 0");
+        ctx.launch(KernelName.INT4_GROUPED_GEMM_WGMMA, Geometries.int4GroupedGemm(s.rows(), tiles), words, scales,
+                s.vectorsPerExpert(), s.scalesPerExpert(), s.rows(), s.cols(), tileExpert, tileRow0, tileRows, x,
+                xStride, rowToken, y, yStride);
+    }
+
+    public void combine(DeviceBuffer yPerm, int yStride, DeviceBuffer srcPos, DeviceBuffer topkW, int k,
+                        Object shared, DeviceBuffer out, int tokens, int dim) {
+        ctx.launch(KernelName.MOE_COMBINE, Geometries.perRow(tokens, 256), yPerm, yStride, srcPos, topkW, k, shared, out, dim);
+    }
+
+    public void mlaCacheWrite(DeviceBuffer ckv, int ckvStride, DeviceBuffer kpe, int kpeStride, DeviceBuffer slots,
+                              int tokens, DeviceBuffer cache) {
+        ctx.launch(KernelName.MLA_CACHE_WRITE, Geometries.perRow(tokens, 128), ckv, ckvStride, kpe, kpeStride, slots, cache);
+    }
+
+    /**
+     * Absorbed decode over the paged cache; {@code partMl}/{@code partAcc} sized by the plan. A plan from
+     * {@link Geometries#mlaDecodeMma} runs the tensor-core partial kernel, one from {@link Geometries#mlaDecode} the
+     * fp32 one; both share the combine.
+     */
+    public void mlaDecode(Geometries.MlaDecodePlan plan, DeviceBuffer qLat, DeviceBuffer qPe, int qPeHeadStride, int heads,
+                          DeviceBuffer cache, DeviceBuffer blockTable, int maxBlocks, int page, DeviceBuffer seqLens,
+                          float scale, DeviceBuffer partMl, DeviceBuffer partAcc, DeviceBuffer outLat) {
+        require(page > 0 && maxBlocks > 0, "mla decode: page " + page + " and max blocks " + maxBlocks + " must be positive");
+        KernelName partial = plan.tensorCores() ? KernelName.MLA_DECODE_PARTIAL_MMA : KernelName.MLA_DECODE_PARTIAL;
+        ctx.launch(partial, plan.partial(), qLat, qPe, qPeHeadStride, heads, cache, blockTable, maxBlocks, page,
+                seqLens, plan.splitLen(), scale, partMl, partAcc);
+        ctx.launch(KernelName.MLA_DECODE_COMBINE, plan.combine(), partMl, partAcc, heads, plan.splits(), outLat);
+    }
+
+    public void mlaPrefill(DeviceBuffer q, int tokens, DeviceBuffer kv, DeviceBuffer kpe, int heads, int nope, int rope,
+                           int vDim, int start, float scale, DeviceBuffer out) {
+        require(nope + rope <= 512 && vDim <= 256, "prefill attention: q/k dim " + (nope + rope) + " <= 512, v dim " + vDim + " <= 256");
+        ctx.launch(KernelName.MLA_PREFILL_ATTENTION, Geometries.mlaPrefill(tokens, heads), q, kv, kpe, heads, nope,
+                rope, vDim, start, scale, out);
+    }
+
+    public void argmax(DeviceBuffer logits, int rows, int vocab, DeviceBuffer out) {
+        ctx.launch(KernelName.ARGMAX, Geometries.perRow(rows, 1024), logits, vocab, out);
+    }
+
+    public void sampleTopP(DeviceBuffer logits, int rows, int vocab, float temperature, float topP, DeviceBuffer u, DeviceBuffer out) {
+        require(temperature > 0 && topP > 0 && topP <= 1, "top-p sampling: temperature " + temperature + " > 0, top_p " + topP + " in (0, 1]");
+        ctx.launch(KernelName.SAMPLE_TOP_P, Geometries.perRow(rows, 1024), logits, vocab, temperature, topP, u, out);
+    }
+}

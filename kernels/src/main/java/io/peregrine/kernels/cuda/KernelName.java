@@ -1,0 +1,38 @@
+package io.peregrine.kernels.cuda;
+
+/**
+ * Every {@code extern "C"} kernel in {@code src/main/cuda/peregrine.cu}, by the symbol the cubin exports. The
+ * module loader resolves all of them at start, so a renamed kernel fails loudly at load, not mid-request.
+ */
+public enum KernelName {
+    RMS_NORM,
+    ROPE_INTERLEAVED,
+    SILU_MUL,
+    EMBEDDING_GATHER,
+    AXPY,
+    BF16_GEMV,
+    BF16_GEMV_T,
+    BF16_GEMM_MMA,
+    BF16_GEMM_WGMMA,
+    INT4_GROUPED_GEMM_MMA,
+    INT4_GROUPED_GEMM_WGMMA,
+    MOE_ROUTER,
+    MOE_PERMUTE,
+    INT4_GROUPED_GEMV,
+    MOE_COMBINE,
+    MLA_CACHE_WRITE,
+    MLA_DECODE_PARTIAL,
+    MLA_DECODE_PARTIAL_MMA,
+    MLA_DECODE_COMBINE,
+    MLA_PREFILL_ATTENTION,
+    ARGMAX,
+    SAMPLE_TOP_P,
+    FILL_RANDOM_U32,
+    FILL_RANDOM_BF16,
+    COPY_U4;
+
+    /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
+    public String symbol() {
+        return "pg_" + name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

@@ -1,0 +1,129 @@
+package io.peregrine.kernels.reference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The references the device check trusts, checked against hand results and against each other. */
+class ScalarReferenceTest {
+
+    @Test
+    void routerChoosesByBiasedScoreButWeighsByTheUnbiasedOne() {
+        // sigmoid(0) = 0.5 for all; the bias alone decides the choice
+        float[] logits = {0, 0, 0, 0};
+        float[] bias = {0.1f, 0.3f, 0.0f, 0.2f};
+        float[] w = new float[2];
+        int[] idx = ScalarReference.route(logits, 1, 4, bias, 2, 2.827f, w);
+        assertArrayEquals(new int[] {1, 3}, idx);
+        assertEquals(2.827f / 2, w[0], 1e-6f);
+        assertEquals(2.827f / 2, w[1], 1e-6f);
+    }
+
+    @Test
+    void topPKeepsTheShortestHeadReachingTheMass() {
+        // probabilities 0.5, 0.3, 0.2 (in index order 1, 0, 2 after the logits below)
+        float[] logits = {(float) Math.log(0.3), (float) Math.log(0.5), (float) Math.log(0.2)};
+        // top_p 0.7: keep {1: 0.5, 0: 0.3}, kept mass 0.8, in index order 0 then 1
+        assertEquals(0, ScalarReference.sampleTopP(logits, 0, 3, 1f, 0.7f, 0.0));
+        assertEquals(0, ScalarReference.sampleTopP(logits, 0, 3, 1f, 0.7f, 0.3 / 0.8 - 1e-6));
+        assertEquals(1, ScalarReference.sampleTopP(logits, 0, 3, 1f, 0.7f, 0.3 / 0.8 + 1e-6));
+        assertEquals(1, ScalarReference.sampleTopP(logits, 0, 3, 1f, 0.4f, 0.99));  // only the head survives
+        assertEquals(2, ScalarReference.sampleTopP(logits, 0, 3, 1f, 1f, 0.999));   // everything kept
+        double[] iv = ScalarReference.topPInterval(logits, 0, 3, 1f, 0.7f, 1);
+        assertEquals(0.3 / 0.8, iv[0], 1e-6);
+        assertEquals(1.0, iv[1], 1e-6);
+        assertEquals(null, ScalarReference.topPInterval(logits, 0, 3, 1f, 0.7f, 2));
+    }
+
+    @Test
+    void absorbedDecodeEqualsTheNaiveFormOnExpandedKeysAndValues() {
+        Random rnd = new Random(11);
+        int heads = 3, kvRank = 16, rope = 4, nope = 6, vDim = 5, len = 13, page = 4;
+        float scale = 0.3f;
+        // c_kv and k_pe per position (bf16-exact), and per-head up-projections W_UK [nope, kvRank], W_UV [vDim, kvRank]
+        float[][] ckv = new float[len][kvRank];
+        float[][] kpe = new float[len][rope];
+        float[][][] wuk = new float[heads][nope][kvRank];
+        float[][][] wuv = new float[heads][vDim][kvRank];
+        for (float[] r : ckv) fill(r, rnd);
+        for (float[] r : kpe) fill(r, rnd);
+        for (float[][] m : wuk) for (float[] r : m) fill(r, rnd);
+        for (float[][] m : wuv) for (float[] r : m) fill(r, rnd);
+        float[] q = new float[heads * (nope + rope)];
+        fill(q, rnd);
+        // the paged cache: physical blocks in a scrambled order
+        int[] blockTable = {3, 0, 2, 1};
+        short[] cache = new short[4 * page * (kvRank + rope)];
+        for (int s = 0; s < len; s++) {
+            int slot = blockTable[s / page] * page + s % page;
+            for (int i = 0; i < kvRank; i++) cache[slot * (kvRank + rope) + i] = ScalarReference.toBf16(ckv[s][i]);
+            for (int i = 0; i < rope; i++) cache[slot * (kvRank + rope) + kvRank + i] = ScalarReference.toBf16(kpe[s][i]);
+        }
+        // naive form: query is the last position
+        float[] kv = new float[len * heads * (nope + vDim)];
+        float[] kPeFlat = new float[len * rope];
+        for (int s = 0; s < len; s++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < nope; i++) kv[(s * heads + h) * (nope + vDim) + i] = dot(wuk[h][i], ckv[s]);
+                for (int i = 0; i < vDim; i++) kv[(s * heads + h) * (nope + vDim) + nope + i] = dot(wuv[h][i], ckv[s]);
+            }
+            System.arraycopy(kpe[s], 0, kPeFlat, s * rope, rope);
+        }
+        float[] naive = ScalarReference.mlaPrefill(q, 1, len - 1, kv, kPeFlat, heads, nope, rope, vDim, scale);
+        // absorbed form
+        float[] qLat = new float[heads * kvRank];
+        float[] qPe = new float[heads * rope];
+        for (int h = 0; h < heads; h++) {
+            for (int c = 0; c < kvRank; c++) {
+                double s = 0;
+                for (int i = 0; i < nope; i++) s += (double) q[h * (nope + rope) + i] * wuk[h][i][c];
+                qLat[h * kvRank + c] = (float) s;
+            }
+            System.arraycopy(q, h * (nope + rope) + nope, qPe, h * rope, rope);
+        }
+        float[] lat = ScalarReference.mlaDecode(qLat, qPe, heads, kvRank, rope, cache, blockTable, page, len, scale);
+        float[] absorbed = new float[heads * vDim];
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < vDim; i++) {
+                float[] o = new float[kvRank];
+                System.arraycopy(lat, h * kvRank, o, 0, kvRank);
+                absorbed[h * vDim + i] = dot(wuv[h][i], o);
+            }
+        }
+        assertTrue(ScalarReference.relError(absorbed, naive) < 1e-5, "rel error " + ScalarReference.relError(absorbed, naive));
+    }
+
+    @Test
+    void int4ProductUsesTheOffsetBinaryNibbles() {
+        // one row, 32 columns: word 0 holds nibbles 0..7 = values -8..-1, the rest are 8 (= 0)
+        int[] words = {0x76543210, 0x88888888, 0x88888888, 0x88888888};
+        short[] scales = {ScalarReference.toBf16(0.5f)};
+        float[] x = new float[32];
+        java.util.Arrays.fill(x, 1f);
+        float[] y = ScalarReference.int4Matmul(words, scales, 1, 32, x, 1);
+        assertEquals(0.5f * (-8 - 7 - 6 - 5 - 4 - 3 - 2 - 1), y[0], 0f);
+    }
+
+    @Test
+    void relErrorTreatsAnUnwrittenPoisonedOutputAsInfinite() {
+        assertEquals(Double.POSITIVE_INFINITY, ScalarReference.relError(new float[] {1, Float.NaN}, new float[] {1, 2}));
+        assertEquals(0, ScalarReference.relError(new float[] {1, 2}, new float[] {1, 2}));
+        assertEquals(0x3f80, ScalarReference.toBf16(1f) & 0xffff);
+        assertEquals(0x3f81, ScalarReference.toBf16(Float.intBitsToFloat(0x3f80c000)) & 0xffff);  // ties round to even
+    }
+
+    private static void fill(float[] a, Random rnd) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] = ScalarReference.bf16(ScalarReference.toBf16((float) rnd.nextGaussian()));
+        }
+    }
+
+    private static float dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
+        return (float) s;
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# On-device check of the CUDA kernels (issue 9). Two halves, because the device machine has no JDK and no Maven:
+#
+#   scripts/gpu-check.sh prepare   # here: build the jars (nvcc compiles the cubin), jlink a Java runtime, and put
+#                                  # both under .gpu-check/ (ignored by git, ~45 MB, carried to the device)
+#   scripts/gpu-check.sh run       # on the device: ceilings through PyTorch, SASS census, then the Java check
+#
+# Device call (one call, well under 8 minutes):
+#   run(command="scripts/gpu-check.sh run", carry=[".gpu-check"], timeout_s=480)
+# With no argument: prepare when a JDK is here and .gpu-check/ is missing, then run when a GPU is here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+KIT=$ROOT/.gpu-check
+JDK=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+OUTDIR=${OUT:-$KIT/out}
+
+prepare() {
+  export JAVA_HOME=$JDK
+  command -v nvcc >/dev/null || [ -x /usr/local/bin/nvcc ] || { echo "prepare: nvcc not found; the cubin would be missing" >&2; exit 2; }
+  echo "== building jars (mvn package, kernels compiled by nvcc)"
+  mvn -o -q -pl kernels -am package -DskipTests
+  rm -rf "$KIT" && mkdir -p "$KIT/lib"
+  cp kernels/target/peregrine-kernels-*.jar engine/target/peregrine-engine-*.jar "$KIT/lib/"
+  local m2=${MAVEN_REPO:-$HOME/.m2/repository}
+  local ver; ver=$(sed -n 's:.*<jcuda.version>\(.*\)</jcuda.version>.*:\1:p' pom.xml)
+  cp "$m2/org/jcuda/jcuda/$ver/jcuda-$ver.jar" "$KIT/lib/"
+  # JCuda's natives jar is 26 MB, 24 of them the PTX compiler we never load: keep the driver binding only.
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && unzip -q "$m2/org/jcuda/jcuda-natives/$ver/jcuda-natives-$ver-linux-x86_64.jar" "lib/libJCudaDriver-*" \
+     && "$JDK/bin/jar" --create --file "$KIT/lib/jcuda-natives-driver-$ver.jar" lib)
+  rm -rf "$tmp"
+  echo "== jlink runtime"
+  "$JDK/bin/jlink" --add-modules java.base,java.logging --strip-debug --no-header-files --no-man-pages \
+     --compress=zip-9 --output "$KIT/jre"
+  strip --strip-unneeded "$KIT/jre/lib/server/libjvm.so" 2>/dev/null || true
+  cp kernels/target/classes/io/peregrine/kernels/sm_90a/peregrine.cubin "$KIT/"
+  echo "== dry run of the carried runtime (class loading and host-side layout, no device)"
+  "$KIT/jre/bin/java" --enable-native-access=ALL-UNNAMED -cp "$KIT/lib/*" io.peregrine.kernels.check.GpuCheck --dry-run
+  du -sh "$KIT"
+}
+
+ceilings() {
+  # PyTorch is on the device image: its copy and bf16 matmul are the ceilings (METHOD.md), random data, medians.
+  python3 - <<'PY' 2>/dev/null || echo "CEILINGS -1 -1"
+import torch
+def med(f, n=20):
+    for _ in range(3): f()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(n):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record(); f(); e.record(); e.synchronize(); ts.append(s.elapsed_time(e))
+    ts.sort(); return ts[len(ts) // 2] / 1e3
+a = torch.randn(1 << 30, device="cuda", dtype=torch.float32); b = torch.empty_like(a)
+t = med(lambda: b.copy_(a))
+copy = 2 * a.numel() * 4 / t / 1e9
+del a, b
+x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16); y = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+t = med(lambda: x @ y, 10)
+print(f"CEILINGS {copy:.0f} {2 * 8192**3 / t / 1e12:.0f}")
+PY
+}
+
+run() {
+  [ -x "$KIT/jre/bin/java" ] || { echo "run: $KIT/jre missing; run 'scripts/gpu-check.sh prepare' here and carry .gpu-check" >&2; exit 2; }
+  mkdir -p "$OUTDIR"
+  nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem,driver_version --format=csv,noheader || true
+  echo "== SASS census of the sm_90a cubin"
+  if command -v cuobjdump >/dev/null; then
+    cuobjdump -sass "$KIT/peregrine.cubin" > "$OUTDIR/peregrine.sass" || true
+    echo "HMMA (mma.sync) $(grep -c HMMA "$OUTDIR/peregrine.sass" || true), HGMMA (wgmma) $(grep -c HGMMA "$OUTDIR/peregrine.sass" || true), LDG.E.128 $(grep -c 'LDG.E.128' "$OUTDIR/peregrine.sass" || true), local LDL/STL $(grep -cE 'LDL|STL' "$OUTDIR/peregrine.sass" || true)"
+    cuobjdump --dump-resource-usage "$KIT/peregrine.cubin" > "$OUTDIR/resource-usage.txt" 2>&1 || true
+  fi
+  echo "== ceilings (PyTorch)"
+  local line; line=$(ceilings | grep CEILINGS | tail -1 || true); echo "${line:-no ceilings from PyTorch}"
+  local copy=-1 tflops=-1; [ -n "$line" ] && read -r _ copy tflops <<<"$line"
+  echo "== kernel checks, timings, synthetic decode step"
+  set -o pipefail
+  timeout 400 "$KIT/jre/bin/java" -Xmx8g --enable-native-access=ALL-UNNAMED -cp "$KIT/lib/*" \
+    io.peregrine.kernels.check.GpuCheck --copy-gbs "$copy" --bf16-tflops "$tflops" "$@" 2>&1 | tee "$OUTDIR/gpu-check.log"
+}
+
+case "${1:-auto}" in
+  prepare) prepare ;;
+  run) shift; run "$@" ;;
+  auto)
+    if [ ! -d "$KIT/jre" ] && [ -x "$JDK/bin/jlink" ]; then prepare; fi
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then run; else echo "no GPU here: prepared only"; fi ;;
+  *) echo "usage: $0 [prepare|run [GpuCheck args]]" >&2; exit 2 ;;
+esac
