@@ -39,13 +39,18 @@ public class DecodeStepBench {
     private int[] table;
     private int pos;
 
-    @Setup(Level.Trial)
-    public void setup() throws IOException {
+    /** The synthetic checkpoint, written on first use and reused by later runs. */
+    public static Path checkpointDir() throws IOException {
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "peregrine-decode-bench-" + Integer.toHexString(SHAPE.hashCode()));
         if (!Files.exists(dir.resolve("model.safetensors"))) {
             SyntheticCheckpoint.write(dir, SHAPE);
         }
-        checkpoint = Checkpoint.open(dir);
+        return dir;
+    }
+
+    @Setup(Level.Trial)
+    public void setup() throws IOException {
+        checkpoint = Checkpoint.open(checkpointDir());
         backend = new CpuBackend(Runtime.getRuntime().availableProcessors());
         model = KimiTextModel.load(checkpoint, backend);
         cache = new LatentCache(SHAPE.layers(), 32, 16, model.config().kvCacheWidth());

@@ -21,7 +21,7 @@ public final class PerCoreProbe {
 
     private PerCoreProbe() {}
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws java.io.IOException {
         String[] shapes = {"int4:2048x7168", "int4:7168x2048", "bf16:1536x7168", "bf16:7168x8192", "bf16:16384x512"};
         System.out.printf(Locale.ROOT, "%-16s %6s %14s %14s %9s%n", "weight", "tokens", "GB/s per core", "probe GB/s", "of probe");
         for (int i = 0; i < 8; i++) {
@@ -59,6 +59,31 @@ public final class PerCoreProbe {
                             100 * best / probeAtBest);
                 }
             }
+            decodeStep(backend);
+        }
+    }
+
+    /** {@link io.peregrine.engine.model.DecodeStepBench}'s model, one thread, CPU time per decode step. */
+    private static void decodeStep(CpuBackend backend) throws java.io.IOException {
+        try (var ck = io.peregrine.engine.checkpoint.Checkpoint.open(io.peregrine.engine.model.DecodeStepBench.checkpointDir())) {
+            var model = io.peregrine.engine.model.KimiTextModel.load(ck, backend);
+            var cache = new io.peregrine.engine.kv.LatentCache(model.config().numHiddenLayers(), 32, 16, model.config().kvCacheWidth());
+            int[] table = new int[32];
+            java.util.Arrays.setAll(table, i -> i);
+            model.forward(java.util.List.of(new io.peregrine.engine.model.SequenceSlice(new int[64], 0, table, false)), cache);
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < 5; rep++) {
+                long c0 = MX.getCurrentThreadCpuTime();
+                for (int s = 0; s < 20; s++) {
+                    model.forward(java.util.List.of(new io.peregrine.engine.model.SequenceSlice(new int[] {s}, 64 + s, table, false)), cache);
+                }
+                best = Math.min(best, (MX.getCurrentThreadCpuTime() - c0) / 1e6 / 20);
+            }
+            double gbs = io.peregrine.engine.model.DecodeStepBench.activeBytes() / (best / 1e3) / 1e9;
+            double probe = probe();
+            System.out.printf(Locale.ROOT, "%-16s %6d %14.2f %14.2f %8.0f%%   (%.1f ms CPU per step, %.0f MB/token)%n",
+                    "decode step", 1, gbs, probe, 100 * gbs / probe, best,
+                    io.peregrine.engine.model.DecodeStepBench.activeBytes() / 1e6);
         }
     }
 
