@@ -36,6 +36,9 @@ public final class ShutdownSequence implements Runnable {
         } finally {
             server.close();
             LOG.info("stopped");
+            if (java.util.logging.LogManager.getLogManager() instanceof io.peregrine.server.ServerLogManager) {
+                io.peregrine.server.ServerLogManager.closeNow();
+            }
         }
     }
 }
