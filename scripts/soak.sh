@@ -69,6 +69,7 @@ log() { echo "soak [$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/soak.log" >&2; }
 SERVER_PID=""
 SAMPLER_PID=""
 cleanup() {
+  local rc=$?   # the script's own verdict; nothing here may change it
   [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     log "stopping the server (pid $SERVER_PID, SIGTERM drains it)"
@@ -76,6 +77,7 @@ cleanup() {
     for _ in $(seq 1 60); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 1; done
     kill -0 "$SERVER_PID" 2>/dev/null && { log "server still up after 60 s; SIGKILL"; kill -KILL "$SERVER_PID" || true; }
   fi
+  return "$rc"
 }
 trap cleanup EXIT
 

@@ -185,7 +185,10 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (!(cause instanceof IOException)) {
+        if (cause instanceof io.netty.handler.codec.PrematureChannelClosureException) {
+            // A client that hung up in the middle of sending its body: its fault, one line is enough.
+            LOG.fine(() -> "client closed the connection mid-request: " + cause.getMessage());
+        } else if (!(cause instanceof IOException)) {
             LOG.log(Level.WARNING, "closing a connection after an error", cause);
         }
         ctx.close();
