@@ -76,6 +76,6 @@ public final class RuntimeLoader {
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, EngineListener.NONE);
         progress.loading(1.0, "ready");
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
-                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer)), new KimiOutputParsers(tokenizer));
+                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer)), new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
     }
 }
