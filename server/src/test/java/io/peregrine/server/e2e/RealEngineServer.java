@@ -41,9 +41,15 @@ final class RealEngineServer implements AutoCloseable {
 
     /** @param maxNumSeqs sequences decoded together; small so a request can be held in the queue */
     RealEngineServer(Path dir, int maxNumSeqs) throws Exception {
+        this(dir, maxNumSeqs, 32L << 20);
+    }
+
+    /** @param kvCacheBytes the KV budget; small to force preemption */
+    RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes) throws Exception {
         Path model = DemoCheckpoint.ensure(dir, "tiny");
+        metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
-                64, 256, 32L << 20, 16, "cpu", "tiny"), state);
+                64, 256, kvCacheBytes, 16, "cpu", "tiny"), state, metrics.engineListener());
         engine = loaded.engine();
         InferenceEngine recording = new InferenceEngine() {
             @Override
@@ -74,7 +80,6 @@ final class RealEngineServer implements AutoCloseable {
         };
         state.ready(new ModelRuntime(loaded.servedModelNames(), loaded.root(), recording, loaded.codec(),
                 loaded.prompts(), loaded.parsers()));
-        metrics = new ServerMetrics(MODEL, state::stats);
         server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
     }
 
