@@ -202,6 +202,10 @@ class RealEngineHttpTest {
         assertEquals(completion - requests, delta.applyAsDouble("vllm:inter_token_latency_seconds_count"));
         assertEquals(prompt, delta.applyAsDouble("vllm:request_prompt_tokens_sum"));
         assertEquals(completion, delta.applyAsDouble("vllm:request_generation_tokens_sum"));
+        // every step fed the uncached prompt tokens and each generated token but the last
+        assertEquals(prompt - cached + completion - requests, delta.applyAsDouble("vllm:iteration_tokens_sum"));
+        assertTrue(delta.applyAsDouble("vllm:iteration_tokens_count") >= completion - requests);
+        assertEquals(0.0, model(after, "vllm:num_preemptions_total"));
         assertEquals(0.0, model(after, "vllm:num_requests_running"));
         assertEquals(0.0, model(after, "vllm:num_requests_waiting"));
         assertEquals(0.0, model(after, "vllm:kv_cache_usage_perc"));
