@@ -194,6 +194,37 @@ class RealEngineSdkTest {
         server.awaitIdle();
     }
 
+    /** Each choice's streamed content, by index. */
+    private static List<String> streamedContents(ChatCompletionCreateParams params, int n) {
+        List<StringBuilder> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(new StringBuilder());
+        }
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
+            s.stream().forEach(ch -> ch.choices().forEach(
+                    c -> c.delta().content().ifPresent(t -> out.get((int) c.index()).append(t))));
+        }
+        return out.stream().map(StringBuilder::toString).toList();
+    }
+
+    @Test
+    void streamedChoicesAndStopStringsMatchTheNonStreamedOnes() throws Exception {
+        ChatCompletionCreateParams params = instant(ask("Name some raptors.")).temperature(0.9).seed(77).n(2)
+                .maxCompletionTokens(10).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
+        List<String> whole = client.chat().completions().create(params).choices().stream()
+                .map(c -> c.message().content().orElse("")).toList();
+        assertEquals(whole, streamedContents(params, 2));
+
+        String text = whole.getFirst();
+        assertTrue(text.length() >= 6, "too little text to cut: '" + text + "'");
+        String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
+        ChatCompletionCreateParams stopped = params.toBuilder().n(1).stopOfStrings(List.of(stop)).build();
+        String cut = client.chat().completions().create(stopped).choices().getFirst().message().content().orElse("");
+        assertEquals(text.substring(0, text.indexOf(stop)), cut);
+        assertEquals(List.of(cut), streamedContents(stopped, 1));
+        server.awaitIdle();
+    }
+
     @Test
     void logprobsDescribeTheChosenTokens() throws Exception {
         ChatCompletion r = client.chat().completions().create(instant(ask("Count.")).temperature(0.0)
