@@ -4,9 +4,11 @@ import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.SoloGenerator;
+import io.peregrine.engine.tokenizer.KimiTokenizer;
+import io.peregrine.server.wiring.KimiTextCodec;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -37,7 +39,7 @@ public final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--prompt-ids", description = "Prompt token ids, separated by commas or spaces.")
         String ids;
 
-        @Option(names = "--prompt", description = "Prompt text (needs the tokenizer).")
+        @Option(names = "--prompt", description = "Prompt text, encoded with the checkpoint's tokenizer after a BOS (no chat template).")
         String text;
     }
 
@@ -64,17 +66,33 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PrintStream out = System.out;
+        PrintWriter out = spec.commandLine().getOut();
+        // The golden tiny checkpoint has no tokenizer files: --prompt-ids still works there, without text.
+        KimiTokenizer tokenizer = Files.isRegularFile(model.resolve("tiktoken.model"))
+                ? KimiTokenizer.fromDirectory(model) : null;
+        int[] ids;
         if (prompt.text != null) {
-            throw new ParameterException(spec.commandLine(),
-                    "--prompt TEXT needs the Kimi tokenizer, which is not part of this build yet; pass --prompt-ids");
+            if (tokenizer == null) {
+                throw new ParameterException(spec.commandLine(), "--prompt TEXT needs the checkpoint's tokenizer, but "
+                        + model.resolve("tiktoken.model") + " is missing; pass --prompt-ids");
+            }
+            if (prompt.text.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "--prompt is empty");
+            }
+            ids = null; // encoded below, once the config says which BOS to prepend
+        } else {
+            ids = parseIds(prompt.ids);
         }
-        int[] ids = parseIds(prompt.ids);
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         long loadStart = System.nanoTime();
         try (Checkpoint ck = Checkpoint.open(model); CpuBackend backend = new CpuBackend(nThreads)) {
             KimiTextModel lm = KimiTextModel.load(ck, backend);
             int vocab = lm.config().vocabSize();
+            if (ids == null) {
+                // as /v1/completions encodes a text prompt: BOS, then the text with special-token names as text
+                ids = new KimiTextCodec(tokenizer, ck.config().bosTokenId()).encode(prompt.text, true);
+                out.println("prompt ids: " + Arrays.toString(ids));
+            }
             for (int id : ids) {
                 if (id < 0 || id >= vocab) {
                     throw new ParameterException(spec.commandLine(), "prompt id " + id + " outside the vocabulary 0.." + (vocab - 1));
@@ -90,6 +108,9 @@ public final class GenerateCommand implements Callable<Integer> {
                         out.flush();
                     });
             out.println();
+            if (tokenizer != null) {
+                out.println("text: " + tokenizer.decode(r.tokens()));
+            }
             out.printf("prompt %d tokens, %.2f tokens/s prefill; generated %d tokens, %.2f tokens/s decode%n",
                     ids.length, r.prefillTokensPerSecond(ids.length), r.tokens().length, r.decodeTokensPerSecond());
             if (dumpLogits != null) {

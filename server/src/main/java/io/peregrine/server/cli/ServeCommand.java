@@ -128,7 +128,8 @@ public final class ServeCommand implements Callable<Integer> {
                 new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
-                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset), state));
+                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset), state,
+                    metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);

@@ -79,6 +79,8 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
     public int port() {
         return ((InetSocketAddress) channel.localAddress()).getPort();
     }
@@ -88,8 +90,12 @@ public final class HttpServer implements AutoCloseable {
         channel.close().syncUninterruptibly();
     }
 
+    /** Idempotent: the shutdown sequence closes the server, and its owner may close it again afterwards. */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return; // a second close would hand work to event loops that have terminated
+        }
         channel.close().syncUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

@@ -14,6 +14,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.peregrine.engine.runtime.EngineListener;
 import io.peregrine.engine.runtime.EngineStats;
 import java.time.Duration;
 import java.util.Arrays;
@@ -46,6 +47,8 @@ public final class ServerMetrics implements AutoCloseable {
     private final Timer queue;
     private final DistributionSummary requestPromptTokens;
     private final DistributionSummary requestGenerationTokens;
+    private final Counter preemptions;
+    private final DistributionSummary iterationTokens;
     private final ConcurrentHashMap<String, Counter> success = new ConcurrentHashMap<>();
     private final JvmGcMetrics gc;
 
@@ -66,6 +69,14 @@ public final class ServerMetrics implements AutoCloseable {
         itl = timer("vllm:inter_token_latency", "Latency between generated tokens", ITL_BUCKETS);
         e2e = timer("vllm:e2e_request_latency", "End-to-end request latency", REQUEST_BUCKETS);
         queue = timer("vllm:request_queue_time", "Time spent waiting in the queue", REQUEST_BUCKETS);
+        preemptions = Counter.builder("vllm:num_preemptions").description("Cumulative number of preemptions")
+                .tags(tags).register(registry);
+        // vLLM calls it vllm:iteration_tokens_total; Micrometer drops a histogram's _total suffix, so the series
+        // are vllm:iteration_tokens_{bucket,count,sum} here.
+        iterationTokens = DistributionSummary.builder("vllm:iteration_tokens")
+                .description("Number of tokens per engine step").tags(tags)
+                .serviceLevelObjectives(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
+                .register(registry);
         requestPromptTokens = tokens("vllm:request_prompt_tokens", "Prompt tokens per finished request");
         requestGenerationTokens = tokens("vllm:request_generation_tokens", "Generated tokens per finished request");
         new JvmMemoryMetrics().bindTo(registry);
@@ -120,6 +131,24 @@ public final class ServerMetrics implements AutoCloseable {
         success.computeIfAbsent(finishedReason, r -> Counter.builder("vllm:request_success")
                 .description("Finished requests by finish reason").tags(tags).tag("finished_reason", r)
                 .register(registry)).increment();
+    }
+
+    /**
+     * What the engine reports only as it happens (not in {@link EngineStats}): preemptions and tokens per step.
+     * Its methods run on the engine thread and only record into meters.
+     */
+    public EngineListener engineListener() {
+        return new EngineListener() {
+            @Override
+            public void preempted(String requestId) {
+                preemptions.increment();
+            }
+
+            @Override
+            public void step(int sequences, int tokens, long nanos) {
+                iterationTokens.record(tokens);
+            }
+        };
     }
 
     /** Prometheus text exposition format 0.0.4. */

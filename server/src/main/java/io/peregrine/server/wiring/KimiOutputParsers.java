@@ -3,6 +3,7 @@ package io.peregrine.server.wiring;
 import io.peregrine.engine.parse.MarkerIds;
 import io.peregrine.engine.parse.OutputDelta;
 import io.peregrine.engine.runtime.FinishReason;
+import io.peregrine.engine.runtime.TokenDecoder;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.server.chat.OutputParser;
 import io.peregrine.server.chat.OutputParserFactory;
@@ -14,37 +15,95 @@ import java.util.List;
 
 /**
  * The engine's token-driven Kimi output parser behind the server's per-choice parser interface. The parser
- * works on token ids (markers are single special tokens), so the engine's text is not needed here.
+ * works on token ids (markers are single special tokens) and decodes their text itself; the engine's released
+ * text only decides when ids may pass ({@link ReleaseGate}), so stop strings are cut as the engine cut them.
  */
 public final class KimiOutputParsers implements OutputParserFactory {
     private final KimiTokenizer tokenizer;
     private final MarkerIds markers;
+    private final TokenDecoder decoder;
+    private final boolean engineSkipsSpecialText;
 
+    /** For an engine that keeps special tokens' text in its stream ({@code EngineConfig.forModel}'s default). */
     public KimiOutputParsers(KimiTokenizer tokenizer) {
+        this(tokenizer, false);
+    }
+
+    /** @param engineSkipsSpecialText the engine's {@code skipSpecialTokens} */
+    public KimiOutputParsers(KimiTokenizer tokenizer, boolean engineSkipsSpecialText) {
         this.tokenizer = tokenizer;
         this.markers = MarkerIds.from(tokenizer);
+        this.engineSkipsSpecialText = engineSkipsSpecialText;
+        this.decoder = new TokenDecoder() {
+            @Override
+            public byte[] bytes(int tokenId) {
+                return tokenizer.tokenBytes(tokenId);
+            }
+
+            @Override
+            public boolean isSpecial(int tokenId) {
+                return tokenizer.isSpecial(tokenId);
+            }
+        };
     }
 
     @Override
     public OutputParser create(OutputSpec spec) {
         var parser = new io.peregrine.engine.parse.OutputParser(tokenizer, markers, spec.thinking().enabled());
+        ReleaseGate gate = new ReleaseGate(decoder, engineSkipsSpecialText);
         return new OutputParser() {
+            private int reasoning;
+
+            private void push(int id, List<OutputDelta> deltas) {
+                if (parser.inReasoning()) {
+                    reasoning++;
+                }
+                deltas.addAll(parser.push(id));
+            }
+
             @Override
             public ParsedDelta accept(int[] tokenIds, String text) {
-                int reasoning = 0;
+                reasoning = 0;
                 List<OutputDelta> deltas = new ArrayList<>();
-                for (int id : tokenIds) {
-                    if (parser.inReasoning()) {
-                        reasoning++;
-                    }
-                    deltas.addAll(parser.push(id));
+                for (int id : gate.accept(tokenIds, text)) {
+                    push(id, deltas);
                 }
                 return fold(deltas, reasoning);
             }
 
             @Override
             public ParsedDelta finish() {
-                return fold(parser.finish(FinishReason.STOP), 0);
+                // What is still held was never released whole: a stop string ended inside it (only the text
+                // before the stop string is sent), or an eos that adds no text (the parser ends on it).
+                reasoning = 0;
+                List<OutputDelta> deltas = new ArrayList<>();
+                int credit = gate.credit();
+                for (ReleaseGate.Held h : gate.held()) {
+                    if (tokenizer.isSpecial(h.id())) {
+                        credit -= Math.min(credit, h.text().length());
+                        push(h.id(), deltas);
+                    } else if (h.text().length() <= credit) {
+                        credit -= h.text().length();
+                        push(h.id(), deltas);
+                    } else {
+                        int cut = credit;
+                        if (cut > 0 && Character.isHighSurrogate(h.text().charAt(cut - 1))) {
+                            cut--;
+                        }
+                        String part = h.text().substring(0, cut);
+                        if (parser.inReasoning()) {
+                            reasoning++;
+                            if (!part.isEmpty()) {
+                                deltas.add(new OutputDelta.Reasoning(part));
+                            }
+                        } else if (!part.isEmpty()) {
+                            deltas.add(new OutputDelta.Content(part));
+                        }
+                        break;
+                    }
+                }
+                deltas.addAll(parser.finish(FinishReason.STOP));
+                return fold(deltas, reasoning);
             }
         };
     }

@@ -37,6 +37,11 @@ public final class RuntimeLoader {
     private RuntimeLoader() {}
 
     public static ModelRuntime load(Options o, ServingState progress) {
+        return load(o, progress, EngineListener.NONE);
+    }
+
+    /** @param listener engine events for metrics (preemptions); called on the engine thread */
+    public static ModelRuntime load(Options o, ServingState progress, EngineListener listener) {
         Path dir = o.model();
         if (dir == null) {
             dir = DemoCheckpoint.defaultDir();
@@ -73,9 +78,9 @@ public final class RuntimeLoader {
                 new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens())), maxLen,
                 o.maxWaiting());
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
-        ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, EngineListener.NONE);
+        ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
         progress.loading(1.0, "ready");
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
-                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer)), new KimiOutputParsers(tokenizer));
+                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer)), new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
     }
 }
