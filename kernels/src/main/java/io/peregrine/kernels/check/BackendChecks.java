@@ -30,7 +30,8 @@ public final class BackendChecks {
     private final CpuBackend cpu;
     private final Random rnd;
     private final PrintStream out;
-    private final Arena arena = Arena.ofConfined();
+    // shared: the CPU backend's pool threads read BF16 weights in place
+    private final Arena arena = Arena.ofShared();
     public int checks;
     public int failures;
 

@@ -95,6 +95,7 @@ public final class CudaBackend implements Backend {
                 return;
             }
             closed = true;
+            ctx.makeCurrent();
             ctx.sync();
             weights.forEach(DeviceBuffer::close);
             weights.clear();
@@ -112,6 +113,7 @@ public final class CudaBackend implements Backend {
         int[] shape = DeviceWeightLayout.bf16Shape(weight);
         lock.lock();
         try {
+            enter();
             DeviceBuffer d = keep(ctx.alloc(weight.data().byteSize()));
             copyToDevice(weight.data(), d);
             return new DeviceWeight.Bf16(weight.name(), shape[0], shape[1], d);
@@ -124,6 +126,7 @@ public final class CudaBackend implements Backend {
     public LinearWeight upload(Int4Group32 weight) {
         lock.lock();
         try {
+            enter();
             Int4ExpertStack s = DeviceWeightLayout.int4Stack(weight);
             DeviceBuffer words = keep(ctx.alloc(s.wordBytes()));
             DeviceBuffer scales = keep(ctx.alloc(s.scaleBytes()));
@@ -394,7 +397,7 @@ public final class CudaBackend implements Backend {
         try {
             // rotated in place: the input region is also what comes back
             StagingLayout l = StagingLayout.of(new long[] {8L * pairs, 4, 4L * pairs}, new long[0]);
-            staging.ensure(l.end());
+            begin(l);
             staging.putFloats(l.input(0), x, off, 2 * pairs);
             staging.putInts(l.input(1), new int[] {pos}, 0, 1);
             staging.putFloats(l.input(2), invFreq, 0, pairs);
@@ -442,7 +445,7 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             StagingLayout l = StagingLayout.of(new long[] {4L * len, 4L * len}, new long[0]);
-            staging.ensure(l.end());
+            begin(l);
             staging.putFloats(l.input(0), x, xOff, len);
             staging.putFloats(l.input(1), y, yOff, len);
             staging.toDevice(0, l.inputEnd());
@@ -518,10 +521,16 @@ public final class CudaBackend implements Backend {
 
     // ---- staging -------------------------------------------------------------------------------------------
 
-    private void begin(StagingLayout l) {
+    /** Under the lock, at every entry point: refuses a closed backend and binds the context to this thread. */
+    private void enter() {
         if (closed) {
             throw new IllegalStateException(name + " is closed");
         }
+        ctx.makeCurrent();
+    }
+
+    private void begin(StagingLayout l) {
+        enter();
         staging.ensure(l.end());
     }
 
