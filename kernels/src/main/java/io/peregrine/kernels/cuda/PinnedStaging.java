@@ -46,7 +46,14 @@ final class PinnedStaging implements AutoCloseable {
         Pointer p = new Pointer();
         cuMemAllocHost(p, want);
         host = p;
-        hostView = MemorySegment.ofBuffer(p.getByteBuffer(0, want).order(ByteOrder.LITTLE_ENDIAN));
+        // JCuda attaches a direct ByteBuffer over page-locked memory it allocated; that is our view of it
+        java.nio.ByteBuffer view = p.getByteBuffer(0, want);
+        if (view == null) {
+            cuMemFreeHost(p);
+            host = null;
+            throw new IllegalStateException("cuMemAllocHost returned no host-addressable buffer for " + want + " bytes");
+        }
+        hostView = MemorySegment.ofBuffer(view.order(ByteOrder.LITTLE_ENDIAN));
         device = ctx.alloc(want);
         capacity = want;
     }
