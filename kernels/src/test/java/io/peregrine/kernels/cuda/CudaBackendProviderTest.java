@@ -44,4 +44,12 @@ class CudaBackendProviderTest {
         assertEquals("CUDA backend unavailable: no CUDA device", e.getMessage());
         assertEquals(0, created.get());
     }
+
+    @Test
+    void optionsChooseTheProductPathByTokenCount() {
+        assertThrows(IllegalArgumentException.class, () -> new CudaBackend.Options(-1, false));
+        assertTrue(!CudaBackend.Options.FP32.tensorCores(1_000_000), "the default never leaves fp32 products");
+        CudaBackend.Options tc = new CudaBackend.Options(16, false);
+        assertTrue(!tc.tensorCores(15) && tc.tensorCores(16));
+    }
 }
