@@ -3,7 +3,10 @@
 #
 #   scripts/gpu-check.sh prepare   # here: build the jars (nvcc compiles the cubin), jlink a Java runtime, and put
 #                                  # both under .gpu-check/ (ignored by git, ~45 MB, carried to the device)
-#   scripts/gpu-check.sh run       # on the device: ceilings through PyTorch, SASS census, then the Java check
+#   scripts/gpu-check.sh run       # on the device: ceilings through PyTorch, SASS census, then the Java check:
+#                                  # kernels vs scalar references, CudaBackend vs CpuBackend method by method, the
+#                                  # golden tiny model (testdata/, tracked, travels with the tree) on CudaBackend,
+#                                  # timings, synthetic decode step
 #
 # Device call (one call, well under 8 minutes):
 #   run(command="scripts/gpu-check.sh run", carry=[".gpu-check"], timeout_s=480)
@@ -14,6 +17,7 @@ ROOT=$PWD
 KIT=$ROOT/.gpu-check
 JDK=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 OUTDIR=${OUT:-$KIT/out}
+JFLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 
 prepare() {
   export JAVA_HOME=$JDK
@@ -25,18 +29,22 @@ prepare() {
   local m2=${MAVEN_REPO:-$HOME/.m2/repository}
   local ver; ver=$(sed -n 's:.*<jcuda.version>\(.*\)</jcuda.version>.*:\1:p' pom.xml)
   cp "$m2/org/jcuda/jcuda/$ver/jcuda-$ver.jar" "$KIT/lib/"
+  # Jackson reads config.json and text_golden.json for the golden check through CudaBackend (~2.3 MB)
+  mvn -o -q -pl engine dependency:copy-dependencies -DincludeGroupIds=com.fasterxml.jackson.core \
+     -DincludeScope=runtime -DoutputDirectory="$KIT/lib"
   # JCuda's natives jar is 26 MB, 24 of them the PTX compiler we never load: keep the driver binding only.
   local tmp; tmp=$(mktemp -d)
   (cd "$tmp" && unzip -q "$m2/org/jcuda/jcuda-natives/$ver/jcuda-natives-$ver-linux-x86_64.jar" "lib/libJCudaDriver-*" \
      && "$JDK/bin/jar" --create --file "$KIT/lib/jcuda-natives-driver-$ver.jar" lib)
   rm -rf "$tmp"
   echo "== jlink runtime"
-  "$JDK/bin/jlink" --add-modules java.base,java.logging --strip-debug --no-header-files --no-man-pages \
+  # jdk.incubator.vector: the CPU backend, the reference the CudaBackend checks compare against
+  "$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.incubator.vector --strip-debug --no-header-files --no-man-pages \
      --compress=zip-9 --output "$KIT/jre"
   strip --strip-unneeded "$KIT/jre/lib/server/libjvm.so" 2>/dev/null || true
   cp kernels/target/classes/io/peregrine/kernels/sm_90a/peregrine.cubin "$KIT/"
-  echo "== dry run of the carried runtime (class loading and host-side layout, no device)"
-  "$KIT/jre/bin/java" --enable-native-access=ALL-UNNAMED -cp "$KIT/lib/*" io.peregrine.kernels.check.GpuCheck --dry-run
+  echo "== dry run of the carried runtime (class loading, host-side layout, golden tiny model on the CPU backend; no device)"
+  "$KIT/jre/bin/java" "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.check.GpuCheck --dry-run --testdata "$ROOT/testdata"
   du -sh "$KIT"
 }
 
@@ -77,8 +85,9 @@ run() {
   local copy=-1 tflops=-1; [ -n "$line" ] && read -r _ copy tflops <<<"$line"
   echo "== kernel checks, timings, synthetic decode step"
   set -o pipefail
-  timeout 400 "$KIT/jre/bin/java" -Xmx8g --enable-native-access=ALL-UNNAMED -cp "$KIT/lib/*" \
-    io.peregrine.kernels.check.GpuCheck --copy-gbs "$copy" --bf16-tflops "$tflops" "$@" 2>&1 | tee "$OUTDIR/gpu-check.log"
+  timeout 400 "$KIT/jre/bin/java" -Xmx8g "${JFLAGS[@]}" -cp "$KIT/lib/*" \
+    io.peregrine.kernels.check.GpuCheck --copy-gbs "$copy" --bf16-tflops "$tflops" --testdata "$ROOT/testdata" "$@" 2>&1 \
+    | tee "$OUTDIR/gpu-check.log"
 }
 
 case "${1:-auto}" in

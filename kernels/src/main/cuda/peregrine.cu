@@ -8,5 +8,6 @@
 #include "int4_moe.cuh"
 #include "mla.cuh"
 #include "mla_mma.cuh"
+#include "attention_f32.cuh"
 #include "sampling.cuh"
 #include "fill.cuh"

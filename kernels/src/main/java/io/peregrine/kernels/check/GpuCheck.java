@@ -2,7 +2,10 @@ package io.peregrine.kernels.check;
 
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceOps;
+import io.peregrine.engine.backend.cpu.CpuBackend;
+import io.peregrine.kernels.cuda.CudaBackend;
 import java.io.PrintStream;
+import java.nio.file.Path;
 
 /**
  * The on-device check, run by {@code scripts/gpu-check.sh}: every kernel against its scalar reference, then timings
@@ -10,7 +13,8 @@ import java.io.PrintStream;
  * Exit status 1 when any kernel check fails.
  *
  * <p>Arguments: {@code [--copy-gbs N] [--bf16-tflops N] [--layers N] [--batch N] [--context N] [--seed N]
- * [--checks-only]}. The ceilings come from the script (PyTorch's copy and matmul); without them the copy ceiling is
+ * [--checks-only] [--testdata DIR]}; with {@code --testdata} (the repository's {@code testdata/}) the
+ * golden tiny checkpoint also runs through the model on {@link CudaBackend}. The ceilings come from the script (PyTorch's copy and matmul); without them the copy ceiling is
  * measured with our own 16-byte copy kernel and the matrix share is left out.
  */
 public final class GpuCheck {
@@ -21,7 +25,8 @@ public final class GpuCheck {
      * classes of every stage, a host-side expert stack over checkpoint views, a reference product and a plan.
      */
     static void dryRun() {
-        for (String c : new String[] {"KernelChecks", "KernelTimings", "SyntheticDecode", "EventTimer", "Perf"}) {
+        for (String c : new String[] {"KernelChecks", "KernelTimings", "SyntheticDecode", "EventTimer", "Perf",
+                "BackendChecks", "GoldenTextCheck"}) {
             try {
                 Class.forName(GpuCheck.class.getPackageName() + "." + c, true, GpuCheck.class.getClassLoader());
             } catch (ClassNotFoundException e) {
@@ -50,6 +55,46 @@ public final class GpuCheck {
         System.out.println("dry run ok: classes load, expert stack and references run on the CPU; MLA plan " + plan.splits() + " splits");
     }
 
+    /**
+     * The golden text check on the CPU backend with the carried runtime: proves the checkpoint, the golden files, JSON
+     * and the Vector API all load there before device time is spent, and that the check itself passes the reference.
+     */
+    static int dryRunGolden(Path testdata) {
+        GoldenTextCheck golden = new GoldenTextCheck(testdata.resolve("golden"), System.out);
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            golden.run(cpu);
+        }
+        return golden.failures;
+    }
+
+    /**
+     * {@link CudaBackend} against the CPU backend method by method, then the golden tiny checkpoint through the
+     * unchanged model on it. Returns the failures.
+     */
+    static int backendChecks(long seed, Path testdata, PrintStream out) {
+        int failures;
+        try (CudaBackend fp32 = CudaBackend.open(0, new CudaBackend.Options(0, true));
+             CudaBackend tensorCores = CudaBackend.open(0, new CudaBackend.Options(16, true))) {
+            BackendChecks b = new BackendChecks(fp32, tensorCores, seed, out);
+            b.runAll();
+            failures = b.failures;
+            out.printf("backend checks: %d of %d passed%n", b.checks - b.failures, b.checks);
+        }
+        if (testdata == null) {
+            out.println("golden text check skipped: no --testdata");
+            return failures;
+        }
+        try (CudaBackend fp32 = CudaBackend.open(0, new CudaBackend.Options(0, true))) {
+            GoldenTextCheck g = new GoldenTextCheck(testdata.resolve("golden"), out);
+            long t0 = System.nanoTime();
+            g.run(fp32);
+            out.printf("golden text on %s: %d of %d cases passed, worst row at %.3f of the tolerance (%.1f s)%n",
+                    fp32.name(), g.checks - g.failures, g.checks, g.worstShare, (System.nanoTime() - t0) / 1e9);
+            failures += g.failures;
+        }
+        return failures;
+    }
+
     public static void main(String[] args) {
         double copy = -1;
         double tflops = -1;
@@ -58,6 +103,8 @@ public final class GpuCheck {
         int context = 4096;
         long seed = System.nanoTime();
         boolean checksOnly = false;
+        Path testdata = null;
+        boolean dry = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--copy-gbs" -> copy = Double.parseDouble(args[++i]);
@@ -67,12 +114,17 @@ public final class GpuCheck {
                 case "--context" -> context = Integer.parseInt(args[++i]);
                 case "--seed" -> seed = Long.parseLong(args[++i]);
                 case "--checks-only" -> checksOnly = true;
-                case "--dry-run" -> {
-                    dryRun();
-                    return;
-                }
+                case "--testdata" -> testdata = Path.of(args[++i]);
+                case "--dry-run" -> dry = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
+        }
+        if (dry) {
+            dryRun();
+            if (testdata != null) {
+                System.exit(dryRunGolden(testdata) == 0 ? 0 : 1);
+            }
+            return;
         }
         PrintStream out = System.out;
         int failures;
@@ -83,6 +135,7 @@ public final class GpuCheck {
             checks.runAll();
             failures = checks.failures;
             out.printf("kernel checks: %d of %d passed%n", checks.checks - failures, checks.checks);
+            failures += backendChecks(seed, testdata, out);
             if (!checksOnly) {
                 double ownCopy = new KernelTimings(ops, seed).copyGBs();
                 out.printf("own 16-byte copy kernel: %.0f GB/s (read+write)%n", ownCopy);

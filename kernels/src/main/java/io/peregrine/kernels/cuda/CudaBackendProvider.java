@@ -3,21 +3,28 @@ package io.peregrine.kernels.cuda;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.BackendProvider;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The Hopper backend. Probing loads JCuda's driver bindings; on a machine without {@code libcuda} JCuda throws
- * a {@link LinkageError}, which is caught here once and reported as the reason the backend is unavailable.
+ * a {@link LinkageError}, which {@link CudaProbe} catches once and reports as the reason the backend is unavailable
+ * (so {@code --backend auto} falls back to the CPU with one log line). With a usable device and the compiled cubin,
+ * {@link #create()} opens a {@link CudaBackend} on device 0 with fp32 products.
  */
 public final class CudaBackendProvider implements BackendProvider {
-    /**
-     * The kernels and their launch layer ({@link DeviceOps}) exist; the adapter from the engine's {@code Backend} ops
-     * to them does not yet. Until it does, a machine with a usable GPU is also a reason to fall back, so that
-     * {@code --backend auto} still starts on the CPU there instead of failing in {@link #create()}.
-     */
-    static final String ADAPTER_MISSING = "the CUDA kernels are built and the device is usable, but the engine Backend "
-            + "adapter over DeviceOps is not written yet";
+    private final Supplier<Optional<String>> probe;
+    private final Supplier<Backend> factory;
+    private volatile Optional<String> reason;
 
-    private volatile Optional<String> probe;
+    public CudaBackendProvider() {
+        this(CudaProbe::probe, () -> CudaBackend.open(0, CudaBackend.Options.FP32));
+    }
+
+    /** For tests: a probe answer and a backend factory in place of the driver's. */
+    CudaBackendProvider(Supplier<Optional<String>> probe, Supplier<Backend> factory) {
+        this.probe = probe;
+        this.factory = factory;
+    }
 
     @Override
     public String name() {
@@ -31,12 +38,12 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public Optional<String> unavailableReason() {
-        Optional<String> p = probe;
-        if (p == null) {
-            p = CudaProbe.probe().or(() -> Optional.of(ADAPTER_MISSING));
-            probe = p;
+        Optional<String> r = reason;
+        if (r == null) {
+            r = probe.get();
+            reason = r;
         }
-        return p;
+        return r;
     }
 
     @Override
@@ -45,6 +52,6 @@ public final class CudaBackendProvider implements BackendProvider {
         if (why.isPresent()) {
             throw new IllegalStateException("CUDA backend unavailable: " + why.get());
         }
-        throw new IllegalStateException("CUDA backend unavailable: " + ADAPTER_MISSING);
+        return factory.get();
     }
 }

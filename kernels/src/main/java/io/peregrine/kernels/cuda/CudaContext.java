@@ -126,6 +126,14 @@ public final class CudaContext implements AutoCloseable {
                 KernelArgs.encode(args), null);
     }
 
+    /**
+     * Binds this context to the calling thread. Driver calls act on the thread's current context, and the engine
+     * loads the model on one thread and serves on another, so every entry point of a backend calls this first.
+     */
+    public void makeCurrent() {
+        cuCtxSetCurrent(context);
+    }
+
     public void sync() {
         cuStreamSynchronize(stream);
     }

@@ -167,6 +167,18 @@ public final class DeviceOps {
                 rope, vDim, start, scale, out);
     }
 
+    /**
+     * Absorbed attention of one query over {@code count} fp32 latents {@code lat[count][kvRank + rope]} (any widths;
+     * the engine-facing {@link CudaBackend} path), writing {@code outLat[heads][kvRank]}.
+     */
+    public void mlaAbsorbedF32(DeviceBuffer qLat, DeviceBuffer qPe, int qPeHeadStride, int heads, int kvRank, int rope,
+                               DeviceBuffer lat, int count, float scale, DeviceBuffer outLat) {
+        require(heads >= 1 && kvRank >= 1 && rope >= 0 && count >= 0, "absorbed attention: heads " + heads + ", kv rank "
+                + kvRank + ", rope " + rope + ", count " + count);
+        ctx.launch(KernelName.MLA_ABSORBED_F32, Geometries.mlaAbsorbedF32(heads, kvRank, rope), qLat, qPe, qPeHeadStride,
+                kvRank, rope, lat, count, scale, outLat);
+    }
+
     public void argmax(DeviceBuffer logits, int rows, int vocab, DeviceBuffer out) {
         ctx.launch(KernelName.ARGMAX, Geometries.perRow(rows, 1024), logits, vocab, out);
     }

@@ -72,6 +72,20 @@ public final class Geometries {
         return new LaunchGeometry(tokens, heads, 1, 128, 0);
     }
 
+    /** Threads per block of {@code pg_mla_absorbed_f32}; also the positions scored per online-softmax step. */
+    public static final int ABSORBED_F32_THREADS = 128;
+
+    /** One block per head; the query, the accumulator and one chunk's probabilities in dynamic shared memory. */
+    public static LaunchGeometry mlaAbsorbedF32(int heads, int kvRank, int rope) {
+        long floats = 2L * kvRank + rope + ABSORBED_F32_THREADS;
+        // 128 B of static shared memory (the reduction scratch) count against the same 48 KB.
+        if (floats * Float.BYTES + 128 > LaunchGeometry.DEFAULT_SHARED_LIMIT) {
+            throw new IllegalArgumentException("absorbed attention: kv rank " + kvRank + " + rope " + rope
+                    + " needs " + floats * Float.BYTES + " B of shared memory, over " + LaunchGeometry.DEFAULT_SHARED_LIMIT);
+        }
+        return new LaunchGeometry(heads, 1, 1, ABSORBED_F32_THREADS, (int) (floats * Float.BYTES));
+    }
+
     /**
      * Splits the sequence so that about two blocks per multiprocessor are in flight even for a batch of one;
      * each split a whole number of 16-slot tiles. {@code capacity} is the longest sequence the launch must
