@@ -9,6 +9,7 @@ import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.media.MediaInputException;
+import io.peregrine.engine.media.MediaPart;
 import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.MediaSplice;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
@@ -24,6 +25,11 @@ import io.peregrine.server.chat.InvalidPromptException;
 import io.peregrine.server.chat.ToolChoice;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 
 /**
  * Renders a validated chat request with the checkpoint's own template (engine {@link PromptEncoder}): the api
@@ -35,10 +41,33 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     private final ObjectMapper json = Json.newMapper();
 
     /**
-     * What images, videos and PDFs need: where their bytes may come from, the vision pipeline, and the tokenizer
-     * (video placeholders are expanded after rendering, so the prompt is tokenized again).
+     * What images, videos and PDFs need: where their bytes may come from, the vision pipeline, the tokenizer (video
+     * placeholders are expanded after rendering, so the prompt is tokenized again), and the platform threads that
+     * decode and encode. Request threads are virtual; FFmpeg, PDFBox rendering and ONNX Runtime are long native or
+     * CPU-bound calls that would pin their carriers, so they run on this bounded pool instead.
      */
-    public record Multimodal(MediaFetcher fetcher, MediaProcessor processor, KimiTokenizer tokenizer) {}
+    public record Multimodal(MediaFetcher fetcher, MediaProcessor processor, KimiTokenizer tokenizer,
+                             ExecutorService mediaThreads) {
+
+        public static ExecutorService defaultThreads() {
+            int n = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+            return Executors.newFixedThreadPool(n, Thread.ofPlatform().name("peregrine-media-", 0).daemon(true).factory());
+        }
+
+        <T> T onMediaThreads(Supplier<T> work) {
+            try {
+                return CompletableFuture.supplyAsync(work, mediaThreads).join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e;
+            }
+        }
+    }
 
     /** A text-only builder: media parts get a 400. */
     public KimiChatPromptBuilder(PromptEncoder encoder) {
@@ -76,7 +105,13 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
             throw new InvalidPromptException("image, video and file inputs are not supported: this model has no "
                     + "vision tower", firstMedia);
         }
-        try (MediaProcessor.Plan plan = media.processor().plan(MediaMessages.load(rawMessages, media.fetcher()))) {
+        List<MediaPart> parts;
+        try {
+            parts = MediaMessages.load(rawMessages, media.fetcher()); // network and file I/O: fine on a virtual thread
+        } catch (MediaFetchException e) {
+            throw new InvalidPromptException(e.getMessage(), e.source());
+        }
+        try (MediaProcessor.Plan plan = media.onMediaThreads(() -> media.processor().plan(parts))) {
             return render(input, MediaMessages.rewrite(rawMessages, plan.parts()), plan);
         } catch (MediaFetchException e) {
             throw new InvalidPromptException(e.getMessage(), e.source());
@@ -110,7 +145,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 ids = encoded.rendered().expandVideoTexts(videoTexts).tokenize(media.tokenizer(), SpecialTextPolicy.AS_TEXT);
             }
             int pad = media.tokenizer().requireSpecialId("<|media_pad|>");
-            MediaSplice.Spliced spliced = MediaSplice.expand(ids, pad, plan.encode());
+            MediaSplice.Spliced spliced = MediaSplice.expand(ids, pad, media.onMediaThreads(plan::encode));
             return new ChatPrompt(spliced.ids(), spliced.spans());
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new InvalidPromptException(e.getMessage(), null);

@@ -139,6 +139,7 @@ public final class RuntimeLoader {
                 + m.onnxCacheDir());
         MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), encoder,
                 new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, m.budget());
-        return new KimiChatPromptBuilder.Multimodal(new MediaFetcher(m.fetch()), processor, tokenizer);
+        return new KimiChatPromptBuilder.Multimodal(new MediaFetcher(m.fetch()), processor, tokenizer,
+                KimiChatPromptBuilder.Multimodal.defaultThreads());
     }
 }
