@@ -2,6 +2,7 @@ package io.peregrine.engine.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,7 +25,6 @@ import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
 import io.peregrine.engine.vision.encoder.VisionEmbeddingCache;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -153,7 +153,37 @@ class MultimodalGoldenTest {
             MediaSpan otherImage = new MediaSpan(padStart, img2.numTokens(), img2.embeddings().hidden(), other, 0x9999);
             Recorder different = run(engine, "c", otherImage, greedy.length);
             assertEquals(0, different.scheduled().cachedPromptTokens());
-            assertTrue(!java.util.Arrays.equals(greedy, different.tokens(0)), "another image gave the same greedy ids");
+            assertFalse(java.util.Arrays.equals(greedy, different.tokens(0)), "another image gave the same greedy ids");
+        }
+    }
+
+    @Test
+    void aPreemptedImageRequestSplicesItsRowsAgainWhenItRecomputes() throws Exception {
+        // 14 blocks of 16: two 105-token image prompts fill them; the first one's growth preempts the second, which
+        // later recomputes its prompt (partly from the prefix cache, partly with the image rows spliced again).
+        LatentCache cache = new LatentCache(model.config().numHiddenLayers(), 14, BLOCK, model.config().kvCacheWidth());
+        EngineConfig cfg = new EngineConfig(new SchedulerConfig(4, 256), 512, 16, List.of(), false);
+        java.util.concurrent.atomic.AtomicInteger preemptions = new java.util.concurrent.atomic.AtomicInteger();
+        EngineListener counting = new EngineListener() {
+            @Override
+            public void preempted(String requestId) {
+                preemptions.incrementAndGet();
+            }
+        };
+        int[] greedy = ints(golden.get("greedy_ids"));
+        try (ServingEngine engine = new ServingEngine(model, cache, cfg, new FakeDecoder(), counting)) {
+            Recorder a = new Recorder(1);
+            Recorder b = new Recorder(1);
+            engine.submit(new GenerationRequest("a", expanded, SamplingParams.greedy(40), null, List.of(span(5))), a);
+            // Same rows under another content hash: b cannot borrow a's blocks, so once a's growth evicts b's
+            // cached image blocks, b must recompute image positions.
+            engine.submit(new GenerationRequest("b", expanded, SamplingParams.greedy(40), null, List.of(span(6))), b);
+            a.await();
+            b.await();
+            assertTrue(preemptions.get() > 0, "no preemption happened; the test needs one");
+            assertArrayEquals(greedy, java.util.Arrays.copyOf(a.tokens(0), greedy.length));
+            assertArrayEquals(greedy, java.util.Arrays.copyOf(b.tokens(0), greedy.length));
+            assertArrayEquals(a.tokens(0), b.tokens(0));
         }
     }
 
@@ -201,13 +231,5 @@ class MultimodalGoldenTest {
             }
         }
         return best;
-    }
-
-    static List<Integer> list(int[] a) {
-        List<Integer> l = new ArrayList<>();
-        for (int v : a) {
-            l.add(v);
-        }
-        return l;
     }
 }
