@@ -29,6 +29,8 @@ public final class MediaFetcher {
     private final MediaFetchPolicy policy;
     private final Path allowedRoot;
     private final HttpClient http;
+    private final java.util.concurrent.Executor bodyReaders = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("peregrine-media-fetch-", 0).factory());
 
     public MediaFetcher(MediaFetchPolicy policy) {
         this.policy = policy;
@@ -144,7 +146,7 @@ public final class MediaFetcher {
             }
             String type = r.headers().firstValue("content-type")
                     .map(t -> t.split(";", 2)[0].trim().toLowerCase(Locale.ROOT)).orElse(null);
-            return new FetchedMedia(type, readCapped(r.body(), source));
+            return new FetchedMedia(type, readWithin(r.body(), source));
         }
         throw new MediaFetchException(source, "more than " + MAX_REDIRECTS + " redirects");
     }
@@ -168,6 +170,27 @@ public final class MediaFetcher {
                 throw new MediaFetchException(source, "the URL's host " + host + " is a loopback, private or link-local "
                         + "address; such media URLs are refused");
             }
+        }
+    }
+
+    /** The body, read within the timeout too: a server that trickles bytes cannot hold a request forever. */
+    private byte[] readWithin(InputStream in, String source) {
+        var reader = java.util.concurrent.CompletableFuture.supplyAsync(() -> readCapped(in, source), bodyReaders);
+        try {
+            return reader.get(policy.timeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            close(in);
+            throw new MediaFetchException(source, "the response body took longer than " + policy.timeout().toMillis()
+                    + " ms", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new MediaFetchException(source, "reading the response failed: " + e.getCause(), e);
+        } catch (InterruptedException e) {
+            close(in);
+            Thread.currentThread().interrupt();
+            throw new MediaFetchException(source, "interrupted while fetching", e);
         }
     }
 

@@ -62,11 +62,24 @@ class MediaFetcherTest {
         });
         origin.createContext("/slow", ex -> {
             try {
-                Thread.sleep(1500);
+                Thread.sleep(5000);
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();
             }
             ex.sendResponseHeaders(200, -1);
+            ex.close();
+        });
+        origin.createContext("/trickle", ex -> {
+            ex.sendResponseHeaders(200, 0);
+            try {
+                for (int i = 0; i < 80; i++) {
+                    ex.getResponseBody().write('x');
+                    ex.getResponseBody().flush();
+                    Thread.sleep(100);
+                }
+            } catch (InterruptedException | java.io.IOException ignored) {
+                // the client gave up
+            }
             ex.close();
         });
         origin.createContext("/missing", ex -> {
@@ -103,7 +116,11 @@ class MediaFetcherTest {
         assertTrue(refused(f, base + "/missing").contains("HTTP 404"));
         long t0 = System.nanoTime();
         assertTrue(refused(f, base + "/slow").contains("failed"));
-        assertTrue(System.nanoTime() - t0 < 1_400_000_000L, "the timeout did not cut the slow fetch");
+        assertTrue(System.nanoTime() - t0 < 3_000_000_000L, "the timeout did not cut the slow fetch (5 s)");
+        t0 = System.nanoTime();
+        assertTrue(refused(f, base + "/trickle").contains("the response body took longer than 800 ms"));
+        // the whole trickle takes 8 s; the cut comes after the 0.8 s timeout (generous margin for a loaded machine)
+        assertTrue(System.nanoTime() - t0 < 4_000_000_000L, "the timeout did not cut the trickling body");
     }
 
     @Test
