@@ -86,6 +86,7 @@ class MediaFetcherTest {
             ex.sendResponseHeaders(404, -1);
             ex.close();
         });
+        origin.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()); // slow handlers in parallel
         origin.start();
         base = "http://127.0.0.1:" + origin.getAddress().getPort();
     }
