@@ -50,9 +50,26 @@ public record RenderedPrompt(String text, int[] contentSpans, int images, int vi
      * @param chunkStartSeconds one list per video, in prompt order: the start time of each chunk
      */
     public RenderedPrompt expandVideos(java.util.List<java.util.List<Double>> chunkStartSeconds) {
-        if (chunkStartSeconds.size() != videos) {
-            throw new IllegalArgumentException("the prompt has " + videos + " video(s) but chunk times were given for "
-                    + chunkStartSeconds.size());
+        java.util.List<String> texts = new java.util.ArrayList<>();
+        for (java.util.List<Double> video : chunkStartSeconds) {
+            StringBuilder chunks = new StringBuilder();
+            for (double t : video) {
+                chunks.append(timestamp(t)).append("<|media_begin|>video<|media_content|><|media_pad|><|media_end|>");
+            }
+            texts.add(chunks.toString());
+        }
+        return expandVideoTexts(texts);
+    }
+
+    /**
+     * Replaces the i-th video placeholder the template wrote with {@code videoTexts.get(i)} (the processor's chunk
+     * prompts, e.g. {@code media.video.SamplingPlan.promptText()}, whose timestamps follow the processor's own
+     * formatting). The same text typed by a user is left alone.
+     */
+    public RenderedPrompt expandVideoTexts(java.util.List<String> videoTexts) {
+        if (videoTexts.size() != videos) {
+            throw new IllegalArgumentException("the prompt has " + videos + " video(s) but chunk texts were given for "
+                    + videoTexts.size());
         }
         String placeholder = "<|kimi_k25_video_placeholder|>";
         StringBuilder sb = new StringBuilder(text.length() + 256);
@@ -69,10 +86,7 @@ public record RenderedPrompt(String text, int[] contentSpans, int images, int vi
                 continue;
             }
             sb.append(text, from, at);
-            StringBuilder chunks = new StringBuilder();
-            for (double t : chunkStartSeconds.get(video)) {
-                chunks.append(timestamp(t)).append("<|media_begin|>video<|media_content|><|media_pad|><|media_end|>");
-            }
+            String chunks = videoTexts.get(video);
             sb.append(chunks);
             // content spans after this point move by the length difference
             for (; spanIdx < contentSpans.length && contentSpans[spanIdx] <= at; spanIdx++) {

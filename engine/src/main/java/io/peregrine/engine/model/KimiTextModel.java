@@ -171,7 +171,15 @@ public final class KimiTextModel implements LanguageModel {
                 int row = first[i] + t;
                 pos[row] = s.startPos() + t;
                 slot[row] = cache.slot(s.blockTable(), pos[row]);
-                embed(s.tokens()[t], h, row * d);
+                float[] override = s.inputEmbedding(t);
+                if (override == null) {
+                    embed(s.tokens()[t], h, row * d);
+                } else if (override.length != d) {
+                    throw new IllegalArgumentException("slice " + i + ": input embedding of position " + pos[row]
+                            + " has " + override.length + " values, hidden size is " + d);
+                } else {
+                    System.arraycopy(override, 0, h, row * d, d);
+                }
             }
         }
         float[] xn = new float[n * d];

@@ -8,8 +8,16 @@ package io.peregrine.engine.model;
  * @param blockTable the cache blocks of this sequence, in order, covering at least
  *                   {@code startPos + tokens.length} positions
  * @param allLogits  return logits for every new token (golden tests, prompt logprobs), not just the last
+ * @param inputEmbeddings null, or one entry per token: null where the token's {@code embed_tokens} row applies,
+ *                   else the hidden-size row that replaces it (a media position, spec §4.8)
  */
-public record SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits) {
+public record SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits, float[][] inputEmbeddings) {
+
+    /** A text-only slice. */
+    public SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits) {
+        this(tokens, startPos, blockTable, allLogits, null);
+    }
+
     public SequenceSlice {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("a slice needs at least one token");
@@ -17,6 +25,15 @@ public record SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolea
         if (startPos < 0) {
             throw new IllegalArgumentException("negative start position");
         }
+        if (inputEmbeddings != null && inputEmbeddings.length != tokens.length) {
+            throw new IllegalArgumentException(inputEmbeddings.length + " input embedding entries for "
+                    + tokens.length + " tokens");
+        }
+    }
+
+    /** The row replacing token {@code t}'s embedding, or null. */
+    public float[] inputEmbedding(int t) {
+        return inputEmbeddings == null ? null : inputEmbeddings[t];
     }
 
     public int endPos() {

@@ -1,6 +1,7 @@
 package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.kv.BlockManager;
+import io.peregrine.engine.model.MediaSpan;
 
 /** Checks at submission what the engine could otherwise only discover by failing later. */
 final class RequestValidator {
@@ -8,10 +9,12 @@ final class RequestValidator {
 
     /**
      * @throws RejectedException {@code TOO_LARGE} when prompt plus max_tokens exceeds the context or the whole cache
-     * @throws IllegalArgumentException for token ids outside the vocabulary or sampling values out of range
+     * @throws IllegalArgumentException for token ids outside the vocabulary, sampling values out of range, or media
+     *                                  spans that overlap, leave the prompt or have rows of the wrong width
      */
-    static void validate(GenerationRequest r, int maxModelLen, BlockManager blocks, int vocabSize)
+    static void validate(GenerationRequest r, int maxModelLen, BlockManager blocks, int vocabSize, int hiddenSize)
             throws RejectedException {
+        MediaSpan.checkLayout(r.media(), r.promptLength(), hiddenSize);
         SamplingParams p = r.sampling();
         int total = r.promptLength() + p.maxTokens();
         if (total > maxModelLen) {

@@ -3,6 +3,7 @@ package io.peregrine.engine.runtime;
 import io.peregrine.engine.kv.BlockManager;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.LanguageModel;
+import io.peregrine.engine.model.MediaSpan;
 import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.sample.Logprobs;
 import io.peregrine.engine.sample.PenaltyState;
@@ -41,6 +42,7 @@ public final class ServingEngine implements InferenceEngine {
     private final Sampler sampler = new Sampler();
     private final Set<Integer> eos;
     private final int vocabSize;
+    private final int hiddenSize;
 
     private final LinkedBlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
@@ -67,6 +69,7 @@ public final class ServingEngine implements InferenceEngine {
         this.scheduler = new Scheduler(config.scheduler(), new BlockManager(cache.numBlocks(), cache.blockSize()));
         this.eos = Set.copyOf(config.eosTokenIds());
         this.vocabSize = model.config().vocabSize();
+        this.hiddenSize = model.config().hiddenSize();
         this.stats = snapshot();
         this.thread = Thread.ofPlatform().name("peregrine-engine").daemon(true).unstarted(this::loop);
         thread.start();
@@ -89,7 +92,7 @@ public final class ServingEngine implements InferenceEngine {
         if (!accepting) {
             throw new RejectedException(RejectedException.Kind.UNAVAILABLE, "the engine is shutting down");
         }
-        RequestValidator.validate(request, config.maxModelLen(), scheduler.blocks(), vocabSize);
+        RequestValidator.validate(request, config.maxModelLen(), scheduler.blocks(), vocabSize, hiddenSize);
         if (queued.incrementAndGet() > config.maxWaiting()) {
             queued.decrementAndGet();
             throw new RejectedException(RejectedException.Kind.QUEUE_FULL,
@@ -219,6 +222,9 @@ public final class ServingEngine implements InferenceEngine {
         int[] prompt = r.promptIds();
         long id = nextSequenceId++;
         Sequence s = new Sequence(id, prompt, id);
+        if (!r.media().isEmpty()) {
+            s.setMedia(r.media(), MediaSpan.blockHashes(r.media(), cache.blockSize()));
+        }
         Choice c = new Choice(a, 0, s, new PenaltyState(prompt, prompt.length));
         a.choices.add(c);
         bySequence.put(s.id(), c);
@@ -256,7 +262,7 @@ public final class ServingEngine implements InferenceEngine {
                 markScheduled(a, s, t0);
             }
             slices.add(new SequenceSlice(s.tokens(sl.start(), sl.start() + sl.count()), sl.start(),
-                    s.blockTable().toArray(), false));
+                    s.blockTable().toArray(), false, s.inputEmbeddings(sl.start(), sl.start() + sl.count())));
         }
         List<float[][]> logits;
         try {

@@ -1,7 +1,9 @@
 package io.peregrine.engine.sched;
 
 import io.peregrine.engine.kv.BlockTable;
+import io.peregrine.engine.model.MediaSpan;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * One token stream the scheduler moves through the cache: the prompt, then the tokens sampled so far. The
@@ -21,6 +23,7 @@ public final class Sequence {
     private SequenceStatus status = SequenceStatus.WAITING;
     private int preemptions;
     private long[] mediaHashes;
+    private List<MediaSpan> media = List.of();
 
     /** @param arrivalOrder ties FCFS order: smaller runs first and is preempted last */
     public Sequence(long id, int[] prompt, long arrivalOrder) {
@@ -44,6 +47,7 @@ public final class Sequence {
         this.computed = parent.computed;
         this.cachedPromptTokens = parent.cachedPromptTokens;
         this.mediaHashes = parent.mediaHashes;
+        this.media = parent.media;
     }
 
     public long id() {
@@ -117,6 +121,24 @@ public final class Sequence {
 
     public void setMediaHashes(long[] hashes) {
         this.mediaHashes = hashes == null ? null : hashes.clone();
+    }
+
+    /**
+     * Sets the vision items spliced into the prompt and their per-block content hashes (see
+     * {@link MediaSpan#blockHashes}); a recomputed prefill (preemption, a fork without blocks) splices them again.
+     */
+    public void setMedia(List<MediaSpan> spans, long[] blockHashes) {
+        this.media = List.copyOf(spans);
+        setMediaHashes(blockHashes);
+    }
+
+    public List<MediaSpan> media() {
+        return media;
+    }
+
+    /** Embedding overrides for positions {@code [from, to)}, or null when none of them is a media position. */
+    public float[][] inputEmbeddings(int from, int to) {
+        return media.isEmpty() ? null : MediaSpan.rowsFor(media, from, to);
     }
 
     public BlockTable blockTable() {

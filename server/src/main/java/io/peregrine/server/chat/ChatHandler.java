@@ -47,6 +47,6 @@ public final class ChatHandler {
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         ChatCall call = new ChatCall(exchange, plan, id, prompt.length(), rt.parsers(), reasoningField,
                 new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(), keepAliveNanos);
-        call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null));
+        call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media()));
     }
 }

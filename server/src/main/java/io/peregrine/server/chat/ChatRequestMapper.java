@@ -100,7 +100,6 @@ public final class ChatRequestMapper {
         }
         int images = 0;
         int videos = 0;
-        String firstMedia = null;
         int priorToolCalls = 0;
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);
@@ -128,18 +127,12 @@ public final class ChatRequestMapper {
                                 throw ApiException.invalid(pat + ".text must be a string", pat + ".text");
                             }
                         }
-                        case "image_url", "input_image" -> {
-                            images++;
-                            firstMedia = firstMedia == null ? pat : firstMedia;
-                        }
-                        case "video_url" -> {
-                            videos++;
-                            firstMedia = firstMedia == null ? pat : firstMedia;
-                        }
-                        case "input_audio", "audio_url", "file" -> throw ApiException.unsupported(
+                        case "image_url", "input_image", "file" -> images++; // a PDF counts as one image part here
+                        case "video_url" -> videos++;
+                        case "input_audio", "audio_url" -> throw ApiException.unsupported(
                                 "content parts of type '" + type + "' are not supported", pat + ".type");
-                        default -> throw ApiException.invalid(
-                                pat + ".type must be 'text', 'image_url' or 'video_url', got '" + type + "'", pat + ".type");
+                        default -> throw ApiException.invalid(pat + ".type must be 'text', 'image_url', 'video_url' "
+                                + "or 'file', got '" + type + "'", pat + ".type");
                     }
                 }
             } else if (!content.isTextual()) {
@@ -175,9 +168,6 @@ public final class ChatRequestMapper {
         if (videos > mediaLimits.videos()) {
             throw ApiException.invalid("Too many videos: " + videos + " in this request, the limit is "
                     + mediaLimits.videos(), "messages");
-        }
-        if (firstMedia != null) {
-            throw ApiException.unsupported("Image and video inputs are not supported by this server yet", firstMedia);
         }
         return priorToolCalls;
     }

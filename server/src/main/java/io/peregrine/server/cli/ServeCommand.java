@@ -3,7 +3,11 @@ package io.peregrine.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.auth.ApiKeys;
+import io.peregrine.engine.media.MediaBudget;
+import io.peregrine.engine.media.pdf.PdfLimits;
+import io.peregrine.engine.media.video.VideoLimits;
 import io.peregrine.server.chat.MediaLimits;
+import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.chat.ReasoningField;
 import io.peregrine.server.http.HttpServer;
 import io.peregrine.server.http.ServerConfig;
@@ -77,6 +81,50 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Most media items per request, as JSON (default: ${DEFAULT-VALUE}).")
     String limitMm;
 
+    @Option(names = "--allowed-local-media-path", paramLabel = "DIR",
+            description = "Media parts may name local files (absolute paths or file: URLs) under this directory only; "
+                    + "without it, local files are refused.")
+    Path allowedLocalMediaPath;
+
+    @Option(names = "--allow-media-urls",
+            description = "Fetch http(s) media URLs (off by default: only data URLs and allowed local files).")
+    boolean allowMediaUrls;
+
+    @Option(names = "--allow-private-media-urls",
+            description = "Also fetch media from loopback, private and link-local addresses (off: refused).")
+    boolean allowPrivateMediaUrls;
+
+    @Option(names = "--media-fetch-timeout", defaultValue = "10",
+            description = "Seconds one media URL fetch may take (default: ${DEFAULT-VALUE}).")
+    int mediaFetchTimeoutSeconds;
+
+    @Option(names = "--max-media-bytes", defaultValue = "64MiB", paramLabel = "SIZE",
+            description = "Largest image, video or PDF accepted from any source (default: ${DEFAULT-VALUE}).")
+    String maxMediaBytes;
+
+    @Option(names = "--max-vision-tokens-per-request", defaultValue = "65536",
+            description = "Vision tokens (images, PDF pages, video chunks) one request may use (default: ${DEFAULT-VALUE}).")
+    int maxVisionTokens;
+
+    @Option(names = "--max-video-seconds", defaultValue = "1800",
+            description = "Longest video accepted, in seconds (default: ${DEFAULT-VALUE}).")
+    double maxVideoSeconds;
+
+    @Option(names = "--max-video-frames", defaultValue = "3600",
+            description = "Most frames sampled from one video (2 per second) (default: ${DEFAULT-VALUE}).")
+    int maxVideoFrames;
+
+    @Option(names = "--max-pdf-pages", defaultValue = "50",
+            description = "Most pages of one PDF, each an image (default: ${DEFAULT-VALUE}).")
+    int maxPdfPages;
+
+    @Option(names = "--encoder-cache-memory", defaultValue = "512MiB", paramLabel = "SIZE",
+            description = "Memory for vision encoder outputs kept by content (default: ${DEFAULT-VALUE}).")
+    String encoderCacheMemory;
+
+    @Option(names = "--no-vision", description = "Do not load the vision tower even when the checkpoint has one.")
+    boolean noVision;
+
     @Option(names = "--max-request-body-bytes", defaultValue = "33554432",
             description = "Larger request bodies get 413 (default: 32 MiB).")
     int maxBodyBytes;
@@ -128,8 +176,8 @@ public final class ServeCommand implements Callable<Integer> {
                 new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
-                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset), state,
-                    metrics.engineListener()));
+                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions()),
+                    state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);
@@ -138,6 +186,18 @@ public final class ServeCommand implements Callable<Integer> {
         }
         new CountDownLatch(1).await();
         return 0;
+    }
+
+    RuntimeLoader.MediaOptions mediaOptions() {
+        long maxBytes = parseBytes(maxMediaBytes);
+        MediaFetchPolicy fetch = new MediaFetchPolicy(allowedLocalMediaPath, allowMediaUrls, allowPrivateMediaUrls,
+                java.time.Duration.ofSeconds(mediaFetchTimeoutSeconds), maxBytes);
+        VideoLimits d = VideoLimits.DEFAULT;
+        MediaBudget budget = new MediaBudget(maxVisionTokens,
+                new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), maxVisionTokens),
+                new PdfLimits(maxBytes, maxPdfPages));
+        return new RuntimeLoader.MediaOptions(!noVision, RuntimeLoader.MediaOptions.defaultOnnxCacheDir(), fetch, budget,
+                parseBytes(encoderCacheMemory));
     }
 
     /** {@code 1073741824}, {@code 512MiB}, {@code 40GiB}, {@code 2GB}. */

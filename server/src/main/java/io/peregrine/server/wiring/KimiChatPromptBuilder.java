@@ -8,13 +8,28 @@ import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
+import io.peregrine.engine.media.MediaInputException;
+import io.peregrine.engine.media.MediaPart;
+import io.peregrine.engine.media.MediaProcessor;
+import io.peregrine.engine.media.MediaSplice;
+import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
+import io.peregrine.engine.vision.decode.ImageDecodeException;
+import io.peregrine.server.media.MediaFetchException;
+import io.peregrine.server.media.MediaFetcher;
+import io.peregrine.server.media.MediaMessages;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.ChatPromptBuilder;
 import io.peregrine.server.chat.InvalidPromptException;
 import io.peregrine.server.chat.ToolChoice;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 
 /**
  * Renders a validated chat request with the checkpoint's own template (engine {@link PromptEncoder}): the api
@@ -22,10 +37,52 @@ import java.util.List;
  */
 public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     private final PromptEncoder encoder;
+    private final Multimodal media;
     private final ObjectMapper json = Json.newMapper();
 
+    /**
+     * What images, videos and PDFs need: where their bytes may come from, the vision pipeline, the tokenizer (video
+     * placeholders are expanded after rendering, so the prompt is tokenized again), and the platform threads that
+     * decode and encode. Request threads are virtual; FFmpeg, PDFBox rendering and ONNX Runtime are long native or
+     * CPU-bound calls that would pin their carriers, so they run on this bounded pool instead.
+     */
+    public record Multimodal(MediaFetcher fetcher, MediaProcessor processor, KimiTokenizer tokenizer,
+                             ExecutorService mediaThreads) {
+
+        public static ExecutorService defaultThreads() {
+            int n = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+            return Executors.newFixedThreadPool(n, Thread.ofPlatform().name("peregrine-media-", 0).daemon(true).factory());
+        }
+
+        <T> T onMediaThreads(Supplier<T> work) {
+            try {
+                return CompletableFuture.supplyAsync(work, mediaThreads).join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** A text-only builder: media parts get a 400. */
     public KimiChatPromptBuilder(PromptEncoder encoder) {
+        this(encoder, null);
+    }
+
+    /** @param media null when the checkpoint has no vision tower */
+    public KimiChatPromptBuilder(PromptEncoder encoder, Multimodal media) {
         this.encoder = encoder;
+        this.media = media;
+    }
+
+    /** The media side, or null for a text-only checkpoint. */
+    public Multimodal multimodal() {
+        return media;
     }
 
     @Override
@@ -39,8 +96,33 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                     "tool_choice naming a function is not supported (no constrained decoding yet); use 'auto' or 'none'", "tool_choice");
             case null, default -> { }
         }
+        List<?> rawMessages = json.convertValue(input.messages(), List.class);
+        String firstMedia = MediaMessages.firstMedia(rawMessages);
+        if (firstMedia == null) {
+            return render(input, rawMessages, null);
+        }
+        if (media == null) {
+            throw new InvalidPromptException("image, video and file inputs are not supported: this model has no "
+                    + "vision tower", firstMedia);
+        }
+        List<MediaPart> parts;
         try {
-            List<?> rawMessages = json.convertValue(input.messages(), List.class);
+            parts = MediaMessages.load(rawMessages, media.fetcher()); // network and file I/O: fine on a virtual thread
+        } catch (MediaFetchException e) {
+            throw new InvalidPromptException(e.getMessage(), e.source());
+        }
+        try (MediaProcessor.Plan plan = media.onMediaThreads(() -> media.processor().plan(parts))) {
+            return render(input, MediaMessages.rewrite(rawMessages, plan.parts()), plan);
+        } catch (MediaFetchException e) {
+            throw new InvalidPromptException(e.getMessage(), e.source());
+        } catch (MediaInputException | ImageDecodeException e) {
+            throw new InvalidPromptException(e.getMessage(), "messages");
+        }
+    }
+
+    private ChatPrompt render(ChatInput input, List<?> rawMessages, MediaProcessor.Plan plan)
+            throws InvalidPromptException {
+        try {
             List<ChatMessage> messages = OpenAiShapes.messages(rawMessages);
             boolean toolsOff = input.toolChoice() instanceof ToolChoice.None;
             List<Tool> tools = toolsOff || input.tools().isEmpty()
@@ -48,8 +130,23 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
             boolean preserve = input.thinking().keep() != null && input.thinking().keep().equals("all")
                     || flag(input.templateKwargs(), "preserve_thinking");
             RenderOptions options = new RenderOptions(input.addGenerationPrompt(), input.thinking().enabled(), preserve);
-            int[] ids = encoder.encode(messages, tools, options, SpecialTextPolicy.AS_TEXT).ids();
-            return new ChatPrompt(ids);
+            PromptEncoder.EncodedPrompt encoded = encoder.encode(messages, tools, options, SpecialTextPolicy.AS_TEXT);
+            if (plan == null) {
+                return new ChatPrompt(encoded.ids());
+            }
+            int[] ids = encoded.ids();
+            List<String> videoTexts = new ArrayList<>();
+            for (MediaProcessor.PartPlan p : plan.parts()) {
+                if (p.videoPrompt() != null) {
+                    videoTexts.add(p.videoPrompt());
+                }
+            }
+            if (!videoTexts.isEmpty()) {
+                ids = encoded.rendered().expandVideoTexts(videoTexts).tokenize(media.tokenizer(), SpecialTextPolicy.AS_TEXT);
+            }
+            int pad = media.tokenizer().requireSpecialId("<|media_pad|>");
+            MediaSplice.Spliced spliced = MediaSplice.expand(ids, pad, media.onMediaThreads(plan::encode));
+            return new ChatPrompt(spliced.ids(), spliced.spans());
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new InvalidPromptException(e.getMessage(), null);
         }

@@ -9,6 +9,16 @@ import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
 import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.media.MediaBudget;
+import io.peregrine.engine.media.MediaProcessor;
+import io.peregrine.engine.media.video.VideoProcessorConfig;
+import io.peregrine.engine.vision.decode.ImageDecoder;
+import io.peregrine.engine.vision.encoder.MoonVitGraph;
+import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
+import io.peregrine.engine.vision.encoder.VisionEmbeddingCache;
+import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
+import io.peregrine.server.media.MediaFetchPolicy;
+import io.peregrine.server.media.MediaFetcher;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.runtime.EngineConfig;
 import io.peregrine.engine.runtime.EngineListener;
@@ -32,7 +42,42 @@ public final class RuntimeLoader {
     /** What the loader needs from the command line. */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset) {}
+                          String demoPreset, MediaOptions media) {
+
+        /** Default media options (data URLs only, the default budgets). */
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, MediaOptions.defaults());
+        }
+
+        public Options {
+            media = media == null ? MediaOptions.defaults() : media;
+        }
+    }
+
+    /**
+     * Images, videos and PDFs.
+     *
+     * @param vision             build the vision pipeline when the checkpoint has a vision tower
+     * @param onnxCacheDir       where the built MoonViT ONNX model is kept
+     * @param encoderCacheBytes  bytes of projector outputs kept by content (agents resend screenshots)
+     */
+    public record MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
+                               long encoderCacheBytes) {
+
+        public static MediaOptions defaults() {
+            return new MediaOptions(true, defaultOnnxCacheDir(), MediaFetchPolicy.DATA_URLS_ONLY, MediaBudget.DEFAULT,
+                    512L << 20);
+        }
+
+        /** {@code $PEREGRINE_ONNX_DIR}, else {@code ${user.home}/.cache/peregrine/onnx}. */
+        public static Path defaultOnnxCacheDir() {
+            String env = System.getenv("PEREGRINE_ONNX_DIR");
+            return env != null && !env.isBlank() ? Path.of(env)
+                    : Path.of(System.getProperty("user.home"), ".cache", "peregrine", "onnx");
+        }
+    }
 
     private RuntimeLoader() {}
 
@@ -79,8 +124,28 @@ public final class RuntimeLoader {
                 o.maxWaiting());
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
+        KimiChatPromptBuilder.Multimodal media = null;
+        if (o.media().vision() && ck.has("vision_tower.patch_embed.pos_emb.weight")) {
+            progress.loading(0.95, "building the vision encoder");
+            media = multimodal(ck, backend, tokenizer, o.media());
+        }
         progress.loading(1.0, "ready");
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
-                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer)), new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
+                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media),
+                new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
+    }
+
+    /** MoonViT + projector on ONNX Runtime (the CUDA provider when the text model runs on CUDA and ORT has it). */
+    static KimiChatPromptBuilder.Multimodal multimodal(Checkpoint ck, Backend backend, KimiTokenizer tokenizer,
+                                                       MediaOptions m) {
+        boolean cuda = backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda");
+        OnnxVisionEncoder encoder = OnnxVisionEncoder.open(ck,
+                new OnnxVisionEncoder.Options(m.onnxCacheDir(), 0, cuda, MoonVitGraph.Attention.FUSED, false));
+        LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
+                + m.onnxCacheDir());
+        MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), encoder,
+                new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, m.budget());
+        return new KimiChatPromptBuilder.Multimodal(new MediaFetcher(m.fetch()), processor, tokenizer,
+                KimiChatPromptBuilder.Multimodal.defaultThreads());
     }
 }

@@ -19,6 +19,16 @@ public final class FakePromptBuilder implements ChatPromptBuilder {
             ChatMessage m = input.messages().get(i);
             String text = m.content() == null || m.content().isNull() ? "" : m.content().isTextual()
                     ? m.content().textValue() : m.content().toString();
+            if (m.content() != null && m.content().isArray()) {
+                for (int j = 0; j < m.content().size(); j++) {
+                    String type = m.content().get(j).path("type").asText();
+                    if (!type.equals("text")) {
+                        // as the real builder answers for a checkpoint without a vision tower
+                        throw new InvalidPromptException("image, video and file inputs are not supported: this model "
+                                + "has no vision tower", "messages[" + i + "].content[" + j + "]");
+                    }
+                }
+            }
             if (text.equals("UNRENDERABLE")) {
                 throw new InvalidPromptException("cannot render message " + i, "messages[" + i + "].content");
             }
