@@ -110,8 +110,13 @@ public final class MediaProcessor {
 
         /** Encodes every item in order (cache hits skip decoding and the tower). */
         public List<MediaSplice.Item> encode() {
+            return encode(items().size());
+        }
+
+        /** Encodes the first {@code count} items in order. */
+        public List<MediaSplice.Item> encode(int count) {
             List<MediaSplice.Item> out = new ArrayList<>();
-            for (Item it : items()) {
+            for (Item it : items().subList(0, count)) {
                 VisionEmbeddings e = it.embeddings().get();
                 if (e.tokens() != it.tokens()) {
                     throw new IllegalStateException(it.cacheKey() + ": planned " + it.tokens() + " tokens, encoded "
@@ -120,6 +125,23 @@ public final class MediaProcessor {
                 out.add(new MediaSplice.Item(e, it.contentHash()));
             }
             return out;
+        }
+
+        /**
+         * Where the items that may be encoded after the request is submitted begin: after the first chunk of the
+         * first video of more than one chunk, so the request waits only for what comes before that video and its
+         * first chunk (a video that cannot be decoded at all is still refused before anything runs), and the rest
+         * streams into the prefill. {@code items().size()} when no video has a second chunk.
+         */
+        public int streamFrom() {
+            int index = 0;
+            for (PartPlan p : parts) {
+                if (p.part() instanceof MediaPart.Video && p.items().size() > 1) {
+                    return index + 1;
+                }
+                index += p.items().size();
+            }
+            return index;
         }
 
         @Override

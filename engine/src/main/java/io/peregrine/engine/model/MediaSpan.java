@@ -1,5 +1,6 @@
 package io.peregrine.engine.model;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -83,15 +84,40 @@ public record MediaSpan(int start, int tokens, int hidden, float[] rows, long co
      * @return null when there are no spans
      */
     public static long[] blockHashes(List<MediaSpan> spans, int blockSize) {
-        if (spans.isEmpty()) {
+        return blockHashes(spans, null, blockSize);
+    }
+
+    /**
+     * {@link #blockHashes(List, int)} over the spans ready at submission followed by those still pending: a pending
+     * span's content hash is known up front, so its blocks get the same keys as when its rows are there.
+     *
+     * @param pending null when every span is ready
+     * @return null when there are no spans
+     */
+    public static long[] blockHashes(List<MediaSpan> ready, PendingMedia pending, int blockSize) {
+        List<long[]> items = new ArrayList<>(); // {start, end, contentHash}
+        for (MediaSpan m : ready) {
+            items.add(new long[] {m.start(), m.end(), m.contentHash()});
+        }
+        if (pending != null) {
+            for (PendingMedia.Slot s : pending.slots()) {
+                items.add(new long[] {s.start(), s.end(), s.contentHash()});
+            }
+        }
+        if (items.isEmpty()) {
             return null;
         }
-        int blocks = (spans.getLast().end() + blockSize - 1) / blockSize;
-        long[] out = new long[blocks];
-        for (MediaSpan m : spans) {
-            for (int b = m.start() / blockSize; b <= (m.end() - 1) / blockSize; b++) {
-                long h = out[b] * 0x9E3779B97F4A7C15L + m.contentHash();
-                h ^= (long) m.start() * 0xC2B2AE3D27D4EB4FL;
+        int last = 0;
+        for (long[] it : items) {
+            last = Math.max(last, (int) it[1]);
+        }
+        long[] out = new long[(last + blockSize - 1) / blockSize];
+        for (long[] it : items) {
+            int start = (int) it[0];
+            int end = (int) it[1];
+            for (int b = start / blockSize; b <= (end - 1) / blockSize; b++) {
+                long h = out[b] * 0x9E3779B97F4A7C15L + it[2];
+                h ^= (long) start * 0xC2B2AE3D27D4EB4FL;
                 out[b] = h == 0 ? 1 : h; // 0 means "no media"
             }
         }

@@ -27,6 +27,16 @@ public sealed interface EngineEvent {
     /** @param stopReason the matched stop string or stop token id, or null */
     record Finished(int choice, FinishReason reason, Object stopReason, int completionTokens) implements EngineEvent {}
 
-    /** The request could not run (it is not retried). */
-    record Failed(String requestId, String message) implements EngineEvent {}
+    /**
+     * The request could not run (it is not retried).
+     *
+     * @param invalidInput the request's own input was bad (media that failed to decode after submission): a client
+     *                     error rather than the engine's
+     */
+    record Failed(String requestId, String message, boolean invalidInput) implements EngineEvent {
+        /** An engine failure. */
+        public Failed(String requestId, String message) {
+            this(requestId, message, false);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.model.PendingMedia;
 import java.time.Instant;
 import java.util.List;
 
@@ -10,9 +11,18 @@ import java.util.List;
  *
  * @param deadline null: none; past it the request finishes with {@link FinishReason#TIMEOUT}
  * @param media    the vision items spliced into the prompt, sorted by position and disjoint; empty for text
+ * @param pendingMedia null, or vision items after all of {@code media} whose rows are still being produced (a long
+ *                 video's later chunks): the engine prefills up to the first missing one and waits for it; a
+ *                 producer failure fails the request, and the engine cancels it when the request ends
  */
 public record GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
-                                List<MediaSpan> media) {
+                                List<MediaSpan> media, PendingMedia pendingMedia) {
+
+    /** A request whose media rows are all there. */
+    public GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
+                             List<MediaSpan> media) {
+        this(requestId, promptIds, sampling, deadline, media, null);
+    }
 
     /** A text-only request. */
     public GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline) {
@@ -36,11 +46,16 @@ public record GenerationRequest(String requestId, int[] promptIds, SamplingParam
         return promptIds.length;
     }
 
-    /** Prompt positions filled by vision embeddings. */
+    /** Prompt positions filled by vision embeddings, pending ones included. */
     public int mediaTokens() {
         int n = 0;
         for (MediaSpan m : media) {
             n += m.tokens();
+        }
+        if (pendingMedia != null) {
+            for (PendingMedia.Slot s : pendingMedia.slots()) {
+                n += s.tokens();
+            }
         }
         return n;
     }

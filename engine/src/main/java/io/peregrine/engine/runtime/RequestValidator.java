@@ -2,6 +2,7 @@ package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.kv.BlockManager;
 import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.model.PendingMedia;
 
 /** Checks at submission what the engine could otherwise only discover by failing later. */
 final class RequestValidator {
@@ -15,6 +16,26 @@ final class RequestValidator {
     static void validate(GenerationRequest r, int maxModelLen, BlockManager blocks, int vocabSize, int hiddenSize)
             throws RejectedException {
         MediaSpan.checkLayout(r.media(), r.promptLength(), hiddenSize);
+        PendingMedia pending = r.pendingMedia();
+        if (pending != null) {
+            if (pending.hidden() != hiddenSize) {
+                throw new IllegalArgumentException("pending media have rows of " + pending.hidden()
+                        + " floats; the model's hidden size is " + hiddenSize);
+            }
+            int prevEnd = r.media().isEmpty() ? 0 : r.media().getLast().end();
+            for (int i = 0; i < pending.slots().size(); i++) {
+                PendingMedia.Slot s = pending.slots().get(i);
+                if (s.start() < prevEnd) {
+                    throw new IllegalArgumentException("pending media item " + i + " starts at " + s.start()
+                            + ", inside or before the item before it (ends at " + prevEnd + ")");
+                }
+                if (s.end() > r.promptLength()) {
+                    throw new IllegalArgumentException("pending media item " + i + " covers positions " + s.start()
+                            + ".." + (s.end() - 1) + " of a prompt of " + r.promptLength());
+                }
+                prevEnd = s.end();
+            }
+        }
         SamplingParams p = r.sampling();
         int total = r.promptLength() + p.maxTokens();
         if (total > maxModelLen) {

@@ -4,6 +4,7 @@ import io.peregrine.engine.kv.BlockManager;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.LanguageModel;
 import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.model.PendingMedia;
 import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.sample.Logprobs;
 import io.peregrine.engine.sample.PenaltyState;
@@ -56,6 +57,7 @@ public final class ServingEngine implements InferenceEngine {
     private final Set<Admission> admissions = new LinkedHashSet<>();
     private final Map<Long, Choice> bySequence = new HashMap<>();
     private long nextSequenceId;
+    private boolean idleStep;
     private long promptTokensTotal;
     private long generationTokensTotal;
 
@@ -105,6 +107,10 @@ public final class ServingEngine implements InferenceEngine {
         }
         Admission a = new Admission(request, sink, now, deadline, () -> inbox.add(WAKE));
         active.incrementAndGet();
+        if (request.pendingMedia() != null) {
+            // Arriving rows (and a failed encode) wake a loop that waits with nothing computable.
+            request.pendingMedia().onProgress(() -> inbox.add(WAKE));
+        }
         inbox.add(a);
         return a;
     }
@@ -204,6 +210,11 @@ public final class ServingEngine implements InferenceEngine {
         } else if (!scheduler.hasWork() && !stopping) {
             // Everything is queued behind a deadline or an abort: wake for those.
             first = inbox.poll(1, TimeUnit.MILLISECONDS);
+        } else if (idleStep && !stopping) {
+            // The last step had nothing computable (media rows still encoding): sleep until rows arrive, a
+            // request comes or ends, or the nearest deadline.
+            first = inbox.poll(Math.max(0, Math.min(IDLE_POLL_NANOS, nearestDeadline() - System.nanoTime())),
+                    TimeUnit.NANOSECONDS);
         }
         List<Object> items = new ArrayList<>();
         if (first != null) {
@@ -222,8 +233,9 @@ public final class ServingEngine implements InferenceEngine {
         int[] prompt = r.promptIds();
         long id = nextSequenceId++;
         Sequence s = new Sequence(id, prompt, id);
-        if (!r.media().isEmpty()) {
-            s.setMedia(r.media(), MediaSpan.blockHashes(r.media(), cache.blockSize()));
+        if (!r.media().isEmpty() || r.pendingMedia() != null) {
+            s.setMedia(r.media(), MediaSpan.blockHashes(r.media(), r.pendingMedia(), cache.blockSize()));
+            s.setPendingMedia(r.pendingMedia());
         }
         Choice c = new Choice(a, 0, s, new PenaltyState(prompt, prompt.length));
         a.choices.add(c);
@@ -235,12 +247,24 @@ public final class ServingEngine implements InferenceEngine {
     private void reap() {
         long now = System.nanoTime();
         for (Admission a : List.copyOf(admissions)) {
+            PendingMedia.Failure mediaFailure = a.request.pendingMedia() == null ? null
+                    : a.request.pendingMedia().failure();
             if (a.abortRequested) {
                 end(a, FinishReason.ABORT);
+            } else if (mediaFailure != null) {
+                fail(a, mediaFailure.message(), mediaFailure.invalidInput());
             } else if (now >= a.deadlineNanos) {
                 end(a, FinishReason.TIMEOUT);
             }
         }
+    }
+
+    private long nearestDeadline() {
+        long d = Long.MAX_VALUE;
+        for (Admission a : admissions) {
+            d = Math.min(d, a.deadlineNanos);
+        }
+        return d;
     }
 
     private void step() {
@@ -248,9 +272,10 @@ public final class ServingEngine implements InferenceEngine {
         for (Sequence s : batch.preempted()) {
             listener.preempted(bySequence.get(s.id()).request.requestId());
         }
+        idleStep = batch.isEmpty();
         if (batch.isEmpty()) {
-            // Nothing could be admitted this time (should not last: requests that can never fit are rejected).
-            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+            // Nothing computable: every sequence waits for media rows, or nothing could be admitted (which does
+            // not last: requests that can never fit are rejected). The next inbox take sleeps until a wake.
             return;
         }
         long t0 = System.nanoTime();
@@ -420,6 +445,10 @@ public final class ServingEngine implements InferenceEngine {
     }
 
     private void fail(Admission a, String message) {
+        fail(a, message, false);
+    }
+
+    private void fail(Admission a, String message, boolean invalidInput) {
         if (a.ended) {
             return;
         }
@@ -431,12 +460,15 @@ public final class ServingEngine implements InferenceEngine {
             }
         }
         listener.failed(a.requestId(), message);
-        emit(a, new EngineEvent.Failed(a.requestId(), message));
+        emit(a, new EngineEvent.Failed(a.requestId(), message, invalidInput));
         retire(a);
     }
 
     private void retire(Admission a) {
         a.ended = true;
+        if (a.request.pendingMedia() != null) {
+            a.request.pendingMedia().cancel(); // stops the encoder of media nobody will read
+        }
         if (!a.scheduled) {
             a.scheduled = true;
             queued.decrementAndGet();

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 
@@ -15,6 +16,8 @@ import java.util.Set;
  * each running sequence its next tokens (decodes first, then the rest of a chunked prefill as the token budget
  * allows, oldest first); when blocks run out the newest running sequence is preempted and recomputed later.
  * Then, if nothing was preempted, waiting sequences join in FCFS order, starting after their prefix-cache hit.
+ * A sequence whose next positions are media rows still being encoded ({@link Sequence#computableEnd}) is passed
+ * over: it prefills up to them and resumes when they arrive.
  * Pure policy over the {@link BlockManager}; the engine runs the model and samples.
  */
 public final class Scheduler {
@@ -93,9 +96,12 @@ public final class Scheduler {
             if (s.status() != SequenceStatus.RUNNING) {
                 continue; // preempted earlier in this step
             }
-            int n = Math.min(s.uncomputed(), budget);
-            if (n == 0) {
+            if (s.uncomputed() == 0) {
                 throw new IllegalStateException("running sequence with nothing to compute: " + s);
+            }
+            int n = Math.min(s.computableEnd() - s.computed(), budget);
+            if (n <= 0) {
+                continue; // waiting for media rows: it keeps its blocks and leaves the budget to the others
             }
             while (!blocks.canGrow(s.blockTable(), s.computed() + n)) {
                 Sequence victim = newestUnscheduled(scheduled, s);
@@ -115,16 +121,21 @@ public final class Scheduler {
             budget -= n;
         }
 
-        while (preempted.isEmpty() && budget > 0 && !waiting.isEmpty() && running.size() < config.maxRunning()) {
-            Sequence s = waiting.peekFirst();
-            // The last token is always computed: its logits are what the step is for.
+        Iterator<Sequence> queue = waiting.iterator();
+        while (preempted.isEmpty() && budget > 0 && queue.hasNext() && running.size() < config.maxRunning()) {
+            Sequence s = queue.next();
+            // The last token is always computed: its logits are what the step is for. Blocks past media rows
+            // still to arrive may hit too: their keys hold the pending items' content hashes.
             int[] hits = blocks.lookup(s.tokenArray(), s.length() - 1, s.mediaHashes());
             int cached = hits.length * blocks.blockSize();
-            int n = Math.min(s.length() - cached, budget);
+            int n = Math.min(s.computableEnd(cached) - cached, budget);
+            if (n <= 0) {
+                continue; // nothing computable before its next media rows arrive: the next in line may go
+            }
             if (!blocks.canAdmit(hits, cached + n)) {
                 break;
             }
-            waiting.pollFirst();
+            queue.remove();
             if (s.cachedPromptTokens() < 0) {
                 prefixQueriedTokens += s.promptLength();
                 prefixHitTokens += Math.min(cached, s.promptLength());

@@ -2,6 +2,8 @@ package io.peregrine.engine.sched;
 
 import io.peregrine.engine.kv.BlockTable;
 import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.model.PendingMedia;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -24,6 +26,7 @@ public final class Sequence {
     private int preemptions;
     private long[] mediaHashes;
     private List<MediaSpan> media = List.of();
+    private PendingMedia pendingMedia;
 
     /** @param arrivalOrder ties FCFS order: smaller runs first and is preempted last */
     public Sequence(long id, int[] prompt, long arrivalOrder) {
@@ -48,6 +51,7 @@ public final class Sequence {
         this.cachedPromptTokens = parent.cachedPromptTokens;
         this.mediaHashes = parent.mediaHashes;
         this.media = parent.media;
+        this.pendingMedia = parent.pendingMedia;
     }
 
     public long id() {
@@ -136,9 +140,49 @@ public final class Sequence {
         return media;
     }
 
-    /** Embedding overrides for positions {@code [from, to)}, or null when none of them is a media position. */
+    /**
+     * Vision items after all of {@link #media()} whose rows are still arriving (see {@link PendingMedia}); their
+     * block hashes must already be in {@link #setMedia}'s.
+     */
+    public void setPendingMedia(PendingMedia pending) {
+        this.pendingMedia = pending;
+    }
+
+    /** Null when every media row was there at submission. */
+    public PendingMedia pendingMedia() {
+        return pendingMedia;
+    }
+
+    /**
+     * How far the next forward pass may go from {@link #computed()}: {@link #length()}, or the start of the first
+     * media span whose rows have not arrived yet (equal to {@code computed()} when the next position is in one).
+     */
+    public int computableEnd() {
+        return computableEnd(computed);
+    }
+
+    /** {@link #computableEnd()} for a sequence that would start at {@code from} (after a prefix-cache hit). */
+    public int computableEnd(int from) {
+        return pendingMedia == null ? length : Math.min(length, pendingMedia.readyEnd(from));
+    }
+
+    /**
+     * Embedding overrides for positions {@code [from, to)}, or null when none of them is a media position.
+     *
+     * @throws IllegalStateException when a position in the range belongs to a span whose rows have not arrived
+     *                               (the scheduler never asks for one)
+     */
     public float[][] inputEmbeddings(int from, int to) {
-        return media.isEmpty() ? null : MediaSpan.rowsFor(media, from, to);
+        if (pendingMedia == null) {
+            return media.isEmpty() ? null : MediaSpan.rowsFor(media, from, to);
+        }
+        if (pendingMedia.readyEnd(from) < to) {
+            throw new IllegalStateException("positions " + from + ".." + (to - 1) + " of " + this
+                    + " reach media rows that have not arrived");
+        }
+        List<MediaSpan> all = new ArrayList<>(media);
+        all.addAll(pendingMedia.completedSpans());
+        return MediaSpan.rowsFor(all, from, to);
     }
 
     public BlockTable blockTable() {

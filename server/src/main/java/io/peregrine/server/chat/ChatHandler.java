@@ -1,6 +1,7 @@
 package io.peregrine.server.chat;
 
 import io.peregrine.api.chat.ChatCompletionRequest;
+import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.runtime.SamplingParams;
 import io.peregrine.server.http.ApiException;
@@ -41,12 +42,28 @@ public final class ChatHandler {
         } catch (InvalidPromptException e) {
             throw ApiException.invalid(e.getMessage(), e.param());
         }
+        MediaProducer later = prompt.laterMedia();
+        try {
+            submit(exchange, parsed, plan, prompt, rt, arrivalNanos);
+            if (later != null) {
+                later.start(); // after submission: the engine prefills while the later chunks encode
+            }
+        } finally {
+            if (later != null) {
+                later.discard(); // no-op once started
+            }
+        }
+    }
+
+    private void submit(Exchange exchange, JsonBodies.Parsed<ChatCompletionRequest> parsed, ChatPlan plan,
+                        ChatPrompt prompt, ModelRuntime rt, long arrivalNanos) throws ApiException {
         String param = parsed.value().maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
         int maxTokens = ContextCheck.maxTokens(plan.maxTokens(), prompt.length(), rt.engine().maxModelLen(), param);
         SamplingParams sampling = plan.sampling().apply(maxTokens);
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         ChatCall call = new ChatCall(exchange, plan, id, prompt.length(), rt.parsers(), reasoningField,
                 new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(), keepAliveNanos);
-        call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media()));
+        call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media(),
+                prompt.laterMedia() == null ? null : prompt.laterMedia().target()));
     }
 }

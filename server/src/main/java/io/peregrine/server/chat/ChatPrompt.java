@@ -1,5 +1,6 @@
 package io.peregrine.server.chat;
 
+import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.model.MediaSpan;
 import java.util.List;
 
@@ -8,11 +9,18 @@ import java.util.List;
  *
  * @param tokenIds media placeholders already expanded: one {@code <|media_pad|>} per vision token
  * @param media    the vision items spliced over those pads, in prompt order; empty for text
+ * @param laterMedia null, or the encoder of the items after {@code media} (a long video's later chunks): submit
+ *                 with its {@link MediaProducer#target()} and then {@link MediaProducer#start() start} it, or
+ *                 {@link MediaProducer#discard() discard} it when the prompt is not submitted
  */
-public record ChatPrompt(int[] tokenIds, List<MediaSpan> media) {
+public record ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer laterMedia) {
 
     public ChatPrompt(int[] tokenIds) {
         this(tokenIds, List.of());
+    }
+
+    public ChatPrompt(int[] tokenIds, List<MediaSpan> media) {
+        this(tokenIds, media, null);
     }
 
     public ChatPrompt {

@@ -181,7 +181,10 @@ public abstract class GenerationCall implements EventSink {
                         complete();
                     }
                 }
-                case EngineEvent.Failed f -> fail(ApiException.internal("Generation failed: " + f.message()));
+                // Media that failed to decode after submission are the client's: a 400, or an error event
+                // when the stream has started.
+                case EngineEvent.Failed f -> fail(f.invalidInput() ? ApiException.invalid(f.message(), "messages")
+                        : ApiException.internal("Generation failed: " + f.message()));
             }
         } catch (RuntimeException e) {
             LOG.severe("request " + id + ": " + e);

@@ -49,6 +49,9 @@ public final class TokenizeHandler {
             try {
                 ChatPrompt p = rt.prompts().build(input);
                 ids = p.tokenIds();
+                if (p.laterMedia() != null) {
+                    p.laterMedia().discard(); // counting only: the later video chunks need not be encoded
+                }
             } catch (InvalidPromptException e) {
                 throw ApiException.invalid(e.getMessage(), e.param());
             }

@@ -10,6 +10,7 @@ import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.media.MediaInputException;
 import io.peregrine.engine.media.MediaPart;
+import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.MediaSplice;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
@@ -111,12 +112,21 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         } catch (MediaFetchException e) {
             throw new InvalidPromptException(e.getMessage(), e.source());
         }
-        try (MediaProcessor.Plan plan = media.onMediaThreads(() -> media.processor().plan(parts))) {
-            return render(input, MediaMessages.rewrite(rawMessages, plan.parts()), plan);
+        MediaProcessor.Plan plan = null;
+        ChatPrompt prompt = null;
+        try {
+            plan = media.onMediaThreads(() -> media.processor().plan(parts));
+            prompt = render(input, MediaMessages.rewrite(rawMessages, plan.parts()), plan);
+            return prompt;
         } catch (MediaFetchException e) {
             throw new InvalidPromptException(e.getMessage(), e.source());
         } catch (MediaInputException | ImageDecodeException e) {
             throw new InvalidPromptException(e.getMessage(), "messages");
+        } finally {
+            // The producer of the later chunks owns the plan's open videos from here on.
+            if (plan != null && (prompt == null || prompt.laterMedia() == null)) {
+                plan.close();
+            }
         }
     }
 
@@ -145,8 +155,23 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 ids = encoded.rendered().expandVideoTexts(videoTexts).tokenize(media.tokenizer(), SpecialTextPolicy.AS_TEXT);
             }
             int pad = media.tokenizer().requireSpecialId("<|media_pad|>");
-            MediaSplice.Spliced spliced = MediaSplice.expand(ids, pad, media.onMediaThreads(plan::encode));
-            return new ChatPrompt(spliced.ids(), spliced.spans());
+            // Everything up to a long video's first chunk is encoded now; its later chunks are sized now and
+            // encoded while the engine prefills (MediaProducer).
+            int from = plan.streamFrom();
+            List<MediaSplice.Item> now = media.onMediaThreads(() -> plan.encode(from));
+            List<MediaProcessor.Item> rest = plan.items().subList(from, plan.items().size());
+            if (rest.isEmpty()) {
+                MediaSplice.Spliced spliced = MediaSplice.expand(ids, pad, now);
+                return new ChatPrompt(spliced.ids(), spliced.spans());
+            }
+            List<MediaSplice.Later> later = new ArrayList<>(rest.size());
+            for (MediaProcessor.Item it : rest) {
+                later.add(new MediaSplice.Later(it.tokens(), it.contentHash()));
+            }
+            MediaSplice.Streamed streamed = MediaSplice.expand(ids, pad, now, later,
+                    now.getFirst().embeddings().hidden());
+            return new ChatPrompt(streamed.ids(), streamed.spans(),
+                    new MediaProducer(rest, streamed.pending(), plan, media.mediaThreads()));
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new InvalidPromptException(e.getMessage(), null);
         }
