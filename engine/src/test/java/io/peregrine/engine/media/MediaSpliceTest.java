@@ -41,4 +41,19 @@ class MediaSpliceTest {
                 () -> MediaSplice.expand(new int[] {1, P, 2}, P, List.of(item(3, 1), item(1, 2))));
         assertEquals("the rendered prompt has 1 media placeholders for 2 vision items", e.getMessage());
     }
+
+    @Test
+    void laterItemsBecomePendingSlotsAfterTheEncodedOnes() {
+        MediaSplice.Item a = item(3, 7);
+        MediaSplice.Streamed s = MediaSplice.expand(new int[] {1, P, 2, P, 3, P}, P, List.of(a),
+                List.of(new MediaSplice.Later(2, 8), new MediaSplice.Later(4, 9)), 2);
+        assertArrayEquals(new int[] {1, P, P, P, 2, P, P, 3, P, P, P, P}, s.ids());
+        assertEquals(1, s.spans().size());
+        assertEquals(List.of(new io.peregrine.engine.model.PendingMedia.Slot(5, 2, 8),
+                new io.peregrine.engine.model.PendingMedia.Slot(8, 4, 9)), s.pending().slots());
+        assertEquals(2, s.pending().hidden());
+        var e = assertThrows(IllegalArgumentException.class, () -> MediaSplice.expand(new int[] {1, P}, P, List.of(a),
+                List.of(new MediaSplice.Later(2, 8)), 2));
+        assertEquals("the rendered prompt has 1 media placeholders for 2 vision items", e.getMessage());
+    }
 }
