@@ -14,12 +14,22 @@ import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.media.MediaSplice;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.model.PendingMedia;
 import io.peregrine.engine.model.SequenceSlice;
+import io.peregrine.engine.runtime.EngineConfig;
+import io.peregrine.engine.runtime.EngineEvent;
+import io.peregrine.engine.runtime.EngineListener;
+import io.peregrine.engine.runtime.GenerationRequest;
+import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.runtime.ServingEngine;
+import io.peregrine.engine.runtime.TokenDecoder;
+import io.peregrine.engine.sched.SchedulerConfig;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.vision.RgbImage;
 import io.peregrine.engine.vision.encoder.MoonVitGraph;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
+import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import io.peregrine.engine.vision.preprocess.PreprocessedImage;
 import java.nio.file.Files;
@@ -28,6 +38,8 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Benchmark, not a test (issue 8): a 720p H.264 video (default one minute at 30 fps) from bytes to the first token on
@@ -35,6 +47,10 @@ import java.util.Map;
  * normalise, patchify), encode (MoonViT + merger + projector on ONNX Runtime, CPU) and prefill (the text model over
  * the rendered, spliced prompt, 2048 tokens per forward). The demo checkpoints' towers and text models are small,
  * so encode and prefill here say little about the real model; decode and preprocess are at real size.
+ * Each run is done twice: serial (every chunk encoded, then the prompt prefilled, as before the prefill could
+ * overlap the encode) and streamed (the serving engine gets the request once the first chunk is encoded, with the
+ * later chunks as {@link PendingMedia} that a producer thread completes while the engine prefills up to the first
+ * missing one: what the server does).
  * Arguments: [seconds, default 60] [fps, default 30] [demo preset, default demo] [runs, default 2].
  * Run (from the repository root, after {@code mvn -o -q -pl engine -am test-compile}):
  * <pre>
@@ -134,14 +150,104 @@ public final class VideoTtftBenchmark {
                     first = last[i] > last[first] ? i : first;
                 }
                 long p2 = System.nanoTime();
-                System.out.printf("run %d: %d chunks, %d vision tokens, prompt %d tokens, first token %d%n", run,
+                System.out.printf("run %d (serial): %d chunks, %d vision tokens, prompt %d tokens, first token %d%n", run,
                         items.size(), prompt.length - ids.length + items.size(), prompt.length, first);
                 System.out.printf("  open+plan %8.1f ms%n  decode    %8.1f ms%n  preprocess%8.1f ms%n  encode    %8.1f ms%n"
                                 + "  template  %8.1f ms%n  prefill   %8.1f ms (%.0f tokens/s)%n  TTFT      %8.1f ms%n",
                         opened / 1e6, decode / 1e6, preprocess / 1e6, encode / 1e6, (p1 - p0) / 1e6, (p2 - p1) / 1e6,
                         prompt.length / ((p2 - p1) / 1e9), (p2 - a) / 1e6);
+                streamed(run, mp4, model, tokenizer, prompts, preprocessor, encoder);
             }
         }
+    }
+
+    /** The same request through the serving engine, prefilling while the later chunks encode. */
+    private static void streamed(int run, byte[] mp4, KimiTextModel model, KimiTokenizer tokenizer,
+                                 PromptEncoder prompts, ImagePreprocessor preprocessor, OnnxVisionEncoder encoder)
+            throws Exception {
+        long a = System.nanoTime();
+        FfmpegVideo video = FfmpegVideo.open(mp4, "bench.mp4", VideoLimits.DEFAULT);
+        SamplingPlan plan = video.plan(VideoProcessorConfig.K25);
+        Iterator<VideoChunk> it = video.chunks(plan);
+        VisionEmbeddings first = encodeChunk(it.next(), preprocessor, encoder);
+        long firstChunk = System.nanoTime() - a;
+        List<ChatMessage> messages = OpenAiShapes.messages(List.of(Map.of("role", "user", "content", List.of(
+                Map.of("type", "video_url", "video_url", Map.of("url", "bench.mp4")),
+                Map.of("type", "text", "text", "What happens in this video?")))));
+        int[] ids = prompts.encode(messages, List.of(), new RenderOptions(true, false, false), SpecialTextPolicy.AS_TEXT)
+                .rendered().expandVideoTexts(List.of(plan.promptText())).tokenize(tokenizer, SpecialTextPolicy.AS_TEXT);
+        int perChunk = first.tokens();
+        List<MediaSplice.Later> later = new ArrayList<>();
+        for (int c = 1; c < plan.chunks().size(); c++) {
+            later.add(new MediaSplice.Later(perChunk, c));
+        }
+        MediaSplice.Streamed spliced = MediaSplice.expand(ids, tokenizer.requireSpecialId("<|media_pad|>"),
+                List.of(new MediaSplice.Item(first, 0)), later, first.hidden());
+        int[] prompt = spliced.ids();
+        int block = 16;
+        LatentCache cache = new LatentCache(model.config().numHiddenLayers(), (prompt.length + 1 + block - 1) / block,
+                block, model.config().kvCacheWidth());
+        EngineConfig cfg = new EngineConfig(new SchedulerConfig(1, 2048), prompt.length + 1, 4, List.of(), false);
+        TokenDecoder decoder = new TokenDecoder() {
+            @Override
+            public byte[] bytes(int tokenId) {
+                return new byte[0];
+            }
+
+            @Override
+            public boolean isSpecial(int tokenId) {
+                return false;
+            }
+        };
+        PendingMedia pending = spliced.pending();
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicLong firstToken = new AtomicLong();
+        AtomicLong firstId = new AtomicLong(-1);
+        AtomicLong encodedAll = new AtomicLong();
+        AtomicLong prefilledBeforeEncoded = new AtomicLong();
+        AtomicLong prefilled = new AtomicLong();
+        EngineListener steps = new EngineListener() {
+            @Override
+            public void step(int sequences, int tokens, long nanos) {
+                prefilled.addAndGet(tokens);
+            }
+        };
+        try (ServingEngine engine = new ServingEngine(model, cache, cfg, decoder, steps)) {
+            engine.submit(new GenerationRequest("bench", prompt, SamplingParams.greedy(1), null, spliced.spans(),
+                    pending), e -> {
+                if (e instanceof EngineEvent.Tokens t && firstToken.get() == 0) {
+                    firstToken.set(System.nanoTime());
+                    firstId.set(t.tokenIds()[0]);
+                }
+                if (e instanceof EngineEvent.Finished || e instanceof EngineEvent.Failed) {
+                    done.countDown();
+                }
+            });
+            Thread producer = Thread.ofPlatform().name("bench-producer").start(() -> {
+                try (video) {
+                    for (int c = 0; it.hasNext(); c++) {
+                        pending.complete(c, encodeChunk(it.next(), preprocessor, encoder).values());
+                    }
+                    encodedAll.set(System.nanoTime());
+                    prefilledBeforeEncoded.set(prefilled.get());
+                }
+            });
+            done.await();
+            producer.join();
+        }
+        System.out.printf("run %d (streamed): %d chunks, prompt %d tokens, first token %d%n  first chunk %8.1f ms (open, plan, decode,"
+                        + " preprocess, encode)%n  all encoded %8.1f ms (%d of %d prompt tokens prefilled by then)%n"
+                        + "  TTFT        %8.1f ms%n", run, plan.chunks().size(), prompt.length, firstId.get(), firstChunk / 1e6,
+                (encodedAll.get() - a) / 1e6, prefilledBeforeEncoded.get(), prompt.length, (firstToken.get() - a) / 1e6);
+    }
+
+    private static VisionEmbeddings encodeChunk(VideoChunk chunk, ImagePreprocessor preprocessor,
+                                                OnnxVisionEncoder encoder) {
+        List<RgbImage> frames = new ArrayList<>();
+        for (VideoFrame f : chunk.frames()) {
+            frames.add(new RgbImage(f.image().width(), f.image().height(), f.image().rgb()));
+        }
+        return encoder.encode(preprocessor.videoChunk(frames, "bench"));
     }
 
     /** Moving diagonal bands, so inter-frame coding and the encoder see changing content. */
