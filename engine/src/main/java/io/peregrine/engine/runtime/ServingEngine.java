@@ -272,10 +272,10 @@ public final class ServingEngine implements InferenceEngine {
         for (Sequence s : batch.preempted()) {
             listener.preempted(bySequence.get(s.id()).request.requestId());
         }
-        idleStep = batch.isEmpty();
+        // Nothing computable and nothing preempted (which is re-admitted next step): every sequence waits for media
+        // rows, so the next inbox take sleeps until rows, a request or an abort wake it.
+        idleStep = batch.isEmpty() && batch.preempted().isEmpty();
         if (batch.isEmpty()) {
-            // Nothing computable: every sequence waits for media rows, or nothing could be admitted (which does
-            // not last: requests that can never fit are rejected). The next inbox take sleeps until a wake.
             return;
         }
         long t0 = System.nanoTime();
