@@ -157,8 +157,8 @@ class PendingMediaEngineTest {
     @Test
     void aPreemptedRequestRecomputesWithItsLateRows() throws Exception {
         int[] expected = allReady(2, 0xB, 12);
-        // Eight blocks: the late request needs six, a text request that came first five, so once the late rows
-        // arrive and both grow, one is preempted and recomputed: the late one with the rows it was given late.
+        // Eight blocks: the late request needs six, a text request that came first seven, so the late one (the
+        // newest) is preempted whatever the timing, and recomputes its prompt, span A's rows and B's late rows.
         AtomicInteger preemptions = new AtomicInteger();
         EngineListener counting = new EngineListener() {
             @Override
@@ -169,7 +169,7 @@ class PendingMediaEngineTest {
         try (ServingEngine engine = tiny.engine(8, BLOCK, 4, 256, counting)) {
             int[] text = java.util.Arrays.copyOf(prompt, 40);
             Recorder filler = new Recorder(1);
-            engine.submit(new GenerationRequest("filler", text, SamplingParams.greedy(40), null), filler);
+            engine.submit(new GenerationRequest("filler", text, SamplingParams.greedy(60), null), filler);
             PendingMedia pending = pendingB(0xB);
             Recorder late = new Recorder(1);
             engine.submit(new GenerationRequest("late", prompt, SamplingParams.greedy(12), null, List.of(spanA()),
