@@ -14,6 +14,8 @@ final class Choice {
     final PenaltyState penalties;
     final SplittableRandom rng;
     final StopStrings text;
+    /** null: unconstrained */
+    final TokenConstraint constraint;
     long lastTokenNanos;
     boolean done;
 
@@ -29,6 +31,8 @@ final class Choice {
         // Each choice draws from its own stream, so neither batch-mates nor sibling choices shift it.
         this.rng = seed == null ? new SplittableRandom() : new SplittableRandom(seed + 0x9E3779B97F4A7C15L * index);
         this.text = new StopStrings(request.request.sampling().stop());
+        TokenConstraint.Factory f = request.request.constraint();
+        this.constraint = f == null ? null : f.forChoice(index);
     }
 
     /**

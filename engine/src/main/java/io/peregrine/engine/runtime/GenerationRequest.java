@@ -14,9 +14,16 @@ import java.util.List;
  * @param pendingMedia null, or vision items after all of {@code media} whose rows are still being produced (a long
  *                 video's later chunks): the engine prefills up to the first missing one and waits for it; a
  *                 producer failure fails the request, and the engine cancels it when the request ends
+ * @param constraint null: sampling is unconstrained; else makes each choice's {@link TokenConstraint}
  */
 public record GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
-                                List<MediaSpan> media, PendingMedia pendingMedia) {
+                                List<MediaSpan> media, PendingMedia pendingMedia, TokenConstraint.Factory constraint) {
+
+    /** An unconstrained request. */
+    public GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
+                             List<MediaSpan> media, PendingMedia pendingMedia) {
+        this(requestId, promptIds, sampling, deadline, media, pendingMedia, null);
+    }
 
     /** A request whose media rows are all there. */
     public GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
@@ -35,6 +42,11 @@ public record GenerationRequest(String requestId, int[] promptIds, SamplingParam
             throw new IllegalArgumentException("empty prompt");
         }
         media = media == null ? List.of() : List.copyOf(media);
+    }
+
+    /** This request with each choice constrained by {@code factory} (null: none). */
+    public GenerationRequest withConstraint(TokenConstraint.Factory factory) {
+        return new GenerationRequest(requestId, promptIds, sampling, deadline, media, pendingMedia, factory);
     }
 
     @Override

@@ -41,6 +41,7 @@ public final class ServingEngine implements InferenceEngine {
     private final EngineListener listener;
     private final Scheduler scheduler;
     private final Sampler sampler = new Sampler();
+    private float[] constrained = new float[0]; // masked copy of a constrained choice's logits
     private final Set<Integer> eos;
     private final int vocabSize;
     private final int hiddenSize;
@@ -368,11 +369,16 @@ public final class ServingEngine implements InferenceEngine {
         Admission a = c.request;
         SamplingParams p = a.request.sampling();
         Sequence s = c.sequence;
-        int token = sampler.sample(logits, p, c.penalties, c.rng);
+        // Siblings share the logits row: a constraint masks a copy, and logprobs describe that masked copy.
+        float[] dist = c.constraint == null ? logits : constrainedLogits(c.constraint, logits);
+        int token = sampler.sample(dist, p, c.penalties, c.rng);
+        if (c.constraint != null) {
+            c.constraint.accept(token);
+        }
         c.penalties.accept(token);
         s.append(token);
         generationTokensTotal++;
-        List<TokenLogprob> lp = p.logprobs() >= 0 ? List.of(Logprobs.of(logits, token, p.logprobs())) : List.of();
+        List<TokenLogprob> lp = p.logprobs() >= 0 ? List.of(Logprobs.of(dist, token, p.logprobs())) : List.of();
 
         long now = System.nanoTime();
         if (a.firstTokenNanos == 0) {
@@ -389,6 +395,20 @@ public final class ServingEngine implements InferenceEngine {
         if (out.reason() != null && !a.ended) {
             finishChoice(c, out.reason(), out.stopReason());
         }
+    }
+
+    private float[] constrainedLogits(TokenConstraint constraint, float[] logits) {
+        if (constrained.length != logits.length) {
+            constrained = new float[logits.length];
+        }
+        System.arraycopy(logits, 0, constrained, 0, logits.length);
+        constraint.mask(constrained);
+        for (float x : constrained) {
+            if (x != Float.NEGATIVE_INFINITY) {
+                return constrained;
+            }
+        }
+        throw new IllegalStateException("the token constraint allows no token");
     }
 
     private void finishChoice(Choice c, FinishReason reason, Object stopReason) {

@@ -27,6 +27,9 @@ public final class Logprobs {
         int[] best = new int[k];
         int filled = 0;
         for (int i = 0; i < v; i++) {
+            if (logits[i] == Float.NEGATIVE_INFINITY) {
+                continue; // masked by a constraint: not an alternative (and -inf is not valid JSON)
+            }
             // insertion into a small sorted list: k <= 20
             int pos = filled;
             while (pos > 0 && logits[best[pos - 1]] < logits[i]) {

@@ -100,7 +100,9 @@ public final class Sampler {
         for (int i = 0; i < v; i++) {
             if (kept(e, i, minWeight, cut)) {
                 u -= e[i];
-                last = i;
+                if (e[i] > 0) {
+                    last = i; // a masked (-inf) token has weight 0 and must not be the rounding fallback
+                }
                 if (u < 0) {
                     return i;
                 }
