@@ -1,0 +1,128 @@
+package io.peregrine.engine.constrain;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.peregrine.engine.parse.MarkerIds;
+import io.peregrine.engine.runtime.TokenConstraint;
+import io.peregrine.engine.tokenizer.KimiTokenizer;
+import io.peregrine.engine.tokenizer.Tokenizers;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The tool-call constraint on its own: masks against the real Kimi vocabulary, walked token by token. */
+class ToolCallConstraintTest {
+    static final KimiTokenizer TOK = Tokenizers.bundled();
+    static final MarkerIds M = MarkerIds.from(TOK);
+    static final TokenBytesIndex VOCAB = TokenBytesIndex.of(TOK::tokenBytes, TOK.numRegularTokens());
+
+    static List<Integer> allowed(TokenConstraint c) {
+        float[] l = new float[TOK.vocabSize()];
+        c.mask(l);
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < l.length; i++) {
+            if (l[i] != Float.NEGATIVE_INFINITY) {
+                ids.add(i);
+            }
+        }
+        return ids;
+    }
+
+    @Test
+    void anyTokenisationOfTheNamedIdIsAllowedAndNothingElse() {
+        String id = "functions.get_time:12";
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Named("get_time", 12), M, VOCAB, false)
+                .forChoice(0);
+        assertEquals(List.of(M.sectionBegin()), allowed(c));
+        c.accept(M.sectionBegin());
+        assertEquals(List.of(M.callBegin()), allowed(c));
+        c.accept(M.callBegin());
+        // walk the id in single-byte tokens: every step must allow the next byte's token, and every allowed
+        // token must keep the text a prefix of the id
+        byte[] want = id.getBytes(StandardCharsets.US_ASCII);
+        for (int i = 0; i < want.length; i++) {
+            String done = id.substring(0, i);
+            List<Integer> ids = allowed(c);
+            assertTrue(!ids.contains(M.argumentBegin()), "argument marker before the id is whole at " + done);
+            for (int t : ids) {
+                String s = done + new String(TOK.tokenBytes(t), StandardCharsets.UTF_8);
+                assertTrue(id.startsWith(s), "token '" + s + "' leaves the id");
+            }
+            int one = TOK.encodeOrdinary(id.substring(i, i + 1))[0];
+            assertTrue(ids.contains(one), "single byte '" + id.charAt(i) + "' not allowed after " + done);
+            c.accept(one);
+        }
+        assertEquals(List.of(M.argumentBegin()), allowed(c));
+        // the tokenizer's own split of the id is allowed too
+        TokenConstraint d = ToolCallConstraint.factory(new ToolCallRule.Named("get_time", 12), M, VOCAB, false)
+                .forChoice(0);
+        d.accept(M.sectionBegin());
+        d.accept(M.callBegin());
+        for (int t : TOK.encodeOrdinary(id)) {
+            assertTrue(allowed(d).contains(t));
+            d.accept(t);
+        }
+        d.accept(M.argumentBegin());
+        List<Integer> args = allowed(d);
+        assertTrue(args.contains(M.callEnd()) && !args.contains(M.imEnd()) && !args.contains(M.sectionEnd()));
+        assertTrue(args.contains(TOK.encodeOrdinary("{")[0]));
+        d.accept(M.callEnd());
+        assertEquals(List.of(M.sectionEnd()), allowed(d));
+        d.accept(M.sectionEnd());
+        assertEquals(List.of(M.imEnd()), allowed(d));
+        d.accept(M.imEnd());
+    }
+
+    @Test
+    void requiredAllowsDeclaredNamesOnlyAndNoEndBeforeACall() {
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Required(List.of("a.b", "get"), true), M,
+                VOCAB, true).forChoice(0);
+        List<Integer> reasoning = allowed(c);
+        assertTrue(reasoning.contains(TOK.encodeOrdinary("Hi")[0]) && reasoning.contains(M.thinkEnd()));
+        assertTrue(!reasoning.contains(M.imEnd()) && !reasoning.contains(M.eos()));
+        c.accept(M.thinkEnd());
+        assertEquals(List.of(M.sectionBegin()), allowed(c));
+        c.accept(M.sectionBegin());
+        c.accept(M.callBegin());
+        for (int t : TOK.encodeOrdinary("functions.")) {
+            c.accept(t);
+        }
+        for (int t : allowed(c)) {
+            String s = new String(TOK.tokenBytes(t), StandardCharsets.UTF_8);
+            assertTrue("a.b:".startsWith(s) || "get:".startsWith(s) || s.startsWith("a.b:") || s.startsWith("get:"), s);
+        }
+        for (int t : TOK.encodeOrdinary("get:")) {
+            c.accept(t);
+        }
+        assertTrue(!allowed(c).contains(M.argumentBegin()), "at least one index digit");
+        c.accept(TOK.encodeOrdinary("7")[0]);
+        assertTrue(allowed(c).contains(M.argumentBegin()));
+        c.accept(M.argumentBegin());
+        c.accept(M.callEnd());
+        assertEquals(java.util.Set.of(M.callBegin(), M.sectionEnd()), java.util.Set.copyOf(allowed(c)));
+        assertThrows(IllegalStateException.class, () -> c.accept(M.imEnd()), "not allowed before the section end");
+    }
+
+    @Test
+    void aMaskedTokenIsNeverDrawn() {
+        // random logits, random sampling settings: the sampler must only return tokens the mask left open
+        io.peregrine.engine.sample.Sampler sampler = new io.peregrine.engine.sample.Sampler();
+        SplittableRandom r = new SplittableRandom(3);
+        for (int trial = 0; trial < 200; trial++) {
+            float[] l = new float[512];
+            for (int i = 0; i < l.length; i++) {
+                l[i] = r.nextInt(4) == 0 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian() * 3;
+            }
+            l[r.nextInt(512)] = 1f;
+            var p = new io.peregrine.engine.runtime.SamplingParams(0.2 + r.nextDouble() * 2, 0.5 + r.nextDouble() / 2,
+                    r.nextInt(3) * 20, r.nextBoolean() ? 0.0 : 0.05, 0, 0, 1.0, null, 1, List.of(), List.of(), false,
+                    -1, 1);
+            int t = sampler.sample(l, p, null, r);
+            assertTrue(l[t] != Float.NEGATIVE_INFINITY, "drew masked token " + t);
+        }
+    }
+}
