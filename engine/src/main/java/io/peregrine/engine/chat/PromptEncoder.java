@@ -18,6 +18,11 @@ public final class PromptEncoder {
         this.tokenizer = tokenizer;
     }
 
+    /** The tokenizer the prompt is encoded with (constrained decoding works on its vocabulary). */
+    public KimiTokenizer tokenizer() {
+        return tokenizer;
+    }
+
     /**
      * @param contentPolicy {@link SpecialTextPolicy#AS_TEXT} (default, safe) keeps special-token text in messages
      *                      literal; {@link SpecialTextPolicy#AS_SPECIAL} is the reference tokenizer's behaviour

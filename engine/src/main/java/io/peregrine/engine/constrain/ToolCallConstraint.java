@@ -3,7 +3,9 @@ package io.peregrine.engine.constrain;
 import io.peregrine.engine.parse.MarkerIds;
 import io.peregrine.engine.runtime.TokenConstraint;
 import java.util.Arrays;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Makes a Kimi choice end in a tool call (spec §7.1, §7.3): once reasoning has ended (thinking mode: at
@@ -14,16 +16,21 @@ import java.util.List;
  * {@code <|tool_calls_section_end|><|im_end|>}. The end of the message is forbidden everywhere before that, so
  * no choice ends without a finished call (it can still be cut by max_tokens or a stop string).
  *
- * <p>Not enforced: that the arguments are valid JSON, let alone match the function's parameter schema (a
+ * <p>A function declared without parameters ({@link ToolCallRule#parameterless()}) gets {@code {}} forced as its
+ * arguments. Not enforced for the others: that the arguments are valid JSON, let alone match the function's parameter schema (a
  * JSON-schema grammar is future work).
  */
 public final class ToolCallConstraint implements TokenConstraint {
-    private enum Phase { REASONING, SECTION, CALL_BEGIN, NAME, ARGS, AFTER_CALL, CLOSE, DONE }
+    private enum Phase { REASONING, SECTION, CALL_BEGIN, NAME, ARGS, FIXED_ARGS, AFTER_CALL, CLOSE, DONE }
+
+    private static final byte[] NO_ARGUMENTS = {'{', '}'};
 
     private final MarkerIds m;
     private final TokenBytesIndex vocab;
     private final CallIdLanguage ids;
     private final boolean moreCalls;
+    private final Set<String> parameterless;
+    private int fixedDone; // bytes of NO_ARGUMENTS written so far
     private Phase phase;
     private byte[] name = new byte[64];
     private int nameLen;
@@ -31,8 +38,9 @@ public final class ToolCallConstraint implements TokenConstraint {
     private float[] kept = new float[256];
 
     private ToolCallConstraint(MarkerIds m, TokenBytesIndex vocab, CallIdLanguage ids, boolean moreCalls,
-                               boolean startInReasoning) {
+                               Set<String> parameterless, boolean startInReasoning) {
         this.m = m;
+        this.parameterless = parameterless;
         this.vocab = vocab;
         this.ids = ids;
         this.moreCalls = moreCalls;
@@ -50,7 +58,8 @@ public final class ToolCallConstraint implements TokenConstraint {
             case ToolCallRule.Required r -> new CallIdLanguage(r.names(), null);
         };
         boolean more = rule instanceof ToolCallRule.Required r && r.parallel();
-        return choice -> new ToolCallConstraint(markers, vocab, ids, more, startInReasoning);
+        Set<String> fixed = Set.copyOf(rule.parameterless());
+        return choice -> new ToolCallConstraint(markers, vocab, ids, more, fixed, startInReasoning);
     }
 
     @Override
@@ -74,6 +83,7 @@ public final class ToolCallConstraint implements TokenConstraint {
                     }
                 }
             }
+            case FIXED_ARGS -> keepOnly(logits, fixedTokens());
             case AFTER_CALL -> {
                 if (moreCalls) {
                     keepOnly(logits, m.callBegin(), m.sectionEnd());
@@ -100,7 +110,11 @@ public final class ToolCallConstraint implements TokenConstraint {
             case CALL_BEGIN -> t == m.callBegin() ? Phase.NAME : null;
             case NAME -> {
                 if (t == m.argumentBegin()) {
-                    yield ids.complete(name, nameLen) ? Phase.ARGS : null;
+                    if (!ids.complete(name, nameLen)) {
+                        yield null;
+                    }
+                    fixedDone = 0;
+                    yield parameterless.contains(calledName()) ? Phase.FIXED_ARGS : Phase.ARGS;
                 }
                 if (t < 0 || t >= vocab.regularTokens() || !ids.viable(name, nameLen, vocab.bytes(t))) {
                     yield null;
@@ -109,6 +123,16 @@ public final class ToolCallConstraint implements TokenConstraint {
                 yield Phase.NAME;
             }
             case ARGS -> t == m.callEnd() ? Phase.AFTER_CALL : m.isSpecial(t) ? null : Phase.ARGS;
+            case FIXED_ARGS -> {
+                if (fixedDone == NO_ARGUMENTS.length) {
+                    yield t == m.callEnd() ? Phase.AFTER_CALL : null;
+                }
+                if (t < 0 || t >= vocab.regularTokens() || !extendsFixed(vocab.bytes(t))) {
+                    yield null;
+                }
+                fixedDone += vocab.bytes(t).length;
+                yield Phase.FIXED_ARGS;
+            }
             case AFTER_CALL -> t == m.sectionEnd() ? Phase.CLOSE : t == m.callBegin() && moreCalls ? Phase.NAME : null;
             case CLOSE -> t == m.imEnd() ? Phase.DONE : null;
             case DONE -> Phase.DONE;
@@ -141,6 +165,38 @@ public final class ToolCallConstraint implements TokenConstraint {
         }
         if (ids.complete(name, nameLen)) {
             addAllowed(m.argumentBegin());
+        }
+        return Arrays.copyOf(allowed, nameTokensCount);
+    }
+
+    /** NAME of the whole call id {@code functions.NAME:IDX} in the name buffer. */
+    private String calledName() {
+        String id = new String(name, 0, nameLen, StandardCharsets.UTF_8);
+        return id.substring("functions.".length(), id.lastIndexOf(':'));
+    }
+
+    private boolean extendsFixed(byte[] b) {
+        if (b.length == 0 || fixedDone + b.length > NO_ARGUMENTS.length) {
+            return false;
+        }
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] != NO_ARGUMENTS[fixedDone + i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The tokens that continue the forced {@code {}}, or the call end once it is written. */
+    private int[] fixedTokens() {
+        if (fixedDone == NO_ARGUMENTS.length) {
+            return new int[] {m.callEnd()};
+        }
+        nameTokensCount = 0;
+        for (int t : vocab.startingWith(NO_ARGUMENTS[fixedDone] & 0xFF)) {
+            if (extendsFixed(vocab.bytes(t))) {
+                addAllowed(t);
+            }
         }
         return Arrays.copyOf(allowed, nameTokensCount);
     }

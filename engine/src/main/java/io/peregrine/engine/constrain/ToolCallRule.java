@@ -1,16 +1,33 @@
 package io.peregrine.engine.constrain;
 
 import java.util.List;
+import java.util.Set;
 
-/** What a constrained choice must call: OpenAI's {@code tool_choice} {@code required} or a named function. */
+/**
+ * What a constrained choice must call: OpenAI's {@code tool_choice} {@code required} or a named function. A
+ * function declared without parameters gets the arguments {@code {}} forced (the only call its schema allows);
+ * every other function's arguments are the model's own text.
+ */
 public sealed interface ToolCallRule {
+
+    /** The functions whose arguments are forced to {@code {}}. */
+    Set<String> parameterless();
 
     /**
      * Exactly one call of {@code name}, with id {@code functions.NAME:callIndex}.
      *
      * @param callIndex tool calls earlier in the conversation (Kimi numbers call ids across the whole history)
      */
-    record Named(String name, int callIndex) implements ToolCallRule {
+    record Named(String name, int callIndex, boolean takesNoArguments) implements ToolCallRule {
+        public Named(String name, int callIndex) {
+            this(name, callIndex, false);
+        }
+
+        @Override
+        public Set<String> parameterless() {
+            return takesNoArguments ? Set.of(name) : Set.of();
+        }
+
         public Named {
             if (name == null || name.isEmpty()) {
                 throw new IllegalArgumentException("the named function has no name");
@@ -26,9 +43,14 @@ public sealed interface ToolCallRule {
      *
      * @param parallel false: exactly one call (OpenAI's {@code parallel_tool_calls: false})
      */
-    record Required(List<String> names, boolean parallel) implements ToolCallRule {
+    record Required(List<String> names, boolean parallel, Set<String> parameterless) implements ToolCallRule {
+        public Required(List<String> names, boolean parallel) {
+            this(names, parallel, Set.of());
+        }
+
         public Required {
             names = List.copyOf(names);
+            parameterless = Set.copyOf(parameterless);
             if (names.isEmpty()) {
                 throw new IllegalArgumentException("tool_choice 'required' needs at least one declared function");
             }

@@ -38,7 +38,7 @@ public final class ChatHandler {
         ChatPlan plan = mapper.map(parsed.value(), parsed.tree(), rt.servedModelNames());
         ChatPrompt prompt;
         try {
-            prompt = rt.prompts().build(plan.input());
+            prompt = rt.prompts().build(plan.input(), plan.output());
         } catch (InvalidPromptException e) {
             throw ApiException.invalid(e.getMessage(), e.param());
         }
@@ -64,6 +64,6 @@ public final class ChatHandler {
         ChatCall call = new ChatCall(exchange, plan, id, prompt.length(), rt.parsers(), reasoningField,
                 new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(), keepAliveNanos);
         call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media(),
-                prompt.laterMedia() == null ? null : prompt.laterMedia().target()));
+                prompt.laterMedia() == null ? null : prompt.laterMedia().target()).withConstraint(prompt.constraint()));
     }
 }

@@ -2,6 +2,7 @@ package io.peregrine.server.chat;
 
 import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.runtime.TokenConstraint;
 import java.util.List;
 
 /**
@@ -12,8 +13,14 @@ import java.util.List;
  * @param laterMedia null, or the encoder of the items after {@code media} (a long video's later chunks): submit
  *                 with its {@link MediaProducer#target()} and then {@link MediaProducer#start() start} it, or
  *                 {@link MediaProducer#discard() discard} it when the prompt is not submitted
+ * @param constraint null, or what constrains each choice's sampling (tool_choice required / a named function)
  */
-public record ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer laterMedia) {
+public record ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer laterMedia,
+                         TokenConstraint.Factory constraint) {
+
+    public ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer laterMedia) {
+        this(tokenIds, media, laterMedia, null);
+    }
 
     public ChatPrompt(int[] tokenIds) {
         this(tokenIds, List.of());
@@ -26,6 +33,11 @@ public record ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer la
     public ChatPrompt {
         tokenIds = tokenIds.clone();
         media = media == null ? List.of() : List.copyOf(media);
+    }
+
+    /** This prompt with each choice's sampling constrained by {@code factory} (null: none). */
+    public ChatPrompt withConstraint(TokenConstraint.Factory factory) {
+        return new ChatPrompt(tokenIds, media, laterMedia, factory);
     }
 
     @Override

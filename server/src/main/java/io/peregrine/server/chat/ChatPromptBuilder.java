@@ -8,4 +8,12 @@ public interface ChatPromptBuilder {
 
     /** @throws InvalidPromptException when the conversation cannot be rendered (becomes a 400) */
     ChatPrompt build(ChatInput input) throws InvalidPromptException;
+
+    /**
+     * The prompt to generate from, with what the output must obey ({@code tool_choice} {@code required} or a
+     * named function constrain sampling). {@link #build(ChatInput)} alone is for counting tokens.
+     */
+    default ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
+        return build(input);
+    }
 }

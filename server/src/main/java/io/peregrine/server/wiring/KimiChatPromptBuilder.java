@@ -8,6 +8,11 @@ import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
+import io.peregrine.engine.constrain.TokenBytesIndex;
+import io.peregrine.engine.constrain.ToolCallConstraint;
+import io.peregrine.engine.constrain.ToolCallRule;
+import io.peregrine.engine.parse.MarkerIds;
+import io.peregrine.engine.runtime.TokenConstraint;
 import io.peregrine.engine.media.MediaInputException;
 import io.peregrine.engine.media.MediaPart;
 import io.peregrine.engine.media.MediaProducer;
@@ -23,9 +28,12 @@ import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.ChatPromptBuilder;
 import io.peregrine.server.chat.InvalidPromptException;
+import io.peregrine.server.chat.OutputSpec;
 import io.peregrine.server.chat.ToolChoice;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -87,16 +95,87 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     }
 
     @Override
-    public ChatPrompt build(ChatInput input) throws InvalidPromptException {
-        // Kimi's own API answers tool_choice "required" with an error too: without constrained decoding the
-        // server cannot make the model call a tool, and pretending would silently drop the field.
-        switch (input.toolChoice()) {
-            case ToolChoice.Required r -> throw new InvalidPromptException(
-                    "tool_choice 'required' is not supported (no constrained decoding yet); use 'auto' or 'none'", "tool_choice");
-            case ToolChoice.Named n -> throw new InvalidPromptException(
-                    "tool_choice naming a function is not supported (no constrained decoding yet); use 'auto' or 'none'", "tool_choice");
-            case null, default -> { }
+    public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
+        TokenConstraint.Factory constraint = toolConstraint(input, output);
+        ChatPrompt prompt = build(input);
+        return constraint == null ? prompt : prompt.withConstraint(constraint);
+    }
+
+    /**
+     * tool_choice {@code required} or a named function become a sampling constraint ({@link ToolCallConstraint}):
+     * the model is made to call (one of) the declared functions once its reasoning ends; the arguments are the
+     * model's own text (no JSON-schema grammar yet). null for auto and none.
+     */
+    private TokenConstraint.Factory toolConstraint(ChatInput input, OutputSpec output) throws InvalidPromptException {
+        List<String> declared = new ArrayList<>();
+        Set<String> parameterless = new HashSet<>();
+        for (io.peregrine.api.chat.Tool t : input.tools()) {
+            declared.add(t.function().name());
+            if (takesNoArguments(t.function().parameters())) {
+                parameterless.add(t.function().name());
+            }
         }
+        ToolCallRule rule = switch (input.toolChoice()) {
+            case ToolChoice.Named n -> {
+                if (!declared.contains(n.name())) {
+                    throw new InvalidPromptException("tool_choice names function '" + n.name()
+                            + "', which is not in 'tools'", "tool_choice");
+                }
+                yield new ToolCallRule.Named(n.name(), output.priorToolCalls(), parameterless.contains(n.name()));
+            }
+            case ToolChoice.Required r -> {
+                if (declared.isEmpty()) {
+                    throw new InvalidPromptException("tool_choice 'required' needs 'tools'", "tool_choice");
+                }
+                yield new ToolCallRule.Required(declared, output.parallelToolCalls(), parameterless);
+            }
+            case null, default -> null;
+        };
+        if (rule == null) {
+            return null;
+        }
+        return ToolCallConstraint.factory(rule, vocabulary().markers(), vocabulary().tokens(),
+                input.thinking().enabled());
+    }
+
+    /**
+     * A function that declares no parameters (no schema, or an object schema without properties): its only
+     * faithful arguments are {@code {}}, which the constraint then forces instead of leaving them to the model.
+     */
+    static boolean takesNoArguments(JsonNode parameters) {
+        if (parameters == null || parameters.isNull()) {
+            return true;
+        }
+        JsonNode props = parameters.get("properties");
+        return parameters.isObject() && (props == null || props.isObject() && props.isEmpty())
+                && !parameters.has("additionalProperties") && !parameters.has("patternProperties")
+                && !parameters.has("anyOf") && !parameters.has("oneOf") && !parameters.has("allOf")
+                && !parameters.has("$ref");
+    }
+
+    /** The tokenizer's marker ids and token bytes, indexed on first use (163,840 tokens: tens of milliseconds). */
+    private record Vocabulary(MarkerIds markers, TokenBytesIndex tokens) {}
+
+    private volatile Vocabulary vocabulary;
+
+    private Vocabulary vocabulary() {
+        Vocabulary v = vocabulary;
+        if (v == null) {
+            synchronized (this) {
+                v = vocabulary;
+                if (v == null) {
+                    KimiTokenizer t = encoder.tokenizer();
+                    v = new Vocabulary(MarkerIds.from(t), TokenBytesIndex.of(t::tokenBytes, t.numRegularTokens()));
+                    vocabulary = v;
+                }
+            }
+        }
+        return v;
+    }
+
+    /** Renders without constraints (tool_choice only shapes the prompt here: none drops the tools). */
+    @Override
+    public ChatPrompt build(ChatInput input) throws InvalidPromptException {
         List<?> rawMessages = json.convertValue(input.messages(), List.class);
         String firstMedia = MediaMessages.firstMedia(rawMessages);
         if (firstMedia == null) {
