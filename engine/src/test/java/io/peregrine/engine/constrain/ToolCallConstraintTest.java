@@ -125,4 +125,39 @@ class ToolCallConstraintTest {
             assertTrue(l[t] != Float.NEGATIVE_INFINITY, "drew masked token " + t);
         }
     }
+
+    @Test
+    void aParameterlessFunctionGetsEmptyArgumentsForced() {
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Named("now", 0, true), M, VOCAB, false)
+                .forChoice(0);
+        c.accept(M.sectionBegin());
+        c.accept(M.callBegin());
+        for (int t : TOK.encodeOrdinary("functions.now:0")) {
+            c.accept(t);
+        }
+        c.accept(M.argumentBegin());
+        List<Integer> first = allowed(c);
+        assertTrue(first.contains(TOK.encodeOrdinary("{")[0]));
+        for (int t : first) {
+            assertTrue("{}".startsWith(new String(TOK.tokenBytes(t), StandardCharsets.UTF_8)), "" + t);
+        }
+        c.accept(TOK.encodeOrdinary("{")[0]);
+        assertThrows(IllegalStateException.class, () -> c.accept(M.callEnd()), "the object is not closed yet");
+    }
+
+    @Test
+    void aParameterlessFunctionClosesItsObjectThenTheCall() {
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Named("now", 0, true), M, VOCAB, false)
+                .forChoice(0);
+        c.accept(M.sectionBegin());
+        c.accept(M.callBegin());
+        for (int t : TOK.encodeOrdinary("functions.now:0")) {
+            c.accept(t);
+        }
+        c.accept(M.argumentBegin());
+        c.accept(TOK.encodeOrdinary("{")[0]);
+        assertEquals(List.of(TOK.encodeOrdinary("}")[0]), allowed(c));
+        c.accept(TOK.encodeOrdinary("}")[0]);
+        assertEquals(List.of(M.callEnd()), allowed(c));
+    }
 }
