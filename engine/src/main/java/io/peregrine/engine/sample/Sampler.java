@@ -100,15 +100,18 @@ public final class Sampler {
         for (int i = 0; i < v; i++) {
             if (kept(e, i, minWeight, cut)) {
                 u -= e[i];
-                if (e[i] > 0) {
-                    last = i; // a masked (-inf) token has weight 0 and must not be the rounding fallback
-                }
+                last = i;
                 if (u < 0) {
                     return i;
                 }
             }
         }
-        return last; // rounding left u a hair above zero
+        // Rounding left u a hair above zero: the last kept token that has weight (a token a constraint masked to
+        // -inf has none and must never be drawn).
+        while (last > 0 && !(e[last] > 0 && kept(e, last, minWeight, cut))) {
+            last--;
+        }
+        return last;
     }
 
     private static boolean kept(double[] e, int i, double minWeight, long cut) {

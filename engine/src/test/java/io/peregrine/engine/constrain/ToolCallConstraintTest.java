@@ -123,6 +123,20 @@ class ToolCallConstraintTest {
                     -1, 1);
             int t = sampler.sample(l, p, null, r);
             assertTrue(l[t] != Float.NEGATIVE_INFINITY, "drew masked token " + t);
+            // the top of the unit interval, where rounding can fall through to the fallback
+            l[511] = Float.NEGATIVE_INFINITY;
+            int top = sampler.sample(l, p, null, new java.util.random.RandomGenerator() {
+                @Override
+                public long nextLong() {
+                    return -1L;
+                }
+
+                @Override
+                public double nextDouble() {
+                    return Math.nextDown(1.0);
+                }
+            });
+            assertTrue(l[top] != Float.NEGATIVE_INFINITY, "drew masked token " + top);
         }
     }
 
