@@ -5,18 +5,15 @@ import java.util.List;
 
 /**
  * The call ids a constrained tool call may write between {@code <|tool_call_begin|>} and
- * {@code <|tool_call_argument_begin|>}: {@code functions.NAME:IDX} for one of the allowed names, with either a
- * fixed IDX or one to {@value #MAX_FREE_DIGITS} free digits. Works on bytes, so it does not care how BPE splits
- * the id: the constraint allows any token whose bytes keep the text a prefix of some allowed id.
+ * {@code <|tool_call_argument_begin|>}: {@code functions.NAME:IDX} for one of the allowed names and the one IDX
+ * this call must have (Kimi numbers calls across the conversation). Works on bytes, so it does not care how BPE
+ * splits the id: the constraint allows any token whose bytes keep the text a prefix of some allowed id.
  */
 final class CallIdLanguage {
-    static final int MAX_FREE_DIGITS = 6;
-
     private final byte[][] heads; // "functions.NAME:" per allowed name
-    private final byte[] fixedIndex; // null: free digits
+    private final byte[] fixedIndex;
 
-    /** @param fixedIndex null: any 1..6 digits */
-    CallIdLanguage(List<String> names, Integer fixedIndex) {
+    CallIdLanguage(List<String> names, int fixedIndex) {
         if (names.isEmpty()) {
             throw new IllegalArgumentException("no function names to constrain the call id to");
         }
@@ -24,7 +21,7 @@ final class CallIdLanguage {
         for (int i = 0; i < names.size(); i++) {
             heads[i] = ("functions." + names.get(i) + ":").getBytes(StandardCharsets.UTF_8);
         }
-        this.fixedIndex = fixedIndex == null ? null : Integer.toString(fixedIndex).getBytes(StandardCharsets.US_ASCII);
+        this.fixedIndex = Integer.toString(fixedIndex).getBytes(StandardCharsets.US_ASCII);
     }
 
     /** Whether {@code text[0..len) + extra} is a prefix of an allowed id (an allowed id itself included). */
@@ -44,7 +41,7 @@ final class CallIdLanguage {
                 continue;
             }
             int digits = len - head.length;
-            if (fixedIndex == null ? digits >= 1 : digits == fixedIndex.length) {
+            if (digits == fixedIndex.length) {
                 return true;
             }
         }
@@ -55,8 +52,7 @@ final class CallIdLanguage {
 
     private boolean viable(byte[] head, byte[] text, int len, byte[] extra) {
         int total = len + extra.length;
-        int tailMax = fixedIndex == null ? MAX_FREE_DIGITS : fixedIndex.length;
-        if (total > head.length + tailMax) {
+        if (total > head.length + fixedIndex.length) {
             return false;
         }
         for (int i = 0; i < total; i++) {
@@ -65,7 +61,7 @@ final class CallIdLanguage {
                 if (b != head[i]) {
                     return false;
                 }
-            } else if (fixedIndex != null ? b != fixedIndex[i - head.length] : b < '0' || b > '9') {
+            } else if (b != fixedIndex[i - head.length]) {
                 return false;
             }
         }

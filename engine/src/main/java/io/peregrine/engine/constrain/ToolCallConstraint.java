@@ -27,7 +27,10 @@ public final class ToolCallConstraint implements TokenConstraint {
 
     private final MarkerIds m;
     private final TokenBytesIndex vocab;
-    private final CallIdLanguage ids;
+    private final List<String> names;
+    private final int firstIndex;
+    private int calls; // calls begun so far
+    private CallIdLanguage ids; // the id the current call must write
     private final boolean moreCalls;
     private final Set<String> parameterless;
     private int fixedDone; // bytes of NO_ARGUMENTS written so far
@@ -37,12 +40,13 @@ public final class ToolCallConstraint implements TokenConstraint {
     private int[] allowed = new int[256];
     private float[] kept = new float[256];
 
-    private ToolCallConstraint(MarkerIds m, TokenBytesIndex vocab, CallIdLanguage ids, boolean moreCalls,
+    private ToolCallConstraint(MarkerIds m, TokenBytesIndex vocab, List<String> names, int firstIndex, boolean moreCalls,
                                Set<String> parameterless, boolean startInReasoning) {
         this.m = m;
         this.parameterless = parameterless;
         this.vocab = vocab;
-        this.ids = ids;
+        this.names = names;
+        this.firstIndex = firstIndex;
         this.moreCalls = moreCalls;
         this.phase = startInReasoning ? Phase.REASONING : Phase.SECTION;
     }
@@ -53,13 +57,17 @@ public final class ToolCallConstraint implements TokenConstraint {
      */
     public static TokenConstraint.Factory factory(ToolCallRule rule, MarkerIds markers, TokenBytesIndex vocab,
                                                   boolean startInReasoning) {
-        CallIdLanguage ids = switch (rule) {
-            case ToolCallRule.Named n -> new CallIdLanguage(List.of(n.name()), n.callIndex());
-            case ToolCallRule.Required r -> new CallIdLanguage(r.names(), null);
+        List<String> names = switch (rule) {
+            case ToolCallRule.Named n -> List.of(n.name());
+            case ToolCallRule.Required r -> r.names();
+        };
+        int first = switch (rule) {
+            case ToolCallRule.Named n -> n.callIndex();
+            case ToolCallRule.Required r -> r.firstCallIndex();
         };
         boolean more = rule instanceof ToolCallRule.Required r && r.parallel();
         Set<String> fixed = Set.copyOf(rule.parameterless());
-        return choice -> new ToolCallConstraint(markers, vocab, ids, more, fixed, startInReasoning);
+        return choice -> new ToolCallConstraint(markers, vocab, names, first, more, fixed, startInReasoning);
     }
 
     @Override
@@ -142,6 +150,7 @@ public final class ToolCallConstraint implements TokenConstraint {
         }
         if (next == Phase.NAME && phase != Phase.NAME) {
             nameLen = 0;
+            ids = new CallIdLanguage(names, firstIndex + calls++);
         }
         phase = next;
     }

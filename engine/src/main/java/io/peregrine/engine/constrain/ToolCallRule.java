@@ -39,18 +39,24 @@ public sealed interface ToolCallRule {
     }
 
     /**
-     * At least one call, each to one of {@code names} (the call index digits are the model's).
+     * At least one call, each to one of {@code names}; the k-th call (from 0) of the message gets id
+     * {@code functions.NAME:(firstCallIndex + k)}.
      *
-     * @param parallel false: exactly one call (OpenAI's {@code parallel_tool_calls: false})
+     * @param parallel       false: exactly one call (OpenAI's {@code parallel_tool_calls: false})
+     * @param firstCallIndex tool calls earlier in the conversation
      */
-    record Required(List<String> names, boolean parallel, Set<String> parameterless) implements ToolCallRule {
+    record Required(List<String> names, boolean parallel, Set<String> parameterless, int firstCallIndex)
+            implements ToolCallRule {
         public Required(List<String> names, boolean parallel) {
-            this(names, parallel, Set.of());
+            this(names, parallel, Set.of(), 0);
         }
 
         public Required {
             names = List.copyOf(names);
             parameterless = Set.copyOf(parameterless);
+            if (firstCallIndex < 0) {
+                throw new IllegalArgumentException("firstCallIndex must be >= 0, got " + firstCallIndex);
+            }
             if (names.isEmpty()) {
                 throw new IllegalArgumentException("tool_choice 'required' needs at least one declared function");
             }

@@ -79,8 +79,8 @@ class ToolCallConstraintTest {
 
     @Test
     void requiredAllowsDeclaredNamesOnlyAndNoEndBeforeACall() {
-        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Required(List.of("a.b", "get"), true), M,
-                VOCAB, true).forChoice(0);
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Required(List.of("a.b", "get"), true,
+                java.util.Set.of(), 7), M, VOCAB, true).forChoice(0);
         List<Integer> reasoning = allowed(c);
         assertTrue(reasoning.contains(TOK.encodeOrdinary("Hi")[0]) && reasoning.contains(M.thinkEnd()));
         assertTrue(!reasoning.contains(M.imEnd()) && !reasoning.contains(M.eos()));
@@ -98,13 +98,20 @@ class ToolCallConstraintTest {
         for (int t : TOK.encodeOrdinary("get:")) {
             c.accept(t);
         }
-        assertTrue(!allowed(c).contains(M.argumentBegin()), "at least one index digit");
+        assertTrue(!allowed(c).contains(M.argumentBegin()), "the index first");
+        assertEquals(List.of(TOK.encodeOrdinary("7")[0]), allowed(c), "the conversation's next index, only");
         c.accept(TOK.encodeOrdinary("7")[0]);
         assertTrue(allowed(c).contains(M.argumentBegin()));
         c.accept(M.argumentBegin());
         c.accept(M.callEnd());
         assertEquals(java.util.Set.of(M.callBegin(), M.sectionEnd()), java.util.Set.copyOf(allowed(c)));
         assertThrows(IllegalStateException.class, () -> c.accept(M.imEnd()), "not allowed before the section end");
+        c.accept(M.callBegin());
+        for (int t : TOK.encodeOrdinary("functions.a.b:8")) {
+            assertTrue(allowed(c).contains(t), "the second call is number 8");
+            c.accept(t);
+        }
+        assertTrue(allowed(c).contains(M.argumentBegin()));
     }
 
     @Test

@@ -127,7 +127,8 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 if (declared.isEmpty()) {
                     throw new InvalidPromptException("tool_choice 'required' needs 'tools'", "tool_choice");
                 }
-                yield new ToolCallRule.Required(declared, output.parallelToolCalls(), parameterless);
+                yield new ToolCallRule.Required(declared, output.parallelToolCalls(), parameterless,
+                        output.priorToolCalls());
             }
             case null, default -> null;
         };

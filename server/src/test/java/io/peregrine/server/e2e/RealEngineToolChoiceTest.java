@@ -116,7 +116,9 @@ class RealEngineToolChoiceTest {
         assertEquals("tool_calls", c.path("finish_reason").asText(), c.toString());
         JsonNode calls = c.path("message").path("tool_calls");
         assertTrue(calls.size() >= 1, c.toString());
-        for (JsonNode call : calls) {
+        for (int i = 0; i < calls.size(); i++) {
+            JsonNode call = calls.get(i);
+            assertEquals("functions." + call.path("function").path("name").asText() + ":" + i, call.path("id").asText());
             assertTrue(Set.of("get_time", "get_date").contains(call.path("function").path("name").asText()), c.toString());
             assertEquals("{}", call.path("function").path("arguments").asText());
         }
@@ -124,6 +126,22 @@ class RealEngineToolChoiceTest {
         assertNotNull(s[0]);
         assertTrue(Set.of("get_time", "get_date").contains(s[0]), s[0]);
         assertEquals("tool_calls", s[3]);
+    }
+
+    @Test
+    void everyChoiceIsConstrained() throws Exception {
+        String body = body("\"required\"", false, "").replace("\"temperature\":0",
+                "\"temperature\":1.0,\"seed\":5,\"n\":2,\"parallel_tool_calls\":false");
+        HttpResponse<String> r = server.post("/v1/chat/completions", body);
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode choices = JSON.readTree(r.body()).path("choices");
+        assertEquals(2, choices.size());
+        for (JsonNode c : choices) {
+            assertEquals("tool_calls", c.path("finish_reason").asText(), c.toString());
+            assertEquals(1, c.path("message").path("tool_calls").size(), "parallel_tool_calls false: " + c);
+            String name = c.path("message").path("tool_calls").get(0).path("function").path("name").asText();
+            assertTrue(Set.of("get_time", "get_date").contains(name), c.toString());
+        }
     }
 
     @Test
