@@ -2,8 +2,8 @@ package io.peregrine.engine.constrain;
 
 import io.peregrine.engine.parse.MarkerIds;
 import io.peregrine.engine.runtime.TokenConstraint;
-import java.util.Arrays;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
@@ -11,14 +11,14 @@ import java.util.Set;
  * Makes a Kimi choice end in a tool call (spec §7.1, §7.3): once reasoning has ended (thinking mode: at
  * {@code </think>} or an implicit end at {@code <|tool_calls_section_begin|>}; instant mode: at once) only
  * {@code <|tool_calls_section_begin|><|tool_call_begin|>} may follow, then a call id the {@link ToolCallRule}
- * allows, then {@code <|tool_call_argument_begin|>}; the arguments are the model's (no special token but
+ * allows ({@code functions.NAME:IDX}, IDX counting on from the conversation's earlier calls), then {@code <|tool_call_argument_begin|>}; the arguments are the model's (no special token but
  * {@code <|tool_call_end|>}); after the call either another call (required, parallel) or
  * {@code <|tool_calls_section_end|><|im_end|>}. The end of the message is forbidden everywhere before that, so
  * no choice ends without a finished call (it can still be cut by max_tokens or a stop string).
  *
  * <p>A function declared without parameters ({@link ToolCallRule#parameterless()}) gets {@code {}} forced as its
- * arguments. Not enforced for the others: that the arguments are valid JSON, let alone match the function's parameter schema (a
- * JSON-schema grammar is future work).
+ * arguments. Not enforced for the others: that the arguments are valid JSON, let alone match the function's
+ * parameter schema (a JSON-schema grammar is future work).
  */
 public final class ToolCallConstraint implements TokenConstraint {
     private enum Phase { REASONING, SECTION, CALL_BEGIN, NAME, ARGS, FIXED_ARGS, AFTER_CALL, CLOSE, DONE }
@@ -29,25 +29,26 @@ public final class ToolCallConstraint implements TokenConstraint {
     private final TokenBytesIndex vocab;
     private final List<String> names;
     private final int firstIndex;
-    private int calls; // calls begun so far
-    private CallIdLanguage ids; // the id the current call must write
     private final boolean moreCalls;
     private final Set<String> parameterless;
-    private int fixedDone; // bytes of NO_ARGUMENTS written so far
     private Phase phase;
+    private int calls; // calls begun so far
+    private CallIdLanguage ids; // the id the current call must write
+    private int fixedDone; // bytes of NO_ARGUMENTS written so far
+    private int nameTokensCount; // filled part of allowed
     private byte[] name = new byte[64];
     private int nameLen;
     private int[] allowed = new int[256];
     private float[] kept = new float[256];
 
-    private ToolCallConstraint(MarkerIds m, TokenBytesIndex vocab, List<String> names, int firstIndex, boolean moreCalls,
-                               Set<String> parameterless, boolean startInReasoning) {
+    private ToolCallConstraint(MarkerIds m, TokenBytesIndex vocab, List<String> names, int firstIndex,
+                               boolean moreCalls, Set<String> parameterless, boolean startInReasoning) {
         this.m = m;
-        this.parameterless = parameterless;
         this.vocab = vocab;
         this.names = names;
         this.firstIndex = firstIndex;
         this.moreCalls = moreCalls;
+        this.parameterless = parameterless;
         this.phase = startInReasoning ? Phase.REASONING : Phase.SECTION;
     }
 
@@ -156,8 +157,6 @@ public final class ToolCallConstraint implements TokenConstraint {
     }
 
     /** Regular tokens that keep the call id viable, plus the argument marker once the id is whole. */
-    private int nameTokensCount;
-
     private int[] nameTokens(int vocabSize) {
         nameTokensCount = 0;
         byte[] one = new byte[1];
