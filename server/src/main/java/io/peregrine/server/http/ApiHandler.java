@@ -10,6 +10,8 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.peregrine.api.health.Readiness;
 import io.peregrine.api.models.ModelCard;
 import io.peregrine.api.models.ModelList;
@@ -64,13 +66,30 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        long arrival = System.nanoTime();
-        Exchange ex = new Exchange(ctx.channel(), HttpUtil.isKeepAlive(req), bodies.mapper());
         if (req.decoderResult().isFailure()) {
-            ex.error(ApiException.invalid("Malformed HTTP request: " + req.decoderResult().cause(), null));
+            // The decoder has lost track of where requests start and end: answer, then drop the connection,
+            // whatever else is queued on it.
+            RequestQueue.of(ctx.channel()).discard();
+            new Exchange(ctx.channel(), false, bodies.mapper()).error(malformed(req.decoderResult().cause()));
             return;
         }
-        String path = new QueryStringDecoder(req.uri()).path();
+        if (RequestQueue.of(ctx.channel()).admit(req, ctx.channel())) {
+            serve(ctx, req);
+        }
+    }
+
+    /** Serves one request; the next pipelined one starts when this one has been answered. */
+    private void serve(ChannelHandlerContext ctx, FullHttpRequest req) {
+        long arrival = System.nanoTime();
+        Exchange ex = new Exchange(ctx.channel(), HttpUtil.isKeepAlive(req), bodies.mapper(),
+                () -> ctx.channel().eventLoop().execute(() -> serveNext(ctx)));
+        String path;
+        try {
+            path = new QueryStringDecoder(req.uri()).path();
+        } catch (IllegalArgumentException e) {
+            ex.error(ApiException.invalid("The request URI is not valid: " + e.getMessage(), null));
+            return;
+        }
         HttpMethod method = req.method();
         if (path.equals("/health") || path.equals("/v1/health/live")) {
             if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
@@ -90,6 +109,41 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         } catch (ApiException e) {
             ex.error(e);
         }
+    }
+
+    private void serveNext(ChannelHandlerContext ctx) {
+        if (!ctx.channel().isActive()) {
+            RequestQueue.of(ctx.channel()).discard();
+            return;
+        }
+        FullHttpRequest next = RequestQueue.of(ctx.channel()).next(ctx.channel());
+        if (next != null) {
+            try {
+                serve(ctx, next);
+            } finally {
+                next.release();
+            }
+        }
+    }
+
+    /** The decoder's complaint in the client's terms: the status that names the problem, no Java class names. */
+    static ApiException malformed(Throwable cause) {
+        String detail = cause == null || cause.getMessage() == null ? "" : ": " + Messages.clip(cause.getMessage());
+        if (cause instanceof TooLongHttpLineException) {
+            return new ApiException(HttpResponseStatus.REQUEST_URI_TOO_LONG, "invalid_request_error",
+                    "The request line is too long" + detail, null, "uri_too_long", 0);
+        }
+        if (cause instanceof TooLongHttpHeaderException) {
+            return new ApiException(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request_error",
+                    "The request headers are too large" + detail, null, "headers_too_large", 0);
+        }
+        return ApiException.invalid("Malformed HTTP request" + detail, null);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        RequestQueue.of(ctx.channel()).discard();
+        super.channelInactive(ctx);
     }
 
     private void route(Exchange ex, HttpMethod method, String path, byte[] body, long arrival) throws ApiException {

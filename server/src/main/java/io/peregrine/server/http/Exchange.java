@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One HTTP request's way back to its client: a full response, or SSE headers, events and the end. Netty's
@@ -31,14 +32,27 @@ public final class Exchange {
     private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
+    private static final Runnable NOTHING = () -> {};
+
     private final Channel channel;
     private final boolean keepAlive;
     private final ObjectMapper mapper;
+    private final AtomicBoolean answered = new AtomicBoolean();
+    private final Runnable onAnswered;
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
+        this(channel, keepAlive, mapper, NOTHING);
+    }
+
+    /**
+     * @param onAnswered runs once, when the last byte of the response has been handed to the channel: the
+     *                   connection may then start on the next pipelined request (responses must keep their order)
+     */
+    public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper, Runnable onAnswered) {
         this.channel = channel;
         this.keepAlive = keepAlive;
         this.mapper = mapper;
+        this.onAnswered = onAnswered;
     }
 
     public Channel channel() {
@@ -120,11 +134,19 @@ public final class Exchange {
     public void abortSse(ApiException e) {
         channel.write(new DefaultHttpContent(sseEvent(errorJson(e))));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+        answered();
     }
 
     private void finish(ChannelFuture f) {
         if (!keepAlive) {
             f.addListener(ChannelFutureListener.CLOSE);
+        }
+        answered();
+    }
+
+    private void answered() {
+        if (answered.compareAndSet(false, true)) {
+            onAnswered.run();
         }
     }
 }

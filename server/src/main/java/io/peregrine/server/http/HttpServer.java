@@ -62,9 +62,12 @@ public final class HttpServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        RequestDeadline deadline = new RequestDeadline(config.requestReadTimeout());
                         ch.pipeline()
+                                .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
+                                .addLast(deadline.requestsOut())
                                 .addLast(api);
                     }
                 });

@@ -79,11 +79,11 @@ public final class JsonBodies {
             }
         }
         if (!unknown.isEmpty() && rejectUnknownFields) {
-            throw ApiException.invalid("Unknown field(s) " + unknown + " (this server rejects unknown fields)",
-                    unknown.getFirst());
+            throw ApiException.invalid("Unknown field(s) " + Messages.names(unknown)
+                    + " (this server rejects unknown fields)", Messages.clip(unknown.getFirst()));
         }
         if (!unknown.isEmpty()) {
-            LOG.warning("The following fields were present in the request but ignored: " + unknown);
+            LOG.warning("The following fields were present in the request but ignored: " + Messages.names(unknown));
         }
     }
 

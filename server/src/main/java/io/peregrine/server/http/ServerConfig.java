@@ -13,6 +13,10 @@ import java.time.Duration;
  * @param maxBodyBytes bodies above this get a 413 before they are read
  * @param sseKeepAlive idle time after which a stream gets an SSE comment; zero disables
  * @param rejectUnknownFields a 400 for unknown request fields instead of ignoring them (vLLM ignores them)
+ * @param requestReadTimeout how long a client may take to send one whole request (head and body) once it has
+ *                           sent its first byte; past it the client gets a 408 and is disconnected, so trickled
+ *                           requests (slowloris) cannot hold connections forever. Idle keep-alive connections and
+ *                           the time spent answering are not limited by it.
  */
 public record ServerConfig(
         String host,
@@ -23,39 +27,58 @@ public record ServerConfig(
         ReasoningField reasoningField,
         MediaLimits mediaLimits,
         Duration sseKeepAlive,
-        boolean rejectUnknownFields) {
+        boolean rejectUnknownFields,
+        Duration requestReadTimeout) {
+
+    public ServerConfig {
+        if (requestReadTimeout.isNegative() || requestReadTimeout.isZero()) {
+            throw new IllegalArgumentException("the request read timeout must be positive, got " + requestReadTimeout);
+        }
+    }
 
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
-                new MediaLimits(16, 1), Duration.ofSeconds(15), false);
+                new MediaLimits(16, 1), Duration.ofSeconds(15), false,
+                Duration.ofSeconds(60));
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
-        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
-        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout);
     }
 
     public ServerConfig withSseKeepAlive(Duration interval) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields,
+                requestReadTimeout);
     }
 
     public ServerConfig withRejectUnknownFields(boolean reject) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, reject);
+                sseKeepAlive, reject, requestReadTimeout);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout);
+    }
+
+    public ServerConfig withRequestReadTimeout(Duration timeout) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, timeout);
     }
 }
