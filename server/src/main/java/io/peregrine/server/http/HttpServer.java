@@ -41,11 +41,12 @@ public final class HttpServer implements AutoCloseable {
             throws InterruptedException {
         JsonBodies bodies = new JsonBodies(Json.newMapper(), config.rejectUnknownFields());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
-        ChatHandler chat = new ChatHandler(state, bodies, new ChatRequestMapper(sampling, config.mediaLimits()),
-                config.reasoningField(), metrics, config.sseKeepAlive().toNanos());
+        ChatRequestMapper chatMapper = new ChatRequestMapper(sampling, config.mediaLimits());
+        ChatHandler chat = new ChatHandler(state, bodies, chatMapper, config.reasoningField(), metrics,
+                config.sseKeepAlive().toNanos());
         CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
                 config.sseKeepAlive().toNanos());
-        TokenizeHandler tokenize = new TokenizeHandler(state, bodies);
+        TokenizeHandler tokenize = new TokenizeHandler(state, bodies, chatMapper);
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
