@@ -85,7 +85,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 () -> ctx.channel().eventLoop().execute(() -> serveNext(ctx)));
         String path;
         try {
-            path = new QueryStringDecoder(req.uri()).path();
+            path = new QueryStringDecoder(originForm(req.uri())).path();
         } catch (IllegalArgumentException e) {
             ex.error(ApiException.invalid("The request URI is not valid: " + e.getMessage(), null));
             return;
@@ -109,6 +109,15 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         } catch (ApiException e) {
             ex.error(e);
         }
+    }
+
+    /** RFC 9112 3.2.2: a server must accept the absolute form ({@code http://host/path}) that proxies send. */
+    static String originForm(String uri) {
+        if (!(uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8))) {
+            return uri;
+        }
+        int slash = uri.indexOf('/', uri.indexOf("//") + 2);
+        return slash < 0 ? "/" : uri.substring(slash);
     }
 
     private void serveNext(ChannelHandlerContext ctx) {
@@ -208,7 +217,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     }
 
     private static void requireMethod(HttpMethod actual, HttpMethod expected, String path) throws ApiException {
-        if (!actual.equals(expected)) {
+        // HEAD is GET without the body (the codec drops it), as HTTP requires of every GET resource.
+        boolean head = actual.equals(HttpMethod.HEAD) && expected.equals(HttpMethod.GET);
+        if (!actual.equals(expected) && !head) {
             throw ApiException.methodNotAllowed("Use " + expected + " " + path);
         }
     }

@@ -179,4 +179,16 @@ class HostileClientTest {
         assertTrue(r.body().length() < 1000, "the error echoes " + r.body().length() + " bytes");
         assertTrue(r.body().contains("1048576 characters"), r.body());
     }
+
+    @Test
+    void absoluteFormTargetsAndHeadOnReadableResourcesAreServed() throws Exception {
+        String absolute = exchange(request("GET", "http://127.0.0.1/v1/models", null, true), 3000);
+        assertEquals(List.of(200), statuses(absolute), absolute);
+        assertTrue(absolute.contains("\"object\":\"list\""), absolute);
+        String head = exchange(request("HEAD", "/v1/models", null, true), 3000);
+        assertEquals(List.of(200), statuses(head), head);
+        assertFalse(head.contains("\"object\""), "a HEAD answer has no body: " + head);
+        String post = exchange(request("HEAD", "/v1/chat/completions", null, true), 3000);
+        assertEquals(List.of(405), statuses(post), post);
+    }
 }
