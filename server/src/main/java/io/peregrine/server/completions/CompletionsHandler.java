@@ -45,7 +45,7 @@ public final class CompletionsHandler {
         CompletionRequest r = parsed.value();
         String model = ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
         UnsupportedFields.checkCompletions(parsed.tree());
-        int[] prompt = promptIds(r.prompt(), rt);
+        int[] prompt = promptIds(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens(), rt);
         boolean stream = Boolean.TRUE.equals(r.stream());
         if (r.streamOptions() != null && !stream) {
             throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
@@ -81,7 +81,7 @@ public final class CompletionsHandler {
     }
 
     /** A string, an array of token ids, or a one-element array holding either. */
-    private static int[] promptIds(JsonNode prompt, ModelRuntime rt) throws ApiException {
+    private static int[] promptIds(JsonNode prompt, boolean addSpecialTokens, ModelRuntime rt) throws ApiException {
         if (prompt == null || prompt.isNull()) {
             throw ApiException.invalid("'prompt' is required", "prompt");
         }
@@ -90,7 +90,7 @@ public final class CompletionsHandler {
         }
         int[] ids;
         if (prompt.isTextual()) {
-            ids = rt.codec().encode(prompt.textValue(), true);
+            ids = rt.codec().encode(prompt.textValue(), addSpecialTokens);
         } else if (prompt.isArray() && !prompt.isEmpty() && prompt.get(0).isIntegralNumber()) {
             ids = new int[prompt.size()];
             int vocab = rt.codec().vocabSize();

@@ -110,4 +110,28 @@ class HostileRequestTest {
         assertEquals(200, r.statusCode(), r.body());
         assertEquals(16, server.engine.submitted.getLast().sampling().maxTokens());
     }
+
+    @Test
+    void vllmExtensionsThatWouldChangeTheResultAreRejectedNotIgnored() throws Exception {
+        String[] chatOnly = {"\"chat_template\":\"{{ messages }}\"", "\"documents\":[{\"text\":\"d\"}]",
+                "\"add_special_tokens\":true", "\"mm_processor_kwargs\":{\"fps\":1}"};
+        String[] shared = {"\"truncate_prompt_tokens\":5", "\"skip_special_tokens\":false",
+                "\"bad_words\":[\"x\"]", "\"allowed_token_ids\":[1]", "\"cache_salt\":\"tenant-a\"",
+                "\"priority\":3", "\"return_tokens_as_token_ids\":true", "\"guided_decoding_backend\":\"xgrammar\"",
+                "\"spaces_between_special_tokens\":false", "\"logits_processors\":[\"x\"]",
+                "\"kv_transfer_params\":{}", "\"length_penalty\":2.0"};
+        for (String f : chatOnly) {
+            String name = f.substring(1, f.indexOf('"', 1));
+            JsonNode e = error(server.post("/v1/chat/completions", "{\"messages\":[" + USER + "]," + f + "}"), 400, name);
+            assertEquals("unsupported_parameter", e.path("code").asText(), f);
+        }
+        for (String f : shared) {
+            String name = f.substring(1, f.indexOf('"', 1));
+            error(server.post("/v1/chat/completions", "{\"messages\":[" + USER + "]," + f + "}"), 400, name);
+            error(server.post("/v1/completions", "{\"prompt\":\"hi\"," + f + "}"), 400, name);
+        }
+        // Their neutral values change nothing and pass.
+        assertEquals(200, server.post("/v1/chat/completions", "{\"messages\":[" + USER + "],\"skip_special_tokens\":true,"
+                + "\"priority\":0,\"add_special_tokens\":false,\"bad_words\":[],\"length_penalty\":1.0}").statusCode());
+    }
 }
