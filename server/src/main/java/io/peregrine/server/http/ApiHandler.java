@@ -81,8 +81,12 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     /** Serves one request; the next pipelined one starts when this one has been answered. */
     private void serve(ChannelHandlerContext ctx, FullHttpRequest req) {
         long arrival = System.nanoTime();
-        Exchange ex = new Exchange(ctx.channel(), HttpUtil.isKeepAlive(req), bodies.mapper(),
-                () -> ctx.channel().eventLoop().execute(() -> serveNext(ctx)));
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
+        // rather than run for nobody.
+        Exchange ex = new Exchange(ctx.channel(), keepAlive, bodies.mapper(),
+                () -> ctx.channel().eventLoop().execute(keepAlive ? () -> serveNext(ctx)
+                        : () -> RequestQueue.of(ctx.channel()).discard()));
         String path;
         try {
             path = new QueryStringDecoder(originForm(req.uri())).path();
