@@ -67,6 +67,7 @@ public final class HttpServer implements AutoCloseable {
                         ch.pipeline()
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
+                                .addLast(new AuthGate(config.apiKeys()))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(deadline.requestsOut())
                                 .addLast(api);

@@ -75,4 +75,18 @@ class AuthTest {
         assertFalse(keys.accepts(null, "Secret"));
         assertTrue(ApiKeys.none().accepts(null, null));
     }
+
+    @Test
+    void aRequestWithoutAKeyIsRefusedBeforeItsBodyIsRead() throws Exception {
+        // Announces 30 MB and sends none of it: the answer must not wait for (or buffer) the body.
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(3000);
+            s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                    + "\r\nContent-Length: 31457280\r\n\r\n{").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            String raw = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(raw.startsWith("HTTP/1.1 401 "), raw);
+            assertTrue(raw.contains("invalid_api_key"), raw);
+        }
+    }
 }
