@@ -134,8 +134,8 @@ public final class ServeCommand implements Callable<Integer> {
     int sseKeepAliveSeconds;
 
     @Option(names = "--request-read-timeout", defaultValue = "60",
-            description = "Seconds a client may take to send one whole request once it has started; slower "
-                    + "clients get 408 and are disconnected (default: ${DEFAULT-VALUE}).")
+            description = "Seconds a client may take to send a request's headers, and the longest pause allowed "
+                    + "while it sends the body; slower clients get 408 and are disconnected (default: ${DEFAULT-VALUE}).")
     int requestReadTimeoutSeconds;
 
     @Option(names = "--reject-unknown-fields",

@@ -67,9 +67,9 @@ public final class HttpServer implements AutoCloseable {
                         ch.pipeline()
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
+                                .addLast(deadline.requestsOut())
                                 .addLast(new AuthGate(config.apiKeys()))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
-                                .addLast(deadline.requestsOut())
                                 .addLast(api);
                     }
                 });

@@ -6,7 +6,8 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -21,13 +22,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * A deadline for receiving one request, per connection: it starts with the first byte of a request and ends when
- * the whole request (head and body) has been aggregated. A client that trickles its headers or sends less body
- * than it announced (slowloris) gets a 408 and is disconnected, instead of holding a connection and a buffer
- * forever. Idle time between requests and the time spent answering are not counted: generations may take hours.
+ * Deadlines for receiving one request, per connection, as nginx's client_header_timeout and client_body_timeout:
+ * the head must be complete within the timeout of its first byte, and while the body arrives no silence may last
+ * longer than the timeout (a large upload on a slow link keeps going as long as it moves). A client that trickles
+ * its headers or stops sending the body it announced (slowloris) gets a 408 and is disconnected, instead of
+ * holding a connection and a buffer forever. Idle time between requests and the time spent answering are not
+ * counted: generations may take hours.
  *
  * <p>Two handlers share the state: {@link #bytesIn()} sits before the HTTP codec (it sees raw bytes arrive),
- * {@link #requestsOut()} after the aggregator (it sees complete requests leave).
+ * {@link #requestsOut()} right after it (it sees where a request's head and body end).
  */
 final class RequestDeadline {
     private static final Logger LOG = Logger.getLogger(RequestDeadline.class.getName());
@@ -43,8 +46,11 @@ final class RequestDeadline {
         }
     }
 
+    private enum Phase { IDLE, HEAD, BODY }
+
     private final long timeoutNanos;
     private ScheduledFuture<?> pending;
+    private Phase phase = Phase.IDLE;
 
     RequestDeadline(Duration timeout) {
         this.timeoutNanos = timeout.toNanos();
@@ -54,8 +60,13 @@ final class RequestDeadline {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (pending == null && msg instanceof ByteBuf b && b.isReadable()) {
-                    pending = ctx.executor().schedule(() -> expire(ctx), timeoutNanos, TimeUnit.NANOSECONDS);
+                if (msg instanceof ByteBuf b && b.isReadable()) {
+                    if (phase == Phase.IDLE) {
+                        phase = Phase.HEAD;
+                        arm(ctx);
+                    } else if (phase == Phase.BODY) {
+                        arm(ctx); // the body moves: the silence allowed starts again
+                    }
                 }
                 ctx.fireChannelRead(msg);
             }
@@ -72,12 +83,20 @@ final class RequestDeadline {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg instanceof FullHttpRequest) {
+                if (msg instanceof LastHttpContent) {
+                    phase = Phase.IDLE;
                     cancel();
+                } else if (msg instanceof HttpRequest) {
+                    phase = Phase.BODY;
                 }
                 ctx.fireChannelRead(msg);
             }
         };
+    }
+
+    private void arm(ChannelHandlerContext ctx) {
+        cancel();
+        pending = ctx.executor().schedule(() -> expire(ctx), timeoutNanos, TimeUnit.NANOSECONDS);
     }
 
     private void cancel() {

@@ -13,10 +13,10 @@ import java.time.Duration;
  * @param maxBodyBytes bodies above this get a 413 before they are read
  * @param sseKeepAlive idle time after which a stream gets an SSE comment; zero disables
  * @param rejectUnknownFields a 400 for unknown request fields instead of ignoring them (vLLM ignores them)
- * @param requestReadTimeout how long a client may take to send one whole request (head and body) once it has
- *                           sent its first byte; past it the client gets a 408 and is disconnected, so trickled
- *                           requests (slowloris) cannot hold connections forever. Idle keep-alive connections and
- *                           the time spent answering are not limited by it.
+ * @param requestReadTimeout how long a client may take to send a request's head once it has sent its first
+ *                           byte, and the longest silence allowed while it sends the body; past it the client gets
+ *                           a 408 and is disconnected, so trickled requests (slowloris) cannot hold connections
+ *                           forever. Idle keep-alive connections and the time spent answering are not limited.
  */
 public record ServerConfig(
         String host,

@@ -155,6 +155,25 @@ class HostileClientTest {
     }
 
     @Test
+    void aBodyThatKeepsMovingIsNotCutOffThoughItTakesLongerThanTheTimeout() throws Exception {
+        String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
+        try (Socket s = new Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(4000);
+            var out = s.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: "
+                    + body.length() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            int piece = body.length() / 4 + 1;
+            for (int i = 0; i < body.length(); i += piece) {
+                Thread.sleep(250); // each pause within the 400 ms allowed, 1 s in all
+                out.write(body.substring(i, Math.min(body.length(), i + piece)).getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+            }
+            String raw = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(List.of(200), statuses(raw), raw);
+        }
+    }
+
+    @Test
     void aSlowButCompleteRequestAndAnIdleKeepAliveConnectionAreNotCutOff() throws Exception {
         // The deadline covers reading one request, not the time between requests or the time to answer one.
         try (Socket s = new Socket("127.0.0.1", server.server.port())) {
