@@ -42,6 +42,10 @@ public final class TokenizeHandler {
         if (r.prompt() != null) {
             ids = rt.codec().encode(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens());
         } else {
+            if (Boolean.TRUE.equals(r.addSpecialTokens())) {
+                throw ApiException.unsupported("add_special_tokens: true applies to 'prompt' only; with 'messages' the "
+                        + "chat template places the special tokens", "add_special_tokens");
+            }
             List<io.peregrine.api.chat.Tool> tools = chat.validateConversation(r.messages(), r.tools());
             ThinkingMode thinking = ThinkingResolver.resolve(null, r.chatTemplateKwargs(), null);
             ToolChoice choice = tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;

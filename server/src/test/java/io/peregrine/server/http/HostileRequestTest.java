@@ -56,6 +56,10 @@ class HostileRequestTest {
                 "messages[0].content");
         error(server.post("/tokenize", "{\"messages\":[" + USER + "],\"tools\":[{\"type\":\"retrieval\"}]}"), 400,
                 "tools[0].type");
+        error(server.post("/tokenize", "{\"messages\":[" + USER + "],\"add_special_tokens\":true}"), 400,
+                "add_special_tokens");
+        assertEquals(200, server.post("/tokenize", "{\"messages\":[" + USER + "],\"add_special_tokens\":false}")
+                .statusCode());
         assertEquals(200, server.post("/tokenize", "{\"messages\":[" + USER + "]}").statusCode());
     }
 
