@@ -1,7 +1,12 @@
 package io.peregrine.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.chat.ChatCompletionRequest;
+import io.peregrine.api.completions.CompletionRequest;
 import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import java.util.function.Predicate;
 
 /**
@@ -73,7 +78,23 @@ public final class UnsupportedFields {
             new Rule("echo", TRUE, "echo is not supported"),
             new Rule("suffix", PRESENT, "suffix is not supported"));
 
+    private static final Set<String> CHAT_FIELDS = fields(SHARED, CHAT_ONLY);
+    private static final Set<String> COMPLETIONS_FIELDS = fields(SHARED, COMPLETIONS_ONLY);
+
     private UnsupportedFields() {}
+
+    /** The fields {@link #checkChat} (for a chat request type) or {@link #checkCompletions} has a rule for. */
+    public static Set<String> recognised(Class<?> requestType) {
+        if (requestType == ChatCompletionRequest.class) {
+            return CHAT_FIELDS;
+        }
+        return requestType == CompletionRequest.class ? COMPLETIONS_FIELDS : Set.of();
+    }
+
+    @SafeVarargs
+    private static Set<String> fields(List<Rule>... lists) {
+        return Stream.of(lists).flatMap(List::stream).map(Rule::field).collect(Collectors.toUnmodifiableSet());
+    }
 
     public static void checkChat(JsonNode body) throws ApiException {
         check(body, SHARED);

@@ -138,4 +138,17 @@ class HostileRequestTest {
         assertEquals(200, server.post("/v1/chat/completions", "{\"messages\":[" + USER + "],\"skip_special_tokens\":true,"
                 + "\"priority\":0,\"add_special_tokens\":false,\"bad_words\":[],\"length_penalty\":1.0}").statusCode());
     }
+
+    @Test
+    void strictModeRejectsUnsupportedFieldsByNameAndPassesTheirNeutralValues() throws Exception {
+        try (TestServer strict = new TestServer(ServerConfig.defaults().withRejectUnknownFields(true), 4096, true)) {
+            JsonNode e = error(strict.post("/v1/chat/completions", "{\"messages\":[" + USER + "],\"cache_salt\":\"a\"}"),
+                    400, "cache_salt");
+            assertEquals("unsupported_parameter", e.path("code").asText(), e.toString());
+            assertEquals(200, strict.post("/v1/chat/completions", "{\"messages\":[" + USER + "],\"echo\":false}")
+                    .statusCode());
+            // A completions-only field is still unknown to chat.
+            error(strict.post("/v1/chat/completions", "{\"messages\":[" + USER + "],\"suffix\":\"x\"}"), 400, "suffix");
+        }
+    }
 }
