@@ -107,6 +107,14 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             ex.error(ApiException.unauthorized());
             return;
         }
+        String encoding = req.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+        if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
+            // Read as JSON, a compressed body would be a baffling "not valid JSON".
+            ex.error(new ApiException(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "invalid_request_error",
+                    "Content-Encoding '" + Messages.clip(encoding) + "' is not supported; send the body uncompressed",
+                    null, "unsupported_content_encoding", 0));
+            return;
+        }
         byte[] body = ByteBufUtil.getBytes(req.content());
         try {
             route(ex, method, path, body, arrival);

@@ -210,4 +210,16 @@ class HostileClientTest {
         String post = exchange(request("HEAD", "/v1/chat/completions", null, true), 3000);
         assertEquals(List.of(405), statuses(post), post);
     }
+
+    @Test
+    void aCompressedBodyIsA415ThatSaysSo() throws Exception {
+        byte[] head = ("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Encoding: gzip"
+                + "\r\nContent-Length: 4\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+        ByteArrayOutputStream req = new ByteArrayOutputStream();
+        req.write(head);
+        req.write(new byte[] {0x1f, (byte) 0x8b, 8, 0});
+        String raw = exchange(req.toByteArray(), 3000);
+        assertEquals(List.of(415), statuses(raw), raw);
+        assertTrue(raw.contains("Content-Encoding 'gzip'"), raw);
+    }
 }
