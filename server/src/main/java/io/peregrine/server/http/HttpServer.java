@@ -11,6 +11,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
@@ -65,6 +66,9 @@ public final class HttpServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         RequestDeadline deadline = new RequestDeadline(config.requestReadTimeout());
                         ch.pipeline()
+                                .addLast(new IdleStateHandler(0, 0, config.idleConnectionTimeout().toNanos(),
+                                        TimeUnit.NANOSECONDS))
+                                .addLast(deadline.idleCloser())
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(deadline.requestsOut())

@@ -16,6 +16,7 @@ import io.netty.buffer.Unpooled;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
 import io.peregrine.api.json.Json;
+import io.netty.handler.timeout.IdleStateEvent;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +55,25 @@ final class RequestDeadline {
 
     RequestDeadline(Duration timeout) {
         this.timeoutNanos = timeout.toNanos();
+    }
+
+    /**
+     * Closes the connection on an {@link IdleStateEvent} (no traffic either way for the idle timeout) when it has
+     * nothing to do: no request arriving, none being answered. A long non-streamed generation is silent too, so
+     * the request queue decides, not the silence alone. Sits after an {@link io.netty.handler.timeout.IdleStateHandler}.
+     */
+    ChannelHandler idleCloser() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+                if (evt instanceof IdleStateEvent && phase == Phase.IDLE && !RequestQueue.of(ctx.channel()).busy()) {
+                    LOG.fine(() -> "closing idle connection " + ctx.channel().remoteAddress());
+                    ctx.close();
+                    return;
+                }
+                super.userEventTriggered(ctx, evt);
+            }
+        };
     }
 
     ChannelHandler bytesIn() {

@@ -17,6 +17,9 @@ import java.time.Duration;
  *                           byte, and the longest silence allowed while it sends the body; past it the client gets
  *                           a 408 and is disconnected, so trickled requests (slowloris) cannot hold connections
  *                           forever. Idle keep-alive connections and the time spent answering are not limited.
+ * @param idleConnectionTimeout a connection with no request in flight and no traffic either way for this long is
+ *                              closed, so idle keep-alive connections cannot pile up until file descriptors run
+ *                              out; a request being answered (streamed or not) is never cut by it
  */
 public record ServerConfig(
         String host,
@@ -28,57 +31,67 @@ public record ServerConfig(
         MediaLimits mediaLimits,
         Duration sseKeepAlive,
         boolean rejectUnknownFields,
-        Duration requestReadTimeout) {
+        Duration requestReadTimeout,
+        Duration idleConnectionTimeout) {
 
     public ServerConfig {
         if (requestReadTimeout.isNegative() || requestReadTimeout.isZero()) {
             throw new IllegalArgumentException("the request read timeout must be positive, got " + requestReadTimeout);
+        }
+        if (idleConnectionTimeout.isNegative() || idleConnectionTimeout.isZero()) {
+            throw new IllegalArgumentException("the idle connection timeout must be positive, got "
+                    + idleConnectionTimeout);
         }
     }
 
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
                 new MediaLimits(16, 1), Duration.ofSeconds(15), false,
-                Duration.ofSeconds(60));
+                Duration.ofSeconds(60), Duration.ofMinutes(5));
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout);
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
         return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout);
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
         return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout);
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout);
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withSseKeepAlive(Duration interval) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields,
-                requestReadTimeout);
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withRejectUnknownFields(boolean reject) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, reject, requestReadTimeout);
+                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout);
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withRequestReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, timeout);
+                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout);
+    }
+
+    public ServerConfig withIdleConnectionTimeout(Duration timeout) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout);
     }
 }

@@ -31,7 +31,8 @@ class HostileClientTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = new TestServer(ServerConfig.defaults().withRequestReadTimeout(Duration.ofMillis(400)), 256, true);
+        server = new TestServer(ServerConfig.defaults().withRequestReadTimeout(Duration.ofMillis(400))
+                .withIdleConnectionTimeout(Duration.ofMillis(1500)), 256, true);
     }
 
     @AfterAll
@@ -221,5 +222,29 @@ class HostileClientTest {
         String raw = exchange(req.toByteArray(), 3000);
         assertEquals(List.of(415), statuses(raw), raw);
         assertTrue(raw.contains("Content-Encoding 'gzip'"), raw);
+    }
+
+    @Test
+    void anIdleConnectionIsClosedButOneWaitingForItsAnswerIsNot() throws Exception {
+        try (Socket idle = new Socket("127.0.0.1", server.server.port())) {
+            idle.setSoTimeout(4000);
+            long t0 = System.nanoTime();
+            assertEquals(-1, idle.getInputStream().read(), "the server closes an idle connection");
+            assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
+        }
+        server.engine.script(r -> io.peregrine.server.fakes.FakeEngine.Script.queuedUntilAborted());
+        int aborted = server.engine.aborted.get();
+        try (Socket waiting = new Socket("127.0.0.1", server.server.port())) {
+            waiting.setSoTimeout(2000);
+            waiting.getOutputStream().write(request("POST", "/v1/chat/completions",
+                    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", false));
+            waiting.getOutputStream().flush();
+            // Silent for longer than the idle timeout, yet a request is in flight: it must not be cut.
+            org.junit.jupiter.api.Assertions.assertThrows(SocketTimeoutException.class, () -> waiting.getInputStream().read());
+            assertEquals(aborted, server.engine.aborted.get(), "the waiting request was aborted");
+        } finally {
+            server.engine.script(r -> io.peregrine.server.fakes.FakeEngine.Script.of(
+                    io.peregrine.engine.runtime.FinishReason.STOP, "ok"));
+        }
     }
 }
