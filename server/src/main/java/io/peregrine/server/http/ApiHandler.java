@@ -23,6 +23,7 @@ import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
 import java.io.IOException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -84,9 +85,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
         // rather than run for nobody.
-        Exchange ex = new Exchange(ctx.channel(), keepAlive, bodies.mapper(),
-                () -> ctx.channel().eventLoop().execute(keepAlive ? () -> serveNext(ctx)
-                        : () -> RequestQueue.of(ctx.channel()).discard()));
+        Exchange ex = new Exchange(ctx.channel(), keepAlive, bodies.mapper(), () -> afterAnswer(ctx, keepAlive));
         String path;
         try {
             path = new QueryStringDecoder(originForm(req.uri())).path();
@@ -130,6 +129,15 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         }
         int slash = uri.indexOf('/', uri.indexOf("//") + 2);
         return slash < 0 ? "/" : uri.substring(slash);
+    }
+
+    private void afterAnswer(ChannelHandlerContext ctx, boolean keepAlive) {
+        try {
+            ctx.channel().eventLoop().execute(keepAlive ? () -> serveNext(ctx)
+                    : () -> RequestQueue.of(ctx.channel()).discard());
+        } catch (RejectedExecutionException e) {
+            // The server is shutting down: there is no next request to serve.
+        }
     }
 
     private void serveNext(ChannelHandlerContext ctx) {

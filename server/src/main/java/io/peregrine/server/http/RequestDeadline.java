@@ -131,6 +131,10 @@ final class RequestDeadline {
         if (!ctx.channel().isActive()) {
             return;
         }
+        if (Boolean.TRUE.equals(ctx.channel().attr(BodyLimit.LINGERING).get())) {
+            ctx.close(); // already answered 413; a second answer would be noise
+            return;
+        }
         if (RequestQueue.of(ctx.channel()).busy()) {
             // An earlier request is still being answered (perhaps streamed); a 408 now would land inside its
             // response. The trickled request is looked at again later; the client is waiting on its own answer.
