@@ -9,18 +9,22 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.auth.ApiKeys;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Checks the API key on the request head, before the body is aggregated: without it a client with no key could
  * make the server buffer a body up to the size limit on every connection it opens. A rejected request gets the
- * 401 at once and the connection is closed, so its body is never read. Liveness stays open, as in
+ * 401 at once; its body is dropped as it arrives and the connection closes when it ends (or after
+ * {@link BodyLimit#LINGER_SECONDS}), so the client reads the 401 rather than a reset. Liveness stays open, as in
  * {@link ApiHandler}, which checks again on the full request. Per connection (not sharable).
  */
 final class AuthGate extends ChannelInboundHandlerAdapter {
@@ -46,7 +50,11 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (rejected) {
+            boolean last = msg instanceof LastHttpContent;
             ReferenceCountUtil.release(msg); // the rest of a rejected request, on its way to a closed connection
+            if (last) {
+                ctx.close();
+            }
             return;
         }
         if (msg instanceof HttpRequest req && keys.required() && req.decoderResult().isSuccess()
@@ -60,7 +68,15 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
             resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             resp.headers().set(HttpHeaderNames.CONNECTION, "close");
-            ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+            ctx.channel().attr(BodyLimit.LINGERING).set(Boolean.TRUE);
+            if (msg instanceof LastHttpContent || HttpUtil.is100ContinueExpected(req)) {
+                ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE); // no body is coming
+            } else {
+                ctx.writeAndFlush(resp);
+                ctx.executor().schedule(() -> {
+                    ctx.close();
+                }, BodyLimit.LINGER_SECONDS, TimeUnit.SECONDS);
+            }
             return;
         }
         ctx.fireChannelRead(msg);
