@@ -152,6 +152,13 @@ public final class ChatRequestMapper {
             }
             if (m.role().equals("tool")) {
                 answer(m.toolCallId(), called, unanswered, at);
+            } else if (m.toolCallId() != null) {
+                // Only a tool message answers a call; elsewhere the template would drop it without a word.
+                throw ApiException.invalid(at + ".tool_call_id is only allowed on role 'tool'", at + ".tool_call_id");
+            }
+            if (!m.role().equals("assistant") && (m.reasoningContent() != null || m.reasoning() != null)) {
+                String field = m.reasoningContent() != null ? "reasoning_content" : "reasoning";
+                throw ApiException.invalid(at + "." + field + " is only allowed on role 'assistant'", at + "." + field);
             }
             if (Boolean.TRUE.equals(m.partial())) {
                 throw ApiException.unsupported("partial mode (assistant prefill) is not supported yet", at + ".partial");

@@ -151,4 +151,15 @@ class HostileRequestTest {
             error(strict.post("/v1/chat/completions", "{\"messages\":[" + USER + "],\"suffix\":\"x\"}"), 400, "suffix");
         }
     }
+
+    @Test
+    void messageFieldsTheTemplateWouldDropOnThatRoleAreRejected() throws Exception {
+        error(chat("{\"role\":\"user\",\"content\":\"hi\",\"reasoning_content\":\"r\"}"), 400,
+                "messages[0].reasoning_content");
+        error(chat("{\"role\":\"system\",\"content\":\"s\",\"reasoning\":\"r\"}," + USER), 400,
+                "messages[0].reasoning");
+        error(chat("{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":\"x\"}"), 400, "messages[0].tool_call_id");
+        assertEquals(200, chat(USER + ",{\"role\":\"assistant\",\"content\":\"a\",\"reasoning_content\":\"r\"}," + USER)
+                .statusCode());
+    }
 }
