@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
@@ -85,7 +86,8 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
         // rather than run for nobody.
-        Exchange ex = new Exchange(ctx.channel(), keepAlive, bodies.mapper(), () -> afterAnswer(ctx, keepAlive));
+        Exchange ex = new Exchange(ctx.channel(), keepAlive, req.protocolVersion().equals(HttpVersion.HTTP_1_0),
+                bodies.mapper(), () -> afterAnswer(ctx, keepAlive));
         String path;
         try {
             path = new QueryStringDecoder(originForm(req.uri())).path();

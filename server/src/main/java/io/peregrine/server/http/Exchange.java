@@ -36,6 +36,7 @@ public final class Exchange {
 
     private final Channel channel;
     private final boolean keepAlive;
+    private final boolean http10;
     private final ObjectMapper mapper;
     private final AtomicBoolean answered = new AtomicBoolean();
     private final Runnable onAnswered;
@@ -49,8 +50,17 @@ public final class Exchange {
      *                   connection may then start on the next pipelined request (responses must keep their order)
      */
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper, Runnable onAnswered) {
+        this(channel, keepAlive, false, mapper, onAnswered);
+    }
+
+    /**
+     * @param http10 the request was HTTP/1.0: keeping its connection open must then be said in the response
+     *               ({@code Connection: keep-alive}), or the client waits for a close that never comes
+     */
+    public Exchange(Channel channel, boolean keepAlive, boolean http10, ObjectMapper mapper, Runnable onAnswered) {
         this.channel = channel;
         this.keepAlive = keepAlive;
+        this.http10 = http10;
         this.mapper = mapper;
         this.onAnswered = onAnswered;
     }
@@ -96,6 +106,11 @@ public final class Exchange {
         }
         if (status == HttpResponseStatus.UNAUTHORIZED) {
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+        }
+        if (keepAlive && http10) {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        } else if (!keepAlive) {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
         finish(channel.writeAndFlush(resp));
     }

@@ -247,4 +247,23 @@ class HostileClientTest {
                     io.peregrine.engine.runtime.FinishReason.STOP, "ok"));
         }
     }
+
+    @Test
+    void anHttp10KeepAliveClientIsToldTheConnectionStaysOpen() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(3000);
+            byte[] get = "GET /v1/models HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+            s.getOutputStream().write(get);
+            s.getOutputStream().flush();
+            StringBuilder raw = new StringBuilder();
+            byte[] buf = new byte[4096];
+            for (int n; !raw.toString().contains("\"object\":\"list\"") && (n = s.getInputStream().read(buf)) > 0; ) {
+                raw.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+            }
+            assertTrue(raw.toString().toLowerCase(java.util.Locale.ROOT).contains("connection: keep-alive"), raw.toString());
+            s.getOutputStream().write("GET /health HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String second = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(List.of(200), statuses(second), second);
+        }
+    }
 }
