@@ -92,7 +92,8 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         try {
             path = new QueryStringDecoder(originForm(req.uri())).path();
         } catch (IllegalArgumentException e) {
-            ex.error(ApiException.invalid("The request URI is not valid: " + e.getMessage(), null));
+            ex.error(ApiException.invalid("The request URI is not valid: " + Messages.clip(String.valueOf(e.getMessage())),
+                    null));
             return;
         }
         HttpMethod method = req.method();
