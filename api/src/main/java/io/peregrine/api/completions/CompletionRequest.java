@@ -8,6 +8,7 @@ import java.util.List;
  * either (the server rejects batches of prompts with a 400 rather than half-supporting them).
  *
  * @param logprobs legacy spelling: the number of alternatives per token, 0..20
+ * @param addSpecialTokens vLLM's switch for the BOS token in front of a text prompt (default true)
  */
 public record CompletionRequest(
         String model,
@@ -32,4 +33,5 @@ public record CompletionRequest(
         String suffix,
         Integer bestOf,
         JsonNode logitBias,
-        String user) {}
+        String user,
+        Boolean addSpecialTokens) {}

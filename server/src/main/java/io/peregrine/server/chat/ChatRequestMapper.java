@@ -9,6 +9,7 @@ import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.UnsupportedFields;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -70,6 +71,15 @@ public final class ChatRequestMapper {
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
     }
 
+    /**
+     * The checks {@link #map} makes on a conversation, for endpoints that render one without generating
+     * ({@code /tokenize}): the same messages must get the same answer everywhere.
+     */
+    public List<Tool> validateConversation(List<ChatMessage> messages, List<Tool> tools) throws ApiException {
+        validateMessages(messages);
+        return validateTools(tools);
+    }
+
     public static String resolveModel(String requested, List<String> servedNames) throws ApiException {
         if (requested == null) {
             return servedNames.getFirst();
@@ -87,8 +97,8 @@ public final class ChatRequestMapper {
         }
         Integer v = maxCompletionTokens != null ? maxCompletionTokens : maxTokens;
         if (v != null && v < 1) {
-            throw ApiException.invalid("max_completion_tokens must be at least 1, got " + v,
-                    maxCompletionTokens != null ? "max_completion_tokens" : "max_tokens");
+            String field = maxCompletionTokens != null ? "max_completion_tokens" : "max_tokens";
+            throw ApiException.invalid(field + " must be at least 1, got " + v, field);
         }
         return v;
     }
@@ -101,6 +111,8 @@ public final class ChatRequestMapper {
         int images = 0;
         int videos = 0;
         int priorToolCalls = 0;
+        Set<String> called = new HashSet<>();
+        List<String> unanswered = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);
             String at = "messages[" + i + "]";
@@ -138,8 +150,15 @@ public final class ChatRequestMapper {
             } else if (!content.isTextual()) {
                 throw ApiException.invalid(at + ".content must be a string or an array of content parts", at + ".content");
             }
-            if (m.role().equals("tool") && (m.toolCallId() == null || m.toolCallId().isEmpty())) {
-                throw ApiException.invalid(at + ".tool_call_id is required for role 'tool'", at + ".tool_call_id");
+            if (m.role().equals("tool")) {
+                answer(m.toolCallId(), called, unanswered, at);
+            } else if (m.toolCallId() != null) {
+                // Only a tool message answers a call; elsewhere the template would drop it without a word.
+                throw ApiException.invalid(at + ".tool_call_id is only allowed on role 'tool'", at + ".tool_call_id");
+            }
+            if (!m.role().equals("assistant") && (m.reasoningContent() != null || m.reasoning() != null)) {
+                String field = m.reasoningContent() != null ? "reasoning_content" : "reasoning";
+                throw ApiException.invalid(at + "." + field + " is only allowed on role 'assistant'", at + "." + field);
             }
             if (Boolean.TRUE.equals(m.partial())) {
                 throw ApiException.unsupported("partial mode (assistant prefill) is not supported yet", at + ".partial");
@@ -157,8 +176,22 @@ public final class ChatRequestMapper {
                     if (c.id() == null) {
                         throw ApiException.invalid(cat + ".id is required", cat + ".id");
                     }
+                    if (c.type() != null && !c.type().equals("function")) {
+                        throw ApiException.invalid(cat + ".type must be 'function', got '" + c.type() + "'",
+                                cat + ".type");
+                    }
+                    JsonNode args = c.function().arguments();
+                    if (args != null && !args.isNull() && !args.isTextual() && !args.isObject()) {
+                        throw ApiException.invalid(cat + ".function.arguments must be a JSON string or an object",
+                                cat + ".function.arguments");
+                    }
                 }
                 priorToolCalls += m.toolCalls().size();
+                unanswered.clear();
+                for (ToolCall c : m.toolCalls()) {
+                    unanswered.add(c.id());
+                    called.add(c.id());
+                }
             }
         }
         if (images > mediaLimits.images()) {
@@ -170,6 +203,31 @@ public final class ChatRequestMapper {
                     + mediaLimits.videos(), "messages");
         }
         return priorToolCalls;
+    }
+
+    /**
+     * A tool message answers a call made earlier in the conversation: a result for a call that was never made is
+     * a client bug (a lost or renamed id) that would otherwise be rendered as if the model had asked for it, and
+     * OpenAI rejects it too. Without an id it answers the latest turn's next unanswered call, as the template's
+     * history repair does.
+     */
+    private static void answer(String id, Set<String> called, List<String> unanswered, String at) throws ApiException {
+        if (id == null || id.isEmpty()) {
+            if (unanswered.isEmpty()) {
+                throw ApiException.invalid(at + ".tool_call_id is required for role 'tool': no earlier assistant "
+                        + "tool call is left for it to answer", at + ".tool_call_id");
+            }
+            unanswered.removeFirst();
+        } else if (!called.contains(id)) {
+            throw ApiException.invalid(at + ".tool_call_id '" + clip(id) + "' does not match any tool call of an "
+                    + "earlier assistant message", at + ".tool_call_id");
+        } else {
+            unanswered.remove(id);
+        }
+    }
+
+    private static String clip(String s) {
+        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
     }
 
     private static List<Tool> validateTools(List<Tool> tools) throws ApiException {

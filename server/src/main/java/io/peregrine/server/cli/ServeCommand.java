@@ -133,6 +133,16 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Seconds of silence after which a stream gets an SSE comment; 0 disables.")
     int sseKeepAliveSeconds;
 
+    @Option(names = "--request-read-timeout", defaultValue = "60",
+            description = "Seconds a client may take to send a request's headers, and the longest pause allowed "
+                    + "while it sends the body; slower clients get 408 and are disconnected (default: ${DEFAULT-VALUE}).")
+    int requestReadTimeoutSeconds;
+
+    @Option(names = "--idle-connection-timeout", defaultValue = "300",
+            description = "Seconds after which a keep-alive connection with no request in flight and no traffic is "
+                    + "closed; requests being answered are never cut (default: ${DEFAULT-VALUE}).")
+    int idleConnectionTimeoutSeconds;
+
     @Option(names = "--reject-unknown-fields",
             description = "Answer unknown request fields with 400 instead of ignoring them (vLLM ignores them).")
     boolean rejectUnknownFields;
@@ -256,6 +266,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         MediaLimits media = new MediaLimits(mm.path("image").asInt(16), mm.path("video").asInt(1));
         return new ServerConfig(host, port, maxBodyBytes, new ApiKeys(keys), policy, field, media,
-                java.time.Duration.ofSeconds(sseKeepAliveSeconds), rejectUnknownFields);
+                java.time.Duration.ofSeconds(sseKeepAliveSeconds), rejectUnknownFields,
+                java.time.Duration.ofSeconds(requestReadTimeoutSeconds),
+                java.time.Duration.ofSeconds(idleConnectionTimeoutSeconds));
     }
 }

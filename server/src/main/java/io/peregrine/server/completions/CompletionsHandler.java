@@ -23,6 +23,7 @@ import java.util.UUID;
  * the instant-mode ones, since no thinking switch applies to raw text.
  */
 public final class CompletionsHandler {
+    static final int DEFAULT_MAX_TOKENS = 16;
     private final ServingState state;
     private final JsonBodies bodies;
     private final SamplingResolver sampling;
@@ -44,10 +45,17 @@ public final class CompletionsHandler {
         CompletionRequest r = parsed.value();
         String model = ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
         UnsupportedFields.checkCompletions(parsed.tree());
-        int[] prompt = promptIds(r.prompt(), rt);
+        int[] prompt = promptIds(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens(), rt);
         boolean stream = Boolean.TRUE.equals(r.stream());
         if (r.streamOptions() != null && !stream) {
             throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
+        }
+        if (r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().continuousUsageStats())) {
+            throw ApiException.unsupported("stream_options.continuous_usage_stats is not supported",
+                    "stream_options.continuous_usage_stats");
+        }
+        if (r.bestOf() != null && r.bestOf() < 1) {
+            throw ApiException.invalid("best_of must be at least 1, got " + r.bestOf(), "best_of");
         }
         boolean includeUsage = stream && r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().includeUsage());
         int logprobs = r.logprobs() == null ? -1 : r.logprobs();
@@ -60,7 +68,11 @@ public final class CompletionsHandler {
         var draft = sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), r.minP(),
                 r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), r.stop(),
                 r.stopTokenIds(), r.ignoreEos(), r.n(), logprobs), false);
-        int maxTokens = ContextCheck.maxTokens(r.maxTokens(), prompt.length, rt.engine().maxModelLen(), "max_tokens");
+        int maxModelLen = rt.engine().maxModelLen();
+        // OpenAI's legacy default (vLLM's too), within what the context has left; chat keeps the whole remainder.
+        Integer requested = r.maxTokens() != null ? r.maxTokens()
+                : Integer.valueOf(Math.max(1, Math.min(DEFAULT_MAX_TOKENS, maxModelLen - prompt.length)));
+        int maxTokens = ContextCheck.maxTokens(requested, prompt.length, maxModelLen, "max_tokens");
         SamplingParams params = draft.apply(maxTokens);
         String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
         CompletionCall call = new CompletionCall(exchange, stream, includeUsage, id, model, params.n(), prompt.length,
@@ -69,7 +81,7 @@ public final class CompletionsHandler {
     }
 
     /** A string, an array of token ids, or a one-element array holding either. */
-    private static int[] promptIds(JsonNode prompt, ModelRuntime rt) throws ApiException {
+    private static int[] promptIds(JsonNode prompt, boolean addSpecialTokens, ModelRuntime rt) throws ApiException {
         if (prompt == null || prompt.isNull()) {
             throw ApiException.invalid("'prompt' is required", "prompt");
         }
@@ -78,7 +90,7 @@ public final class CompletionsHandler {
         }
         int[] ids;
         if (prompt.isTextual()) {
-            ids = rt.codec().encode(prompt.textValue(), true);
+            ids = rt.codec().encode(prompt.textValue(), addSpecialTokens);
         } else if (prompt.isArray() && !prompt.isEmpty() && prompt.get(0).isIntegralNumber()) {
             ids = new int[prompt.size()];
             int vocab = rt.codec().vocabSize();

@@ -9,7 +9,10 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.peregrine.api.health.Readiness;
 import io.peregrine.api.models.ModelCard;
 import io.peregrine.api.models.ModelList;
@@ -21,6 +24,7 @@ import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
 import java.io.IOException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -64,13 +68,34 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        long arrival = System.nanoTime();
-        Exchange ex = new Exchange(ctx.channel(), HttpUtil.isKeepAlive(req), bodies.mapper());
         if (req.decoderResult().isFailure()) {
-            ex.error(ApiException.invalid("Malformed HTTP request: " + req.decoderResult().cause(), null));
+            // The decoder has lost track of where requests start and end: answer, then drop the connection,
+            // whatever else is queued on it.
+            RequestQueue.of(ctx.channel()).discard();
+            new Exchange(ctx.channel(), false, bodies.mapper()).error(malformed(req.decoderResult().cause()));
             return;
         }
-        String path = new QueryStringDecoder(req.uri()).path();
+        if (RequestQueue.of(ctx.channel()).admit(req, ctx.channel())) {
+            serve(ctx, req);
+        }
+    }
+
+    /** Serves one request; the next pipelined one starts when this one has been answered. */
+    private void serve(ChannelHandlerContext ctx, FullHttpRequest req) {
+        long arrival = System.nanoTime();
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
+        // rather than run for nobody.
+        Exchange ex = new Exchange(ctx.channel(), keepAlive, req.protocolVersion().equals(HttpVersion.HTTP_1_0),
+                bodies.mapper(), () -> afterAnswer(ctx, keepAlive));
+        String path;
+        try {
+            path = new QueryStringDecoder(originForm(req.uri())).path();
+        } catch (IllegalArgumentException e) {
+            ex.error(ApiException.invalid("The request URI is not valid: " + Messages.clip(String.valueOf(e.getMessage())),
+                    null));
+            return;
+        }
         HttpMethod method = req.method();
         if (path.equals("/health") || path.equals("/v1/health/live")) {
             if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
@@ -84,12 +109,73 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             ex.error(ApiException.unauthorized());
             return;
         }
+        String encoding = req.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+        if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
+            // Read as JSON, a compressed body would be a baffling "not valid JSON".
+            ex.error(new ApiException(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "invalid_request_error",
+                    "Content-Encoding '" + Messages.clip(encoding) + "' is not supported; send the body uncompressed",
+                    null, "unsupported_content_encoding", 0));
+            return;
+        }
         byte[] body = ByteBufUtil.getBytes(req.content());
         try {
             route(ex, method, path, body, arrival);
         } catch (ApiException e) {
             ex.error(e);
         }
+    }
+
+    /** RFC 9112 3.2.2: a server must accept the absolute form ({@code http://host/path}) that proxies send. */
+    static String originForm(String uri) {
+        if (!(uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8))) {
+            return uri;
+        }
+        int slash = uri.indexOf('/', uri.indexOf("//") + 2);
+        return slash < 0 ? "/" : uri.substring(slash);
+    }
+
+    private void afterAnswer(ChannelHandlerContext ctx, boolean keepAlive) {
+        try {
+            ctx.channel().eventLoop().execute(keepAlive ? () -> serveNext(ctx)
+                    : () -> RequestQueue.of(ctx.channel()).discard());
+        } catch (RejectedExecutionException e) {
+            // The server is shutting down: there is no next request to serve.
+        }
+    }
+
+    private void serveNext(ChannelHandlerContext ctx) {
+        if (!ctx.channel().isActive()) {
+            RequestQueue.of(ctx.channel()).discard();
+            return;
+        }
+        FullHttpRequest next = RequestQueue.of(ctx.channel()).next(ctx.channel());
+        if (next != null) {
+            try {
+                serve(ctx, next);
+            } finally {
+                next.release();
+            }
+        }
+    }
+
+    /** The decoder's complaint in the client's terms: the status that names the problem, no Java class names. */
+    static ApiException malformed(Throwable cause) {
+        String detail = cause == null || cause.getMessage() == null ? "" : ": " + Messages.clip(cause.getMessage());
+        if (cause instanceof TooLongHttpLineException) {
+            return new ApiException(HttpResponseStatus.REQUEST_URI_TOO_LONG, "invalid_request_error",
+                    "The request line is too long" + detail, null, "uri_too_long", 0);
+        }
+        if (cause instanceof TooLongHttpHeaderException) {
+            return new ApiException(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request_error",
+                    "The request headers are too large" + detail, null, "headers_too_large", 0);
+        }
+        return ApiException.invalid("Malformed HTTP request" + detail, null);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        RequestQueue.of(ctx.channel()).discard();
+        super.channelInactive(ctx);
     }
 
     private void route(Exchange ex, HttpMethod method, String path, byte[] body, long arrival) throws ApiException {
@@ -154,7 +240,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     }
 
     private static void requireMethod(HttpMethod actual, HttpMethod expected, String path) throws ApiException {
-        if (!actual.equals(expected)) {
+        // HEAD is GET without the body (the codec drops it), as HTTP requires of every GET resource.
+        boolean head = actual.equals(HttpMethod.HEAD) && expected.equals(HttpMethod.GET);
+        if (!actual.equals(expected) && !head) {
             throw ApiException.methodNotAllowed("Use " + expected + " " + path);
         }
     }

@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One HTTP request's way back to its client: a full response, or SSE headers, events and the end. Netty's
@@ -31,14 +32,37 @@ public final class Exchange {
     private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
+    private static final Runnable NOTHING = () -> {};
+
     private final Channel channel;
     private final boolean keepAlive;
+    private final boolean http10;
     private final ObjectMapper mapper;
+    private final AtomicBoolean answered = new AtomicBoolean();
+    private final Runnable onAnswered;
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
+        this(channel, keepAlive, mapper, NOTHING);
+    }
+
+    /**
+     * @param onAnswered runs once, when the last byte of the response has been handed to the channel: the
+     *                   connection may then start on the next pipelined request (responses must keep their order)
+     */
+    public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper, Runnable onAnswered) {
+        this(channel, keepAlive, false, mapper, onAnswered);
+    }
+
+    /**
+     * @param http10 the request was HTTP/1.0: keeping its connection open must then be said in the response
+     *               ({@code Connection: keep-alive}), or the client waits for a close that never comes
+     */
+    public Exchange(Channel channel, boolean keepAlive, boolean http10, ObjectMapper mapper, Runnable onAnswered) {
         this.channel = channel;
         this.keepAlive = keepAlive;
+        this.http10 = http10;
         this.mapper = mapper;
+        this.onAnswered = onAnswered;
     }
 
     public Channel channel() {
@@ -83,6 +107,11 @@ public final class Exchange {
         if (status == HttpResponseStatus.UNAUTHORIZED) {
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
         }
+        if (keepAlive && http10) {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        } else if (!keepAlive) {
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
         finish(channel.writeAndFlush(resp));
     }
 
@@ -120,11 +149,19 @@ public final class Exchange {
     public void abortSse(ApiException e) {
         channel.write(new DefaultHttpContent(sseEvent(errorJson(e))));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+        answered();
     }
 
     private void finish(ChannelFuture f) {
         if (!keepAlive) {
             f.addListener(ChannelFutureListener.CLOSE);
+        }
+        answered();
+    }
+
+    private void answered() {
+        if (answered.compareAndSet(false, true)) {
+            onAnswered.run();
         }
     }
 }

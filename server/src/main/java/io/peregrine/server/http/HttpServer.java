@@ -11,6 +11,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
@@ -41,11 +42,12 @@ public final class HttpServer implements AutoCloseable {
             throws InterruptedException {
         JsonBodies bodies = new JsonBodies(Json.newMapper(), config.rejectUnknownFields());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
-        ChatHandler chat = new ChatHandler(state, bodies, new ChatRequestMapper(sampling, config.mediaLimits()),
-                config.reasoningField(), metrics, config.sseKeepAlive().toNanos());
+        ChatRequestMapper chatMapper = new ChatRequestMapper(sampling, config.mediaLimits());
+        ChatHandler chat = new ChatHandler(state, bodies, chatMapper, config.reasoningField(), metrics,
+                config.sseKeepAlive().toNanos());
         CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
                 config.sseKeepAlive().toNanos());
-        TokenizeHandler tokenize = new TokenizeHandler(state, bodies);
+        TokenizeHandler tokenize = new TokenizeHandler(state, bodies, chatMapper);
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
@@ -62,8 +64,15 @@ public final class HttpServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        RequestDeadline deadline = new RequestDeadline(config.requestReadTimeout());
                         ch.pipeline()
+                                .addLast(new IdleStateHandler(0, 0, config.idleConnectionTimeout().toNanos(),
+                                        TimeUnit.NANOSECONDS))
+                                .addLast(deadline.idleCloser())
+                                .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
+                                .addLast(deadline.requestsOut())
+                                .addLast(new AuthGate(config.apiKeys()))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(api);
                     }

@@ -68,22 +68,25 @@ public final class JsonBodies {
 
     private void logUnknownFields(JsonNode tree, Class<?> type) throws ApiException {
         Set<String> known = new HashSet<>();
+        Set<String> recognised = UnsupportedFields.recognised(type);
         for (RecordComponent c : type.getRecordComponents()) {
             known.add(snake(c.getName()));
         }
         List<String> unknown = new ArrayList<>();
         for (Iterator<String> it = tree.fieldNames(); it.hasNext(); ) {
             String name = it.next();
-            if (!known.contains(name)) {
+            // Fields this server recognises but does not implement get their own 400 from UnsupportedFields when
+            // set; they are neither "unknown" nor "ignored".
+            if (!known.contains(name) && !recognised.contains(name)) {
                 unknown.add(name);
             }
         }
         if (!unknown.isEmpty() && rejectUnknownFields) {
-            throw ApiException.invalid("Unknown field(s) " + unknown + " (this server rejects unknown fields)",
-                    unknown.getFirst());
+            throw ApiException.invalid("Unknown field(s) " + Messages.names(unknown)
+                    + " (this server rejects unknown fields)", Messages.clip(unknown.getFirst()));
         }
         if (!unknown.isEmpty()) {
-            LOG.warning("The following fields were present in the request but ignored: " + unknown);
+            LOG.warning("The following fields were present in the request but ignored: " + Messages.names(unknown));
         }
     }
 

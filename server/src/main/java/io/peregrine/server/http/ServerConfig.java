@@ -13,6 +13,13 @@ import java.time.Duration;
  * @param maxBodyBytes bodies above this get a 413 before they are read
  * @param sseKeepAlive idle time after which a stream gets an SSE comment; zero disables
  * @param rejectUnknownFields a 400 for unknown request fields instead of ignoring them (vLLM ignores them)
+ * @param requestReadTimeout how long a client may take to send a request's head once it has sent its first
+ *                           byte, and the longest silence allowed while it sends the body; past it the client gets
+ *                           a 408 and is disconnected, so trickled requests (slowloris) cannot hold connections
+ *                           forever. Idle keep-alive connections and the time spent answering are not limited.
+ * @param idleConnectionTimeout a connection with no request in flight and no traffic either way for this long is
+ *                              closed, so idle keep-alive connections cannot pile up until file descriptors run
+ *                              out; a request being answered (streamed or not) is never cut by it
  */
 public record ServerConfig(
         String host,
@@ -23,39 +30,68 @@ public record ServerConfig(
         ReasoningField reasoningField,
         MediaLimits mediaLimits,
         Duration sseKeepAlive,
-        boolean rejectUnknownFields) {
+        boolean rejectUnknownFields,
+        Duration requestReadTimeout,
+        Duration idleConnectionTimeout) {
+
+    public ServerConfig {
+        if (requestReadTimeout.isNegative() || requestReadTimeout.isZero()) {
+            throw new IllegalArgumentException("the request read timeout must be positive, got " + requestReadTimeout);
+        }
+        if (idleConnectionTimeout.isNegative() || idleConnectionTimeout.isZero()) {
+            throw new IllegalArgumentException("the idle connection timeout must be positive, got "
+                    + idleConnectionTimeout);
+        }
+    }
 
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
-                new MediaLimits(16, 1), Duration.ofSeconds(15), false);
+                new MediaLimits(16, 1), Duration.ofSeconds(15), false,
+                Duration.ofSeconds(60), Duration.ofMinutes(5));
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
-        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
-        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withSseKeepAlive(Duration interval) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields,
+                requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withRejectUnknownFields(boolean reject) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, reject);
+                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields);
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields,
+                requestReadTimeout, idleConnectionTimeout);
+    }
+
+    public ServerConfig withRequestReadTimeout(Duration timeout) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout);
+    }
+
+    public ServerConfig withIdleConnectionTimeout(Duration timeout) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout);
     }
 }

@@ -22,10 +22,13 @@ import java.util.List;
 public final class TokenizeHandler {
     private final ServingState state;
     private final JsonBodies bodies;
+    private final ChatRequestMapper chat;
 
-    public TokenizeHandler(ServingState state, JsonBodies bodies) {
+    /** @param chat validates a conversation exactly as a chat completion would */
+    public TokenizeHandler(ServingState state, JsonBodies bodies, ChatRequestMapper chat) {
         this.state = state;
         this.bodies = bodies;
+        this.chat = chat;
     }
 
     public TokenizeResponse tokenize(byte[] body) throws ApiException {
@@ -39,12 +42,14 @@ public final class TokenizeHandler {
         if (r.prompt() != null) {
             ids = rt.codec().encode(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens());
         } else {
-            if (r.messages().isEmpty()) {
-                throw ApiException.invalid("'messages' must be a non-empty array", "messages");
+            if (Boolean.TRUE.equals(r.addSpecialTokens())) {
+                throw ApiException.unsupported("add_special_tokens: true applies to 'prompt' only; with 'messages' the "
+                        + "chat template places the special tokens", "add_special_tokens");
             }
+            List<io.peregrine.api.chat.Tool> tools = chat.validateConversation(r.messages(), r.tools());
             ThinkingMode thinking = ThinkingResolver.resolve(null, r.chatTemplateKwargs(), null);
-            ToolChoice choice = r.tools() == null || r.tools().isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
-            ChatInput input = new ChatInput(r.messages(), r.tools(), choice, thinking, r.chatTemplateKwargs(),
+            ToolChoice choice = tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
+            ChatInput input = new ChatInput(r.messages(), tools, choice, thinking, r.chatTemplateKwargs(),
                     r.addGenerationPrompt() == null || r.addGenerationPrompt());
             try {
                 ChatPrompt p = rt.prompts().build(input);

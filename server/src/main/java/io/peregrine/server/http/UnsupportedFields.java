@@ -1,7 +1,12 @@
 package io.peregrine.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.chat.ChatCompletionRequest;
+import io.peregrine.api.completions.CompletionRequest;
 import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import java.util.function.Predicate;
 
 /**
@@ -15,6 +20,8 @@ public final class UnsupportedFields {
 
     private static final Predicate<JsonNode> PRESENT = v -> !v.isNull();
     private static final Predicate<JsonNode> TRUE = v -> v.isBoolean() && v.booleanValue();
+    private static final Predicate<JsonNode> FALSE = v -> v.isBoolean() && !v.booleanValue();
+    private static final Predicate<JsonNode> NON_ZERO = v -> !v.isNull() && !(v.isNumber() && v.doubleValue() == 0);
     private static final Predicate<JsonNode> NON_EMPTY = v -> !v.isNull() && !(v.isContainerNode() && v.isEmpty());
     private static final Predicate<JsonNode> ABOVE_ONE = v -> !v.isNull() && !(v.isNumber() && v.intValue() <= 1);
     private static final Predicate<JsonNode> ABOVE_ZERO = v -> !v.isNull() && !(v.isNumber() && v.intValue() <= 0);
@@ -30,7 +37,22 @@ public final class UnsupportedFields {
             new Rule("best_of", ABOVE_ONE, "best_of > 1 is not supported"),
             new Rule("use_beam_search", TRUE, "beam search is not supported"),
             new Rule("include_stop_str_in_output", TRUE, "include_stop_str_in_output is not supported"),
-            new Rule("prompt_logprobs", PRESENT, "prompt_logprobs is not supported"));
+            new Rule("prompt_logprobs", PRESENT, "prompt_logprobs is not supported"),
+            // vLLM extensions that change the prompt, the output or isolation; ignoring them would look like success.
+            new Rule("guided_decoding_backend", PRESENT, "guided decoding is not supported"),
+            new Rule("guided_whitespace_pattern", PRESENT, "guided decoding is not supported"),
+            new Rule("bad_words", NON_EMPTY, "bad_words is not supported"),
+            new Rule("allowed_token_ids", NON_EMPTY, "allowed_token_ids is not supported"),
+            new Rule("logits_processors", NON_EMPTY, "logits_processors is not supported"),
+            new Rule("truncate_prompt_tokens", PRESENT, "truncate_prompt_tokens is not supported; shorten the prompt"),
+            new Rule("skip_special_tokens", FALSE, "skip_special_tokens: false is not supported"),
+            new Rule("spaces_between_special_tokens", FALSE, "spaces_between_special_tokens: false is not supported"),
+            new Rule("return_tokens_as_token_ids", TRUE, "return_tokens_as_token_ids is not supported"),
+            new Rule("cache_salt", PRESENT, "cache_salt (per-tenant prefix cache isolation) is not supported"),
+            new Rule("kv_transfer_params", PRESENT, "kv_transfer_params (disaggregated serving) is not supported"),
+            new Rule("priority", NON_ZERO, "request priorities are not supported"),
+            new Rule("length_penalty", v -> !v.isNull() && !(v.isNumber() && v.doubleValue() == 1.0),
+                    "length_penalty applies to beam search, which is not supported"));
 
     private static final List<Rule> CHAT_ONLY = List.of(
             new Rule("response_format",
@@ -45,13 +67,34 @@ public final class UnsupportedFields {
             new Rule("prediction", PRESENT, "predicted outputs are not supported"),
             new Rule("web_search_options", PRESENT, "web search is not supported"),
             new Rule("echo", TRUE, "echo is not supported for chat completions"),
-            new Rule("continue_final_message", TRUE, "continue_final_message is not supported yet"));
+            new Rule("continue_final_message", TRUE, "continue_final_message is not supported yet"),
+            new Rule("chat_template", PRESENT, "a custom chat_template is not supported; the checkpoint's template is used"),
+            new Rule("documents", NON_EMPTY, "documents (RAG inputs to the chat template) are not supported"),
+            new Rule("add_special_tokens", TRUE,
+                    "add_special_tokens: true is not supported for chat; the chat template places the special tokens"),
+            new Rule("mm_processor_kwargs", NON_EMPTY, "mm_processor_kwargs is not supported"));
 
     private static final List<Rule> COMPLETIONS_ONLY = List.of(
             new Rule("echo", TRUE, "echo is not supported"),
             new Rule("suffix", PRESENT, "suffix is not supported"));
 
+    private static final Set<String> CHAT_FIELDS = fields(SHARED, CHAT_ONLY);
+    private static final Set<String> COMPLETIONS_FIELDS = fields(SHARED, COMPLETIONS_ONLY);
+
     private UnsupportedFields() {}
+
+    /** The fields {@link #checkChat} (for a chat request type) or {@link #checkCompletions} has a rule for. */
+    public static Set<String> recognised(Class<?> requestType) {
+        if (requestType == ChatCompletionRequest.class) {
+            return CHAT_FIELDS;
+        }
+        return requestType == CompletionRequest.class ? COMPLETIONS_FIELDS : Set.of();
+    }
+
+    @SafeVarargs
+    private static Set<String> fields(List<Rule>... lists) {
+        return Stream.of(lists).flatMap(List::stream).map(Rule::field).collect(Collectors.toUnmodifiableSet());
+    }
 
     public static void checkChat(JsonNode body) throws ApiException {
         check(body, SHARED);

@@ -75,4 +75,41 @@ class AuthTest {
         assertFalse(keys.accepts(null, "Secret"));
         assertTrue(ApiKeys.none().accepts(null, null));
     }
+
+    @Test
+    void aRequestWithoutAKeyIsRefusedBeforeItsBodyIsRead() throws Exception {
+        // Announces 30 MB and sends none of it: the answer must not wait for (or buffer) the body.
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(3000);
+            s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                    + "\r\nContent-Length: 31457280\r\n\r\n{").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            // The answer comes while the body is still owed (the connection closes later, when it ends or lingers out).
+            StringBuilder raw = new StringBuilder();
+            byte[] buf = new byte[4096];
+            for (int n; !raw.toString().contains("invalid_api_key") && (n = s.getInputStream().read(buf)) > 0; ) {
+                raw.append(new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            assertTrue(raw.toString().startsWith("HTTP/1.1 401 "), raw.toString());
+            assertTrue(raw.toString().contains("invalid_api_key"), raw.toString());
+        }
+    }
+
+    @Test
+    void aClientWithoutAKeyThatSendsItsWholeBodyFirstStillReadsThe401() throws Exception {
+        byte[] body = new byte[16 << 20];
+        java.util.Arrays.fill(body, (byte) 'x');
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(5000);
+            var out = s.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            for (int i = 0; i < body.length; i += 64 << 10) {
+                out.write(body, i, 64 << 10);
+            }
+            out.flush();
+            String raw = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(raw.startsWith("HTTP/1.1 401 "), raw);
+        }
+    }
 }

@@ -77,6 +77,16 @@ class RealEngineHttpTest {
     }
 
     @Test
+    void completionsHonourAddSpecialTokens() throws Exception {
+        String body = "{\"model\":\"demo\",\"prompt\":\"Kestrels hover\",\"max_tokens\":1";
+        long with = post("/v1/completions", body + "}").get("usage").get("prompt_tokens").asLong();
+        long without = post("/v1/completions", body + ",\"add_special_tokens\":false}").get("usage")
+                .get("prompt_tokens").asLong();
+        assertEquals(with - 1, without, "add_special_tokens: false must drop the BOS token");
+        server.awaitIdle();
+    }
+
+    @Test
     void tokenizeAndDetokenizeRoundTrip() throws Exception {
         String text = "Peregrine falcons dive at 390 km/h — schnell! 你好 🦅";
         JsonNode t = post("/tokenize", JSON.writeValueAsString(Map.of("model", RealEngineServer.MODEL,

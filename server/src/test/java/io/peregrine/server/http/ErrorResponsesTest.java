@@ -9,6 +9,7 @@ import io.peregrine.engine.runtime.RejectedException;
 import io.peregrine.server.fakes.TestServer;
 import io.peregrine.server.sampling.SamplingPolicy;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -98,6 +99,27 @@ class ErrorResponsesTest {
         String big = "x".repeat(70 << 10);
         JsonNode e = expectError(server.post("/v1/chat/completions", chat(",\"user\":\"" + big + "\"")), 413, null);
         assertEquals("request_too_large", e.get("code").asText());
+    }
+
+    @Test
+    void a413ReachesAClientThatSendsItsWholeBodyBeforeReading() throws Exception {
+        // As HTTP clients do (the JDK's, curl): the whole body goes out, then the answer is read. A server that
+        // closes with the body unread resets the connection, and the 413 is lost with it.
+        byte[] body = new byte[32 << 20];
+        java.util.Arrays.fill(body, (byte) 'x');
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(5000);
+            var out = s.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            for (int i = 0; i < body.length; i += 64 << 10) {
+                out.write(body, i, 64 << 10);
+            }
+            out.flush();
+            String raw = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(raw.startsWith("HTTP/1.1 413 "), raw);
+            assertTrue(raw.contains("request_too_large"), raw);
+        }
     }
 
     @Test

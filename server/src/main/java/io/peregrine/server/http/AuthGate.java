@@ -1,0 +1,93 @@
+package io.peregrine.server.http;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.ReferenceCountUtil;
+import io.peregrine.api.error.ErrorBody;
+import io.peregrine.api.error.ErrorResponse;
+import io.peregrine.api.json.Json;
+import io.peregrine.server.auth.ApiKeys;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Checks the API key on the request head, before the body is aggregated: without it a client with no key could
+ * make the server buffer a body up to the size limit on every connection it opens. A rejected request gets the
+ * 401 at once; its body is dropped as it arrives and the connection closes when it ends (or after
+ * {@link BodyLimit#LINGER_SECONDS}), so the client reads the 401 rather than a reset. Liveness stays open, as in
+ * {@link ApiHandler}, which checks again on the full request. Per connection (not sharable).
+ */
+final class AuthGate extends ChannelInboundHandlerAdapter {
+    private static final byte[] BODY;
+
+    static {
+        ApiException e = ApiException.unauthorized();
+        try {
+            BODY = Json.newMapper().writeValueAsBytes(
+                    new ErrorResponse(new ErrorBody(e.getMessage(), e.type(), e.param(), e.code())));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    private final ApiKeys keys;
+    private boolean rejected;
+
+    AuthGate(ApiKeys keys) {
+        this.keys = keys;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (rejected) {
+            boolean last = msg instanceof LastHttpContent;
+            ReferenceCountUtil.release(msg); // the rest of a rejected request, on its way to a closed connection
+            if (last) {
+                ctx.close();
+            }
+            return;
+        }
+        if (msg instanceof HttpRequest req && keys.required() && req.decoderResult().isSuccess()
+                && !RequestQueue.of(ctx.channel()).busy() && !isLiveness(req.uri())
+                && !keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
+            rejected = true;
+            ReferenceCountUtil.release(msg);
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.UNAUTHORIZED,
+                    Unpooled.wrappedBuffer(BODY));
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+            resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
+            resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+            resp.headers().set(HttpHeaderNames.CONNECTION, "close");
+            ctx.channel().attr(BodyLimit.LINGERING).set(Boolean.TRUE);
+            if (msg instanceof LastHttpContent || HttpUtil.is100ContinueExpected(req)) {
+                ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE); // no body is coming
+            } else {
+                ctx.writeAndFlush(resp);
+                ctx.executor().schedule(() -> {
+                    ctx.close();
+                }, BodyLimit.LINGER_SECONDS, TimeUnit.SECONDS);
+            }
+            return;
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    private static boolean isLiveness(String uri) {
+        try {
+            String path = new QueryStringDecoder(ApiHandler.originForm(uri)).path();
+            return path.equals("/health") || path.equals("/v1/health/live");
+        } catch (IllegalArgumentException e) {
+            return false; // not a valid target: let the router answer it
+        }
+    }
+}
