@@ -9,6 +9,7 @@ import io.peregrine.server.http.ContextCheck;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.JsonBodies;
 import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.sampling.SamplingResolver;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
 import java.util.UUID;
@@ -36,6 +37,7 @@ public final class ChatHandler {
         ModelRuntime rt = state.requireServing();
         JsonBodies.Parsed<ChatCompletionRequest> parsed = bodies.read(body, ChatCompletionRequest.class);
         ChatPlan plan = mapper.map(parsed.value(), parsed.tree(), rt.servedModelNames());
+        SamplingResolver.requireStopIdsInVocabulary(parsed.value().stopTokenIds(), rt.codec().vocabSize());
         ChatPrompt prompt;
         try {
             prompt = rt.prompts().build(plan.input(), plan.output());

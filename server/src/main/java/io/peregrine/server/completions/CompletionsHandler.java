@@ -68,6 +68,7 @@ public final class CompletionsHandler {
         var draft = sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), r.minP(),
                 r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), r.stop(),
                 r.stopTokenIds(), r.ignoreEos(), r.n(), logprobs), false);
+        SamplingResolver.requireStopIdsInVocabulary(r.stopTokenIds(), rt.codec().vocabSize());
         int maxModelLen = rt.engine().maxModelLen();
         // OpenAI's legacy default (vLLM's too), within what the context has left; chat keeps the whole remainder.
         Integer requested = r.maxTokens() != null ? r.maxTokens()

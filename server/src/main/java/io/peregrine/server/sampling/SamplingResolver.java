@@ -79,6 +79,24 @@ public final class SamplingResolver {
                 seed, maxTokens, stop, stopIds, ignoreEos, logprobs, n);
     }
 
+    /**
+     * An id the tokenizer does not have can never be sampled, so a stop on it would silently never fire: the
+     * client has the wrong model's ids. Checked apart from {@link #resolve} because only the runtime knows the
+     * vocabulary.
+     */
+    public static void requireStopIdsInVocabulary(List<Integer> stopTokenIds, int vocabSize) throws ApiException {
+        if (stopTokenIds == null) {
+            return;
+        }
+        for (int i = 0; i < stopTokenIds.size(); i++) {
+            Integer id = stopTokenIds.get(i);
+            if (id != null && id >= vocabSize) {
+                throw ApiException.invalid("stop_token_ids[" + i + "] = " + id + " is not a token id of this model's "
+                        + "vocabulary [0, " + vocabSize + ")", "stop_token_ids[" + i + "]");
+            }
+        }
+    }
+
     private static void requireFixed(Double value, double expected, String field, String mode) throws ApiException {
         if (value != null && Math.abs(value - expected) > 1e-9) {
             throw ApiException.invalid("invalid " + field + ": only " + trim(expected) + " is allowed for this model"

@@ -75,6 +75,18 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void stopTokenIdsOutsideTheVocabularyName400WithTheField() throws Exception {
+        // The fake codec has 256 ids: 255 is the last one, 256 would never be sampled.
+        assertEquals(200, server.post("/v1/chat/completions", chat(",\"stop_token_ids\":[0,255]")).statusCode());
+        JsonNode e = expectError(server.post("/v1/chat/completions", chat(",\"stop_token_ids\":[3,256]")), 400,
+                "stop_token_ids[1]");
+        assertTrue(e.get("message").asText().contains("256"), e.toString());
+        expectError(server.post("/v1/completions",
+                "{\"model\":\"kimi-k2.5\",\"prompt\":\"hi\",\"stop_token_ids\":[99999]}"), 400, "stop_token_ids[0]");
+        expectError(server.post("/v1/chat/completions", chat(",\"stop_token_ids\":[-1]")), 400, "stop_token_ids[0]");
+    }
+
+    @Test
     void unknownModelIs404() throws Exception {
         JsonNode e = expectError(server.post("/v1/chat/completions",
                 "{\"model\":\"gpt-9\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"), 404, "model");
