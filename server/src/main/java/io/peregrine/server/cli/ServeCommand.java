@@ -10,6 +10,7 @@ import io.peregrine.server.chat.MediaLimits;
 import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.chat.ReasoningField;
 import io.peregrine.server.http.HttpServer;
+import io.peregrine.server.http.CorsPolicy;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingPolicy;
@@ -147,6 +148,23 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Answer unknown request fields with 400 instead of ignoring them (vLLM ignores them).")
     boolean rejectUnknownFields;
 
+    @Option(names = "--allowed-origins", defaultValue = "[]", paramLabel = "JSON",
+            description = "Browser origins allowed to call the API, a JSON list such as '[\"https://app.example\"]' "
+                    + "or '[\"*\"]' (default: none, no CORS headers; vLLM allows all).")
+    String allowedOrigins;
+
+    @Option(names = "--allowed-methods", defaultValue = "[\"*\"]", paramLabel = "JSON",
+            description = "Methods a CORS preflight may ask for, a JSON list (default: ${DEFAULT-VALUE}).")
+    String allowedMethods;
+
+    @Option(names = "--allowed-headers", defaultValue = "[\"*\"]", paramLabel = "JSON",
+            description = "Request headers a CORS preflight may ask for, a JSON list (default: ${DEFAULT-VALUE}).")
+    String allowedHeaders;
+
+    @Option(names = "--allow-credentials",
+            description = "Let browsers send credentials cross-origin (Access-Control-Allow-Credentials: true).")
+    boolean allowCredentials;
+
     @Option(names = "--shutdown-timeout", defaultValue = "30",
             description = "Seconds SIGTERM waits for running requests before aborting them.")
     int shutdownTimeoutSeconds;
@@ -268,6 +286,32 @@ public final class ServeCommand implements Callable<Integer> {
         return new ServerConfig(host, port, maxBodyBytes, new ApiKeys(keys), policy, field, media,
                 java.time.Duration.ofSeconds(sseKeepAliveSeconds), rejectUnknownFields,
                 java.time.Duration.ofSeconds(requestReadTimeoutSeconds),
-                java.time.Duration.ofSeconds(idleConnectionTimeoutSeconds));
+                java.time.Duration.ofSeconds(idleConnectionTimeoutSeconds),
+                new CorsPolicy(jsonList(allowedOrigins, "--allowed-origins"), jsonList(allowedMethods, "--allowed-methods"),
+                        jsonList(allowedHeaders, "--allowed-headers"), allowCredentials));
+    }
+
+    /** vLLM's spelling: a JSON list of strings. */
+    static List<String> jsonList(String text, String flag) {
+        JsonNode node;
+        try {
+            node = Json.newMapper().readTree(text);
+        } catch (IOException e) {
+            node = null;
+        }
+        List<String> out = new ArrayList<>();
+        if (node != null && node.isArray()) {
+            for (JsonNode v : node) {
+                if (!v.isTextual()) {
+                    node = null;
+                    break;
+                }
+                out.add(v.textValue());
+            }
+        }
+        if (node == null || !node.isArray()) {
+            throw new IllegalArgumentException(flag + " must be a JSON list of strings like '[\"*\"]', got " + text);
+        }
+        return out;
     }
 }

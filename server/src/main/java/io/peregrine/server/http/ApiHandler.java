@@ -5,7 +5,9 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -51,11 +53,13 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final TokenizeHandler tokenize;
     private final ServerMetrics metrics;
     private final Executor requestThreads;
+    private final CorsPolicy cors;
     private final long created = System.currentTimeMillis() / 1000;
 
     public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
                       CompletionsHandler completions, TokenizeHandler tokenize, ServerMetrics metrics,
-                      Executor requestThreads) {
+                      Executor requestThreads, CorsPolicy cors) {
+        this.cors = cors;
         this.state = state;
         this.keys = keys;
         this.bodies = bodies;
@@ -86,8 +90,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
         // rather than run for nobody.
+        String origin = req.headers().get(HttpHeaderNames.ORIGIN);
         Exchange ex = new Exchange(ctx.channel(), keepAlive, req.protocolVersion().equals(HttpVersion.HTTP_1_0),
-                bodies.mapper(), () -> afterAnswer(ctx, keepAlive));
+                bodies.mapper(), () -> afterAnswer(ctx, keepAlive), h -> cors.addResponseHeaders(origin, h));
         String path;
         try {
             path = new QueryStringDecoder(originForm(req.uri())).path();
@@ -97,6 +102,10 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         HttpMethod method = req.method();
+        if (cors.isPreflight(method, req.headers())) {
+            preflight(ex, req);
+            return;
+        }
         if (path.equals("/health") || path.equals("/v1/health/live")) {
             if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
                 ex.error(ApiException.methodNotAllowed("Use GET " + path));
@@ -122,6 +131,21 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             route(ex, method, path, body, arrival);
         } catch (ApiException e) {
             ex.error(e);
+        }
+    }
+
+    /**
+     * A browser sends no credentials on a preflight, so it needs no key (vLLM's auth middleware lets OPTIONS
+     * through too); it reveals only the CORS configuration, the same for every path.
+     */
+    private void preflight(Exchange ex, FullHttpRequest req) {
+        HttpHeaders allowing = new DefaultHttpHeaders();
+        java.util.List<String> refused = cors.answerPreflight(req.headers(), allowing);
+        if (refused.isEmpty()) {
+            ex.noContent(h -> h.add(allowing));
+        } else {
+            // Starlette's answer too; the browser then blocks the call, and the body says why in its dev tools.
+            ex.error(ApiException.invalid("Disallowed CORS " + String.join(", ", refused), null));
         }
     }
 

@@ -41,10 +41,12 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
     }
 
     private final ApiKeys keys;
+    private final CorsPolicy cors;
     private boolean rejected;
 
-    AuthGate(ApiKeys keys) {
+    AuthGate(ApiKeys keys, CorsPolicy cors) {
         this.keys = keys;
+        this.cors = cors;
     }
 
     @Override
@@ -59,6 +61,7 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
         }
         if (msg instanceof HttpRequest req && keys.required() && req.decoderResult().isSuccess()
                 && !RequestQueue.of(ctx.channel()).busy() && !isLiveness(req.uri())
+                && !cors.isPreflight(req.method(), req.headers())
                 && !keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
             rejected = true;
             ReferenceCountUtil.release(msg);
@@ -68,6 +71,8 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
             resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             resp.headers().set(HttpHeaderNames.CONNECTION, "close");
+            // A browser page must be able to read the 401, not just a CORS failure.
+            cors.addResponseHeaders(req.headers().get(HttpHeaderNames.ORIGIN), resp.headers());
             ctx.channel().attr(BodyLimit.LINGERING).set(Boolean.TRUE);
             if (msg instanceof LastHttpContent || HttpUtil.is100ContinueExpected(req)) {
                 ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE); // no body is coming

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -22,6 +23,7 @@ import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * One HTTP request's way back to its client: a full response, or SSE headers, events and the end. Netty's
@@ -40,6 +42,8 @@ public final class Exchange {
     private final ObjectMapper mapper;
     private final AtomicBoolean answered = new AtomicBoolean();
     private final Runnable onAnswered;
+    private final Consumer<HttpHeaders> extraHeaders;
+    private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
         this(channel, keepAlive, mapper, NOTHING);
@@ -58,6 +62,13 @@ public final class Exchange {
      *               ({@code Connection: keep-alive}), or the client waits for a close that never comes
      */
     public Exchange(Channel channel, boolean keepAlive, boolean http10, ObjectMapper mapper, Runnable onAnswered) {
+        this(channel, keepAlive, http10, mapper, onAnswered, NO_HEADERS);
+    }
+
+    /** @param extraHeaders adds headers every response of this exchange carries (CORS) */
+    public Exchange(Channel channel, boolean keepAlive, boolean http10, ObjectMapper mapper, Runnable onAnswered,
+                    Consumer<HttpHeaders> extraHeaders) {
+        this.extraHeaders = extraHeaders;
         this.channel = channel;
         this.keepAlive = keepAlive;
         this.http10 = http10;
@@ -97,22 +108,36 @@ public final class Exchange {
         send(status, contentType, body.getBytes(StandardCharsets.UTF_8), 0);
     }
 
+    /** A 204 (a CORS preflight's answer): no body, so no Content-Length either (RFC 9110 8.6). */
+    public void noContent(Consumer<HttpHeaders> headers) {
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT,
+                Unpooled.EMPTY_BUFFER);
+        headers.accept(resp.headers());
+        connectionHeader(resp);
+        finish(channel.writeAndFlush(resp));
+    }
+
     private void send(HttpResponseStatus status, String contentType, byte[] body, int retryAfter) {
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        extraHeaders.accept(resp.headers());
         if (retryAfter > 0) {
             resp.headers().setInt(HttpHeaderNames.RETRY_AFTER, retryAfter);
         }
         if (status == HttpResponseStatus.UNAUTHORIZED) {
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
         }
+        connectionHeader(resp);
+        finish(channel.writeAndFlush(resp));
+    }
+
+    private void connectionHeader(HttpResponse resp) {
         if (keepAlive && http10) {
             resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         } else if (!keepAlive) {
             resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
-        finish(channel.writeAndFlush(resp));
     }
 
     /** Sends the SSE response headers; the status is 200 from here on, errors go in-band. */
@@ -122,6 +147,7 @@ public final class Exchange {
         resp.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
         // Proxies such as nginx would otherwise buffer the whole stream.
         resp.headers().set("X-Accel-Buffering", "no");
+        extraHeaders.accept(resp.headers());
         HttpUtil.setTransferEncodingChunked(resp, true);
         channel.writeAndFlush(resp);
     }

@@ -51,7 +51,7 @@ public final class HttpServer implements AutoCloseable {
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
-                requestThreads);
+                requestThreads, config.cors());
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(
                 Math.max(2, Runtime.getRuntime().availableProcessors() / 2), NioIoHandler.newFactory());
@@ -72,7 +72,7 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(deadline.requestsOut())
-                                .addLast(new AuthGate(config.apiKeys()))
+                                .addLast(new AuthGate(config.apiKeys(), config.cors()))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(api);
                     }

@@ -20,6 +20,7 @@ import java.time.Duration;
  * @param idleConnectionTimeout a connection with no request in flight and no traffic either way for this long is
  *                              closed, so idle keep-alive connections cannot pile up until file descriptors run
  *                              out; a request being answered (streamed or not) is never cut by it
+ * @param cors which browser origins may call the API ({@link CorsPolicy#none()}: none)
  */
 public record ServerConfig(
         String host,
@@ -32,7 +33,8 @@ public record ServerConfig(
         Duration sseKeepAlive,
         boolean rejectUnknownFields,
         Duration requestReadTimeout,
-        Duration idleConnectionTimeout) {
+        Duration idleConnectionTimeout,
+        CorsPolicy cors) {
 
     public ServerConfig {
         if (requestReadTimeout.isNegative() || requestReadTimeout.isZero()) {
@@ -47,51 +49,56 @@ public record ServerConfig(
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
                 new MediaLimits(16, 1), Duration.ofSeconds(15), false,
-                Duration.ofSeconds(60), Duration.ofMinutes(5));
+                Duration.ofSeconds(60), Duration.ofMinutes(5), CorsPolicy.none());
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout);
+                requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
         return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout);
+                requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
         return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout);
+                requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout);
+                requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withSseKeepAlive(Duration interval) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout);
+                requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withRejectUnknownFields(boolean reject) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout);
+                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout);
+                requestReadTimeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withRequestReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout);
+                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout, cors);
     }
 
     public ServerConfig withIdleConnectionTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout);
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors);
+    }
+
+    public ServerConfig withCors(CorsPolicy policy) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy);
     }
 }

@@ -28,7 +28,9 @@ class ServeCommandTest {
                 "--host", "0.0.0.0", "--port", "9000", "--max-model-len", "131072", "--max-num-seqs", "8",
                 "--api-key", "sk-a", "--api-key", "sk-b", "--api-key-file", keyFile.toString(),
                 "--sampling-policy", "moonshot", "--reasoning-field", "reasoning_content",
-                "--limit-mm-per-prompt", "{\"image\": 2, \"video\": 0}", "--sse-keep-alive", "0", "--reject-unknown-fields");
+                "--limit-mm-per-prompt", "{\"image\": 2, \"video\": 0}", "--sse-keep-alive", "0", "--reject-unknown-fields",
+                "--allowed-origins", "[\"https://app.example\"]", "--allowed-methods", "[\"POST\"]",
+                "--allowed-headers", "[\"Authorization\"]", "--allow-credentials");
         ServerConfig c = cmd.serverConfig();
         assertEquals("0.0.0.0", c.host());
         assertEquals(9000, c.port());
@@ -38,6 +40,8 @@ class ServeCommandTest {
         assertEquals(0, c.mediaLimits().videos());
         assertTrue(c.sseKeepAlive().isZero());
         assertTrue(c.rejectUnknownFields());
+        assertEquals(new io.peregrine.server.http.CorsPolicy(java.util.List.of("https://app.example"),
+                java.util.List.of("POST"), java.util.List.of("authorization"), true), c.cors());
         for (String k : new String[] {"sk-a", "sk-b", "sk-file-1", "sk-file-2"}) {
             assertTrue(c.apiKeys().accepts("Bearer " + k, null), k);
         }
@@ -57,6 +61,7 @@ class ServeCommandTest {
         assertEquals(SamplingPolicy.FREE, c.samplingPolicy());
         assertEquals(ReasoningField.BOTH, c.reasoningField());
         assertFalse(c.rejectUnknownFields());
+        assertFalse(c.cors().enabled(), "no CORS headers unless origins are configured");
     }
 
     @Test
@@ -65,5 +70,9 @@ class ServeCommandTest {
         new CommandLine(cmd).parseArgs("--sampling-policy", "strict");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, cmd::serverConfig);
         assertTrue(e.getMessage().contains("--sampling-policy"));
+        ServeCommand cors = new ServeCommand();
+        new CommandLine(cors).parseArgs("--allowed-origins", "https://app.example");
+        e = assertThrows(IllegalArgumentException.class, cors::serverConfig);
+        assertTrue(e.getMessage().contains("--allowed-origins"), e.getMessage());
     }
 }
