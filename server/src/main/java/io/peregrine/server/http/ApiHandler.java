@@ -231,6 +231,10 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 requireMethod(method, HttpMethod.POST, path);
                 offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.tokenize(body)));
             }
+            case "/v1/tokenizers/estimate-token-count" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.estimateTokenCount(body)));
+            }
             case "/detokenize" -> {
                 requireMethod(method, HttpMethod.POST, path);
                 offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.detokenize(body)));

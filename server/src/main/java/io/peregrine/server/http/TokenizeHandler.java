@@ -1,10 +1,13 @@
 package io.peregrine.server.http;
 
+import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.tokenize.DetokenizeRequest;
 import io.peregrine.api.tokenize.DetokenizeResponse;
 import io.peregrine.api.tokenize.TokenizeRequest;
+import io.peregrine.api.tokenize.TokenCountResponse;
 import io.peregrine.api.tokenize.TokenizeResponse;
 import io.peregrine.server.chat.ChatInput;
+import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.InvalidPromptException;
 import io.peregrine.server.chat.LogprobsMapper;
@@ -18,7 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** vLLM's {@code POST /tokenize} and {@code POST /detokenize}. */
+/** vLLM's {@code POST /tokenize} and {@code POST /detokenize}; Moonshot's token count estimate. */
 public final class TokenizeHandler {
     private final ServingState state;
     private final JsonBodies bodies;
@@ -71,6 +74,27 @@ public final class TokenizeHandler {
             }
         }
         return new TokenizeResponse(ids.length, rt.engine().maxModelLen(), tokens, strs);
+    }
+
+    /**
+     * Moonshot's {@code POST /v1/tokenizers/estimate-token-count}: the body is read as a chat completion request
+     * (Moonshot documents {@code model} and {@code messages}; tools and the thinking switch change the prompt too)
+     * and validated and rendered exactly as {@code /v1/chat/completions} would, so the count is the
+     * {@code prompt_tokens} that request would be billed, vision tokens included. Nothing is generated.
+     */
+    public TokenCountResponse estimateTokenCount(byte[] body) throws ApiException {
+        ModelRuntime rt = state.requireServing();
+        JsonBodies.Parsed<ChatCompletionRequest> parsed = bodies.read(body, ChatCompletionRequest.class);
+        ChatPlan plan = chat.map(parsed.value(), parsed.tree(), rt.servedModelNames());
+        try {
+            ChatPrompt p = rt.prompts().build(plan.input());
+            if (p.laterMedia() != null) {
+                p.laterMedia().discard(); // the count is known: the later video chunks need not be encoded
+            }
+            return TokenCountResponse.of(p.length());
+        } catch (InvalidPromptException e) {
+            throw ApiException.invalid(e.getMessage(), e.param());
+        }
     }
 
     public DetokenizeResponse detokenize(byte[] body) throws ApiException {

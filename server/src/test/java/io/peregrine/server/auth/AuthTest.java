@@ -27,6 +27,8 @@ class AuthTest {
             new Endpoint("/v1/models/kimi-k2.5", null, 200),
             new Endpoint("/tokenize", "{\"prompt\":\"hi\"}", 200),
             new Endpoint("/detokenize", "{\"tokens\":[104,105]}", 200),
+            new Endpoint("/v1/tokenizers/estimate-token-count",
+                    "{\"model\":\"kimi-k2.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 200),
             new Endpoint("/metrics", null, 200),
             new Endpoint("/ready", null, 200),
             new Endpoint("/v1/health/ready", null, 200),

@@ -124,6 +124,27 @@ class EndpointsTest {
     }
 
     @Test
+    void moonshotTokenCountIsWhatChatBillsAsPromptTokens() throws Exception {
+        String messages = "\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+                + "{\"role\":\"user\",\"content\":\"how many tokens is this?\"}]";
+        HttpResponse<String> r = server.post("/v1/tokenizers/estimate-token-count",
+                "{\"model\":\"kimi-k2.5\"," + messages + "}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode count = JSON.readTree(r.body());
+        assertEquals(1, count.size(), "only data: " + r.body());
+        int total = count.get("data").get("total_tokens").asInt();
+        JsonNode chat = JSON.readTree(server.post("/v1/chat/completions", "{\"model\":\"kimi-k2.5\"," + messages
+                + ",\"max_tokens\":4}").body());
+        assertEquals(chat.get("usage").get("prompt_tokens").asInt(), total, chat.toString());
+        assertTrue(total > 0);
+        // The chat endpoint's checks, with its statuses.
+        assertEquals(404, server.post("/v1/tokenizers/estimate-token-count",
+                "{\"model\":\"gpt-9\"," + messages + "}").statusCode());
+        assertEquals(400, server.post("/v1/tokenizers/estimate-token-count", "{\"model\":\"kimi-k2.5\"}").statusCode());
+        assertEquals(405, server.get("/v1/tokenizers/estimate-token-count").statusCode());
+    }
+
+    @Test
     void concurrentStreamsDoNotMix() throws Exception {
         server.engine.script(r -> {
             String tag = server.engine.codecText(r);

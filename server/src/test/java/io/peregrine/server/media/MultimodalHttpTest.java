@@ -212,6 +212,19 @@ class MultimodalHttpTest {
     }
 
     @Test
+    void moonshotTokenCountIncludesTheImage() throws Exception {
+        String body = request(part("image_url", dataUrl("image/png", png(90, 60, Color.ORANGE))));
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+                        + "/v1/tokenizers/estimate-token-count")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        int total = JSON.readTree(r.body()).get("data").get("total_tokens").asInt();
+        assertEquals(ok(body).get("prompt_tokens").asInt(), total);
+        assertEquals(rendered(request(part("image_url", "x")), List.of()).length - 1
+                + new ImagePreprocessor().planImage(90, 60).numTokens(), total);
+    }
+
+    @Test
     void localFilesOnlyUnderTheAllowedDirectory() throws Exception {
         JsonNode usage = ok(request(part("image_url", "file://" + mediaDir.resolve("shot.png"))));
         assertEquals(rendered(request(part("image_url", "x")), List.of()).length - 1
