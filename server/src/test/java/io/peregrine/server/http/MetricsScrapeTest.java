@@ -76,4 +76,19 @@ class MetricsScrapeTest {
             assertTrue(s.keySet().stream().anyMatch(k -> k.startsWith("jvm_memory_used_bytes")), "JVM metrics");
         }
     }
+
+    @Test
+    void legacyGpuCacheUsageAliasTracksKvCacheUsage() {
+        var stats = new java.util.concurrent.atomic.AtomicReference<>(
+                new io.peregrine.engine.runtime.EngineStats(0, 1, 0.375, 3, 8, 0, 0, 0, 0));
+        try (var metrics = new io.peregrine.server.metrics.ServerMetrics("kimi-k2.5", stats::get)) {
+            Map<String, Double> s = parse(metrics.scrape());
+            assertEquals(0.375, value(s, "vllm:kv_cache_usage_perc", "model_name=\"kimi-k2.5\""));
+            assertEquals(0.375, value(s, "vllm:gpu_cache_usage_perc", "model_name=\"kimi-k2.5\""));
+            stats.set(new io.peregrine.engine.runtime.EngineStats(0, 2, 0.75, 6, 8, 0, 0, 0, 0));
+            s = parse(metrics.scrape());
+            assertEquals(0.75, value(s, "vllm:gpu_cache_usage_perc", "model_name=\"kimi-k2.5\""), "read live, not once");
+            assertEquals(1, s.keySet().stream().filter(k -> k.startsWith("vllm:gpu_cache_usage_perc{")).count());
+        }
+    }
 }
