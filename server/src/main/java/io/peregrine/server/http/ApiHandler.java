@@ -158,7 +158,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         return slash < 0 ? "/" : uri.substring(slash);
     }
 
-    private void afterAnswer(ChannelHandlerContext ctx, boolean keepAlive) {
+    private void afterAnswer(ChannelHandlerContext ctx, boolean requestedKeepAlive) {
+        // A close-delimited stream ends the connection whatever the client asked: nothing may follow it.
+        boolean keepAlive = requestedKeepAlive && !Boolean.TRUE.equals(ctx.channel().attr(Exchange.CLOSE_DELIMITED).get());
         try {
             ctx.channel().eventLoop().execute(keepAlive ? () -> serveNext(ctx)
                     : () -> RequestQueue.of(ctx.channel()).discard());

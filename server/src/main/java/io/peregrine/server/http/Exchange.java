@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
+import io.netty.util.AttributeKey;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -43,6 +44,9 @@ public final class Exchange {
     private final AtomicBoolean answered = new AtomicBoolean();
     private final Runnable onAnswered;
     private final Consumer<HttpHeaders> extraHeaders;
+    /** Set on a connection whose current answer is a stream delimited by closing it (an HTTP/1.0 client). */
+    static final AttributeKey<Boolean> CLOSE_DELIMITED = AttributeKey.valueOf("peregrine.closeDelimited");
+    private volatile boolean streamClosesConnection;
     private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
@@ -148,7 +152,16 @@ public final class Exchange {
         // Proxies such as nginx would otherwise buffer the whole stream.
         resp.headers().set("X-Accel-Buffering", "no");
         extraHeaders.accept(resp.headers());
-        HttpUtil.setTransferEncodingChunked(resp, true);
+        if (http10) {
+            // HTTP/1.0 has no chunked encoding (RFC 9112 6.1 forbids sending it to a 1.0 client) and a stream's
+            // length is unknown up front: the body is delimited by closing the connection, as h11-based
+            // servers (uvicorn's pure-Python protocol) do. The connection cannot be kept alive after it.
+            streamClosesConnection = true;
+            channel.attr(CLOSE_DELIMITED).set(Boolean.TRUE);
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else {
+            HttpUtil.setTransferEncodingChunked(resp, true);
+        }
         channel.writeAndFlush(resp);
     }
 
@@ -179,7 +192,7 @@ public final class Exchange {
     }
 
     private void finish(ChannelFuture f) {
-        if (!keepAlive) {
+        if (!keepAlive || streamClosesConnection) {
             f.addListener(ChannelFutureListener.CLOSE);
         }
         answered();

@@ -266,4 +266,29 @@ class HostileClientTest {
             assertEquals(List.of(200), statuses(second), second);
         }
     }
+
+    @Test
+    void anHttp10StreamIsDelimitedByClosingTheConnection() throws Exception {
+        String body = "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        for (String connection : new String[] {"", "Connection: keep-alive\r\n"}) {
+            String req = "POST /v1/chat/completions HTTP/1.0\r\n" + connection
+                    + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+            // A second request pipelined behind the stream: nothing may follow a close-delimited body.
+            String raw = exchange((req + "GET /health HTTP/1.0\r\n\r\n").getBytes(StandardCharsets.US_ASCII), 3000);
+            assertFalse(raw.endsWith("<<still open>>"), "the stream must end by closing: " + raw);
+            assertEquals(List.of(200), statuses(raw), raw);
+            String head = raw.substring(0, raw.indexOf("\r\n\r\n")).toLowerCase(java.util.Locale.ROOT);
+            assertTrue(head.contains("content-type: text/event-stream"), head);
+            assertTrue(head.contains("connection: close"), head);
+            assertFalse(head.contains("transfer-encoding"), "no chunked encoding for HTTP/1.0: " + head);
+            assertFalse(head.contains("content-length"), head);
+            String events = raw.substring(raw.indexOf("\r\n\r\n") + 4);
+            assertTrue(events.startsWith("data: {"), "raw SSE, no chunk sizes: " + events);
+            assertTrue(events.endsWith("data: [DONE]\n\n"), events);
+        }
+        // HTTP/1.1 streams are still chunked.
+        String raw = exchange(request("POST", "/v1/chat/completions",
+                "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", true), 3000);
+        assertTrue(raw.toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked"), raw);
+    }
 }
