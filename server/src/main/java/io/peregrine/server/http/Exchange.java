@@ -19,9 +19,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AttributeKey;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
-import io.netty.util.AttributeKey;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -36,6 +36,9 @@ public final class Exchange {
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private static final Runnable NOTHING = () -> {};
+    private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
+    /** Set on a connection whose current answer is a stream delimited by closing it (an HTTP/1.0 client). */
+    static final AttributeKey<Boolean> CLOSE_DELIMITED = AttributeKey.valueOf("peregrine.closeDelimited");
 
     private final Channel channel;
     private final boolean keepAlive;
@@ -44,10 +47,7 @@ public final class Exchange {
     private final AtomicBoolean answered = new AtomicBoolean();
     private final Runnable onAnswered;
     private final Consumer<HttpHeaders> extraHeaders;
-    /** Set on a connection whose current answer is a stream delimited by closing it (an HTTP/1.0 client). */
-    static final AttributeKey<Boolean> CLOSE_DELIMITED = AttributeKey.valueOf("peregrine.closeDelimited");
     private volatile boolean streamClosesConnection;
-    private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
         this(channel, keepAlive, mapper, NOTHING);
