@@ -1,9 +1,11 @@
 package io.peregrine.engine.model;
 
 import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.Sampler;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
+import java.util.SplittableRandom;
 import java.util.Set;
 
 /**
@@ -57,7 +59,11 @@ public final class SoloGenerator {
         LatentCache cache = new LatentCache(model.config().numHiddenLayers(), blocks, BLOCK, model.config().kvCacheWidth());
         int[] table = new int[blocks];
         Arrays.setAll(table, i -> i);
-        Random rnd = new Random(seed);
+        // The engine's own sampler, so `generate` and the server agree on what a temperature means.
+        Sampler sampler = new Sampler();
+        SamplingParams params = new SamplingParams(temperature, 1.0, 0, 0.0, 0.0, 0.0, 1.0, seed, maxTokens,
+                List.of(), List.of(), true, -1, 1);
+        SplittableRandom rnd = new SplittableRandom(seed);
         int[] out = new int[maxTokens];
         float[][] logits = keepLogits ? new float[maxTokens][] : null;
 
@@ -66,7 +72,7 @@ public final class SoloGenerator {
         long t1 = System.nanoTime();
         int produced = 0;
         while (true) {
-            int next = temperature == 0 ? argmax(last) : sample(last, temperature, rnd);
+            int next = sampler.sample(last, params, null, rnd);
             if (logits != null) {
                 logits[produced] = last;
             }
@@ -82,36 +88,5 @@ public final class SoloGenerator {
         long t2 = System.nanoTime();
         return new Result(Arrays.copyOf(out, produced), logits == null ? null : Arrays.copyOf(logits, produced),
                 t1 - t0, t2 - t1);
-    }
-
-    static int argmax(float[] x) {
-        int best = 0;
-        for (int i = 1; i < x.length; i++) {
-            if (x[i] > x[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    static int sample(float[] logits, double temperature, Random rnd) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float l : logits) {
-            max = Math.max(max, l);
-        }
-        double[] p = new double[logits.length];
-        double sum = 0;
-        for (int i = 0; i < p.length; i++) {
-            p[i] = Math.exp((logits[i] - max) / temperature);
-            sum += p[i];
-        }
-        double u = rnd.nextDouble() * sum;
-        for (int i = 0; i < p.length; i++) {
-            u -= p[i];
-            if (u <= 0) {
-                return i;
-            }
-        }
-        return p.length - 1;
     }
 }
