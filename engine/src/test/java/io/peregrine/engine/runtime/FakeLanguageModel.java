@@ -19,6 +19,21 @@ import java.util.function.Predicate;
  * computes the same logits from the token ids alone, with no cache, as the oracle.
  */
 class FakeLanguageModel implements LanguageModel {
+    /** The same model, sleeping {@code millis} per forward step so that tests can act while requests run. */
+    static FakeLanguageModel slowedBy(long millis) {
+        return new FakeLanguageModel() {
+            @Override
+            public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache) {
+                try {
+                    Thread.sleep(millis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return super.forward(batch, cache);
+            }
+        };
+    }
+
     static final int VOCAB = 64;
     static final int LAYERS = 2;
     static final int WIDTH = 4;

@@ -171,17 +171,7 @@ class ServingEngineLifecycleTest {
 
     @Test
     void deadlinesEndRequestsWithTimeout() throws Exception {
-        FakeLanguageModel model = new FakeLanguageModel() {
-            @Override
-            public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache) {
-                try {
-                    Thread.sleep(2);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return super.forward(batch, cache);
-            }
-        };
+        FakeLanguageModel model = FakeLanguageModel.slowedBy(2);
         try (ServingEngine engine = engine(model, 512, 4)) {
             Recorder rec = new Recorder(1);
             engine.submit(new GenerationRequest("t", PROMPT, stopping(2000, List.of(), List.of(), true, -1),
@@ -306,17 +296,7 @@ class ServingEngineLifecycleTest {
 
     @Test
     void abortWhileQueuedPrefillingOrDecoding() throws Exception {
-        FakeLanguageModel model = new FakeLanguageModel() {
-            @Override
-            public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache) {
-                try {
-                    Thread.sleep(1);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return super.forward(batch, cache);
-            }
-        };
+        FakeLanguageModel model = FakeLanguageModel.slowedBy(1);
         // one sequence at a time, 4 tokens a step: a 40-token prompt takes 10 steps to prefill
         try (ServingEngine engine = engine(model, 128, 4, 1, 4, 100, List.of(), EngineListener.NONE)) {
             Recorder decoding = new Recorder(1);
@@ -371,17 +351,7 @@ class ServingEngineLifecycleTest {
 
     @Test
     void drainTimeoutAndCloseAbortWhatIsLeft() throws Exception {
-        FakeLanguageModel model = new FakeLanguageModel() {
-            @Override
-            public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache) {
-                try {
-                    Thread.sleep(1);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return super.forward(batch, cache);
-            }
-        };
+        FakeLanguageModel model = FakeLanguageModel.slowedBy(1);
         ServingEngine engine = engine(model, 512, 4);
         Recorder rec = new Recorder(1);
         engine.submit(new GenerationRequest("long", PROMPT, stopping(2000, List.of(), List.of(), true, -1), null), rec);
