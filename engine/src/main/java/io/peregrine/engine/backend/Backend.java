@@ -44,8 +44,18 @@ public interface Backend extends AutoCloseable {
      * cost as much as the weight streaming).
      */
     default void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
+        checkMatmulAll(ws, xs, ns, ys);
         for (int i = 0; i < ws.length; i++) {
             matmul(ws[i], xs[i], ns[i], ys[i]);
+        }
+    }
+
+    /** The argument check every {@link #matmulAll} implementation starts with: one input, count and output per weight. */
+    static void checkMatmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
+        int k = ws.length;
+        if (xs.length != k || ns.length != k || ys.length != k) {
+            throw new IllegalArgumentException("matmulAll: " + k + " weights but " + xs.length + " inputs, " + ns.length
+                    + " counts, " + ys.length + " outputs");
         }
     }
 

@@ -203,11 +203,8 @@ public final class CudaBackend implements Backend {
     /** One batch of independent products: one copy in, every launch, one copy out, one synchronisation. */
     @Override
     public void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
+        Backend.checkMatmulAll(ws, xs, ns, ys);
         int k = ws.length;
-        if (xs.length != k || ns.length != k || ys.length != k) {
-            throw new IllegalArgumentException("matmulAll: " + k + " weights but " + xs.length + " inputs, " + ns.length
-                    + " counts, " + ys.length + " outputs");
-        }
         long[] in = new long[2 * k];
         long[] out = new long[k];
         DeviceWeight[] dws = new DeviceWeight[k];

@@ -34,17 +34,7 @@ public final class KimiOutputParsers implements OutputParserFactory {
         this.tokenizer = tokenizer;
         this.markers = MarkerIds.from(tokenizer);
         this.engineSkipsSpecialText = engineSkipsSpecialText;
-        this.decoder = new TokenDecoder() {
-            @Override
-            public byte[] bytes(int tokenId) {
-                return tokenizer.tokenBytes(tokenId);
-            }
-
-            @Override
-            public boolean isSpecial(int tokenId) {
-                return tokenizer.isSpecial(tokenId);
-            }
-        };
+        this.decoder = new KimiTextCodec(tokenizer, -1); // only its TokenDecoder side is used here
     }
 
     @Override

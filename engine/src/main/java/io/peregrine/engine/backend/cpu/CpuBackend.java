@@ -81,11 +81,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
+        Backend.checkMatmulAll(ws, xs, ns, ys);
         int k = ws.length;
-        if (xs.length != k || ns.length != k || ys.length != k) {
-            throw new IllegalArgumentException("matmulAll: " + k + " weights but " + xs.length + " inputs, " + ns.length
-                    + " counts, " + ys.length + " outputs");
-        }
         float[][] prepared = new float[k][];
         int[] chunkRows = new int[k];
         int[] firstChunk = new int[k + 1];
