@@ -2,7 +2,7 @@
 # On-device check of the CUDA kernels (issue 9). Two halves, because the device machine has no JDK and no Maven:
 #
 #   scripts/gpu-check.sh prepare   # here: build the jars (nvcc compiles the cubin), jlink a Java runtime, and put
-#                                  # both under .gpu-check/ (ignored by git, ~45 MB, carried to the device)
+#                                  # both under .gpu-check/ (ignored by git, ~25 MB with the runtime xz-packed, carried to the device)
 #   scripts/gpu-check.sh run       # on the device: ceilings through PyTorch, SASS census, then the Java check:
 #                                  # kernels vs scalar references, CudaBackend vs CpuBackend method by method, the
 #                                  # golden tiny model (testdata/, tracked, travels with the tree) on CudaBackend,
@@ -45,7 +45,23 @@ prepare() {
   cp kernels/target/classes/io/peregrine/kernels/sm_90a/peregrine.cubin "$KIT/"
   echo "== dry run of the carried runtime (class loading, host-side layout, golden tiny model on the CPU backend; no device)"
   "$KIT/jre/bin/java" "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.check.GpuCheck --dry-run --testdata "$ROOT/testdata"
-  du -sh "$KIT"
+  # xz halves the runtime (libjvm.so compresses 3x), leaving room under the device's 64 MiB for the tree to grow
+  echo "== packing the runtime"
+  tar -cJf "$KIT/jre.tar.xz" -C "$KIT" jre && rm -rf "$KIT/jre"
+  travel_budget
+}
+
+# What travels to the device (tracked and untracked-not-ignored files plus the carried kit) must stay under the
+# device's 64 MiB limit; a tree that grew past it would only be refused at device time, which is scarce.
+travel_budget() {
+  local tree kit limit=$((64 * 1024 * 1024))
+  tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  kit=$(find "$KIT" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  awk -v t="$tree" -v k="$kit" 'BEGIN {m = 1048576; printf "travels: tree %.1f MiB + kit %.1f MiB = %.1f MiB of 64 MiB\n", t / m, k / m, (t + k) / m}'
+  if [ $((tree + kit)) -gt $limit ]; then
+    echo "prepare: over the device's 64 MiB working-tree limit; carry less or shrink testdata" >&2
+    exit 3
+  fi
 }
 
 ceilings() {
@@ -70,8 +86,19 @@ print(f"CEILINGS {copy:.0f} {2 * 8192**3 / t / 1e12:.0f}")
 PY
 }
 
+# The packed runtime unpacks outside the tree (the tree is copied back and forth; the runtime needn't be).
+unpack_jre() {
+  [ -f "$KIT/jre.tar.xz" ] || { echo "run: $KIT/jre.tar.xz missing; run 'scripts/gpu-check.sh prepare' here and carry .gpu-check" >&2; exit 2; }
+  JRE=${TMPDIR:-/tmp}/peregrine-gpu-check/jre
+  if [ ! -x "$JRE/bin/java" ]; then
+    mkdir -p "${JRE%/jre}"
+    tar -xJf "$KIT/jre.tar.xz" -C "${JRE%/jre}" 2>/dev/null \
+      || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$KIT/jre.tar.xz" "${JRE%/jre}"
+  fi
+}
+
 run() {
-  [ -x "$KIT/jre/bin/java" ] || { echo "run: $KIT/jre missing; run 'scripts/gpu-check.sh prepare' here and carry .gpu-check" >&2; exit 2; }
+  unpack_jre
   mkdir -p "$OUTDIR"
   nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem,driver_version --format=csv,noheader || true
   echo "== SASS census of the sm_90a cubin"
@@ -85,7 +112,7 @@ run() {
   local copy=-1 tflops=-1; [ -n "$line" ] && read -r _ copy tflops <<<"$line"
   echo "== kernel checks, timings, synthetic decode step"
   set -o pipefail
-  timeout 400 "$KIT/jre/bin/java" -Xmx8g "${JFLAGS[@]}" -cp "$KIT/lib/*" \
+  timeout 400 "$JRE/bin/java" -Xmx8g "${JFLAGS[@]}" -cp "$KIT/lib/*" \
     io.peregrine.kernels.check.GpuCheck --copy-gbs "$copy" --bf16-tflops "$tflops" --testdata "$ROOT/testdata" "$@" 2>&1 \
     | tee "$OUTDIR/gpu-check.log"
 }
@@ -94,7 +121,7 @@ case "${1:-auto}" in
   prepare) prepare ;;
   run) shift; run "$@" ;;
   auto)
-    if [ ! -d "$KIT/jre" ] && [ -x "$JDK/bin/jlink" ]; then prepare; fi
+    if [ ! -f "$KIT/jre.tar.xz" ] && [ -x "$JDK/bin/jlink" ]; then prepare; fi
     if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then run; else echo "no GPU here: prepared only"; fi ;;
   *) echo "usage: $0 [prepare|run [GpuCheck args]]" >&2; exit 2 ;;
 esac

@@ -1,11 +1,13 @@
 package io.peregrine.kernels.check;
 
-import io.peregrine.kernels.cuda.CudaContext;
-import io.peregrine.kernels.cuda.DeviceOps;
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.kernels.cuda.CudaBackend;
+import io.peregrine.kernels.cuda.CudaBackendProvider;
+import io.peregrine.kernels.cuda.CudaContext;
+import io.peregrine.kernels.cuda.DeviceOps;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * The on-device check, run by {@code scripts/gpu-check.sh}: every kernel against its scalar reference, then timings
@@ -127,6 +129,12 @@ public final class GpuCheck {
             return;
         }
         PrintStream out = System.out;
+        Optional<String> unavailable = new CudaBackendProvider().unavailableReason();
+        if (unavailable.isPresent()) {
+            // one line instead of JCuda's nested load traces: the usual cause is running this off the device
+            System.err.println("gpu-check: cannot run here: " + unavailable.get());
+            System.exit(2);
+        }
         int failures;
         try (CudaContext ctx = CudaContext.open(0)) {
             out.printf("device %s, %d SMs, module from the %s; seed %d%n", ctx.deviceName(), ctx.multiprocessors(), ctx.loadedFrom(), seed);
