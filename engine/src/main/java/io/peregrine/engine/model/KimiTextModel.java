@@ -11,6 +11,7 @@ import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * The Kimi K2.5 / DeepSeek-V3 text decoder (spec §3) over a {@link Backend}: embedding, MLA + (dense | MoE)
@@ -48,6 +49,14 @@ public final class KimiTextModel implements LanguageModel {
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
     public static KimiTextModel load(Checkpoint ck, Backend backend) {
+        return load(ck, backend, p -> { });
+    }
+
+    /**
+     * {@link #load(Checkpoint, Backend)}, telling {@code progress} after each layer and once more when the lm_head
+     * is bound ({@code bytesDone == bytesTotal}).
+     */
+    public static KimiTextModel load(Checkpoint ck, Backend backend, Consumer<WeightProgress> progress) {
         TextConfig c = ck.config().text();
         if (c.nRoutedExperts() > 0 && !"sigmoid".equals(c.scoringFunc())) {
             throw new CheckpointException("scoring_func '" + c.scoringFunc() + "' is not supported (sigmoid only)");
@@ -59,6 +68,9 @@ public final class KimiTextModel implements LanguageModel {
             throw new CheckpointException("embed_tokens.weight: expected BF16[" + c.vocabSize() + ", " + c.hiddenSize()
                     + "], got " + embed);
         }
+        TextWeightBytes sizes = TextWeightBytes.of(ck, root, c.numHiddenLayers());
+        long start = System.nanoTime();
+        long bytesDone = 0;
         List<LayerWeights> layers = new ArrayList<>();
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             String p = m + "layers." + l + ".";
@@ -80,10 +92,15 @@ public final class KimiTextModel implements LanguageModel {
             }
             layers.add(new LayerWeights(vector(ck, p + "input_layernorm.weight", c.hiddenSize()),
                     vector(ck, p + "post_attention_layernorm.weight", c.hiddenSize()), attn, ffn));
+            bytesDone += sizes.layer(l);
+            progress.accept(new WeightProgress(l + 1, c.numHiddenLayers(), bytesDone, sizes.total(), System.nanoTime() - start));
         }
         String head = c.tieWordEmbeddings() ? m + "embed_tokens" : root + "lm_head";
-        return new KimiTextModel(c, backend, embed, List.copyOf(layers), vector(ck, m + "norm.weight", c.hiddenSize()),
-                linear(ck, backend, head, c.vocabSize(), c.hiddenSize()));
+        KimiTextModel model = new KimiTextModel(c, backend, embed, List.copyOf(layers),
+                vector(ck, m + "norm.weight", c.hiddenSize()), linear(ck, backend, head, c.vocabSize(), c.hiddenSize()));
+        progress.accept(new WeightProgress(c.numHiddenLayers(), c.numHiddenLayers(), sizes.total(), sizes.total(),
+                System.nanoTime() - start));
+        return model;
     }
 
     private static LayerWeights.Attention attention(Checkpoint ck, Backend b, String a, TextConfig c) {

@@ -20,6 +20,7 @@ import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.media.MediaFetcher;
 import io.peregrine.engine.model.KimiTextModel;
+import io.peregrine.engine.model.WeightProgress;
 import io.peregrine.engine.runtime.EngineConfig;
 import io.peregrine.engine.runtime.EngineListener;
 import io.peregrine.engine.runtime.ServingEngine;
@@ -29,6 +30,8 @@ import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.logging.Logger;
 
 /**
@@ -110,7 +113,7 @@ public final class RuntimeLoader {
         Backend backend = provider.create();
         LOG.info("backend: " + backend.name());
         progress.loading(0.7, "preparing weights on " + backend.name());
-        KimiTextModel model = KimiTextModel.load(ck, backend);
+        KimiTextModel model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
         int maxLen = o.maxModelLen() != null ? o.maxModelLen() : config.text().maxPositionEmbeddings();
         if (maxLen > config.text().maxPositionEmbeddings()) {
             throw new IllegalArgumentException("--max-model-len " + maxLen + " exceeds the model's "
@@ -133,6 +136,26 @@ public final class RuntimeLoader {
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
                 new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media),
                 new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
+    }
+
+    /**
+     * Weight preparation is the long phase of a real checkpoint (the backend reads every byte), so it moves the
+     * readiness fraction from 0.7 to 0.95 and logs at INFO every few seconds and when done.
+     */
+    private static Consumer<WeightProgress> weightLog(ServingState state, String backend) {
+        long every = TimeUnit.SECONDS.toNanos(5);
+        long[] lastLog = {System.nanoTime()};
+        return p -> {
+            state.loading(0.7 + 0.25 * p.fraction(), "preparing weights on " + backend + ": " + p);
+            long now = System.nanoTime();
+            boolean done = p.bytesDone() == p.bytesTotal() && p.layersDone() == p.layers();
+            if (done || now - lastLog[0] >= every) {
+                lastLog[0] = now;
+                LOG.info((done ? "weights ready on " : "preparing weights on ") + backend + ": " + p);
+            } else {
+                LOG.fine(() -> "preparing weights on " + backend + ": " + p);
+            }
+        };
     }
 
     /** MoonViT + projector on ONNX Runtime (the CUDA provider when the text model runs on CUDA and ORT has it). */
