@@ -206,7 +206,7 @@ public abstract class GenerationCall implements EventSink {
             return;
         }
         for (Object chunk : chunks) {
-            ByteBuf event = Exchange.sseEvent(exchange.toJson(chunk));
+            ByteBuf event = sseEvent(chunk);
             pendingBytes += event.readableBytes();
             pending.add(event);
         }
@@ -257,7 +257,7 @@ public abstract class GenerationCall implements EventSink {
                 exchange.writeEvent(pending.poll());
             }
             pendingBytes = 0;
-            exchange.endSse();
+            exchange.endSse(endsWithDone());
         } else {
             exchange.json(io.netty.handler.codec.http.HttpResponseStatus.OK, fullResponse(usage));
         }
@@ -301,6 +301,16 @@ public abstract class GenerationCall implements EventSink {
             case ABORT -> "abort";
             case TIMEOUT -> "timeout";
         };
+    }
+
+    /** One streamed chunk as an SSE event; chat and completions send bare {@code data:} lines. */
+    protected ByteBuf sseEvent(Object chunk) {
+        return Exchange.sseEvent(exchange.toJson(chunk));
+    }
+
+    /** Whether the stream ends with {@code data: [DONE]} (chat and completions do; the Responses API does not). */
+    protected boolean endsWithDone() {
+        return true;
     }
 
     /** The OpenAI finish_reason of a choice that {@link #onFinished} has just closed. */
