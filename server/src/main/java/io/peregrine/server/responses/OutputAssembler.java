@@ -22,8 +22,8 @@ import java.util.List;
  * Responses output items and the stream events that build them: each run of one kind is an item, opened with
  * {@code output_item.added} and closed with its {@code .done} events when the next kind starts or generation ends.
  * The same object serves streaming (the events) and non-streaming (the items), so both give the same output.
- * Whitespace between items (the newline after {@code </think>}) is not an item of its own; it is held until text
- * follows. Not thread-safe: fed in order from one event loop.
+ * Whitespace-only text between items (the newline after {@code </think>} before a tool call) is not an item of its
+ * own: it is held, and starts the message only if text follows. Not thread-safe: fed in order from one event loop.
  */
 final class OutputAssembler {
     private enum Kind { REASONING, MESSAGE, CALL }
@@ -87,14 +87,14 @@ final class OutputAssembler {
     }
 
     private void content(String s, List<ResponseStreamEvent> out) {
-        if (open != Kind.MESSAGE && s.isBlank()) {
-            heldWhitespace.append(s);
-            return;
-        }
         if (open != Kind.MESSAGE) {
+            if (s.isBlank()) {
+                heldWhitespace.append(s); // a message only if text follows
+                return;
+            }
+            String held = heldWhitespace.toString();
             openItem(Kind.MESSAGE, out);
-            s = heldWhitespace + s;
-            heldWhitespace.setLength(0);
+            s = held + s;
         }
         text.append(s);
         out.add(new TextDelta("response.output_text.delta", sequence++, openId, index(), 0, s, List.of()));
@@ -113,7 +113,7 @@ final class OutputAssembler {
 
     private void openItem(Kind kind, List<ResponseStreamEvent> out) {
         close("completed", out);
-        heldWhitespace.setLength(0); // whitespace between two items belongs to neither
+        heldWhitespace.setLength(0); // a message has taken it; before reasoning or a call it belongs to neither
         open = kind;
         text.setLength(0);
         int idx = index();
