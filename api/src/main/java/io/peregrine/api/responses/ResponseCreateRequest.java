@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * {@code POST /v1/responses} (and {@code /v1/responses/input_tokens}) as sent by the OpenAI SDKs, Codex CLI and
- * the Agents SDK, plus the extensions Kimi users send to chat too (top_k, min_p, penalties, seed, and the thinking switch
+ * the Agents SDK, plus the extensions Kimi users send to chat too (top_k, min_p, penalties, seed, ignore_eos, and the thinking switch
  * as {@code thinking} or {@code chat_template_kwargs}). {@code input}
  * is a string or an array of items whose shape depends on their type, so it stays {@link JsonNode} and the
  * server, which owns the error messages, reads each item as a {@link ResponseInputItem}.
@@ -44,6 +44,7 @@ public record ResponseCreateRequest(
         Double frequencyPenalty,
         Double repetitionPenalty,
         Long seed,
+        Boolean ignoreEos,
         JsonNode thinking,
         JsonNode chatTemplateKwargs) {
 

@@ -95,7 +95,7 @@ public final class ResponsesRequestMapper {
         String effort = effort(r.reasoning());
         ChatCompletionRequest asChat = new ChatCompletionRequest(r.model(), messages, r.stream(), null, null,
                 maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
-                r.repetitionPenalty(), r.seed(), null, null, null, null, null, null, r.user(), tools, toolChoice,
+                r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
                 r.parallelToolCalls(), r.thinking(), r.chatTemplateKwargs(), null, effort, null, r.promptCacheKey(),
                 r.safetyIdentifier());
         ChatPlan plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
