@@ -200,7 +200,12 @@ public final class Exchange {
 
     /** Ends a stream that cannot continue: the error goes in-band, then the connection closes. */
     public void abortSse(ApiException e) {
-        channel.write(new DefaultHttpContent(sseEvent(errorJson(e))));
+        abortSse(sseEvent(errorJson(e)));
+    }
+
+    /** Ends a stream that cannot continue with {@code event}, then closes the connection. */
+    public void abortSse(ByteBuf event) {
+        channel.write(new DefaultHttpContent(event));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
         answered();
     }

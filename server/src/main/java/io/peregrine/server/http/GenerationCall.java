@@ -269,7 +269,7 @@ public abstract class GenerationCall implements EventSink {
         done = true;
         release();
         if (stream && headersSent) {
-            exchange.abortSse(e);
+            exchange.abortSse(streamError(e));
         } else {
             exchange.error(e);
         }
@@ -306,6 +306,11 @@ public abstract class GenerationCall implements EventSink {
     /** One streamed chunk as an SSE event; chat and completions send bare {@code data:} lines. */
     protected ByteBuf sseEvent(Object chunk) {
         return Exchange.sseEvent(exchange.toJson(chunk));
+    }
+
+    /** The event that ends a started stream after an error; chat and completions send the OpenAI error body. */
+    protected ByteBuf streamError(ApiException e) {
+        return Exchange.sseEvent(exchange.errorJson(e));
     }
 
     /** Whether the stream ends with {@code data: [DONE]} (chat and completions do; the Responses API does not). */

@@ -9,6 +9,7 @@ import io.peregrine.api.responses.ResponseUsage;
 import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.server.chat.OutputParser;
+import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.GenerationCall;
 import io.peregrine.server.metrics.ServerMetrics;
@@ -17,7 +18,8 @@ import java.util.List;
 
 /**
  * A Responses request in flight: one choice, parsed by the chat path's {@link OutputParser}, assembled into output
- * items; streamed as named Responses events or answered as one response object. Admission, backpressure, keep-alive,
+ * items; streamed as named Responses events (an error after the start ends it with {@code response.failed}) or
+ * answered as one response object. Admission, backpressure, keep-alive,
  * abort on disconnect and metrics are {@link GenerationCall}'s, as for chat.
  */
 final class ResponsesCall extends GenerationCall {
@@ -91,6 +93,16 @@ final class ResponsesCall extends GenerationCall {
     @Override
     protected ByteBuf sseEvent(Object chunk) {
         return Exchange.sseEvent(((ResponseStreamEvent) chunk).type(), exchange.toJson(chunk));
+    }
+
+    /** OpenAI's way: a {@code response.failed} event whose response carries the error and the finished items. */
+    @Override
+    protected ByteBuf streamError(ApiException e) {
+        String code = e.code() != null ? e.code() : e.status().code() >= 500 ? "server_error" : "invalid_prompt";
+        Response failed = plan.response().with("failed", output.items(),
+                ResponseUsage.of(promptTokens, cachedTokens, completionTokens, output.reasoningTokens()), null,
+                new Response.ResponseError(code, e.getMessage()));
+        return sseEvent(output.lifecycle("response.failed", failed));
     }
 
     @Override
