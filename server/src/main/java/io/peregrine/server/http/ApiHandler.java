@@ -264,9 +264,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 } else if (path.startsWith("/v1/responses/") && path.indexOf('/', "/v1/responses/".length()) < 0) {
                     String id = path.substring("/v1/responses/".length());
                     if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
-                        responses.retrieve(ex, id);
+                        offload(ex, e -> responses.retrieve(e, id)); // a stored response may be large to serialize
                     } else if (method.equals(HttpMethod.DELETE)) {
-                        responses.delete(ex, id);
+                        offload(ex, e -> responses.delete(e, id));
                     } else {
                         throw ApiException.methodNotAllowed("Use GET or DELETE " + path);
                     }

@@ -12,6 +12,9 @@ import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.server.fakes.FakeEngine;
 import io.peregrine.server.fakes.TestServer;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,9 +48,17 @@ class ResponsesHttpTest {
         return JSON.readTree(r.body());
     }
 
-    /** The stream's data objects, checking each event line names its data's type. */
+    /**
+     * The stream's data objects, checking each event line names its data's type. Its own client: a stream that
+     * fails closes its connection, which must not be the one a pooled client hands the next request.
+     */
     private static List<JsonNode> events(String body) throws Exception {
-        HttpResponse<String> r = server.post("/v1/responses", body);
+        HttpResponse<String> r;
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/responses"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json").build(),
+                    HttpResponse.BodyHandlers.ofString());
+        }
         assertEquals(200, r.statusCode(), r.body());
         assertFalse(r.body().contains("[DONE]"));
         List<JsonNode> out = new ArrayList<>();
