@@ -96,9 +96,14 @@ public final class ResponsesRequestMapper {
         ChatCompletionRequest asChat = new ChatCompletionRequest(r.model(), messages, r.stream(), null, null,
                 maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                 r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
-                r.parallelToolCalls(), r.thinking(), r.chatTemplateKwargs(), null, effort, null, r.promptCacheKey(),
-                r.safetyIdentifier());
-        ChatPlan plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
+                r.parallelToolCalls(), r.thinking(), r.chatTemplateKwargs(), null, effort, responseFormat(r.text()),
+                r.promptCacheKey(), r.safetyIdentifier());
+        ChatPlan plan;
+        try {
+            plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
+        } catch (ApiException e) {
+            throw asTextFormat(e);
+        }
 
         boolean storeIt = r.store() == null || r.store();
         String id = "resp_" + UUID.randomUUID().toString().replace("-", "");
@@ -146,12 +151,6 @@ public final class ResponsesRequestMapper {
             }
         }
         if (r.text() != null) {
-            JsonNode format = r.text().format();
-            if (format != null && !format.isNull()
-                    && !(format.isObject() && "text".equals(format.path("type").asText()))) {
-                throw ApiException.unsupported("text.format other than {\"type\": \"text\"} (json_object, json_schema) "
-                        + "is not supported yet", "text.format");
-            }
             String verbosity = r.text().verbosity();
             if (verbosity != null && !verbosity.equals("medium")) {
                 throw ApiException.unsupported("text.verbosity '" + InputItems.clip(verbosity) + "' is not supported "
@@ -161,6 +160,53 @@ public final class ResponsesRequestMapper {
         if (r.streamOptions() != null && !r.streamOptions().isNull() && !Boolean.TRUE.equals(r.stream())) {
             throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
         }
+    }
+
+    /**
+     * text.format in chat's response_format shape ({@code json_schema}'s fields nest under {@code json_schema}
+     * there), so JSON output is decided where chat decides it, and a Responses client gets what a chat client gets.
+     */
+    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) throws ApiException {
+        if (text == null || text.format() == null || text.format().isNull()) {
+            return null;
+        }
+        JsonNode format = text.format();
+        if (!format.isObject()) {
+            throw ApiException.invalid("text.format must be an object", "text.format");
+        }
+        switch (format.path("type").asText("")) {
+            case "text" -> {
+                return null;
+            }
+            case "json_object" -> {
+                return NODES.objectNode().put("type", "json_object");
+            }
+            case "json_schema" -> {
+                ObjectNode schema = NODES.objectNode();
+                for (String field : List.of("name", "description", "schema", "strict")) {
+                    if (format.has(field)) {
+                        schema.set(field, format.get(field));
+                    }
+                }
+                ObjectNode out = NODES.objectNode().put("type", "json_schema");
+                out.set("json_schema", schema);
+                return out;
+            }
+            default -> throw ApiException.invalid("text.format.type must be text, json_object or json_schema",
+                    "text.format.type");
+        }
+    }
+
+    /** A chat error about response_format, in the Responses API's terms ({@code text.format}). */
+    private static ApiException asTextFormat(ApiException e) {
+        String param = e.param();
+        if (param == null || !param.startsWith("response_format")) {
+            return e;
+        }
+        String rest = param.substring("response_format".length());
+        rest = rest.startsWith(".json_schema") ? rest.substring(".json_schema".length()) : rest;
+        return new ApiException(e.status(), e.type(), e.getMessage().replace("response_format", "text.format"),
+                "text.format" + rest, e.code(), e.retryAfterSeconds());
     }
 
     /** Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. */

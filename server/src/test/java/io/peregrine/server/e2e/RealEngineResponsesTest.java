@@ -297,6 +297,10 @@ class RealEngineResponsesTest {
                 new Bad("tools[0].type", ask("hi").addFileSearchTool(List.of("vs_1")).build()),
                 new Bad("text.format", ask("hi").putAdditionalBodyProperty("text",
                         JsonValue.from(Map.of("format", Map.of("type", "json_object")))).build()),
+                new Bad("text.format", ask("hi").putAdditionalBodyProperty("text", JsonValue.from(Map.of("format",
+                        Map.of("type", "json_schema", "name", "x", "schema", Map.of("type", "object")))))).build()),
+                new Bad("text.format.type", ask("hi").putAdditionalBodyProperty("text",
+                        JsonValue.from(Map.of("format", Map.of("type", "yaml")))).build()),
                 new Bad("input[0].call_id", ResponseCreateParams.builder().model(RealEngineServer.MODEL)
                         .inputOfResponse(List.of(ResponseInputItem.ofFunctionCallOutput(
                                 ResponseInputItem.FunctionCallOutput.builder().callId("functions.nope:0")
