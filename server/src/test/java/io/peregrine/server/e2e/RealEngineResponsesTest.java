@@ -298,7 +298,7 @@ class RealEngineResponsesTest {
                 new Bad("text.format", ask("hi").putAdditionalBodyProperty("text",
                         JsonValue.from(Map.of("format", Map.of("type", "json_object")))).build()),
                 new Bad("text.format", ask("hi").putAdditionalBodyProperty("text", JsonValue.from(Map.of("format",
-                        Map.of("type", "json_schema", "name", "x", "schema", Map.of("type", "object")))))).build()),
+                        Map.of("type", "json_schema", "name", "x", "schema", Map.of("type", "object"))))).build()),
                 new Bad("text.format.type", ask("hi").putAdditionalBodyProperty("text",
                         JsonValue.from(Map.of("format", Map.of("type", "yaml")))).build()),
                 new Bad("input[0].call_id", ResponseCreateParams.builder().model(RealEngineServer.MODEL)
