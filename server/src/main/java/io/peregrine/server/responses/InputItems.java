@@ -83,7 +83,7 @@ final class InputItems {
             switch (type) {
                 case "message" -> message(item, at, turn, out);
                 case "reasoning" -> {
-                    if (turn.hasContent() || !turn.calls.isEmpty()) {
+                    if (turn.hasMessage || !turn.calls.isEmpty()) {
                         turn.flush(out);
                     }
                     turn.reasoning.append(reasoningText(item, at));
@@ -303,10 +303,6 @@ final class InputItems {
         final StringBuilder content = new StringBuilder();
         final List<ToolCall> calls = new ArrayList<>();
         boolean hasMessage;
-
-        boolean hasContent() {
-            return hasMessage;
-        }
 
         void flush(List<ChatMessage> out) {
             if (reasoning.isEmpty() && !hasMessage && calls.isEmpty()) {

@@ -65,7 +65,7 @@ final class OutputAssembler {
         List<ResponseStreamEvent> out = new ArrayList<>();
         if (d.reasoning() != null && !d.reasoning().isEmpty()) {
             if (open != Kind.REASONING) {
-                openItem(Kind.REASONING, out);
+                openReasoning(out);
             }
             text.append(d.reasoning());
             out.add(new ReasoningDelta("response.reasoning_text.delta", sequence++, openId, index(), 0, d.reasoning()));
@@ -93,7 +93,7 @@ final class OutputAssembler {
                 return;
             }
             String held = heldWhitespace.toString();
-            openItem(Kind.MESSAGE, out);
+            openMessage(out);
             s = held + s;
         }
         text.append(s);
@@ -111,42 +111,38 @@ final class OutputAssembler {
         return items.size();
     }
 
-    private void openItem(Kind kind, List<ResponseStreamEvent> out) {
+    /** Closes the open item and starts one of {@code kind}; returns its output index. */
+    private int begin(Kind kind, String idPrefix, List<ResponseStreamEvent> out) {
         close("completed", out);
         heldWhitespace.setLength(0); // a message has taken it; before reasoning or a call it belongs to neither
         open = kind;
         text.setLength(0);
-        int idx = index();
-        switch (kind) {
-            case REASONING -> {
-                openId = "rs_" + suffix + "_" + idx;
-                out.add(new Item("response.output_item.added", sequence++, idx,
-                        new OutputItem.Reasoning(openId, List.of(), "in_progress")));
-                out.add(new ContentPart("response.content_part.added", sequence++, openId, idx, 0,
-                        new OutputItem.ReasoningText("")));
-            }
-            case MESSAGE -> {
-                openId = "msg_" + suffix + "_" + idx;
-                out.add(new Item("response.output_item.added", sequence++, idx,
-                        new OutputItem.Message(openId, "in_progress", List.of())));
-                out.add(new ContentPart("response.content_part.added", sequence++, openId, idx, 0,
-                        new OutputItem.OutputText("")));
-            }
-            case CALL -> throw new IllegalArgumentException("a call is opened by openCall");
-        }
+        openId = idPrefix + suffix + "_" + index();
+        return index();
+    }
+
+    private void openReasoning(List<ResponseStreamEvent> out) {
+        int idx = begin(Kind.REASONING, "rs_", out);
+        out.add(new Item("response.output_item.added", sequence++, idx,
+                new OutputItem.Reasoning(openId, List.of(), "in_progress")));
+        out.add(new ContentPart("response.content_part.added", sequence++, openId, idx, 0,
+                new OutputItem.ReasoningText("")));
+    }
+
+    private void openMessage(List<ResponseStreamEvent> out) {
+        int idx = begin(Kind.MESSAGE, "msg_", out);
+        out.add(new Item("response.output_item.added", sequence++, idx,
+                new OutputItem.Message(openId, "in_progress", List.of())));
+        out.add(new ContentPart("response.content_part.added", sequence++, openId, idx, 0,
+                new OutputItem.OutputText("")));
     }
 
     /** A call's first piece carries its id (Kimi's {@code functions.NAME:IDX}) and name. */
     private void openCall(ToolCallDelta c, List<ResponseStreamEvent> out) {
-        close("completed", out);
-        heldWhitespace.setLength(0);
-        open = Kind.CALL;
-        text.setLength(0);
+        int idx = begin(Kind.CALL, "fc_", out);
         openCall = c.index();
         callId = c.id();
         callName = c.name();
-        int idx = index();
-        openId = "fc_" + suffix + "_" + idx;
         out.add(new Item("response.output_item.added", sequence++, idx,
                 new OutputItem.FunctionCall(openId, callId, callName, "", "in_progress")));
     }

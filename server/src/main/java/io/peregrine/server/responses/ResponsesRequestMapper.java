@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.FunctionDefinition;
@@ -69,7 +70,7 @@ public final class ResponsesRequestMapper {
         if (r.previousResponseId() != null) {
             ResponseStore.Stored previous = store.get(r.previousResponseId());
             if (previous == null) {
-                throw new ApiException(io.netty.handler.codec.http.HttpResponseStatus.BAD_REQUEST,
+                throw new ApiException(HttpResponseStatus.BAD_REQUEST,
                         "invalid_request_error", "Previous response with id '" + InputItems.clip(r.previousResponseId())
                         + "' not found" + (store.capacity() == 0 ? " (this server stores no responses)"
                         : " (responses are kept in memory, the last " + store.capacity() + " only)"),
