@@ -27,10 +27,18 @@ final class InputItems {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final Set<String> ROLES = Set.of("user", "system", "developer", "assistant");
 
-    private final ObjectMapper json;
+    /** Finds an earlier output item by its id; null when it is not (or no longer) stored. */
+    @FunctionalInterface
+    interface ItemLookup {
+        JsonNode find(String itemId);
+    }
 
-    InputItems(ObjectMapper json) {
+    private final ObjectMapper json;
+    private final ItemLookup stored;
+
+    InputItems(ObjectMapper json, ItemLookup stored) {
         this.json = json;
+        this.stored = stored;
     }
 
     /** {@code input} as a list of item trees: a string is one user message. */
@@ -74,6 +82,9 @@ final class InputItems {
             if (node == null || !node.isObject()) {
                 throw ApiException.invalid(at + " must be an object", at);
             }
+            if ("item_reference".equals(node.path("type").asText(null))) {
+                node = resolve(node, at);
+            }
             ResponseInputItem item = read(node, at);
             String type = item.type() != null ? item.type() : item.role() != null ? "message" : null;
             if (type == null) {
@@ -111,14 +122,29 @@ final class InputItems {
                     out.add(new ChatMessage("tool", TextNode.valueOf(toolOutput(item.output(), at + ".output")),
                             null, null, callId, null, null, null));
                 }
-                case "item_reference" -> throw ApiException.unsupported("item_reference items are not supported; "
-                        + "send the item itself, or continue with previous_response_id", at + ".type");
                 default -> throw ApiException.unsupported("input items of type '" + clip(type) + "' are not supported "
                         + "(message, function_call, function_call_output and reasoning are)", at + ".type");
             }
         }
         turn.flush(out);
         return out;
+    }
+
+    /**
+     * An {@code item_reference} (what the AI SDK, and so opencode, sends for earlier output when responses are
+     * stored) as the stored item itself.
+     */
+    private JsonNode resolve(JsonNode reference, String at) throws ApiException {
+        JsonNode id = reference.get("id");
+        if (id == null || !id.isTextual()) {
+            throw ApiException.invalid(at + ".id is required for an item_reference", at + ".id");
+        }
+        JsonNode item = stored.find(id.textValue());
+        if (item == null) {
+            throw ApiException.invalid(at + " references item '" + clip(id.textValue()) + "', which is not the output "
+                    + "of a response stored here (input items are not stored; send them again)", at + ".id");
+        }
+        return item;
     }
 
     private ResponseInputItem read(JsonNode node, String at) throws ApiException {

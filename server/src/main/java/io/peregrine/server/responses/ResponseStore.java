@@ -1,6 +1,7 @@
 package io.peregrine.server.responses;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.responses.OutputItem;
 import io.peregrine.api.responses.Response;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,6 +60,30 @@ public final class ResponseStore {
     /** @return whether it was there */
     public synchronized boolean remove(String id) {
         return byId.remove(id) != null;
+    }
+
+    /**
+     * An output item of a stored response by its id ({@code rs_}/{@code msg_}/{@code fc_} + the response id's
+     * suffix + {@code _} + its output index, as {@link OutputAssembler} names them); null when not stored.
+     */
+    public synchronized OutputItem item(String itemId) {
+        int first = itemId.indexOf('_');
+        int last = itemId.lastIndexOf('_');
+        if (first < 0 || last <= first) {
+            return null;
+        }
+        Stored s = byId.get("resp_" + itemId.substring(first + 1, last));
+        if (s == null) {
+            return null;
+        }
+        int index;
+        try {
+            index = Integer.parseInt(itemId.substring(last + 1));
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        List<OutputItem> output = s.response().output();
+        return index >= 0 && index < output.size() && output.get(index).id().equals(itemId) ? output.get(index) : null;
     }
 
     public synchronized int size() {

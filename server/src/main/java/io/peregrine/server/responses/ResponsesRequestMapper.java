@@ -10,6 +10,7 @@ import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
+import io.peregrine.api.responses.OutputItem;
 import io.peregrine.api.responses.Response;
 import io.peregrine.api.responses.ResponseCreateRequest;
 import io.peregrine.api.responses.ResponseTool;
@@ -55,7 +56,10 @@ public final class ResponsesRequestMapper {
     public ResponsesRequestMapper(ChatRequestMapper chat, ObjectMapper json, ResponseStore store) {
         this.chat = chat;
         this.json = json;
-        this.inputItems = new InputItems(json);
+        this.inputItems = new InputItems(json, itemId -> {
+            OutputItem item = store.item(itemId);
+            return item == null ? null : json.valueToTree(item);
+        });
         this.store = store;
     }
 

@@ -15,7 +15,9 @@ import org.junit.jupiter.api.Test;
 /** Responses input items → the chat messages the one chat pipeline renders. */
 class InputItemsTest {
     private final ObjectMapper json = Json.newMapper();
-    private final InputItems items = new InputItems(json);
+    private final InputItems items = new InputItems(json, id -> id.equals("fc_stored_0")
+            ? json.valueToTree(java.util.Map.of("type", "function_call", "id", "fc_stored_0", "call_id", "c7",
+                    "name", "f", "arguments", "{}")) : null);
 
     private List<ChatMessage> convert(String input) throws Exception {
         return items.toMessages(items.items(json.readTree(input)), 0);
@@ -92,7 +94,7 @@ class InputItemsTest {
                 [{"type":"function_call","call_id":"c","name":"f","arguments":{}}]"""));
         assertEquals("input[0].role", paramOf("[{\"role\":\"tool\",\"content\":\"x\"}]"));
         assertEquals("input[0].type", paramOf("[{\"type\":\"web_search_call\",\"id\":\"ws_1\"}]"));
-        assertEquals("input[0].type", paramOf("[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]"));
+        assertEquals("input[0].id", paramOf("[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]"));
         assertEquals("input[0].type", paramOf("[{\"content\":\"no role, no type\"}]"));
         assertEquals("input[0].content[0].file_id", paramOf("""
                 [{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]"""));
@@ -101,6 +103,15 @@ class InputItemsTest {
         assertEquals("input", paramOf("[]"));
         assertEquals("input", paramOf("42"));
         assertEquals("input[0]", paramOf("[\"a bare string\"]"));
+    }
+
+    @Test
+    void anItemReferenceIsTheStoredItem() throws Exception {
+        List<ChatMessage> m = convert("""
+                [{"role":"user","content":"t?"},{"type":"item_reference","id":"fc_stored_0"},
+                 {"type":"function_call_output","call_id":"c7","output":"x"}]""");
+        assertEquals(List.of("user", "assistant", "tool"), m.stream().map(ChatMessage::role).toList());
+        assertEquals("c7", m.get(1).toolCalls().getFirst().id());
     }
 
     @Test

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.api.responses.OutputItem;
 import io.peregrine.api.responses.Response;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -33,6 +34,23 @@ class ResponseStoreTest {
         assertTrue(store.remove("a"));
         assertFalse(store.remove("a"));
         assertNull(store.get("a"));
+    }
+
+    @Test
+    void outputItemsAreFoundByTheirIds() {
+        ResponseStore store = new ResponseStore(2);
+        OutputItem call = new OutputItem.FunctionCall("fc_abc_1", "functions.f:0", "f", "{}", "completed");
+        OutputItem text = new OutputItem.Message("msg_abc_0",
+                "completed", List.of());
+        Response r = stored("resp_abc").response().with("completed", List.of(text, call), null, null, null);
+        store.put(new ResponseStore.Stored(r, List.of()));
+        assertEquals(call, store.item("fc_abc_1"));
+        assertEquals(text, store.item("msg_abc_0"));
+        assertNull(store.item("fc_abc_0"), "index 0 is the message");
+        assertNull(store.item("fc_abc_2"));
+        assertNull(store.item("fc_zzz_1"));
+        assertNull(store.item("garbage"));
+        assertNull(store.item("fc_abc_x"));
     }
 
     @Test

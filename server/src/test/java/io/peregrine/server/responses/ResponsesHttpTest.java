@@ -157,5 +157,15 @@ class ResponsesHttpTest {
 
         JsonNode got = JSON.readTree(server.get("/v1/responses/" + second.path("id").asText()).body());
         assertEquals(second, got);
+
+        // the AI SDK (opencode) refers to stored output by id instead of resending it
+        String callItem = first.path("output").get(0).path("id").asText();
+        create("{\"input\":[{\"role\":\"user\",\"content\":\"time?\"},{\"type\":\"item_reference\",\"id\":\""
+                + callItem + "\"},{\"type\":\"function_call_output\",\"call_id\":\"" + callId + "\",\"output\":"
+                + "\"13:00\"}]," + TOOLS + "}");
+        sent = server.prompts.last.messages();
+        assertEquals(List.of("user", "assistant", "tool"), sent.stream().map(ChatMessage::role).toList());
+        assertEquals(callId, sent.get(1).toolCalls().getFirst().id());
+        assertEquals("13:00", sent.get(2).content().textValue());
     }
 }
