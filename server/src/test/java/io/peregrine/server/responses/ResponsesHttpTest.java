@@ -168,4 +168,38 @@ class ResponsesHttpTest {
         assertEquals(callId, sent.get(1).toolCalls().getFirst().id());
         assertEquals("13:00", sent.get(2).content().textValue());
     }
+
+    /** A later turn as Codex CLI sends it (store off, encrypted reasoning asked for, shell tool, history items). */
+    @Test
+    void aCodexTurnIsAccepted() throws Exception {
+        server.engine.script(r -> FakeEngine.Script.of(FinishReason.STOP, "Sure", "</think>", "Done."));
+        String body = """
+                {"model":"kimi-k2.5","instructions":"You are a coding agent.","input":[
+                 {"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context/>"}]},
+                 {"type":"message","role":"user","content":[{"type":"input_text","text":"list files"}]},
+                 {"type":"reasoning","id":"rs_1","summary":[],"content":null,"encrypted_content":null},
+                 {"type":"function_call","id":"fc_1","name":"shell","arguments":"{\\"command\\":[\\"ls\\"]}","call_id":"call_1"},
+                 {"type":"function_call_output","call_id":"call_1","output":"a\\nb"},
+                 {"type":"message","role":"assistant","id":"msg_1","content":[{"type":"output_text","text":"Two files."}]},
+                 {"type":"message","role":"user","content":[{"type":"input_text","text":"thanks"}]}],
+                 "tools":[{"type":"function","name":"shell","description":"Runs a command","strict":false,
+                   "parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}},
+                   "required":["command"],"additionalProperties":false}}],
+                 "tool_choice":"auto","parallel_tool_calls":false,"reasoning":{"effort":"medium","summary":"auto"},
+                 "store":false,"stream":true,"include":["reasoning.encrypted_content"],"prompt_cache_key":"k1"}
+                """;
+        List<JsonNode> events = events(body);
+        JsonNode done = events.getLast();
+        assertEquals("response.completed", done.path("type").asText(), events.toString());
+        assertEquals(List.of("reasoning", "message"), List.of(done.path("response").path("output").get(0).path("type")
+                .asText(), done.path("response").path("output").get(1).path("type").asText()));
+        List<ChatMessage> sent = server.prompts.last.messages();
+        assertEquals(List.of("system", "user", "user", "assistant", "tool", "assistant", "user"),
+                sent.stream().map(ChatMessage::role).toList());
+        assertEquals("call_1", sent.get(3).toolCalls().getFirst().id());
+        assertEquals("Two files.", sent.get(5).content().textValue());
+        assertTrue(server.prompts.last.thinking().enabled(), "effort medium keeps thinking on");
+        assertEquals(404, server.get("/v1/responses/" + done.path("response").path("id").asText()).statusCode(),
+                "store: false keeps nothing");
+    }
 }
