@@ -7,6 +7,7 @@ import io.peregrine.engine.runtime.SamplingParams;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.ContextCheck;
 import io.peregrine.server.http.Exchange;
+import io.peregrine.server.http.GenerationCall;
 import io.peregrine.server.http.JsonBodies;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingResolver;
@@ -16,6 +17,13 @@ import java.util.UUID;
 
 /** {@code POST /v1/chat/completions}: validate, render, check the context, submit. Runs on a request thread. */
 public final class ChatHandler {
+
+    /** Builds the call that answers the client once the prompt is rendered and the sampling is final. */
+    @FunctionalInterface
+    public interface CallFactory {
+        GenerationCall create(ChatPrompt prompt, SamplingParams sampling);
+    }
+
     private final ServingState state;
     private final JsonBodies bodies;
     private final ChatRequestMapper mapper;
@@ -38,15 +46,30 @@ public final class ChatHandler {
         JsonBodies.Parsed<ChatCompletionRequest> parsed = bodies.read(body, ChatCompletionRequest.class);
         ChatPlan plan = mapper.map(parsed.value(), parsed.tree(), rt.servedModelNames());
         SamplingResolver.requireStopIdsInVocabulary(parsed.value().stopTokenIds(), rt.codec().vocabSize());
-        ChatPrompt prompt;
-        try {
-            prompt = rt.prompts().build(plan.input(), plan.output());
-        } catch (InvalidPromptException e) {
-            throw ApiException.invalid(e.getMessage(), e.param());
-        }
+        String param = parsed.value().maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
+        String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+        submit(plan, rt, id, param, (prompt, sampling) -> new ChatCall(exchange, plan, id, prompt.length(),
+                rt.parsers(), reasoningField, new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(),
+                keepAliveNanos));
+    }
+
+    /**
+     * Renders the plan's conversation, fits max_tokens into the context and submits it: the one path from a
+     * {@link ChatPlan} to the engine, shared by every API that maps onto chat (the Responses API too).
+     *
+     * @param maxTokensParam the client's name for the max-tokens field, for the context-overflow error
+     */
+    public static void submit(ChatPlan plan, ModelRuntime rt, String id, String maxTokensParam, CallFactory calls)
+            throws ApiException {
+        ChatPrompt prompt = render(rt, plan);
         MediaProducer later = prompt.laterMedia();
         try {
-            submit(exchange, parsed, plan, prompt, rt, arrivalNanos);
+            int maxTokens = ContextCheck.maxTokens(plan.maxTokens(), prompt.length(), rt.engine().maxModelLen(),
+                    maxTokensParam);
+            SamplingParams sampling = plan.sampling().apply(maxTokens);
+            GenerationCall call = calls.create(prompt, sampling);
+            call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media(),
+                    later == null ? null : later.target()).withConstraint(prompt.constraint()));
             if (later != null) {
                 later.start(); // after submission: the engine prefills while the later chunks encode
             }
@@ -57,15 +80,12 @@ public final class ChatHandler {
         }
     }
 
-    private void submit(Exchange exchange, JsonBodies.Parsed<ChatCompletionRequest> parsed, ChatPlan plan,
-                        ChatPrompt prompt, ModelRuntime rt, long arrivalNanos) throws ApiException {
-        String param = parsed.value().maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
-        int maxTokens = ContextCheck.maxTokens(plan.maxTokens(), prompt.length(), rt.engine().maxModelLen(), param);
-        SamplingParams sampling = plan.sampling().apply(maxTokens);
-        String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
-        ChatCall call = new ChatCall(exchange, plan, id, prompt.length(), rt.parsers(), reasoningField,
-                new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(), keepAliveNanos);
-        call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media(),
-                prompt.laterMedia() == null ? null : prompt.laterMedia().target()).withConstraint(prompt.constraint()));
+    /** The prompt to generate from, with its sampling constraint; a conversation that cannot render is a 400. */
+    public static ChatPrompt render(ModelRuntime rt, ChatPlan plan) throws ApiException {
+        try {
+            return rt.prompts().build(plan.input(), plan.output());
+        } catch (InvalidPromptException e) {
+            throw ApiException.invalid(e.getMessage(), e.param());
+        }
     }
 }

@@ -165,6 +165,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Let browsers send credentials cross-origin (Access-Control-Allow-Credentials: true).")
     boolean allowCredentials;
 
+    @Option(names = "--responses-store-size", defaultValue = "256", paramLabel = "N",
+            description = "Responses API responses kept in memory for GET /v1/responses/{id} and previous_response_id, "
+                    + "least recently used dropped first; 0 keeps none (default: ${DEFAULT-VALUE}).")
+    int responsesStoreSize;
+
     @Option(names = "--shutdown-timeout", defaultValue = "30",
             description = "Seconds SIGTERM waits for running requests before aborting them.")
     int shutdownTimeoutSeconds;
@@ -288,7 +293,7 @@ public final class ServeCommand implements Callable<Integer> {
                 java.time.Duration.ofSeconds(requestReadTimeoutSeconds),
                 java.time.Duration.ofSeconds(idleConnectionTimeoutSeconds),
                 new CorsPolicy(jsonList(allowedOrigins, "--allowed-origins"), jsonList(allowedMethods, "--allowed-methods"),
-                        jsonList(allowedHeaders, "--allowed-headers"), allowCredentials));
+                        jsonList(allowedHeaders, "--allowed-headers"), allowCredentials), responsesStoreSize);
     }
 
     /** vLLM's spelling: a JSON list of strings. */

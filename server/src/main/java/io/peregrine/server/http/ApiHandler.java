@@ -22,6 +22,7 @@ import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.completions.CompletionsHandler;
 import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.responses.ResponsesHandler;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
 import java.io.IOException;
@@ -54,12 +55,14 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final ServerMetrics metrics;
     private final Executor requestThreads;
     private final CorsPolicy cors;
+    private final ResponsesHandler responses;
     private final long created = System.currentTimeMillis() / 1000;
 
     public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
                       CompletionsHandler completions, TokenizeHandler tokenize, ServerMetrics metrics,
-                      Executor requestThreads, CorsPolicy cors) {
+                      Executor requestThreads, CorsPolicy cors, ResponsesHandler responses) {
         this.cors = cors;
+        this.responses = responses;
         this.state = state;
         this.keys = keys;
         this.bodies = bodies;
@@ -229,6 +232,14 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 requireMethod(method, HttpMethod.POST, path);
                 offload(ex, e -> completions.handle(e, body, arrival));
             }
+            case "/v1/responses" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> responses.create(e, body, arrival));
+            }
+            case "/v1/responses/input_tokens" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> e.json(HttpResponseStatus.OK, responses.inputTokens(body)));
+            }
             case "/tokenize" -> {
                 requireMethod(method, HttpMethod.POST, path);
                 offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.tokenize(body)));
@@ -250,6 +261,15 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                         throw ApiException.modelNotFound(name);
                     }
                     ex.json(HttpResponseStatus.OK, new ModelCard(name, created, rt.root(), rt.engine().maxModelLen()));
+                } else if (path.startsWith("/v1/responses/") && path.indexOf('/', "/v1/responses/".length()) < 0) {
+                    String id = path.substring("/v1/responses/".length());
+                    if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
+                        offload(ex, e -> responses.retrieve(e, id)); // a stored response may be large to serialize
+                    } else if (method.equals(HttpMethod.DELETE)) {
+                        offload(ex, e -> responses.delete(e, id));
+                    } else {
+                        throw ApiException.methodNotAllowed("Use GET or DELETE " + path);
+                    }
                 } else {
                     throw ApiException.notFound("No endpoint " + method + " " + path);
                 }

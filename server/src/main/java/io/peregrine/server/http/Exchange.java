@@ -34,6 +34,8 @@ import java.util.function.Consumer;
 public final class Exchange {
     private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EVENT = "event: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] NEWLINE = "\n".getBytes(StandardCharsets.US_ASCII);
 
     private static final Runnable NOTHING = () -> {};
     private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
@@ -170,6 +172,11 @@ public final class Exchange {
         return Unpooled.wrappedBuffer(DATA, json, END);
     }
 
+    /** A named event: {@code event: <name>} then {@code data: <json>} (the Responses API names every event). */
+    public static ByteBuf sseEvent(String name, byte[] json) {
+        return Unpooled.wrappedBuffer(EVENT, name.getBytes(StandardCharsets.UTF_8), NEWLINE, DATA, json, END);
+    }
+
     public void writeEvent(ByteBuf event) {
         channel.write(new DefaultHttpContent(event));
     }
@@ -180,13 +187,25 @@ public final class Exchange {
 
     /** Writes {@code data: [DONE]} and ends the chunked response. */
     public void endSse() {
-        channel.write(new DefaultHttpContent(sseEvent("[DONE]".getBytes(StandardCharsets.US_ASCII))));
+        endSse(true);
+    }
+
+    /** Ends the chunked response, after {@code data: [DONE]} when {@code doneMarker}. */
+    public void endSse(boolean doneMarker) {
+        if (doneMarker) {
+            channel.write(new DefaultHttpContent(sseEvent("[DONE]".getBytes(StandardCharsets.US_ASCII))));
+        }
         finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
 
     /** Ends a stream that cannot continue: the error goes in-band, then the connection closes. */
     public void abortSse(ApiException e) {
-        channel.write(new DefaultHttpContent(sseEvent(errorJson(e))));
+        abortSse(sseEvent(errorJson(e)));
+    }
+
+    /** Ends a stream that cannot continue with {@code event}, then closes the connection. */
+    public void abortSse(ByteBuf event) {
+        channel.write(new DefaultHttpContent(event));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
         answered();
     }

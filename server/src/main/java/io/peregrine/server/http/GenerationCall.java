@@ -206,7 +206,7 @@ public abstract class GenerationCall implements EventSink {
             return;
         }
         for (Object chunk : chunks) {
-            ByteBuf event = Exchange.sseEvent(exchange.toJson(chunk));
+            ByteBuf event = sseEvent(chunk);
             pendingBytes += event.readableBytes();
             pending.add(event);
         }
@@ -257,7 +257,7 @@ public abstract class GenerationCall implements EventSink {
                 exchange.writeEvent(pending.poll());
             }
             pendingBytes = 0;
-            exchange.endSse();
+            exchange.endSse(endsWithDone());
         } else {
             exchange.json(io.netty.handler.codec.http.HttpResponseStatus.OK, fullResponse(usage));
         }
@@ -269,7 +269,7 @@ public abstract class GenerationCall implements EventSink {
         done = true;
         release();
         if (stream && headersSent) {
-            exchange.abortSse(e);
+            exchange.abortSse(streamError(e));
         } else {
             exchange.error(e);
         }
@@ -301,6 +301,21 @@ public abstract class GenerationCall implements EventSink {
             case ABORT -> "abort";
             case TIMEOUT -> "timeout";
         };
+    }
+
+    /** One streamed chunk as an SSE event; chat and completions send bare {@code data:} lines. */
+    protected ByteBuf sseEvent(Object chunk) {
+        return Exchange.sseEvent(exchange.toJson(chunk));
+    }
+
+    /** The event that ends a started stream after an error; chat and completions send the OpenAI error body. */
+    protected ByteBuf streamError(ApiException e) {
+        return Exchange.sseEvent(exchange.errorJson(e));
+    }
+
+    /** Whether the stream ends with {@code data: [DONE]} (chat and completions do; the Responses API does not). */
+    protected boolean endsWithDone() {
+        return true;
     }
 
     /** The OpenAI finish_reason of a choice that {@link #onFinished} has just closed. */

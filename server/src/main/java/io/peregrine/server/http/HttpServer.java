@@ -17,6 +17,9 @@ import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.completions.CompletionsHandler;
 import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.responses.ResponseStore;
+import io.peregrine.server.responses.ResponsesHandler;
+import io.peregrine.server.responses.ResponsesRequestMapper;
 import io.peregrine.server.sampling.SamplingResolver;
 import io.peregrine.server.serving.ServingState;
 import java.net.InetSocketAddress;
@@ -48,10 +51,14 @@ public final class HttpServer implements AutoCloseable {
         CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
                 config.sseKeepAlive().toNanos());
         TokenizeHandler tokenize = new TokenizeHandler(state, bodies, chatMapper);
+        ResponseStore store = new ResponseStore(config.responsesStoreSize());
+        ResponsesHandler responses = new ResponsesHandler(state, bodies,
+                new ResponsesRequestMapper(chatMapper, bodies.mapper(), store), store, metrics,
+                config.sseKeepAlive().toNanos());
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
-                requestThreads, config.cors());
+                requestThreads, config.cors(), responses);
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(
                 Math.max(2, Runtime.getRuntime().availableProcessors() / 2), NioIoHandler.newFactory());

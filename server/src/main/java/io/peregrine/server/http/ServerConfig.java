@@ -21,6 +21,8 @@ import java.time.Duration;
  *                              closed, so idle keep-alive connections cannot pile up until file descriptors run
  *                              out; a request being answered (streamed or not) is never cut by it
  * @param cors which browser origins may call the API ({@link CorsPolicy#none()}: none)
+ * @param responsesStoreSize most Responses API responses kept in memory for GET /v1/responses/{id} and
+ *                           previous_response_id (least recently used dropped first); 0 keeps none
  */
 public record ServerConfig(
         String host,
@@ -34,11 +36,15 @@ public record ServerConfig(
         boolean rejectUnknownFields,
         Duration requestReadTimeout,
         Duration idleConnectionTimeout,
-        CorsPolicy cors) {
+        CorsPolicy cors,
+        int responsesStoreSize) {
 
     public ServerConfig {
         if (requestReadTimeout.isNegative() || requestReadTimeout.isZero()) {
             throw new IllegalArgumentException("the request read timeout must be positive, got " + requestReadTimeout);
+        }
+        if (responsesStoreSize < 0) {
+            throw new IllegalArgumentException("the responses store size must be >= 0, got " + responsesStoreSize);
         }
         if (idleConnectionTimeout.isNegative() || idleConnectionTimeout.isZero()) {
             throw new IllegalArgumentException("the idle connection timeout must be positive, got "
@@ -49,56 +55,61 @@ public record ServerConfig(
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
                 new MediaLimits(16, 1), Duration.ofSeconds(15), false,
-                Duration.ofSeconds(60), Duration.ofMinutes(5), CorsPolicy.none());
+                Duration.ofSeconds(60), Duration.ofMinutes(5), CorsPolicy.none(), 256);
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
         return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
         return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withSseKeepAlive(Duration interval) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withRejectUnknownFields(boolean reject) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout, cors);
+                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withRequestReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout, cors);
+                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout, cors, responsesStoreSize);
     }
 
     public ServerConfig withIdleConnectionTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors);
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors, responsesStoreSize);
+    }
+
+    public ServerConfig withResponsesStoreSize(int size) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, size);
     }
 
     public ServerConfig withCors(CorsPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy);
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy, responsesStoreSize);
     }
 }

@@ -46,6 +46,9 @@ public final class FakeEngine implements InferenceEngine {
         }
     }
 
+    /** A script step that fails the request there ({@link EngineEvent.Failed}, as a video that stops decoding does). */
+    public static final String FAIL = "\u0000fail";
+
     public final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
     public final AtomicInteger running = new AtomicInteger();
     public final AtomicInteger waiting = new AtomicInteger();
@@ -132,6 +135,10 @@ public final class FakeEngine implements InferenceEngine {
                         if (abortSignal.await(script.hold() ? 20 : 0, TimeUnit.MILLISECONDS)) {
                             wasAborted = true;
                             break;
+                        }
+                        if (step.equals(FAIL)) {
+                            sink.accept(new EngineEvent.Failed(request.requestId(), "scripted failure", false));
+                            return;
                         }
                         int id = step.isEmpty() ? 0 : step.codePointAt(0) & 0xff;
                         List<TokenLogprob> lp = request.sampling().logprobs() >= 0

@@ -1,0 +1,346 @@
+package io.peregrine.server.responses;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.api.chat.FunctionCall;
+import io.peregrine.api.chat.ToolCall;
+import io.peregrine.api.responses.ResponseInputItem;
+import io.peregrine.server.http.ApiException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Responses {@code input} items → chat messages, the shape the one chat pipeline renders. Consecutive output
+ * items of the model (reasoning, an assistant message, function calls) are one assistant turn, so a reasoning item
+ * becomes that turn's {@code reasoning_content} and function calls its {@code tool_calls}, exactly as the chat
+ * API would carry the same history; a {@code function_call_output} becomes a tool message.
+ */
+final class InputItems {
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final Set<String> ROLES = Set.of("user", "system", "developer", "assistant");
+
+    /** Finds an earlier output item by its id; null when it is not (or no longer) stored. */
+    @FunctionalInterface
+    interface ItemLookup {
+        JsonNode find(String itemId);
+    }
+
+    private final ObjectMapper json;
+    private final ItemLookup stored;
+
+    InputItems(ObjectMapper json, ItemLookup stored) {
+        this.json = json;
+        this.stored = stored;
+    }
+
+    /** {@code input} as a list of item trees: a string is one user message. */
+    List<JsonNode> items(JsonNode input) throws ApiException {
+        if (input == null || input.isNull()) {
+            throw ApiException.invalid("'input' is required: a string or an array of input items", "input");
+        }
+        if (input.isTextual()) {
+            ObjectNode m = NODES.objectNode().put("type", "message").put("role", "user");
+            m.set("content", input);
+            return List.of(m);
+        }
+        if (!input.isArray() || input.isEmpty()) {
+            throw ApiException.invalid("'input' must be a string or a non-empty array of input items", "input");
+        }
+        List<JsonNode> out = new ArrayList<>(input.size());
+        input.forEach(out::add);
+        return out;
+    }
+
+    /** The assistant turn of earlier output, as input items (what {@code previous_response_id} continues from). */
+    List<JsonNode> asItems(List<?> outputItems) {
+        List<JsonNode> out = new ArrayList<>(outputItems.size());
+        for (Object o : outputItems) {
+            out.add(json.valueToTree(o));
+        }
+        return out;
+    }
+
+    /**
+     * @param items    stored items (already validated) followed by this request's input items
+     * @param firstNew the index of the first item of this request; errors name it {@code input[i - firstNew]}
+     */
+    List<ChatMessage> toMessages(List<JsonNode> items, int firstNew) throws ApiException {
+        Turn turn = new Turn();
+        List<ChatMessage> out = new ArrayList<>();
+        Set<String> calls = new HashSet<>();
+        for (int i = 0; i < items.size(); i++) {
+            String at = i >= firstNew ? "input[" + (i - firstNew) + "]" : "previous_response_id";
+            JsonNode node = items.get(i);
+            if (node == null || !node.isObject()) {
+                throw ApiException.invalid(at + " must be an object", at);
+            }
+            if ("item_reference".equals(node.path("type").asText(null))) {
+                node = resolve(node, at);
+            }
+            ResponseInputItem item = read(node, at);
+            String type = item.type() != null ? item.type() : item.role() != null ? "message" : null;
+            if (type == null) {
+                throw ApiException.invalid(at + ".type is required (message, function_call, function_call_output "
+                        + "or reasoning)", at + ".type");
+            }
+            switch (type) {
+                case "message" -> message(item, at, turn, out);
+                case "reasoning" -> {
+                    if (turn.hasMessage || !turn.calls.isEmpty()) {
+                        turn.flush(out);
+                    }
+                    turn.reasoning.append(reasoningText(item, at));
+                }
+                case "function_call" -> {
+                    String callId = required(item.callId(), at + ".call_id");
+                    String name = required(item.name(), at + ".name");
+                    JsonNode args = item.arguments();
+                    if (args == null || !args.isTextual()) {
+                        throw ApiException.invalid(at + ".arguments must be a string of JSON", at + ".arguments");
+                    }
+                    if (!calls.add(callId)) {
+                        throw ApiException.invalid(at + ".call_id '" + clip(callId) + "' is used by an earlier "
+                                + "function_call", at + ".call_id");
+                    }
+                    turn.calls.add(new ToolCall(null, callId, "function", new FunctionCall(name, args.textValue())));
+                }
+                case "function_call_output" -> {
+                    String callId = required(item.callId(), at + ".call_id");
+                    if (!calls.contains(callId)) {
+                        throw ApiException.invalid(at + ".call_id '" + clip(callId) + "' does not match any earlier "
+                                + "function_call", at + ".call_id");
+                    }
+                    turn.flush(out);
+                    out.add(new ChatMessage("tool", TextNode.valueOf(toolOutput(item.output(), at + ".output")),
+                            null, null, callId, null, null, null));
+                }
+                default -> throw ApiException.unsupported("input items of type '" + clip(type) + "' are not supported "
+                        + "(message, function_call, function_call_output and reasoning are)", at + ".type");
+            }
+        }
+        turn.flush(out);
+        return out;
+    }
+
+    /**
+     * An {@code item_reference} (what the AI SDK, and so opencode, sends for earlier output when responses are
+     * stored) as the stored item itself.
+     */
+    private JsonNode resolve(JsonNode reference, String at) throws ApiException {
+        JsonNode id = reference.get("id");
+        if (id == null || !id.isTextual()) {
+            throw ApiException.invalid(at + ".id is required for an item_reference", at + ".id");
+        }
+        JsonNode item = stored.find(id.textValue());
+        if (item == null) {
+            throw ApiException.invalid(at + " references item '" + clip(id.textValue()) + "', which is not the output "
+                    + "of a response stored here (input items are not stored; send them again)", at + ".id");
+        }
+        return item;
+    }
+
+    private ResponseInputItem read(JsonNode node, String at) throws ApiException {
+        try {
+            return json.treeToValue(node, ResponseInputItem.class);
+        } catch (JsonProcessingException e) {
+            throw ApiException.invalid("Invalid " + at + ": " + clip(String.valueOf(e.getOriginalMessage())), at);
+        }
+    }
+
+    private void message(ResponseInputItem item, String at, Turn turn, List<ChatMessage> out) throws ApiException {
+        String role = item.role();
+        if (role == null || !ROLES.contains(role)) {
+            throw ApiException.invalid(at + ".role must be one of assistant, developer, system, user, got "
+                    + (role == null ? "nothing" : "'" + clip(role) + "'"), at + ".role");
+        }
+        JsonNode content = item.content();
+        if (content == null || content.isNull()) {
+            throw ApiException.invalid(at + ".content is required", at + ".content");
+        }
+        if (role.equals("assistant")) {
+            if (!turn.calls.isEmpty()) {
+                turn.flush(out); // text after the calls is the next turn
+            }
+            turn.content.append(assistantText(content, at + ".content"));
+            turn.hasMessage = true;
+            return;
+        }
+        turn.flush(out);
+        out.add(new ChatMessage(role, chatContent(content, at + ".content"), null, null, null, null, null, null));
+    }
+
+    /** A user/system/developer message's content as chat content: a string, or chat parts. */
+    private static JsonNode chatContent(JsonNode content, String at) throws ApiException {
+        if (content.isTextual()) {
+            return content;
+        }
+        if (!content.isArray()) {
+            throw ApiException.invalid(at + " must be a string or an array of content parts", at);
+        }
+        ArrayNode parts = NODES.arrayNode();
+        for (int j = 0; j < content.size(); j++) {
+            JsonNode part = content.get(j);
+            String pat = at + "[" + j + "]";
+            String type = part.path("type").asText("");
+            switch (type) {
+                case "input_text", "output_text" -> parts.add(NODES.objectNode().put("type", "text")
+                        .put("text", text(part, pat)));
+                case "input_image" -> {
+                    if (part.hasNonNull("file_id")) {
+                        throw ApiException.unsupported("input_image.file_id is not supported (there is no Files API); "
+                                + "send image_url as a data: URL or an http(s) URL", pat + ".file_id");
+                    }
+                    JsonNode url = part.get("image_url");
+                    if (url == null || !url.isTextual()) {
+                        throw ApiException.invalid(pat + ".image_url must be a string URL", pat + ".image_url");
+                    }
+                    ObjectNode image = NODES.objectNode().put("url", url.textValue());
+                    if (part.hasNonNull("detail")) {
+                        image.set("detail", part.get("detail"));
+                    }
+                    parts.add(NODES.objectNode().put("type", "image_url").set("image_url", image));
+                }
+                case "input_file" -> {
+                    if (part.hasNonNull("file_id") || part.hasNonNull("file_url")) {
+                        String field = part.hasNonNull("file_id") ? "file_id" : "file_url";
+                        throw ApiException.unsupported("input_file." + field + " is not supported; send file_data",
+                                pat + "." + field);
+                    }
+                    ObjectNode file = NODES.objectNode();
+                    file.set("file_data", part.get("file_data"));
+                    if (part.hasNonNull("filename")) {
+                        file.set("filename", part.get("filename"));
+                    }
+                    parts.add(NODES.objectNode().put("type", "file").set("file", file));
+                }
+                case "input_audio" -> throw ApiException.unsupported("input_audio parts are not supported", pat + ".type");
+                default -> throw ApiException.invalid(pat + ".type must be input_text, input_image or input_file, got '"
+                        + clip(type) + "'", pat + ".type");
+            }
+        }
+        return parts;
+    }
+
+    /** An assistant message's text: a string, or output_text / input_text / refusal parts joined. */
+    private static String assistantText(JsonNode content, String at) throws ApiException {
+        if (content.isTextual()) {
+            return content.textValue();
+        }
+        if (!content.isArray()) {
+            throw ApiException.invalid(at + " must be a string or an array of content parts", at);
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < content.size(); j++) {
+            JsonNode part = content.get(j);
+            String pat = at + "[" + j + "]";
+            switch (part.path("type").asText("")) {
+                case "output_text", "input_text" -> sb.append(text(part, pat));
+                case "refusal" -> {
+                    JsonNode r = part.get("refusal");
+                    if (r == null || !r.isTextual()) {
+                        throw ApiException.invalid(pat + ".refusal must be a string", pat + ".refusal");
+                    }
+                    sb.append(r.textValue());
+                }
+                default -> throw ApiException.invalid(pat + ".type must be output_text or refusal in an assistant "
+                        + "message, got '" + clip(part.path("type").asText("")) + "'", pat + ".type");
+            }
+        }
+        return sb.toString();
+    }
+
+    /** A reasoning item's text: its reasoning_text content, else its summary (what the client kept). */
+    private static String reasoningText(ResponseInputItem item, String at) throws ApiException {
+        String content = joined(item.content(), at + ".content");
+        return content.isEmpty() ? joined(item.summary(), at + ".summary") : content;
+    }
+
+    private static String joined(JsonNode parts, String at) throws ApiException {
+        if (parts == null || parts.isNull()) {
+            return "";
+        }
+        if (!parts.isArray()) {
+            throw ApiException.invalid(at + " must be an array of {type, text} parts", at);
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < parts.size(); j++) {
+            if (!sb.isEmpty()) {
+                sb.append("\n\n");
+            }
+            sb.append(text(parts.get(j), at + "[" + j + "]"));
+        }
+        return sb.toString();
+    }
+
+    /** A function_call_output's output: a string, or input_text parts joined. */
+    private static String toolOutput(JsonNode output, String at) throws ApiException {
+        if (output == null || output.isNull()) {
+            throw ApiException.invalid(at + " is required", at);
+        }
+        if (output.isTextual()) {
+            return output.textValue();
+        }
+        if (!output.isArray()) {
+            throw ApiException.invalid(at + " must be a string or an array of input_text parts", at);
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int j = 0; j < output.size(); j++) {
+            JsonNode part = output.get(j);
+            String pat = at + "[" + j + "]";
+            if (!"input_text".equals(part.path("type").asText(""))) {
+                throw ApiException.unsupported("only input_text parts are supported in a function_call_output, got '"
+                        + clip(part.path("type").asText("")) + "'", pat + ".type");
+            }
+            sb.append(text(part, pat));
+        }
+        return sb.toString();
+    }
+
+    private static String text(JsonNode part, String at) throws ApiException {
+        JsonNode t = part.get("text");
+        if (t == null || !t.isTextual()) {
+            throw ApiException.invalid(at + ".text must be a string", at + ".text");
+        }
+        return t.textValue();
+    }
+
+    private static String required(String value, String param) throws ApiException {
+        if (value == null || value.isEmpty()) {
+            throw ApiException.invalid(param + " is required", param);
+        }
+        return value;
+    }
+
+    static String clip(String s) {
+        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
+    }
+
+    /** The assistant turn being gathered from consecutive output items. */
+    private static final class Turn {
+        final StringBuilder reasoning = new StringBuilder();
+        final StringBuilder content = new StringBuilder();
+        final List<ToolCall> calls = new ArrayList<>();
+        boolean hasMessage;
+
+        void flush(List<ChatMessage> out) {
+            if (reasoning.isEmpty() && !hasMessage && calls.isEmpty()) {
+                return;
+            }
+            JsonNode content = hasMessage || calls.isEmpty() ? TextNode.valueOf(this.content.toString()) : null;
+            out.add(new ChatMessage("assistant", content, null, calls.isEmpty() ? null : List.copyOf(calls), null,
+                    reasoning.isEmpty() ? null : reasoning.toString(), null, null));
+            reasoning.setLength(0);
+            this.content.setLength(0);
+            calls.clear();
+            hasMessage = false;
+        }
+    }
+}

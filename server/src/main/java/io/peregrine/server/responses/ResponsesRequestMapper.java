@@ -1,0 +1,303 @@
+package io.peregrine.server.responses;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.peregrine.api.chat.ChatCompletionRequest;
+import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.api.chat.FunctionDefinition;
+import io.peregrine.api.chat.Tool;
+import io.peregrine.api.responses.OutputItem;
+import io.peregrine.api.responses.Response;
+import io.peregrine.api.responses.ResponseCreateRequest;
+import io.peregrine.api.responses.ResponseTool;
+import io.peregrine.server.chat.ChatPlan;
+import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.http.ApiException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * Validates a Responses request and maps it onto the chat pipeline: the conversation (stored turns, instructions,
+ * input items) becomes chat messages, function tools become chat tools, and the result goes through
+ * {@link ChatRequestMapper} like any chat request, so both APIs validate, render, constrain and sample the same
+ * way. What is checked here first is what only the Responses API has, with its field names in the errors.
+ *
+ * <p>{@code reasoning.effort}: Kimi has one switch, so {@code none} turns thinking off and every other effort
+ * (minimal, low, medium, high, xhigh) leaves it on; omitted means on, K2.5's default.
+ */
+public final class ResponsesRequestMapper {
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    private static final Set<String> EFFORTS_ON = Set.of("minimal", "low", "medium", "high", "xhigh", "max");
+    /**
+     * include values that need nothing from this server: Kimi's reasoning is returned in the clear, so there is no
+     * encrypted_content to add, and the others belong to built-in tools, which are never present here.
+     */
+    private static final Set<String> INCLUDES_NOOP = Set.of("reasoning.encrypted_content",
+            "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
+            "code_interpreter_call.outputs", "computer_call_output.output.image_url", "message.input_image.image_url");
+
+    private final ChatRequestMapper chat;
+    private final ObjectMapper json;
+    private final InputItems inputItems;
+    private final ResponseStore store;
+
+    public ResponsesRequestMapper(ChatRequestMapper chat, ObjectMapper json, ResponseStore store) {
+        this.chat = chat;
+        this.json = json;
+        this.inputItems = new InputItems(json, itemId -> {
+            OutputItem item = store.item(itemId);
+            return item == null ? null : json.valueToTree(item);
+        });
+        this.store = store;
+    }
+
+    /** @param servedNames names the client may send; the first is the default when {@code model} is absent */
+    public ResponsesPlan map(ResponseCreateRequest r, List<String> servedNames) throws ApiException {
+        rejectUnsupported(r);
+        Integer maxOutput = r.maxOutputTokens();
+        if (maxOutput != null && maxOutput < 1) {
+            throw ApiException.invalid("max_output_tokens must be at least 1, got " + maxOutput, "max_output_tokens");
+        }
+        List<JsonNode> prior = List.of();
+        if (r.previousResponseId() != null) {
+            ResponseStore.Stored previous = store.get(r.previousResponseId());
+            if (previous == null) {
+                throw new ApiException(HttpResponseStatus.BAD_REQUEST,
+                        "invalid_request_error", "Previous response with id '" + InputItems.clip(r.previousResponseId())
+                        + "' not found" + (store.capacity() == 0 ? " (this server stores no responses)"
+                        : " (responses are kept in memory, the last " + store.capacity() + " only)"),
+                        "previous_response_id", "previous_response_not_found", 0);
+            }
+            prior = new ArrayList<>(previous.items());
+            prior.addAll(inputItems.asItems(previous.response().output()));
+        }
+        List<JsonNode> items = new ArrayList<>(prior);
+        items.addAll(inputItems.items(r.input()));
+        List<ChatMessage> messages = new ArrayList<>();
+        if (r.instructions() != null && !r.instructions().isEmpty()) {
+            messages.add(new ChatMessage("system", TextNode.valueOf(r.instructions()), null, null, null, null, null,
+                    null));
+        }
+        messages.addAll(inputItems.toMessages(items, prior.size()));
+        if (messages.isEmpty()) {
+            throw ApiException.invalid("'input' has no message to answer", "input");
+        }
+
+        List<Tool> tools = tools(r.tools());
+        JsonNode toolChoice = toolChoice(r.toolChoice());
+        String effort = effort(r.reasoning());
+        ChatCompletionRequest asChat = new ChatCompletionRequest(r.model(), messages, r.stream(), null, null,
+                maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
+                r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
+                r.parallelToolCalls(), r.thinking(), r.chatTemplateKwargs(), null, effort, responseFormat(r.text()),
+                r.promptCacheKey(), r.safetyIdentifier());
+        ChatPlan plan;
+        try {
+            plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
+        } catch (ApiException e) {
+            throw asTextFormat(e);
+        }
+
+        boolean storeIt = r.store() == null || r.store();
+        String id = "resp_" + UUID.randomUUID().toString().replace("-", "");
+        JsonNode echoedChoice = r.toolChoice() == null || r.toolChoice().isNull()
+                ? TextNode.valueOf(tools == null || tools.isEmpty() ? "none" : "auto") : r.toolChoice();
+        ResponseCreateRequest.TextConfig text = r.text() != null ? r.text()
+                : new ResponseCreateRequest.TextConfig(NODES.objectNode().put("type", "text"), null);
+        Response response = new Response(id, "response", System.currentTimeMillis() / 1000, "in_progress", null, null,
+                r.instructions(), maxOutput, plan.model(), List.of(), plan.output().parallelToolCalls(),
+                r.previousResponseId(), r.reasoning(), storeIt, r.temperature(), text, echoedChoice,
+                r.tools() == null ? List.of() : r.tools(), r.topP(), "disabled", null, r.user(), metadata(r.metadata()));
+        return new ResponsesPlan(plan, response, items, storeIt);
+    }
+
+    /** Fields of the Responses API this server recognises but does not implement: a 400 naming each, never a guess. */
+    private static void rejectUnsupported(ResponseCreateRequest r) throws ApiException {
+        if (Boolean.TRUE.equals(r.background())) {
+            throw ApiException.unsupported("background responses are not supported", "background");
+        }
+        if (r.conversation() != null && !r.conversation().isNull()) {
+            throw ApiException.unsupported("the Conversations API is not supported; send the history in 'input' or "
+                    + "use previous_response_id", "conversation");
+        }
+        if (r.prompt() != null && !r.prompt().isNull()) {
+            throw ApiException.unsupported("prompt templates ('prompt') are not supported", "prompt");
+        }
+        if (r.truncation() != null && !r.truncation().equals("disabled")) {
+            if (r.truncation().equals("auto")) {
+                throw ApiException.unsupported("truncation 'auto' is not supported; shorten the input", "truncation");
+            }
+            throw ApiException.invalid("truncation must be 'auto' or 'disabled'", "truncation");
+        }
+        if (r.topLogprobs() != null && r.topLogprobs() != 0) {
+            throw ApiException.unsupported("top_logprobs is not supported on /v1/responses", "top_logprobs");
+        }
+        if (r.include() != null) {
+            for (String inc : r.include()) {
+                if ("message.output_text.logprobs".equals(inc)) {
+                    throw ApiException.unsupported("include 'message.output_text.logprobs' is not supported", "include");
+                }
+                if (inc == null || !INCLUDES_NOOP.contains(inc)) {
+                    throw ApiException.invalid("include has an unknown value '" + InputItems.clip(String.valueOf(inc))
+                            + "'", "include");
+                }
+            }
+        }
+        if (r.text() != null) {
+            String verbosity = r.text().verbosity();
+            if (verbosity != null && !verbosity.equals("medium")) {
+                throw ApiException.unsupported("text.verbosity '" + InputItems.clip(verbosity) + "' is not supported "
+                        + "(only medium)", "text.verbosity");
+            }
+        }
+        if (r.streamOptions() != null && !r.streamOptions().isNull() && !Boolean.TRUE.equals(r.stream())) {
+            throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
+        }
+    }
+
+    /**
+     * text.format in chat's response_format shape ({@code json_schema}'s fields nest under {@code json_schema}
+     * there), so JSON output is decided where chat decides it, and a Responses client gets what a chat client gets.
+     */
+    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) throws ApiException {
+        if (text == null || text.format() == null || text.format().isNull()) {
+            return null;
+        }
+        JsonNode format = text.format();
+        if (!format.isObject()) {
+            throw ApiException.invalid("text.format must be an object", "text.format");
+        }
+        switch (format.path("type").asText("")) {
+            case "text" -> {
+                return null;
+            }
+            case "json_object" -> {
+                return NODES.objectNode().put("type", "json_object");
+            }
+            case "json_schema" -> {
+                ObjectNode schema = NODES.objectNode();
+                for (String field : List.of("name", "description", "schema", "strict")) {
+                    if (format.has(field)) {
+                        schema.set(field, format.get(field));
+                    }
+                }
+                ObjectNode out = NODES.objectNode().put("type", "json_schema");
+                out.set("json_schema", schema);
+                return out;
+            }
+            default -> throw ApiException.invalid("text.format.type must be text, json_object or json_schema",
+                    "text.format.type");
+        }
+    }
+
+    /** A chat error about response_format, in the Responses API's terms ({@code text.format}). */
+    private static ApiException asTextFormat(ApiException e) {
+        String param = e.param();
+        if (param == null || !param.startsWith("response_format")) {
+            return e;
+        }
+        String rest = param.substring("response_format".length());
+        rest = rest.startsWith(".json_schema") ? rest.substring(".json_schema".length()) : rest;
+        return new ApiException(e.status(), e.type(), e.getMessage().replace("response_format", "text.format"),
+                "text.format" + rest, e.code(), e.retryAfterSeconds());
+    }
+
+    /** Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. */
+    private static List<Tool> tools(List<ResponseTool> tools) throws ApiException {
+        if (tools == null) {
+            return null;
+        }
+        List<Tool> out = new ArrayList<>(tools.size());
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < tools.size(); i++) {
+            ResponseTool t = tools.get(i);
+            String at = "tools[" + i + "]";
+            if (t == null || t.type() == null) {
+                throw ApiException.invalid(at + ".type is required", at + ".type");
+            }
+            if (!t.type().equals("function")) {
+                throw ApiException.unsupported("tools of type '" + InputItems.clip(t.type()) + "' are not supported; "
+                        + "only function tools are", at + ".type");
+            }
+            if (t.name() == null || !TOOL_NAME.matcher(t.name()).matches()) {
+                throw ApiException.invalid(at + ".name must be 1-64 letters, digits, '_' or '-'", at + ".name");
+            }
+            if (!names.add(t.name())) {
+                throw ApiException.invalid("duplicate tool name '" + t.name() + "'", at + ".name");
+            }
+            if (t.parameters() != null && !t.parameters().isNull() && !t.parameters().isObject()) {
+                throw ApiException.invalid(at + ".parameters must be a JSON Schema object", at + ".parameters");
+            }
+            out.add(new Tool("function", new FunctionDefinition(t.name(), t.description(), t.parameters(), t.strict())));
+        }
+        return out;
+    }
+
+    /** The Responses tool_choice in chat's spelling; hosted-tool and allowed_tools choices are a 400. */
+    private static JsonNode toolChoice(JsonNode choice) throws ApiException {
+        if (choice == null || choice.isNull() || choice.isTextual()) {
+            return choice;
+        }
+        if (choice.isObject() && "function".equals(choice.path("type").asText())) {
+            if (!choice.path("name").isTextual()) {
+                throw ApiException.invalid("tool_choice.name is required for type 'function'", "tool_choice.name");
+            }
+            ObjectNode out = NODES.objectNode().put("type", "function");
+            out.putObject("function").put("name", choice.path("name").textValue());
+            return out;
+        }
+        if (choice.isObject() && choice.hasNonNull("type")) {
+            throw ApiException.unsupported("tool_choice of type '" + InputItems.clip(choice.path("type").asText())
+                    + "' is not supported (none, auto, required or {\"type\": \"function\", \"name\": ...})",
+                    "tool_choice");
+        }
+        throw ApiException.invalid("tool_choice must be 'none', 'auto', 'required' or "
+                + "{\"type\": \"function\", \"name\": ...}", "tool_choice");
+    }
+
+    /** reasoning.effort as chat's reasoning_effort: "none" (thinking off), "high" (on), or null (the default). */
+    private static String effort(ResponseCreateRequest.ReasoningConfig reasoning) throws ApiException {
+        if (reasoning == null || reasoning.effort() == null) {
+            return null;
+        }
+        String effort = reasoning.effort().toLowerCase(Locale.ROOT);
+        if (effort.equals("none")) {
+            return "none";
+        }
+        if (!EFFORTS_ON.contains(effort)) {
+            throw ApiException.invalid("reasoning.effort must be one of none, minimal, low, medium, high, xhigh",
+                    "reasoning.effort");
+        }
+        return "high";
+    }
+
+    /** metadata: at most 16 string values (OpenAI's limits), echoed back; {} when absent. */
+    private static JsonNode metadata(JsonNode metadata) throws ApiException {
+        if (metadata == null || metadata.isNull()) {
+            return NODES.objectNode();
+        }
+        if (!metadata.isObject() || metadata.size() > 16) {
+            throw ApiException.invalid("metadata must be an object of at most 16 string values", "metadata");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = metadata.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().length() > 64 || !e.getValue().isTextual() || e.getValue().textValue().length() > 512) {
+                throw ApiException.invalid("metadata keys are strings of at most 64 characters and values strings of "
+                        + "at most 512", "metadata." + InputItems.clip(e.getKey()));
+            }
+        }
+        return metadata;
+    }
+}
