@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.peregrine.api.health.Readiness;
 import io.peregrine.api.models.ModelCard;
 import io.peregrine.api.models.ModelList;
+import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.completions.CompletionsHandler;
@@ -51,14 +52,16 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final ChatHandler chat;
     private final CompletionsHandler completions;
     private final TokenizeHandler tokenize;
+    private final MessagesHandler messages;
     private final ServerMetrics metrics;
     private final Executor requestThreads;
     private final CorsPolicy cors;
     private final long created = System.currentTimeMillis() / 1000;
 
     public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
-                      CompletionsHandler completions, TokenizeHandler tokenize, ServerMetrics metrics,
-                      Executor requestThreads, CorsPolicy cors) {
+                      CompletionsHandler completions, TokenizeHandler tokenize, MessagesHandler messages,
+                      ServerMetrics metrics, Executor requestThreads, CorsPolicy cors) {
+        this.messages = messages;
         this.cors = cors;
         this.state = state;
         this.keys = keys;
@@ -101,6 +104,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                     null));
             return;
         }
+        ex.dialect(ErrorDialect.forPath(path));
         HttpMethod method = req.method();
         if (cors.isPreflight(method, req.headers())) {
             preflight(ex, req);
@@ -228,6 +232,14 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             case "/v1/completions" -> {
                 requireMethod(method, HttpMethod.POST, path);
                 offload(ex, e -> completions.handle(e, body, arrival));
+            }
+            case "/v1/messages" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> messages.handle(e, body, arrival));
+            }
+            case "/v1/messages/count_tokens" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> e.json(HttpResponseStatus.OK, messages.countTokens(body)));
             }
             case "/tokenize" -> {
                 requireMethod(method, HttpMethod.POST, path);

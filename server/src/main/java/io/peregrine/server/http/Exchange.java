@@ -20,8 +20,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
-import io.peregrine.api.error.ErrorBody;
-import io.peregrine.api.error.ErrorResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -34,6 +32,8 @@ import java.util.function.Consumer;
 public final class Exchange {
     private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EVENT = "event: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] NEWLINE = "\n".getBytes(StandardCharsets.US_ASCII);
 
     private static final Runnable NOTHING = () -> {};
     private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
@@ -48,6 +48,7 @@ public final class Exchange {
     private final Runnable onAnswered;
     private final Consumer<HttpHeaders> extraHeaders;
     private volatile boolean streamClosesConnection;
+    private volatile ErrorDialect dialect = ErrorDialect.OPENAI;
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
         this(channel, keepAlive, mapper, NOTHING);
@@ -80,6 +81,15 @@ public final class Exchange {
         this.onAnswered = onAnswered;
     }
 
+    /** Sets the error envelope of this exchange's answers (before anything is answered). */
+    public void dialect(ErrorDialect d) {
+        this.dialect = d;
+    }
+
+    public ErrorDialect dialect() {
+        return dialect;
+    }
+
     public Channel channel() {
         return channel;
     }
@@ -105,7 +115,7 @@ public final class Exchange {
     }
 
     public byte[] errorJson(ApiException e) {
-        return toJson(new ErrorResponse(new ErrorBody(e.getMessage(), e.type(), e.param(), e.code())));
+        return toJson(dialect.body(e));
     }
 
     public void text(HttpResponseStatus status, String contentType, String body) {
@@ -178,15 +188,32 @@ public final class Exchange {
         channel.flush();
     }
 
+    /**
+     * One {@code event: <name>} + {@code data: <json>} event: the framing of APIs whose clients dispatch on the
+     * event name (Anthropic's Messages stream).
+     */
+    public static ByteBuf namedSseEvent(String name, byte[] json) {
+        return Unpooled.wrappedBuffer(EVENT, name.getBytes(StandardCharsets.US_ASCII), NEWLINE, DATA, json, END);
+    }
+
     /** Writes {@code data: [DONE]} and ends the chunked response. */
     public void endSse() {
-        channel.write(new DefaultHttpContent(sseEvent("[DONE]".getBytes(StandardCharsets.US_ASCII))));
+        endSse(true);
+    }
+
+    /** Ends the chunked response, after OpenAI's {@code data: [DONE]} when {@code doneMarker}. */
+    public void endSse(boolean doneMarker) {
+        if (doneMarker) {
+            channel.write(new DefaultHttpContent(sseEvent("[DONE]".getBytes(StandardCharsets.US_ASCII))));
+        }
         finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
 
     /** Ends a stream that cannot continue: the error goes in-band, then the connection closes. */
     public void abortSse(ApiException e) {
-        channel.write(new DefaultHttpContent(sseEvent(errorJson(e))));
+        byte[] json = errorJson(e);
+        channel.write(new DefaultHttpContent(dialect == ErrorDialect.ANTHROPIC ? namedSseEvent("error", json)
+                : sseEvent(json)));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
         answered();
     }

@@ -127,7 +127,7 @@ public abstract class GenerationCall implements EventSink {
             return;
         }
         ensureStarted();
-        exchange.channel().writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
+        exchange.channel().writeAndFlush(new DefaultHttpContent(keepAliveEvent()));
         lastWriteNanos = System.nanoTime();
     }
 
@@ -206,7 +206,7 @@ public abstract class GenerationCall implements EventSink {
             return;
         }
         for (Object chunk : chunks) {
-            ByteBuf event = Exchange.sseEvent(exchange.toJson(chunk));
+            ByteBuf event = sseEvent(chunk);
             pendingBytes += event.readableBytes();
             pending.add(event);
         }
@@ -249,15 +249,14 @@ public abstract class GenerationCall implements EventSink {
         Usage usage = Usage.of(promptTokens, cachedTokens, completionTokens, reasoningTokens());
         if (stream) {
             // The tail is bounded (MAX_PENDING_BYTES), so it is written out now rather than waiting on writability.
-            if (includeUsage) {
-                ByteBuf event = Exchange.sseEvent(exchange.toJson(usageChunk(usage)));
-                pending.add(event);
+            for (Object chunk : closing(usage)) {
+                pending.add(sseEvent(chunk));
             }
             while (!pending.isEmpty()) {
                 exchange.writeEvent(pending.poll());
             }
             pendingBytes = 0;
-            exchange.endSse();
+            exchange.endSse(endsWithDoneMarker());
         } else {
             exchange.json(io.netty.handler.codec.http.HttpResponseStatus.OK, fullResponse(usage));
         }
@@ -301,6 +300,26 @@ public abstract class GenerationCall implements EventSink {
             case ABORT -> "abort";
             case TIMEOUT -> "timeout";
         };
+    }
+
+    /** One streamed chunk as an SSE event; OpenAI's unnamed {@code data:} events unless overridden. */
+    protected ByteBuf sseEvent(Object chunk) {
+        return Exchange.sseEvent(exchange.toJson(chunk));
+    }
+
+    /** What an idle stream is sent every keep-alive interval: an SSE comment unless overridden. */
+    protected ByteBuf keepAliveEvent() {
+        return Unpooled.wrappedBuffer(KEEP_ALIVE);
+    }
+
+    /** The chunks after the last choice has finished: the usage chunk when the client asked for it. */
+    protected List<?> closing(Usage usage) {
+        return includeUsage ? List.of(usageChunk(usage)) : List.of();
+    }
+
+    /** Whether the stream ends with OpenAI's {@code data: [DONE]}. */
+    protected boolean endsWithDoneMarker() {
+        return true;
     }
 
     /** The OpenAI finish_reason of a choice that {@link #onFinished} has just closed. */

@@ -13,6 +13,8 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.peregrine.api.json.Json;
+import io.peregrine.server.anthropic.MessagesHandler;
+import io.peregrine.server.anthropic.MessagesRequestMapper;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.completions.CompletionsHandler;
@@ -48,9 +50,11 @@ public final class HttpServer implements AutoCloseable {
         CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
                 config.sseKeepAlive().toNanos());
         TokenizeHandler tokenize = new TokenizeHandler(state, bodies, chatMapper);
+        MessagesHandler messages = new MessagesHandler(state, bodies, new MessagesRequestMapper(sampling, chatMapper),
+                metrics, config.sseKeepAlive().toNanos());
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
-        ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
+        ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, messages, metrics,
                 requestThreads, config.cors());
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(

@@ -9,6 +9,7 @@ import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.constrain.TokenBytesIndex;
+import io.peregrine.engine.constrain.ThinkingBudget;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
 import io.peregrine.engine.parse.MarkerIds;
@@ -137,6 +138,11 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         }
         return ToolCallConstraint.factory(rule, vocabulary().markers(), vocabulary().tokens(),
                 input.thinking().enabled());
+    }
+
+    @Override
+    public TokenConstraint.Factory thinkingBudget(int budgetTokens) {
+        return ThinkingBudget.factory(vocabulary().markers(), budgetTokens);
     }
 
     /**
