@@ -223,6 +223,34 @@ class AnthropicSdkTest {
     }
 
     @Test
+    void anImageBlockIsSeenAndCountedAndUrlsObeyTheFetchPolicy() throws Exception {
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(64, 48,
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(img, "png", png);
+        String data = java.util.Base64.getEncoder().encodeToString(png.toByteArray());
+        String messages = "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+                + "{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"" + data + "\"}},"
+                + "{\"type\":\"text\",\"text\":\"What is this?\"}]}]";
+        HttpResponse<String> r = server.post("/v1/messages", "{\"model\":\"demo\",\"max_tokens\":2,"
+                + "\"thinking\":{\"type\":\"disabled\"}," + messages + "}");
+        assertEquals(200, r.statusCode(), r.body());
+        int[] prompt = server.lastSubmitted().promptIds();
+        int pad = tokenizer.requireSpecialId("<|media_pad|>");
+        assertTrue(java.util.Arrays.stream(prompt).filter(t -> t == pad).count() > 0, "the image reached the prompt");
+        HttpResponse<String> count = server.post("/v1/messages/count_tokens", "{\"model\":\"demo\","
+                + "\"thinking\":{\"type\":\"disabled\"}," + messages + "}");
+        assertEquals(200, count.statusCode(), count.body());
+        assertEquals(prompt.length, JSON.readTree(count.body()).path("input_tokens").asInt());
+
+        HttpResponse<String> url = server.post("/v1/messages", "{\"model\":\"demo\",\"max_tokens\":2,\"messages\":"
+                + "[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"url\","
+                + "\"url\":\"http://127.0.0.1:9/cat.png\"}}]}]}");
+        assertEquals(400, url.statusCode(), url.body());
+        assertEquals("invalid_request_error", JSON.readTree(url.body()).path("error").path("type").asText());
+    }
+
+    @Test
     void stopSequencesCutWhereTheTextHadThem() {
         MessageCreateParams params = instant(ask("Write a line about hawks and their hunting.", 16)).putAdditionalBodyProperty("temperature", JsonValue.from(0.0))
                 .build();
