@@ -111,12 +111,11 @@ final class AnthropicHistory {
                 case "text" -> parts.add(textPart(text(b, bat)));
                 case "image" -> parts.add(imagePart(b, bat));
                 case "tool_result" -> out.add(toolResult(b, bat, called));
-                case "document" -> throw ApiException.unsupported(bat + ": document blocks are not supported yet",
-                        bat + ".type");
+                case "document" -> document(b, bat, parts);
                 case "tool_use", "thinking", "redacted_thinking" -> throw ApiException.invalid(bat + ": '" + type
                         + "' blocks belong to assistant turns, not user turns", bat + ".type");
-                default -> throw ApiException.invalid(bat + ".type must be 'text', 'image' or 'tool_result' in a "
-                        + "user turn, got '" + type + "'", bat + ".type");
+                default -> throw ApiException.invalid(bat + ".type must be 'text', 'image', 'document' or "
+                        + "'tool_result' in a user turn, got '" + type + "'", bat + ".type");
             }
         }
         if (!parts.isEmpty()) {
@@ -223,6 +222,65 @@ final class AnthropicHistory {
             throw ApiException.invalid(at + ".content must be a string or an array of blocks", at + ".content");
         }
         return new ChatMessage("tool", rendered, null, null, id, null, null, null);
+    }
+
+    /**
+     * A document block: a PDF (base64 or url, rendered page by page as chat's file parts are), plain text, or
+     * content blocks. Its title and context are not rendered: the template has no place for them.
+     */
+    private static void document(JsonNode b, String at, ArrayNode parts) throws ApiException {
+        JsonNode source = b.path("source");
+        String sat = at + ".source";
+        switch (source.path("type").asText("")) {
+            case "base64" -> {
+                if (!"application/pdf".equals(source.path("media_type").asText()) || !source.path("data").isTextual()) {
+                    throw ApiException.invalid(sat + " must be a PDF: media_type 'application/pdf' and base64 'data'",
+                            sat + ".media_type");
+                }
+                ObjectNode part = NODES.objectNode();
+                part.put("type", "file");
+                part.putObject("file").put("file_data", "data:application/pdf;base64," + source.path("data").textValue());
+                parts.add(part);
+            }
+            case "url" -> {
+                if (!source.path("url").isTextual()) {
+                    throw ApiException.invalid(sat + ".url must be a string", sat + ".url");
+                }
+                ObjectNode part = NODES.objectNode();
+                part.put("type", "image_url"); // fetched under the media policy; a PDF is recognised by its bytes
+                part.putObject("image_url").put("url", source.path("url").textValue());
+                parts.add(part);
+            }
+            case "text" -> {
+                if (!source.path("data").isTextual()) {
+                    throw ApiException.invalid(sat + ".data must be a string", sat + ".data");
+                }
+                parts.add(textPart(source.path("data").textValue()));
+            }
+            case "content" -> {
+                JsonNode content = source.path("content");
+                if (content.isTextual()) {
+                    parts.add(textPart(content.textValue()));
+                    return;
+                }
+                if (!content.isArray()) {
+                    throw ApiException.invalid(sat + ".content must be a string or an array of blocks", sat + ".content");
+                }
+                for (int k = 0; k < content.size(); k++) {
+                    JsonNode p = content.get(k);
+                    String pat = sat + ".content[" + k + "]";
+                    switch (p.path("type").asText("")) {
+                        case "text" -> parts.add(textPart(text(p, pat)));
+                        case "image" -> parts.add(imagePart(p, pat));
+                        default -> throw ApiException.invalid(pat + ".type must be 'text' or 'image'", pat + ".type");
+                    }
+                }
+            }
+            case "file" -> throw ApiException.unsupported(sat + ": file ids (the Files API) are not supported",
+                    sat + ".type");
+            default -> throw ApiException.invalid(sat + ".type must be 'base64', 'url', 'text' or 'content'",
+                    sat + ".type");
+        }
     }
 
     private static String text(JsonNode b, String at) throws ApiException {

@@ -251,6 +251,27 @@ class AnthropicSdkTest {
     }
 
     @Test
+    void documentBlocksReachThePrompt() throws Exception {
+        java.io.ByteArrayOutputStream pdf = new java.io.ByteArrayOutputStream();
+        try (org.apache.pdfbox.pdmodel.PDDocument doc = new org.apache.pdfbox.pdmodel.PDDocument()) {
+            doc.addPage(new org.apache.pdfbox.pdmodel.PDPage(new org.apache.pdfbox.pdmodel.common.PDRectangle(200, 100)));
+            doc.save(pdf);
+        }
+        String data = java.util.Base64.getEncoder().encodeToString(pdf.toByteArray());
+        HttpResponse<String> r = server.post("/v1/messages", "{\"model\":\"demo\",\"max_tokens\":2,"
+                + "\"thinking\":{\"type\":\"disabled\"},\"messages\":[{\"role\":\"user\",\"content\":["
+                + "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\","
+                + "\"data\":\"" + data + "\"}},{\"type\":\"document\",\"title\":\"t\",\"source\":{\"type\":"
+                + "\"text\",\"media_type\":\"text/plain\",\"data\":\"Falcons nest on cliffs.\"}},"
+                + "{\"type\":\"text\",\"text\":\"Summarise.\"}]}]}");
+        assertEquals(200, r.statusCode(), r.body());
+        int[] prompt = server.lastSubmitted().promptIds();
+        int pad = tokenizer.requireSpecialId("<|media_pad|>");
+        assertTrue(java.util.Arrays.stream(prompt).filter(t -> t == pad).count() > 0, "the PDF page reached the prompt");
+        assertTrue(tokenizer.decode(prompt).contains("Falcons nest on cliffs.Summarise."), tokenizer.decode(prompt));
+    }
+
+    @Test
     void stopSequencesCutWhereTheTextHadThem() {
         MessageCreateParams params = instant(ask("Write a line about hawks and their hunting.", 16)).putAdditionalBodyProperty("temperature", JsonValue.from(0.0))
                 .build();
