@@ -9,6 +9,7 @@ import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.constrain.TokenBytesIndex;
+import io.peregrine.engine.constrain.SingleToolCall;
 import io.peregrine.engine.constrain.ThinkingBudget;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
@@ -98,6 +99,10 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
         TokenConstraint.Factory constraint = toolConstraint(input, output);
+        if (constraint == null && input.toolChoice() instanceof ToolChoice.Auto && !output.parallelToolCalls()
+                && !input.tools().isEmpty()) {
+            constraint = SingleToolCall.factory(vocabulary().markers()); // at most one call
+        }
         ChatPrompt prompt = build(input);
         return constraint == null ? prompt : prompt.withConstraint(constraint);
     }
