@@ -14,6 +14,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Set;
 import java.util.logging.Logger;
 
 /**
@@ -23,8 +24,10 @@ import java.util.logging.Logger;
  * {@code tool_use} block.
  *
  * <p>A tool call is held until it is complete and sent as one block: its {@code input} must be a JSON object,
- * which can only be checked once the arguments are whole. Arguments that are not a JSON object are not passed off
- * as a call (a client would dispatch them); they come back as text, and the reply does not stop for tool use.
+ * which can only be checked once the arguments are whole. A call that is not well formed — arguments that are not
+ * a JSON object, or a name that is not a declared tool (a call cut by max_tokens inside its id) — is not passed off
+ * as a call, which a client would dispatch: its arguments come back as text (nothing when there are none), and
+ * the reply does not stop for tool use.
  *
  * <p>A thinking block's {@code signature} is a digest of its text, so clients that insist on a signature can send
  * the block back; it proves nothing and is never checked on input.
@@ -35,6 +38,7 @@ final class BlockAssembler {
     private enum Open { NONE, THINKING, TEXT }
 
     private final ObjectMapper json;
+    private final Set<String> declared;
     private final List<ContentBlock> blocks = new ArrayList<>();
     private Open open = Open.NONE;
     private final StringBuilder openText = new StringBuilder();
@@ -44,8 +48,10 @@ final class BlockAssembler {
     private final StringBuilder callArgs = new StringBuilder();
     private boolean toolUse;
 
-    BlockAssembler(ObjectMapper json) {
+    /** @param declared the names of the request's tools */
+    BlockAssembler(ObjectMapper json, Set<String> declared) {
         this.json = json;
+        this.declared = Set.copyOf(declared);
     }
 
     /** The events for one parser step (empty when it produced nothing visible yet). */
@@ -129,9 +135,12 @@ final class BlockAssembler {
         callArgs.setLength(0);
         JsonNode input = objectOrNull(args.isBlank() ? "{}" : args);
         int index = blocks.size();
-        if (input == null || callName == null) {
-            LOG.warning("tool call " + callId + " has arguments that are not a JSON object; returned as text");
-            append(Open.TEXT, args, out);
+        if (input == null || callName == null || !declared.contains(callName)) {
+            LOG.warning("tool call " + callId + " is not well formed (undeclared name or arguments that are not a "
+                    + "JSON object); its arguments are returned as text");
+            if (!args.isEmpty()) {
+                append(Open.TEXT, args, out);
+            }
             return;
         }
         out.add(new StreamEvent.ContentBlockStart(index,

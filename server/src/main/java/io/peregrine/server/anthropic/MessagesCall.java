@@ -35,7 +35,8 @@ final class MessagesCall extends GenerationCall {
                 keepAliveNanos);
         this.plan = plan;
         this.parser = parsers.create(plan.chat().output());
-        this.blocks = new BlockAssembler(exchange.mapper());
+        this.blocks = new BlockAssembler(exchange.mapper(), plan.chat().input().tools().stream()
+                .map(t -> t.function().name()).collect(java.util.stream.Collectors.toSet()));
     }
 
     @Override

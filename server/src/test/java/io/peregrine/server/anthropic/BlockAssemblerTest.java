@@ -14,6 +14,7 @@ import io.peregrine.server.chat.ToolCallDelta;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
@@ -82,7 +83,7 @@ class BlockAssemblerTest {
 
     @Test
     void thinkingTextAndCallsInOrderWithTheStreamFoldingToTheBlocks() throws Exception {
-        BlockAssembler a = new BlockAssembler(JSON);
+        BlockAssembler a = new BlockAssembler(JSON, Set.of("f", "g"));
         List<StreamEvent> events = new ArrayList<>();
         for (ParsedDelta d : List.of(reasoning("Let me "), reasoning("think."), content(""), content("Calling."),
                 call(0, "functions.f:0", "f", "{\"a\":"), call(0, null, null, "1}"), call(1, "functions.g:1", "g", ""),
@@ -101,7 +102,7 @@ class BlockAssemblerTest {
     @Test
     void argumentsThatAreNotAJsonObjectComeBackAsTextNotAsACall() throws Exception {
         for (String args : new String[] {"{\"a\": 1", "[1, 2]", "\"x\""}) {
-            BlockAssembler a = new BlockAssembler(JSON);
+            BlockAssembler a = new BlockAssembler(JSON, Set.of("f", "g"));
             List<StreamEvent> events = new ArrayList<>(a.accept(call(0, "functions.f:0", "f", args)));
             events.addAll(a.finish());
             assertEquals(List.of("text:" + args), describe(a.blocks()));
@@ -111,8 +112,19 @@ class BlockAssemblerTest {
     }
 
     @Test
+    void aCallCutInsideItsNameIsNotACall() throws Exception {
+        BlockAssembler a = new BlockAssembler(JSON, Set.of("get_time"));
+        List<StreamEvent> events = new ArrayList<>(a.accept(reasoning("hm")));
+        events.addAll(a.accept(call(0, "functions.get_tim", "get_tim", "")));
+        events.addAll(a.finish());
+        assertEquals(List.of("thinking:hm#" + BlockAssembler.signature("hm")), describe(a.blocks()));
+        assertEquals(describe(a.blocks()), fold(events));
+        assertFalse(a.hasToolUse());
+    }
+
+    @Test
     void nothingProducedIsNoBlock() throws Exception {
-        BlockAssembler a = new BlockAssembler(JSON);
+        BlockAssembler a = new BlockAssembler(JSON, Set.of("f", "g"));
         assertTrue(a.accept(ParsedDelta.EMPTY).isEmpty());
         assertTrue(a.finish().isEmpty());
         assertTrue(a.blocks().isEmpty());
