@@ -3,7 +3,6 @@ package io.peregrine.server.anthropic;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.peregrine.api.anthropic.InputMessage;
 import io.peregrine.api.chat.ChatMessage;
@@ -91,7 +90,7 @@ final class AnthropicHistory {
             if (!"text".equals(b.path("type").asText()) || !b.path("text").isTextual()) {
                 throw ApiException.invalid(at + " must be a text block ({\"type\": \"text\", \"text\": ...})", at);
             }
-            parts.add(textPart(b.path("text").textValue()));
+            parts.add(ContentParts.text(b.path("text").textValue()));
         }
         return parts.isEmpty() ? null : parts;
     }
@@ -108,10 +107,10 @@ final class AnthropicHistory {
             String bat = at + ".content[" + j + "]";
             String type = b.path("type").asText("");
             switch (type) {
-                case "text" -> parts.add(textPart(text(b, bat)));
-                case "image" -> parts.add(imagePart(b, bat));
+                case "text" -> parts.add(ContentParts.text(ContentParts.string(b, bat)));
+                case "image" -> parts.add(ContentParts.image(b, bat));
                 case "tool_result" -> out.add(toolResult(b, bat, called));
-                case "document" -> document(b, bat, parts);
+                case "document" -> ContentParts.document(b, bat, parts);
                 case "tool_use", "thinking", "redacted_thinking" -> throw ApiException.invalid(bat + ": '" + type
                         + "' blocks belong to assistant turns, not user turns", bat + ".type");
                 default -> throw ApiException.invalid(bat + ".type must be 'text', 'image', 'document' or "
@@ -138,7 +137,7 @@ final class AnthropicHistory {
             String bat = at + ".content[" + j + "]";
             String type = b.path("type").asText("");
             switch (type) {
-                case "text" -> text.append(text(b, bat));
+                case "text" -> text.append(ContentParts.string(b, bat));
                 case "thinking" -> {
                     if (!b.path("thinking").isTextual()) {
                         throw ApiException.invalid(bat + ".thinking must be a string", bat + ".thinking");
@@ -205,14 +204,14 @@ final class AnthropicHistory {
         } else if (content.isArray()) {
             ArrayNode parts = NODES.arrayNode();
             if (error) {
-                parts.add(textPart("Error: "));
+                parts.add(ContentParts.text("Error: "));
             }
             for (int k = 0; k < content.size(); k++) {
                 JsonNode p = content.get(k);
                 String pat = at + ".content[" + k + "]";
                 switch (p.path("type").asText("")) {
-                    case "text" -> parts.add(textPart(text(p, pat)));
-                    case "image" -> parts.add(imagePart(p, pat));
+                    case "text" -> parts.add(ContentParts.text(ContentParts.string(p, pat)));
+                    case "image" -> parts.add(ContentParts.image(p, pat));
                     default -> throw ApiException.invalid(pat + ".type must be 'text' or 'image' in a tool_result",
                             pat + ".type");
                 }
@@ -222,105 +221,6 @@ final class AnthropicHistory {
             throw ApiException.invalid(at + ".content must be a string or an array of blocks", at + ".content");
         }
         return new ChatMessage("tool", rendered, null, null, id, null, null, null);
-    }
-
-    /**
-     * A document block: a PDF (base64 or url, rendered page by page as chat's file parts are), plain text, or
-     * content blocks. Its title and context are not rendered: the template has no place for them.
-     */
-    private static void document(JsonNode b, String at, ArrayNode parts) throws ApiException {
-        JsonNode source = b.path("source");
-        String sat = at + ".source";
-        switch (source.path("type").asText("")) {
-            case "base64" -> {
-                if (!"application/pdf".equals(source.path("media_type").asText()) || !source.path("data").isTextual()) {
-                    throw ApiException.invalid(sat + " must be a PDF: media_type 'application/pdf' and base64 'data'",
-                            sat + ".media_type");
-                }
-                ObjectNode part = NODES.objectNode();
-                part.put("type", "file");
-                part.putObject("file").put("file_data", "data:application/pdf;base64," + source.path("data").textValue());
-                parts.add(part);
-            }
-            case "url" -> {
-                if (!source.path("url").isTextual()) {
-                    throw ApiException.invalid(sat + ".url must be a string", sat + ".url");
-                }
-                ObjectNode part = NODES.objectNode();
-                part.put("type", "image_url"); // fetched under the media policy; a PDF is recognised by its bytes
-                part.putObject("image_url").put("url", source.path("url").textValue());
-                parts.add(part);
-            }
-            case "text" -> {
-                if (!source.path("data").isTextual()) {
-                    throw ApiException.invalid(sat + ".data must be a string", sat + ".data");
-                }
-                parts.add(textPart(source.path("data").textValue()));
-            }
-            case "content" -> {
-                JsonNode content = source.path("content");
-                if (content.isTextual()) {
-                    parts.add(textPart(content.textValue()));
-                    return;
-                }
-                if (!content.isArray()) {
-                    throw ApiException.invalid(sat + ".content must be a string or an array of blocks", sat + ".content");
-                }
-                for (int k = 0; k < content.size(); k++) {
-                    JsonNode p = content.get(k);
-                    String pat = sat + ".content[" + k + "]";
-                    switch (p.path("type").asText("")) {
-                        case "text" -> parts.add(textPart(text(p, pat)));
-                        case "image" -> parts.add(imagePart(p, pat));
-                        default -> throw ApiException.invalid(pat + ".type must be 'text' or 'image'", pat + ".type");
-                    }
-                }
-            }
-            case "file" -> throw ApiException.unsupported(sat + ": file ids (the Files API) are not supported",
-                    sat + ".type");
-            default -> throw ApiException.invalid(sat + ".type must be 'base64', 'url', 'text' or 'content'",
-                    sat + ".type");
-        }
-    }
-
-    private static String text(JsonNode b, String at) throws ApiException {
-        if (!b.path("text").isTextual()) {
-            throw ApiException.invalid(at + ".text must be a string", at + ".text");
-        }
-        return b.path("text").textValue();
-    }
-
-    /** An image block as the chat pipeline's image part: base64 as a data URL, a url as is (same fetch policy). */
-    private static ObjectNode imagePart(JsonNode b, String at) throws ApiException {
-        JsonNode source = b.path("source");
-        String url = switch (source.path("type").asText("")) {
-            case "base64" -> {
-                if (!source.path("media_type").isTextual() || !source.path("data").isTextual()) {
-                    throw ApiException.invalid(at + ".source needs a 'media_type' and base64 'data'", at + ".source");
-                }
-                yield "data:" + source.path("media_type").textValue() + ";base64," + source.path("data").textValue();
-            }
-            case "url" -> {
-                if (!source.path("url").isTextual()) {
-                    throw ApiException.invalid(at + ".source.url must be a string", at + ".source.url");
-                }
-                yield source.path("url").textValue();
-            }
-            case "file" -> throw ApiException.unsupported(at + ".source: file ids (the Files API) are not supported",
-                    at + ".source.type");
-            default -> throw ApiException.invalid(at + ".source.type must be 'base64' or 'url'", at + ".source.type");
-        };
-        ObjectNode part = NODES.objectNode();
-        part.put("type", "image_url");
-        part.putObject("image_url").put("url", url);
-        return part;
-    }
-
-    private static ObjectNode textPart(String text) {
-        ObjectNode part = NODES.objectNode();
-        part.put("type", "text");
-        part.put("text", text);
-        return part;
     }
 
     private static ChatMessage message(String role, JsonNode content) {
