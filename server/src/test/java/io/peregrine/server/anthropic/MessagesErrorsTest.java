@@ -140,6 +140,43 @@ class MessagesErrorsTest {
     }
 
     @Test
+    void everyMistypedFieldIsA400NeverA500() throws Exception {
+        String m = "\"model\":\"" + TestServer.MODEL + "\",\"max_tokens\":8";
+        String user = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        String[] bodies = {
+            "[]", "{" + m + "}", "{" + m + ",\"messages\":\"hi\"}", "{" + m + ",\"messages\":[null]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\"}]}", "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":[5]}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":5}]}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":"
+                    + "{\"type\":\"base64\",\"media_type\":\"text/html\",\"data\":\"x\"}}]}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":"
+                    + "[{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"f\",\"input\":[1]}]},{\"role\":\"user\",\"content\":\"b\"}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":"
+                    + "[{\"type\":\"thinking\",\"thinking\":5}]},{\"role\":\"user\",\"content\":\"b\"}]}",
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}",
+            "{" + m + "," + user + ",\"system\":5}", "{" + m + "," + user + ",\"system\":[{\"type\":\"image\"}]}",
+            "{" + m + "," + user + ",\"tools\":[5]}", "{" + m + "," + user + ",\"tools\":[{\"name\":\"f\"}]}",
+            "{" + m + "," + user + ",\"tools\":[{\"name\":\"a b\",\"input_schema\":{}}]}",
+            "{" + m + "," + user + ",\"tool_choice\":\"auto\"}", "{" + m + "," + user + ",\"tool_choice\":{\"type\":\"tool\"}}",
+            "{" + m + "," + user + ",\"tool_choice\":{\"type\":\"auto\",\"disable_parallel_tool_use\":\"yes\"}}",
+            "{" + m + "," + user + ",\"thinking\":true}", "{" + m + "," + user + ",\"thinking\":{\"type\":\"on\"}}",
+            "{" + m + "," + user + ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1.5}}",
+            "{" + m + "," + user + ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":0}}",
+            "{" + m + "," + user + ",\"stop_sequences\":[\"\"]}", "{" + m + "," + user + ",\"stop_sequences\":\"x\"}",
+            "{" + m + "," + user + ",\"temperature\":\"hot\"}", "{" + m + "," + user + ",\"temperature\":-1}",
+            "{" + m + "," + user + ",\"top_p\":7}", "{" + m + "," + user + ",\"metadata\":5}",
+            "{\"model\":\"" + TestServer.MODEL + "\",\"max_tokens\":0," + user + "}",
+            "{\"model\":\"" + TestServer.MODEL + "\",\"max_tokens\":99999999," + user + "}",
+        };
+        for (String body : bodies) {
+            JsonNode e = error(400, "/v1/messages", body);
+            assertEquals("invalid_request_error", e.path("type").asText(), body);
+        }
+    }
+
+    @Test
     void unknownPathsAndMethodsUnderMessagesAnswerInAnthropicsShape() throws Exception {
         assertEquals("not_found_error", error(404, "/v1/messages/batches", "{}").path("type").asText());
         HttpResponse<String> get = server.get("/v1/messages", "x-api-key", KEY);
