@@ -1,5 +1,7 @@
 package io.peregrine.server.chat;
 
+import io.peregrine.engine.runtime.TokenConstraint;
+
 /**
  * Renders a conversation with the model's chat template and tokenizes it. Implemented over the engine's
  * template renderer and tokenizer; thread-safe (called from request threads concurrently).
@@ -15,5 +17,13 @@ public interface ChatPromptBuilder {
      */
     default ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
         return build(input);
+    }
+
+    /**
+     * What caps a thinking-mode choice's reasoning at {@code budgetTokens} tokens (then the answer is forced to
+     * start), or null when this model's prompts cannot be given a budget (the caller must then refuse one).
+     */
+    default TokenConstraint.Factory thinkingBudget(int budgetTokens) {
+        return null;
     }
 }

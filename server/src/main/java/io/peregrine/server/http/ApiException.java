@@ -52,7 +52,7 @@ public final class ApiException extends Exception {
 
     public static ApiException unauthorized() {
         return new ApiException(HttpResponseStatus.UNAUTHORIZED, "invalid_request_error",
-                "Missing or invalid API key (send 'Authorization: Bearer <key>')", null, "invalid_api_key", 0);
+                "Missing or invalid API key (send 'Authorization: Bearer <key>' or 'x-api-key: <key>')", null, "invalid_api_key", 0);
     }
 
     public static ApiException tooLarge(long limit) {

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.peregrine.api.health.Readiness;
 import io.peregrine.api.models.ModelCard;
 import io.peregrine.api.models.ModelList;
+import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.completions.CompletionsHandler;
@@ -52,6 +53,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final ChatHandler chat;
     private final CompletionsHandler completions;
     private final TokenizeHandler tokenize;
+    private final MessagesHandler messages;
     private final ServerMetrics metrics;
     private final Executor requestThreads;
     private final CorsPolicy cors;
@@ -59,8 +61,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final long created = System.currentTimeMillis() / 1000;
 
     public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
-                      CompletionsHandler completions, TokenizeHandler tokenize, ServerMetrics metrics,
-                      Executor requestThreads, CorsPolicy cors, ResponsesHandler responses) {
+                      CompletionsHandler completions, TokenizeHandler tokenize, ResponsesHandler responses,
+                      MessagesHandler messages, ServerMetrics metrics, Executor requestThreads, CorsPolicy cors) {
+        this.messages = messages;
         this.cors = cors;
         this.responses = responses;
         this.state = state;
@@ -104,6 +107,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                     null));
             return;
         }
+        ex.dialect(ErrorDialect.forPath(path));
         HttpMethod method = req.method();
         if (cors.isPreflight(method, req.headers())) {
             preflight(ex, req);
@@ -239,6 +243,14 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             case "/v1/responses/input_tokens" -> {
                 requireMethod(method, HttpMethod.POST, path);
                 offload(ex, e -> e.json(HttpResponseStatus.OK, responses.inputTokens(body)));
+            }
+            case "/v1/messages" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> messages.handle(e, body, arrival));
+            }
+            case "/v1/messages/count_tokens" -> {
+                requireMethod(method, HttpMethod.POST, path);
+                offload(ex, e -> e.json(HttpResponseStatus.OK, messages.countTokens(body)));
             }
             case "/tokenize" -> {
                 requireMethod(method, HttpMethod.POST, path);

@@ -14,8 +14,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
-import io.peregrine.api.error.ErrorBody;
-import io.peregrine.api.error.ErrorResponse;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.auth.ApiKeys;
 import java.util.concurrent.TimeUnit;
@@ -28,13 +26,12 @@ import java.util.concurrent.TimeUnit;
  * {@link ApiHandler}, which checks again on the full request. Per connection (not sharable).
  */
 final class AuthGate extends ChannelInboundHandlerAdapter {
-    private static final byte[] BODY;
+    private static final byte[] BODY = body(ErrorDialect.OPENAI);
+    private static final byte[] ANTHROPIC_BODY = body(ErrorDialect.ANTHROPIC);
 
-    static {
-        ApiException e = ApiException.unauthorized();
+    private static byte[] body(ErrorDialect dialect) {
         try {
-            BODY = Json.newMapper().writeValueAsBytes(
-                    new ErrorResponse(new ErrorBody(e.getMessage(), e.type(), e.param(), e.code())));
+            return Json.newMapper().writeValueAsBytes(dialect.body(ApiException.unauthorized()));
         } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
             throw new IllegalStateException(ex);
         }
@@ -65,10 +62,11 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
                 && !keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
             rejected = true;
             ReferenceCountUtil.release(msg);
+            byte[] body = dialectOf(req.uri()) == ErrorDialect.ANTHROPIC ? ANTHROPIC_BODY : BODY;
             FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.UNAUTHORIZED,
-                    Unpooled.wrappedBuffer(BODY));
+                    Unpooled.wrappedBuffer(body));
             resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
+            resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
             resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             resp.headers().set(HttpHeaderNames.CONNECTION, "close");
             // A browser page must be able to read the 401, not just a CORS failure.
@@ -85,6 +83,14 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireChannelRead(msg);
+    }
+
+    static ErrorDialect dialectOf(String uri) {
+        try {
+            return ErrorDialect.forPath(new QueryStringDecoder(ApiHandler.originForm(uri)).path());
+        } catch (IllegalArgumentException e) {
+            return ErrorDialect.OPENAI;
+        }
     }
 
     private static boolean isLiveness(String uri) {

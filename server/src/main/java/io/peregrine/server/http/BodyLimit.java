@@ -14,8 +14,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.TimeUnit;
 import io.netty.buffer.Unpooled;
-import io.peregrine.api.error.ErrorBody;
-import io.peregrine.api.error.ErrorResponse;
+import io.netty.handler.codec.http.HttpRequest;
 import io.peregrine.api.json.Json;
 
 /**
@@ -31,13 +30,14 @@ final class BodyLimit extends HttpObjectAggregator {
     static final int LINGER_SECONDS = 5;
 
     private final byte[] body;
+    private final byte[] anthropicBody;
 
     BodyLimit(int maxBytes) {
         super(maxBytes, true);
         ApiException e = ApiException.tooLarge(maxBytes);
         try {
-            this.body = Json.newMapper().writeValueAsBytes(
-                    new ErrorResponse(new ErrorBody(e.getMessage(), e.type(), e.param(), e.code())));
+            this.body = Json.newMapper().writeValueAsBytes(ErrorDialect.OPENAI.body(e));
+            this.anthropicBody = Json.newMapper().writeValueAsBytes(ErrorDialect.ANTHROPIC.body(e));
         } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
             throw new IllegalStateException(ex);
         }
@@ -45,6 +45,8 @@ final class BodyLimit extends HttpObjectAggregator {
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+        byte[] body = oversized instanceof HttpRequest req && AuthGate.dialectOf(req.uri()) == ErrorDialect.ANTHROPIC
+                ? anthropicBody : this.body;
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 io.netty.handler.codec.http.HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");

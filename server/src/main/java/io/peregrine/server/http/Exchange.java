@@ -20,8 +20,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
-import io.peregrine.api.error.ErrorBody;
-import io.peregrine.api.error.ErrorResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -50,6 +48,7 @@ public final class Exchange {
     private final Runnable onAnswered;
     private final Consumer<HttpHeaders> extraHeaders;
     private volatile boolean streamClosesConnection;
+    private volatile ErrorDialect dialect = ErrorDialect.OPENAI;
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
         this(channel, keepAlive, mapper, NOTHING);
@@ -82,6 +81,15 @@ public final class Exchange {
         this.onAnswered = onAnswered;
     }
 
+    /** Sets the error envelope of this exchange's answers (before anything is answered). */
+    public void dialect(ErrorDialect d) {
+        this.dialect = d;
+    }
+
+    public ErrorDialect dialect() {
+        return dialect;
+    }
+
     public Channel channel() {
         return channel;
     }
@@ -107,7 +115,7 @@ public final class Exchange {
     }
 
     public byte[] errorJson(ApiException e) {
-        return toJson(new ErrorResponse(new ErrorBody(e.getMessage(), e.type(), e.param(), e.code())));
+        return toJson(dialect.body(e));
     }
 
     public void text(HttpResponseStatus status, String contentType, String body) {
@@ -172,9 +180,12 @@ public final class Exchange {
         return Unpooled.wrappedBuffer(DATA, json, END);
     }
 
-    /** A named event: {@code event: <name>} then {@code data: <json>} (the Responses API names every event). */
+    /**
+     * A named event, {@code event: <name>} then {@code data: <json>}: the framing of APIs whose clients dispatch on
+     * the event name (the Responses API, Anthropic's Messages stream).
+     */
     public static ByteBuf sseEvent(String name, byte[] json) {
-        return Unpooled.wrappedBuffer(EVENT, name.getBytes(StandardCharsets.UTF_8), NEWLINE, DATA, json, END);
+        return Unpooled.wrappedBuffer(EVENT, name.getBytes(StandardCharsets.US_ASCII), NEWLINE, DATA, json, END);
     }
 
     public void writeEvent(ByteBuf event) {
@@ -190,7 +201,7 @@ public final class Exchange {
         endSse(true);
     }
 
-    /** Ends the chunked response, after {@code data: [DONE]} when {@code doneMarker}. */
+    /** Ends the chunked response, after OpenAI's {@code data: [DONE]} when {@code doneMarker}. */
     public void endSse(boolean doneMarker) {
         if (doneMarker) {
             channel.write(new DefaultHttpContent(sseEvent("[DONE]".getBytes(StandardCharsets.US_ASCII))));
@@ -198,12 +209,7 @@ public final class Exchange {
         finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
 
-    /** Ends a stream that cannot continue: the error goes in-band, then the connection closes. */
-    public void abortSse(ApiException e) {
-        abortSse(sseEvent(errorJson(e)));
-    }
-
-    /** Ends a stream that cannot continue with {@code event}, then closes the connection. */
+    /** Ends a stream that cannot continue with {@code event} (the API's in-band error), then closes the connection. */
     public void abortSse(ByteBuf event) {
         channel.write(new DefaultHttpContent(event));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);

@@ -127,7 +127,7 @@ public abstract class GenerationCall implements EventSink {
             return;
         }
         ensureStarted();
-        exchange.channel().writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(KEEP_ALIVE)));
+        exchange.channel().writeAndFlush(new DefaultHttpContent(keepAliveEvent()));
         lastWriteNanos = System.nanoTime();
     }
 
@@ -249,9 +249,8 @@ public abstract class GenerationCall implements EventSink {
         Usage usage = Usage.of(promptTokens, cachedTokens, completionTokens, reasoningTokens());
         if (stream) {
             // The tail is bounded (MAX_PENDING_BYTES), so it is written out now rather than waiting on writability.
-            if (includeUsage) {
-                ByteBuf event = Exchange.sseEvent(exchange.toJson(usageChunk(usage)));
-                pending.add(event);
+            for (Object chunk : closing(usage)) {
+                pending.add(sseEvent(chunk));
             }
             while (!pending.isEmpty()) {
                 exchange.writeEvent(pending.poll());
@@ -303,7 +302,7 @@ public abstract class GenerationCall implements EventSink {
         };
     }
 
-    /** One streamed chunk as an SSE event; chat and completions send bare {@code data:} lines. */
+    /** One streamed chunk as an SSE event; OpenAI's unnamed {@code data:} events unless overridden. */
     protected ByteBuf sseEvent(Object chunk) {
         return Exchange.sseEvent(exchange.toJson(chunk));
     }
@@ -313,7 +312,17 @@ public abstract class GenerationCall implements EventSink {
         return Exchange.sseEvent(exchange.errorJson(e));
     }
 
-    /** Whether the stream ends with {@code data: [DONE]} (chat and completions do; the Responses API does not). */
+    /** What an idle stream is sent every keep-alive interval: an SSE comment unless overridden. */
+    protected ByteBuf keepAliveEvent() {
+        return Unpooled.wrappedBuffer(KEEP_ALIVE);
+    }
+
+    /** The chunks after the last choice has finished: the usage chunk when the client asked for it. */
+    protected List<?> closing(Usage usage) {
+        return includeUsage ? List.of(usageChunk(usage)) : List.of();
+    }
+
+    /** Whether the stream ends with OpenAI's {@code data: [DONE]} (chat and completions do; Responses and Messages not). */
     protected boolean endsWithDone() {
         return true;
     }

@@ -13,6 +13,8 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.peregrine.api.json.Json;
+import io.peregrine.server.anthropic.MessagesHandler;
+import io.peregrine.server.anthropic.MessagesRequestMapper;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.completions.CompletionsHandler;
@@ -55,10 +57,12 @@ public final class HttpServer implements AutoCloseable {
         ResponsesHandler responses = new ResponsesHandler(state, bodies,
                 new ResponsesRequestMapper(chatMapper, bodies.mapper(), store), store, metrics,
                 config.sseKeepAlive().toNanos());
+        MessagesHandler messages = new MessagesHandler(state, bodies, new MessagesRequestMapper(sampling, chatMapper),
+                metrics, config.sseKeepAlive().toNanos());
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
-        ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, metrics,
-                requestThreads, config.cors(), responses);
+        ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, responses, messages,
+                metrics, requestThreads, config.cors());
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(
                 Math.max(2, Runtime.getRuntime().availableProcessors() / 2), NioIoHandler.newFactory());

@@ -1,8 +1,10 @@
 package io.peregrine.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.anthropic.MessagesRequest;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.completions.CompletionRequest;
+import io.peregrine.server.anthropic.MessagesFields;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -87,6 +89,9 @@ public final class UnsupportedFields {
     public static Set<String> recognised(Class<?> requestType) {
         if (requestType == ChatCompletionRequest.class) {
             return CHAT_FIELDS;
+        }
+        if (requestType == MessagesRequest.class) {
+            return MessagesFields.RECOGNISED;
         }
         return requestType == CompletionRequest.class ? COMPLETIONS_FIELDS : Set.of();
     }

@@ -9,6 +9,8 @@ import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.constrain.TokenBytesIndex;
+import io.peregrine.engine.constrain.SingleToolCall;
+import io.peregrine.engine.constrain.ThinkingBudget;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
 import io.peregrine.engine.parse.MarkerIds;
@@ -97,6 +99,10 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
         TokenConstraint.Factory constraint = toolConstraint(input, output);
+        if (constraint == null && input.toolChoice() instanceof ToolChoice.Auto && !output.parallelToolCalls()
+                && !input.tools().isEmpty()) {
+            constraint = SingleToolCall.factory(vocabulary().markers()); // at most one call
+        }
         ChatPrompt prompt = build(input);
         return constraint == null ? prompt : prompt.withConstraint(constraint);
     }
@@ -137,6 +143,11 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         }
         return ToolCallConstraint.factory(rule, vocabulary().markers(), vocabulary().tokens(),
                 input.thinking().enabled());
+    }
+
+    @Override
+    public TokenConstraint.Factory thinkingBudget(int budgetTokens) {
+        return ThinkingBudget.factory(vocabulary().markers(), budgetTokens);
     }
 
     /**

@@ -1,0 +1,233 @@
+package io.peregrine.server.anthropic;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.TextNode;
+import io.peregrine.api.anthropic.InputMessage;
+import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.api.chat.FunctionCall;
+import io.peregrine.api.chat.ToolCall;
+import io.peregrine.server.http.ApiException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An Anthropic conversation as the chat pipeline's messages: {@code system} becomes a system message; a user
+ * turn's {@code tool_result} blocks become tool messages (in order, before the turn's own text and images); an
+ * assistant turn's {@code thinking} blocks become its reasoning (what the Kimi template renders as that turn's
+ * think block), its {@code tool_use} blocks its tool calls with the ids the client sent back. Thinking blocks are
+ * accepted whatever their {@code signature} (empty or missing included: nothing is verified) and
+ * {@code redacted_thinking} blocks, which carry no readable text, are dropped.
+ */
+final class AnthropicHistory {
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    /** @param priorToolCalls tool_use blocks in the history: Kimi's call ids count on from here */
+    record Conversation(List<ChatMessage> messages, int priorToolCalls) {}
+
+    private AnthropicHistory() {}
+
+    static Conversation convert(JsonNode system, List<InputMessage> messages) throws ApiException {
+        List<ChatMessage> out = new ArrayList<>();
+        if (system != null && !system.isNull()) {
+            JsonNode content = system(system);
+            if (content != null) {
+                out.add(message("system", content));
+            }
+        }
+        if (messages == null || messages.isEmpty()) {
+            throw ApiException.invalid("messages: at least one message is required", "messages");
+        }
+        Set<String> called = new HashSet<>();
+        int calls = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            InputMessage m = messages.get(i);
+            String at = "messages[" + i + "]";
+            if (m == null) {
+                throw ApiException.invalid(at + " must be an object", at);
+            }
+            if (!"user".equals(m.role()) && !"assistant".equals(m.role())) {
+                throw ApiException.invalid(at + ".role must be 'user' or 'assistant', got "
+                        + (m.role() == null ? "nothing" : "'" + m.role() + "'")
+                        + " (the system prompt goes in the top-level 'system' field)", at + ".role");
+            }
+            if (i == 0 && !m.role().equals("user")) {
+                throw ApiException.invalid(at + ".role must be 'user': a conversation starts with a user turn",
+                        at + ".role");
+            }
+            if (i == messages.size() - 1 && m.role().equals("assistant")) {
+                throw ApiException.unsupported(at + ": a final assistant turn (prefilling the reply) is not "
+                        + "supported; end the conversation with a user turn", at + ".role");
+            }
+            JsonNode content = m.content();
+            if (content == null || content.isNull() || !(content.isTextual() || content.isArray())) {
+                throw ApiException.invalid(at + ".content must be a string or an array of content blocks",
+                        at + ".content");
+            }
+            if (m.role().equals("user")) {
+                user(content, at, called, out);
+            } else {
+                calls += assistant(content, at, called, out);
+            }
+        }
+        return new Conversation(out, calls);
+    }
+
+    private static JsonNode system(JsonNode system) throws ApiException {
+        if (system.isTextual()) {
+            return system.textValue().isEmpty() ? null : system;
+        }
+        if (!system.isArray()) {
+            throw ApiException.invalid("system must be a string or an array of text blocks", "system");
+        }
+        ArrayNode parts = NODES.arrayNode();
+        for (int j = 0; j < system.size(); j++) {
+            JsonNode b = system.get(j);
+            String at = "system[" + j + "]";
+            if (!"text".equals(b.path("type").asText()) || !b.path("text").isTextual()) {
+                throw ApiException.invalid(at + " must be a text block ({\"type\": \"text\", \"text\": ...})", at);
+            }
+            parts.add(ContentParts.text(b.path("text").textValue()));
+        }
+        return parts.isEmpty() ? null : parts;
+    }
+
+    private static void user(JsonNode content, String at, Set<String> called, List<ChatMessage> out)
+            throws ApiException {
+        if (content.isTextual()) {
+            out.add(message("user", content));
+            return;
+        }
+        ArrayNode parts = NODES.arrayNode();
+        for (int j = 0; j < content.size(); j++) {
+            JsonNode b = content.get(j);
+            String bat = at + ".content[" + j + "]";
+            String type = b.path("type").asText("");
+            switch (type) {
+                case "text" -> parts.add(ContentParts.text(ContentParts.string(b, bat)));
+                case "image" -> parts.add(ContentParts.image(b, bat));
+                case "tool_result" -> out.add(toolResult(b, bat, called));
+                case "document" -> ContentParts.document(b, bat, parts);
+                case "tool_use", "thinking", "redacted_thinking" -> throw ApiException.invalid(bat + ": '" + type
+                        + "' blocks belong to assistant turns, not user turns", bat + ".type");
+                default -> throw ApiException.invalid(bat + ".type must be 'text', 'image', 'document' or "
+                        + "'tool_result' in a user turn, got '" + type + "'", bat + ".type");
+            }
+        }
+        if (!parts.isEmpty()) {
+            out.add(message("user", parts));
+        }
+    }
+
+    /** Returns the number of tool calls the turn makes. */
+    private static int assistant(JsonNode content, String at, Set<String> called, List<ChatMessage> out)
+            throws ApiException {
+        if (content.isTextual()) {
+            out.add(message("assistant", content));
+            return 0;
+        }
+        StringBuilder text = new StringBuilder();
+        StringBuilder reasoning = null;
+        List<ToolCall> calls = new ArrayList<>();
+        for (int j = 0; j < content.size(); j++) {
+            JsonNode b = content.get(j);
+            String bat = at + ".content[" + j + "]";
+            String type = b.path("type").asText("");
+            switch (type) {
+                case "text" -> text.append(ContentParts.string(b, bat));
+                case "thinking" -> {
+                    if (!b.path("thinking").isTextual()) {
+                        throw ApiException.invalid(bat + ".thinking must be a string", bat + ".thinking");
+                    }
+                    reasoning = reasoning == null ? new StringBuilder() : reasoning;
+                    reasoning.append(b.path("thinking").textValue());
+                }
+                case "redacted_thinking" -> { } // encrypted by another provider: nothing the template could show
+                case "tool_use" -> {
+                    String id = b.path("id").isTextual() ? b.path("id").textValue() : null;
+                    String name = b.path("name").isTextual() ? b.path("name").textValue() : null;
+                    if (id == null || id.isEmpty()) {
+                        throw ApiException.invalid(bat + ".id is required", bat + ".id");
+                    }
+                    if (name == null || name.isEmpty()) {
+                        throw ApiException.invalid(bat + ".name is required", bat + ".name");
+                    }
+                    JsonNode input = b.get("input");
+                    if (input == null || input.isNull()) {
+                        input = NODES.objectNode();
+                    } else if (!input.isObject()) {
+                        throw ApiException.invalid(bat + ".input must be an object", bat + ".input");
+                    }
+                    calls.add(new ToolCall(null, id, "function", new FunctionCall(name, input)));
+                    called.add(id);
+                }
+                case "tool_result", "image", "document" -> throw ApiException.invalid(bat + ": '" + type
+                        + "' blocks belong to user turns, not assistant turns", bat + ".type");
+                default -> throw ApiException.invalid(bat + ".type must be 'text', 'thinking', "
+                        + "'redacted_thinking' or 'tool_use' in an assistant turn, got '" + type + "'", bat + ".type");
+            }
+        }
+        JsonNode textNode = text.isEmpty() && !calls.isEmpty() ? null : TextNode.valueOf(text.toString());
+        out.add(new ChatMessage("assistant", textNode, null, calls.isEmpty() ? null : calls, null,
+                reasoning == null ? null : reasoning.toString(), null, null));
+        return calls.size();
+    }
+
+    /**
+     * A tool result as a tool message. {@code is_error} is not a field the template has, so the model is told in
+     * the content itself ({@code "Error: ..."}), which is what the flag is for.
+     */
+    private static ChatMessage toolResult(JsonNode b, String at, Set<String> called) throws ApiException {
+        JsonNode idNode = b.get("tool_use_id");
+        if (idNode == null || !idNode.isTextual() || idNode.textValue().isEmpty()) {
+            throw ApiException.invalid(at + ".tool_use_id is required", at + ".tool_use_id");
+        }
+        String id = idNode.textValue();
+        if (!called.contains(id)) {
+            throw ApiException.invalid(at + ".tool_use_id '" + clip(id) + "' does not match any tool_use block of "
+                    + "an earlier assistant turn", at + ".tool_use_id");
+        }
+        JsonNode isError = b.get("is_error");
+        if (isError != null && !isError.isNull() && !isError.isBoolean()) {
+            throw ApiException.invalid(at + ".is_error must be a boolean", at + ".is_error");
+        }
+        boolean error = isError != null && isError.asBoolean(false);
+        JsonNode content = b.get("content");
+        JsonNode rendered;
+        if (content == null || content.isNull()) {
+            rendered = TextNode.valueOf(error ? "Error" : "");
+        } else if (content.isTextual()) {
+            rendered = TextNode.valueOf(error ? "Error: " + content.textValue() : content.textValue());
+        } else if (content.isArray()) {
+            ArrayNode parts = NODES.arrayNode();
+            if (error) {
+                parts.add(ContentParts.text("Error: "));
+            }
+            for (int k = 0; k < content.size(); k++) {
+                JsonNode p = content.get(k);
+                String pat = at + ".content[" + k + "]";
+                switch (p.path("type").asText("")) {
+                    case "text" -> parts.add(ContentParts.text(ContentParts.string(p, pat)));
+                    case "image" -> parts.add(ContentParts.image(p, pat));
+                    default -> throw ApiException.invalid(pat + ".type must be 'text' or 'image' in a tool_result",
+                            pat + ".type");
+                }
+            }
+            rendered = parts;
+        } else {
+            throw ApiException.invalid(at + ".content must be a string or an array of blocks", at + ".content");
+        }
+        return new ChatMessage("tool", rendered, null, null, id, null, null, null);
+    }
+
+    private static ChatMessage message(String role, JsonNode content) {
+        return new ChatMessage(role, content, null, null, null, null, null, null);
+    }
+
+    private static String clip(String s) {
+        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
+    }
+}
