@@ -12,6 +12,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.EventExecutor;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.anthropic.MessagesRequestMapper;
@@ -28,11 +29,14 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 
 /** The Netty server: one acceptor thread, a small I/O group, virtual threads for request work. */
 public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
+    private static final Logger LOG = Logger.getLogger(HttpServer.class.getName());
+
     private final ExecutorService requestThreads;
     private final Channel channel;
 
@@ -118,7 +122,25 @@ public final class HttpServer implements AutoCloseable {
         }
         channel.close().syncUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        finishQueuedWrites(TimeUnit.SECONDS.toNanos(2));
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         requestThreads.shutdownNow();
+    }
+
+    /**
+     * A drained request's last events (final chunk, usage, {@code [DONE]}) were handed to its connection's event
+     * loop as tasks before the engine counted the request finished. A Netty event loop that shuts down closes its
+     * channels before it runs its remaining tasks, so without this barrier SIGTERM could cut the tail off a stream
+     * it had let run to the end. One empty task per loop, awaited: everything queued before it has run.
+     */
+    private void finishQueuedWrites(long timeoutNanos) {
+        long end = System.nanoTime() + timeoutNanos;
+        for (EventExecutor loop : workers) {
+            long left = end - System.nanoTime();
+            if (left <= 0 || !loop.submit(() -> { }).awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
+                LOG.warning("closing with writes still queued on " + loop);
+                return;
+            }
+        }
     }
 }
