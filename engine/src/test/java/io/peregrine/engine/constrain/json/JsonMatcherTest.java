@@ -1,0 +1,156 @@
+package io.peregrine.engine.constrain.json;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** The byte-level matcher on hand-written texts: what a schema allows is accepted, what it forbids never is. */
+class JsonMatcherTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    static JsonGrammar grammar(String schema) throws Exception {
+        return JsonGrammar.compile(JSON.readTree(schema), true);
+    }
+
+    /** Whether the whole text is a complete value of the grammar. */
+    static boolean accepts(JsonGrammar g, String text) {
+        JsonMatcher m = g.matcher().step(text.getBytes(StandardCharsets.UTF_8));
+        return m != null && m.complete();
+    }
+
+    /** Whether the text is at least a prefix the grammar allows. */
+    static boolean viable(JsonGrammar g, String text) {
+        return g.matcher().step(text.getBytes(StandardCharsets.UTF_8)) != null;
+    }
+
+    static final String PERSON = """
+            {"type":"object","properties":{
+              "name":{"type":"string","minLength":1,"maxLength":5},
+              "age":{"type":"integer"},
+              "tags":{"type":"array","items":{"enum":["a","bc",3,null]},"maxItems":2},
+              "nick":{"type":["string","null"]}},
+             "required":["name","age"],"additionalProperties":false}""";
+
+    @Test
+    void objectsFollowPropertiesRequiredAndAdditionalProperties() throws Exception {
+        JsonGrammar g = grammar(PERSON);
+        assertTrue(accepts(g, "{\"name\":\"Ann\",\"age\":31}"));
+        assertTrue(accepts(g, "{\"age\": -0, \"name\": \"Zoë\", \"tags\": [\"bc\", 3]}"));
+        assertTrue(accepts(g, "{\"name\":\"A\",\"age\":1,\"nick\":null}"));
+        assertFalse(viable(g, "{\"name\":\"Ann\",\"extra\""), "additionalProperties false");
+        assertFalse(viable(g, "{\"name\":\"Ann\",\"name\""), "a property twice");
+        assertFalse(viable(g, "{\"name\":\"Ann\"}"), "age is required");
+        assertFalse(viable(g, "{\"name\":\"\","), "minLength 1");
+        assertFalse(viable(g, "{\"name\":\"abcdef"), "maxLength 5");
+        assertFalse(viable(g, "{\"age\":1.5"), "an integer");
+        assertFalse(viable(g, "{\"age\":01"), "no leading zeros");
+        assertFalse(viable(g, "{\"tags\":[\"b\"]"), "not in the enum");
+        assertFalse(viable(g, "{\"tags\":[\"a\",\"a\",\"a\""), "maxItems 2");
+        assertFalse(viable(g, "{\"tags\":[\"a\",\"a\"],\"tags\""), "a property twice");
+        assertFalse(viable(g, "{  \"name\""), "at most one blank per gap");
+        assertTrue(viable(g, "{\n\"name\""));
+        assertFalse(accepts(g, "{\"name\":\"Ann\",\"age\":31} "), "nothing after the value");
+    }
+
+    @Test
+    void stringsAreWellFormedUtf8AndEscapesAreChecked() throws Exception {
+        JsonGrammar g = grammar("{\"type\":\"string\",\"maxLength\":3}");
+        assertTrue(accepts(g, "\"é😀x\""), "three code points");
+        assertFalse(viable(g, "\"é😀xy"), "four");
+        assertTrue(accepts(g, "\"\\n\\u00e9\\\"\""));
+        assertFalse(viable(g, "\"\\x"), "no such escape");
+        assertFalse(viable(g, "\"\\ud83d"), "no escaped surrogates");
+        assertFalse(viable(g, "\"\n"), "raw control characters");
+        byte[] smile = "😀".getBytes(StandardCharsets.UTF_8);
+        JsonMatcher m = g.matcher().step(new byte[] {'"', smile[0], smile[1]});
+        assertTrue(m != null && !m.complete(), "half a character is a live prefix");
+        assertEquals(null, m.step('"'), "but cannot close the string");
+        assertEquals(null, g.matcher().step(new byte[] {'"', (byte) 0xC0, (byte) 0x80}), "overlong");
+        assertEquals(null, g.matcher().step(new byte[] {'"', (byte) 0xED, (byte) 0xA0}), "encoded surrogate");
+    }
+
+    @Test
+    void numbersEndAtTheFirstByteThatCannotContinueThem() throws Exception {
+        JsonGrammar g = grammar("{\"type\":\"number\"}");
+        for (String ok : new String[] {"0", "-1", "1.25", "3e5", "2.5E-3", "-0.0"}) {
+            assertTrue(accepts(g, ok), ok);
+        }
+        for (String bad : new String[] {"01", "-", "1.", ".5", "1e", "+1", "1.5.2"}) {
+            assertFalse(accepts(g, bad), bad);
+        }
+        JsonGrammar arr = grammar("{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}");
+        assertTrue(accepts(arr, "[1,22, 333]"));
+        assertFalse(viable(arr, "[1.0"));
+    }
+
+    @Test
+    void anyOfRefsAndRecursion() throws Exception {
+        JsonGrammar g = grammar("""
+                {"$defs":{"node":{"type":"object","properties":{"v":{"type":"integer"},
+                  "next":{"anyOf":[{"$ref":"#/$defs/node"},{"type":"null"}]}},"required":["v","next"],
+                  "additionalProperties":false}},
+                 "$ref":"#/$defs/node"}""");
+        assertTrue(accepts(g, "{\"v\":1,\"next\":{\"v\":2,\"next\":null}}"));
+        assertFalse(viable(g, "{\"v\":1,\"next\":{\"w\""));
+        JsonGrammar lit = grammar("{\"enum\":[1,12,\"x\"]}");
+        assertTrue(accepts(lit, "1") && accepts(lit, "12") && accepts(lit, "\"x\""));
+        assertFalse(viable(lit, "13"));
+        assertTrue(accepts(grammar("{\"const\":{\"a\":[1,true]}}"), "{\"a\":[1,true]}"));
+    }
+
+    @Test
+    void allOfOfObjectsMerges() throws Exception {
+        String base = "{\"$defs\":{\"base\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}},"
+                + "\"required\":[\"id\"]}},\"allOf\":[{\"$ref\":\"#/$defs/base\"},{\"properties\":{\"name\":"
+                + "{\"type\":\"string\"}},\"required\":[\"name\"]}]";
+        JsonGrammar g = grammar(base + "}");
+        assertTrue(accepts(g, "{\"id\":1,\"name\":\"x\"}"));
+        assertTrue(accepts(g, "{\"other\":[],\"name\":\"x\",\"id\":2}"));
+        assertFalse(viable(g, "{\"id\":1}"));
+        assertFalse(viable(g, "{\"id\":\"1\""));
+        // JSON Schema's classic pitfall: additionalProperties false next to allOf forbids the branches' keys
+        assertTrue(refused(base + ",\"additionalProperties\":false}", false).getMessage().contains("forbids"));
+    }
+
+    @Test
+    void anyObject() {
+        JsonGrammar g = JsonGrammar.anyObject();
+        assertTrue(accepts(g, "{}"));
+        assertTrue(accepts(g, "{\"a\":[1,{\"b\":null},\"x\",false,-2.5e3]}"));
+        assertFalse(viable(g, "["), "an object, not any value");
+        assertFalse(viable(g, "{\"a\":tru "));
+    }
+
+    @Test
+    void badSchemasAreRefusedWithTheirPath() throws Exception {
+        assertEquals("#/properties/when/format", refused("{\"properties\":{\"when\":{\"type\":\"string\","
+                + "\"format\":\"date-time\"}}}", true).path());
+        assertTrue(refused("{\"properties\":{\"when\":{\"type\":\"string\",\"format\":\"date-time\"}}}", true)
+                .getMessage().contains("'format'"));
+        // not strict: best effort, the keyword is dropped
+        assertTrue(accepts(JsonGrammar.compile(JSON.readTree("{\"type\":\"string\",\"pattern\":\"^a$\"}"), false),
+                "\"b\""));
+        assertEquals("#/$ref", refused("{\"$ref\":\"#/$defs/missing\"}", false).path());
+        assertTrue(refused("{\"$ref\":\"https://example.com/s.json\"}", false).getMessage().contains("local"));
+        assertTrue(refused("{\"type\":\"object\",\"required\":[\"a\"],\"additionalProperties\":false}", false)
+                .getMessage().contains("no object can match"));
+        assertTrue(refused("{\"type\":\"wat\"}", false).getMessage().contains("unknown type"));
+        assertTrue(refused("{\"$ref\":\"#\"}", false).getMessage().contains("no JSON value"));
+        assertTrue(refused("{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}", false).getMessage()
+                .contains("no JSON value"));
+        String deep = "{\"type\":\"array\",\"items\":".repeat(40) + "true" + "}".repeat(40);
+        assertTrue(refused(deep, false).getMessage().contains("deeper"));
+        assertThrows(SchemaException.class, () -> JsonGrammar.compile(JSON.readTree("[1]"), false));
+    }
+
+    static SchemaException refused(String schema, boolean strict) throws Exception {
+        JsonNode s = JSON.readTree(schema);
+        return assertThrows(SchemaException.class, () -> JsonGrammar.compile(s, strict));
+    }
+}
