@@ -157,8 +157,9 @@ sealed interface Frame {
     record Num(boolean integer, int state, int length) implements Frame {
         @Override
         public void feed(int b, Stack rest, Out out) {
-            int next = length >= MAX_NUMBER ? -1 : next(b);
-            if (next >= 0) {
+            int next = next(b);
+            // within MAX_NUMBER bytes the number must still be able to end: '1e' at the limit would be a dead end
+            if (next >= 0 && length + 1 + (accepting(next) ? 0 : 1) <= MAX_NUMBER) {
                 out.add(Stack.push(new Num(integer, next, length + 1), rest));
             } else if (canEnd()) {
                 rest.feed(b, out);
@@ -182,6 +183,10 @@ sealed interface Frame {
 
         @Override
         public boolean canEnd() {
+            return accepting(state);
+        }
+
+        private static boolean accepting(int state) {
             return state == 2 || state == 3 || state == 5 || state == 8;
         }
     }

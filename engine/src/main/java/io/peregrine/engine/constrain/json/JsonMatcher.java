@@ -64,11 +64,22 @@ public final class JsonMatcher {
         return true;
     }
 
-    /** Whether this state is inside a plain string, at a character boundary, with room for {@code chars} more. */
+    /**
+     * How many characters of plain text (no quote, backslash or control byte) this state takes for sure, or -1
+     * when that is not known without walking: inside a string at a character boundary, the room maxLength leaves;
+     * inside a key of an object that allows other keys, any amount.
+     */
     int stringRoom() {
-        if (stacks.length != 1 || !(stacks[0].top() instanceof Frame.Str s) || s.utf8() != 0 || s.escape() != 0) {
+        if (stacks.length != 1) {
             return -1;
         }
-        return s.maxLength() - s.chars();
+        Frame top = stacks[0].top();
+        if (top instanceof Frame.Str s && s.utf8() == 0 && s.escape() == 0) {
+            return s.maxLength() - s.chars();
+        }
+        if (top instanceof Frame.Key k && k.utf8() == 0 && k.spec().additional != null) {
+            return Integer.MAX_VALUE;
+        }
+        return -1;
     }
 }
