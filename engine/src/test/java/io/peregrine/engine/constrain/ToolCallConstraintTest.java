@@ -68,8 +68,14 @@ class ToolCallConstraintTest {
         }
         d.accept(M.argumentBegin());
         List<Integer> args = allowed(d);
-        assertTrue(args.contains(M.callEnd()) && !args.contains(M.imEnd()) && !args.contains(M.sectionEnd()));
-        assertTrue(args.contains(TOK.encodeOrdinary("{")[0]));
+        assertTrue(!args.contains(M.callEnd()) && !args.contains(M.imEnd()) && !args.contains(M.sectionEnd()),
+                "the arguments are a JSON object: no end before it is whole");
+        assertTrue(args.contains(TOK.encodeOrdinary("{")[0]) && !args.contains(TOK.encodeOrdinary("[")[0]));
+        for (int t : TOK.encodeOrdinary("{\"a\": [1]}")) {
+            assertTrue(allowed(d).contains(t));
+            d.accept(t);
+        }
+        assertTrue(allowed(d).contains(M.callEnd()));
         d.accept(M.callEnd());
         assertEquals(List.of(M.sectionEnd()), allowed(d));
         d.accept(M.sectionEnd());
@@ -103,6 +109,9 @@ class ToolCallConstraintTest {
         c.accept(TOK.encodeOrdinary("7")[0]);
         assertTrue(allowed(c).contains(M.argumentBegin()));
         c.accept(M.argumentBegin());
+        for (int t : TOK.encodeOrdinary("{}")) {
+            c.accept(t);
+        }
         c.accept(M.callEnd());
         assertEquals(java.util.Set.of(M.callBegin(), M.sectionEnd()), java.util.Set.copyOf(allowed(c)));
         assertThrows(IllegalStateException.class, () -> c.accept(M.imEnd()), "not allowed before the section end");

@@ -14,7 +14,8 @@ public final class JsonMatcher {
     }
 
     static JsonMatcher start(JsonGrammar g) {
-        return new JsonMatcher(new Stack[] {Stack.push(new Frame.Value(g.root, 0), Stack.END)});
+        // no whitespace before the value: what precedes it (a marker, </think>) is not JSON text to pad
+        return new JsonMatcher(new Stack[] {Stack.push(new Frame.Value(g.root, Frame.MAX_WHITESPACE), Stack.END)});
     }
 
     /** The state after byte {@code b} (0-255), or null when it is not allowed here. */
