@@ -87,10 +87,7 @@ public final class ToolCallConstraint implements TokenConstraint {
     /** @param grammars what the content (response_format) and each function's arguments must be */
     public static TokenConstraint.Factory factory(ToolCallRule rule, OutputGrammars grammars, MarkerIds markers,
                                                   TokenBytesIndex vocab, boolean startInReasoning) {
-        if (grammars.content() != null || !grammars.arguments().isEmpty() || !(rule instanceof ToolCallRule.Named n
-                && n.takesNoArguments())) {
-            vocab.json(); // build the shared trie now, on the request thread, not on the engine's first step
-        }
+        vocab.json(); // build the shared trie now, on the request thread, not on the engine's first masked step
         return choice -> new ToolCallConstraint(markers, vocab, rule, grammars, startInReasoning);
     }
 

@@ -84,7 +84,12 @@ public final class StructuredOutput {
             if (params == null || params.isNull()) {
                 continue; // no parameters: the constraint forces {}
             }
-            out.put(t.function().name(), compile(params, true, "tools[" + i + "].function.parameters"));
+            String param = "tools[" + i + "].function.parameters";
+            try {
+                out.put(t.function().name(), JsonGrammar.compileObject(params, true));
+            } catch (SchemaException e) {
+                throw ApiException.invalid(param + ": " + e.getMessage(), param);
+            }
         }
         return out;
     }

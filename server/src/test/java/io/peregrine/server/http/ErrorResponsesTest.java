@@ -201,6 +201,13 @@ class ErrorResponsesTest {
         assertTrue(e.get("message").asText().contains("'minimum'") && e.get("message").asText().contains(
                 "#/properties/n/minimum"), e.toString());
         assertEquals(200, server.post("/v1/chat/completions", chat(tool.formatted("false"))).statusCode());
+        e = expectError(server.post("/v1/chat/completions", chat(",\"tools\":[{\"type\":\"function\",\"function\":"
+                + "{\"name\":\"f\",\"strict\":true,\"parameters\":{\"type\":\"string\"}}}]")), 400,
+                "tools[0].function.parameters");
+        assertTrue(e.get("message").asText().contains("must describe a JSON object"), e.toString());
+        e = expectError(server.post("/v1/chat/completions", chat(rf + "{\"oneOf\":[{\"type\":\"string\"},"
+                + "{\"type\":\"string\",\"maxLength\":2}]}}}")), 400, "response_format.json_schema.schema");
+        assertTrue(e.get("message").asText().contains("#/oneOf"), e.toString());
     }
 
     @Test

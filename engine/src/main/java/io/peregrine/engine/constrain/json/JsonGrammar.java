@@ -26,6 +26,71 @@ public final class JsonGrammar {
         return new JsonGrammar(SchemaCompiler.compile(schema, strict));
     }
 
+    /**
+     * {@link #compile} for function parameters: the arguments are a JSON object, so whatever else the schema's
+     * root admits (other types, non-object alternatives or enum values) is left out.
+     *
+     * @throws SchemaException also when the root admits no object at all
+     */
+    public static JsonGrammar compileObject(JsonNode schema, boolean strict) throws SchemaException {
+        Node root = objectsOnly(SchemaCompiler.compile(schema, strict), 0);
+        if (root == null) {
+            throw new SchemaException("#", "function parameters must describe a JSON object");
+        }
+        return new JsonGrammar(root);
+    }
+
+    private static Node objectsOnly(Node n, int depth) {
+        if (depth > SchemaCompiler.MAX_NESTING) {
+            return null;
+        }
+        switch (n) {
+            case Node.Ref r -> {
+                return objectsOnly(r.target, depth + 1);
+            }
+            case Node.Typed t -> {
+                if (t.object == null) {
+                    return null;
+                }
+                Node.Typed only = new Node.Typed();
+                only.object = t.object;
+                only.satisfiable = true;
+                return only;
+            }
+            case Node.AnyOf a -> {
+                java.util.List<Node> keep = new java.util.ArrayList<>();
+                for (Node alt : a.alternatives) {
+                    Node o = objectsOnly(alt, depth + 1);
+                    if (o != null) {
+                        keep.add(o);
+                    }
+                }
+                if (keep.isEmpty()) {
+                    return null;
+                }
+                Node.AnyOf only = new Node.AnyOf();
+                only.alternatives = keep.toArray(Node[]::new);
+                only.satisfiable = true;
+                return only;
+            }
+            case Node.Literals l -> {
+                java.util.List<byte[]> keep = new java.util.ArrayList<>();
+                for (byte[] o : l.options) {
+                    if (o[0] == '{') {
+                        keep.add(o);
+                    }
+                }
+                if (keep.isEmpty()) {
+                    return null;
+                }
+                Node.Literals only = new Node.Literals();
+                only.options = keep.toArray(byte[][]::new);
+                only.satisfiable = true;
+                return only;
+            }
+        }
+    }
+
     /** Any JSON object (OpenAI's {@code json_object} mode, and the arguments of a non-strict tool). */
     public static JsonGrammar anyObject() {
         return ANY_OBJECT;

@@ -24,6 +24,8 @@ abstract sealed class Node permits Node.Typed, Node.AnyOf, Node.Literals, Node.R
     /** One of several nodes (anyOf, and oneOf read as anyOf). */
     static final class AnyOf extends Node {
         Node[] alternatives;
+        /** From oneOf: strict mode must make sure no value matches two alternatives. */
+        String oneOfPath;
     }
 
     /** Exactly one of a few JSON texts (enum, const), each in its compact canonical form. */
@@ -56,13 +58,12 @@ abstract sealed class Node permits Node.Typed, Node.AnyOf, Node.Literals, Node.R
         Node additional;
         /** Declared properties whose schema is satisfiable: the keys that may still be written. */
         long viable;
+        /** The names as a byte trie; set with {@link #names}, before the grammar is shared. */
+        NameTrie trie;
+
         NameTrie names() {
-            if (trie == null) {
-                trie = NameTrie.of(names);
-            }
             return trie;
         }
-        private NameTrie trie;
     }
 
     /**

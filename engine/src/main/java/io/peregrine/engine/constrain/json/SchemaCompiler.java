@@ -60,6 +60,7 @@ final class SchemaCompiler {
         SchemaCompiler c = new SchemaCompiler(schema, strict);
         Node root = c.node(schema, "#");
         c.resolve();
+        c.checkOneOf();
         if (!root.satisfiable) {
             throw new SchemaException("#", "no JSON value satisfies this schema");
         }
@@ -75,6 +76,7 @@ final class SchemaCompiler {
         t.string = new Node.StringSpec(0, Integer.MAX_VALUE);
         Node.ObjectSpec o = new Node.ObjectSpec();
         o.names = new String[0];
+        o.trie = NameTrie.of(o.names);
         o.properties = new Node[0];
         o.additional = t;
         t.object = o;
@@ -155,6 +157,7 @@ final class SchemaCompiler {
                 throw new SchemaException(path + "/" + key, key + " must be a non-empty array of schemas");
             }
             Node.AnyOf a = register(new Node.AnyOf(), path);
+            a.oneOfPath = key.equals("oneOf") && strict ? path + "/oneOf" : null;
             a.alternatives = new Node[alts.size()];
             for (int i = 0; i < alts.size(); i++) {
                 a.alternatives[i] = node(alts.get(i), path + "/" + key + "/" + i);
@@ -338,6 +341,7 @@ final class SchemaCompiler {
                     + " properties per object are supported, got " + props.size());
         }
         o.names = props.keySet().toArray(String[]::new);
+        o.trie = NameTrie.of(o.names);
         o.properties = props.values().toArray(Node[]::new);
         for (String name : required) {
             o.required |= 1L << List.of(o.names).indexOf(name);
@@ -575,6 +579,100 @@ final class SchemaCompiler {
             }
         }
         return true;
+    }
+
+    /**
+     * The grammar reads oneOf as anyOf, which is only faithful when no value can match two alternatives. Strict
+     * mode accepts a oneOf whose alternatives are provably disjoint: different JSON types, different enum/const
+     * values, or objects that require one property with different const/enum values (a tagged union, as
+     * pydantic writes them); any other oneOf is refused.
+     */
+    private void checkOneOf() throws SchemaException {
+        for (Node n : nodes) {
+            if (n instanceof Node.AnyOf a && a.oneOfPath != null) {
+                for (int i = 0; i < a.alternatives.length; i++) {
+                    for (int j = i + 1; j < a.alternatives.length; j++) {
+                        if (!disjoint(a.alternatives[i], a.alternatives[j])) {
+                            throw new SchemaException(a.oneOfPath, "oneOf alternatives " + i + " and " + j
+                                    + " may both match a value, which the grammar cannot rule out; use anyOf, make "
+                                    + "them differ in type or in a required const/enum property, or set strict to "
+                                    + "false");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static Node deref(Node n) {
+        for (int hops = 0; n instanceof Node.Ref r && hops < 64; hops++) {
+            n = r.target;
+        }
+        return n;
+    }
+
+    /** JSON types as bits: null, boolean, number, string, object, array. */
+    private static int typeBits(Node n) {
+        n = deref(n);
+        return switch (n) {
+            case Node.Typed t -> (t.allowNull ? 1 : 0) | (t.allowBool ? 2 : 0) | (t.number > 0 ? 4 : 0)
+                    | (t.string != null ? 8 : 0) | (t.object != null ? 16 : 0) | (t.array != null ? 32 : 0);
+            case Node.Literals l -> {
+                int bits = 0;
+                for (byte[] o : l.options) {
+                    bits |= switch (o[0]) {
+                        case 'n' -> 1;
+                        case 't', 'f' -> 2;
+                        case '"' -> 8;
+                        case '{' -> 16;
+                        case '[' -> 32;
+                        default -> 4;
+                    };
+                }
+                yield bits;
+            }
+            case Node.AnyOf a -> {
+                int bits = 0;
+                for (Node alt : a.alternatives) {
+                    bits |= typeBits(alt);
+                }
+                yield bits;
+            }
+            default -> 63;
+        };
+    }
+
+    private static boolean disjoint(Node a, Node b) {
+        if ((typeBits(a) & typeBits(b)) == 0) {
+            return true;
+        }
+        a = deref(a);
+        b = deref(b);
+        if (a instanceof Node.Literals la && b instanceof Node.Literals lb) {
+            for (byte[] x : la.options) {
+                for (byte[] y : lb.options) {
+                    if (java.util.Arrays.equals(x, y)) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }
+        if (a instanceof Node.Typed ta && b instanceof Node.Typed tb && typeBits(ta) == 16 && typeBits(tb) == 16) {
+            Node.ObjectSpec oa = ta.object;
+            Node.ObjectSpec ob = tb.object;
+            for (int p = 0; p < oa.names.length; p++) {
+                if ((oa.required >>> p & 1) == 0) {
+                    continue;
+                }
+                int q = List.of(ob.names).indexOf(oa.names[p]);
+                if (q >= 0 && (ob.required >>> q & 1) != 0 && deref(oa.properties[p]) instanceof Node.Literals
+                        && deref(ob.properties[q]) instanceof Node.Literals && disjoint(oa.properties[p], ob.properties[q])) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Marks the satisfiable nodes (least fixpoint) and drops every branch that no finite value can take. */

@@ -149,6 +149,37 @@ class JsonMatcherTest {
         assertThrows(SchemaException.class, () -> JsonGrammar.compile(JSON.readTree("[1]"), false));
     }
 
+    @Test
+    void strictOneOfMustBeDisjoint() throws Exception {
+        // a tagged union (pydantic's discriminated oneOf) and type-disjoint alternatives are exact as anyOf
+        JsonGrammar tagged = grammar("""
+                {"oneOf":[{"type":"object","properties":{"kind":{"const":"cat"},"lives":{"type":"integer"}},
+                           "required":["kind"]},
+                          {"type":"object","properties":{"kind":{"enum":["dog"]},"good":{"type":"boolean"}},
+                           "required":["kind"]}]}""");
+        assertTrue(accepts(tagged, "{\"kind\":\"dog\",\"good\":true}"));
+        assertTrue(accepts(grammar("{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"integer\"}]}"), "7"));
+        // overlapping alternatives: a value could match both, which oneOf forbids and the grammar cannot see
+        SchemaException e = refused("{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"string\",\"maxLength\":3}]}",
+                true);
+        assertEquals("#/oneOf", e.path());
+        assertTrue(accepts(JsonGrammar.compile(JSON.readTree("{\"oneOf\":[{\"type\":\"string\"},"
+                + "{\"type\":\"string\",\"maxLength\":3}]}"), false), "\"ab\""), "best effort when not strict");
+    }
+
+    @Test
+    void functionParametersAreObjectsOnly() throws Exception {
+        JsonGrammar g = JsonGrammar.compileObject(JSON.readTree("{}"), true);
+        assertTrue(accepts(g, "{\"a\":1}"));
+        assertFalse(viable(g, "1"));
+        JsonGrammar mixed = JsonGrammar.compileObject(JSON.readTree("{\"anyOf\":[{\"type\":\"string\"},"
+                + "{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}},\"required\":[\"q\"]}]}"), true);
+        assertTrue(accepts(mixed, "{\"q\":\"x\"}"));
+        assertFalse(viable(mixed, "\""));
+        assertThrows(SchemaException.class, () -> JsonGrammar.compileObject(JSON.readTree("{\"type\":\"string\"}"),
+                true));
+    }
+
     static SchemaException refused(String schema, boolean strict) throws Exception {
         JsonNode s = JSON.readTree(schema);
         return assertThrows(SchemaException.class, () -> JsonGrammar.compile(s, strict));
