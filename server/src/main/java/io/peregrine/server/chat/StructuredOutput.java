@@ -50,26 +50,39 @@ public final class StructuredOutput {
                     throw ApiException.invalid(param + ".json_schema must be an object with the schema",
                             param + ".json_schema");
                 }
-                JsonNode name = js.get("name");
-                if (name != null && !name.isNull() && !(name.isTextual() && name.textValue().matches("[A-Za-z0-9_-]{1,64}"))) {
-                    throw ApiException.invalid(param + ".json_schema.name must be 1-64 letters, digits, '_' or '-'",
-                            param + ".json_schema.name");
-                }
-                JsonNode strict = js.get("strict");
-                if (strict != null && !strict.isNull() && !strict.isBoolean()) {
-                    throw ApiException.invalid(param + ".json_schema.strict must be a boolean",
-                            param + ".json_schema.strict");
-                }
-                JsonNode schema = js.get("schema");
-                if (schema == null || schema.isNull()) {
-                    yield JsonGrammar.anyObject();
-                }
-                yield compile(schema, strict == null || strict.isNull() || strict.booleanValue(),
-                        param + ".json_schema.schema");
+                yield jsonSchema(js, param + ".json_schema");
             }
             default -> throw ApiException.invalid(param + ".type must be 'text', 'json_object' or 'json_schema'"
                     + (type.isEmpty() ? "" : ", got '" + clip(type) + "'"), param + ".type");
         };
+    }
+
+    /**
+     * The Responses API's {@code text.format}: the same three types, with the json_schema fields ({@code name},
+     * {@code schema}, {@code strict}) on the format object itself.
+     */
+    public static JsonGrammar responsesTextFormat(JsonNode format, String param) throws ApiException {
+        if (format != null && format.isObject() && "json_schema".equals(format.path("type").asText())) {
+            return jsonSchema(format, param);
+        }
+        return content(format, param);
+    }
+
+    /** {@code {"name", "schema", "strict"}}; strict unless {@code "strict": false}. */
+    private static JsonGrammar jsonSchema(JsonNode js, String param) throws ApiException {
+        JsonNode name = js.get("name");
+        if (name != null && !name.isNull() && !(name.isTextual() && name.textValue().matches("[A-Za-z0-9_-]{1,64}"))) {
+            throw ApiException.invalid(param + ".name must be 1-64 letters, digits, '_' or '-'", param + ".name");
+        }
+        JsonNode strict = js.get("strict");
+        if (strict != null && !strict.isNull() && !strict.isBoolean()) {
+            throw ApiException.invalid(param + ".strict must be a boolean", param + ".strict");
+        }
+        JsonNode schema = js.get("schema");
+        if (schema == null || schema.isNull()) {
+            return JsonGrammar.anyObject();
+        }
+        return compile(schema, strict == null || strict.isNull() || strict.booleanValue(), param + ".schema");
     }
 
     /** The argument grammars of the tools declared {@code "strict": true}, by function name. */
