@@ -192,15 +192,22 @@ sealed interface Frame {
     }
 
     /**
-     * Inside a string value. Lengths count code points (an escape is one); raw UTF-8 must be well formed, so a
-     * token that ends inside a character leaves {@code utf8} expecting its continuation bytes. {@code \\u} escapes
-     * of surrogates are refused (write the character itself), so every accepted string decodes cleanly.
+     * Inside a string value. Lengths count code points (an escape is one, a surrogate pair escape too); raw UTF-8
+     * must be well formed, so a token that ends inside a character leaves {@code utf8} expecting its continuation
+     * bytes. A {@code \\u} escape of a high surrogate must be followed by one of a low surrogate (as
+     * {@code json.dumps} writes emoji); a lone surrogate is refused digit by digit, so no prefix is a dead end.
      *
      * @param utf8   continuation bytes still expected (0-3)
      * @param range  the allowed range of the next continuation byte, {@code lo << 8 | hi}
-     * @param escape 0 none, 1 after a backslash, 2-5 inside {@code \\uXXXX} (hex digits read + 2)
+     * @param escape 0 none, 1 after a backslash, 2-5 inside {@code \\uXXXX} (hex digits read + 2), 6 after a high
+     *               surrogate (a backslash must follow), 7 its 'u', 8-11 the low surrogate's digits
+     * @param hex    the escape's hex value so far
      */
-    record Str(int minLength, int maxLength, int chars, int utf8, int range, int escape) implements Frame {
+    record Str(int minLength, int maxLength, int chars, int utf8, int range, int escape, int hex) implements Frame {
+        Str(int minLength, int maxLength, int chars, int utf8, int range, int escape) {
+            this(minLength, maxLength, chars, utf8, range, escape, 0);
+        }
+
         @Override
         public void feed(int b, Stack rest, Out out) {
             Str next = step(b);
@@ -213,6 +220,10 @@ sealed interface Frame {
 
         private static final Str CLOSED = new Str(0, 0, 0, 0, 0, 0);
 
+        private Str with(int escape, int hex) {
+            return new Str(minLength, maxLength, chars, 0, 0, escape, hex);
+        }
+
         private Str step(int b) {
             if (utf8 > 0) {
                 if (b < (range >>> 8) || b > (range & 0xFF)) {
@@ -222,17 +233,34 @@ sealed interface Frame {
             }
             if (escape == 1) {
                 return switch (b) {
-                    case '"', '\\', '/', 'b', 'f', 'n', 'r', 't' -> new Str(minLength, maxLength, chars, 0, 0, 0);
-                    case 'u' -> new Str(minLength, maxLength, chars, 0, 0, 2);
+                    case '"', '\\', '/', 'b', 'f', 'n', 'r', 't' -> with(0, 0);
+                    case 'u' -> with(2, 0);
                     default -> null;
                 };
             }
-            if (escape >= 2) {
+            if (escape >= 2 && escape <= 5) {
                 int d = Character.digit(b, 16);
-                if (d < 0 || escape == 2 && (b == 'd' || b == 'D')) {
-                    return null; // no \\uDxxx: surrogates only come in pairs, write the character instead
+                if (d < 0 || escape == 3 && hex == 0xD && d >= 0xC) {
+                    return null; // \\uDC00-\\uDFFF: a low surrogate without its high one
                 }
-                return new Str(minLength, maxLength, chars, 0, 0, escape == 5 ? 0 : escape + 1);
+                int v = hex << 4 | d;
+                if (escape < 5) {
+                    return with(escape + 1, v);
+                }
+                return v >= 0xD800 && v <= 0xDBFF ? with(6, 0) : with(0, 0);
+            }
+            if (escape == 6) {
+                return b == '\\' ? with(7, 0) : null;
+            }
+            if (escape == 7) {
+                return b == 'u' ? with(8, 0) : null;
+            }
+            if (escape >= 8) {
+                int d = Character.digit(b, 16);
+                if (d < 0 || escape == 8 && d != 0xD || escape == 9 && d < 0xC) {
+                    return null; // only \\uDC00-\\uDFFF completes the pair
+                }
+                return escape == 11 ? with(0, 0) : with(escape + 1, 0);
             }
             if (b == '"') {
                 return chars >= minLength ? CLOSED : null;

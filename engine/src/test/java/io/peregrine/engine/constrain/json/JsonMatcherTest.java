@@ -65,7 +65,11 @@ class JsonMatcherTest {
         assertFalse(viable(g, "\"é😀xy"), "four");
         assertTrue(accepts(g, "\"\\n\\u00e9\\\"\""));
         assertFalse(viable(g, "\"\\x"), "no such escape");
-        assertFalse(viable(g, "\"\\ud83d"), "no escaped surrogates");
+        assertTrue(accepts(g, "\"\\ud83d\\ude00ab\""), "a surrogate pair escape is one code point");
+        assertFalse(viable(g, "\"\\ud83d\\ude00abc"), "four");
+        assertFalse(viable(g, "\"\\udc"), "a low surrogate alone, refused at its second digit");
+        assertFalse(viable(g, "\"\\ud83dx"), "a high surrogate alone");
+        assertFalse(viable(g, "\"\\ud83d\\u0"), "the pair's second half must be a low surrogate");
         assertFalse(viable(g, "\"\n"), "raw control characters");
         byte[] smile = "😀".getBytes(StandardCharsets.UTF_8);
         JsonMatcher m = g.matcher().step(new byte[] {'"', smile[0], smile[1]});
