@@ -9,8 +9,8 @@ package io.peregrine.engine.constrain.json;
  */
 sealed interface Frame {
     int MAX_WHITESPACE = 1;
-    /** Stack frames, not JSON levels: each container level takes two. */
-    int MAX_DEPTH = 128;
+    /** Container levels (one stack frame each; a leaf adds one more frame, unchecked). */
+    int MAX_DEPTH = 64;
     /** Longest number, in bytes (precision ends long before; an endless digit run is a loop). */
     int MAX_NUMBER = 32;
 
@@ -40,12 +40,12 @@ sealed interface Frame {
             case Node.Typed t -> {
                 switch (b) {
                     case '{' -> {
-                        if (t.object != null && rest.depth() < MAX_DEPTH) {
+                        if (t.object != null && rest.depth() + (long) t.objectNest <= MAX_DEPTH) {
                             out.add(Stack.push(new KeyStart(t.object, 0L, 0, true), rest));
                         }
                     }
                     case '[' -> {
-                        if (t.array != null && rest.depth() < MAX_DEPTH) {
+                        if (t.array != null && rest.depth() + (long) t.arrayNest <= MAX_DEPTH) {
                             out.add(Stack.push(new ArrayOpen(t.array, 0), rest));
                         }
                     }
@@ -292,7 +292,7 @@ sealed interface Frame {
                     out.add(Stack.push(new KeyStart(spec, seen, ws + 1, first), rest));
                 }
             } else if (b == '"') {
-                if (moreKeys(spec, seen)) {
+                if (moreKeys(spec, seen, rest)) {
                     out.add(Stack.push(new Key(spec, seen, 0, 0, 0), rest));
                 }
             } else if (b == '}' && first && spec.required == 0) {
@@ -301,8 +301,30 @@ sealed interface Frame {
         }
     }
 
-    static boolean moreKeys(Node.ObjectSpec spec, long seen) {
-        return spec.additional != null || (spec.viable & ~seen) != 0;
+    static boolean moreKeys(Node.ObjectSpec spec, long seen, Stack rest) {
+        return spec.additional != null && fitsMember(spec.additional, rest) || (fitting(spec, rest) & ~seen) != 0;
+    }
+
+    /**
+     * Whether a member value of {@code node} in an object (or an item in an array) whose continuation is
+     * {@code rest} can still close within {@link #MAX_DEPTH}: its value sits one frame above.
+     */
+    static boolean fitsMember(Node node, Stack rest) {
+        return rest.depth() + 1 + (long) node.nest <= MAX_DEPTH;
+    }
+
+    /** The declared properties that may still be written here: satisfiable, and closable within the limit. */
+    static long fitting(Node.ObjectSpec spec, Stack rest) {
+        if (rest.depth() + 1 + (long) spec.deepest <= MAX_DEPTH) {
+            return spec.viable;
+        }
+        long fit = 0;
+        for (int p = 0; p < spec.properties.length; p++) {
+            if ((spec.viable >>> p & 1) != 0 && fitsMember(spec.properties[p], rest)) {
+                fit |= 1L << p;
+            }
+        }
+        return fit;
     }
 
     /**
@@ -321,7 +343,7 @@ sealed interface Frame {
                     return;
                 }
                 int t = trie < 0 ? -1 : names.next(trie, b);
-                if (admissible(names, t)) {
+                if (admissible(names, t, rest)) {
                     out.add(Stack.push(new Key(spec, seen, t, utf8 - 1, 0x80BF), rest));
                 }
                 return;
@@ -329,10 +351,10 @@ sealed interface Frame {
             if (b == '"') {
                 int p = trie < 0 ? -1 : names.terminal(trie);
                 if (p >= 0) {
-                    if ((seen >>> p & 1) == 0 && (spec.viable >>> p & 1) != 0) {
+                    if ((seen >>> p & 1) == 0 && (fitting(spec, rest) >>> p & 1) != 0) {
                         out.add(Stack.push(new Colon(spec, seen | 1L << p, spec.properties[p], 0), rest));
                     }
-                } else if (spec.additional != null) {
+                } else if (spec.additional != null && fitsMember(spec.additional, rest)) {
                     out.add(Stack.push(new Colon(spec, seen, spec.additional, 0), rest));
                 }
                 return;
@@ -345,13 +367,14 @@ sealed interface Frame {
                 return;
             }
             int t = trie < 0 ? -1 : names.next(trie, b);
-            if (admissible(names, t)) {
+            if (admissible(names, t, rest)) {
                 out.add(Stack.push(new Key(spec, seen, t, lead >>> 16, lead & 0xFFFF), rest));
             }
         }
 
-        private boolean admissible(NameTrie names, int t) {
-            return spec.additional != null || t >= 0 && (names.below(t) & spec.viable & ~seen) != 0;
+        private boolean admissible(NameTrie names, int t, Stack rest) {
+            return spec.additional != null && fitsMember(spec.additional, rest)
+                    || t >= 0 && (names.below(t) & fitting(spec, rest) & ~seen) != 0;
         }
     }
 
@@ -378,7 +401,7 @@ sealed interface Frame {
                     out.add(Stack.push(new AfterMember(spec, seen, ws + 1), rest));
                 }
             } else if (b == ',') {
-                if (moreKeys(spec, seen)) {
+                if (moreKeys(spec, seen, rest)) {
                     out.add(Stack.push(new KeyStart(spec, seen, 0, false), rest));
                 }
             } else if (b == '}' && (spec.required & ~seen) == 0) {
@@ -399,7 +422,7 @@ sealed interface Frame {
                 if (spec.minItems == 0) {
                     out.add(rest);
                 }
-            } else if (spec.maxItems > 0) {
+            } else if (spec.maxItems > 0 && fitsMember(spec.item(0), rest)) {
                 start(spec.item(0), b, Stack.push(new AfterItem(spec, 1, 0), rest), out);
             }
         }
@@ -414,7 +437,7 @@ sealed interface Frame {
                     out.add(Stack.push(new AfterItem(spec, count, ws + 1), rest));
                 }
             } else if (b == ',') {
-                if (count < spec.maxItems) {
+                if (count < spec.maxItems && fitsMember(spec.item(count), rest)) {
                     out.add(Stack.push(new Value(spec.item(count), 0),
                             Stack.push(new AfterItem(spec, count + 1, 0), rest)));
                 }

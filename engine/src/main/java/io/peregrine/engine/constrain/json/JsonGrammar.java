@@ -55,6 +55,8 @@ public final class JsonGrammar {
                 Node.Typed only = new Node.Typed();
                 only.object = t.object;
                 only.satisfiable = true;
+                only.objectNest = t.objectNest;
+                only.nest = t.objectNest;
                 return only;
             }
             case Node.AnyOf a -> {
@@ -71,6 +73,10 @@ public final class JsonGrammar {
                 Node.AnyOf only = new Node.AnyOf();
                 only.alternatives = keep.toArray(Node[]::new);
                 only.satisfiable = true;
+                only.nest = Node.UNBOUNDED;
+                for (Node k : keep) {
+                    only.nest = Math.min(only.nest, k.nest);
+                }
                 return only;
             }
             case Node.Literals l -> {
@@ -86,6 +92,7 @@ public final class JsonGrammar {
                 Node.Literals only = new Node.Literals();
                 only.options = keep.toArray(byte[][]::new);
                 only.satisfiable = true;
+                only.nest = 0;
                 return only;
             }
         }
@@ -101,6 +108,7 @@ public final class JsonGrammar {
         Node.Literals l = new Node.Literals();
         l.options = new byte[][] {json.getBytes(StandardCharsets.UTF_8)};
         l.satisfiable = true;
+        l.nest = 0;
         return new JsonGrammar(l);
     }
 
@@ -109,6 +117,8 @@ public final class JsonGrammar {
         Node.Typed object = new Node.Typed();
         object.object = any.object;
         object.satisfiable = true;
+        object.nest = 1;
+        object.objectNest = 1;
         return new JsonGrammar(object);
     }
 

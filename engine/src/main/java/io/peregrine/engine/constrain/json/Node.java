@@ -8,9 +8,19 @@ package io.peregrine.engine.constrain.json;
 abstract sealed class Node permits Node.Typed, Node.AnyOf, Node.Literals, Node.Ref {
     /** Some finite JSON value matches (a least fixpoint over the graph, set by the compiler). */
     boolean satisfiable;
+    /**
+     * The fewest container levels a value of this node needs (0 when a scalar will do), so the matcher never
+     * commits to a value that cannot close within its nesting limit. Set by the compiler.
+     */
+    int nest = UNBOUNDED;
+
+    static final int UNBOUNDED = 1 << 20;
 
     /** One or more JSON types, each with its own restrictions; a type that is absent is not allowed. */
     static final class Typed extends Node {
+        /** {@link #nest} of the object / array alternative alone. */
+        int objectNest = UNBOUNDED;
+        int arrayNest = UNBOUNDED;
         boolean allowNull;
         boolean allowBool;
         /** 0: numbers not allowed; 1: integers only; 2: any number. */
@@ -56,6 +66,8 @@ abstract sealed class Node permits Node.Typed, Node.AnyOf, Node.Literals, Node.R
         Node[] properties;
         long required;
         Node additional;
+        /** The largest {@link Node#nest} of a viable property (set by the compiler). */
+        int deepest;
         /** Declared properties whose schema is satisfiable: the keys that may still be written. */
         long viable;
         /** The names as a byte trie; set with {@link #names}, before the grammar is shared. */

@@ -61,8 +61,13 @@ final class SchemaCompiler {
         Node root = c.node(schema, "#");
         c.resolve();
         c.checkOneOf();
+        nesting(c.nodes);
         if (!root.satisfiable) {
             throw new SchemaException("#", "no JSON value satisfies this schema");
+        }
+        if (root.nest > Frame.MAX_DEPTH) {
+            throw new SchemaException("#", "every value of this schema nests deeper than "
+                    + Frame.MAX_DEPTH + " levels");
         }
         return root;
     }
@@ -86,6 +91,9 @@ final class SchemaCompiler {
         a.maxItems = Integer.MAX_VALUE;
         t.array = a;
         t.satisfiable = true;
+        t.nest = 0;
+        t.objectNest = 1;
+        t.arrayNest = 1;
         if (registry != null) {
             registry.add(t);
         }
@@ -673,6 +681,68 @@ final class SchemaCompiler {
             }
         }
         return false;
+    }
+
+    /** Computes {@link Node#nest} for every node (a fixpoint from "unbounded" down). */
+    static void nesting(List<Node> nodes) {
+        boolean changed = true;
+        while (changed) {
+            changed = false;
+            for (Node n : nodes) {
+                int before = n.nest;
+                n.nest = Math.min(n.nest, nest(n));
+                changed |= n.nest != before;
+            }
+        }
+        for (Node n : nodes) {
+            if (n instanceof Node.Typed t && t.object != null) {
+                int deepest = 0;
+                for (int p = 0; p < t.object.properties.length; p++) {
+                    if ((t.object.viable >>> p & 1) != 0) {
+                        deepest = Math.max(deepest, t.object.properties[p].nest);
+                    }
+                }
+                t.object.deepest = deepest;
+            }
+        }
+    }
+
+    private static int nest(Node n) {
+        switch (n) {
+            case Node.Typed t -> {
+                if (t.object != null) {
+                    int deepest = 0;
+                    for (int p = 0; p < t.object.names.length; p++) {
+                        if ((t.object.required >>> p & 1) != 0) {
+                            deepest = Math.max(deepest, t.object.properties[p].nest);
+                        }
+                    }
+                    t.objectNest = Math.min(t.objectNest, Math.min(Node.UNBOUNDED, 1 + deepest));
+                }
+                if (t.array != null) {
+                    int deepest = 0;
+                    for (int i = 0; i < t.array.minItems && i <= t.array.prefix.length; i++) {
+                        deepest = Math.max(deepest, t.array.item(i).nest);
+                    }
+                    t.arrayNest = Math.min(t.arrayNest, Math.min(Node.UNBOUNDED, 1 + deepest));
+                }
+                boolean scalar = t.allowNull || t.allowBool || t.number > 0 || t.string != null;
+                return scalar ? 0 : Math.min(t.objectNest, t.arrayNest);
+            }
+            case Node.AnyOf a -> {
+                int least = Node.UNBOUNDED;
+                for (Node alt : a.alternatives) {
+                    least = Math.min(least, alt.nest);
+                }
+                return least;
+            }
+            case Node.Literals l -> {
+                return l.options.length > 0 ? 0 : Node.UNBOUNDED;
+            }
+            case Node.Ref r -> {
+                return r.target == null ? Node.UNBOUNDED : r.target.nest;
+            }
+        }
     }
 
     /** Marks the satisfiable nodes (least fixpoint) and drops every branch that no finite value can take. */

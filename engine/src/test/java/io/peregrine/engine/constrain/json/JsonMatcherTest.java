@@ -109,6 +109,34 @@ class JsonMatcherTest {
     }
 
     @Test
+    void deepRecursionStopsOpeningContainersItCouldNotClose() throws Exception {
+        // an object-only tree: at the nesting limit the key "c" (whose value must be another object) is no
+        // longer offered, so the text can always close instead of running into a dead end
+        JsonGrammar g = grammar("{\"type\":\"object\",\"properties\":{\"c\":{\"$ref\":\"#\"},"
+                + "\"v\":{\"type\":\"integer\"}},\"additionalProperties\":false}");
+        JsonMatcher m = g.matcher();
+        int levels = 0;
+        while (true) {
+            JsonMatcher deeper = m.step("{\"c\":".getBytes(StandardCharsets.UTF_8));
+            if (deeper == null) {
+                break;
+            }
+            m = deeper;
+            levels++;
+            assertTrue(levels < 1000, "nesting is bounded");
+        }
+        assertEquals(63, levels, "the root object is level 1, so 63 more fit under the limit of 64");
+        JsonMatcher leaf = m.step("{\"v\":1}".getBytes(StandardCharsets.UTF_8));
+        assertTrue(leaf != null, "the innermost object can still be written");
+        assertTrue(leaf.step("}".repeat(levels).getBytes(StandardCharsets.UTF_8)).complete());
+        assertFalse(viable(JsonGrammar.compile(JSON.readTree("{\"type\":\"object\",\"properties\":{\"c\":{"
+                + "\"$ref\":\"#\"}},\"additionalProperties\":false}"), true), "{\"c\":" .repeat(64)), "the same limit");
+        // a tree whose every node must go deeper has no finite value at all
+        assertTrue(refused("{\"type\":\"object\",\"properties\":{\"c\":{\"$ref\":\"#\"}},\"required\":[\"c\"]}",
+                false).getMessage().contains("no JSON value"));
+    }
+
+    @Test
     void allOfOfObjectsMerges() throws Exception {
         String base = "{\"$defs\":{\"base\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}},"
                 + "\"required\":[\"id\"]}},\"allOf\":[{\"$ref\":\"#/$defs/base\"},{\"properties\":{\"name\":"
