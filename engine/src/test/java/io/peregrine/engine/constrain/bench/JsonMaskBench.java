@@ -33,7 +33,7 @@ public final class JsonMaskBench {
                  "conditions":{"type":"array","items":{"enum":["rain","snow","sun"]}}},"additionalProperties":false},
               "summary":{"type":"string"}},
              "required":["location","unit"],"additionalProperties":false}""";
-    static final String DOCUMENT = "{\"location\": \"San Francisco, CA\", \"unit\": \"celsius\", \"days\": 5, "
+    public static final String DOCUMENT = "{\"location\": \"San Francisco, CA\", \"unit\": \"celsius\", \"days\": 5, "
             + "\"include_hourly\": false, \"tags\": [\"weekend\", \"trip\"], \"filters\": {\"min_temp\": -3.5, "
             + "\"conditions\": [\"rain\", \"sun\"]}, \"summary\": \"Cool and foggy in the morning, 晴时多云, "
             + "clearing by noon; pack a light jacket — temperatures stay between 11 and 17 °C.\"}";
@@ -67,6 +67,7 @@ public final class JsonMaskBench {
     static void run(String what, int[] doc, int rounds, Maker maker, int[] callHead, MarkerIds m) {
         float[] logits = new float[163_840];
         double[] perStep = new double[doc.length * rounds];
+        double[] worstAt = new double[doc.length];
         int k = 0;
         for (int round = 0; round < rounds + 3; round++) {
             TokenConstraint c = maker.make();
@@ -78,6 +79,7 @@ public final class JsonMaskBench {
                 }
                 c.accept(m.argumentBegin());
             }
+            int pos = 0;
             for (int t : doc) {
                 Arrays.fill(logits, 0f); // the engine masks a fresh copy of each step's row
                 long s = System.nanoTime();
@@ -89,7 +91,14 @@ public final class JsonMaskBench {
                 c.accept(t);
                 if (round >= 3) { // the first rounds warm the JIT
                     perStep[k++] = (e - s) / 1e6;
+                    worstAt[pos] = Math.max(worstAt[pos], (e - s) / 1e6);
                 }
+                pos++;
+            }
+        }
+        if (System.getenv("JSON_BENCH_POSITIONS") != null) {
+            for (int i = 0; i < doc.length; i++) {
+                System.out.printf("  step %d: worst %.3f ms%n", i, worstAt[i]);
             }
         }
         Arrays.sort(perStep);
