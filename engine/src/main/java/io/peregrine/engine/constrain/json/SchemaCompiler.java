@@ -3,7 +3,6 @@ package io.peregrine.engine.constrain.json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
@@ -34,7 +33,7 @@ final class SchemaCompiler {
             "uniqueItems", "contains", "minContains", "maxContains", "not", "if", "then", "else", "dependentRequired",
             "dependentSchemas", "dependencies", "unevaluatedProperties", "unevaluatedItems", "contentEncoding",
             "contentMediaType", "contentSchema", "$dynamicRef", "$recursiveRef");
-    private static final Set<String> ANNOTATIONS = Set.of("title", "description", "default", "examples", "$comment",
+    static final Set<String> ANNOTATIONS = Set.of("title", "description", "default", "examples", "$comment",
             "$schema", "$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary", "deprecated", "readOnly",
             "writeOnly", "$defs", "definitions", "discriminator", "example", "x-order");
     private static final Set<String> TYPES = Set.of("null", "boolean", "integer", "number", "string", "object", "array");
@@ -59,9 +58,9 @@ final class SchemaCompiler {
         }
         SchemaCompiler c = new SchemaCompiler(schema, strict);
         Node root = c.node(schema, "#");
-        c.resolve();
-        c.checkOneOf();
-        nesting(c.nodes);
+        GraphAnalysis.resolve(c.nodes);
+        GraphAnalysis.checkOneOf(c.nodes);
+        GraphAnalysis.nesting(c.nodes);
         if (!root.satisfiable) {
             throw new SchemaException("#", "no JSON value satisfies this schema");
         }
@@ -497,374 +496,15 @@ final class SchemaCompiler {
         if (branches.size() == 1) {
             return node(branches.getFirst(), paths.getFirst());
         }
-        ObjectNode merged = JsonNodeFactory.instance.objectNode();
-        merged.put("type", "object");
-        ObjectNode props = merged.putObject("properties");
-        Set<String> required = new LinkedHashSet<>();
-        JsonNode additional = null; // null: any
-        boolean closed = false;
-        for (int i = 0; i < branches.size(); i++) {
-            JsonNode b = branches.get(i);
-            String bp = paths.get(i);
-            if (!b.isObject() || !objectOnly(b)) {
-                if (strict) {
-                    throw new SchemaException(bp, "allOf is only supported over object schemas (type, properties, "
-                            + "required, additionalProperties)");
-                }
-                return any();
-            }
-            JsonNode add = b.get("additionalProperties");
-            if (add != null && add.isBoolean() && !add.booleanValue()) {
-                closed = true;
-            } else if (add != null && !isAny(add)) {
-                if (additional != null) {
-                    throw new SchemaException(bp, "allOf with additionalProperties schemas in two branches is "
-                            + "not supported");
-                }
-                additional = add;
-            }
-            for (Iterator<Map.Entry<String, JsonNode>> it = b.path("properties").fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (props.has(e.getKey()) && !isAny(e.getValue()) && !isAny(props.get(e.getKey()))
-                        && !e.getValue().equals(props.get(e.getKey()))) {
-                    throw new SchemaException(bp + "/properties/" + escape(e.getKey()), "allOf declares property '"
-                            + clip(e.getKey()) + "' in two branches, which is not supported");
-                }
-                if (!props.has(e.getKey()) || isAny(props.get(e.getKey()))) {
-                    props.set(e.getKey(), e.getValue());
-                }
-            }
-            b.path("required").forEach(n -> required.add(n.asText()));
-        }
-        // a key one branch declares and another forbids (its additionalProperties false) cannot appear
-        for (int i = 0; i < branches.size(); i++) {
-            JsonNode b = branches.get(i);
-            JsonNode add = b.get("additionalProperties");
-            if (add != null && add.isBoolean() && !add.booleanValue()) {
-                for (Iterator<String> it = props.fieldNames(); it.hasNext(); ) {
-                    String k = it.next();
-                    if (!b.path("properties").has(k)) {
-                        if (required.contains(k)) {
-                            throw new SchemaException(paths.get(i), "allOf requires property '" + clip(k)
-                                    + "' that another branch forbids: no object can match");
-                        }
-                        it.remove();
-                    }
-                }
-            }
-        }
-        ArrayNode req = merged.putArray("required");
-        required.forEach(req::add);
-        if (closed) {
-            merged.put("additionalProperties", false);
-        } else if (additional != null) {
-            merged.set("additionalProperties", additional);
-        }
-        return node(merged, path + "/allOf");
-    }
-
-    private static boolean objectOnly(JsonNode b) {
-        for (Iterator<String> it = b.fieldNames(); it.hasNext(); ) {
-            String k = it.next();
-            if (k.equals("type") ? !"object".equals(b.get(k).asText())
-                    : !Set.of("properties", "required", "additionalProperties").contains(k) && !ANNOTATIONS.contains(k)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean isAny(JsonNode s) {
-        if (s.isBoolean()) {
-            return s.booleanValue();
-        }
-        if (!s.isObject()) {
-            return false;
-        }
-        for (Iterator<String> it = s.fieldNames(); it.hasNext(); ) {
-            if (!ANNOTATIONS.contains(it.next())) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /**
-     * The grammar reads oneOf as anyOf, which is only faithful when no value can match two alternatives. Strict
-     * mode accepts a oneOf whose alternatives are provably disjoint: different JSON types, different enum/const
-     * values, or objects that require one property with different const/enum values (a tagged union, as
-     * pydantic writes them); any other oneOf is refused.
-     */
-    private void checkOneOf() throws SchemaException {
-        for (Node n : nodes) {
-            if (n instanceof Node.AnyOf a && a.oneOfPath != null) {
-                for (int i = 0; i < a.alternatives.length; i++) {
-                    for (int j = i + 1; j < a.alternatives.length; j++) {
-                        if (!disjoint(a.alternatives[i], a.alternatives[j])) {
-                            throw new SchemaException(a.oneOfPath, "oneOf alternatives " + i + " and " + j
-                                    + " may both match a value, which the grammar cannot rule out; use anyOf, make "
-                                    + "them differ in type or in a required const/enum property, or set strict to "
-                                    + "false");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    private static Node deref(Node n) {
-        for (int hops = 0; n instanceof Node.Ref r && hops < 64; hops++) {
-            n = r.target;
-        }
-        return n;
-    }
-
-    /** JSON types as bits: null, boolean, number, string, object, array. */
-    private static int typeBits(Node n) {
-        n = deref(n);
-        return switch (n) {
-            case Node.Typed t -> (t.allowNull ? 1 : 0) | (t.allowBool ? 2 : 0) | (t.number > 0 ? 4 : 0)
-                    | (t.string != null ? 8 : 0) | (t.object != null ? 16 : 0) | (t.array != null ? 32 : 0);
-            case Node.Literals l -> {
-                int bits = 0;
-                for (byte[] o : l.options) {
-                    bits |= switch (o[0]) {
-                        case 'n' -> 1;
-                        case 't', 'f' -> 2;
-                        case '"' -> 8;
-                        case '{' -> 16;
-                        case '[' -> 32;
-                        default -> 4;
-                    };
-                }
-                yield bits;
-            }
-            case Node.AnyOf a -> {
-                int bits = 0;
-                for (Node alt : a.alternatives) {
-                    bits |= typeBits(alt);
-                }
-                yield bits;
-            }
-            default -> 63;
-        };
-    }
-
-    private static boolean disjoint(Node a, Node b) {
-        if ((typeBits(a) & typeBits(b)) == 0) {
-            return true;
-        }
-        a = deref(a);
-        b = deref(b);
-        if (a instanceof Node.Literals la && b instanceof Node.Literals lb) {
-            for (byte[] x : la.options) {
-                for (byte[] y : lb.options) {
-                    if (java.util.Arrays.equals(x, y)) {
-                        return false;
-                    }
-                }
-            }
-            return true;
-        }
-        if (a instanceof Node.Typed ta && b instanceof Node.Typed tb && typeBits(ta) == 16 && typeBits(tb) == 16) {
-            Node.ObjectSpec oa = ta.object;
-            Node.ObjectSpec ob = tb.object;
-            for (int p = 0; p < oa.names.length; p++) {
-                if ((oa.required >>> p & 1) == 0) {
-                    continue;
-                }
-                int q = List.of(ob.names).indexOf(oa.names[p]);
-                if (q >= 0 && (ob.required >>> q & 1) != 0 && deref(oa.properties[p]) instanceof Node.Literals
-                        && deref(ob.properties[q]) instanceof Node.Literals && disjoint(oa.properties[p], ob.properties[q])) {
-                    return true;
-                }
-            }
-        }
-        return false;
-    }
-
-    /** Computes {@link Node#nest} for every node (a fixpoint from "unbounded" down). */
-    static void nesting(List<Node> nodes) {
-        boolean changed = true;
-        while (changed) {
-            changed = false;
-            for (Node n : nodes) {
-                int before = n.nest;
-                n.nest = Math.min(n.nest, nest(n));
-                changed |= n.nest != before;
-            }
-        }
-        for (Node n : nodes) {
-            if (n instanceof Node.Typed t && t.object != null) {
-                int deepest = 0;
-                for (int p = 0; p < t.object.properties.length; p++) {
-                    if ((t.object.viable >>> p & 1) != 0) {
-                        deepest = Math.max(deepest, t.object.properties[p].nest);
-                    }
-                }
-                t.object.deepest = deepest;
-            }
-        }
-    }
-
-    private static int nest(Node n) {
-        switch (n) {
-            case Node.Typed t -> {
-                if (t.object != null) {
-                    int deepest = 0;
-                    for (int p = 0; p < t.object.names.length; p++) {
-                        if ((t.object.required >>> p & 1) != 0) {
-                            deepest = Math.max(deepest, t.object.properties[p].nest);
-                        }
-                    }
-                    t.objectNest = Math.min(t.objectNest, Math.min(Node.UNBOUNDED, 1 + deepest));
-                }
-                if (t.array != null) {
-                    int deepest = 0;
-                    for (int i = 0; i < t.array.minItems && i <= t.array.prefix.length; i++) {
-                        deepest = Math.max(deepest, t.array.item(i).nest);
-                    }
-                    t.arrayNest = Math.min(t.arrayNest, Math.min(Node.UNBOUNDED, 1 + deepest));
-                }
-                boolean scalar = t.allowNull || t.allowBool || t.number > 0 || t.string != null;
-                return scalar ? 0 : Math.min(t.objectNest, t.arrayNest);
-            }
-            case Node.AnyOf a -> {
-                int least = Node.UNBOUNDED;
-                for (Node alt : a.alternatives) {
-                    least = Math.min(least, alt.nest);
-                }
-                return least;
-            }
-            case Node.Literals l -> {
-                return l.options.length > 0 ? 0 : Node.UNBOUNDED;
-            }
-            case Node.Ref r -> {
-                return r.target == null ? Node.UNBOUNDED : r.target.nest;
-            }
-        }
-    }
-
-    /** Marks the satisfiable nodes (least fixpoint) and drops every branch that no finite value can take. */
-    private void resolve() {
-        boolean changed = true;
-        while (changed) {
-            changed = false;
-            for (Node n : nodes) {
-                if (!n.satisfiable && satisfiable(n)) {
-                    n.satisfiable = true;
-                    changed = true;
-                }
-            }
-        }
-        for (Node n : nodes) {
-            switch (n) {
-                case Node.Typed t -> prune(t);
-                case Node.AnyOf a -> {
-                    List<Node> keep = new ArrayList<>();
-                    for (Node alt : a.alternatives) {
-                        if (alt.satisfiable) {
-                            keep.add(alt);
-                        }
-                    }
-                    a.alternatives = keep.toArray(Node[]::new);
-                }
-                default -> { }
-            }
-        }
-    }
-
-    private static boolean satisfiable(Node n) {
-        return switch (n) {
-            case Node.Typed t -> t.allowNull || t.allowBool || t.number > 0
-                    || t.string != null && t.string.minLength() <= t.string.maxLength()
-                    || objectOk(t.object) || arrayOk(t.array);
-            case Node.AnyOf a -> {
-                for (Node alt : a.alternatives) {
-                    if (alt.satisfiable) {
-                        yield true;
-                    }
-                }
-                yield false;
-            }
-            case Node.Literals l -> l.options.length > 0;
-            case Node.Ref r -> r.target != null && r.target.satisfiable;
-        };
-    }
-
-    private static boolean objectOk(Node.ObjectSpec o) {
-        if (o == null) {
-            return false;
-        }
-        for (int p = 0; p < o.names.length; p++) {
-            if ((o.required >>> p & 1) != 0 && !o.properties[p].satisfiable) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean arrayOk(Node.ArraySpec a) {
-        if (a == null || a.minItems > a.maxItems) {
-            return false;
-        }
-        for (int i = 0; i < a.minItems; i++) {
-            Node item = a.item(i);
-            if (item == null || !item.satisfiable) {
-                return false;
-            }
-            if (i >= a.prefix.length) {
-                break; // the rest share one schema
-            }
-        }
-        return true;
-    }
-
-    private static void prune(Node.Typed t) {
-        if (t.string != null && t.string.minLength() > t.string.maxLength()) {
-            t.string = null;
-        }
-        if (t.object != null) {
-            if (!objectOk(t.object)) {
-                t.object = null;
-            } else {
-                Node.ObjectSpec o = t.object;
-                o.viable = 0;
-                for (int p = 0; p < o.names.length; p++) {
-                    if (o.properties[p].satisfiable) {
-                        o.viable |= 1L << p;
-                    }
-                }
-                if (o.additional != null && !o.additional.satisfiable) {
-                    o.additional = null;
-                }
-            }
-        }
-        if (t.array != null) {
-            if (!arrayOk(t.array)) {
-                t.array = null;
-            } else {
-                Node.ArraySpec a = t.array;
-                if (a.items != null && !a.items.satisfiable) {
-                    a.items = null;
-                }
-                int cap = a.items == null ? a.prefix.length : Integer.MAX_VALUE;
-                for (int i = 0; i < a.prefix.length; i++) {
-                    if (!a.prefix[i].satisfiable) {
-                        cap = i;
-                        break;
-                    }
-                }
-                a.maxItems = Math.min(a.maxItems, cap);
-            }
-        }
+        JsonNode merged = AllOfMerge.merge(branches, paths, strict);
+        return merged == null ? any() : node(merged, path + "/allOf");
     }
 
     static String escape(String key) {
         return key.replace("~", "~0").replace("/", "~1");
     }
 
-    private static String clip(String s) {
+    static String clip(String s) {
         return s.length() <= 60 ? s : s.substring(0, 60) + "...";
     }
 }
