@@ -23,8 +23,8 @@ final class GraphAnalysis {
                 for (int i = 0; i < a.alternatives.length; i++) {
                     for (int j = i + 1; j < a.alternatives.length; j++) {
                         if (!disjoint(a.alternatives[i], a.alternatives[j])) {
-                            throw new SchemaException(a.oneOfPath, "oneOf alternatives " + i + " and " + j
-                                    + " may both match a value, which the grammar cannot rule out; use anyOf, make "
+                            throw new SchemaException(a.oneOfPath, "two oneOf alternatives (" + i + " and " + j
+                                    + ", counting nested anyOf and $ref expanded) may both match a value, which the grammar cannot rule out; use anyOf, make "
                                     + "them differ in type or in a required const/enum property, or set strict to "
                                     + "false");
                         }
@@ -182,18 +182,43 @@ final class GraphAnalysis {
         for (Node n : nodes) {
             switch (n) {
                 case Node.Typed t -> prune(t);
-                case Node.AnyOf a -> {
-                    List<Node> keep = new ArrayList<>();
-                    for (Node alt : a.alternatives) {
-                        if (alt.satisfiable) {
-                            keep.add(alt);
-                        }
-                    }
-                    a.alternatives = keep.toArray(Node[]::new);
-                }
+                case Node.AnyOf a -> a.alternatives = flat(a);
                 default -> { }
             }
         }
+    }
+
+    /**
+     * The satisfiable typed and literal nodes an anyOf stands for, through nested anyOfs and $refs. Matching then
+     * never recurses through a $ref or anyOf more than once, so a left-recursive schema
+     * ({@code "a": {"anyOf": [{"$ref": "#/$defs/a"}, ...]}}) cannot loop: its cycle adds no values.
+     */
+    private static Node[] flat(Node.AnyOf root) {
+        java.util.Set<Node> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        java.util.Set<Node> out = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        List<Node> order = new ArrayList<>();
+        java.util.ArrayDeque<Node> todo = new java.util.ArrayDeque<>();
+        todo.push(root);
+        while (!todo.isEmpty()) {
+            Node n = todo.pop();
+            if (!n.satisfiable || !seen.add(n)) {
+                continue;
+            }
+            switch (n) {
+                case Node.Ref r -> todo.push(r.target);
+                case Node.AnyOf a -> {
+                    for (int i = a.alternatives.length - 1; i >= 0; i--) {
+                        todo.push(a.alternatives[i]); // first alternative first, for stable error messages
+                    }
+                }
+                default -> {
+                    if (out.add(n)) {
+                        order.add(n);
+                    }
+                }
+            }
+        }
+        return order.toArray(Node[]::new);
     }
 
     private static boolean satisfiable(Node n) {

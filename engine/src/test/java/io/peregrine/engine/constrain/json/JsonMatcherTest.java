@@ -137,6 +137,21 @@ class JsonMatcherTest {
     }
 
     @Test
+    void leftRecursiveAnyOfCannotLoop() throws Exception {
+        // a = a | string | [a]: the cycle through $ref adds no values, and matching must not chase it forever
+        String schema = "{\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/a\"},{\"type\":\"string\"},"
+                + "{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/a\"}}]}},\"$ref\":\"#/$defs/a\"}";
+        JsonGrammar g = grammar(schema);
+        assertTrue(accepts(g, "[\"x\",[\"y\"]]"));
+        assertFalse(viable(g, "[1"));
+        String oneOf = "{\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/a\"},{\"type\":\"string\"}]}},"
+                + "\"oneOf\":[{\"$ref\":\"#/$defs/a\"},{\"type\":\"integer\"}]}";
+        assertTrue(accepts(grammar(oneOf), "\"s\"") && accepts(grammar(oneOf), "3"), "disjoint by type");
+        assertTrue(refused("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},"
+                + "\"$ref\":\"#/$defs/a\"}", false).getMessage().contains("no JSON value"));
+    }
+
+    @Test
     void allOfOfObjectsMerges() throws Exception {
         String base = "{\"$defs\":{\"base\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}},"
                 + "\"required\":[\"id\"]}},\"allOf\":[{\"$ref\":\"#/$defs/base\"},{\"properties\":{\"name\":"
