@@ -14,14 +14,17 @@ final class TokenTrie {
     final short[] depth;
     final int[] end;
     final int[] token;
+    /** Token ids with the same bytes as another, chained: next[t] is the next such id or -1. */
+    final int[] next;
     final int size;
     final int maxDepth;
 
-    private TokenTrie(byte[] label, short[] depth, int[] end, int[] token, int size, int maxDepth) {
+    private TokenTrie(byte[] label, short[] depth, int[] end, int[] token, int[] next, int size, int maxDepth) {
         this.label = label;
         this.depth = depth;
         this.end = end;
         this.token = token;
+        this.next = next;
         this.size = size;
         this.maxDepth = maxDepth;
     }
@@ -45,6 +48,12 @@ final class TokenTrie {
         int pathLen = 0;
         int size = 0;
         int maxDepth = 0;
+        int maxId = 0;
+        for (int id : ids) {
+            maxId = Math.max(maxId, id);
+        }
+        int[] next = new int[maxId + 1];
+        Arrays.fill(next, -1);
         byte[] prev = new byte[0];
         for (Integer o : order) {
             byte[] b = bytes[o];
@@ -67,8 +76,12 @@ final class TokenTrie {
                 token[size] = -1;
                 path[pathLen++] = size++;
             }
-            if (token[path[pathLen - 1]] < 0) { // byte-identical tokens: the first one stands for both
-                token[path[pathLen - 1]] = ids[o];
+            int at = path[pathLen - 1];
+            if (token[at] < 0) {
+                token[at] = ids[o];
+            } else { // byte-identical tokens: chain them, every one is allowed where the bytes are
+                next[ids[o]] = next[token[at]];
+                next[token[at]] = ids[o];
             }
             maxDepth = Math.max(maxDepth, b.length);
             prev = b;
@@ -77,7 +90,7 @@ final class TokenTrie {
             end[path[--pathLen]] = size;
         }
         return new TokenTrie(Arrays.copyOf(label, size), Arrays.copyOf(depth, size), Arrays.copyOf(end, size),
-                Arrays.copyOf(token, size), size, maxDepth);
+                Arrays.copyOf(token, size), next, size, maxDepth);
     }
 
     /** Sets the bit of every token whose bytes take {@code root} to a live state. */
@@ -94,8 +107,7 @@ final class TokenTrie {
                 continue;
             }
             states[d] = s;
-            int t = token[i];
-            if (t >= 0) {
+            for (int t = token[i]; t >= 0; t = next[t]) {
                 bits[t >>> 6] |= 1L << t;
             }
             i++;

@@ -266,6 +266,15 @@ class JsonVocabularyTest {
     }
 
     @Test
+    void byteIdenticalTokensAreAllAllowed() throws Exception {
+        byte[][] toks = {"{".getBytes(), "\"".getBytes(), "{".getBytes(), "a".getBytes(), "{\"".getBytes(), "{".getBytes()};
+        JsonVocabulary v = JsonVocabulary.of(id -> toks[id].clone(), toks.length);
+        long[] bits = new long[1];
+        v.allowed(JsonGrammar.anyObject().matcher(), bits);
+        assertEquals(0b110101L, bits[0], "every '{' (0, 2, 5) and '{\"' (4)");
+    }
+
+    @Test
     void theKeysOfAClosedObjectAreOnlyItsDeclaredNames() throws Exception {
         JsonGrammar g = JsonGrammar.compile(JSON.readTree("{\"type\":\"object\",\"properties\":{\"city\":"
                 + "{\"type\":\"string\"},\"unit\":{\"enum\":[\"C\",\"F\"]}},\"additionalProperties\":false}"), true);
