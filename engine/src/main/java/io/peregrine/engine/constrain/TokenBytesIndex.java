@@ -1,5 +1,6 @@
 package io.peregrine.engine.constrain;
 
+import io.peregrine.engine.constrain.json.JsonVocabulary;
 import java.util.function.IntFunction;
 
 /**
@@ -39,6 +40,23 @@ public final class TokenBytesIndex {
             }
         }
         return new TokenBytesIndex(bytes, byFirst);
+    }
+
+    private volatile JsonVocabulary json;
+
+    /** The vocabulary as the JSON constraint walks it, built on first use (a few hundred ms) and then shared. */
+    public JsonVocabulary json() {
+        JsonVocabulary j = json;
+        if (j == null) {
+            synchronized (this) {
+                j = json;
+                if (j == null) {
+                    j = JsonVocabulary.of(id -> bytes[id], bytes.length);
+                    json = j;
+                }
+            }
+        }
+        return j;
     }
 
     public int regularTokens() {

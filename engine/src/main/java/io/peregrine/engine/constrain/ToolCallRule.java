@@ -4,9 +4,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What a constrained choice must call: OpenAI's {@code tool_choice} {@code required} or a named function. A
- * function declared without parameters gets the arguments {@code {}} forced (the only call its schema allows);
- * every other function's arguments are the model's own text.
+ * What a constrained choice may or must call: OpenAI's {@code tool_choice} {@code auto}, {@code required} or a
+ * named function. A function declared without parameters gets the arguments {@code {}} forced (the only call its
+ * schema allows); every other function's arguments follow its grammar ({@link OutputGrammars}).
  */
 public sealed interface ToolCallRule {
 
@@ -59,6 +59,25 @@ public sealed interface ToolCallRule {
             }
             if (names.isEmpty()) {
                 throw new IllegalArgumentException("tool_choice 'required' needs at least one declared function");
+            }
+        }
+    }
+
+    /**
+     * Calls are optional (tool_choice auto): the model may answer in text instead, but a call it starts names one
+     * of {@code names} with the conversation's next id and well-formed arguments. {@code names} may be empty: no
+     * tools, only a response format to follow.
+     *
+     * @param parallel       false: at most one call
+     * @param firstCallIndex tool calls earlier in the conversation
+     */
+    record Auto(List<String> names, boolean parallel, Set<String> parameterless, int firstCallIndex)
+            implements ToolCallRule {
+        public Auto {
+            names = List.copyOf(names);
+            parameterless = Set.copyOf(parameterless);
+            if (firstCallIndex < 0) {
+                throw new IllegalArgumentException("firstCallIndex must be >= 0, got " + firstCallIndex);
             }
         }
     }

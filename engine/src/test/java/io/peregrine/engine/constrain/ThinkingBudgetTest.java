@@ -84,22 +84,4 @@ class ThinkingBudgetTest {
         assertEquals(null, ConstraintChain.of(null, null));
         assertEquals(tool, ConstraintChain.of(tool, null));
     }
-
-    @Test
-    void aSingleToolCallClosesTheSectionAfterTheFirstCall() {
-        TokenConstraint c = SingleToolCall.factory(M).forChoice(0);
-        for (int t : new int[] {5, M.sectionBegin(), M.callBegin(), 9, M.argumentBegin(), 10}) {
-            assertEquals(VOCAB, allowed(c).size(), "free before the first call ends");
-            c.accept(t);
-        }
-        c.accept(M.callEnd());
-        assertEquals(List.of(M.sectionEnd()), allowed(c), "no second call");
-        assertThrows(IllegalStateException.class, () -> c.accept(M.callBegin()));
-        TokenConstraint d = SingleToolCall.factory(M).forChoice(0);
-        d.accept(M.callEnd());
-        d.accept(M.sectionEnd());
-        assertEquals(List.of(M.imEnd()), allowed(d), "then the message ends");
-        d.accept(M.imEnd());
-        assertEquals(VOCAB, allowed(d).size());
-    }
 }

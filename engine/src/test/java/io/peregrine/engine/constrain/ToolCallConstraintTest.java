@@ -68,8 +68,14 @@ class ToolCallConstraintTest {
         }
         d.accept(M.argumentBegin());
         List<Integer> args = allowed(d);
-        assertTrue(args.contains(M.callEnd()) && !args.contains(M.imEnd()) && !args.contains(M.sectionEnd()));
-        assertTrue(args.contains(TOK.encodeOrdinary("{")[0]));
+        assertTrue(!args.contains(M.callEnd()) && !args.contains(M.imEnd()) && !args.contains(M.sectionEnd()),
+                "the arguments are a JSON object: no end before it is whole");
+        assertTrue(args.contains(TOK.encodeOrdinary("{")[0]) && !args.contains(TOK.encodeOrdinary("[")[0]));
+        for (int t : TOK.encodeOrdinary("{\"a\": [1]}")) {
+            assertTrue(allowed(d).contains(t));
+            d.accept(t);
+        }
+        assertTrue(allowed(d).contains(M.callEnd()));
         d.accept(M.callEnd());
         assertEquals(List.of(M.sectionEnd()), allowed(d));
         d.accept(M.sectionEnd());
@@ -103,6 +109,9 @@ class ToolCallConstraintTest {
         c.accept(TOK.encodeOrdinary("7")[0]);
         assertTrue(allowed(c).contains(M.argumentBegin()));
         c.accept(M.argumentBegin());
+        for (int t : TOK.encodeOrdinary("{}")) {
+            c.accept(t);
+        }
         c.accept(M.callEnd());
         assertEquals(java.util.Set.of(M.callBegin(), M.sectionEnd()), java.util.Set.copyOf(allowed(c)));
         assertThrows(IllegalStateException.class, () -> c.accept(M.imEnd()), "not allowed before the section end");
@@ -180,5 +189,93 @@ class ToolCallConstraintTest {
         assertEquals(List.of(TOK.encodeOrdinary("}")[0]), allowed(c));
         c.accept(TOK.encodeOrdinary("}")[0]);
         assertEquals(List.of(M.callEnd()), allowed(c));
+    }
+
+    static final io.peregrine.engine.constrain.json.JsonGrammar UNIT;
+
+    static {
+        try {
+            UNIT = io.peregrine.engine.constrain.json.JsonGrammar.compile(new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree("{\"type\":\"object\",\"properties\":{\"unit\":{\"enum\":[\"C\",\"F\"]}},"
+                            + "\"required\":[\"unit\"],\"additionalProperties\":false}"), true);
+        } catch (Exception e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    static void feed(TokenConstraint c, String text) {
+        for (int t : TOK.encodeOrdinary(text)) {
+            assertTrue(allowed(c).contains(t), "token '" + new String(TOK.tokenBytes(t), StandardCharsets.UTF_8)
+                    + "' of " + text);
+            c.accept(t);
+        }
+    }
+
+    @Test
+    void responseFormatInThinkingModeConstrainsOnlyAfterTheThinking() {
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Auto(List.of(), false, java.util.Set.of(), 0),
+                new OutputGrammars(UNIT, java.util.Map.of()), M, VOCAB, true).forChoice(0);
+        List<Integer> reasoning = allowed(c);
+        assertTrue(reasoning.contains(TOK.encodeOrdinary("Hi")[0]) && reasoning.contains(M.thinkEnd()));
+        assertTrue(!reasoning.contains(M.imEnd()) && !reasoning.contains(M.eos()), "the answer must come");
+        assertTrue(!reasoning.contains(M.sectionBegin()), "no tools declared");
+        feed(c, "Let me think { not json");
+        c.accept(M.thinkEnd());
+        List<Integer> first = allowed(c);
+        assertTrue(first.contains(TOK.encodeOrdinary("{")[0]));
+        assertTrue(!first.contains(M.imEnd()) && !first.contains(TOK.encodeOrdinary("Hi")[0])
+                && !first.contains(TOK.encodeOrdinary(" ")[0]), "JSON right away");
+        feed(c, "{\"unit\": \"");
+        for (int t : allowed(c)) {
+            String tok = new String(TOK.tokenBytes(t), StandardCharsets.UTF_8);
+            assertTrue("C\"}".startsWith(tok) || "F\"}".startsWith(tok), "only the enum: " + tok);
+        }
+        feed(c, "F\"}");
+        assertEquals(List.of(M.imEnd()), allowed(c));
+        c.accept(M.imEnd());
+    }
+
+    @Test
+    void autoMayAnswerInTextOrOpenTheSectionButACallFollowsTheRules() {
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Auto(List.of("get_unit", "now"), false,
+                java.util.Set.of("now"), 4), new OutputGrammars(null, java.util.Map.of("get_unit", UNIT)), M, VOCAB,
+                false).forChoice(0);
+        List<Integer> first = allowed(c);
+        assertTrue(first.contains(TOK.encodeOrdinary("Hi")[0]) && first.contains(M.imEnd())
+                && first.contains(M.sectionBegin()));
+        assertTrue(!first.contains(M.callBegin()) && !first.contains(M.callEnd()), "no stray markers");
+        feed(c, "Checking.");
+        c.accept(M.sectionBegin());
+        assertEquals(List.of(M.callBegin()), allowed(c));
+        c.accept(M.callBegin());
+        feed(c, "functions.get_unit:4");
+        c.accept(M.argumentBegin());
+        assertTrue(!allowed(c).contains(M.callEnd()));
+        feed(c, "{\"");
+        int city = TOK.encodeOrdinary("city")[0];
+        assertTrue(!allowed(c).contains(city), "not a property of the schema");
+        assertThrows(IllegalStateException.class, () -> c.accept(city));
+        feed(c, "unit\":\"C\"}");
+        c.accept(M.callEnd());
+        assertEquals(List.of(M.sectionEnd()), allowed(c));
+    }
+
+    @Test
+    void autoWithAResponseFormatMayStillCallBeforeTheAnswerStarts() {
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Auto(List.of("now"), false,
+                java.util.Set.of("now"), 0), new OutputGrammars(UNIT, java.util.Map.of()), M, VOCAB, false).forChoice(0);
+        assertTrue(allowed(c).contains(M.sectionBegin()) && allowed(c).contains(TOK.encodeOrdinary("{")[0]));
+        TokenConstraint d = ToolCallConstraint.factory(new ToolCallRule.Auto(List.of("now"), false,
+                java.util.Set.of("now"), 0), new OutputGrammars(UNIT, java.util.Map.of()), M, VOCAB, false).forChoice(0);
+        feed(d, "{");
+        assertTrue(!allowed(d).contains(M.sectionBegin()), "the JSON answer has started");
+        c.accept(M.sectionBegin());
+        c.accept(M.callBegin());
+        feed(c, "functions.now:0");
+        c.accept(M.argumentBegin());
+        feed(c, "{}");
+        assertEquals(List.of(M.callEnd()), allowed(c));
+        c.accept(M.callEnd());
+        assertEquals(List.of(M.sectionEnd()), allowed(c), "parallel_tool_calls false");
     }
 }

@@ -67,7 +67,8 @@ public final class ChatRequestMapper {
         boolean addGenerationPrompt = r.addGenerationPrompt() == null || r.addGenerationPrompt();
         ChatInput input = new ChatInput(r.messages(), tools, toolChoice, thinking, r.chatTemplateKwargs(),
                 addGenerationPrompt);
-        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, priorToolCalls);
+        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, priorToolCalls,
+                StructuredOutput.grammars(r.responseFormat(), tools));
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
     }
 

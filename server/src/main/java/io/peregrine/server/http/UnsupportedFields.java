@@ -13,7 +13,7 @@ import java.util.function.Predicate;
 
 /**
  * Request fields that this server recognises but does not implement. Sending one with a value that would
- * change the result is a 400 naming it: a silently dropped {@code response_format} or {@code logit_bias}
+ * change the result is a 400 naming it: a silently dropped {@code logit_bias} or {@code guided_json}
  * produces wrong output that looks right, which users rate worse than an error.
  */
 public final class UnsupportedFields {
@@ -57,9 +57,6 @@ public final class UnsupportedFields {
                     "length_penalty applies to beam search, which is not supported"));
 
     private static final List<Rule> CHAT_ONLY = List.of(
-            new Rule("response_format",
-                    v -> !v.isNull() && !(v.isObject() && "text".equals(v.path("type").asText())),
-                    "response_format other than {\"type\": \"text\"} (json_object, json_schema) is not supported yet"),
             new Rule("functions", PRESENT, "the deprecated 'functions' field is not supported; use 'tools'"),
             new Rule("function_call", PRESENT, "the deprecated 'function_call' field is not supported; use 'tool_choice'"),
             new Rule("audio", PRESENT, "audio output is not supported"),

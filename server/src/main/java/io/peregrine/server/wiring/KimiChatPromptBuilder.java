@@ -8,8 +8,8 @@ import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
+import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.constrain.TokenBytesIndex;
-import io.peregrine.engine.constrain.SingleToolCall;
 import io.peregrine.engine.constrain.ThinkingBudget;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
@@ -99,18 +99,16 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
         TokenConstraint.Factory constraint = toolConstraint(input, output);
-        if (constraint == null && input.toolChoice() instanceof ToolChoice.Auto && !output.parallelToolCalls()
-                && !input.tools().isEmpty()) {
-            constraint = SingleToolCall.factory(vocabulary().markers()); // at most one call
-        }
         ChatPrompt prompt = build(input);
         return constraint == null ? prompt : prompt.withConstraint(constraint);
     }
 
     /**
-     * tool_choice {@code required} or a named function become a sampling constraint ({@link ToolCallConstraint}):
-     * the model is made to call (one of) the declared functions once its reasoning ends; the arguments are the
-     * model's own text (no JSON-schema grammar yet). null for auto and none.
+     * What the output must obey, as a sampling constraint ({@link ToolCallConstraint}): tool_choice
+     * {@code required} or a named function make the model call (one of) the declared functions once its reasoning
+     * ends; under auto a call it starts is held to the declared names and ids. Every call's arguments follow the
+     * function's grammar (its schema when strict, else any JSON object), and a response_format makes the answer
+     * JSON. null when nothing constrains the output (no tools, or tool_choice none, and free text).
      */
     private TokenConstraint.Factory toolConstraint(ChatInput input, OutputSpec output) throws InvalidPromptException {
         List<String> declared = new ArrayList<>();
@@ -121,6 +119,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 parameterless.add(t.function().name());
             }
         }
+        OutputGrammars grammars = output.grammars();
         ToolCallRule rule = switch (input.toolChoice()) {
             case ToolChoice.Named n -> {
                 if (!declared.contains(n.name())) {
@@ -136,12 +135,15 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 yield new ToolCallRule.Required(declared, output.parallelToolCalls(), parameterless,
                         output.priorToolCalls());
             }
-            case null, default -> null;
+            case ToolChoice.None none -> grammars.content() == null ? null
+                    : new ToolCallRule.Auto(List.of(), false, Set.of(), output.priorToolCalls());
+            case null, default -> declared.isEmpty() && grammars.content() == null ? null
+                    : new ToolCallRule.Auto(declared, output.parallelToolCalls(), parameterless, output.priorToolCalls());
         };
         if (rule == null) {
             return null;
         }
-        return ToolCallConstraint.factory(rule, vocabulary().markers(), vocabulary().tokens(),
+        return ToolCallConstraint.factory(rule, grammars, vocabulary().markers(), vocabulary().tokens(),
                 input.thinking().enabled());
     }
 

@@ -185,14 +185,39 @@ class AnthropicSdkTest {
     }
 
     @Test
-    void disableParallelToolUseUnderAutoConstrainsTheChoice() {
+    void disableParallelToolUseUnderAutoAllowsOneCall() {
         MessageCreateParams.Builder b = instant(ask("What time is it?", 4)).addTool(tool("get_time"));
         client.messages().create(b.toolChoice(com.anthropic.models.messages.ToolChoiceAuto.builder().build()).build());
-        assertEquals(null, server.lastSubmitted().constraint(), "auto alone leaves sampling free");
+        assertTrue(afterOneCall(server.lastSubmitted().constraint()).contains(
+                tokenizer.requireSpecialId("<|tool_call_begin|>")), "auto alone: a second call may follow");
         client.messages().create(b.toolChoice(com.anthropic.models.messages.ToolChoiceAuto.builder()
                 .disableParallelToolUse(true).build()).build());
-        assertTrue(server.lastSubmitted().constraint().forChoice(0) instanceof
-                io.peregrine.engine.constrain.SingleToolCall, "at most one call");
+        assertEquals(List.of(tokenizer.requireSpecialId("<|tool_calls_section_end|>")),
+                afterOneCall(server.lastSubmitted().constraint()), "disable_parallel_tool_use: the section ends");
+    }
+
+    /** Drives a choice's constraint through one get_time call; the tokens it allows next. */
+    private static List<Integer> afterOneCall(io.peregrine.engine.runtime.TokenConstraint.Factory f) {
+        io.peregrine.engine.runtime.TokenConstraint c = f.forChoice(0);
+        c.accept(tokenizer.requireSpecialId("<|tool_calls_section_begin|>"));
+        c.accept(tokenizer.requireSpecialId("<|tool_call_begin|>"));
+        for (int id : tokenizer.encodeOrdinary("functions.get_time:0")) {
+            c.accept(id);
+        }
+        c.accept(tokenizer.requireSpecialId("<|tool_call_argument_begin|>"));
+        for (int id : tokenizer.encodeOrdinary("{}")) {
+            c.accept(id);
+        }
+        c.accept(tokenizer.requireSpecialId("<|tool_call_end|>"));
+        float[] logits = new float[tokenizer.vocabSize()];
+        c.mask(logits);
+        List<Integer> allowed = new ArrayList<>();
+        for (int i = 0; i < logits.length; i++) {
+            if (logits[i] != Float.NEGATIVE_INFINITY) {
+                allowed.add(i);
+            }
+        }
+        return allowed;
     }
 
     @Test

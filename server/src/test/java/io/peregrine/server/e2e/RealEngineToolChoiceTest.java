@@ -145,9 +145,9 @@ class RealEngineToolChoiceTest {
     }
 
     @Test
-    void autoStaysUnconstrained() throws Exception {
-        // the same request with tool_choice auto: the random weights answer in text, so the calls above are the
-        // constraint's doing
+    void autoLeavesTheChoiceToCallToTheModel() throws Exception {
+        // the same request with tool_choice auto: the random weights answer in text (auto only holds a call the
+        // model starts to the rules), so the calls above are the constraint's doing
         JsonNode c = chat(body("\"auto\"", false, ""));
         assertTrue(c.path("message").path("tool_calls").isMissingNode() || c.path("message").path("tool_calls").isEmpty(),
                 c.toString());

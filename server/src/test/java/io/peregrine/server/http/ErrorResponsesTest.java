@@ -155,9 +155,8 @@ class ErrorResponsesTest {
 
     @Test
     void unsupportedFieldsAreRejectedNotIgnored() throws Exception {
-        JsonNode e = expectError(server.post("/v1/chat/completions", chat(
-                ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{}}}")),
-                400, "response_format");
+        JsonNode e = expectError(server.post("/v1/chat/completions", chat(",\"guided_json\":{\"type\":\"object\"}")),
+                400, "guided_json");
         assertEquals("unsupported_parameter", e.get("code").asText());
         expectError(server.post("/v1/chat/completions", chat(",\"logit_bias\":{\"5\":10}")), 400, "logit_bias");
         expectError(server.post("/v1/chat/completions", chat(",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":9}")),
@@ -169,6 +168,46 @@ class ErrorResponsesTest {
         // Harmless fields that mean "no change" are accepted.
         assertEquals(200, server.post("/v1/chat/completions", chat(",\"response_format\":{\"type\":\"text\"}"
                 + ",\"logit_bias\":{}")).statusCode());
+    }
+
+    @Test
+    void badResponseFormatsAndStrictToolSchemasAre400sNamingTheProblem() throws Exception {
+        String rf = ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":";
+        JsonNode e = expectError(server.post("/v1/chat/completions", chat(rf + "{\"type\":\"object\",\"properties\":"
+                + "{\"when\":{\"type\":\"string\",\"format\":\"date-time\"}}}}}")), 400,
+                "response_format.json_schema.schema");
+        assertTrue(e.get("message").asText().contains("'format'")
+                && e.get("message").asText().contains("#/properties/when/format"), e.toString());
+        e = expectError(server.post("/v1/chat/completions", chat(rf + "{\"$ref\":\"#/$defs/nope\"}}}")), 400,
+                "response_format.json_schema.schema");
+        assertTrue(e.get("message").asText().contains("points to nothing"), e.toString());
+        e = expectError(server.post("/v1/chat/completions", chat(rf + "[1]}}")), 400, "response_format.json_schema.schema");
+        assertTrue(e.get("message").asText().contains("must be an object"), e.toString());
+        String deep = "{\"type\":\"array\",\"items\":".repeat(40) + "true" + "}".repeat(40);
+        e = expectError(server.post("/v1/chat/completions", chat(rf + deep + "}}")), 400, "response_format.json_schema.schema");
+        assertTrue(e.get("message").asText().contains("deeper"), e.toString());
+        expectError(server.post("/v1/chat/completions", chat(",\"response_format\":{\"type\":\"yaml\"}")), 400,
+                "response_format.type");
+        expectError(server.post("/v1/chat/completions", chat(",\"response_format\":{\"type\":\"json_schema\"}")), 400,
+                "response_format.json_schema");
+        // not strict: the unenforced keyword is dropped (best effort), the request goes through
+        assertEquals(200, server.post("/v1/chat/completions", chat(rf + "{\"type\":\"string\",\"pattern\":\"a+\"},"
+                + "\"strict\":false}}")).statusCode());
+        // a strict tool's parameters are checked the same way; a non-strict tool's are not compiled at all
+        String tool = ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"strict\":%s,"
+                + "\"parameters\":{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\",\"minimum\":1}}}}}]";
+        e = expectError(server.post("/v1/chat/completions", chat(tool.formatted("true"))), 400,
+                "tools[0].function.parameters");
+        assertTrue(e.get("message").asText().contains("'minimum'") && e.get("message").asText().contains(
+                "#/properties/n/minimum"), e.toString());
+        assertEquals(200, server.post("/v1/chat/completions", chat(tool.formatted("false"))).statusCode());
+        e = expectError(server.post("/v1/chat/completions", chat(",\"tools\":[{\"type\":\"function\",\"function\":"
+                + "{\"name\":\"f\",\"strict\":true,\"parameters\":{\"type\":\"string\"}}}]")), 400,
+                "tools[0].function.parameters");
+        assertTrue(e.get("message").asText().contains("must describe a JSON object"), e.toString());
+        e = expectError(server.post("/v1/chat/completions", chat(rf + "{\"oneOf\":[{\"type\":\"string\"},"
+                + "{\"type\":\"string\",\"maxLength\":2}]}}}")), 400, "response_format.json_schema.schema");
+        assertTrue(e.get("message").asText().contains("#/oneOf"), e.toString());
     }
 
     @Test
