@@ -57,17 +57,6 @@ public final class StructuredOutput {
         };
     }
 
-    /**
-     * The Responses API's {@code text.format}: the same three types, with the json_schema fields ({@code name},
-     * {@code schema}, {@code strict}) on the format object itself.
-     */
-    public static JsonGrammar responsesTextFormat(JsonNode format, String param) throws ApiException {
-        if (format != null && format.isObject() && "json_schema".equals(format.path("type").asText())) {
-            return jsonSchema(format, param);
-        }
-        return content(format, param);
-    }
-
     /** {@code {"name", "schema", "strict"}}; strict unless {@code "strict": false}. */
     private static JsonGrammar jsonSchema(JsonNode js, String param) throws ApiException {
         JsonNode name = js.get("name");

@@ -54,18 +54,6 @@ class StructuredOutputTest {
     }
 
     @Test
-    void responsesTextFormatIsFlat() throws Exception {
-        JsonGrammar g = StructuredOutput.responsesTextFormat(json("{\"type\":\"json_schema\",\"name\":\"n\","
-                + "\"schema\":{\"enum\":[\"yes\",\"no\"]}}"), "text.format");
-        assertTrue(accepts(g, "\"yes\""));
-        ApiException e = assertThrows(ApiException.class, () -> StructuredOutput.responsesTextFormat(json(
-                "{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{\"$ref\":\"#/$defs/x\"}}"), "text.format"));
-        assertEquals("text.format.schema", e.param());
-        assertSame(JsonGrammar.anyObject(), StructuredOutput.responsesTextFormat(json("{\"type\":\"json_object\"}"),
-                "text.format"));
-    }
-
-    @Test
     void malformedFormatsName400sTheField() throws Exception {
         assertEquals("rf.type", assertThrows(ApiException.class, () -> StructuredOutput.content(json(
                 "{\"type\":\"xml\"}"), "rf")).param());

@@ -291,14 +291,33 @@ class RealEngineResponsesTest {
     }
 
     @Test
+    void textFormatJsonSchemaGivesJsonThatValidates() throws Exception {
+        // random weights never write JSON on their own: what parses and validates here is the grammar's doing
+        Map<String, Object> schema = Map.of("type", "object", "properties", Map.of("city", Map.of("type", "string",
+                "maxLength", 12), "days", Map.of("type", "integer")), "required", List.of("city", "days"),
+                "additionalProperties", false);
+        Response r = client.responses().create(instant(ask("Forecast, as JSON.")).maxOutputTokens(80).temperature(0.0)
+                .putAdditionalBodyProperty("text", JsonValue.from(Map.of("format", Map.of("type", "json_schema",
+                        "name", "forecast", "schema", schema)))).build());
+        assertEquals(ResponseStatus.COMPLETED, r.status().orElseThrow(), "closed within the budget: " + outputText(r));
+        JsonNode value = JSON.readTree(outputText(r));
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        value.fieldNames().forEachRemaining(keys::add);
+        assertEquals(java.util.Set.of("city", "days"), keys);
+        assertTrue(value.get("city").isTextual() && value.get("city").textValue().codePointCount(0,
+                value.get("city").textValue().length()) <= 12, value.toString());
+        assertTrue(value.get("days").isIntegralNumber(), value.toString());
+        server.awaitIdle();
+    }
+
+    @Test
     void badInputIsA400TheSdkParses() throws Exception {
         record Bad(String param, ResponseCreateParams params) {}
         List<Bad> bad = List.of(
                 new Bad("tools[0].type", ask("hi").addFileSearchTool(List.of("vs_1")).build()),
-                new Bad("text.format", ask("hi").putAdditionalBodyProperty("text",
-                        JsonValue.from(Map.of("format", Map.of("type", "json_object")))).build()),
-                new Bad("text.format", ask("hi").putAdditionalBodyProperty("text", JsonValue.from(Map.of("format",
-                        Map.of("type", "json_schema", "name", "x", "schema", Map.of("type", "object"))))).build()),
+                new Bad("text.format.schema", ask("hi").putAdditionalBodyProperty("text", JsonValue.from(Map.of("format",
+                        Map.of("type", "json_schema", "name", "x", "schema", Map.of("type", "string",
+                                "pattern", "^a+$"))))).build()),
                 new Bad("text.format.type", ask("hi").putAdditionalBodyProperty("text",
                         JsonValue.from(Map.of("format", Map.of("type", "yaml")))).build()),
                 new Bad("input[0].call_id", ResponseCreateParams.builder().model(RealEngineServer.MODEL)
