@@ -7,9 +7,8 @@ import java.util.List;
  * A validated Messages API request: the chat pipeline's plan plus what only Anthropic's reply reports.
  *
  * @param stopSequences the client's stop_sequences: a stop on one of them is {@code stop_reason: stop_sequence}
- * @param thinkingBudget {@code thinking.budget_tokens}, or null for no cap on reasoning
  */
-public record MessagesPlan(ChatPlan chat, List<String> stopSequences, Integer thinkingBudget) {
+public record MessagesPlan(ChatPlan chat, List<String> stopSequences) {
     public MessagesPlan {
         stopSequences = List.copyOf(stopSequences);
     }

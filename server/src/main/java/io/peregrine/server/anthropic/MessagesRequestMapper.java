@@ -7,6 +7,7 @@ import io.peregrine.api.anthropic.MessagesRequest;
 import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
+import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.runtime.SamplingParams;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
@@ -86,10 +87,11 @@ public final class MessagesRequestMapper {
                 : sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null,
                         r.seed(), stops.isEmpty() ? null : stopNode, null, null, null, -1), thinking.enabled());
         ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, true);
-        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls());
+        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls(),
+                OutputGrammars.NONE, thinking.enabled() ? budget[0] : null);
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
                 -1);
-        return new MessagesPlan(plan, stops, thinking.enabled() ? budget[0] : null);
+        return new MessagesPlan(plan, stops);
     }
 
     private static List<Tool> tools(List<ToolDefinition> defs) throws ApiException {

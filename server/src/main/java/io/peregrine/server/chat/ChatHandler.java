@@ -80,6 +80,22 @@ public final class ChatHandler {
         }
     }
 
+    /**
+     * The prompt a conversation renders to, media included, for the token-counting endpoints of every API: exactly
+     * what the same request would prefill. Nothing is generated, so a long video's later chunks are not encoded.
+     */
+    public static ChatPrompt renderForCounting(ModelRuntime rt, ChatInput input) throws ApiException {
+        try {
+            ChatPrompt prompt = rt.prompts().build(input);
+            if (prompt.laterMedia() != null) {
+                prompt.laterMedia().discard();
+            }
+            return prompt;
+        } catch (InvalidPromptException e) {
+            throw ApiException.invalid(e.getMessage(), e.param());
+        }
+    }
+
     /** The prompt to generate from, with its sampling constraint; a conversation that cannot render is a 400. */
     public static ChatPrompt render(ModelRuntime rt, ChatPlan plan) throws ApiException {
         try {

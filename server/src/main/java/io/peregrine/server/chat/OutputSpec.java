@@ -5,23 +5,34 @@ import io.peregrine.engine.constrain.OutputGrammars;
 import java.util.List;
 
 /**
- * How one choice's output is to be split.
+ * What one choice's output must obey and how it is to be split.
  *
  * @param priorToolCalls tool calls already in the conversation: Kimi's call ids ({@code functions.name:idx})
  *                       count across the whole conversation, so new ids continue from here
  * @param grammars       the JSON the content (response_format) and strict tools' arguments must follow
+ * @param thinkingBudget reasoning tokens after which the answer is forced to start (Anthropic's
+ *                       {@code budget_tokens}), or null for no cap
  */
 public record OutputSpec(
         ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls, int priorToolCalls,
-        OutputGrammars grammars) {
+        OutputGrammars grammars, Integer thinkingBudget) {
     public OutputSpec {
         tools = tools == null ? List.of() : List.copyOf(tools);
         grammars = grammars == null ? OutputGrammars.NONE : grammars;
+        if (thinkingBudget != null && thinkingBudget < 1) {
+            throw new IllegalArgumentException("thinking budget " + thinkingBudget);
+        }
+    }
+
+    /** No cap on reasoning. */
+    public OutputSpec(ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls,
+                      int priorToolCalls, OutputGrammars grammars) {
+        this(thinking, tools, toolChoice, parallelToolCalls, priorToolCalls, grammars, null);
     }
 
     /** Free-text content; tools' arguments any JSON object. */
     public OutputSpec(ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls,
                       int priorToolCalls) {
-        this(thinking, tools, toolChoice, parallelToolCalls, priorToolCalls, OutputGrammars.NONE);
+        this(thinking, tools, toolChoice, parallelToolCalls, priorToolCalls, OutputGrammars.NONE, null);
     }
 }

@@ -6,15 +6,14 @@ import io.peregrine.api.tokenize.DetokenizeResponse;
 import io.peregrine.api.tokenize.TokenizeRequest;
 import io.peregrine.api.tokenize.TokenCountResponse;
 import io.peregrine.api.tokenize.TokenizeResponse;
+import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
-import io.peregrine.server.chat.ChatPrompt;
-import io.peregrine.server.chat.InvalidPromptException;
+import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.chat.LogprobsMapper;
 import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ThinkingResolver;
 import io.peregrine.server.chat.ToolChoice;
-import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
 import java.util.ArrayList;
@@ -54,15 +53,7 @@ public final class TokenizeHandler {
             ToolChoice choice = tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
             ChatInput input = new ChatInput(r.messages(), tools, choice, thinking, r.chatTemplateKwargs(),
                     r.addGenerationPrompt() == null || r.addGenerationPrompt());
-            try {
-                ChatPrompt p = rt.prompts().build(input);
-                ids = p.tokenIds();
-                if (p.laterMedia() != null) {
-                    p.laterMedia().discard(); // counting only: the later video chunks need not be encoded
-                }
-            } catch (InvalidPromptException e) {
-                throw ApiException.invalid(e.getMessage(), e.param());
-            }
+            ids = ChatHandler.renderForCounting(rt, input).tokenIds();
         }
         List<Integer> tokens = Arrays.stream(ids).boxed().toList();
         List<String> strs = null;
@@ -86,15 +77,7 @@ public final class TokenizeHandler {
         ModelRuntime rt = state.requireServing();
         JsonBodies.Parsed<ChatCompletionRequest> parsed = bodies.read(body, ChatCompletionRequest.class);
         ChatPlan plan = chat.map(parsed.value(), parsed.tree(), rt.servedModelNames());
-        try {
-            ChatPrompt p = rt.prompts().build(plan.input());
-            if (p.laterMedia() != null) {
-                p.laterMedia().discard(); // the count is known: the later video chunks need not be encoded
-            }
-            return TokenCountResponse.of(p.length());
-        } catch (InvalidPromptException e) {
-            throw ApiException.invalid(e.getMessage(), e.param());
-        }
+        return TokenCountResponse.of(ChatHandler.renderForCounting(rt, plan.input()).length());
     }
 
     public DetokenizeResponse detokenize(byte[] body) throws ApiException {

@@ -5,8 +5,6 @@ import io.peregrine.api.responses.InputTokens;
 import io.peregrine.api.responses.ResponseCreateRequest;
 import io.peregrine.api.responses.ResponseDeleted;
 import io.peregrine.server.chat.ChatHandler;
-import io.peregrine.server.chat.ChatPrompt;
-import io.peregrine.server.chat.InvalidPromptException;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.JsonBodies;
@@ -49,15 +47,7 @@ public final class ResponsesHandler {
     public InputTokens inputTokens(byte[] body) throws ApiException {
         ModelRuntime rt = state.requireServing();
         ResponsesPlan plan = mapper.map(bodies.read(body, ResponseCreateRequest.class).value(), rt.servedModelNames());
-        try {
-            ChatPrompt prompt = rt.prompts().build(plan.chat().input());
-            if (prompt.laterMedia() != null) {
-                prompt.laterMedia().discard(); // counting only: the later video chunks need not be encoded
-            }
-            return new InputTokens(prompt.length());
-        } catch (InvalidPromptException e) {
-            throw ApiException.invalid(e.getMessage(), e.param());
-        }
+        return new InputTokens(ChatHandler.renderForCounting(rt, plan.chat().input()).length());
     }
 
     public void retrieve(Exchange exchange, String id) throws ApiException {

@@ -8,6 +8,7 @@ import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
+import io.peregrine.engine.constrain.ConstraintChain;
 import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.constrain.TokenBytesIndex;
 import io.peregrine.engine.constrain.ThinkingBudget;
@@ -98,7 +99,10 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
 
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
-        TokenConstraint.Factory constraint = toolConstraint(input, output);
+        TokenConstraint.Factory budget = output.thinkingBudget() == null || !input.thinking().enabled() ? null
+                : ThinkingBudget.factory(vocabulary().markers(), output.thinkingBudget());
+        // The budget applies last: it forces </think>, which a tool-call rule allows while reasoning.
+        TokenConstraint.Factory constraint = ConstraintChain.of(toolConstraint(input, output), budget);
         ChatPrompt prompt = build(input);
         return constraint == null ? prompt : prompt.withConstraint(constraint);
     }
@@ -145,11 +149,6 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         }
         return ToolCallConstraint.factory(rule, grammars, vocabulary().markers(), vocabulary().tokens(),
                 input.thinking().enabled());
-    }
-
-    @Override
-    public TokenConstraint.Factory thinkingBudget(int budgetTokens) {
-        return ThinkingBudget.factory(vocabulary().markers(), budgetTokens);
     }
 
     /**
