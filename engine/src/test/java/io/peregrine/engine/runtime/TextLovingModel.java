@@ -6,6 +6,8 @@ import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.LanguageModel;
 import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.parse.MarkerIds;
+import io.peregrine.engine.sched.SchedulerConfig;
+import io.peregrine.engine.tokenizer.KimiTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,6 +33,22 @@ final class TextLovingModel implements LanguageModel {
         this.m = markers;
         this.word = word;
         this.json = json.clone();
+    }
+
+    /** A serving engine over this model that ends choices at {@code <|im_end|>} / EOS and decodes with {@code tok}. */
+    ServingEngine serve(KimiTokenizer tok) {
+        EngineConfig cfg = new EngineConfig(new SchedulerConfig(8, 256), 1024, 100, List.of(m.imEnd(), m.eos()), false);
+        return new ServingEngine(this, new LatentCache(1, 64, 16, 1), cfg, new TokenDecoder() {
+            @Override
+            public byte[] bytes(int id) {
+                return tok.tokenBytes(id);
+            }
+
+            @Override
+            public boolean isSpecial(int id) {
+                return tok.isSpecial(id);
+            }
+        }, EngineListener.NONE);
     }
 
     @Override

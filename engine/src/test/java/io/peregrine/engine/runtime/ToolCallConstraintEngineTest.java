@@ -8,13 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.peregrine.engine.constrain.TokenBytesIndex;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
-import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.parse.MarkerIds;
 import io.peregrine.engine.parse.OutputFinish;
 import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.parse.ParsedMessage;
 import io.peregrine.engine.parse.ParsedToolCall;
-import io.peregrine.engine.sched.SchedulerConfig;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.Tokenizers;
 import java.util.List;
@@ -40,19 +38,7 @@ class ToolCallConstraintEngineTest {
     @BeforeAll
     static void start() {
         TextLovingModel model = new TextLovingModel(M, TOK.encodeOrdinary("Sure")[0], TOK.encodeOrdinary(ARGS));
-        LatentCache cache = new LatentCache(1, 64, 16, 1);
-        EngineConfig cfg = new EngineConfig(new SchedulerConfig(8, 256), 1024, 100, List.of(M.imEnd(), M.eos()), false);
-        engine = new ServingEngine(model, cache, cfg, new TokenDecoder() {
-            @Override
-            public byte[] bytes(int id) {
-                return TOK.tokenBytes(id);
-            }
-
-            @Override
-            public boolean isSpecial(int id) {
-                return TOK.isSpecial(id);
-            }
-        }, EngineListener.NONE);
+        engine = model.serve(TOK);
     }
 
     @AfterAll
