@@ -5,7 +5,8 @@ import java.util.List;
 
 /**
  * {@code POST /v1/chat/completions} as sent by the OpenAI SDKs plus the vendor extensions Kimi users send
- * (top_k, min_p, repetition_penalty, thinking, chat_template_kwargs, reasoning_effort). Fields whose JSON
+ * (top_k, min_p, repetition_penalty, thinking, chat_template_kwargs, reasoning_effort, vLLM's
+ * thinking_token_budget). Fields whose JSON
  * type varies (string or array, string or object) stay {@link JsonNode} and are interpreted by the server,
  * which owns the error messages for them.
  */
@@ -40,4 +41,5 @@ public record ChatCompletionRequest(
         String reasoningEffort,
         JsonNode responseFormat,
         String promptCacheKey,
-        String safetyIdentifier) {}
+        String safetyIdentifier,
+        Integer thinkingTokenBudget) {}

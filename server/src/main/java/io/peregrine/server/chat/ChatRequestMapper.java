@@ -67,8 +67,14 @@ public final class ChatRequestMapper {
         boolean addGenerationPrompt = r.addGenerationPrompt() == null || r.addGenerationPrompt();
         ChatInput input = new ChatInput(r.messages(), tools, toolChoice, thinking, r.chatTemplateKwargs(),
                 addGenerationPrompt);
+        Integer budget = r.thinkingTokenBudget();
+        if (budget != null && budget < 1) {
+            throw ApiException.invalid("thinking_token_budget must be at least 1, got " + budget
+                    + " (to skip reasoning, turn thinking off)", "thinking_token_budget");
+        }
+        // In instant mode there is no reasoning to cap: the budget holds trivially.
         OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, priorToolCalls,
-                StructuredOutput.grammars(r.responseFormat(), tools));
+                StructuredOutput.grammars(r.responseFormat(), tools), thinking.enabled() ? budget : null);
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
     }
 

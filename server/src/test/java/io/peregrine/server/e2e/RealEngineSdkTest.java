@@ -2,6 +2,7 @@ package io.peregrine.server.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -67,6 +68,32 @@ class RealEngineSdkTest {
     private static String reasoning(Map<String, JsonValue> props) {
         JsonValue v = props.get("reasoning_content");
         return v == null ? null : (String) v.asString().orElse(null);
+    }
+
+    @Test
+    void thinkingTokenBudgetEndsTheReasoningAndTheAnswerFollows() throws Exception {
+        ChatCompletionCreateParams free = ask("Think about raptors, then answer.").temperature(0.0)
+                .maxCompletionTokens(24).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
+        ChatCompletion unbounded = client.chat().completions().create(free);
+        // random weights never close their think block on their own: without the budget there is no answer
+        assertEquals(24, unbounded.usage().orElseThrow().completionTokensDetails().orElseThrow().reasoningTokens()
+                .orElseThrow());
+        assertEquals("", unbounded.choices().getFirst().message().content().orElse(""));
+
+        ChatCompletion bounded = client.chat().completions().create(free.toBuilder()
+                .putAdditionalBodyProperty("thinking_token_budget", JsonValue.from(5)).build());
+        String thought = reasoning(bounded.choices().getFirst().message()._additionalProperties());
+        String unboundedThought = reasoning(unbounded.choices().getFirst().message()._additionalProperties());
+        assertTrue(unboundedThought.startsWith(thought), "the same reasoning, cut: " + thought);
+        // five reasoning tokens, then the forced </think> (counted with the reasoning), then 18 of answer
+        assertEquals(6, bounded.usage().orElseThrow().completionTokensDetails().orElseThrow().reasoningTokens()
+                .orElseThrow());
+        assertFalse(bounded.choices().getFirst().message().content().orElse("").isEmpty());
+
+        var e = assertThrows(com.openai.errors.BadRequestException.class, () -> client.chat().completions().create(
+                free.toBuilder().putAdditionalBodyProperty("thinking_token_budget", JsonValue.from(0)).build()));
+        assertEquals("thinking_token_budget", e.param().orElseThrow());
+        server.awaitIdle();
     }
 
     @Test
