@@ -72,7 +72,7 @@ final class Bf16Kernels {
         for (int bound = F.loopBound(cols); c < bound; c += L) {
             a0 = load(w, rowByte, c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
         }
-        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sumLanes(a0.add(a1).add(a2.add(a3)));
         for (; c < cols; c++) {
             s += bf16(w, rowByte, c) * x[xOff + c];
         }
@@ -85,7 +85,7 @@ final class Bf16Kernels {
         for (int bound = c0 + F.loopBound(c1 - c0); c < bound; c += L) {
             a0 = load(w, rowByte, c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sumLanes(a0);
         for (; c < c1; c++) {
             s += bf16(w, rowByte, c) * x[xOff + c];
         }
@@ -112,10 +112,10 @@ final class Bf16Kernels {
                 a2 = wv.fma(FloatVector.fromArray(F, x, x2 + c), a2);
                 a3 = wv.fma(FloatVector.fromArray(F, x, x3 + c), a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
-            float s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD);
-            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            float s0 = VectorMath.sumLanes(a0);
+            float s1 = VectorMath.sumLanes(a1);
+            float s2 = VectorMath.sumLanes(a2);
+            float s3 = VectorMath.sumLanes(a3);
             for (; c < c1; c++) {
                 float wc = bf16(w, rowByte, c);
                 s0 += wc * x[x0 + c];

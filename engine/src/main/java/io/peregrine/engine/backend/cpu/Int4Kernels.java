@@ -151,8 +151,8 @@ final class Int4Kernels {
             ta = a0.add(a1).fma(scale(scales, r * spr + b * lanes), ta);
             tb = c0.add(c1).fma(scale(scales, (r + 1) * spr + b * lanes), tb);
         }
-        y[yRow + r] += ta.reduceLanes(VectorOperators.ADD);
-        y[yRow + r + 1] += tb.reduceLanes(VectorOperators.ADD);
+        y[yRow + r] += VectorMath.sumLanes(ta);
+        y[yRow + r + 1] += VectorMath.sumLanes(tb);
     }
 
     /** One row, four accumulators (one per word of a group). */
@@ -186,7 +186,7 @@ final class Int4Kernels {
             }
             total = a0.add(a1).add(a2.add(a3)).fma(scale(scales, r * spr + b * lanes), total);
         }
-        y[yRow + r] += total.reduceLanes(VectorOperators.ADD);
+        y[yRow + r] += VectorMath.sumLanes(total);
     }
 
     /** Four tokens share each decoded nibble plane. */
@@ -233,10 +233,10 @@ final class Int4Kernels {
                 s3 = a3.fma(sc, s3);
             }
             int yo = yOff + t * yStride + r;
-            y[yo] += s0.reduceLanes(VectorOperators.ADD);
-            y[yo + yStride] += s1.reduceLanes(VectorOperators.ADD);
-            y[yo + 2 * yStride] += s2.reduceLanes(VectorOperators.ADD);
-            y[yo + 3 * yStride] += s3.reduceLanes(VectorOperators.ADD);
+            y[yo] += VectorMath.sumLanes(s0);
+            y[yo + yStride] += VectorMath.sumLanes(s1);
+            y[yo + 2 * yStride] += VectorMath.sumLanes(s2);
+            y[yo + 3 * yStride] += VectorMath.sumLanes(s3);
         }
     }
 

@@ -26,13 +26,26 @@ final class VectorMath {
                 .reinterpretAsFloats();
     }
 
+    /**
+     * The sum of a vector's lanes in one fixed order: lane {@code i} plus lane {@code i + h} for h = L/2, L/4, .., 1.
+     * {@code reduceLanes(ADD)} leaves the order to the implementation, and C2's intrinsic and the interpreter's
+     * fallback do differ, so a product came out different in its last bits before and after the JIT compiled its
+     * kernel — and a seeded request could sample another token depending on how warm the JVM was.
+     */
+    static float sumLanes(FloatVector v) {
+        for (int h = L / 2; h > 0; h >>= 1) {
+            v = v.add(v.slice(h));
+        }
+        return v.lane(0);
+    }
+
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc);
         for (; i < n; i++) {
             s += a[aOff + i] * b[bOff + i];
         }

@@ -9,6 +9,31 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Element-wise kernels against their scalar twins on lengths around the vector width. */
 class VectorMathTest {
 
+    /**
+     * The lane sum is bit-for-bit the fixed halving order, so every JIT tier gives the same product (the intrinsic
+     * reduceLanes(ADD) did not: its order differs from the interpreter's).
+     */
+    @org.junit.jupiter.api.Test
+    void sumLanesIsTheFixedHalvingOrder() {
+        Random rnd = new Random(7);
+        for (int trial = 0; trial < 2000; trial++) {
+            float[] lanes = new float[VectorMath.L];
+            for (int i = 0; i < lanes.length; i++) {
+                // wide exponents so a different order changes the rounded sum
+                lanes[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(9) - 4));
+            }
+            float[] t = lanes.clone();
+            for (int h = t.length / 2; h > 0; h >>= 1) {
+                for (int i = 0; i < h; i++) {
+                    t[i] += t[i + h];
+                }
+            }
+            float got = VectorMath.sumLanes(jdk.incubator.vector.FloatVector.fromArray(VectorMath.F, lanes, 0));
+            org.junit.jupiter.api.Assertions.assertEquals(Float.floatToRawIntBits(t[0]), Float.floatToRawIntBits(got),
+                    () -> java.util.Arrays.toString(lanes));
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 3, 15, 16, 17, 33, 64, 513, 7168})
     void dotAxpyNormAndSwigluEqualScalar(int n) {
