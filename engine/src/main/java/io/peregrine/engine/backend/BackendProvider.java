@@ -22,4 +22,15 @@ public interface BackendProvider {
     Optional<String> unavailableReason();
 
     Backend create();
+
+    /**
+     * A backend whose products give each token the same bits whatever else shares the call (vLLM's
+     * batch-invariant mode): a seeded request then samples the same tokens alone or next to others, at some cost in
+     * speed. A backend that cannot promise that says so instead of ignoring the request.
+     *
+     * @throws UnsupportedOperationException when this backend has no batch-invariant mode
+     */
+    default Backend createBatchInvariant() {
+        throw new UnsupportedOperationException("the " + name() + " backend has no batch-invariant mode");
+    }
 }

@@ -9,7 +9,8 @@ import java.util.random.RandomGenerator;
  * Picks the next token from one sequence's logits. The order follows vLLM: repetition, frequency and presence
  * penalties on the logits; then greedy argmax, or temperature, min_p, top_k, top_p (on the top-k mass) and one
  * inverse-CDF draw from the request's own generator. Each choice owns its generator and draws exactly once
- * per token, so a seeded request gets the same tokens whatever else is in the batch.
+ * per token, so the draws of a seeded request do not depend on the batch; its logits are bit-identical in any
+ * batch only on a batch-invariant backend ({@code --batch-invariant}), otherwise a near tie may go either way.
  *
  * <p>Holds scratch buffers: one instance per engine thread.
  */

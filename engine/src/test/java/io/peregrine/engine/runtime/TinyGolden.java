@@ -31,8 +31,13 @@ final class TinyGolden implements AutoCloseable {
     final KimiTextModel model;
 
     TinyGolden() {
+        this(false);
+    }
+
+    /** @param batchInvariant the backend's batch-invariant mode */
+    TinyGolden(boolean batchInvariant) {
         checkpoint = Checkpoint.open(TestData.tinyCheckpoint());
-        backend = new CpuBackend(2);
+        backend = new CpuBackend(2, batchInvariant);
         model = KimiTextModel.load(checkpoint, backend);
     }
 

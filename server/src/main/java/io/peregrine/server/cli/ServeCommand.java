@@ -189,6 +189,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Compute backend: auto (the best usable), cpu or cuda (default: ${DEFAULT-VALUE}).")
     String backend;
 
+    @Option(names = "--batch-invariant",
+            description = "Give each token the same bits whatever else is in its batch (vLLM's batch-invariant "
+                    + "mode): a seeded request then reproduces under any load. Slower prefill; CPU backend only.")
+    boolean batchInvariant;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
@@ -209,7 +214,8 @@ public final class ServeCommand implements Callable<Integer> {
                 new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
-                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions()),
+                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions(),
+                    batchInvariant),
                     state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

@@ -42,10 +42,21 @@ import java.util.logging.Logger;
 public final class RuntimeLoader {
     private static final Logger LOG = Logger.getLogger(RuntimeLoader.class.getName());
 
-    /** What the loader needs from the command line. */
+    /**
+     * What the loader needs from the command line.
+     *
+     * @param batchInvariant the backend's batch-invariant mode ({@code --batch-invariant})
+     */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset, MediaOptions media) {
+                          String demoPreset, MediaOptions media, boolean batchInvariant) {
+
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
+                       MediaOptions media) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, media, false);
+        }
 
         /** Default media options (data URLs only, the default budgets). */
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
@@ -110,8 +121,13 @@ public final class RuntimeLoader {
         KimiTokenizer tokenizer = KimiTokenizer.fromDirectory(ckDir);
         ChatTemplate template = ChatTemplate.fromCheckpoint(ckDir);
         BackendProvider provider = Backends.select(o.backend());
-        Backend backend = provider.create();
-        LOG.info("backend: " + backend.name());
+        Backend backend;
+        try {
+            backend = o.batchInvariant() ? provider.createBatchInvariant() : provider.create();
+        } catch (UnsupportedOperationException e) {
+            throw new IllegalArgumentException("--batch-invariant: " + e.getMessage(), e);
+        }
+        LOG.info("backend: " + backend.name() + (o.batchInvariant() ? " (batch-invariant)" : ""));
         progress.loading(0.7, "preparing weights on " + backend.name());
         KimiTextModel model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
         int maxLen = o.maxModelLen() != null ? o.maxModelLen() : config.text().maxPositionEmbeddings();

@@ -12,17 +12,32 @@ import java.util.Objects;
  * The reference backend: plain Java and the Vector API on the CPU. BF16 weights are read in place from the
  * mapped checkpoint; INT4 weights are repacked once ({@link Int4Weight}) into off-heap memory the backend owns.
  * Its compute pool is its own, sized at construction; {@link #close()} stops it and frees the repacked weights.
+ *
+ * <p>A batch of tokens normally goes through tiled kernels that reuse each weight vector across four tokens; their
+ * sums run in another order than the one-token kernel's, so a token's product differs in its last bits with the
+ * batch it is in. Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the
+ * same decode), so a token's bits do not depend on its neighbours.
  */
 public final class CpuBackend implements Backend {
     /** Multiply-adds below which a parallel split costs more than it saves. */
     private static final int MIN_WORK_PER_CHUNK = 1 << 16;
 
     private final ComputePool pool;
+    private final boolean batchInvariant;
     /** Repacked weights live here until {@link #close()}. */
     private final Arena weights = Arena.ofShared();
 
     public CpuBackend(int threads) {
+        this(threads, false);
+    }
+
+    public CpuBackend(int threads, boolean batchInvariant) {
         this.pool = new ComputePool(threads);
+        this.batchInvariant = batchInvariant;
+    }
+
+    public boolean batchInvariant() {
+        return batchInvariant;
     }
 
     public int threads() {
@@ -62,6 +77,12 @@ public final class CpuBackend implements Backend {
         }
         checkRows(x, xOff, xStride, n, w.cols(), "x of " + w.name());
         checkRows(y, yOff, yStride, n, rows, "y of " + w.name());
+        if (batchInvariant && n > 1) {
+            for (int t = 0; t < n; t++) {
+                matmul(w, row0, rows, x, xOff + t * xStride, xStride, 1, y, yOff + t * yStride, yStride);
+            }
+            return;
+        }
         int minRows = Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, w.cols() * Math.min(n, 4)));
         switch (w) {
             case Bf16Weight b -> pool.parallelFor(rows, minRows, (lo, hi) ->
@@ -82,6 +103,13 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
         Backend.checkMatmulAll(ws, xs, ns, ys);
+        if (batchInvariant) {
+            // one weight at a time through matmul, whose row chunks are those of every other call of that weight
+            for (int i = 0; i < ws.length; i++) {
+                matmul(ws[i], xs[i], ns[i], ys[i]);
+            }
+            return;
+        }
         int k = ws.length;
         float[][] prepared = new float[k][];
         int[] chunkRows = new int[k];

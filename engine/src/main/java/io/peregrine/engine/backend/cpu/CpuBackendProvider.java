@@ -24,4 +24,9 @@ public final class CpuBackendProvider implements BackendProvider {
     public Backend create() {
         return new CpuBackend(Runtime.getRuntime().availableProcessors());
     }
+
+    @Override
+    public Backend createBatchInvariant() {
+        return new CpuBackend(Runtime.getRuntime().availableProcessors(), true);
+    }
 }
