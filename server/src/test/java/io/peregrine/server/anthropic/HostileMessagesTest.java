@@ -45,4 +45,45 @@ class HostileMessagesTest {
         assertEquals("tools[1].input_schema", unenforced.param());
         assertTrue(unenforced.getMessage().contains("format"), unenforced.getMessage());
     }
+
+    private static MessagesPlan conversation(String messages) throws Exception {
+        JsonNode tree = JSON.readTree("{\"model\":\"m\",\"max_tokens\":8,\"messages\":" + messages
+                + ",\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}]}");
+        return MAPPER.map(JSON.treeToValue(tree, MessagesRequest.class), tree, List.of("m"), false);
+    }
+
+    private static final String ASK = "{\"role\":\"user\",\"content\":\"hi\"}";
+
+    private static String calls(String... ids) {
+        StringBuilder sb = new StringBuilder("{\"role\":\"assistant\",\"content\":[");
+        for (int i = 0; i < ids.length; i++) {
+            sb.append(i > 0 ? "," : "").append("{\"type\":\"tool_use\",\"id\":\"").append(ids[i])
+                    .append("\",\"name\":\"f\",\"input\":{}}");
+        }
+        return sb.append("]}").toString();
+    }
+
+    private static String results(String... ids) {
+        StringBuilder sb = new StringBuilder("{\"role\":\"user\",\"content\":[");
+        for (int i = 0; i < ids.length; i++) {
+            sb.append(i > 0 ? "," : "").append("{\"type\":\"tool_result\",\"tool_use_id\":\"").append(ids[i])
+                    .append("\",\"content\":\"r\"}");
+        }
+        return sb.append("]}").toString();
+    }
+
+    /** Two tool_use blocks with one id, or two results for one call, were accepted: which call was answered? */
+    @Test
+    void toolUseIdsAreUniqueAndEachIsAnsweredOnce() throws Exception {
+        conversation("[" + ASK + "," + calls("toolu_a", "toolu_b") + "," + results("toolu_a", "toolu_b") + "]");
+        ApiException dupCall = assertThrows(ApiException.class, () -> conversation(
+                "[" + ASK + "," + calls("toolu_a", "toolu_a") + "," + results("toolu_a") + "]"));
+        assertEquals("messages[1].content[1].id", dupCall.param());
+        ApiException acrossTurns = assertThrows(ApiException.class, () -> conversation("[" + ASK + ","
+                + calls("toolu_a") + "," + results("toolu_a") + "," + calls("toolu_a") + "," + results("toolu_a") + "]"));
+        assertEquals("messages[3].content[0].id", acrossTurns.param());
+        ApiException twice = assertThrows(ApiException.class, () -> conversation(
+                "[" + ASK + "," + calls("toolu_a") + "," + results("toolu_a", "toolu_a") + "]"));
+        assertEquals("messages[2].content[1].tool_use_id", twice.param());
+    }
 }
