@@ -78,7 +78,8 @@ public final class JsonMatcher {
             Frame top = st.top();
             if (top instanceof Frame.Str s && s.utf8() == 0 && s.escape() == 0) {
                 room = Math.max(room, s.maxLength() - s.chars());
-            } else if (top instanceof Frame.Key k && k.utf8() == 0 && k.spec().additional != null) {
+            } else if (top instanceof Frame.Key k && k.utf8() == 0 && k.spec().additional != null
+                    && Frame.fitsMember(k.spec().additional, st.rest())) { // an additional key's value must fit too
                 room = Integer.MAX_VALUE;
             } else {
                 return -1;

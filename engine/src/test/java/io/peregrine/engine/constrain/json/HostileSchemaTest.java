@@ -103,4 +103,28 @@ class HostileSchemaTest {
         JsonVocabularyTest.VOCAB.allowed(m, bits);
         assertArrayEquals(JsonVocabularyTest.VOCAB.allowedOneByOne(m, JsonVocabularyTest.TOK::tokenBytes), bits);
     }
+
+    /**
+     * Near the nesting limit an object may still take its declared key but no longer an additional one (its value
+     * needs more levels); the mask's string shortcut offered every plain token there, and the engine thread then
+     * failed the request on a token the stepper refused.
+     */
+    @Test
+    void atTheNestingLimitTheMaskOffersOnlyKeysTheStepperTakes() throws Exception {
+        JsonGrammar g = grammar("""
+                {"type":"object","properties":{"a":{"$ref":"#"}},
+                 "additionalProperties":{"type":"array","minItems":1,"items":{"type":"array","minItems":1,
+                   "items":{"type":"array","minItems":1,"items":{"type":"string"}}}}}""");
+        long[] bits = new long[(JsonVocabularyTest.VOCAB.regularTokens() + 63) >>> 6];
+        for (int depth = 55; depth <= 64; depth++) {
+            JsonMatcher m = g.matcher().step(("{\"a\":".repeat(depth - 1) + "{\"").getBytes(StandardCharsets.UTF_8));
+            if (m == null) {
+                break;
+            }
+            java.util.Arrays.fill(bits, 0L);
+            JsonVocabularyTest.VOCAB.allowed(m, bits);
+            assertArrayEquals(JsonVocabularyTest.VOCAB.allowedOneByOne(m, JsonVocabularyTest.TOK::tokenBytes), bits,
+                    "depth " + depth);
+        }
+    }
 }
