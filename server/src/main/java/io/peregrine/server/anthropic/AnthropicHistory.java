@@ -42,6 +42,7 @@ final class AnthropicHistory {
             throw ApiException.invalid("messages: at least one message is required", "messages");
         }
         Set<String> called = new HashSet<>();
+        Set<String> answered = new HashSet<>();
         int calls = 0;
         for (int i = 0; i < messages.size(); i++) {
             InputMessage m = messages.get(i);
@@ -68,7 +69,7 @@ final class AnthropicHistory {
                         at + ".content");
             }
             if (m.role().equals("user")) {
-                user(content, at, called, out);
+                user(content, at, called, answered, out);
             } else {
                 calls += assistant(content, at, called, out);
             }
@@ -95,7 +96,8 @@ final class AnthropicHistory {
         return parts.isEmpty() ? null : parts;
     }
 
-    private static void user(JsonNode content, String at, Set<String> called, List<ChatMessage> out)
+    private static void user(JsonNode content, String at, Set<String> called, Set<String> answered,
+                             List<ChatMessage> out)
             throws ApiException {
         if (content.isTextual()) {
             out.add(message("user", content));
@@ -109,7 +111,7 @@ final class AnthropicHistory {
             switch (type) {
                 case "text" -> parts.add(ContentParts.text(ContentParts.string(b, bat)));
                 case "image" -> parts.add(ContentParts.image(b, bat));
-                case "tool_result" -> out.add(toolResult(b, bat, called));
+                case "tool_result" -> out.add(toolResult(b, bat, called, answered));
                 case "document" -> ContentParts.document(b, bat, parts);
                 case "tool_use", "thinking", "redacted_thinking" -> throw ApiException.invalid(bat + ": '" + type
                         + "' blocks belong to assistant turns, not user turns", bat + ".type");
@@ -161,8 +163,12 @@ final class AnthropicHistory {
                     } else if (!input.isObject()) {
                         throw ApiException.invalid(bat + ".input must be an object", bat + ".input");
                     }
+                    if (!called.add(id)) {
+                        // the template would render two calls one result could answer: which one is ambiguous
+                        throw ApiException.invalid(bat + ".id '" + clip(id) + "' is used by an earlier tool_use "
+                                + "block; tool_use ids must be unique", bat + ".id");
+                    }
                     calls.add(new ToolCall(null, id, "function", new FunctionCall(name, input)));
-                    called.add(id);
                 }
                 case "tool_result", "image", "document" -> throw ApiException.invalid(bat + ": '" + type
                         + "' blocks belong to user turns, not assistant turns", bat + ".type");
@@ -180,7 +186,8 @@ final class AnthropicHistory {
      * A tool result as a tool message. {@code is_error} is not a field the template has, so the model is told in
      * the content itself ({@code "Error: ..."}), which is what the flag is for.
      */
-    private static ChatMessage toolResult(JsonNode b, String at, Set<String> called) throws ApiException {
+    private static ChatMessage toolResult(JsonNode b, String at, Set<String> called, Set<String> answered)
+            throws ApiException {
         JsonNode idNode = b.get("tool_use_id");
         if (idNode == null || !idNode.isTextual() || idNode.textValue().isEmpty()) {
             throw ApiException.invalid(at + ".tool_use_id is required", at + ".tool_use_id");
@@ -189,6 +196,10 @@ final class AnthropicHistory {
         if (!called.contains(id)) {
             throw ApiException.invalid(at + ".tool_use_id '" + clip(id) + "' does not match any tool_use block of "
                     + "an earlier assistant turn", at + ".tool_use_id");
+        }
+        if (!answered.add(id)) {
+            throw ApiException.invalid(at + ".tool_use_id '" + clip(id) + "' was already answered by an earlier "
+                    + "tool_result; each tool_use takes exactly one", at + ".tool_use_id");
         }
         JsonNode isError = b.get("is_error");
         if (isError != null && !isError.isNull() && !isError.isBoolean()) {

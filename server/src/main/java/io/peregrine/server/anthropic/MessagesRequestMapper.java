@@ -8,6 +8,8 @@ import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.OutputGrammars;
+import io.peregrine.engine.constrain.json.JsonGrammar;
+import io.peregrine.engine.constrain.json.SchemaException;
 import io.peregrine.engine.runtime.SamplingParams;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
@@ -19,8 +21,10 @@ import io.peregrine.server.http.ApiException;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.IntFunction;
 import java.util.regex.Pattern;
@@ -64,6 +68,7 @@ public final class MessagesRequestMapper {
         }
         AnthropicHistory.Conversation conversation = AnthropicHistory.convert(r.system(), r.messages());
         List<Tool> tools = tools(r.tools());
+        OutputGrammars grammars = new OutputGrammars(null, strictInputs(r.tools()));
         JsonNode choiceNode = r.toolChoice();
         ToolChoice toolChoice = toolChoice(choiceNode, tools);
         boolean parallel = choiceNode == null || !choiceNode.path("disable_parallel_tool_use").asBoolean(false);
@@ -88,7 +93,7 @@ public final class MessagesRequestMapper {
                         r.seed(), stops.isEmpty() ? null : stopNode, null, null, null, -1), thinking.enabled());
         ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, true);
         OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls(),
-                OutputGrammars.NONE, thinking.enabled() ? budget[0] : null);
+                grammars, thinking.enabled() ? budget[0] : null);
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
                 -1);
         return new MessagesPlan(plan, stops);
@@ -122,9 +127,30 @@ public final class MessagesRequestMapper {
             if (d.inputSchema() == null || !d.inputSchema().isObject()) {
                 throw ApiException.invalid(at + ".input_schema must be a JSON Schema object", at + ".input_schema");
             }
-            tools.add(new Tool("function", new FunctionDefinition(d.name(), d.description(), d.inputSchema(), null)));
+            tools.add(new Tool("function", new FunctionDefinition(d.name(), d.description(), d.inputSchema(),
+                    d.strict())));
         }
         return tools;
+    }
+
+    /**
+     * The input grammars of the tools declared {@code "strict": true} (Anthropic's strict tool use), named by
+     * {@code input_schema} in errors. Called after {@link #tools} has validated the declarations.
+     */
+    private static Map<String, JsonGrammar> strictInputs(List<ToolDefinition> defs) throws ApiException {
+        Map<String, JsonGrammar> out = new HashMap<>();
+        for (int i = 0; defs != null && i < defs.size(); i++) {
+            ToolDefinition d = defs.get(i);
+            if (Boolean.TRUE.equals(d.strict())) {
+                String at = "tools[" + i + "].input_schema";
+                try {
+                    out.put(d.name(), JsonGrammar.compileObject(d.inputSchema(), true));
+                } catch (SchemaException e) {
+                    throw ApiException.invalid(at + ": " + e.getMessage(), at);
+                }
+            }
+        }
+        return out;
     }
 
     static ToolChoice toolChoice(JsonNode node, List<Tool> tools) throws ApiException {

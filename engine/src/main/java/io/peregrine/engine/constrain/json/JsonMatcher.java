@@ -71,16 +71,25 @@ public final class JsonMatcher {
      * inside a key of an object that allows other keys, any amount.
      */
     int stringRoom() {
-        if (stacks.length != 1) {
-            return -1;
+        // with several parses a plain token is allowed when one of them takes it: the largest room, provided every
+        // parse is inside such a string (another kind of frame could take plain tokens the shortcut would skip)
+        int room = -1;
+        for (Stack st : stacks) {
+            Frame top = st.top();
+            if (top instanceof Frame.Str s && s.utf8() == 0 && s.escape() == 0) {
+                room = Math.max(room, s.maxLength() - s.chars());
+            } else if (top instanceof Frame.Key k && k.utf8() == 0 && k.spec().additional != null
+                    && Frame.fitsMember(k.spec().additional, st.rest())) { // an additional key's value must fit too
+                room = Integer.MAX_VALUE;
+            } else {
+                return -1;
+            }
         }
-        Frame top = stacks[0].top();
-        if (top instanceof Frame.Str s && s.utf8() == 0 && s.escape() == 0) {
-            return s.maxLength() - s.chars();
-        }
-        if (top instanceof Frame.Key k && k.utf8() == 0 && k.spec().additional != null) {
-            return Integer.MAX_VALUE;
-        }
-        return -1;
+        return room;
+    }
+
+    /** How many parses of the text so far are live (at most {@link Out#MAX_WIDTH}). */
+    int width() {
+        return stacks.length;
     }
 }

@@ -98,16 +98,20 @@ public final class JsonVocabulary {
 
     /** Sets the bit (in {@code bits}, one per regular token) of every token the state can take next. */
     public void allowed(JsonMatcher state, long[] bits) {
+        work(state, bits);
+    }
+
+    /** {@link #allowed}, returning the matcher stacks offered along the way (its cost, for tests to bound). */
+    long work(JsonMatcher state, long[] bits) {
         int room = state.stringRoom();
         if (room < 0) {
-            all.walk(state, bits);
-            return;
+            return all.walk(state, bits);
         }
         for (int i = 0; i < plainIds.length && plainChars[i] <= room; i++) {
             int t = plainIds[i];
             bits[t >>> 6] |= 1L << t;
         }
-        notPlain.walk(state, bits);
+        return plainIds.length + notPlain.walk(state, bits);
     }
 
     /** For tests: the tokens {@link #allowed} marks, by testing each token alone (slow). */

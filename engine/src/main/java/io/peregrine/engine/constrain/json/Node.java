@@ -36,6 +36,8 @@ abstract sealed class Node permits Node.Typed, Node.AnyOf, Node.Literals, Node.R
         Node[] alternatives;
         /** From oneOf: strict mode must make sure no value matches two alternatives. */
         String oneOfPath;
+        /** The anyOf / oneOf keyword's JSON pointer, for errors. */
+        String path;
     }
 
     /** Exactly one of a few JSON texts (enum, const), each in its compact canonical form. */

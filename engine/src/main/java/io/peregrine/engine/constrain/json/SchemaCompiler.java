@@ -27,6 +27,7 @@ final class SchemaCompiler {
     static final int MAX_NODES = 10_000;
     static final int MAX_PROPERTIES = 64;
     static final int MAX_ENUM = 1_000;
+    static final int MAX_ALTERNATIVES = Out.MAX_WIDTH;
 
     static final Set<String> UNENFORCED = Set.of("pattern", "format", "minimum", "maximum", "exclusiveMinimum",
             "exclusiveMaximum", "multipleOf", "patternProperties", "propertyNames", "minProperties", "maxProperties",
@@ -59,6 +60,7 @@ final class SchemaCompiler {
         SchemaCompiler c = new SchemaCompiler(schema, strict);
         Node root = c.node(schema, "#");
         GraphAnalysis.resolve(c.nodes);
+        checkAlternatives(c.nodes);
         GraphAnalysis.checkOneOf(c.nodes);
         GraphAnalysis.nesting(c.nodes);
         if (!root.satisfiable) {
@@ -69,6 +71,20 @@ final class SchemaCompiler {
                     + Frame.MAX_DEPTH + " levels");
         }
         return root;
+    }
+
+    /**
+     * The matcher follows at most {@link Out#MAX_WIDTH} parses at once, so an anyOf with more alternatives (nested
+     * anyOf and $ref expanded) would have some that no output could ever take: refused rather than quietly narrowed.
+     */
+    private static void checkAlternatives(List<Node> nodes) throws SchemaException {
+        for (Node n : nodes) {
+            if (n instanceof Node.AnyOf a && a.alternatives.length > MAX_ALTERNATIVES) {
+                throw new SchemaException(a.path, "at most " + MAX_ALTERNATIVES + " anyOf/oneOf alternatives are "
+                        + "supported (nested anyOf and $ref expanded), got " + a.alternatives.length
+                        + "; merge alternatives (one enum instead of many consts, one object with optional properties)");
+            }
+        }
     }
 
     /** Any JSON value: all types, objects with any keys, arrays of any length, all of it recursive. */
@@ -165,6 +181,7 @@ final class SchemaCompiler {
             }
             Node.AnyOf a = register(new Node.AnyOf(), path);
             a.oneOfPath = key.equals("oneOf") && strict ? path + "/oneOf" : null;
+            a.path = path + "/" + key;
             a.alternatives = new Node[alts.size()];
             for (int i = 0; i < alts.size(); i++) {
                 a.alternatives[i] = node(alts.get(i), path + "/" + key + "/" + i);

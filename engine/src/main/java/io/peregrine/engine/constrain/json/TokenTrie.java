@@ -93,8 +93,8 @@ final class TokenTrie {
                 Arrays.copyOf(token, size), next, size, maxDepth);
     }
 
-    /** Sets the bit of every token whose bytes take {@code root} to a live state. */
-    void walk(JsonMatcher root, long[] bits) {
+    /** Sets the bit of every token whose bytes take {@code root} to a live state; returns the stacks offered. */
+    long walk(JsonMatcher root, long[] bits) {
         JsonMatcher[] states = new JsonMatcher[maxDepth + 1];
         states[0] = root;
         Out out = new Out();
@@ -112,5 +112,6 @@ final class TokenTrie {
             }
             i++;
         }
+        return out.offered;
     }
 }
