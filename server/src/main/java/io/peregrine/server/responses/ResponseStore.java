@@ -46,6 +46,12 @@ public final class ResponseStore {
         return capacity;
     }
 
+    /** Why an id may be missing, for error messages. */
+    public String retention() {
+        return capacity == 0 ? "this server stores no responses (--responses-store-size 0)"
+                : "responses are kept in memory, the last " + capacity + " only";
+    }
+
     public synchronized void put(Stored stored) {
         if (capacity > 0) {
             byId.put(stored.response().id(), stored);

@@ -66,7 +66,7 @@ public final class ResponsesHandler {
     }
 
     private ApiException notFound(String id) {
-        return ApiException.notFound("No response with id '" + InputItems.clip(id) + "' is stored here (responses are "
-                + "kept in memory, the last " + store.capacity() + " only)");
+        return ApiException.notFound("No response with id '" + InputItems.clip(id) + "' is stored here ("
+                + store.retention() + ")");
     }
 }

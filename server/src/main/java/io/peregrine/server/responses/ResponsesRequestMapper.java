@@ -76,8 +76,7 @@ public final class ResponsesRequestMapper {
             if (previous == null) {
                 throw new ApiException(HttpResponseStatus.BAD_REQUEST,
                         "invalid_request_error", "Previous response with id '" + InputItems.clip(r.previousResponseId())
-                        + "' not found" + (store.capacity() == 0 ? " (this server stores no responses)"
-                        : " (responses are kept in memory, the last " + store.capacity() + " only)"),
+                        + "' not found (" + store.retention() + ")",
                         "previous_response_id", "previous_response_not_found", 0);
             }
             prior = new ArrayList<>(previous.items());
