@@ -165,6 +165,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Let browsers send credentials cross-origin (Access-Control-Allow-Credentials: true).")
     boolean allowCredentials;
 
+    @Option(names = "--write-stall-timeout", defaultValue = "120", paramLabel = "SECONDS",
+            description = "Close a connection whose client has not read what was already sent for this long, aborting "
+                    + "its request (a hung client would otherwise hold its slot until max_tokens) (default: "
+                    + "${DEFAULT-VALUE}).")
+    int writeStallTimeoutSeconds;
+
     @Option(names = "--responses-store-size", defaultValue = "256", paramLabel = "N",
             description = "Responses API responses kept in memory for GET /v1/responses/{id} and previous_response_id, "
                     + "least recently used dropped first; 0 keeps none (default: ${DEFAULT-VALUE}).")
@@ -299,7 +305,8 @@ public final class ServeCommand implements Callable<Integer> {
                 java.time.Duration.ofSeconds(requestReadTimeoutSeconds),
                 java.time.Duration.ofSeconds(idleConnectionTimeoutSeconds),
                 new CorsPolicy(jsonList(allowedOrigins, "--allowed-origins"), jsonList(allowedMethods, "--allowed-methods"),
-                        jsonList(allowedHeaders, "--allowed-headers"), allowCredentials), responsesStoreSize);
+                        jsonList(allowedHeaders, "--allowed-headers"), allowCredentials), responsesStoreSize,
+                java.time.Duration.ofSeconds(writeStallTimeoutSeconds));
     }
 
     /** vLLM's spelling: a JSON list of strings. */

@@ -84,6 +84,7 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast(new IdleStateHandler(0, 0, config.idleConnectionTimeout().toNanos(),
                                         TimeUnit.NANOSECONDS))
                                 .addLast(deadline.idleCloser())
+                                .addLast(new WriteStallGuard(config.writeStallTimeout()))
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(deadline.requestsOut())

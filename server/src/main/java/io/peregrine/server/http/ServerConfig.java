@@ -23,6 +23,10 @@ import java.time.Duration;
  * @param cors which browser origins may call the API ({@link CorsPolicy#none()}: none)
  * @param responsesStoreSize most Responses API responses kept in memory for GET /v1/responses/{id} and
  *                           previous_response_id (least recently used dropped first); 0 keeps none
+ * @param writeStallTimeout a connection whose client has not taken the bytes already sent for this long (its
+ *                          socket stays full while output waits) is closed, which aborts its request: a client
+ *                          that hangs without disconnecting would otherwise hold a running slot and its KV blocks
+ *                          until max_tokens
  */
 public record ServerConfig(
         String host,
@@ -37,11 +41,15 @@ public record ServerConfig(
         Duration requestReadTimeout,
         Duration idleConnectionTimeout,
         CorsPolicy cors,
-        int responsesStoreSize) {
+        int responsesStoreSize,
+        Duration writeStallTimeout) {
 
     public ServerConfig {
         if (requestReadTimeout.isNegative() || requestReadTimeout.isZero()) {
             throw new IllegalArgumentException("the request read timeout must be positive, got " + requestReadTimeout);
+        }
+        if (writeStallTimeout.isNegative() || writeStallTimeout.isZero()) {
+            throw new IllegalArgumentException("the write stall timeout must be positive, got " + writeStallTimeout);
         }
         if (responsesStoreSize < 0) {
             throw new IllegalArgumentException("the responses store size must be >= 0, got " + responsesStoreSize);
@@ -55,61 +63,69 @@ public record ServerConfig(
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", 8000, 32 << 20, ApiKeys.none(), SamplingPolicy.FREE, ReasoningField.BOTH,
                 new MediaLimits(16, 1), Duration.ofSeconds(15), false,
-                Duration.ofSeconds(60), Duration.ofMinutes(5), CorsPolicy.none(), 256);
+                Duration.ofSeconds(60), Duration.ofMinutes(5), CorsPolicy.none(), 256, Duration.ofMinutes(2));
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withApiKeys(ApiKeys keys) {
         return new ServerConfig(host, port, maxBodyBytes, keys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withMaxBodyBytes(int bytes) {
         return new ServerConfig(host, port, bytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withSamplingPolicy(SamplingPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, policy, reasoningField, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withSseKeepAlive(Duration interval) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits, interval, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withRejectUnknownFields(boolean reject) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                sseKeepAlive, reject, requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withReasoningField(ReasoningField field) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, field, mediaLimits, sseKeepAlive, rejectUnknownFields,
-                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize);
+                requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withRequestReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout, cors, responsesStoreSize);
+                sseKeepAlive, rejectUnknownFields, timeout, idleConnectionTimeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withIdleConnectionTimeout(Duration timeout) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors, responsesStoreSize);
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
     public ServerConfig withResponsesStoreSize(int size) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, size);
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, size,
+                writeStallTimeout);
     }
 
     public ServerConfig withCors(CorsPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy, responsesStoreSize);
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy, responsesStoreSize,
+                writeStallTimeout);
+    }
+
+    public ServerConfig withWriteStallTimeout(Duration timeout) {
+        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
+                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize,
+                timeout);
     }
 }
