@@ -24,12 +24,6 @@ public record OutputSpec(
         }
     }
 
-    /** No cap on reasoning. */
-    public OutputSpec(ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls,
-                      int priorToolCalls, OutputGrammars grammars) {
-        this(thinking, tools, toolChoice, parallelToolCalls, priorToolCalls, grammars, null);
-    }
-
     /** Free-text content; tools' arguments any JSON object. */
     public OutputSpec(ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls,
                       int priorToolCalls) {
