@@ -8,23 +8,20 @@ import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.OutputGrammars;
-import io.peregrine.engine.constrain.json.JsonGrammar;
-import io.peregrine.engine.constrain.json.SchemaException;
 import io.peregrine.engine.runtime.SamplingParams;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.chat.OutputSpec;
+import io.peregrine.server.chat.StructuredOutput;
 import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.IntFunction;
 import java.util.regex.Pattern;
@@ -68,7 +65,8 @@ public final class MessagesRequestMapper {
         }
         AnthropicHistory.Conversation conversation = AnthropicHistory.convert(r.system(), r.messages());
         List<Tool> tools = tools(r.tools());
-        OutputGrammars grammars = new OutputGrammars(null, strictInputs(r.tools()));
+        OutputGrammars grammars = new OutputGrammars(null,
+                StructuredOutput.arguments(tools, i -> "tools[" + i + "].input_schema"));
         JsonNode choiceNode = r.toolChoice();
         ToolChoice toolChoice = toolChoice(choiceNode, tools);
         boolean parallel = choiceNode == null || !choiceNode.path("disable_parallel_tool_use").asBoolean(false);
@@ -131,26 +129,6 @@ public final class MessagesRequestMapper {
                     d.strict())));
         }
         return tools;
-    }
-
-    /**
-     * The input grammars of the tools declared {@code "strict": true} (Anthropic's strict tool use), named by
-     * {@code input_schema} in errors. Called after {@link #tools} has validated the declarations.
-     */
-    private static Map<String, JsonGrammar> strictInputs(List<ToolDefinition> defs) throws ApiException {
-        Map<String, JsonGrammar> out = new HashMap<>();
-        for (int i = 0; defs != null && i < defs.size(); i++) {
-            ToolDefinition d = defs.get(i);
-            if (Boolean.TRUE.equals(d.strict())) {
-                String at = "tools[" + i + "].input_schema";
-                try {
-                    out.put(d.name(), JsonGrammar.compileObject(d.inputSchema(), true));
-                } catch (SchemaException e) {
-                    throw ApiException.invalid(at + ": " + e.getMessage(), at);
-                }
-            }
-        }
-        return out;
     }
 
     static ToolChoice toolChoice(JsonNode node, List<Tool> tools) throws ApiException {

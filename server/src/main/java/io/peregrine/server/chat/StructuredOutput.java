@@ -9,6 +9,7 @@ import io.peregrine.server.http.ApiException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 
 /**
  * {@code response_format} and strict tools, read into the grammars the output constraint follows. Shared by every
@@ -76,6 +77,17 @@ public final class StructuredOutput {
 
     /** The argument grammars of the tools declared {@code "strict": true}, by function name. */
     public static Map<String, JsonGrammar> arguments(List<Tool> tools) throws ApiException {
+        return arguments(tools, i -> "tools[" + i + "].function.parameters");
+    }
+
+    /**
+     * {@link #arguments(List)} for an API that declares tools in its own shape and maps them onto chat tools one
+     * for one (Anthropic's {@code input_schema}).
+     *
+     * @param schemaAt where tool i's schema sits in the client's request, for error messages
+     */
+    public static Map<String, JsonGrammar> arguments(List<Tool> tools, IntFunction<String> schemaAt)
+            throws ApiException {
         Map<String, JsonGrammar> out = new HashMap<>();
         for (int i = 0; i < tools.size(); i++) {
             Tool t = tools.get(i);
@@ -86,7 +98,7 @@ public final class StructuredOutput {
             if (params == null || params.isNull()) {
                 continue; // no parameters: the constraint forces {}
             }
-            String param = "tools[" + i + "].function.parameters";
+            String param = schemaAt.apply(i);
             try {
                 out.put(t.function().name(), JsonGrammar.compileObject(params, true));
             } catch (SchemaException e) {
