@@ -18,14 +18,12 @@ import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.http.ApiException;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.regex.Pattern;
 
 /**
  * Validates a Responses request and maps it onto the chat pipeline: the conversation (stored turns, instructions,
@@ -38,7 +36,6 @@ import java.util.regex.Pattern;
  */
 public final class ResponsesRequestMapper {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
-    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     private static final Set<String> EFFORTS_ON = Set.of("minimal", "low", "medium", "high", "xhigh", "max");
     /**
      * include values that need nothing from this server: Kimi's reasoning is returned in the clear, so there is no
@@ -106,7 +103,7 @@ public final class ResponsesRequestMapper {
         try {
             plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
         } catch (ApiException e) {
-            throw asTextFormat(e);
+            throw ChatParamNames.inResponsesTerms(e);
         }
 
         boolean storeIt = r.store() == null || r.store();
@@ -201,25 +198,15 @@ public final class ResponsesRequestMapper {
         }
     }
 
-    /** A chat error about response_format, in the Responses API's terms ({@code text.format}). */
-    private static ApiException asTextFormat(ApiException e) {
-        String param = e.param();
-        if (param == null || !param.startsWith("response_format")) {
-            return e;
-        }
-        String rest = param.substring("response_format".length());
-        rest = rest.startsWith(".json_schema") ? rest.substring(".json_schema".length()) : rest;
-        return new ApiException(e.status(), e.type(), e.getMessage().replace("response_format", "text.format"),
-                "text.format" + rest, e.code(), e.retryAfterSeconds());
-    }
-
-    /** Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. */
+    /**
+     * Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. Names
+     * and parameters are checked by the chat mapper, whose errors {@link ChatParamNames} renames.
+     */
     private static List<Tool> tools(List<ResponseTool> tools) throws ApiException {
         if (tools == null) {
             return null;
         }
         List<Tool> out = new ArrayList<>(tools.size());
-        Set<String> names = new HashSet<>();
         for (int i = 0; i < tools.size(); i++) {
             ResponseTool t = tools.get(i);
             String at = "tools[" + i + "]";
@@ -229,15 +216,6 @@ public final class ResponsesRequestMapper {
             if (!t.type().equals("function")) {
                 throw ApiException.unsupported("tools of type '" + InputItems.clip(t.type()) + "' are not supported; "
                         + "only function tools are", at + ".type");
-            }
-            if (t.name() == null || !TOOL_NAME.matcher(t.name()).matches()) {
-                throw ApiException.invalid(at + ".name must be 1-64 letters, digits, '_' or '-'", at + ".name");
-            }
-            if (!names.add(t.name())) {
-                throw ApiException.invalid("duplicate tool name '" + t.name() + "'", at + ".name");
-            }
-            if (t.parameters() != null && !t.parameters().isNull() && !t.parameters().isObject()) {
-                throw ApiException.invalid(at + ".parameters must be a JSON Schema object", at + ".parameters");
             }
             out.add(new Tool("function", new FunctionDefinition(t.name(), t.description(), t.parameters(), t.strict())));
         }
