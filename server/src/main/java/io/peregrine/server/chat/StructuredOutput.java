@@ -25,16 +25,15 @@ public final class StructuredOutput {
 
     /** The grammars of a chat request: its response_format (null or absent: free text) and its strict tools. */
     public static OutputGrammars grammars(JsonNode responseFormat, List<Tool> tools) throws ApiException {
-        return new OutputGrammars(content(responseFormat, "response_format"), arguments(tools));
+        return new OutputGrammars(content(responseFormat), arguments(tools));
     }
 
     /**
      * A {@code response_format} object ({@code {"type": "text" | "json_object" | "json_schema", ...}}); null for
-     * free text.
-     *
-     * @param param where the object sits in the request, for error messages
+     * free text. The Responses API's text.format arrives here rewritten in this shape.
      */
-    public static JsonGrammar content(JsonNode format, String param) throws ApiException {
+    public static JsonGrammar content(JsonNode format) throws ApiException {
+        String param = "response_format";
         if (format == null || format.isNull()) {
             return null;
         }
