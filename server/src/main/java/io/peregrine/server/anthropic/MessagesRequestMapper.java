@@ -17,6 +17,7 @@ import io.peregrine.server.chat.StructuredOutput;
 import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
@@ -113,7 +114,7 @@ public final class MessagesRequestMapper {
                 throw ApiException.invalid(at + " must be an object", at);
             }
             if (d.type() != null && !d.type().equals("custom")) {
-                throw ApiException.unsupported(at + ": server tools ('" + clip(d.type()) + "') are not supported; "
+                throw ApiException.unsupported(at + ": server tools ('" + Quote.clip(d.type()) + "') are not supported; "
                         + "declare client tools with a name and an input_schema", at + ".type");
             }
             if (d.name() == null || !TOOL_NAME.matcher(d.name()).matches()) {
@@ -151,7 +152,7 @@ public final class MessagesRequestMapper {
                 }
                 String name = node.path("name").textValue();
                 if (tools.stream().noneMatch(t -> t.function().name().equals(name))) {
-                    throw ApiException.invalid("tool_choice names tool '" + clip(name) + "', which is not in 'tools'",
+                    throw ApiException.invalid("tool_choice names tool '" + Quote.clip(name) + "', which is not in 'tools'",
                             "tool_choice.name");
                 }
                 yield new ToolChoice.Named(name);
@@ -199,11 +200,7 @@ public final class MessagesRequestMapper {
                 return ThinkingMode.ENABLED;
             }
             default -> throw ApiException.invalid("thinking.type must be 'enabled', 'adaptive' or 'disabled', got '"
-                    + clip(type) + "'", "thinking.type");
+                    + Quote.clip(type) + "'", "thinking.type");
         }
-    }
-
-    private static String clip(String s) {
-        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
     }
 }

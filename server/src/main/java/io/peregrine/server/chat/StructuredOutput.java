@@ -6,6 +6,7 @@ import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.constrain.json.JsonGrammar;
 import io.peregrine.engine.constrain.json.SchemaException;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,7 +54,7 @@ public final class StructuredOutput {
                 yield jsonSchema(js, param + ".json_schema");
             }
             default -> throw ApiException.invalid(param + ".type must be 'text', 'json_object' or 'json_schema'"
-                    + (type.isEmpty() ? "" : ", got '" + clip(type) + "'"), param + ".type");
+                    + (type.isEmpty() ? "" : ", got '" + Quote.clip(type) + "'"), param + ".type");
         };
     }
 
@@ -113,9 +114,5 @@ public final class StructuredOutput {
         } catch (SchemaException e) {
             throw ApiException.invalid(param + ": " + e.getMessage(), param);
         }
-    }
-
-    private static String clip(String s) {
-        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
     }
 }

@@ -38,7 +38,7 @@ public final class ApiException extends Exception {
 
     public static ApiException modelNotFound(String model) {
         return new ApiException(HttpResponseStatus.NOT_FOUND, "invalid_request_error",
-                "The model '" + Messages.clip(model) + "' does not exist", "model", "model_not_found", 0);
+                "The model '" + Quote.clip(model) + "' does not exist", "model", "model_not_found", 0);
     }
 
     public static ApiException notFound(String message) {

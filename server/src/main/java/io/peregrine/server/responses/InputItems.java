@@ -12,6 +12,7 @@ import io.peregrine.api.chat.FunctionCall;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.api.responses.ResponseInputItem;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -107,7 +108,7 @@ final class InputItems {
                         throw ApiException.invalid(at + ".arguments must be a string of JSON", at + ".arguments");
                     }
                     if (!calls.add(callId)) {
-                        throw ApiException.invalid(at + ".call_id '" + clip(callId) + "' is used by an earlier "
+                        throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' is used by an earlier "
                                 + "function_call", at + ".call_id");
                     }
                     turn.calls.add(new ToolCall(null, callId, "function", new FunctionCall(name, args.textValue())));
@@ -115,14 +116,14 @@ final class InputItems {
                 case "function_call_output" -> {
                     String callId = required(item.callId(), at + ".call_id");
                     if (!calls.contains(callId)) {
-                        throw ApiException.invalid(at + ".call_id '" + clip(callId) + "' does not match any earlier "
+                        throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' does not match any earlier "
                                 + "function_call", at + ".call_id");
                     }
                     turn.flush(out);
                     out.add(new ChatMessage("tool", TextNode.valueOf(toolOutput(item.output(), at + ".output")),
                             null, null, callId, null, null, null));
                 }
-                default -> throw ApiException.unsupported("input items of type '" + clip(type) + "' are not supported "
+                default -> throw ApiException.unsupported("input items of type '" + Quote.clip(type) + "' are not supported "
                         + "(message, function_call, function_call_output and reasoning are)", at + ".type");
             }
         }
@@ -141,7 +142,7 @@ final class InputItems {
         }
         JsonNode item = stored.find(id.textValue());
         if (item == null) {
-            throw ApiException.invalid(at + " references item '" + clip(id.textValue()) + "', which is not the output "
+            throw ApiException.invalid(at + " references item '" + Quote.clip(id.textValue()) + "', which is not the output "
                     + "of a response stored here (input items are not stored; send them again)", at + ".id");
         }
         return item;
@@ -151,7 +152,7 @@ final class InputItems {
         try {
             return json.treeToValue(node, ResponseInputItem.class);
         } catch (JsonProcessingException e) {
-            throw ApiException.invalid("Invalid " + at + ": " + clip(String.valueOf(e.getOriginalMessage())), at);
+            throw ApiException.invalid("Invalid " + at + ": " + Quote.clip(String.valueOf(e.getOriginalMessage())), at);
         }
     }
 
@@ -159,7 +160,7 @@ final class InputItems {
         String role = item.role();
         if (role == null || !ROLES.contains(role)) {
             throw ApiException.invalid(at + ".role must be one of assistant, developer, system, user, got "
-                    + (role == null ? "nothing" : "'" + clip(role) + "'"), at + ".role");
+                    + (role == null ? "nothing" : "'" + Quote.clip(role) + "'"), at + ".role");
         }
         JsonNode content = item.content();
         if (content == null || content.isNull()) {
@@ -223,7 +224,7 @@ final class InputItems {
                 }
                 case "input_audio" -> throw ApiException.unsupported("input_audio parts are not supported", pat + ".type");
                 default -> throw ApiException.invalid(pat + ".type must be input_text, input_image or input_file, got '"
-                        + clip(type) + "'", pat + ".type");
+                        + Quote.clip(type) + "'", pat + ".type");
             }
         }
         return parts;
@@ -251,7 +252,7 @@ final class InputItems {
                     sb.append(r.textValue());
                 }
                 default -> throw ApiException.invalid(pat + ".type must be output_text or refusal in an assistant "
-                        + "message, got '" + clip(part.path("type").asText("")) + "'", pat + ".type");
+                        + "message, got '" + Quote.clip(part.path("type").asText("")) + "'", pat + ".type");
             }
         }
         return sb.toString();
@@ -297,7 +298,7 @@ final class InputItems {
             String pat = at + "[" + j + "]";
             if (!"input_text".equals(part.path("type").asText(""))) {
                 throw ApiException.unsupported("only input_text parts are supported in a function_call_output, got '"
-                        + clip(part.path("type").asText("")) + "'", pat + ".type");
+                        + Quote.clip(part.path("type").asText("")) + "'", pat + ".type");
             }
             sb.append(text(part, pat));
         }
@@ -319,9 +320,6 @@ final class InputItems {
         return value;
     }
 
-    static String clip(String s) {
-        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
-    }
 
     /** The assistant turn being gathered from consecutive output items. */
     private static final class Turn {

@@ -17,6 +17,7 @@ import io.peregrine.api.responses.ResponseTool;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -72,7 +73,7 @@ public final class ResponsesRequestMapper {
             ResponseStore.Stored previous = store.get(r.previousResponseId());
             if (previous == null) {
                 throw new ApiException(HttpResponseStatus.BAD_REQUEST,
-                        "invalid_request_error", "Previous response with id '" + InputItems.clip(r.previousResponseId())
+                        "invalid_request_error", "Previous response with id '" + Quote.clip(r.previousResponseId())
                         + "' not found (" + store.retention() + ")",
                         "previous_response_id", "previous_response_not_found", 0);
             }
@@ -146,7 +147,7 @@ public final class ResponsesRequestMapper {
                     throw ApiException.unsupported("include 'message.output_text.logprobs' is not supported", "include");
                 }
                 if (inc == null || !INCLUDES_NOOP.contains(inc)) {
-                    throw ApiException.invalid("include has an unknown value '" + InputItems.clip(String.valueOf(inc))
+                    throw ApiException.invalid("include has an unknown value '" + Quote.clip(String.valueOf(inc))
                             + "'", "include");
                 }
             }
@@ -154,7 +155,7 @@ public final class ResponsesRequestMapper {
         if (r.text() != null) {
             String verbosity = r.text().verbosity();
             if (verbosity != null && !verbosity.equals("medium")) {
-                throw ApiException.unsupported("text.verbosity '" + InputItems.clip(verbosity) + "' is not supported "
+                throw ApiException.unsupported("text.verbosity '" + Quote.clip(verbosity) + "' is not supported "
                         + "(only medium)", "text.verbosity");
             }
         }
@@ -214,7 +215,7 @@ public final class ResponsesRequestMapper {
                 throw ApiException.invalid(at + ".type is required", at + ".type");
             }
             if (!t.type().equals("function")) {
-                throw ApiException.unsupported("tools of type '" + InputItems.clip(t.type()) + "' are not supported; "
+                throw ApiException.unsupported("tools of type '" + Quote.clip(t.type()) + "' are not supported; "
                         + "only function tools are", at + ".type");
             }
             out.add(new Tool("function", new FunctionDefinition(t.name(), t.description(), t.parameters(), t.strict())));
@@ -236,7 +237,7 @@ public final class ResponsesRequestMapper {
             return out;
         }
         if (choice.isObject() && choice.hasNonNull("type")) {
-            throw ApiException.unsupported("tool_choice of type '" + InputItems.clip(choice.path("type").asText())
+            throw ApiException.unsupported("tool_choice of type '" + Quote.clip(choice.path("type").asText())
                     + "' is not supported (none, auto, required or {\"type\": \"function\", \"name\": ...})",
                     "tool_choice");
         }
@@ -272,7 +273,7 @@ public final class ResponsesRequestMapper {
             Map.Entry<String, JsonNode> e = it.next();
             if (e.getKey().length() > 64 || !e.getValue().isTextual() || e.getValue().textValue().length() > 512) {
                 throw ApiException.invalid("metadata keys are strings of at most 64 characters and values strings of "
-                        + "at most 512", "metadata." + InputItems.clip(e.getKey()));
+                        + "at most 512", "metadata." + Quote.clip(e.getKey()));
             }
         }
         return metadata;
