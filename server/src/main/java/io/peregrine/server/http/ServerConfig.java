@@ -103,11 +103,6 @@ public record ServerConfig(
                 sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors, responsesStoreSize);
     }
 
-    public ServerConfig withResponsesStoreSize(int size) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, size);
-    }
-
     public ServerConfig withCors(CorsPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
                 sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy, responsesStoreSize);
