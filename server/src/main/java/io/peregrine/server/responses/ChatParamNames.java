@@ -22,7 +22,10 @@ final class ChatParamNames {
             new Rename(Pattern.compile("^response_format(?=$|\\.)"), "text.format"),
             // function tools are flat too: tools[i].name, tools[i].parameters
             new Rename(Pattern.compile("^(tools\\[\\d+])\\.function(?=\\.)"), "$1"),
-            new Rename(Pattern.compile("^reasoning_effort$"), "reasoning.effort"));
+            new Rename(Pattern.compile("^reasoning_effort$"), "reasoning.effort"),
+            // a limit on the whole conversation (too many images); messages[i] is not renamed, as chat's message
+            // indices do not follow input's (instructions, stored turns and items merge into messages)
+            new Rename(Pattern.compile("^messages$"), "input"));
 
     /** {@code e} naming the Responses API's field, or {@code e} itself when chat's name is also the Responses one. */
     static ApiException inResponsesTerms(ApiException e) {

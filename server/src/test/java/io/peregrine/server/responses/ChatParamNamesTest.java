@@ -43,6 +43,14 @@ class ChatParamNamesTest {
     }
 
     @Test
+    void aConversationLimitNamesInput() {
+        ApiException e = renamed("Too many images: 17 in this request, the limit is 16", "messages");
+        assertEquals("input", e.param());
+        assertEquals("messages[2].content", renamed("x", "messages[2].content").param(),
+                "chat's message index is not input's: left as it is rather than guessed");
+    }
+
+    @Test
     void namesBothApisShareAreLeftAlone() {
         for (String param : new String[] {"temperature", "tools", "tool_choice", "response_formats", "model"}) {
             ApiException e = ApiException.invalid("bad " + param, param);
