@@ -195,8 +195,8 @@ final class AnthropicHistory {
         }
         String id = idNode.textValue();
         if (!called.contains(id)) {
-            throw ApiException.invalid(at + ".tool_use_id '" + Quote.clip(id) + "' does not match any tool_use block of "
-                    + "an earlier assistant turn", at + ".tool_use_id");
+            throw ApiException.invalid(at + ".tool_use_id '" + Quote.clip(id) + "' does not match any tool_use block"
+                    + " of an earlier assistant turn", at + ".tool_use_id");
         }
         if (!answered.add(id)) {
             throw ApiException.invalid(at + ".tool_use_id '" + Quote.clip(id) + "' was already answered by an earlier "

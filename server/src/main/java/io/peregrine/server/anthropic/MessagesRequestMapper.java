@@ -25,7 +25,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.IntFunction;
-import java.util.regex.Pattern;
 
 /**
  * Validates a Messages API request and maps it onto the chat pipeline's {@link ChatPlan}: the same template,
@@ -38,9 +37,6 @@ import java.util.regex.Pattern;
  * {@code max_tokens}.
  */
 public final class MessagesRequestMapper {
-    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final int MAX_TOOLS = 128;
-
     private final SamplingResolver sampling;
     private final ChatRequestMapper chat;
 
@@ -102,8 +98,9 @@ public final class MessagesRequestMapper {
         if (defs == null) {
             return List.of();
         }
-        if (defs.size() > MAX_TOOLS) {
-            throw ApiException.invalid("at most " + MAX_TOOLS + " tools are allowed, got " + defs.size(), "tools");
+        if (defs.size() > ChatRequestMapper.MAX_TOOLS) {
+            throw ApiException.invalid("at most " + ChatRequestMapper.MAX_TOOLS + " tools are allowed, got "
+                    + defs.size(), "tools");
         }
         List<Tool> tools = new ArrayList<>(defs.size());
         Set<String> names = new HashSet<>();
@@ -114,10 +111,10 @@ public final class MessagesRequestMapper {
                 throw ApiException.invalid(at + " must be an object", at);
             }
             if (d.type() != null && !d.type().equals("custom")) {
-                throw ApiException.unsupported(at + ": server tools ('" + Quote.clip(d.type()) + "') are not supported; "
-                        + "declare client tools with a name and an input_schema", at + ".type");
+                throw ApiException.unsupported(at + ": server tools ('" + Quote.clip(d.type()) + "') are not "
+                        + "supported; declare client tools with a name and an input_schema", at + ".type");
             }
-            if (d.name() == null || !TOOL_NAME.matcher(d.name()).matches()) {
+            if (d.name() == null || !ChatRequestMapper.TOOL_NAME.matcher(d.name()).matches()) {
                 throw ApiException.invalid(at + ".name must be 1-64 letters, digits, '_' or '-'", at + ".name");
             }
             if (!names.add(d.name())) {
@@ -152,8 +149,8 @@ public final class MessagesRequestMapper {
                 }
                 String name = node.path("name").textValue();
                 if (tools.stream().noneMatch(t -> t.function().name().equals(name))) {
-                    throw ApiException.invalid("tool_choice names tool '" + Quote.clip(name) + "', which is not in 'tools'",
-                            "tool_choice.name");
+                    throw ApiException.invalid("tool_choice names tool '" + Quote.clip(name) + "', which is not in "
+                            + "'tools'", "tool_choice.name");
                 }
                 yield new ToolChoice.Named(name);
             }

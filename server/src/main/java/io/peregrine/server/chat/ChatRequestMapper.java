@@ -18,8 +18,9 @@ import java.util.regex.Pattern;
 
 /** Validates a chat completion request field by field and turns it into a {@link ChatPlan}. */
 public final class ChatRequestMapper {
-    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final int MAX_TOOLS = 128;
+    /** OpenAI's function name rule; every API that maps tools onto chat's holds them to it. */
+    public static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    public static final int MAX_TOOLS = 128;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private final SamplingResolver sampling;

@@ -116,15 +116,15 @@ final class InputItems {
                 case "function_call_output" -> {
                     String callId = required(item.callId(), at + ".call_id");
                     if (!calls.contains(callId)) {
-                        throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' does not match any earlier "
-                                + "function_call", at + ".call_id");
+                        throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' does not match any "
+                                + "earlier function_call", at + ".call_id");
                     }
                     turn.flush(out);
                     out.add(new ChatMessage("tool", TextNode.valueOf(toolOutput(item.output(), at + ".output")),
                             null, null, callId, null, null, null));
                 }
-                default -> throw ApiException.unsupported("input items of type '" + Quote.clip(type) + "' are not supported "
-                        + "(message, function_call, function_call_output and reasoning are)", at + ".type");
+                default -> throw ApiException.unsupported("input items of type '" + Quote.clip(type) + "' are not "
+                        + "supported (message, function_call, function_call_output and reasoning are)", at + ".type");
             }
         }
         turn.flush(out);
@@ -142,8 +142,8 @@ final class InputItems {
         }
         JsonNode item = stored.find(id.textValue());
         if (item == null) {
-            throw ApiException.invalid(at + " references item '" + Quote.clip(id.textValue()) + "', which is not the output "
-                    + "of a response stored here (input items are not stored; send them again)", at + ".id");
+            throw ApiException.invalid(at + " references item '" + Quote.clip(id.textValue()) + "', which is not the "
+                    + "output of a response stored here (input items are not stored; send them again)", at + ".id");
         }
         return item;
     }
