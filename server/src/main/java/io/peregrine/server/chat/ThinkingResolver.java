@@ -37,7 +37,8 @@ public final class ThinkingResolver {
                 for (Iterator<String> it = thinking.fieldNames(); it.hasNext(); ) {
                     String k = it.next();
                     if (k.equals("budget_tokens")) {
-                        throw ApiException.unsupported("thinking.budget_tokens is not supported", "thinking.budget_tokens");
+                        throw ApiException.unsupported("thinking.budget_tokens is not supported; chat completions "
+                                + "cap the reasoning with thinking_token_budget", "thinking.budget_tokens");
                     }
                     if (!k.equals("type") && !k.equals("keep")) {
                         throw ApiException.invalid("Unknown field thinking." + k + " (expected type, keep)", "thinking." + k);
