@@ -10,8 +10,8 @@ import java.util.List;
  * @param priorToolCalls tool calls already in the conversation: Kimi's call ids ({@code functions.name:idx})
  *                       count across the whole conversation, so new ids continue from here
  * @param grammars       the JSON the content (response_format) and strict tools' arguments must follow
- * @param thinkingBudget reasoning tokens after which the answer is forced to start (Anthropic's
- *                       {@code budget_tokens}), or null for no cap
+ * @param thinkingBudget reasoning tokens after which the answer is forced to start (chat's
+ *                       {@code thinking_token_budget}, Anthropic's {@code budget_tokens}), or null for no cap
  */
 public record OutputSpec(
         ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls, int priorToolCalls,
