@@ -83,15 +83,27 @@ public final class MessagesRequestMapper {
             stopNode.add(s);
         }
         chat.validateConversation(conversation.messages(), tools);
-        IntFunction<SamplingParams> params = forCounting ? null
-                : sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null,
-                        r.seed(), stops.isEmpty() ? null : stopNode, null, null, null, -1), thinking.enabled());
+        IntFunction<SamplingParams> params = forCounting ? null : sampling(r, stops.isEmpty() ? null : stopNode,
+                thinking);
         ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, true);
         OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls(),
                 grammars, thinking.enabled() ? budget[0] : null);
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
                 -1);
         return new MessagesPlan(plan, stops);
+    }
+
+    /** Chat's sampling rules; their errors name stop_sequences where chat's say stop. */
+    private IntFunction<SamplingParams> sampling(MessagesRequest r, JsonNode stops, ThinkingMode thinking)
+            throws ApiException {
+        try {
+            return sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null,
+                    r.seed(), stops, null, null, null, -1), thinking.enabled());
+        } catch (ApiException e) {
+            String param = e.param();
+            throw param != null && (param.equals("stop") || param.startsWith("stop["))
+                    ? e.withParam("stop_sequences" + param.substring("stop".length())) : e;
+        }
     }
 
     private static List<Tool> tools(List<ToolDefinition> defs) throws ApiException {

@@ -85,6 +85,16 @@ public final class ApiException extends Exception {
         return param;
     }
 
+    /**
+     * The same error naming {@code renamed} instead of {@link #param()}, in the message as well: for an API whose
+     * request was validated in another API's shape (Responses and Anthropic through chat's checks). Only the param
+     * itself is rewritten in the message; the rest may quote the client's own text.
+     */
+    public ApiException withParam(String renamed) {
+        String message = param == null ? getMessage() : getMessage().replace(param, renamed);
+        return new ApiException(status, type, message, renamed, code, retryAfterSeconds);
+    }
+
     public String code() {
         return code;
     }

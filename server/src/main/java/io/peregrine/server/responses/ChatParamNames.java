@@ -36,10 +36,7 @@ final class ChatParamNames {
         for (Rename r : RENAMES) {
             Matcher m = r.chat().matcher(param);
             if (m.find()) {
-                String renamed = m.replaceFirst(r.responses());
-                // only the param itself is rewritten in the message: the rest may quote the client's own text
-                return new ApiException(e.status(), e.type(), e.getMessage().replace(param, renamed), renamed,
-                        e.code(), e.retryAfterSeconds());
+                return e.withParam(m.replaceFirst(r.responses()));
             }
         }
         return e;
