@@ -34,6 +34,9 @@ import java.util.UUID;
  *
  * <p>{@code reasoning.effort}: Kimi has one switch, so {@code none} turns thinking off and every other effort
  * (minimal, low, medium, high, xhigh) leaves it on; omitted means on, K2.5's default.
+ *
+ * <p>Read and deliberately not used: {@code service_tier} (one tier here), {@code max_tool_calls} (it caps
+ * built-in tool calls, and there are none), {@code reasoning.summary} (the reasoning comes back whole).
  */
 public final class ResponsesRequestMapper {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
