@@ -21,7 +21,6 @@ import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -33,14 +32,14 @@ import java.util.UUID;
  * way. What is checked here first is what only the Responses API has, with its field names in the errors.
  *
  * <p>{@code reasoning.effort}: Kimi has one switch, so {@code none} turns thinking off and every other effort
- * (minimal, low, medium, high, xhigh) leaves it on; omitted means on, K2.5's default.
+ * (minimal, low, medium, high, xhigh, max) leaves it on; omitted means on, K2.5's default. Chat's
+ * {@code reasoning_effort} rule decides it, so both APIs take the same values.
  *
  * <p>Read and deliberately not used: {@code service_tier} (one tier here), {@code max_tool_calls} (it caps
  * built-in tool calls, and there are none), {@code reasoning.summary} (the reasoning comes back whole).
  */
 public final class ResponsesRequestMapper {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
-    private static final Set<String> EFFORTS_ON = Set.of("minimal", "low", "medium", "high", "xhigh", "max");
     /**
      * include values that need nothing from this server: Kimi's reasoning is returned in the clear, so there is no
      * encrypted_content to add, and the others belong to built-in tools, which are never present here.
@@ -97,7 +96,7 @@ public final class ResponsesRequestMapper {
 
         List<Tool> tools = tools(r.tools());
         JsonNode toolChoice = toolChoice(r.toolChoice());
-        String effort = effort(r.reasoning());
+        String effort = r.reasoning() == null ? null : r.reasoning().effort(); // chat's reasoning_effort decides
         ChatCompletionRequest asChat = new ChatCompletionRequest(r.model(), messages, r.stream(), null, null,
                 maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                 r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
@@ -246,22 +245,6 @@ public final class ResponsesRequestMapper {
         }
         throw ApiException.invalid("tool_choice must be 'none', 'auto', 'required' or "
                 + "{\"type\": \"function\", \"name\": ...}", "tool_choice");
-    }
-
-    /** reasoning.effort as chat's reasoning_effort: "none" (thinking off), "high" (on), or null (the default). */
-    private static String effort(ResponseCreateRequest.ReasoningConfig reasoning) throws ApiException {
-        if (reasoning == null || reasoning.effort() == null) {
-            return null;
-        }
-        String effort = reasoning.effort().toLowerCase(Locale.ROOT);
-        if (effort.equals("none")) {
-            return "none";
-        }
-        if (!EFFORTS_ON.contains(effort)) {
-            throw ApiException.invalid("reasoning.effort must be one of none, minimal, low, medium, high, xhigh",
-                    "reasoning.effort");
-        }
-        return "high";
     }
 
     /** metadata: at most 16 string values (OpenAI's limits), echoed back; {} when absent. */
