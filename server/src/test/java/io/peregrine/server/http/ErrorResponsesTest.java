@@ -158,6 +158,7 @@ class ErrorResponsesTest {
         JsonNode e = expectError(server.post("/v1/chat/completions", chat(",\"guided_json\":{\"type\":\"object\"}")),
                 400, "guided_json");
         assertEquals("unsupported_parameter", e.get("code").asText());
+        assertTrue(e.get("message").asText().contains("response_format"), "points to what does work");
         expectError(server.post("/v1/chat/completions", chat(",\"logit_bias\":{\"5\":10}")), 400, "logit_bias");
         JsonNode budget = expectError(server.post("/v1/chat/completions",
                 chat(",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":9}")), 400, "thinking.budget_tokens");
