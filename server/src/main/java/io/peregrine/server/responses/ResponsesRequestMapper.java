@@ -169,36 +169,23 @@ public final class ResponsesRequestMapper {
     /**
      * text.format in chat's response_format shape ({@code json_schema}'s fields nest under {@code json_schema}
      * there), so JSON output is decided where chat decides it, and a Responses client gets what a chat client gets.
+     * Every other value goes to chat as it is: chat's checks judge it, and {@link ChatParamNames} names text.format
+     * in their errors.
      */
-    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) throws ApiException {
-        if (text == null || text.format() == null || text.format().isNull()) {
-            return null;
+    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) {
+        if (text == null || text.format() == null || !"json_schema".equals(text.format().path("type").asText())) {
+            return text == null ? null : text.format();
         }
         JsonNode format = text.format();
-        if (!format.isObject()) {
-            throw ApiException.invalid("text.format must be an object", "text.format");
+        ObjectNode schema = NODES.objectNode();
+        for (String field : List.of("name", "description", "schema", "strict")) {
+            if (format.has(field)) {
+                schema.set(field, format.get(field));
+            }
         }
-        switch (format.path("type").asText("")) {
-            case "text" -> {
-                return null;
-            }
-            case "json_object" -> {
-                return NODES.objectNode().put("type", "json_object");
-            }
-            case "json_schema" -> {
-                ObjectNode schema = NODES.objectNode();
-                for (String field : List.of("name", "description", "schema", "strict")) {
-                    if (format.has(field)) {
-                        schema.set(field, format.get(field));
-                    }
-                }
-                ObjectNode out = NODES.objectNode().put("type", "json_schema");
-                out.set("json_schema", schema);
-                return out;
-            }
-            default -> throw ApiException.invalid("text.format.type must be text, json_object or json_schema",
-                    "text.format.type");
-        }
+        ObjectNode out = NODES.objectNode().put("type", "json_schema");
+        out.set("json_schema", schema);
+        return out;
     }
 
     /**

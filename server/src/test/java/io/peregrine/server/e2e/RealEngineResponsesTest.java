@@ -324,6 +324,8 @@ class RealEngineResponsesTest {
                         .build()),
                 new Bad("tools[1].name", ask("hi").putAdditionalBodyProperty("tools", JsonValue.from(List.of(
                         Map.of("type", "function", "name", "f"), Map.of("type", "function", "name", "f")))).build()),
+                new Bad("text.format", ask("hi").putAdditionalBodyProperty("text",
+                        JsonValue.from(Map.of("format", "json"))).build()),
                 new Bad("text.format.type", ask("hi").putAdditionalBodyProperty("text",
                         JsonValue.from(Map.of("format", Map.of("type", "yaml")))).build()),
                 new Bad("input[0].call_id", ResponseCreateParams.builder().model(RealEngineServer.MODEL)
