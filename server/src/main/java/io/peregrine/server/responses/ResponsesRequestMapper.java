@@ -214,7 +214,8 @@ public final class ResponsesRequestMapper {
 
     /** The Responses tool_choice in chat's spelling; hosted-tool and allowed_tools choices are a 400. */
     private static JsonNode toolChoice(JsonNode choice) throws ApiException {
-        if (choice == null || choice.isNull() || choice.isTextual()) {
+        if (choice == null || choice.isNull()
+                || choice.isTextual() && Set.of("none", "auto", "required").contains(choice.textValue())) {
             return choice;
         }
         if (choice.isObject() && "function".equals(choice.path("type").asText())) {
