@@ -5,9 +5,10 @@ import io.peregrine.engine.runtime.TokenConstraint;
 import java.util.Arrays;
 
 /**
- * Caps the reasoning of a thinking-mode choice (Anthropic's {@code thinking.budget_tokens}): the prompt ends with
- * {@code <think>}; once {@code budget} tokens of reasoning have been generated, {@code </think>} is forced, so the
- * answer starts instead of the reasoning running on to max_tokens. Reasoning ends early at {@code </think>}, at
+ * Caps the reasoning of a thinking-mode choice (chat's {@code thinking_token_budget}, Anthropic's
+ * {@code thinking.budget_tokens}): the prompt ends with {@code <think>}; once {@code budget} tokens of reasoning
+ * have been generated, {@code </think>} is forced, so the answer starts instead of the reasoning running on to
+ * max_tokens. Reasoning ends early at {@code </think>}, at
  * an implicit end ({@code <|tool_calls_section_begin|>}) or at the end of the message, as for the output parser;
  * after that nothing is constrained. {@code </think>} itself is not counted.
  */

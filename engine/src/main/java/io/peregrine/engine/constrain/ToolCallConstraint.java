@@ -108,10 +108,7 @@ public final class ToolCallConstraint implements TokenConstraint {
     public void mask(float[] logits) {
         switch (phase) {
             case REASONING -> {
-                forbid(logits, m.callBegin());
-                forbid(logits, m.argumentBegin());
-                forbid(logits, m.callEnd());
-                forbid(logits, m.sectionEnd());
+                forbidCallMarkers(logits);
                 if (forced || grammars.content() != null) {
                     forbid(logits, m.imEnd()); // the call or the JSON answer must come after the thinking
                     forbid(logits, m.eos());
@@ -124,10 +121,7 @@ public final class ToolCallConstraint implements TokenConstraint {
                 if (json != null) {
                     maskJson(logits, json.complete() ? m.imEnd() : -1, sectionAllowed() ? m.sectionBegin() : -1);
                 } else {
-                    forbid(logits, m.callBegin());
-                    forbid(logits, m.argumentBegin());
-                    forbid(logits, m.callEnd());
-                    forbid(logits, m.sectionEnd());
+                    forbidCallMarkers(logits);
                     if (names.isEmpty()) {
                         forbid(logits, m.sectionBegin());
                     }
@@ -153,8 +147,7 @@ public final class ToolCallConstraint implements TokenConstraint {
     public void accept(int t) {
         Phase next = switch (phase) {
             case REASONING -> {
-                if (t == m.callBegin() || t == m.argumentBegin() || t == m.callEnd() || t == m.sectionEnd()
-                        || (forced || grammars.content() != null) && m.isEnd(t)
+                if (callMarker(t) || (forced || grammars.content() != null) && m.isEnd(t)
                         || names.isEmpty() && t == m.sectionBegin()) {
                     yield null;
                 }
@@ -206,7 +199,7 @@ public final class ToolCallConstraint implements TokenConstraint {
             return sectionAllowed() ? Phase.CALL_BEGIN : null;
         }
         if (json == null) {
-            if (t == m.callBegin() || t == m.argumentBegin() || t == m.callEnd() || t == m.sectionEnd()) {
+            if (callMarker(t)) {
                 return null;
             }
             return m.isEnd(t) ? Phase.DONE : Phase.CONTENT;
@@ -303,6 +296,18 @@ public final class ToolCallConstraint implements TokenConstraint {
         }
         System.arraycopy(b, 0, name, nameLen, b.length);
         nameLen += b.length;
+    }
+
+    /** The markers inside a tool section, which reasoning and free text never contain (the section opens first). */
+    private boolean callMarker(int t) {
+        return t == m.callBegin() || t == m.argumentBegin() || t == m.callEnd() || t == m.sectionEnd();
+    }
+
+    private void forbidCallMarkers(float[] logits) {
+        forbid(logits, m.callBegin());
+        forbid(logits, m.argumentBegin());
+        forbid(logits, m.callEnd());
+        forbid(logits, m.sectionEnd());
     }
 
     private static void forbid(float[] logits, int t) {

@@ -9,6 +9,7 @@ import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.FunctionCall;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -165,7 +166,7 @@ final class AnthropicHistory {
                     }
                     if (!called.add(id)) {
                         // the template would render two calls one result could answer: which one is ambiguous
-                        throw ApiException.invalid(bat + ".id '" + clip(id) + "' is used by an earlier tool_use "
+                        throw ApiException.invalid(bat + ".id '" + Quote.clip(id) + "' is used by an earlier tool_use "
                                 + "block; tool_use ids must be unique", bat + ".id");
                     }
                     calls.add(new ToolCall(null, id, "function", new FunctionCall(name, input)));
@@ -194,11 +195,11 @@ final class AnthropicHistory {
         }
         String id = idNode.textValue();
         if (!called.contains(id)) {
-            throw ApiException.invalid(at + ".tool_use_id '" + clip(id) + "' does not match any tool_use block of "
-                    + "an earlier assistant turn", at + ".tool_use_id");
+            throw ApiException.invalid(at + ".tool_use_id '" + Quote.clip(id) + "' does not match any tool_use block"
+                    + " of an earlier assistant turn", at + ".tool_use_id");
         }
         if (!answered.add(id)) {
-            throw ApiException.invalid(at + ".tool_use_id '" + clip(id) + "' was already answered by an earlier "
+            throw ApiException.invalid(at + ".tool_use_id '" + Quote.clip(id) + "' was already answered by an earlier "
                     + "tool_result; each tool_use takes exactly one", at + ".tool_use_id");
         }
         JsonNode isError = b.get("is_error");
@@ -236,9 +237,5 @@ final class AnthropicHistory {
 
     private static ChatMessage message(String role, JsonNode content) {
         return new ChatMessage(role, content, null, null, null, null, null, null);
-    }
-
-    private static String clip(String s) {
-        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
     }
 }

@@ -8,26 +8,23 @@ import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.OutputGrammars;
-import io.peregrine.engine.constrain.json.JsonGrammar;
-import io.peregrine.engine.constrain.json.SchemaException;
 import io.peregrine.engine.runtime.SamplingParams;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.chat.OutputSpec;
+import io.peregrine.server.chat.StructuredOutput;
 import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.IntFunction;
-import java.util.regex.Pattern;
 
 /**
  * Validates a Messages API request and maps it onto the chat pipeline's {@link ChatPlan}: the same template,
@@ -40,9 +37,6 @@ import java.util.regex.Pattern;
  * {@code max_tokens}.
  */
 public final class MessagesRequestMapper {
-    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final int MAX_TOOLS = 128;
-
     private final SamplingResolver sampling;
     private final ChatRequestMapper chat;
 
@@ -68,7 +62,8 @@ public final class MessagesRequestMapper {
         }
         AnthropicHistory.Conversation conversation = AnthropicHistory.convert(r.system(), r.messages());
         List<Tool> tools = tools(r.tools());
-        OutputGrammars grammars = new OutputGrammars(null, strictInputs(r.tools()));
+        OutputGrammars grammars = new OutputGrammars(null,
+                StructuredOutput.arguments(tools, i -> "tools[" + i + "].input_schema"));
         JsonNode choiceNode = r.toolChoice();
         ToolChoice toolChoice = toolChoice(choiceNode, tools);
         boolean parallel = choiceNode == null || !choiceNode.path("disable_parallel_tool_use").asBoolean(false);
@@ -88,9 +83,8 @@ public final class MessagesRequestMapper {
             stopNode.add(s);
         }
         chat.validateConversation(conversation.messages(), tools);
-        IntFunction<SamplingParams> params = forCounting ? null
-                : sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null,
-                        r.seed(), stops.isEmpty() ? null : stopNode, null, null, null, -1), thinking.enabled());
+        IntFunction<SamplingParams> params = forCounting ? null : sampling(r, stops.isEmpty() ? null : stopNode,
+                thinking);
         ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, true);
         OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls(),
                 grammars, thinking.enabled() ? budget[0] : null);
@@ -99,12 +93,26 @@ public final class MessagesRequestMapper {
         return new MessagesPlan(plan, stops);
     }
 
+    /** Chat's sampling rules; their errors name stop_sequences where chat's say stop. */
+    private IntFunction<SamplingParams> sampling(MessagesRequest r, JsonNode stops, ThinkingMode thinking)
+            throws ApiException {
+        try {
+            return sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null,
+                    r.seed(), stops, null, null, null, -1), thinking.enabled());
+        } catch (ApiException e) {
+            String param = e.param();
+            throw param != null && (param.equals("stop") || param.startsWith("stop["))
+                    ? e.withParam("stop_sequences" + param.substring("stop".length())) : e;
+        }
+    }
+
     private static List<Tool> tools(List<ToolDefinition> defs) throws ApiException {
         if (defs == null) {
             return List.of();
         }
-        if (defs.size() > MAX_TOOLS) {
-            throw ApiException.invalid("at most " + MAX_TOOLS + " tools are allowed, got " + defs.size(), "tools");
+        if (defs.size() > ChatRequestMapper.MAX_TOOLS) {
+            throw ApiException.invalid("at most " + ChatRequestMapper.MAX_TOOLS + " tools are allowed, got "
+                    + defs.size(), "tools");
         }
         List<Tool> tools = new ArrayList<>(defs.size());
         Set<String> names = new HashSet<>();
@@ -115,10 +123,10 @@ public final class MessagesRequestMapper {
                 throw ApiException.invalid(at + " must be an object", at);
             }
             if (d.type() != null && !d.type().equals("custom")) {
-                throw ApiException.unsupported(at + ": server tools ('" + clip(d.type()) + "') are not supported; "
-                        + "declare client tools with a name and an input_schema", at + ".type");
+                throw ApiException.unsupported(at + ": server tools ('" + Quote.clip(d.type()) + "') are not "
+                        + "supported; declare client tools with a name and an input_schema", at + ".type");
             }
-            if (d.name() == null || !TOOL_NAME.matcher(d.name()).matches()) {
+            if (d.name() == null || !ChatRequestMapper.TOOL_NAME.matcher(d.name()).matches()) {
                 throw ApiException.invalid(at + ".name must be 1-64 letters, digits, '_' or '-'", at + ".name");
             }
             if (!names.add(d.name())) {
@@ -131,26 +139,6 @@ public final class MessagesRequestMapper {
                     d.strict())));
         }
         return tools;
-    }
-
-    /**
-     * The input grammars of the tools declared {@code "strict": true} (Anthropic's strict tool use), named by
-     * {@code input_schema} in errors. Called after {@link #tools} has validated the declarations.
-     */
-    private static Map<String, JsonGrammar> strictInputs(List<ToolDefinition> defs) throws ApiException {
-        Map<String, JsonGrammar> out = new HashMap<>();
-        for (int i = 0; defs != null && i < defs.size(); i++) {
-            ToolDefinition d = defs.get(i);
-            if (Boolean.TRUE.equals(d.strict())) {
-                String at = "tools[" + i + "].input_schema";
-                try {
-                    out.put(d.name(), JsonGrammar.compileObject(d.inputSchema(), true));
-                } catch (SchemaException e) {
-                    throw ApiException.invalid(at + ": " + e.getMessage(), at);
-                }
-            }
-        }
-        return out;
     }
 
     static ToolChoice toolChoice(JsonNode node, List<Tool> tools) throws ApiException {
@@ -173,8 +161,8 @@ public final class MessagesRequestMapper {
                 }
                 String name = node.path("name").textValue();
                 if (tools.stream().noneMatch(t -> t.function().name().equals(name))) {
-                    throw ApiException.invalid("tool_choice names tool '" + clip(name) + "', which is not in 'tools'",
-                            "tool_choice.name");
+                    throw ApiException.invalid("tool_choice names tool '" + Quote.clip(name) + "', which is not in "
+                            + "'tools'", "tool_choice.name");
                 }
                 yield new ToolChoice.Named(name);
             }
@@ -221,11 +209,7 @@ public final class MessagesRequestMapper {
                 return ThinkingMode.ENABLED;
             }
             default -> throw ApiException.invalid("thinking.type must be 'enabled', 'adaptive' or 'disabled', got '"
-                    + clip(type) + "'", "thinking.type");
+                    + Quote.clip(type) + "'", "thinking.type");
         }
-    }
-
-    private static String clip(String s) {
-        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
     }
 }

@@ -11,9 +11,8 @@ public interface ChatPromptBuilder {
 
     /**
      * The prompt to generate from, with what the output must obey (tool calls, response_format, a thinking
-     * budget constrain sampling). {@link #build(ChatInput)} alone is for counting tokens.
+     * budget constrain sampling). {@link #build(ChatInput)} alone is for counting tokens. No default: a builder
+     * that dropped {@code output} would accept response_format, strict tools and budgets and honour none of them.
      */
-    default ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
-        return build(input);
-    }
+    ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException;
 }

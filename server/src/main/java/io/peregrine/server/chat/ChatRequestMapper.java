@@ -6,6 +6,7 @@ import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import io.peregrine.server.http.UnsupportedFields;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
@@ -17,8 +18,9 @@ import java.util.regex.Pattern;
 
 /** Validates a chat completion request field by field and turns it into a {@link ChatPlan}. */
 public final class ChatRequestMapper {
-    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final int MAX_TOOLS = 128;
+    /** OpenAI's function name rule; every API that maps tools onto chat's holds them to it. */
+    public static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    public static final int MAX_TOOLS = 128;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private final SamplingResolver sampling;
@@ -226,16 +228,13 @@ public final class ChatRequestMapper {
             }
             unanswered.removeFirst();
         } else if (!called.contains(id)) {
-            throw ApiException.invalid(at + ".tool_call_id '" + clip(id) + "' does not match any tool call of an "
+            throw ApiException.invalid(at + ".tool_call_id '" + Quote.clip(id) + "' does not match any tool call of an "
                     + "earlier assistant message", at + ".tool_call_id");
         } else {
             unanswered.remove(id);
         }
     }
 
-    private static String clip(String s) {
-        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
-    }
 
     private static List<Tool> validateTools(List<Tool> tools) throws ApiException {
         if (tools == null) {

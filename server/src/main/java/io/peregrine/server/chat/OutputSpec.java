@@ -10,8 +10,8 @@ import java.util.List;
  * @param priorToolCalls tool calls already in the conversation: Kimi's call ids ({@code functions.name:idx})
  *                       count across the whole conversation, so new ids continue from here
  * @param grammars       the JSON the content (response_format) and strict tools' arguments must follow
- * @param thinkingBudget reasoning tokens after which the answer is forced to start (Anthropic's
- *                       {@code budget_tokens}), or null for no cap
+ * @param thinkingBudget reasoning tokens after which the answer is forced to start (chat's
+ *                       {@code thinking_token_budget}, Anthropic's {@code budget_tokens}), or null for no cap
  */
 public record OutputSpec(
         ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls, int priorToolCalls,
@@ -22,12 +22,6 @@ public record OutputSpec(
         if (thinkingBudget != null && thinkingBudget < 1) {
             throw new IllegalArgumentException("thinking budget " + thinkingBudget);
         }
-    }
-
-    /** No cap on reasoning. */
-    public OutputSpec(ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls,
-                      int priorToolCalls, OutputGrammars grammars) {
-        this(thinking, tools, toolChoice, parallelToolCalls, priorToolCalls, grammars, null);
     }
 
     /** Free-text content; tools' arguments any JSON object. */

@@ -6,9 +6,11 @@ import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.constrain.json.JsonGrammar;
 import io.peregrine.engine.constrain.json.SchemaException;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 
 /**
  * {@code response_format} and strict tools, read into the grammars the output constraint follows. Shared by every
@@ -24,16 +26,15 @@ public final class StructuredOutput {
 
     /** The grammars of a chat request: its response_format (null or absent: free text) and its strict tools. */
     public static OutputGrammars grammars(JsonNode responseFormat, List<Tool> tools) throws ApiException {
-        return new OutputGrammars(content(responseFormat, "response_format"), arguments(tools));
+        return new OutputGrammars(content(responseFormat), arguments(tools));
     }
 
     /**
      * A {@code response_format} object ({@code {"type": "text" | "json_object" | "json_schema", ...}}); null for
-     * free text.
-     *
-     * @param param where the object sits in the request, for error messages
+     * free text. The Responses API's text.format arrives here rewritten in this shape.
      */
-    public static JsonGrammar content(JsonNode format, String param) throws ApiException {
+    public static JsonGrammar content(JsonNode format) throws ApiException {
+        String param = "response_format";
         if (format == null || format.isNull()) {
             return null;
         }
@@ -53,7 +54,7 @@ public final class StructuredOutput {
                 yield jsonSchema(js, param + ".json_schema");
             }
             default -> throw ApiException.invalid(param + ".type must be 'text', 'json_object' or 'json_schema'"
-                    + (type.isEmpty() ? "" : ", got '" + clip(type) + "'"), param + ".type");
+                    + (type.isEmpty() ? "" : ", got '" + Quote.clip(type) + "'"), param + ".type");
         };
     }
 
@@ -76,6 +77,17 @@ public final class StructuredOutput {
 
     /** The argument grammars of the tools declared {@code "strict": true}, by function name. */
     public static Map<String, JsonGrammar> arguments(List<Tool> tools) throws ApiException {
+        return arguments(tools, i -> "tools[" + i + "].function.parameters");
+    }
+
+    /**
+     * {@link #arguments(List)} for an API that declares tools in its own shape and maps them onto chat tools one
+     * for one (Anthropic's {@code input_schema}).
+     *
+     * @param schemaAt where tool i's schema sits in the client's request, for error messages
+     */
+    public static Map<String, JsonGrammar> arguments(List<Tool> tools, IntFunction<String> schemaAt)
+            throws ApiException {
         Map<String, JsonGrammar> out = new HashMap<>();
         for (int i = 0; i < tools.size(); i++) {
             Tool t = tools.get(i);
@@ -86,7 +98,7 @@ public final class StructuredOutput {
             if (params == null || params.isNull()) {
                 continue; // no parameters: the constraint forces {}
             }
-            String param = "tools[" + i + "].function.parameters";
+            String param = schemaAt.apply(i);
             try {
                 out.put(t.function().name(), JsonGrammar.compileObject(params, true));
             } catch (SchemaException e) {
@@ -102,9 +114,5 @@ public final class StructuredOutput {
         } catch (SchemaException e) {
             throw ApiException.invalid(param + ": " + e.getMessage(), param);
         }
-    }
-
-    private static String clip(String s) {
-        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
     }
 }

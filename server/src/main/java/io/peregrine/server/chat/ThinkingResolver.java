@@ -12,14 +12,15 @@ import java.util.Set;
  *   <li>Moonshot: {@code thinking: {"type": "enabled"|"disabled", "keep": null|"all"}} (also a bare boolean);</li>
  *   <li>vLLM/SGLang: {@code chat_template_kwargs.thinking} and the Qwen spelling
  *       {@code chat_template_kwargs.enable_thinking}, as a boolean, a 0/1 number or a string;</li>
- *   <li>OpenAI: {@code reasoning_effort} ("none" turns thinking off, low/medium/high/max leave it on).</li>
+ *   <li>OpenAI: {@code reasoning_effort} ("none" turns thinking off, minimal/low/medium/high/xhigh/max leave it on; the Responses API's
+ *   {@code reasoning.effort} arrives here as this field).</li>
  * </ul>
  * Omitted means enabled (K2.5's default). Spellings that disagree are a 400, and so is sending
  * {@code thinking} together with {@code reasoning_effort}, as the Moonshot API does. Strings are parsed, not
  * treated as truthy, because Jinja would take {@code "false"} as true.
  */
 public final class ThinkingResolver {
-    private static final Set<String> EFFORTS_ON = Set.of("minimal", "low", "medium", "high", "max");
+    private static final Set<String> EFFORTS_ON = Set.of("minimal", "low", "medium", "high", "xhigh", "max");
 
     private ThinkingResolver() {}
 
@@ -37,7 +38,8 @@ public final class ThinkingResolver {
                 for (Iterator<String> it = thinking.fieldNames(); it.hasNext(); ) {
                     String k = it.next();
                     if (k.equals("budget_tokens")) {
-                        throw ApiException.unsupported("thinking.budget_tokens is not supported", "thinking.budget_tokens");
+                        throw ApiException.unsupported("thinking.budget_tokens is not supported; chat completions "
+                                + "cap the reasoning with thinking_token_budget", "thinking.budget_tokens");
                     }
                     if (!k.equals("type") && !k.equals("keep")) {
                         throw ApiException.invalid("Unknown field thinking." + k + " (expected type, keep)", "thinking." + k);
@@ -91,8 +93,8 @@ public final class ThinkingResolver {
             } else if (EFFORTS_ON.contains(effort)) {
                 on = true;
             } else {
-                throw ApiException.invalid("reasoning_effort must be one of none, minimal, low, medium, high, max",
-                        "reasoning_effort");
+                throw ApiException.invalid("reasoning_effort must be one of none, minimal, low, medium, high, "
+                        + "xhigh, max", "reasoning_effort");
             }
             if (decided != null && decided != on) {
                 throw conflict(decidedBy, "reasoning_effort");

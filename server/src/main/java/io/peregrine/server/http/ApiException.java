@@ -38,7 +38,7 @@ public final class ApiException extends Exception {
 
     public static ApiException modelNotFound(String model) {
         return new ApiException(HttpResponseStatus.NOT_FOUND, "invalid_request_error",
-                "The model '" + Messages.clip(model) + "' does not exist", "model", "model_not_found", 0);
+                "The model '" + Quote.clip(model) + "' does not exist", "model", "model_not_found", 0);
     }
 
     public static ApiException notFound(String message) {
@@ -83,6 +83,16 @@ public final class ApiException extends Exception {
 
     public String param() {
         return param;
+    }
+
+    /**
+     * The same error naming {@code renamed} instead of {@link #param()}, in the message as well: for an API whose
+     * request was validated in another API's shape (Responses and Anthropic through chat's checks). Only the param
+     * itself is rewritten in the message; the rest may quote the client's own text.
+     */
+    public ApiException withParam(String renamed) {
+        String message = param == null ? getMessage() : getMessage().replace(param, renamed);
+        return new ApiException(status, type, message, renamed, code, retryAfterSeconds);
     }
 
     public String code() {

@@ -103,7 +103,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         try {
             path = new QueryStringDecoder(originForm(req.uri())).path();
         } catch (IllegalArgumentException e) {
-            ex.error(ApiException.invalid("The request URI is not valid: " + Messages.clip(String.valueOf(e.getMessage())),
+            ex.error(ApiException.invalid("The request URI is not valid: " + Quote.clip(String.valueOf(e.getMessage())),
                     null));
             return;
         }
@@ -129,7 +129,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
             // Read as JSON, a compressed body would be a baffling "not valid JSON".
             ex.error(new ApiException(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "invalid_request_error",
-                    "Content-Encoding '" + Messages.clip(encoding) + "' is not supported; send the body uncompressed",
+                    "Content-Encoding '" + Quote.clip(encoding) + "' is not supported; send the body uncompressed",
                     null, "unsupported_content_encoding", 0));
             return;
         }
@@ -193,7 +193,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     /** The decoder's complaint in the client's terms: the status that names the problem, no Java class names. */
     static ApiException malformed(Throwable cause) {
-        String detail = cause == null || cause.getMessage() == null ? "" : ": " + Messages.clip(cause.getMessage());
+        String detail = cause == null || cause.getMessage() == null ? "" : ": " + Quote.clip(cause.getMessage());
         if (cause instanceof TooLongHttpLineException) {
             return new ApiException(HttpResponseStatus.REQUEST_URI_TOO_LONG, "invalid_request_error",
                     "The request line is too long" + detail, null, "uri_too_long", 0);

@@ -14,7 +14,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
-import io.peregrine.api.json.Json;
 import io.peregrine.server.auth.ApiKeys;
 import java.util.concurrent.TimeUnit;
 
@@ -26,16 +25,7 @@ import java.util.concurrent.TimeUnit;
  * {@link ApiHandler}, which checks again on the full request. Per connection (not sharable).
  */
 final class AuthGate extends ChannelInboundHandlerAdapter {
-    private static final byte[] BODY = body(ErrorDialect.OPENAI);
-    private static final byte[] ANTHROPIC_BODY = body(ErrorDialect.ANTHROPIC);
-
-    private static byte[] body(ErrorDialect dialect) {
-        try {
-            return Json.newMapper().writeValueAsBytes(dialect.body(ApiException.unauthorized()));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
-            throw new IllegalStateException(ex);
-        }
-    }
+    private static final CannedErrorBody UNAUTHORIZED = CannedErrorBody.of(ApiException.unauthorized());
 
     private final ApiKeys keys;
     private final CorsPolicy cors;
@@ -62,7 +52,7 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
                 && !keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
             rejected = true;
             ReferenceCountUtil.release(msg);
-            byte[] body = dialectOf(req.uri()) == ErrorDialect.ANTHROPIC ? ANTHROPIC_BODY : BODY;
+            byte[] body = UNAUTHORIZED.forUri(req.uri());
             FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.UNAUTHORIZED,
                     Unpooled.wrappedBuffer(body));
             resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
@@ -83,14 +73,6 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireChannelRead(msg);
-    }
-
-    static ErrorDialect dialectOf(String uri) {
-        try {
-            return ErrorDialect.forPath(new QueryStringDecoder(ApiHandler.originForm(uri)).path());
-        } catch (IllegalArgumentException e) {
-            return ErrorDialect.OPENAI;
-        }
     }
 
     private static boolean isLiveness(String uri) {

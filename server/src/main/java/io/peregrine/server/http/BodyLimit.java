@@ -15,7 +15,6 @@ import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.TimeUnit;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpRequest;
-import io.peregrine.api.json.Json;
 
 /**
  * Netty's aggregator with an OpenAI error body for the 413 it sends on an oversized request. The connection is
@@ -29,24 +28,16 @@ final class BodyLimit extends HttpObjectAggregator {
     static final AttributeKey<Boolean> LINGERING = AttributeKey.valueOf("peregrine.lingering");
     static final int LINGER_SECONDS = 5;
 
-    private final byte[] body;
-    private final byte[] anthropicBody;
+    private final CannedErrorBody tooLarge;
 
     BodyLimit(int maxBytes) {
         super(maxBytes, true);
-        ApiException e = ApiException.tooLarge(maxBytes);
-        try {
-            this.body = Json.newMapper().writeValueAsBytes(ErrorDialect.OPENAI.body(e));
-            this.anthropicBody = Json.newMapper().writeValueAsBytes(ErrorDialect.ANTHROPIC.body(e));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
-            throw new IllegalStateException(ex);
-        }
+        this.tooLarge = CannedErrorBody.of(ApiException.tooLarge(maxBytes));
     }
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-        byte[] body = oversized instanceof HttpRequest req && AuthGate.dialectOf(req.uri()) == ErrorDialect.ANTHROPIC
-                ? anthropicBody : this.body;
+        byte[] body = oversized instanceof HttpRequest req ? tooLarge.forUri(req.uri()) : tooLarge.openai();
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 io.netty.handler.codec.http.HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(body));
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");

@@ -92,16 +92,16 @@ public record CorsPolicy(List<String> origins, List<String> methods, List<String
         String asked = request.get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS, "");
         List<String> refused = new ArrayList<>();
         if (!allowsOrigin(origin)) {
-            refused.add("origin '" + Messages.clip(origin) + "'");
+            refused.add("origin '" + Quote.clip(origin) + "'");
         }
         if (!methods.contains("*") && !methods.contains(method)) {
-            refused.add("method '" + Messages.clip(method) + "'");
+            refused.add("method '" + Quote.clip(method) + "'");
         }
         if (!headers.contains("*")) {
             for (String h : asked.split(",")) {
                 String name = h.trim().toLowerCase(Locale.ROOT);
                 if (!name.isEmpty() && !headers.contains(name)) {
-                    refused.add("header '" + Messages.clip(name) + "'");
+                    refused.add("header '" + Quote.clip(name) + "'");
                 }
             }
         }

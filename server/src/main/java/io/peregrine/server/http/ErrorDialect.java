@@ -1,6 +1,7 @@
 package io.peregrine.server.http;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
 import io.peregrine.api.anthropic.AnthropicError;
 import io.peregrine.api.error.ErrorBody;
 import io.peregrine.api.error.ErrorResponse;
@@ -16,6 +17,15 @@ public enum ErrorDialect {
 
     public static ErrorDialect forPath(String path) {
         return path.equals("/v1/messages") || path.startsWith("/v1/messages/") ? ANTHROPIC : OPENAI;
+    }
+
+    /** {@link #forPath} of a raw request URI; one that does not parse gets OpenAI's envelope. */
+    static ErrorDialect forUri(String uri) {
+        try {
+            return forPath(new QueryStringDecoder(ApiHandler.originForm(uri)).path());
+        } catch (IllegalArgumentException e) {
+            return OPENAI;
+        }
     }
 
     /** The JSON body of {@code e} in this dialect. */

@@ -86,10 +86,6 @@ public final class Exchange {
         this.dialect = d;
     }
 
-    public ErrorDialect dialect() {
-        return dialect;
-    }
-
     public Channel channel() {
         return channel;
     }
@@ -194,11 +190,6 @@ public final class Exchange {
 
     public void flush() {
         channel.flush();
-    }
-
-    /** Writes {@code data: [DONE]} and ends the chunked response. */
-    public void endSse() {
-        endSse(true);
     }
 
     /** Ends the chunked response, after OpenAI's {@code data: [DONE]} when {@code doneMarker}. */

@@ -82,11 +82,11 @@ public final class JsonBodies {
             }
         }
         if (!unknown.isEmpty() && rejectUnknownFields) {
-            throw ApiException.invalid("Unknown field(s) " + Messages.names(unknown)
-                    + " (this server rejects unknown fields)", Messages.clip(unknown.getFirst()));
+            throw ApiException.invalid("Unknown field(s) " + Quote.names(unknown)
+                    + " (this server rejects unknown fields)", Quote.clip(unknown.getFirst()));
         }
         if (!unknown.isEmpty()) {
-            LOG.warning("The following fields were present in the request but ignored: " + Messages.names(unknown));
+            LOG.warning("The following fields were present in the request but ignored: " + Quote.names(unknown));
         }
     }
 

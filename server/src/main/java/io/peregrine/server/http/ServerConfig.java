@@ -111,21 +111,9 @@ public record ServerConfig(
                 sseKeepAlive, rejectUnknownFields, requestReadTimeout, timeout, cors, responsesStoreSize, writeStallTimeout);
     }
 
-    public ServerConfig withResponsesStoreSize(int size) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, size,
-                writeStallTimeout);
-    }
-
     public ServerConfig withCors(CorsPolicy policy) {
         return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
                 sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, policy, responsesStoreSize,
                 writeStallTimeout);
-    }
-
-    public ServerConfig withWriteStallTimeout(Duration timeout) {
-        return new ServerConfig(host, port, maxBodyBytes, apiKeys, samplingPolicy, reasoningField, mediaLimits,
-                sseKeepAlive, rejectUnknownFields, requestReadTimeout, idleConnectionTimeout, cors, responsesStoreSize,
-                timeout);
     }
 }

@@ -30,11 +30,13 @@ public final class UnsupportedFields {
 
     private static final List<Rule> SHARED = List.of(
             new Rule("logit_bias", NON_EMPTY, "logit_bias is not supported"),
-            new Rule("guided_json", PRESENT, "guided decoding (guided_json) is not supported"),
+            new Rule("guided_json", PRESENT, "guided decoding (guided_json) is not supported; send the schema as "
+                    + "response_format {\"type\": \"json_schema\", \"json_schema\": {\"schema\": ...}}"),
             new Rule("guided_regex", PRESENT, "guided decoding (guided_regex) is not supported"),
             new Rule("guided_choice", PRESENT, "guided decoding (guided_choice) is not supported"),
             new Rule("guided_grammar", PRESENT, "guided decoding (guided_grammar) is not supported"),
-            new Rule("structured_outputs", PRESENT, "structured_outputs is not supported"),
+            new Rule("structured_outputs", PRESENT, "structured_outputs is not supported; JSON output is "
+                    + "response_format json_object or json_schema"),
             new Rule("min_tokens", ABOVE_ZERO, "min_tokens is not supported"),
             new Rule("best_of", ABOVE_ONE, "best_of > 1 is not supported"),
             new Rule("use_beam_search", TRUE, "beam search is not supported"),

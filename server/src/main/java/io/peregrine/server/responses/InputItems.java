@@ -3,7 +3,6 @@ package io.peregrine.server.responses;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
@@ -12,6 +11,7 @@ import io.peregrine.api.chat.FunctionCall;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.api.responses.ResponseInputItem;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -97,7 +97,7 @@ final class InputItems {
                     if (turn.hasMessage || !turn.calls.isEmpty()) {
                         turn.flush(out);
                     }
-                    turn.reasoning.append(reasoningText(item, at));
+                    turn.reasoning.append(ItemContent.reasoningText(item, at));
                 }
                 case "function_call" -> {
                     String callId = required(item.callId(), at + ".call_id");
@@ -107,7 +107,7 @@ final class InputItems {
                         throw ApiException.invalid(at + ".arguments must be a string of JSON", at + ".arguments");
                     }
                     if (!calls.add(callId)) {
-                        throw ApiException.invalid(at + ".call_id '" + clip(callId) + "' is used by an earlier "
+                        throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' is used by an earlier "
                                 + "function_call", at + ".call_id");
                     }
                     turn.calls.add(new ToolCall(null, callId, "function", new FunctionCall(name, args.textValue())));
@@ -115,15 +115,15 @@ final class InputItems {
                 case "function_call_output" -> {
                     String callId = required(item.callId(), at + ".call_id");
                     if (!calls.contains(callId)) {
-                        throw ApiException.invalid(at + ".call_id '" + clip(callId) + "' does not match any earlier "
-                                + "function_call", at + ".call_id");
+                        throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' does not match any "
+                                + "earlier function_call", at + ".call_id");
                     }
                     turn.flush(out);
-                    out.add(new ChatMessage("tool", TextNode.valueOf(toolOutput(item.output(), at + ".output")),
-                            null, null, callId, null, null, null));
+                    String output = ItemContent.toolOutput(item.output(), at + ".output");
+                    out.add(new ChatMessage("tool", TextNode.valueOf(output), null, null, callId, null, null, null));
                 }
-                default -> throw ApiException.unsupported("input items of type '" + clip(type) + "' are not supported "
-                        + "(message, function_call, function_call_output and reasoning are)", at + ".type");
+                default -> throw ApiException.unsupported("input items of type '" + Quote.clip(type) + "' are not "
+                        + "supported (message, function_call, function_call_output and reasoning are)", at + ".type");
             }
         }
         turn.flush(out);
@@ -141,8 +141,8 @@ final class InputItems {
         }
         JsonNode item = stored.find(id.textValue());
         if (item == null) {
-            throw ApiException.invalid(at + " references item '" + clip(id.textValue()) + "', which is not the output "
-                    + "of a response stored here (input items are not stored; send them again)", at + ".id");
+            throw ApiException.invalid(at + " references item '" + Quote.clip(id.textValue()) + "', which is not the "
+                    + "output of a response stored here (input items are not stored; send them again)", at + ".id");
         }
         return item;
     }
@@ -151,7 +151,7 @@ final class InputItems {
         try {
             return json.treeToValue(node, ResponseInputItem.class);
         } catch (JsonProcessingException e) {
-            throw ApiException.invalid("Invalid " + at + ": " + clip(String.valueOf(e.getOriginalMessage())), at);
+            throw ApiException.invalid("Invalid " + at + ": " + Quote.clip(String.valueOf(e.getOriginalMessage())), at);
         }
     }
 
@@ -159,7 +159,7 @@ final class InputItems {
         String role = item.role();
         if (role == null || !ROLES.contains(role)) {
             throw ApiException.invalid(at + ".role must be one of assistant, developer, system, user, got "
-                    + (role == null ? "nothing" : "'" + clip(role) + "'"), at + ".role");
+                    + (role == null ? "nothing" : "'" + Quote.clip(role) + "'"), at + ".role");
         }
         JsonNode content = item.content();
         if (content == null || content.isNull()) {
@@ -169,147 +169,13 @@ final class InputItems {
             if (!turn.calls.isEmpty()) {
                 turn.flush(out); // text after the calls is the next turn
             }
-            turn.content.append(assistantText(content, at + ".content"));
+            turn.content.append(ItemContent.assistantText(content, at + ".content"));
             turn.hasMessage = true;
             return;
         }
         turn.flush(out);
-        out.add(new ChatMessage(role, chatContent(content, at + ".content"), null, null, null, null, null, null));
-    }
-
-    /** A user/system/developer message's content as chat content: a string, or chat parts. */
-    private static JsonNode chatContent(JsonNode content, String at) throws ApiException {
-        if (content.isTextual()) {
-            return content;
-        }
-        if (!content.isArray()) {
-            throw ApiException.invalid(at + " must be a string or an array of content parts", at);
-        }
-        ArrayNode parts = NODES.arrayNode();
-        for (int j = 0; j < content.size(); j++) {
-            JsonNode part = content.get(j);
-            String pat = at + "[" + j + "]";
-            String type = part.path("type").asText("");
-            switch (type) {
-                case "input_text", "output_text" -> parts.add(NODES.objectNode().put("type", "text")
-                        .put("text", text(part, pat)));
-                case "input_image" -> {
-                    if (part.hasNonNull("file_id")) {
-                        throw ApiException.unsupported("input_image.file_id is not supported (there is no Files API); "
-                                + "send image_url as a data: URL or an http(s) URL", pat + ".file_id");
-                    }
-                    JsonNode url = part.get("image_url");
-                    if (url == null || !url.isTextual()) {
-                        throw ApiException.invalid(pat + ".image_url must be a string URL", pat + ".image_url");
-                    }
-                    ObjectNode image = NODES.objectNode().put("url", url.textValue());
-                    if (part.hasNonNull("detail")) {
-                        image.set("detail", part.get("detail"));
-                    }
-                    parts.add(NODES.objectNode().put("type", "image_url").set("image_url", image));
-                }
-                case "input_file" -> {
-                    if (part.hasNonNull("file_id") || part.hasNonNull("file_url")) {
-                        String field = part.hasNonNull("file_id") ? "file_id" : "file_url";
-                        throw ApiException.unsupported("input_file." + field + " is not supported; send file_data",
-                                pat + "." + field);
-                    }
-                    ObjectNode file = NODES.objectNode();
-                    file.set("file_data", part.get("file_data"));
-                    if (part.hasNonNull("filename")) {
-                        file.set("filename", part.get("filename"));
-                    }
-                    parts.add(NODES.objectNode().put("type", "file").set("file", file));
-                }
-                case "input_audio" -> throw ApiException.unsupported("input_audio parts are not supported", pat + ".type");
-                default -> throw ApiException.invalid(pat + ".type must be input_text, input_image or input_file, got '"
-                        + clip(type) + "'", pat + ".type");
-            }
-        }
-        return parts;
-    }
-
-    /** An assistant message's text: a string, or output_text / input_text / refusal parts joined. */
-    private static String assistantText(JsonNode content, String at) throws ApiException {
-        if (content.isTextual()) {
-            return content.textValue();
-        }
-        if (!content.isArray()) {
-            throw ApiException.invalid(at + " must be a string or an array of content parts", at);
-        }
-        StringBuilder sb = new StringBuilder();
-        for (int j = 0; j < content.size(); j++) {
-            JsonNode part = content.get(j);
-            String pat = at + "[" + j + "]";
-            switch (part.path("type").asText("")) {
-                case "output_text", "input_text" -> sb.append(text(part, pat));
-                case "refusal" -> {
-                    JsonNode r = part.get("refusal");
-                    if (r == null || !r.isTextual()) {
-                        throw ApiException.invalid(pat + ".refusal must be a string", pat + ".refusal");
-                    }
-                    sb.append(r.textValue());
-                }
-                default -> throw ApiException.invalid(pat + ".type must be output_text or refusal in an assistant "
-                        + "message, got '" + clip(part.path("type").asText("")) + "'", pat + ".type");
-            }
-        }
-        return sb.toString();
-    }
-
-    /** A reasoning item's text: its reasoning_text content, else its summary (what the client kept). */
-    private static String reasoningText(ResponseInputItem item, String at) throws ApiException {
-        String content = joined(item.content(), at + ".content");
-        return content.isEmpty() ? joined(item.summary(), at + ".summary") : content;
-    }
-
-    private static String joined(JsonNode parts, String at) throws ApiException {
-        if (parts == null || parts.isNull()) {
-            return "";
-        }
-        if (!parts.isArray()) {
-            throw ApiException.invalid(at + " must be an array of {type, text} parts", at);
-        }
-        StringBuilder sb = new StringBuilder();
-        for (int j = 0; j < parts.size(); j++) {
-            if (!sb.isEmpty()) {
-                sb.append("\n\n");
-            }
-            sb.append(text(parts.get(j), at + "[" + j + "]"));
-        }
-        return sb.toString();
-    }
-
-    /** A function_call_output's output: a string, or input_text parts joined. */
-    private static String toolOutput(JsonNode output, String at) throws ApiException {
-        if (output == null || output.isNull()) {
-            throw ApiException.invalid(at + " is required", at);
-        }
-        if (output.isTextual()) {
-            return output.textValue();
-        }
-        if (!output.isArray()) {
-            throw ApiException.invalid(at + " must be a string or an array of input_text parts", at);
-        }
-        StringBuilder sb = new StringBuilder();
-        for (int j = 0; j < output.size(); j++) {
-            JsonNode part = output.get(j);
-            String pat = at + "[" + j + "]";
-            if (!"input_text".equals(part.path("type").asText(""))) {
-                throw ApiException.unsupported("only input_text parts are supported in a function_call_output, got '"
-                        + clip(part.path("type").asText("")) + "'", pat + ".type");
-            }
-            sb.append(text(part, pat));
-        }
-        return sb.toString();
-    }
-
-    private static String text(JsonNode part, String at) throws ApiException {
-        JsonNode t = part.get("text");
-        if (t == null || !t.isTextual()) {
-            throw ApiException.invalid(at + ".text must be a string", at + ".text");
-        }
-        return t.textValue();
+        out.add(new ChatMessage(role, ItemContent.chatContent(content, at + ".content"), null, null, null, null, null,
+                null));
     }
 
     private static String required(String value, String param) throws ApiException {
@@ -317,10 +183,6 @@ final class InputItems {
             throw ApiException.invalid(param + " is required", param);
         }
         return value;
-    }
-
-    static String clip(String s) {
-        return s.length() <= 100 ? s : s.substring(0, 100) + "...";
     }
 
     /** The assistant turn being gathered from consecutive output items. */

@@ -8,6 +8,7 @@ import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.JsonBodies;
+import io.peregrine.server.http.Quote;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
@@ -66,7 +67,7 @@ public final class ResponsesHandler {
     }
 
     private ApiException notFound(String id) {
-        return ApiException.notFound("No response with id '" + InputItems.clip(id) + "' is stored here ("
+        return ApiException.notFound("No response with id '" + Quote.clip(id) + "' is stored here ("
                 + store.retention() + ")");
     }
 }

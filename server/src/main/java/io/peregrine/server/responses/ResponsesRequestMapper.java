@@ -17,15 +17,13 @@ import io.peregrine.api.responses.ResponseTool;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.regex.Pattern;
 
 /**
  * Validates a Responses request and maps it onto the chat pipeline: the conversation (stored turns, instructions,
@@ -34,12 +32,14 @@ import java.util.regex.Pattern;
  * way. What is checked here first is what only the Responses API has, with its field names in the errors.
  *
  * <p>{@code reasoning.effort}: Kimi has one switch, so {@code none} turns thinking off and every other effort
- * (minimal, low, medium, high, xhigh) leaves it on; omitted means on, K2.5's default.
+ * (minimal, low, medium, high, xhigh, max) leaves it on; omitted means on, K2.5's default. Chat's
+ * {@code reasoning_effort} rule decides it, so both APIs take the same values.
+ *
+ * <p>Read and deliberately not used: {@code service_tier} (one tier here), {@code max_tool_calls} (it caps
+ * built-in tool calls, and there are none), {@code reasoning.summary} (the reasoning comes back whole).
  */
 public final class ResponsesRequestMapper {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
-    private static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final Set<String> EFFORTS_ON = Set.of("minimal", "low", "medium", "high", "xhigh", "max");
     /**
      * include values that need nothing from this server: Kimi's reasoning is returned in the clear, so there is no
      * encrypted_content to add, and the others belong to built-in tools, which are never present here.
@@ -75,7 +75,7 @@ public final class ResponsesRequestMapper {
             ResponseStore.Stored previous = store.get(r.previousResponseId());
             if (previous == null) {
                 throw new ApiException(HttpResponseStatus.BAD_REQUEST,
-                        "invalid_request_error", "Previous response with id '" + InputItems.clip(r.previousResponseId())
+                        "invalid_request_error", "Previous response with id '" + Quote.clip(r.previousResponseId())
                         + "' not found (" + store.retention() + ")",
                         "previous_response_id", "previous_response_not_found", 0);
             }
@@ -96,7 +96,7 @@ public final class ResponsesRequestMapper {
 
         List<Tool> tools = tools(r.tools());
         JsonNode toolChoice = toolChoice(r.toolChoice());
-        String effort = effort(r.reasoning());
+        String effort = r.reasoning() == null ? null : r.reasoning().effort(); // chat's reasoning_effort decides
         ChatCompletionRequest asChat = new ChatCompletionRequest(r.model(), messages, r.stream(), null, null,
                 maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                 r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
@@ -106,7 +106,7 @@ public final class ResponsesRequestMapper {
         try {
             plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
         } catch (ApiException e) {
-            throw asTextFormat(e);
+            throw ChatParamNames.inResponsesTerms(e);
         }
 
         boolean storeIt = r.store() == null || r.store();
@@ -149,7 +149,7 @@ public final class ResponsesRequestMapper {
                     throw ApiException.unsupported("include 'message.output_text.logprobs' is not supported", "include");
                 }
                 if (inc == null || !INCLUDES_NOOP.contains(inc)) {
-                    throw ApiException.invalid("include has an unknown value '" + InputItems.clip(String.valueOf(inc))
+                    throw ApiException.invalid("include has an unknown value '" + Quote.clip(String.valueOf(inc))
                             + "'", "include");
                 }
             }
@@ -157,7 +157,7 @@ public final class ResponsesRequestMapper {
         if (r.text() != null) {
             String verbosity = r.text().verbosity();
             if (verbosity != null && !verbosity.equals("medium")) {
-                throw ApiException.unsupported("text.verbosity '" + InputItems.clip(verbosity) + "' is not supported "
+                throw ApiException.unsupported("text.verbosity '" + Quote.clip(verbosity) + "' is not supported "
                         + "(only medium)", "text.verbosity");
             }
         }
@@ -169,57 +169,34 @@ public final class ResponsesRequestMapper {
     /**
      * text.format in chat's response_format shape ({@code json_schema}'s fields nest under {@code json_schema}
      * there), so JSON output is decided where chat decides it, and a Responses client gets what a chat client gets.
+     * Every other value goes to chat as it is: chat's checks judge it, and {@link ChatParamNames} names text.format
+     * in their errors.
      */
-    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) throws ApiException {
-        if (text == null || text.format() == null || text.format().isNull()) {
-            return null;
+    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) {
+        if (text == null || text.format() == null || !"json_schema".equals(text.format().path("type").asText())) {
+            return text == null ? null : text.format();
         }
         JsonNode format = text.format();
-        if (!format.isObject()) {
-            throw ApiException.invalid("text.format must be an object", "text.format");
+        ObjectNode schema = NODES.objectNode();
+        for (String field : List.of("name", "description", "schema", "strict")) {
+            if (format.has(field)) {
+                schema.set(field, format.get(field));
+            }
         }
-        switch (format.path("type").asText("")) {
-            case "text" -> {
-                return null;
-            }
-            case "json_object" -> {
-                return NODES.objectNode().put("type", "json_object");
-            }
-            case "json_schema" -> {
-                ObjectNode schema = NODES.objectNode();
-                for (String field : List.of("name", "description", "schema", "strict")) {
-                    if (format.has(field)) {
-                        schema.set(field, format.get(field));
-                    }
-                }
-                ObjectNode out = NODES.objectNode().put("type", "json_schema");
-                out.set("json_schema", schema);
-                return out;
-            }
-            default -> throw ApiException.invalid("text.format.type must be text, json_object or json_schema",
-                    "text.format.type");
-        }
+        ObjectNode out = NODES.objectNode().put("type", "json_schema");
+        out.set("json_schema", schema);
+        return out;
     }
 
-    /** A chat error about response_format, in the Responses API's terms ({@code text.format}). */
-    private static ApiException asTextFormat(ApiException e) {
-        String param = e.param();
-        if (param == null || !param.startsWith("response_format")) {
-            return e;
-        }
-        String rest = param.substring("response_format".length());
-        rest = rest.startsWith(".json_schema") ? rest.substring(".json_schema".length()) : rest;
-        return new ApiException(e.status(), e.type(), e.getMessage().replace("response_format", "text.format"),
-                "text.format" + rest, e.code(), e.retryAfterSeconds());
-    }
-
-    /** Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. */
+    /**
+     * Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. Names
+     * and parameters are checked by the chat mapper, whose errors {@link ChatParamNames} renames.
+     */
     private static List<Tool> tools(List<ResponseTool> tools) throws ApiException {
         if (tools == null) {
             return null;
         }
         List<Tool> out = new ArrayList<>(tools.size());
-        Set<String> names = new HashSet<>();
         for (int i = 0; i < tools.size(); i++) {
             ResponseTool t = tools.get(i);
             String at = "tools[" + i + "]";
@@ -227,17 +204,8 @@ public final class ResponsesRequestMapper {
                 throw ApiException.invalid(at + ".type is required", at + ".type");
             }
             if (!t.type().equals("function")) {
-                throw ApiException.unsupported("tools of type '" + InputItems.clip(t.type()) + "' are not supported; "
+                throw ApiException.unsupported("tools of type '" + Quote.clip(t.type()) + "' are not supported; "
                         + "only function tools are", at + ".type");
-            }
-            if (t.name() == null || !TOOL_NAME.matcher(t.name()).matches()) {
-                throw ApiException.invalid(at + ".name must be 1-64 letters, digits, '_' or '-'", at + ".name");
-            }
-            if (!names.add(t.name())) {
-                throw ApiException.invalid("duplicate tool name '" + t.name() + "'", at + ".name");
-            }
-            if (t.parameters() != null && !t.parameters().isNull() && !t.parameters().isObject()) {
-                throw ApiException.invalid(at + ".parameters must be a JSON Schema object", at + ".parameters");
             }
             out.add(new Tool("function", new FunctionDefinition(t.name(), t.description(), t.parameters(), t.strict())));
         }
@@ -246,7 +214,8 @@ public final class ResponsesRequestMapper {
 
     /** The Responses tool_choice in chat's spelling; hosted-tool and allowed_tools choices are a 400. */
     private static JsonNode toolChoice(JsonNode choice) throws ApiException {
-        if (choice == null || choice.isNull() || choice.isTextual()) {
+        if (choice == null || choice.isNull()
+                || choice.isTextual() && Set.of("none", "auto", "required").contains(choice.textValue())) {
             return choice;
         }
         if (choice.isObject() && "function".equals(choice.path("type").asText())) {
@@ -258,28 +227,12 @@ public final class ResponsesRequestMapper {
             return out;
         }
         if (choice.isObject() && choice.hasNonNull("type")) {
-            throw ApiException.unsupported("tool_choice of type '" + InputItems.clip(choice.path("type").asText())
+            throw ApiException.unsupported("tool_choice of type '" + Quote.clip(choice.path("type").asText())
                     + "' is not supported (none, auto, required or {\"type\": \"function\", \"name\": ...})",
                     "tool_choice");
         }
         throw ApiException.invalid("tool_choice must be 'none', 'auto', 'required' or "
                 + "{\"type\": \"function\", \"name\": ...}", "tool_choice");
-    }
-
-    /** reasoning.effort as chat's reasoning_effort: "none" (thinking off), "high" (on), or null (the default). */
-    private static String effort(ResponseCreateRequest.ReasoningConfig reasoning) throws ApiException {
-        if (reasoning == null || reasoning.effort() == null) {
-            return null;
-        }
-        String effort = reasoning.effort().toLowerCase(Locale.ROOT);
-        if (effort.equals("none")) {
-            return "none";
-        }
-        if (!EFFORTS_ON.contains(effort)) {
-            throw ApiException.invalid("reasoning.effort must be one of none, minimal, low, medium, high, xhigh",
-                    "reasoning.effort");
-        }
-        return "high";
     }
 
     /** metadata: at most 16 string values (OpenAI's limits), echoed back; {} when absent. */
@@ -294,7 +247,7 @@ public final class ResponsesRequestMapper {
             Map.Entry<String, JsonNode> e = it.next();
             if (e.getKey().length() > 64 || !e.getValue().isTextual() || e.getValue().textValue().length() > 512) {
                 throw ApiException.invalid("metadata keys are strings of at most 64 characters and values strings of "
-                        + "at most 512", "metadata." + InputItems.clip(e.getKey()));
+                        + "at most 512", "metadata." + Quote.clip(e.getKey()));
             }
         }
         return metadata;

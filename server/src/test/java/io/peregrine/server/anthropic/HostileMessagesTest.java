@@ -46,6 +46,22 @@ class HostileMessagesTest {
         assertTrue(unenforced.getMessage().contains("format"), unenforced.getMessage());
     }
 
+    /** Too many stop sequences, or one too long, was a 400 naming chat's stop, which this API does not have. */
+    @Test
+    void stopSequenceLimitsNameStopSequences() throws Exception {
+        StringBuilder many = new StringBuilder("[");
+        for (int i = 0; i < 64; i++) {
+            many.append(i > 0 ? "," : "").append("\"s").append(i).append('"');
+        }
+        for (String stops : new String[] {many + "]", "[\"" + "x".repeat(300) + "\"]"}) {
+            JsonNode tree = JSON.readTree("{\"model\":\"m\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\","
+                    + "\"content\":\"hi\"}],\"stop_sequences\":" + stops + "}");
+            ApiException e = assertThrows(ApiException.class, () -> MAPPER.map(
+                    JSON.treeToValue(tree, MessagesRequest.class), tree, List.of("m"), false));
+            assertEquals("stop_sequences", e.param());
+        }
+    }
+
     private static MessagesPlan conversation(String messages) throws Exception {
         JsonNode tree = JSON.readTree("{\"model\":\"m\",\"max_tokens\":8,\"messages\":" + messages
                 + ",\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}]}");

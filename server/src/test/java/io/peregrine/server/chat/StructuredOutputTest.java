@@ -17,7 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** response_format, the Responses API's text.format and strict tools read into grammars, with their 400s. */
+/** response_format and strict tools read into grammars, with their 400s. */
 class StructuredOutputTest {
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -32,12 +32,12 @@ class StructuredOutputTest {
 
     @Test
     void theThreeTypes() throws Exception {
-        assertNull(StructuredOutput.content(null, "response_format"));
-        assertNull(StructuredOutput.content(json("{\"type\":\"text\"}"), "response_format"));
-        assertSame(JsonGrammar.anyObject(), StructuredOutput.content(json("{\"type\":\"json_object\"}"), "rf"));
+        assertNull(StructuredOutput.content(null));
+        assertNull(StructuredOutput.content(json("{\"type\":\"text\"}")));
+        assertSame(JsonGrammar.anyObject(), StructuredOutput.content(json("{\"type\":\"json_object\"}")));
         JsonGrammar g = StructuredOutput.content(json("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\","
-                + "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},\"required\":[\"a\"]}}}"),
-                "response_format");
+                + "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},"
+                + "\"required\":[\"a\"]}}}"));
         assertTrue(accepts(g, "{\"a\":1}"));
         assertTrue(!accepts(g, "{}"));
     }
@@ -46,23 +46,25 @@ class StructuredOutputTest {
     void jsonSchemaIsStrictUnlessToldOtherwise() throws Exception {
         String schema = "{\"type\":\"string\",\"format\":\"email\"}";
         ApiException e = assertThrows(ApiException.class, () -> StructuredOutput.content(json(
-                "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":" + schema + "}}"), "response_format"));
+                "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":" + schema + "}}")));
         assertEquals("response_format.json_schema.schema", e.param());
         assertTrue(e.getMessage().contains("'format'") && e.getMessage().contains("#/format"), e.getMessage());
         assertNotNull(StructuredOutput.content(json("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\","
-                + "\"strict\":false,\"schema\":" + schema + "}}"), "response_format"));
+                + "\"strict\":false,\"schema\":" + schema + "}}")));
     }
 
     @Test
     void malformedFormatsName400sTheField() throws Exception {
-        assertEquals("rf.type", assertThrows(ApiException.class, () -> StructuredOutput.content(json(
-                "{\"type\":\"xml\"}"), "rf")).param());
-        assertEquals("rf", assertThrows(ApiException.class, () -> StructuredOutput.content(json("\"json\""), "rf"))
-                .param());
-        assertEquals("rf.json_schema.name", assertThrows(ApiException.class, () -> StructuredOutput.content(json(
-                "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a b\",\"schema\":{}}}"), "rf")).param());
-        assertEquals("rf.json_schema.strict", assertThrows(ApiException.class, () -> StructuredOutput.content(json(
-                "{\"type\":\"json_schema\",\"json_schema\":{\"strict\":\"yes\",\"schema\":{}}}"), "rf")).param());
+        assertEquals("response_format.type", badParam("{\"type\":\"xml\"}"));
+        assertEquals("response_format", badParam("\"json\""));
+        assertEquals("response_format.json_schema.name",
+                badParam("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a b\",\"schema\":{}}}"));
+        assertEquals("response_format.json_schema.strict",
+                badParam("{\"type\":\"json_schema\",\"json_schema\":{\"strict\":\"yes\",\"schema\":{}}}"));
+    }
+
+    private static String badParam(String responseFormat) {
+        return assertThrows(ApiException.class, () -> StructuredOutput.content(json(responseFormat))).param();
     }
 
     @Test

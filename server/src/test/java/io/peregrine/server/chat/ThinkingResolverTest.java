@@ -32,6 +32,8 @@ class ThinkingResolverTest {
         assertEquals(true, on(null, "{\"enable_thinking\":\"yes\"}", null));
         assertEquals(false, on(null, null, "none"));
         assertEquals(true, on(null, null, "low"));
+        assertEquals(true, on(null, null, "xhigh"), "OpenAI's newest effort, which the Responses API passes on");
+        assertEquals(true, on(null, null, "MAX"));
         assertEquals(false, on(null, "{\"thinking\":false,\"enable_thinking\":false}", "none"), "agreeing spellings");
     }
 

@@ -318,6 +318,16 @@ class RealEngineResponsesTest {
                 new Bad("text.format.schema", ask("hi").putAdditionalBodyProperty("text", JsonValue.from(Map.of("format",
                         Map.of("type", "json_schema", "name", "x", "schema", Map.of("type", "string",
                                 "pattern", "^a+$"))))).build()),
+                new Bad("tools[0].parameters", ask("hi").putAdditionalBodyProperty("tools", JsonValue.from(List.of(
+                        Map.of("type", "function", "name", "f", "strict", true, "parameters", Map.of("type", "object",
+                                "properties", Map.of("q", Map.of("type", "string", "format", "email")))))))
+                        .build()),
+                new Bad("tools[1].name", ask("hi").putAdditionalBodyProperty("tools", JsonValue.from(List.of(
+                        Map.of("type", "function", "name", "f"), Map.of("type", "function", "name", "f")))).build()),
+                new Bad("tool_choice", ask("hi").putAdditionalBodyProperty("tool_choice", JsonValue.from("sometimes"))
+                        .build()),
+                new Bad("text.format", ask("hi").putAdditionalBodyProperty("text",
+                        JsonValue.from(Map.of("format", "json"))).build()),
                 new Bad("text.format.type", ask("hi").putAdditionalBodyProperty("text",
                         JsonValue.from(Map.of("format", Map.of("type", "yaml")))).build()),
                 new Bad("input[0].call_id", ResponseCreateParams.builder().model(RealEngineServer.MODEL)
@@ -335,6 +345,9 @@ class RealEngineResponsesTest {
                     b.param());
             assertTrue(e.statusCode() == 400 || (b.param().equals("model") && e.statusCode() == 404), e.toString());
             assertEquals(b.param(), e.param().orElseThrow(), e.getMessage());
+            assertFalse(e.getMessage().contains("response_format") || e.getMessage().contains("function.")
+                            || e.getMessage().contains("\"function\": {") || e.getMessage().contains("reasoning_effort"),
+                    "chat's field names in a Responses error: " + e.getMessage());
             assertFalse(e.getMessage().isBlank());
         }
         server.awaitIdle();

@@ -5,11 +5,20 @@ import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.ChatPromptBuilder;
 import io.peregrine.server.chat.InvalidPromptException;
+import io.peregrine.server.chat.OutputSpec;
 
-/** Renders "role: text" lines through {@link ByteCodec} and remembers the last input it saw. */
+/**
+ * Renders "role: text" lines through {@link ByteCodec} and remembers the last input it saw. The output spec is
+ * not enforced: the scripted engines behind this builder choose their own tokens.
+ */
 public final class FakePromptBuilder implements ChatPromptBuilder {
     public volatile ChatInput last;
     private final ByteCodec codec = new ByteCodec();
+
+    @Override
+    public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
+        return build(input);
+    }
 
     @Override
     public ChatPrompt build(ChatInput input) throws InvalidPromptException {

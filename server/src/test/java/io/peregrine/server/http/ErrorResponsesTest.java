@@ -158,9 +158,11 @@ class ErrorResponsesTest {
         JsonNode e = expectError(server.post("/v1/chat/completions", chat(",\"guided_json\":{\"type\":\"object\"}")),
                 400, "guided_json");
         assertEquals("unsupported_parameter", e.get("code").asText());
+        assertTrue(e.get("message").asText().contains("response_format"), "points to what does work");
         expectError(server.post("/v1/chat/completions", chat(",\"logit_bias\":{\"5\":10}")), 400, "logit_bias");
-        expectError(server.post("/v1/chat/completions", chat(",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":9}")),
-                400, "thinking.budget_tokens");
+        JsonNode budget = expectError(server.post("/v1/chat/completions",
+                chat(",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":9}")), 400, "thinking.budget_tokens");
+        assertTrue(budget.get("message").asText().contains("thinking_token_budget"), "points to the field that works");
         expectError(server.post("/v1/chat/completions", chat(",\"stream_options\":{\"include_usage\":true}")), 400,
                 "stream_options");
         expectError(server.post("/v1/completions", "{\"prompt\":\"hi\",\"echo\":true}"), 400, "echo");

@@ -27,8 +27,11 @@ import io.peregrine.engine.vision.encoder.VisionEncoder;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import io.peregrine.engine.vision.preprocess.PreprocessedImage;
 import io.peregrine.engine.media.pdf.PdfLimits;
+import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.ChatPromptBuilder;
+import io.peregrine.server.chat.InvalidPromptException;
+import io.peregrine.server.chat.OutputSpec;
 import io.peregrine.server.http.HttpServer;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
@@ -46,7 +49,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
@@ -143,10 +145,21 @@ class StreamedVideoHttpTest {
         onnx = OnnxVisionEncoder.open(checkpoint,
                 new OnnxVisionEncoder.Options(tmp.resolve("onnx"), 2, false, MoonVitGraph.Attention.FUSED, false));
         mediaThreads = KimiChatPromptBuilder.Multimodal.defaultThreads();
-        ChatPromptBuilder delegating = input -> {
-            ChatPrompt p = builder.get().build(input);
-            lastPending.set(p.laterMedia() == null ? null : p.laterMedia().target());
-            return p;
+        ChatPromptBuilder delegating = new ChatPromptBuilder() {
+            @Override
+            public ChatPrompt build(ChatInput input) throws InvalidPromptException {
+                return remember(builder.get().build(input));
+            }
+
+            @Override
+            public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
+                return remember(builder.get().build(input, output));
+            }
+
+            private ChatPrompt remember(ChatPrompt p) {
+                lastPending.set(p.laterMedia() == null ? null : p.laterMedia().target());
+                return p;
+            }
         };
         state.ready(new ModelRuntime(loaded.servedModelNames(), loaded.root(), loaded.engine(), loaded.codec(),
                 delegating, loaded.parsers()));

@@ -3,13 +3,14 @@ package io.peregrine.server.http;
 import java.util.List;
 
 /** Client-supplied text quoted back in errors and logs, kept short so a request cannot inflate either. */
-final class Messages {
+public final class Quote {
     static final int MAX_QUOTE = 200;
     static final int MAX_NAMES = 20;
 
-    private Messages() {}
+    private Quote() {}
 
-    static String clip(String s) {
+    /** {@code s} whole, or its first {@link #MAX_QUOTE} characters and how long it was. */
+    public static String clip(String s) {
         if (s.length() <= MAX_QUOTE) {
             return s;
         }
