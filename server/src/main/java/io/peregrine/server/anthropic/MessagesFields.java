@@ -13,14 +13,21 @@ public final class MessagesFields {
     private static final Map<String, String> UNSUPPORTED = Map.of(
             "mcp_servers", "mcp_servers (remote MCP tool servers) is not supported; declare the tools in 'tools'",
             "container", "container (code execution) is not supported",
-            "context_management", "context_management (server-side clearing of the history) is not supported",
-            "output_format", "output_format (structured outputs) is not supported yet",
-            "output_config", "output_config is not supported yet");
+            "context_management", "context_management (server-side clearing of the history) is not supported");
+
+    /** Read from the request tree, not the record ({@link OutputFormat}): structured outputs, beta and GA shape. */
+    private static final Set<String> READ_FROM_TREE = Set.of("output_format", "output_config");
 
     /** Names the unknown-field logger must not call "ignored". */
-    public static final Set<String> RECOGNISED = UNSUPPORTED.keySet();
+    public static final Set<String> RECOGNISED = union(UNSUPPORTED.keySet(), READ_FROM_TREE);
 
     private MessagesFields() {}
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> out = new java.util.HashSet<>(a);
+        out.addAll(b);
+        return Set.copyOf(out);
+    }
 
     static void check(JsonNode tree) throws ApiException {
         for (Map.Entry<String, String> e : UNSUPPORTED.entrySet()) {

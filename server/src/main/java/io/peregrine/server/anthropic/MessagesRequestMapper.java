@@ -62,7 +62,7 @@ public final class MessagesRequestMapper {
         }
         AnthropicHistory.Conversation conversation = AnthropicHistory.convert(r.system(), r.messages());
         List<Tool> tools = tools(r.tools());
-        OutputGrammars grammars = new OutputGrammars(null,
+        OutputGrammars grammars = new OutputGrammars(OutputFormat.of(tree),
                 StructuredOutput.arguments(tools, i -> "tools[" + i + "].input_schema"));
         JsonNode choiceNode = r.toolChoice();
         ToolChoice toolChoice = toolChoice(choiceNode, tools);

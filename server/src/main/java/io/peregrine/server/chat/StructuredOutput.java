@@ -108,6 +108,11 @@ public final class StructuredOutput {
         return out;
     }
 
+    /** A schema the output must follow exactly (a keyword the grammar cannot enforce is a 400 naming it). */
+    public static JsonGrammar strictSchema(JsonNode schema, String param) throws ApiException {
+        return compile(schema, true, param);
+    }
+
     private static JsonGrammar compile(JsonNode schema, boolean strict, String param) throws ApiException {
         try {
             return JsonGrammar.compile(schema, strict);

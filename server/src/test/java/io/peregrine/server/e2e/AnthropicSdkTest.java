@@ -2,6 +2,7 @@ package io.peregrine.server.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.anthropic.client.AnthropicClient;
@@ -77,6 +78,37 @@ class AnthropicSdkTest {
 
     private static MessageCreateParams.Builder instant(MessageCreateParams.Builder b) {
         return b.thinking(ThinkingConfigDisabled.builder().build());
+    }
+
+    @Test
+    void outputFormatMakesTheAnswerJsonOfTheSchema() throws Exception {
+        // random weights never write JSON on their own: what parses and validates here is the grammar's doing
+        Map<String, Object> schema = Map.of("type", "object", "properties", Map.of("falcon", Map.of("type", "string",
+                "maxLength", 10), "fast", Map.of("type", "boolean")), "required", List.of("falcon", "fast"),
+                "additionalProperties", false);
+        for (String field : List.of("output_format", "output_config")) {
+            Object format = Map.of("type", "json_schema", "schema", schema);
+            MessageCreateParams params = instant(ask("A falcon, as JSON.", 60))
+                    .putAdditionalBodyProperty("temperature", JsonValue.from(0.0)).putAdditionalBodyProperty(field,
+                    JsonValue.from(field.equals("output_format") ? format : Map.of("format", format))).build();
+            Message m = client.messages().create(params);
+            assertEquals(StopReason.END_TURN, m.stopReason().orElseThrow(), field + ": " + text(m));
+            JsonNode value = JSON.readTree(text(m));
+            java.util.Set<String> keys = new java.util.HashSet<>();
+            value.fieldNames().forEachRemaining(keys::add);
+            assertEquals(java.util.Set.of("falcon", "fast"), keys, field + ": " + value);
+            assertTrue(value.get("falcon").isTextual() && value.get("fast").isBoolean(), field + ": " + value);
+            assertEquals(blocks(m), blocks(streamed(params)), field + ": streamed alike");
+        }
+        var e = assertThrows(com.anthropic.errors.BadRequestException.class, () -> client.messages().create(
+                instant(ask("x", 8)).putAdditionalBodyProperty("output_format", JsonValue.from(Map.of("type",
+                        "json_schema", "schema", Map.of("type", "string", "format", "date")))).build()));
+        assertTrue(e.getMessage().contains("output_format.schema"), e.getMessage());
+        e = assertThrows(com.anthropic.errors.BadRequestException.class, () -> client.messages().create(
+                instant(ask("x", 8)).putAdditionalBodyProperty("output_config", JsonValue.from(Map.of("effort",
+                        "low"))).build()));
+        assertTrue(e.getMessage().contains("output_config.effort"), e.getMessage());
+        server.awaitIdle();
     }
 
     private static Message streamed(MessageCreateParams params) {
