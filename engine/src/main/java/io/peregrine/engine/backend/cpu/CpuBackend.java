@@ -102,14 +102,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
-        Backend.checkMatmulAll(ws, xs, ns, ys);
         if (batchInvariant) {
             // one weight at a time through matmul, whose row chunks are those of every other call of that weight
-            for (int i = 0; i < ws.length; i++) {
-                matmul(ws[i], xs[i], ns[i], ys[i]);
-            }
+            Backend.super.matmulAll(ws, xs, ns, ys);
             return;
         }
+        Backend.checkMatmulAll(ws, xs, ns, ys);
         int k = ws.length;
         float[][] prepared = new float[k][];
         int[] chunkRows = new int[k];
