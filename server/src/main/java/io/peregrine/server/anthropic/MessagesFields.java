@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.server.http.ApiException;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Messages API fields this server recognises but does not implement: each changes what the model sees or
@@ -19,15 +21,10 @@ public final class MessagesFields {
     private static final Set<String> READ_FROM_TREE = Set.of("output_format", "output_config");
 
     /** Names the unknown-field logger must not call "ignored". */
-    public static final Set<String> RECOGNISED = union(UNSUPPORTED.keySet(), READ_FROM_TREE);
+    public static final Set<String> RECOGNISED = Stream.concat(UNSUPPORTED.keySet().stream(), READ_FROM_TREE.stream())
+            .collect(Collectors.toUnmodifiableSet());
 
     private MessagesFields() {}
-
-    private static Set<String> union(Set<String> a, Set<String> b) {
-        Set<String> out = new java.util.HashSet<>(a);
-        out.addAll(b);
-        return Set.copyOf(out);
-    }
 
     static void check(JsonNode tree) throws ApiException {
         for (Map.Entry<String, String> e : UNSUPPORTED.entrySet()) {
