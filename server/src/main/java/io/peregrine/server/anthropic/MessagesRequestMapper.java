@@ -87,7 +87,7 @@ public final class MessagesRequestMapper {
                 thinking);
         ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, true);
         OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls(),
-                grammars, thinking.enabled() ? budget[0] : null);
+                grammars, budget[0]);
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
                 -1);
         return new MessagesPlan(plan, stops);

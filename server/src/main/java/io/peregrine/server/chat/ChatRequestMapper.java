@@ -74,9 +74,8 @@ public final class ChatRequestMapper {
             throw ApiException.invalid("thinking_token_budget must be at least 1, got " + budget
                     + " (to skip reasoning, turn thinking off)", "thinking_token_budget");
         }
-        // In instant mode there is no reasoning to cap: the budget holds trivially.
         OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, priorToolCalls,
-                StructuredOutput.grammars(r.responseFormat(), tools), thinking.enabled() ? budget : null);
+                StructuredOutput.grammars(r.responseFormat(), tools), budget);
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
     }
 

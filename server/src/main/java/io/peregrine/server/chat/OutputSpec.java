@@ -11,7 +11,8 @@ import java.util.List;
  *                       count across the whole conversation, so new ids continue from here
  * @param grammars       the JSON the content (response_format) and strict tools' arguments must follow
  * @param thinkingBudget reasoning tokens after which the answer is forced to start (chat's
- *                       {@code thinking_token_budget}, Anthropic's {@code budget_tokens}), or null for no cap
+ *                       {@code thinking_token_budget}, Anthropic's {@code budget_tokens}), or null for no cap;
+ *                       in instant mode there is no reasoning, and the prompt builder leaves it unused
  */
 public record OutputSpec(
         ThinkingMode thinking, List<Tool> tools, ToolChoice toolChoice, boolean parallelToolCalls, int priorToolCalls,

@@ -99,6 +99,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
 
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
+        // In instant mode there is no reasoning to cap: a budget holds trivially.
         TokenConstraint.Factory budget = output.thinkingBudget() == null || !input.thinking().enabled() ? null
                 : ThinkingBudget.factory(vocabulary().markers(), output.thinkingBudget());
         // The budget applies last: it forces </think>, which a tool-call rule allows while reasoning.
