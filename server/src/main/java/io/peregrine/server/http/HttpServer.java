@@ -33,10 +33,10 @@ import java.util.logging.Logger;
 
 /** The Netty server: one acceptor thread, a small I/O group, virtual threads for request work. */
 public final class HttpServer implements AutoCloseable {
-    private final EventLoopGroup boss;
-    private final EventLoopGroup workers;
     private static final Logger LOG = Logger.getLogger(HttpServer.class.getName());
 
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
     private final ExecutorService requestThreads;
     private final Channel channel;
 
