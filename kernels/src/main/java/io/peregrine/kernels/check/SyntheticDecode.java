@@ -1,5 +1,6 @@
 package io.peregrine.kernels.check;
 
+import io.peregrine.engine.model.MoeRouter;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceBuffer;
 import io.peregrine.kernels.cuda.DeviceOps;
@@ -23,6 +24,7 @@ import jcuda.driver.CUgraphExec;
 final class SyntheticDecode {
     static final int HIDDEN = 7168, Q_RANK = 1536, KV_RANK = 512, ROPE = 64, NOPE = 128, V = 128, HEADS = 64;
     static final int EXPERTS = 384, K = 8, INTER = 2048, VOCAB = 163_840, PAGE = 64;
+    static final MoeRouter ROUTER = new MoeRouter(EXPERTS, 1, 1, K, true, 2.827f);
 
     private final CudaContext ctx;
     private final DeviceOps ops;
@@ -156,7 +158,7 @@ final class SyntheticDecode {
             ops.axpy(1f, ao, h, b * HIDDEN);
             ops.rmsNorm(h, HIDDEN, b, HIDDEN, L.ffnNorm(), eps, xn, HIDDEN);
             ops.bf16Gemv(L.gate(), EXPERTS, HIDDEN, xn, HIDDEN, b, rlog, EXPERTS);
-            ops.router(rlog, b, EXPERTS, L.bias(), K, 2.827f, tIdx, tW);
+            ops.router(rlog, b, ROUTER, L.bias(), tIdx, tW);
             ops.permute(tIdx, b * K, K, EXPERTS, off, pTok, sPos, act, nAct);
             ops.int4GroupedGemv(gu, L.guW(), L.guS(), act, nAct, off, xn, HIDDEN, pTok, guOut, 2 * INTER, b, K);
             ops.siluMul(guOut, actOut, b * K, INTER);
