@@ -100,13 +100,17 @@ __device__ __forceinline__ void pg_wgmma_tile(const void* __restrict__ W, const 
         for (int ks = 0; ks < PG_WG_K / 16; ks++) {
             uint64_t da = pg_wgmma_desc(As + ks * 2 * 1024, 1024, 128);
             uint64_t db = pg_wgmma_desc(Bs + ks * 2 * 1024, 1024, 128);
+            // scale-d is a predicate operand (D = A·B + D when true), set from a register as CUTLASS's
+            // SM90 GMMA atoms do; scale-a/b (1: no negation) and the transposes (0: K-major) are immediates
             asm volatile(
                 "{\n"
+                ".reg .pred p;\n"
+                "setp.ne.b32 p, %34, 0;\n"
                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-                "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, 1, 1, 1, 0, 0;\n"
+                "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n"
                 "}\n"
                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                : "l"(da), "l"(db)
+                : "l"(da), "l"(db), "r"(1)
                 : "memory");
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
