@@ -259,28 +259,41 @@ final class KernelChecks {
      * Rows the router must survive without an out-of-bounds write or an invalid id reaching the permutation: NaN
      * biased scores rank below every number (ties to the lower index), NaN scores weigh 0. Expected ids by hand.
      */
+    /** Three router rows over 384 experts and their expected top-8 ids; row 2's only expectation: never {@code top}. */
+    record RouterNaNRows(float[] logits, float[] bias, int[] want0, int[] want1, int top) {
+        static final int EXPERTS = 384, K = 8;
+
+        static RouterNaNRows of(Random rnd) {
+            float nan = Float.NaN;
+            float[] logits = new float[3 * EXPERTS];
+            float[] bias = new float[EXPERTS];
+            Arrays.fill(logits, 0, EXPERTS, nan);                                    // row 0: all NaN
+            Arrays.fill(logits, EXPERTS, 2 * EXPERTS, nan);                          // row 1: three numbers, the rest NaN
+            logits[EXPERTS + 100] = 1f;
+            logits[EXPERTS + 7] = 3f;
+            logits[EXPERTS + 250] = -1f;
+            int top = 300;                                                           // row 2: NaN bias on its best expert
+            for (int e = 0; e < EXPERTS; e++) {                                      // (NaN in row 1 too: no effect there)
+                logits[2 * EXPERTS + e] = (float) (rnd.nextGaussian() * 2);
+            }
+            logits[2 * EXPERTS + top] = 10f;
+            bias[top] = nan;
+            return new RouterNaNRows(logits, bias, new int[] {0, 1, 2, 3, 4, 5, 6, 7}, new int[] {7, 100, 250, 0, 1, 2, 3, 4}, top);
+        }
+    }
+
     void routerNaN() {
-        int experts = 384, k = 8;
-        float nan = Float.NaN;
-        float[] logits = new float[3 * experts];
-        float[] bias = new float[experts];
-        Arrays.fill(logits, 0, experts, nan);                                    // row 0: all NaN
-        Arrays.fill(logits, experts, 2 * experts, nan);                          // row 1: three numbers, the rest NaN
-        logits[experts + 100] = 1f;
-        logits[experts + 7] = 3f;
-        logits[experts + 250] = -1f;
-        float[] row2 = gauss(experts, 2);                                        // row 2: NaN bias on its best expert
-        System.arraycopy(row2, 0, logits, 2 * experts, experts);
-        int top = ScalarReference.argmax(row2, 0, experts);
-        bias[top] = nan;
+        int experts = RouterNaNRows.EXPERTS, k = RouterNaNRows.K;
+        RouterNaNRows rows = RouterNaNRows.of(rnd);
+        float[] logits = rows.logits(), bias = rows.bias();
+        int[] want0 = rows.want0(), want1 = rows.want1();
+        int top = rows.top();
         DeviceBuffer idx = outI(3L * k), w = outF(3L * k), off = outI(experts + 1), permTok = outI(3L * k);
         DeviceBuffer srcPos = outI(3L * k), active = outI(experts), nAct = outI(1);
         ops.router(up(logits), 3, new MoeRouter(experts, 1, 1, k, true, 2.827f), up(bias), idx, w);
         ops.permute(idx, 3 * k, k, experts, off, permTok, srcPos, active, nAct);
         int[] got = idx.ints(3 * k);
         float[] gw = w.floats(3 * k);
-        int[] want0 = {0, 1, 2, 3, 4, 5, 6, 7};
-        int[] want1 = {7, 100, 250, 0, 1, 2, 3, 4};
         int diff = 0;
         for (int j = 0; j < k; j++) {
             diff += got[j] == want0[j] ? 0 : 1;
@@ -547,29 +560,45 @@ final class KernelChecks {
      * Rows with NaN (counted as -inf), no number at all, or an infinity: the id is always inside the vocabulary and
      * is the one written by hand below; the last row (every even logit NaN) is sampled and compared like the others.
      */
-    void argmaxAndTopPNaN() {
-        int vocab = 163_840, rows = 6;
-        float nan = Float.NaN;
-        float[] x = new float[rows * vocab];
-        Arrays.fill(x, 0, vocab, nan);                                          // 0: all NaN -> 0
-        Arrays.fill(x, vocab, 2 * vocab, nan);                                  // 1: two numbers -> 123456
-        x[vocab + 99] = -7f;
-        x[vocab + 123_456] = -5f;
-        float[] g = gauss(vocab, 3);                                            // 2: NaN first, planted max -> 77777
-        System.arraycopy(g, 0, x, 2 * vocab, vocab);
-        x[2 * vocab] = nan;
-        x[2 * vocab + 5] = nan;
-        x[2 * vocab + 77_777] = 50f;
-        Arrays.fill(x, 3 * vocab, 4 * vocab, Float.NEGATIVE_INFINITY);          // 3: all -inf -> 0
-        Arrays.fill(x, 4 * vocab, 5 * vocab, nan);                              // 4: +inf among NaN -> 4242
-        x[4 * vocab + 4242] = Float.POSITIVE_INFINITY;
-        x[4 * vocab + 9000] = Float.POSITIVE_INFINITY;
-        float[] h = gauss(vocab, 3);                                            // 5: every even logit NaN
-        for (int i = 0; i < vocab; i += 2) {
-            h[i] = nan;
+    /** Six rows over the real vocabulary, the expected argmax of each, and the draws for top-p (T 0.7, p 0.9). */
+    record ArgmaxNaNRows(float[] logits, int[] want, float[] u) {
+        static final int VOCAB = 163_840, ROWS = 6;
+
+        static ArgmaxNaNRows of(Random rnd) {
+            int vocab = VOCAB;
+            float nan = Float.NaN;
+            float[] x = new float[ROWS * vocab];
+            Arrays.fill(x, 0, vocab, nan);                                          // 0: all NaN -> 0
+            Arrays.fill(x, vocab, 2 * vocab, nan);                                  // 1: two numbers -> 123456
+            x[vocab + 99] = -7f;
+            x[vocab + 123_456] = -5f;
+            for (int i = 0; i < vocab; i++) {                                       // 2: NaN first, planted max -> 77777
+                x[2 * vocab + i] = (float) (rnd.nextGaussian() * 3);
+            }
+            x[2 * vocab] = nan;
+            x[2 * vocab + 5] = nan;
+            x[2 * vocab + 77_777] = 50f;
+            Arrays.fill(x, 3 * vocab, 4 * vocab, Float.NEGATIVE_INFINITY);          // 3: all -inf -> 0
+            Arrays.fill(x, 4 * vocab, 5 * vocab, nan);                              // 4: +inf among NaN -> 4242
+            x[4 * vocab + 4242] = Float.POSITIVE_INFINITY;
+            x[4 * vocab + 9000] = Float.POSITIVE_INFINITY;
+            for (int i = 0; i < vocab; i++) {                                       // 5: every even logit NaN
+                x[5 * vocab + i] = i % 2 == 0 ? nan : (float) (rnd.nextGaussian() * 3);
+            }
+            int[] want = {0, 123_456, 77_777, 0, 4242, ScalarReference.argmax(x, 5 * vocab, vocab)};
+            return new ArgmaxNaNRows(x, want, new float[] {0.3f, 0.99999994f, 0.5f, 0.7f, 0.1f, rnd.nextFloat()});
         }
-        System.arraycopy(h, 0, x, 5 * vocab, vocab);
-        int[] want = {0, 123_456, 77_777, 0, 4242, ScalarReference.argmax(h, 0, vocab)};
+    }
+
+    /**
+     * Rows with NaN (counted as -inf), no number at all, or an infinity: the id is always inside the vocabulary and
+     * is the one written by hand; the last row (every even logit NaN) is sampled and compared like the others.
+     */
+    void argmaxAndTopPNaN() {
+        int vocab = ArgmaxNaNRows.VOCAB, rows = ArgmaxNaNRows.ROWS;
+        ArgmaxNaNRows nanRows = ArgmaxNaNRows.of(rnd);
+        float[] x = nanRows.logits();
+        int[] want = nanRows.want();
         DeviceBuffer lb = up(x);
         DeviceBuffer am = outI(rows);
         ops.argmax(lb, rows, vocab, am);
@@ -579,7 +608,7 @@ final class KernelChecks {
             diff += got[r] == want[r] ? 0 : 1;
         }
         reportExact("argmax NaN/inf rows (ids by hand)", diff, rows);
-        float[] u = {0.3f, 0.99999994f, 0.5f, 0.7f, 0.1f, rnd.nextFloat()};
+        float[] u = nanRows.u();
         DeviceBuffer tok = outI(rows);
         ops.sampleTopP(lb, rows, vocab, 0.7f, 0.9f, up(u), tok);
         int[] st = tok.ints(rows);
