@@ -35,8 +35,9 @@ import jcuda.driver.JCudaDriver;
  *
  * <p>Any thread may use it: every method that issues work first makes the context current on the calling thread
  * (the driver acts on the thread's current context, and the engine loads on one thread and serves on another). That
- * is one {@code cuCtxSetCurrent} per call, a thread-local store in the driver, small next to a launch. Callers still
- * serialise their use of the one stream.
+ * is one {@code cuCtxSetCurrent} per call, which sets the thread's current context and enqueues and synchronises
+ * nothing (so it is not one of the calls a graph capture forbids). Callers still serialise their use of the one
+ * stream.
  *
  * <p>The stream is non-blocking: it does not synchronise with the legacy default stream, so nothing another thread
  * or library issues there can stall it or break a graph capture on it. Everything this class and {@link DeviceBuffer}
