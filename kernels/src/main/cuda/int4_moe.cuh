@@ -7,12 +7,16 @@
 #include "common.cuh"
 
 // One block per token. logits[t][E] (fp32), bias[E]. Chooses the top-k of sigmoid(logit)+bias (ties: lower index),
-// weights are the unbiased sigmoid scores, normalised to sum 1 (+1e-20) and times 'scaling'.
+// weights are the unbiased sigmoid scores, normalised to sum 1 (+1e-20) when 'normalise' is set, times 'scaling'.
+// This is DeepSeek-V3's noaux_tc routing with every group kept (topk_group = n_group; Kimi K2.5: 1 and 1); the host
+// (DeviceOps.checkRouter) refuses group-limited configs.
+// NaN: a NaN biased score ranks as -inf (below every number, ties to the lower index) and a NaN score weighs 0, so
+// a row of NaN still yields k distinct experts in [0, E) — the k lowest — and finite weights.
 extern "C" __global__ void pg_moe_router(const float* __restrict__ logits, const float* __restrict__ bias, int E,
-                                         int k, float scaling, int* __restrict__ topk_idx,
+                                         int k, float scaling, int normalise, int* __restrict__ topk_idx,
                                          float* __restrict__ topk_w) {
     extern __shared__ float sm[];
-    float* biased = sm;          // E
+    float* biased = sm;          // E; a chosen expert is marked NaN, the one value no candidate takes
     float* score = sm + E;       // E
     __shared__ float red_v[32];
     __shared__ int red_i[32];
@@ -21,17 +25,20 @@ extern "C" __global__ void pg_moe_router(const float* __restrict__ logits, const
     const float* lg = logits + (size_t) blockIdx.x * E;
     for (int e = threadIdx.x; e < E; e += blockDim.x) {
         float s = 1.f / (1.f + expf(-lg[e]));
-        score[e] = s;
-        biased[e] = s + bias[e];
+        float b = s + bias[e];
+        score[e] = isnan(s) ? 0.f : s;
+        biased[e] = isnan(b) ? -INFINITY : b;
     }
     __syncthreads();
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     for (int j = 0; j < k; j++) {
+        // (-inf, E) is "no candidate": every unchosen expert beats it, -inf ones by the lower index. At least
+        // E - j >= 1 experts are unchosen (the host keeps k <= E), so the block's winner is always one of them.
         float bv = -INFINITY;
-        int bi = 0x7fffffff;
+        int bi = E;
         for (int e = threadIdx.x; e < E; e += blockDim.x) {
             float v = biased[e];
-            if (v > bv || (v == bv && e < bi)) { bv = v; bi = e; }
+            if (!isnan(v) && (v > bv || (v == bv && e < bi))) { bv = v; bi = e; }
         }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) {
@@ -47,16 +54,17 @@ extern "C" __global__ void pg_moe_router(const float* __restrict__ logits, const
             for (int w = 1; w < warps; w++) {
                 if (red_v[w] > v || (red_v[w] == v && red_i[w] < i)) { v = red_v[w]; i = red_i[w]; }
             }
-            chosen_i[j] = i;
-            chosen_w[j] = score[i];
-            biased[i] = -INFINITY;
+            bool ok = i < E;  // always, by the count above; checked so that no path writes outside the arrays
+            chosen_i[j] = ok ? i : 0;
+            chosen_w[j] = ok ? score[i] : 0.f;
+            if (ok) biased[i] = __int_as_float(0x7fc00000);
         }
         __syncthreads();
     }
     if (threadIdx.x == 0) {
         float sum = 0.f;
         for (int j = 0; j < k; j++) sum += chosen_w[j];
-        float f = scaling / (sum + 1e-20f);
+        float f = normalise ? scaling / (sum + 1e-20f) : scaling;
         for (int j = 0; j < k; j++) {
             topk_idx[blockIdx.x * k + j] = chosen_i[j];
             topk_w[blockIdx.x * k + j] = chosen_w[j] * f;
@@ -67,7 +75,8 @@ extern "C" __global__ void pg_moe_router(const float* __restrict__ logits, const
 // Counting sort of the A = tokens*k assignments by expert, in one block (A is at most a few tens of thousands).
 // Outputs: offsets[E+1] (rows of expert e are offsets[e] .. offsets[e+1]-1), perm_token[p] = token of permuted
 // row p, src_pos[a] = permuted row of assignment a, active[0..n_active) = experts with rows, ascending.
-// Order inside one expert follows atomics and is not fixed; no result depends on it.
+// Order inside one expert follows atomics and is not fixed; no result depends on it. An id outside [0, E) (never
+// from pg_moe_router; possible from a host-written list) gets no row: src_pos[a] = -1, which pg_moe_combine skips.
 extern "C" __global__ void pg_moe_permute(const int* __restrict__ topk_idx, int A, int k, int E,
                                           int* __restrict__ offsets, int* __restrict__ perm_token,
                                           int* __restrict__ src_pos, int* __restrict__ active,
@@ -76,7 +85,10 @@ extern "C" __global__ void pg_moe_permute(const int* __restrict__ topk_idx, int 
     int* cursor = cnt + E;
     for (int e = threadIdx.x; e < E; e += blockDim.x) cnt[e] = 0;
     __syncthreads();
-    for (int a = threadIdx.x; a < A; a += blockDim.x) atomicAdd(&cnt[topk_idx[a]], 1);
+    for (int a = threadIdx.x; a < A; a += blockDim.x) {
+        int e = topk_idx[a];
+        if ((unsigned) e < (unsigned) E) atomicAdd(&cnt[e], 1);
+    }
     __syncthreads();
     if (threadIdx.x == 0) {  // E is a few hundred: a serial scan costs less than a launch
         int run = 0, na = 0;
@@ -91,7 +103,9 @@ extern "C" __global__ void pg_moe_permute(const int* __restrict__ topk_idx, int 
     }
     __syncthreads();
     for (int a = threadIdx.x; a < A; a += blockDim.x) {
-        int p = atomicAdd(&cursor[topk_idx[a]], 1);
+        int e = topk_idx[a];
+        if ((unsigned) e >= (unsigned) E) { src_pos[a] = -1; continue; }
+        int p = atomicAdd(&cursor[e], 1);
         perm_token[p] = a / k;
         src_pos[a] = p;
     }
@@ -164,7 +178,8 @@ extern "C" __global__ void pg_int4_grouped_gemv(const uint4* __restrict__ words,
 }
 
 // out[t][d] = (shared ? shared[t][d] : 0) + sum_j w[t][j] * y_perm[src_pos[t][j]][d]. One block per token; the k
-// terms are added in slot order, so the sum does not depend on the permutation's order.
+// terms are added in slot order, so the sum does not depend on the permutation's order. A slot with src_pos -1 (an
+// invalid expert id, see pg_moe_permute) adds nothing.
 extern "C" __global__ void pg_moe_combine(const float* __restrict__ y_perm, int y_stride,
                                           const int* __restrict__ src_pos, const float* __restrict__ topk_w, int k,
                                           const float* __restrict__ shared, float* __restrict__ out, int dim) {
@@ -172,7 +187,8 @@ extern "C" __global__ void pg_moe_combine(const float* __restrict__ y_perm, int 
     for (int d = threadIdx.x; d < dim; d += blockDim.x) {
         float s = shared ? shared[(size_t) t * dim + d] : 0.f;
         for (int j = 0; j < k; j++) {
-            s = fmaf(topk_w[t * k + j], y_perm[(size_t) src_pos[t * k + j] * y_stride + d], s);
+            int p = src_pos[t * k + j];
+            if (p >= 0) s = fmaf(topk_w[t * k + j], y_perm[(size_t) p * y_stride + d], s);
         }
         out[(size_t) t * dim + d] = s;
     }

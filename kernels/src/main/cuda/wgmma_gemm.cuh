@@ -26,6 +26,16 @@ __device__ __forceinline__ int pg_core_off(int row, int k) {
     return ((k >> 3) * 8 + (row >> 3)) * 128 + (row & 7) * 16 + (k & 7) * 2;
 }
 
+// Staging slot v (0..511) of a 64 x 64 tile moved in 8-element pieces -> (row, k). Eight consecutive slots take the
+// same k piece of eight consecutive rows, so the 16-byte stores of each quarter-warp fill one contiguous 128-byte
+// line of the core-matrix layout (conflict-free; slot v -> (v >> 3, 8 (v & 7)) put them 1024 bytes apart, 8-way),
+// and a warp still reads whole 32-byte sectors: 8 rows, 4 consecutive pieces of each. A bijection onto the tile:
+// v's bits are (k half | row group | k piece | row in group).
+__device__ __forceinline__ void pg_wg_piece(int v, int& row, int& k) {
+    row = ((v >> 5) & 7) * 8 + (v & 7);
+    k = (v >> 8) * 32 + ((v >> 3) & 3) * 8;
+}
+
 // The shared body: INT4 selects the weight format (dequantised with its group scales into the bf16 tile);
 // row_index (nullable) maps a token row of the tile to an activation row; out rows are tok0 + i.
 template <bool INT4>
@@ -43,7 +53,8 @@ __device__ __forceinline__ void pg_wgmma_tile(const void* __restrict__ W, const 
     for (int i = 0; i < 32; i++) d[i] = 0.f;
     for (int k0 = 0; k0 < cols; k0 += PG_WG_K) {
         if (INT4) {
-            // 64 rows x 2 groups: one 16-byte group (32 weights) per thread
+            // 64 rows x 2 groups: one 16-byte group (32 weights) per thread. Lanes 2m and 2m+1 share a row, so a
+            // quarter-warp's stores cover four rows: 2-way conflicts (row per lane would halve the global sectors)
             int r = tid >> 1, grp = tid & 1;
             uint4 w = make_uint4(0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u);
             float s = 0.f;
@@ -69,7 +80,8 @@ __device__ __forceinline__ void pg_wgmma_tile(const void* __restrict__ W, const 
         } else {
             // 64 rows x 8 vectors of 8 bf16
             for (int v = tid; v < PG_WG_TILE * (PG_WG_K / 8); v += 128) {
-                int r = v >> 3, kk = (v & 7) * 8;
+                int r, kk;
+                pg_wg_piece(v, r, kk);
                 uint4 val = make_uint4(0, 0, 0, 0);
                 if (row0 + r < rows) {
                     val = *reinterpret_cast<const uint4*>(reinterpret_cast<const uint16_t*>(W) + (size_t) (row0 + r) * cols + k0 + kk);
@@ -79,7 +91,8 @@ __device__ __forceinline__ void pg_wgmma_tile(const void* __restrict__ W, const 
         }
         // B: 64 tokens x 8 vectors of 8 activations rounded to bf16
         for (int v = tid; v < PG_WG_TILE * (PG_WG_K / 8); v += 128) {
-            int t = v >> 3, kk = (v & 7) * 8;
+            int t, kk;
+            pg_wg_piece(v, t, kk);
             uint4 val = make_uint4(0, 0, 0, 0);
             if (t < n) {
                 int xrow = row_index ? row_index[tok0 + t] : tok0 + t;
@@ -100,13 +113,17 @@ __device__ __forceinline__ void pg_wgmma_tile(const void* __restrict__ W, const 
         for (int ks = 0; ks < PG_WG_K / 16; ks++) {
             uint64_t da = pg_wgmma_desc(As + ks * 2 * 1024, 1024, 128);
             uint64_t db = pg_wgmma_desc(Bs + ks * 2 * 1024, 1024, 128);
+            // scale-d is a predicate operand (D = A·B + D when true), set from a register as CUTLASS's
+            // SM90 GMMA atoms do; scale-a/b (1: no negation) and the transposes (0: K-major) are immediates
             asm volatile(
                 "{\n"
+                ".reg .pred p;\n"
+                "setp.ne.b32 p, %34, 0;\n"
                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-                "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, 1, 1, 1, 0, 0;\n"
+                "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n"
                 "}\n"
                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                : "l"(da), "l"(db)
+                : "l"(da), "l"(db), "r"(1)
                 : "memory");
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");

@@ -21,6 +21,7 @@ final class EventTimer {
 
     /** {@code work.run(i)} issues run {@code i}'s launches (rotate inputs with {@code i} to stay out of L2). */
     double medianMicros(int warmup, int runs, java.util.function.IntConsumer work) {
+        ctx.makeCurrent();  // the event calls below act on the calling thread's current context
         for (int i = 0; i < warmup; i++) {
             work.accept(i);
         }

@@ -1,5 +1,7 @@
 package io.peregrine.kernels.check;
 
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
+
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.kernels.cuda.CudaBackend;
 import io.peregrine.kernels.cuda.CudaBackendProvider;
@@ -20,7 +22,20 @@ import java.util.Optional;
  * measured with our own 16-byte copy kernel and the matrix share is left out.
  */
 public final class GpuCheck {
+    private static final double GIB = 1L << 30;
+    /** Left free beside the synthetic decode: graph instantiation, the driver's own allocations, rounding per buffer. */
+    static final long DECODE_RESERVE = 2L << 30;
+
     private GpuCheck() {}
+
+    /** The most layers, at most {@code layers}, whose synthetic decode fits {@code freeBytes} less the reserve. */
+    static int decodeLayersThatFit(long freeBytes, int layers, int batch, int context, int multiprocessors) {
+        int n = layers;
+        while (n > 0 && SyntheticDecode.bytesNeeded(n, batch, context, multiprocessors) > freeBytes - DECODE_RESERVE) {
+            n--;
+        }
+        return n;
+    }
 
     /**
      * Proves, without a device, that the carried runtime and class path hold everything the check loads: the
@@ -149,7 +164,21 @@ public final class GpuCheck {
                 out.printf("own 16-byte copy kernel: %.0f GB/s (read+write)%n", ownCopy);
                 Perf perf = new Perf(copy > 0 ? copy : ownCopy, tflops);
                 new KernelTimings(ops, seed).run(perf);
-                new SyntheticDecode(ops, seed, layers, batch, context).run(perf, out);
+                // Every earlier stage has freed its buffers (each frees in a finally); the decode sizes itself to what
+                // is free, so a device with less memory than it was written for runs fewer layers instead of failing.
+                long[] free = new long[1];
+                long[] total = new long[1];
+                ctx.makeCurrent();
+                cuMemGetInfo(free, total);
+                int fit = decodeLayersThatFit(free[0], layers, batch, context, ctx.multiprocessors());
+                out.printf("device memory before the synthetic decode: %.1f of %.1f GiB free; %d layers need %.1f GiB%n",
+                        free[0] / GIB, total[0] / GIB, layers, SyntheticDecode.bytesNeeded(layers, batch, context, ctx.multiprocessors()) / GIB);
+                if (fit < layers) {
+                    out.printf("synthetic decode: %d of %d layers fit (keeping %.0f GiB in reserve)%n", fit, layers, DECODE_RESERVE / GIB);
+                }
+                if (fit >= 1) {
+                    new SyntheticDecode(ops, seed, fit, batch, context).run(perf, out);
+                }
                 perf.print(out);
             }
         }

@@ -4,6 +4,7 @@ import static io.peregrine.kernels.reference.ScalarReference.bf16;
 import static io.peregrine.kernels.reference.ScalarReference.relError;
 import static io.peregrine.kernels.reference.ScalarReference.toBf16;
 
+import io.peregrine.engine.model.MoeRouter;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceBuffer;
 import io.peregrine.kernels.cuda.DeviceOps;
@@ -241,7 +242,7 @@ final class KernelChecks {
         float[] bias = gauss(experts, 0.1);
         DeviceBuffer idx = outI((long) tokens * k);
         DeviceBuffer w = outF((long) tokens * k);
-        ops.router(up(logits), tokens, experts, up(bias), k, 2.827f, idx, w);
+        ops.router(up(logits), tokens, new MoeRouter(experts, 1, 1, k, true, 2.827f), up(bias), idx, w);
         float[] rw = new float[tokens * k];
         int[] ri = ScalarReference.route(logits, tokens, experts, bias, k, 2.827f, rw);
         int[] gi = idx.ints(tokens * k);
@@ -251,6 +252,99 @@ final class KernelChecks {
         }
         reportExact("moe_router top-8 of 384", diff, ri.length);
         report("moe_router weights", relError(w.floats(tokens * k), rw), FP32);
+        routerNaN();
+    }
+
+    /**
+     * Rows the router must survive without an out-of-bounds write or an invalid id reaching the permutation: NaN
+     * biased scores rank below every number (ties to the lower index), NaN scores weigh 0. Expected ids by hand.
+     */
+    /** Three router rows over 384 experts and their expected top-8 ids; row 2's only expectation: never {@code top}. */
+    record RouterNaNRows(float[] logits, float[] bias, int[] want0, int[] want1, int top) {
+        static final int EXPERTS = 384, K = 8;
+
+        static RouterNaNRows of(Random rnd) {
+            float nan = Float.NaN;
+            float[] logits = new float[3 * EXPERTS];
+            float[] bias = new float[EXPERTS];
+            Arrays.fill(logits, 0, EXPERTS, nan);                                    // row 0: all NaN
+            Arrays.fill(logits, EXPERTS, 2 * EXPERTS, nan);                          // row 1: three numbers, the rest NaN
+            logits[EXPERTS + 100] = 1f;
+            logits[EXPERTS + 7] = 3f;
+            logits[EXPERTS + 250] = -1f;
+            int top = 300;                                                           // row 2: NaN bias on its best expert
+            for (int e = 0; e < EXPERTS; e++) {                                      // (NaN in row 1 too: no effect there)
+                logits[2 * EXPERTS + e] = (float) (rnd.nextGaussian() * 2);
+            }
+            logits[2 * EXPERTS + top] = 10f;
+            bias[top] = nan;
+            return new RouterNaNRows(logits, bias, new int[] {0, 1, 2, 3, 4, 5, 6, 7}, new int[] {7, 100, 250, 0, 1, 2, 3, 4}, top);
+        }
+    }
+
+    void routerNaN() {
+        int experts = RouterNaNRows.EXPERTS, k = RouterNaNRows.K;
+        RouterNaNRows rows = RouterNaNRows.of(rnd);
+        float[] logits = rows.logits(), bias = rows.bias();
+        int[] want0 = rows.want0(), want1 = rows.want1();
+        int top = rows.top();
+        DeviceBuffer idx = outI(3L * k), w = outF(3L * k), off = outI(experts + 1), permTok = outI(3L * k);
+        DeviceBuffer srcPos = outI(3L * k), active = outI(experts), nAct = outI(1);
+        ops.router(up(logits), 3, new MoeRouter(experts, 1, 1, k, true, 2.827f), up(bias), idx, w);
+        ops.permute(idx, 3 * k, k, experts, off, permTok, srcPos, active, nAct);
+        int[] got = idx.ints(3 * k);
+        float[] gw = w.floats(3 * k);
+        int diff = 0;
+        for (int j = 0; j < k; j++) {
+            diff += got[j] == want0[j] ? 0 : 1;
+            diff += got[k + j] == want1[j] ? 0 : 1;
+            diff += got[2 * k + j] == top ? 1 : 0;
+        }
+        float[] rw = new float[3 * k];
+        int[] ref = ScalarReference.route(logits, 3, experts, bias, k, 2.827f, rw);
+        for (int i = 0; i < ref.length; i++) {
+            diff += ref[i] == got[i] ? 0 : 1;
+        }
+        reportExact("moe_router NaN rows (ids by hand)", diff, 4 * k);
+        report("moe_router NaN rows weights", relError(gw, rw), FP32);
+        int[] sp = srcPos.ints(3 * k);
+        int bad = nAct.ints(1)[0] < 1 ? 1 : 0;
+        for (int p : sp) {
+            bad += p < 0 || p >= 3 * k ? 1 : 0;
+        }
+        reportExact("moe_permute after NaN rows", bad, 3 * k + 1);
+        permuteInvalidIds();
+    }
+
+    /** Ids outside [0, E) from a host-written list get no row (src_pos -1) and add nothing in the combine. */
+    void permuteInvalidIds() {
+        int experts = 16, k = 2, dim = 64;
+        int[] topk = {5, -1, experts, 2};  // two tokens: token 0 = {5, -1}, token 1 = {16, 2}
+        float[] w = {0.5f, 7f, 9f, 0.25f};
+        DeviceBuffer off = outI(experts + 1), permTok = outI(4), srcPos = outI(4), active = outI(experts), nAct = outI(1);
+        ops.permute(up(topk), 4, k, experts, off, permTok, srcPos, active, nAct);
+        int[] sp = srcPos.ints(4), offs = off.ints(experts + 1), act = active.ints(2);
+        int bad = 0;
+        bad += sp[1] == -1 ? 0 : 1;
+        bad += sp[2] == -1 ? 0 : 1;
+        bad += offs[experts] == 2 ? 0 : 1;
+        bad += nAct.ints(1)[0] == 2 && act[0] == 2 && act[1] == 5 ? 0 : 1;
+        bad += sp[0] == offs[5] && sp[3] == offs[2] ? 0 : 1;
+        if (sp[0] < 0 || sp[0] > 1 || sp[3] < 0 || sp[3] > 1) {
+            reportExact("moe_permute invalid ids dropped", Math.max(bad, 1), 5);
+            return;
+        }
+        float[] yPerm = gauss(2 * dim, 1);
+        float[] shared = gauss(2 * dim, 1);
+        DeviceBuffer o = outF(2L * dim);
+        ops.combine(up(yPerm), dim, srcPos, up(w), k, up(shared), o, 2, dim);
+        float[] ref = new float[2 * dim];
+        for (int d = 0; d < dim; d++) {
+            ref[d] = shared[d] + w[0] * yPerm[sp[0] * dim + d];
+            ref[dim + d] = shared[dim + d] + w[3] * yPerm[sp[3] * dim + d];
+        }
+        reportExact("moe_permute invalid ids dropped", bad, 5);
+        report("moe_combine skips dropped slots", relError(o.floats(2 * dim), ref), FP32);
     }
 
     /** A whole routed-expert block at small sizes: router → permute → grouped GEMV ×2 with SwiGLU → combine. */
@@ -268,7 +362,7 @@ final class KernelChecks {
         float[] shared = gauss(tokens * hidden, 1);
         int a = tokens * k;
         DeviceBuffer idx = outI(a), w = outF(a);
-        ops.router(up(logits), tokens, experts, up(bias), k, 2.827f, idx, w);
+        ops.router(up(logits), tokens, new MoeRouter(experts, 1, 1, k, true, 2.827f), up(bias), idx, w);
         DeviceBuffer off = outI(experts + 1), permTok = outI(a), srcPos = outI(a), active = outI(experts), nAct = outI(1);
         ops.permute(idx, a, k, experts, off, permTok, srcPos, active, nAct);
         DeviceBuffer guOut = outF((long) a * 2 * inter), act = outF((long) a * inter), yPerm = outF((long) a * hidden);
@@ -459,6 +553,75 @@ final class KernelChecks {
             out.printf("     sample_top_p: %d draw(s) within 1e-5 of a token boundary picked the neighbour%n", nearEdge);
         }
         reportExact("sample_top_p (T 0.7, p 0.9)", diff, rows);
+        argmaxAndTopPNaN();
+    }
+
+    /**
+     * Rows with NaN (counted as -inf), no number at all, or an infinity: the id is always inside the vocabulary and
+     * is the one written by hand below; the last row (every even logit NaN) is sampled and compared like the others.
+     */
+    /** Six rows over the real vocabulary, the expected argmax of each, and the draws for top-p (T 0.7, p 0.9). */
+    record ArgmaxNaNRows(float[] logits, int[] want, float[] u) {
+        static final int VOCAB = 163_840, ROWS = 6;
+
+        static ArgmaxNaNRows of(Random rnd) {
+            int vocab = VOCAB;
+            float nan = Float.NaN;
+            float[] x = new float[ROWS * vocab];
+            Arrays.fill(x, 0, vocab, nan);                                          // 0: all NaN -> 0
+            Arrays.fill(x, vocab, 2 * vocab, nan);                                  // 1: two numbers -> 123456
+            x[vocab + 99] = -7f;
+            x[vocab + 123_456] = -5f;
+            for (int i = 0; i < vocab; i++) {                                       // 2: NaN first, planted max -> 77777
+                x[2 * vocab + i] = (float) (rnd.nextGaussian() * 3);
+            }
+            x[2 * vocab] = nan;
+            x[2 * vocab + 5] = nan;
+            x[2 * vocab + 77_777] = 50f;
+            Arrays.fill(x, 3 * vocab, 4 * vocab, Float.NEGATIVE_INFINITY);          // 3: all -inf -> 0
+            Arrays.fill(x, 4 * vocab, 5 * vocab, nan);                              // 4: +inf among NaN -> 4242
+            x[4 * vocab + 4242] = Float.POSITIVE_INFINITY;
+            x[4 * vocab + 9000] = Float.POSITIVE_INFINITY;
+            for (int i = 0; i < vocab; i++) {                                       // 5: every even logit NaN
+                x[5 * vocab + i] = i % 2 == 0 ? nan : (float) (rnd.nextGaussian() * 3);
+            }
+            int[] want = {0, 123_456, 77_777, 0, 4242, ScalarReference.argmax(x, 5 * vocab, vocab)};
+            return new ArgmaxNaNRows(x, want, new float[] {0.3f, 0.99999994f, 0.5f, 0.7f, 0.1f, rnd.nextFloat()});
+        }
+    }
+
+    /**
+     * Rows with NaN (counted as -inf), no number at all, or an infinity: the id is always inside the vocabulary and
+     * is the one written by hand; the last row (every even logit NaN) is sampled and compared like the others.
+     */
+    void argmaxAndTopPNaN() {
+        int vocab = ArgmaxNaNRows.VOCAB, rows = ArgmaxNaNRows.ROWS;
+        ArgmaxNaNRows nanRows = ArgmaxNaNRows.of(rnd);
+        float[] x = nanRows.logits();
+        int[] want = nanRows.want();
+        DeviceBuffer lb = up(x);
+        DeviceBuffer am = outI(rows);
+        ops.argmax(lb, rows, vocab, am);
+        int[] got = am.ints(rows);
+        int diff = 0;
+        for (int r = 0; r < rows; r++) {
+            diff += got[r] == want[r] ? 0 : 1;
+        }
+        reportExact("argmax NaN/inf rows (ids by hand)", diff, rows);
+        float[] u = nanRows.u();
+        DeviceBuffer tok = outI(rows);
+        ops.sampleTopP(lb, rows, vocab, 0.7f, 0.9f, up(u), tok);
+        int[] st = tok.ints(rows);
+        diff = 0;
+        for (int r = 0; r < rows - 1; r++) {
+            diff += st[r] == want[r] ? 0 : 1;  // each of these rows has a one-token nucleus (or no softmax at all)
+        }
+        int r = rows - 1;
+        if (st[r] != ScalarReference.sampleTopP(x, r * vocab, vocab, 0.7f, 0.9f, u[r])) {
+            double[] iv = ScalarReference.topPInterval(x, r * vocab, vocab, 0.7f, 0.9f, st[r]);
+            diff += iv != null && u[r] >= iv[0] - 1e-5 && u[r] < iv[1] + 1e-5 ? 0 : 1;
+        }
+        reportExact("sample_top_p NaN/inf rows", diff, rows);
     }
 
     private int[] randomWords(int n) {

@@ -71,12 +71,24 @@ final class KernelTimings {
         DeviceBuffer b = keep(ctx.alloc(bytes));
         long n = bytes / 16;
         LaunchGeometry g = LaunchGeometry.of(ctx.multiprocessors() * 8, 512);
-        double us = timer.medianMicros(3, 20, i -> ctx.launch(KernelName.COPY_U4, g, a, b, n));
-        close();
-        return 2.0 * bytes / (us * 1e3);
+        try {
+            double us = timer.medianMicros(3, 20, i -> ctx.launch(KernelName.COPY_U4, g, a, b, n));
+            return 2.0 * bytes / (us * 1e3);
+        } finally {
+            close();
+        }
     }
 
+    /** The timings; every buffer is freed when it returns or throws (the synthetic decode after it needs the room). */
     void run(Perf perf) {
+        try {
+            timeAll(perf);
+        } finally {
+            close();
+        }
+    }
+
+    private void timeAll(Perf perf) {
         int hidden = 7168, inter = 2048, experts = 384, k = 8;
         // INT4 grouped decode GEMV, gate||up and down of one K2.5 layer, all 384 experts resident
         Int4ExpertStack gu = new Int4ExpertStack(experts, 2 * inter, hidden);

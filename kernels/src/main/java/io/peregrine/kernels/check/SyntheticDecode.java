@@ -1,5 +1,6 @@
 package io.peregrine.kernels.check;
 
+import io.peregrine.engine.model.MoeRouter;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceBuffer;
 import io.peregrine.kernels.cuda.DeviceOps;
@@ -23,6 +24,7 @@ import jcuda.driver.CUgraphExec;
 final class SyntheticDecode {
     static final int HIDDEN = 7168, Q_RANK = 1536, KV_RANK = 512, ROPE = 64, NOPE = 128, V = 128, HEADS = 64;
     static final int EXPERTS = 384, K = 8, INTER = 2048, VOCAB = 163_840, PAGE = 64;
+    static final MoeRouter ROUTER = new MoeRouter(EXPERTS, 1, 1, K, true, 2.827f);
 
     private final CudaContext ctx;
     private final DeviceOps ops;
@@ -156,7 +158,7 @@ final class SyntheticDecode {
             ops.axpy(1f, ao, h, b * HIDDEN);
             ops.rmsNorm(h, HIDDEN, b, HIDDEN, L.ffnNorm(), eps, xn, HIDDEN);
             ops.bf16Gemv(L.gate(), EXPERTS, HIDDEN, xn, HIDDEN, b, rlog, EXPERTS);
-            ops.router(rlog, b, EXPERTS, L.bias(), K, 2.827f, tIdx, tW);
+            ops.router(rlog, b, ROUTER, L.bias(), tIdx, tW);
             ops.permute(tIdx, b * K, K, EXPERTS, off, pTok, sPos, act, nAct);
             ops.int4GroupedGemv(gu, L.guW(), L.guS(), act, nAct, off, xn, HIDDEN, pTok, guOut, 2 * INTER, b, K);
             ops.siluMul(guOut, actOut, b * K, INTER);
@@ -172,7 +174,39 @@ final class SyntheticDecode {
         ops.argmax(logits, b, VOCAB, next);
     }
 
+    /**
+     * Device bytes {@link #build} allocates for {@code layers} layers (each buffer it makes, counted the same way), to
+     * size the run to the memory that is free.
+     */
+    static long bytesNeeded(int layers, int batch, int context, int multiprocessors) {
+        long maxBlocks = (context + 1 + PAGE - 1) / PAGE;
+        long slots = batch * maxBlocks * PAGE;
+        Int4ExpertStack gu = new Int4ExpertStack(EXPERTS, 2 * INTER, HIDDEN);
+        Int4ExpertStack dn = new Int4ExpertStack(EXPERTS, HIDDEN, INTER);
+        long bf16 = (long) Q_RANK * HIDDEN + (long) HEADS * (NOPE + ROPE) * Q_RANK + (long) (KV_RANK + ROPE) * HIDDEN
+                + (long) HEADS * (NOPE + V) * KV_RANK + (long) HIDDEN * HEADS * V + (long) EXPERTS * HIDDEN
+                + (gu.scalesPerExpert() + dn.scalesPerExpert()) * EXPERTS + 3L * INTER * HIDDEN + slots * (KV_RANK + ROPE);
+        long f32 = 2L * HIDDEN + Q_RANK + KV_RANK + EXPERTS;  // norms, bias
+        long perLayer = 2 * bf16 + 4 * f32 + 4 * (gu.wordsPerExpert() + dn.wordsPerExpert()) * EXPERTS;
+        long a = (long) batch * K;
+        Geometries.MlaDecodePlan plan = Geometries.mlaDecodeMma(HEADS, batch, (int) (maxBlocks * PAGE), multiprocessors);
+        long activations = 5L * batch * HIDDEN + 2L * batch * Q_RANK + (long) batch * HEADS * (NOPE + ROPE)
+                + (long) batch * (KV_RANK + ROPE) + (long) batch * KV_RANK + 2L * batch * HEADS * KV_RANK
+                + (long) batch * HEADS * V + (long) batch * EXPERTS + 4 * a + 2L * EXPERTS + 2 + a * (3L * INTER + HIDDEN)
+                + 3L * batch * INTER + (long) batch * VOCAB + 5L * batch + batch * maxBlocks + HIDDEN + 32
+                + plan.maxNormFloats(batch, HEADS) + plan.partialFloats(batch, HEADS);
+        return layers * perLayer + 2L * 2 * VOCAB * HIDDEN + 4 * activations;
+    }
+
     void run(Perf perf, PrintStream out) {
+        try {
+            measure(perf, out);
+        } finally {
+            alloc.close();
+        }
+    }
+
+    private void measure(Perf perf, PrintStream out) {
         build();
         EventTimer timer = new EventTimer(ctx);
         step(batch);
@@ -202,6 +236,5 @@ final class SyntheticDecode {
         perf.memoryBound("decode step CUDA graph, " + layers + " layers, batch " + batch, graphUs, bytes);
         out.printf("decode step: eager %.0f µs, graph %.0f µs; %.2f GB touched per step (weights read once + cache); %.0f tokens/s at batch %d for %d layers%n",
                 eager, graphUs, bytes / 1e9, batch / (graphUs * 1e-6), batch, layers);
-        alloc.close();
     }
 }

@@ -7,20 +7,17 @@ import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuInit;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
-import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
 import jcuda.CudaException;
+import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -28,66 +25,103 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
  * One device's primary context, the Peregrine module loaded into it ({@code cuModuleLoadData} on the sm_90a cubin,
  * the compute_90 PTX when the cubin does not load) with every {@link KernelName} resolved, and one stream. JCuda's
  * exceptions are on: every driver call checks its return code.
+ *
+ * <p>Any thread may use it: every method that issues work first makes the context current on the calling thread
+ * (the driver acts on the thread's current context, and the engine loads on one thread and serves on another). That
+ * is one {@code cuCtxSetCurrent} per call, which sets the thread's current context and enqueues and synchronises
+ * nothing (so it is not one of the calls a graph capture forbids). Callers still serialise their use of the one
+ * stream.
+ *
+ * <p>The stream is non-blocking: it does not synchronise with the legacy default stream, so nothing another thread
+ * or library issues there can stall it or break a graph capture on it. Everything this class and {@link DeviceBuffer}
+ * issue is therefore ordered on this stream, copies included. Copies from and to Java arrays (pageable memory) and
+ * allocations cannot be part of a CUDA graph: they refuse with a clear message while the stream is being captured,
+ * instead of invalidating the capture; launches and {@link DeviceBuffer#poison} are captured like any stream work.
  */
 public final class CudaContext implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(CudaContext.class.getName());
 
-    private final CUdevice device = new CUdevice();
-    private final CUcontext context = new CUcontext();
-    private final CUmodule module = new CUmodule();
-    private final CUstream stream = new CUstream();
-    private final Map<KernelName, CUfunction> functions = new EnumMap<>(KernelName.class);
+    private final Driver driver;
+    private final CUdevice device;
+    private final CUcontext context;
+    private final CUmodule module;
+    private final CUstream stream;
+    private final Map<KernelName, CUfunction> functions;
     private final int multiprocessors;
     private final String deviceName;
     private final String loadedFrom;
 
-    private CudaContext(int ordinal) {
-        JCudaDriver.setExceptionsEnabled(true);
-        cuInit(0);
-        cuDeviceGet(device, ordinal);
-        cuDevicePrimaryCtxRetain(context, device);
-        cuCtxSetCurrent(context);
-        int[] v = new int[1];
-        cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
-        multiprocessors = v[0];
-        byte[] name = new byte[256];
-        cuDeviceGetName(name, name.length, device);
-        deviceName = new String(name, StandardCharsets.US_ASCII).trim().replace("\0", "");
-        byte[] cubin = KernelResources.read(KernelResources.CUBIN).orElseThrow(() -> new IllegalStateException(
-                "no " + KernelResources.CUBIN + " on the class path: the kernels module was built without nvcc"));
-        Set<String> have = CubinSymbols.functions(cubin);
-        for (KernelName k : KernelName.values()) {
-            if (!have.contains(k.symbol())) {
-                throw new IllegalStateException("the cubin lacks kernel " + k.symbol() + "; it has " + have);
-            }
-        }
-        String from = "sm_90a cubin";
-        try {
-            cuModuleLoadData(module, cubin);
-        } catch (CudaException e) {
-            byte[] ptx = KernelResources.read(KernelResources.PTX).orElseThrow(() -> e);
-            LOG.log(System.Logger.Level.WARNING, "sm_90a cubin did not load ({0}); JIT-compiling the compute_90 PTX", e.getMessage());
-            byte[] z = java.util.Arrays.copyOf(ptx, ptx.length + 1);  // the driver wants a NUL-terminated image
-            cuModuleLoadData(module, z);
-            from = "compute_90 PTX";
-        }
-        loadedFrom = from;
-        for (KernelName k : KernelName.values()) {
-            CUfunction f = new CUfunction();
-            cuModuleGetFunction(f, module, k.symbol());
-            functions.put(k, f);
-        }
-        cuStreamCreate(stream, 0);
+    CudaContext(Driver driver, CUdevice device, CUcontext context, CUmodule module, CUstream stream,
+                Map<KernelName, CUfunction> functions, int multiprocessors, String deviceName, String loadedFrom) {
+        this.driver = driver;
+        this.device = device;
+        this.context = context;
+        this.module = module;
+        this.stream = stream;
+        this.functions = functions;
+        this.multiprocessors = multiprocessors;
+        this.deviceName = deviceName;
+        this.loadedFrom = loadedFrom;
     }
 
     public static CudaContext open(int ordinal) {
-        return new CudaContext(ordinal);
+        JCudaDriver.setExceptionsEnabled(true);
+        cuInit(0);
+        CUdevice device = new CUdevice();
+        cuDeviceGet(device, ordinal);
+        CUcontext context = new CUcontext();
+        cuDevicePrimaryCtxRetain(context, device);
+        CUmodule module = null;
+        try {
+            cuCtxSetCurrent(context);
+            int[] v = new int[1];
+            cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+            byte[] name = new byte[256];
+            cuDeviceGetName(name, name.length, device);
+            String deviceName = new String(name, StandardCharsets.US_ASCII).trim().replace("\0", "");
+            byte[] cubin = KernelResources.read(KernelResources.CUBIN).orElseThrow(() -> new IllegalStateException(
+                    "no " + KernelResources.CUBIN + " on the class path: the kernels module was built without nvcc"));
+            Set<String> have = CubinSymbols.functions(cubin);
+            for (KernelName k : KernelName.values()) {
+                if (!have.contains(k.symbol())) {
+                    throw new IllegalStateException("the cubin lacks kernel " + k.symbol() + "; it has " + have);
+                }
+            }
+            CUmodule loaded = new CUmodule();
+            String from = "sm_90a cubin";
+            try {
+                cuModuleLoadData(loaded, cubin);
+            } catch (CudaException e) {
+                byte[] ptx = KernelResources.read(KernelResources.PTX).orElseThrow(() -> e);
+                LOG.log(System.Logger.Level.WARNING, "sm_90a cubin did not load ({0}); JIT-compiling the compute_90 PTX", e.getMessage());
+                byte[] z = java.util.Arrays.copyOf(ptx, ptx.length + 1);  // the driver wants a NUL-terminated image
+                cuModuleLoadData(loaded, z);
+                from = "compute_90 PTX";
+            }
+            module = loaded;
+            Map<KernelName, CUfunction> functions = new EnumMap<>(KernelName.class);
+            for (KernelName k : KernelName.values()) {
+                CUfunction f = new CUfunction();
+                cuModuleGetFunction(f, module, k.symbol());
+                functions.put(k, f);
+            }
+            CUstream stream = new CUstream();
+            cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
+            return new CudaContext(new JCudaCalls(), device, context, module, stream, functions, v[0], deviceName, from);
+        } catch (RuntimeException e) {
+            if (module != null) {
+                cuModuleUnload(module);
+            }
+            cuDevicePrimaryCtxRelease(device);
+            throw e;
+        }
     }
 
     public int multiprocessors() {
@@ -102,6 +136,7 @@ public final class CudaContext implements AutoCloseable {
         return loadedFrom;
     }
 
+    /** The context's one stream, for driver calls made elsewhere (bind first: {@link #makeCurrent()}). */
     public CUstream stream() {
         return stream;
     }
@@ -111,9 +146,11 @@ public final class CudaContext implements AutoCloseable {
     }
 
     public DeviceBuffer alloc(long bytes) {
+        long n = Math.max(4, bytes);
+        bindOutsideCapture("a device allocation");
         CUdeviceptr p = new CUdeviceptr();
-        cuMemAlloc(p, Math.max(4, bytes));
-        return new DeviceBuffer(p, Math.max(4, bytes));
+        driver.alloc(p, n);
+        return new DeviceBuffer(p, n, this);
     }
 
     public DeviceBuffer floats(long n) {
@@ -122,26 +159,64 @@ public final class CudaContext implements AutoCloseable {
 
     /** Launches on this context's stream. Errors surface at the next synchronising call, as with any CUDA launch. */
     public void launch(KernelName k, LaunchGeometry g, Object... args) {
-        cuLaunchKernel(functions.get(k), g.gridX(), g.gridY(), g.gridZ(), g.block(), 1, 1, g.sharedBytes(), stream,
-                KernelArgs.encode(args), null);
+        makeCurrent();
+        driver.launch(functions.get(k), g, stream, args);
     }
 
     /**
-     * Binds this context to the calling thread. Driver calls act on the thread's current context, and the engine
-     * loads the model on one thread and serves on another, so every entry point of a backend calls this first.
+     * Binds this context to the calling thread. Every method here does it before issuing work; call it before driver
+     * calls made elsewhere with this context's handles (events, graphs, the staging copies).
      */
     public void makeCurrent() {
-        cuCtxSetCurrent(context);
+        driver.setCurrent(context);
     }
 
     public void sync() {
-        cuStreamSynchronize(stream);
+        makeCurrent();
+        driver.synchronize(stream);
+    }
+
+    /**
+     * Copies a Java array into device memory, ordered after the work already on the stream; returns once the copy
+     * is done, as the synchronous copy it replaces did.
+     */
+    void copyToDevice(CUdeviceptr dst, Pointer src, long bytes) {
+        bindOutsideCapture("a copy from a Java array");
+        driver.copyToDevice(dst, src, bytes, stream);
+        driver.synchronize(stream);
+    }
+
+    /** Copies device memory into a Java array once the work already on the stream is done. */
+    void copyToHost(Pointer dst, CUdeviceptr src, long bytes) {
+        bindOutsideCapture("a copy into a Java array");
+        driver.copyToHost(dst, src, bytes, stream);
+        driver.synchronize(stream);
+    }
+
+    /** Fills 32-bit words, ordered on the stream (and captured into a graph like a launch). */
+    void fill32(CUdeviceptr dst, int pattern, long words) {
+        makeCurrent();
+        driver.fill32(dst, pattern, words, stream);
+    }
+
+    /** Frees device memory once the work already on the stream (which may still read it) is done. */
+    void free(CUdeviceptr ptr) {
+        bindOutsideCapture("freeing device memory");
+        driver.synchronize(stream);
+        driver.free(ptr);
+    }
+
+    private void bindOutsideCapture(String what) {
+        makeCurrent();
+        if (driver.capturing(stream)) {
+            throw new IllegalStateException(what + " while the stream is being captured into a CUDA graph: a captured"
+                    + " step may only launch kernels and issue stream-ordered device work");
+        }
     }
 
     @Override
     public void close() {
-        cuStreamDestroy(stream);
-        cuModuleUnload(module);
-        cuDevicePrimaryCtxRelease(device);
+        makeCurrent();
+        driver.release(stream, module, device);
     }
 }

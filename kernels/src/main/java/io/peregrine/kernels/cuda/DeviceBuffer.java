@@ -1,15 +1,13 @@
 package io.peregrine.kernels.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemFree;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuMemsetD32;
-
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 
-/** Device memory from {@code cuMemAlloc} (never managed memory), with typed copies and poisoning. */
-public record DeviceBuffer(CUdeviceptr ptr, long bytes) implements AutoCloseable {
+/**
+ * Device memory from {@code cuMemAlloc} (never managed memory), with typed copies and poisoning. Every operation
+ * goes through its {@link CudaContext}, which binds itself to the calling thread and orders the work on its stream.
+ */
+public record DeviceBuffer(CUdeviceptr ptr, long bytes, CudaContext owner) implements AutoCloseable {
     /** A quiet NaN: a float output still holding it after a kernel was never written. */
     public static final int POISON_F32 = 0x7fc00000;
     /** An int output still holding it after a kernel was never written. */
@@ -17,40 +15,40 @@ public record DeviceBuffer(CUdeviceptr ptr, long bytes) implements AutoCloseable
 
     public DeviceBuffer upload(float[] a) {
         fits(4L * a.length);
-        cuMemcpyHtoD(ptr, Pointer.to(a), 4L * a.length);
+        owner.copyToDevice(ptr, Pointer.to(a), 4L * a.length);
         return this;
     }
 
     public DeviceBuffer upload(int[] a) {
         fits(4L * a.length);
-        cuMemcpyHtoD(ptr, Pointer.to(a), 4L * a.length);
+        owner.copyToDevice(ptr, Pointer.to(a), 4L * a.length);
         return this;
     }
 
     public DeviceBuffer upload(short[] a) {
         fits(2L * a.length);
-        cuMemcpyHtoD(ptr, Pointer.to(a), 2L * a.length);
+        owner.copyToDevice(ptr, Pointer.to(a), 2L * a.length);
         return this;
     }
 
     public float[] floats(int n) {
         fits(4L * n);
         float[] a = new float[n];
-        cuMemcpyDtoH(Pointer.to(a), ptr, 4L * n);
+        owner.copyToHost(Pointer.to(a), ptr, 4L * n);
         return a;
     }
 
     public int[] ints(int n) {
         fits(4L * n);
         int[] a = new int[n];
-        cuMemcpyDtoH(Pointer.to(a), ptr, 4L * n);
+        owner.copyToHost(Pointer.to(a), ptr, 4L * n);
         return a;
     }
 
     public short[] shorts(int n) {
         fits(2L * n);
         short[] a = new short[n];
-        cuMemcpyDtoH(Pointer.to(a), ptr, 2L * n);
+        owner.copyToHost(Pointer.to(a), ptr, 2L * n);
         return a;
     }
 
@@ -59,12 +57,12 @@ public record DeviceBuffer(CUdeviceptr ptr, long bytes) implements AutoCloseable
         if (offsetBytes < 0 || offsetBytes >= bytes) {
             throw new IllegalArgumentException("offset " + offsetBytes + " outside a buffer of " + bytes);
         }
-        return new DeviceBuffer(ptr.withByteOffset(offsetBytes), bytes - offsetBytes);
+        return new DeviceBuffer(ptr.withByteOffset(offsetBytes), bytes - offsetBytes, owner);
     }
 
-    /** Fills every 32-bit word with {@code pattern}. */
+    /** Fills every 32-bit word with {@code pattern}, ordered on the stream like a launch. */
     public DeviceBuffer poison(int pattern) {
-        cuMemsetD32(ptr, pattern, bytes / 4);
+        owner.fill32(ptr, pattern, bytes / 4);
         return this;
     }
 
@@ -76,6 +74,6 @@ public record DeviceBuffer(CUdeviceptr ptr, long bytes) implements AutoCloseable
 
     @Override
     public void close() {
-        cuMemFree(ptr);
+        owner.free(ptr);
     }
 }

@@ -1,5 +1,6 @@
 package io.peregrine.kernels.cuda;
 
+import io.peregrine.engine.model.MoeRouter;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 
 /**
@@ -93,10 +94,28 @@ public final class DeviceOps {
         ctx.launch(KernelName.BF16_GEMM_WGMMA, Geometries.gemmMma(rows, n), w, rows, cols, x, xStride, n, y, yStride);
     }
 
-    public void router(DeviceBuffer logits, int tokens, int experts, DeviceBuffer bias, int k, float scaling,
-                       DeviceBuffer topkIdx, DeviceBuffer topkW) {
-        require(k >= 1 && k <= 64 && k <= experts, "router: top-k " + k + " must be in [1, min(64, experts)]");
-        ctx.launch(KernelName.MOE_ROUTER, Geometries.router(tokens, experts), logits, bias, experts, k, scaling, topkIdx, topkW);
+    /**
+     * The engine's routing ({@link MoeRouter}, the CPU reference) on the device, for {@code tokens} rows of router
+     * logits: top-k indices and weights per token. The kernel takes the top-k over all experts, which is
+     * {@code MoeRouter} when every group is kept ({@code topk_group = n_group}; Kimi K2.5 has 1 and 1); a
+     * group-limited config is refused here rather than computed wrong.
+     */
+    public void router(DeviceBuffer logits, int tokens, MoeRouter config, DeviceBuffer bias, DeviceBuffer topkIdx,
+                       DeviceBuffer topkW) {
+        checkRouter(config);
+        // MoeRouter normalises only when asked and top-k > 1 (one weight alone stays the raw score)
+        int normalise = config.normTopkProb() && config.topK() > 1 ? 1 : 0;
+        ctx.launch(KernelName.MOE_ROUTER, Geometries.router(tokens, config.experts()), logits, bias, config.experts(),
+                config.topK(), config.scaling(), normalise, topkIdx, topkW);
+    }
+
+    /** The router configs the device kernel computes as {@link MoeRouter#route} does; anything else throws. */
+    public static void checkRouter(MoeRouter config) {
+        require(config.topkGroup() == config.nGroup(), "the CUDA router implements top-k over all experts"
+                + " (topk_group = n_group, as Kimi K2.5's 1 and 1); this model keeps topk_group " + config.topkGroup()
+                + " of n_group " + config.nGroup() + " groups: group-limited routing runs on the CPU backend only");
+        require(config.topK() <= 64, "the CUDA router keeps at most 64 experts per token; this model asks for "
+                + config.topK());
     }
 
     /** Outputs as in {@code pg_moe_permute}; {@code active} holds E ints, {@code nActive} one. */
@@ -180,10 +199,12 @@ public final class DeviceOps {
     }
 
     public void argmax(DeviceBuffer logits, int rows, int vocab, DeviceBuffer out) {
+        require(vocab >= 1, "argmax over an empty vocabulary");
         ctx.launch(KernelName.ARGMAX, Geometries.perRow(rows, 1024), logits, vocab, out);
     }
 
     public void sampleTopP(DeviceBuffer logits, int rows, int vocab, float temperature, float topP, DeviceBuffer u, DeviceBuffer out) {
+        require(vocab >= 1, "top-p sampling over an empty vocabulary");
         require(temperature > 0 && topP > 0 && topP <= 1, "top-p sampling: temperature " + temperature + " > 0, top_p " + topP + " in (0, 1]");
         ctx.launch(KernelName.SAMPLE_TOP_P, Geometries.perRow(rows, 1024), logits, vocab, temperature, topP, u, out);
     }

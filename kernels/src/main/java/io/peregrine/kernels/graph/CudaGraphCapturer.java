@@ -32,6 +32,7 @@ public final class CudaGraphCapturer implements DecodeGraphs.Capturer<CUgraphExe
 
     @Override
     public CUgraphExec capture(int bucket) {
+        ctx.makeCurrent();  // the capture, instantiation and launches below act on the calling thread's context
         CUgraph graph = new CUgraph();
         cuStreamBeginCapture(ctx.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
         try {
@@ -48,11 +49,13 @@ public final class CudaGraphCapturer implements DecodeGraphs.Capturer<CUgraphExe
     @Override
     public void replay(CUgraphExec graph, int batch) {
         prepare.accept(batch);
+        ctx.makeCurrent();
         cuGraphLaunch(graph, ctx.stream());
     }
 
     @Override
     public void destroy(CUgraphExec graph) {
+        ctx.makeCurrent();
         cuGraphExecDestroy(graph);
     }
 }

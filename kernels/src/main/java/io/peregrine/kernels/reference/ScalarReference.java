@@ -129,7 +129,11 @@ public final class ScalarReference {
         return y;
     }
 
-    /** Routing of spec §3.5. Returns {@code idx[t·k + j]} in choice order and fills {@code weights} alike. */
+    /**
+     * Routing of spec §3.5 with {@code n_group = 1} and normalised weights. Returns {@code idx[t·k + j]} in choice
+     * order and fills {@code weights} alike. NaN as the device kernel takes it: a NaN biased score ranks below every
+     * number (ties to the lower index), a NaN score weighs 0.
+     */
     public static int[] route(float[] logits, int tokens, int experts, float[] bias, int k, float scaling, float[] weights) {
         int[] idx = new int[tokens * k];
         for (int t = 0; t < tokens; t++) {
@@ -138,6 +142,8 @@ public final class ScalarReference {
             for (int e = 0; e < experts; e++) {
                 s[e] = 1 / (1 + Math.exp(-logits[t * experts + e]));
                 b[e] = (float) s[e] + bias[e];
+                b[e] = Double.isNaN(b[e]) ? Double.NEGATIVE_INFINITY : b[e];
+                s[e] = Double.isNaN(s[e]) ? 0 : s[e];
             }
             boolean[] used = new boolean[experts];
             double sum = 0;
@@ -252,11 +258,11 @@ public final class ScalarReference {
         return out;
     }
 
-    /** Lowest index of the maximum. */
+    /** Lowest index of the maximum, NaN counting as -inf: a row without a number gives 0. */
     public static int argmax(float[] x, int off, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) {
-            if (x[off + i] > x[off + best]) {
+            if (logit(x[off + i]) > logit(x[off + best])) {
                 best = i;
             }
         }
@@ -266,10 +272,14 @@ public final class ScalarReference {
     /**
      * Top-p by its definition: sort probabilities descending, keep the shortest prefix whose mass reaches
      * {@code topP} (with every token tied to the last kept one), then pick, in index order, the first token whose
-     * running kept mass exceeds {@code u} times the kept mass.
+     * running kept mass exceeds {@code u} times the kept mass. NaN logits count as -inf (probability 0); a row whose
+     * maximum is not finite (no number at all, or an infinity) has no softmax and gives its argmax.
      */
     public static int sampleTopP(float[] logits, int off, int vocab, float temperature, float topP, double u) {
         Nucleus n = nucleus(logits, off, vocab, temperature, topP);
+        if (n == null) {
+            return argmax(logits, off, vocab);
+        }
         double target = u * n.kept();
         double run = 0;
         for (int i = 0; i < vocab; i++) {
@@ -290,6 +300,9 @@ public final class ScalarReference {
      */
     public static double[] topPInterval(float[] logits, int off, int vocab, float temperature, float topP, int token) {
         Nucleus n = nucleus(logits, off, vocab, temperature, topP);
+        if (n == null) {
+            return token == argmax(logits, off, vocab) ? new double[] {0, 1} : null;
+        }
         if (token < 0 || token >= vocab || n.p()[token] < n.threshold()) {
             return null;
         }
@@ -304,15 +317,19 @@ public final class ScalarReference {
 
     private record Nucleus(double[] p, double threshold, double kept) {}
 
+    /** Null when the row's maximum is not finite. */
     private static Nucleus nucleus(float[] logits, int off, int vocab, float temperature, float topP) {
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[off + i] / (double) temperature);
+            max = Math.max(max, logit(logits[off + i]) / (double) temperature);
+        }
+        if (!Double.isFinite(max)) {
+            return null;
         }
         double[] p = new double[vocab];
         double z = 0;
         for (int i = 0; i < vocab; i++) {
-            p[i] = Math.exp(logits[off + i] / (double) temperature - max);
+            p[i] = Math.exp(logit(logits[off + i]) / (double) temperature - max);
             z += p[i];
         }
         for (int i = 0; i < vocab; i++) {
@@ -338,6 +355,10 @@ public final class ScalarReference {
             }
         }
         return new Nucleus(p, threshold, kept);
+    }
+
+    private static float logit(float v) {
+        return Float.isNaN(v) ? Float.NEGATIVE_INFINITY : v;
     }
 
     /** {@code ‖out − ref‖ / ‖ref‖}; infinite when {@code out} has a NaN or infinity (a poisoned, unwritten element). */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.engine.model.MoeRouter;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -36,6 +37,61 @@ class ScalarReferenceTest {
         assertEquals(0.3 / 0.8, iv[0], 1e-6);
         assertEquals(1.0, iv[1], 1e-6);
         assertEquals(null, ScalarReference.topPInterval(logits, 0, 3, 1f, 0.7f, 2));
+    }
+
+    @Test
+    void routerIsTheEngineRouterWithOneGroup() {
+        // the device check trusts this reference; the engine's MoeRouter is the CPU backend's routing
+        Random rnd = new Random(5);
+        int experts = 384, k = 8;
+        MoeRouter engine = new MoeRouter(experts, 1, 1, k, true, 2.827f);
+        for (int round = 0; round < 50; round++) {
+            float[] logits = new float[experts];
+            float[] bias = new float[experts];
+            for (int e = 0; e < experts; e++) {
+                logits[e] = (float) (rnd.nextGaussian() * 2);
+                bias[e] = (float) (rnd.nextGaussian() * 0.1);
+            }
+            int[] wantIdx = new int[k];
+            float[] wantW = new float[k];
+            engine.route(logits, 0, bias, wantIdx, wantW);
+            float[] w = new float[k];
+            assertArrayEquals(wantIdx, ScalarReference.route(logits, 1, experts, bias, k, 2.827f, w));
+            for (int j = 0; j < k; j++) {
+                assertEquals(wantW[j], w[j], 1e-5f * wantW[j]);
+            }
+        }
+    }
+
+    @Test
+    void nanCountsAsMinusInfinityInArgmaxRouterAndTopP() {
+        float nan = Float.NaN;
+        assertEquals(0, ScalarReference.argmax(new float[] {nan, nan, nan}, 0, 3));
+        assertEquals(2, ScalarReference.argmax(new float[] {nan, -3, 1, nan, 1}, 0, 5));
+        assertEquals(0, ScalarReference.argmax(new float[] {Float.NEGATIVE_INFINITY, nan, Float.NEGATIVE_INFINITY}, 0, 3));
+        // a row without a number, or with an infinity, has no softmax: top-p gives the argmax
+        assertEquals(0, ScalarReference.sampleTopP(new float[] {nan, nan, nan}, 0, 3, 0.7f, 0.9f, 0.5));
+        assertEquals(1, ScalarReference.sampleTopP(new float[] {nan, Float.POSITIVE_INFINITY, 2, Float.POSITIVE_INFINITY}, 0, 4, 1f, 1f, 0.9));
+        assertArrayEquals(new double[] {0, 1}, ScalarReference.topPInterval(new float[] {nan, nan}, 0, 2, 1f, 1f, 0));
+        // NaN entries get no probability: with two equal numbers, every draw picks one of them
+        float[] row = {nan, 0, nan, 0};
+        for (double u : new double[] {0, 0.25, 0.4999, 0.5, 0.75, 0.9999}) {
+            assertEquals(u < 0.5 ? 1 : 3, ScalarReference.sampleTopP(row, 0, 4, 1f, 1f, u), "u " + u);
+        }
+        // router: all NaN -> the k lowest experts weighing 0; NaN below every number
+        float[] w = new float[3];
+        assertArrayEquals(new int[] {0, 1, 2}, ScalarReference.route(new float[] {nan, nan, nan, nan, nan}, 1, 5,
+                new float[5], 3, 2.5f, w));
+        assertArrayEquals(new float[] {0, 0, 0}, w);
+        assertArrayEquals(new int[] {3, 1, 0}, ScalarReference.route(new float[] {nan, 0, nan, 2, nan}, 1, 5,
+                new float[5], 3, 1f, w));
+        float s3 = (float) (1 / (1 + Math.exp(-2))), s1 = 0.5f;
+        assertEquals(s3 / (s3 + s1), w[0], 1e-6f);
+        assertEquals(s1 / (s3 + s1), w[1], 1e-6f);
+        assertEquals(0f, w[2]);
+        // a NaN bias makes an expert rank last, though its score still weighs
+        assertArrayEquals(new int[] {1, 0}, ScalarReference.route(new float[] {0, 0, 5}, 1, 3,
+                new float[] {0, 0.1f, nan}, 2, 1f, w));
     }
 
     @Test

@@ -1,0 +1,44 @@
+package io.peregrine.kernels.cuda;
+
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+
+/**
+ * The driver calls by which {@link CudaContext} issues work once it is open: JCuda on a device ({@link JCudaCalls}),
+ * a fake in the CPU tests, which is how the context-binding and capture rules are tested without a GPU. Each call is
+ * one driver function; the rules about when to call which live in {@link CudaContext}, not here.
+ */
+interface Driver {
+    /** {@code cuCtxSetCurrent}: binds {@code context} to the calling thread. */
+    void setCurrent(CUcontext context);
+
+    /** {@code cuStreamIsCapturing}: whether work issued to {@code stream} is being recorded into a graph. */
+    boolean capturing(CUstream stream);
+
+    /** {@code cuLaunchKernel} with the arguments encoded by {@link KernelArgs}. */
+    void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args);
+
+    void alloc(CUdeviceptr ptr, long bytes);
+
+    void free(CUdeviceptr ptr);
+
+    /** {@code cuMemcpyHtoDAsync} on {@code stream}. */
+    void copyToDevice(CUdeviceptr dst, Pointer src, long bytes, CUstream stream);
+
+    /** {@code cuMemcpyDtoHAsync} on {@code stream}. */
+    void copyToHost(Pointer dst, CUdeviceptr src, long bytes, CUstream stream);
+
+    /** {@code cuMemsetD32Async} on {@code stream}. */
+    void fill32(CUdeviceptr dst, int pattern, long words, CUstream stream);
+
+    /** {@code cuStreamSynchronize}. */
+    void synchronize(CUstream stream);
+
+    /** Destroys the stream, unloads the module and releases the device's primary context, in that order. */
+    void release(CUstream stream, CUmodule module, CUdevice device);
+}

@@ -1,0 +1,99 @@
+package io.peregrine.kernels.cuda;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+
+/**
+ * A driver that keeps, as the real one does, a current context per thread, and records every call with the context
+ * that was current on the calling thread when it was made. Contexts are told apart by identity (JCuda's handles all
+ * compare equal before the driver fills them in).
+ */
+final class FakeDriver implements Driver {
+    /** One driver call: its name, the thread's current context at the time, the stream it named (or null). */
+    record Call(String name, CUcontext current, CUstream stream, Object[] args) {}
+
+    private final ThreadLocal<CUcontext> current = new ThreadLocal<>();
+    final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
+    volatile boolean capturing;
+
+    /** A context over this driver with its own handles. */
+    CudaContext open(String name) {
+        Map<KernelName, CUfunction> functions = new EnumMap<>(KernelName.class);
+        for (KernelName k : KernelName.values()) {
+            functions.put(k, new CUfunction());
+        }
+        return new CudaContext(this, new CUdevice(), new CUcontext(), new CUmodule(), new CUstream(), functions, 132,
+                name, "fake");
+    }
+
+    private void record(String name, CUstream stream, Object... args) {
+        calls.add(new Call(name, current.get(), stream, args));
+    }
+
+    List<Call> calls(String name) {
+        synchronized (calls) {
+            return calls.stream().filter(c -> c.name().equals(name)).toList();
+        }
+    }
+
+    @Override
+    public void setCurrent(CUcontext context) {
+        current.set(context);
+    }
+
+    @Override
+    public boolean capturing(CUstream stream) {
+        record("capturing", stream);
+        return capturing;
+    }
+
+    @Override
+    public void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args) {
+        record("launch", stream, args);
+    }
+
+    @Override
+    public void alloc(CUdeviceptr ptr, long bytes) {
+        record("alloc", null, bytes);
+    }
+
+    @Override
+    public void free(CUdeviceptr ptr) {
+        record("free", null);
+    }
+
+    @Override
+    public void copyToDevice(CUdeviceptr dst, Pointer src, long bytes, CUstream stream) {
+        record("copyToDevice", stream, bytes);
+    }
+
+    @Override
+    public void copyToHost(Pointer dst, CUdeviceptr src, long bytes, CUstream stream) {
+        record("copyToHost", stream, bytes);
+    }
+
+    @Override
+    public void fill32(CUdeviceptr dst, int pattern, long words, CUstream stream) {
+        record("fill32", stream, pattern, words);
+    }
+
+    @Override
+    public void synchronize(CUstream stream) {
+        record("synchronize", stream);
+    }
+
+    @Override
+    public void release(CUstream stream, CUmodule module, CUdevice device) {
+        record("release", stream);
+    }
+}
