@@ -66,15 +66,20 @@ public final class ChatRequestMapper {
                 r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), r.stop(),
                 r.stopTokenIds(), r.ignoreEos(), r.n(), topLogprobs), thinking.enabled());
         boolean parallel = r.parallelToolCalls() == null || r.parallelToolCalls();
-        boolean addGenerationPrompt = r.addGenerationPrompt() == null || r.addGenerationPrompt();
+        boolean continueFinal = continuesFinalMessage(r);
+        boolean addGenerationPrompt = !continueFinal && (r.addGenerationPrompt() == null || r.addGenerationPrompt());
         ChatInput input = new ChatInput(r.messages(), tools, toolChoice, thinking, r.chatTemplateKwargs(),
-                addGenerationPrompt);
+                addGenerationPrompt, continueFinal);
         Integer budget = r.thinkingTokenBudget();
         if (budget != null && budget < 1) {
             throw ApiException.invalid("thinking_token_budget must be at least 1, got " + budget
                     + " (to skip reasoning, turn thinking off)", "thinking_token_budget");
         }
-        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, priorToolCalls,
+        // The parser starts where the prompt ends: a partial answer continues as content, a partial (or absent)
+        // answer with thinking on continues inside the reasoning (engine AssistantPrefill renders it so).
+        ThinkingMode outputStart = continueFinal && hasText(r.messages().getLast().content())
+                ? new ThinkingMode(false, thinking.keep()) : thinking;
+        OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, priorToolCalls,
                 StructuredOutput.grammars(r.responseFormat(), tools), budget);
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
     }
@@ -86,6 +91,41 @@ public final class ChatRequestMapper {
     public List<Tool> validateConversation(List<ChatMessage> messages, List<Tool> tools) throws ApiException {
         validateMessages(messages);
         return validateTools(tools);
+    }
+
+    /**
+     * Partial mode: Moonshot's {@code "partial": true} on the final assistant message, or vLLM's
+     * {@code continue_final_message} (which, as in vLLM, cannot be combined with {@code add_generation_prompt: true}).
+     */
+    static boolean continuesFinalMessage(ChatCompletionRequest r) throws ApiException {
+        ChatMessage last = r.messages().getLast();
+        boolean partial = Boolean.TRUE.equals(last.partial());
+        boolean cont = Boolean.TRUE.equals(r.continueFinalMessage());
+        if (cont && Boolean.TRUE.equals(r.addGenerationPrompt())) {
+            throw ApiException.invalid("continue_final_message and add_generation_prompt cannot both be true",
+                    "continue_final_message");
+        }
+        if ((partial || cont) && !last.role().equals("assistant")) {
+            throw ApiException.invalid("continue_final_message needs an assistant message last, got role '"
+                    + last.role() + "'", "continue_final_message");
+        }
+        return partial || cont;
+    }
+
+    /** Whether message content (a string or parts) holds any text: a partial answer, not just a reasoning one. */
+    public static boolean hasText(JsonNode content) {
+        if (content == null || content.isNull()) {
+            return false;
+        }
+        if (content.isTextual()) {
+            return !content.textValue().isEmpty();
+        }
+        for (JsonNode part : content) {
+            if (!part.path("text").asText("").isEmpty()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public static String resolveModel(String requested, List<String> servedNames) throws ApiException {
@@ -169,7 +209,14 @@ public final class ChatRequestMapper {
                 throw ApiException.invalid(at + "." + field + " is only allowed on role 'assistant'", at + "." + field);
             }
             if (Boolean.TRUE.equals(m.partial())) {
-                throw ApiException.unsupported("partial mode (assistant prefill) is not supported yet", at + ".partial");
+                if (i != messages.size() - 1 || !m.role().equals("assistant")) {
+                    throw ApiException.invalid(at + ".partial is only allowed on the final message, which must be "
+                            + "an assistant message", at + ".partial");
+                }
+                if (m.toolCalls() != null && !m.toolCalls().isEmpty()) {
+                    throw ApiException.invalid(at + ": a partial assistant message cannot carry tool_calls",
+                            at + ".tool_calls");
+                }
             }
             if (m.toolCalls() != null && !m.toolCalls().isEmpty()) {
                 if (!m.role().equals("assistant")) {
