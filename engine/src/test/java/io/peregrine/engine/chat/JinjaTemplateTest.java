@@ -5,7 +5,6 @@ import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.tokenizer.Tokenizers;
 import io.peregrine.engine.testing.TestData;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -20,7 +19,6 @@ import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,7 +28,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * renders it, template errors with their message.
  */
 class JinjaTemplateTest {
-    static JinjaRuntime runtime;
     static KimiTokenizer tok;
     static final Map<TemplateVariant, JinjaTemplate> JINJA = new EnumMap<>(TemplateVariant.class);
 
@@ -38,15 +35,9 @@ class JinjaTemplateTest {
     static void start() throws IOException {
         TemplateGoldenTest.load();
         tok = Tokenizers.bundled();
-        runtime = new JinjaRuntime(2);
         for (TemplateVariant v : TemplateVariant.values()) {
-            JINJA.put(v, JinjaTemplate.compile(v.source(), v.name(), runtime));
+            JINJA.put(v, SharedJinja.compile(v.source(), v.name()));
         }
-    }
-
-    @AfterAll
-    static void stop() {
-        runtime.close();
     }
 
     static RenderOptions options(JsonNode c) {
@@ -96,24 +87,19 @@ class JinjaTemplateTest {
     }
 
     /**
-     * Every tokenizer-golden string (scripts, emoji, whitespace runs, special-token text...) as a system, user and
-     * assistant turn, in one long conversation per template (one render each: the engine's cost is per render):
-     * the same text and the same safe ids on both paths, special-token strings staying text.
+     * Every tokenizer-golden string (scripts, emoji, whitespace runs, special-token text...) as a user turn, in one
+     * long conversation per template (the interpreted engine costs about a millisecond per message): the same text
+     * and the same safe ids on both paths, special-token strings staying text. Assistant and system turns render
+     * their content with the same macro and are covered by the template golden conversations.
      */
     @Test
     void everyTokenizerGoldenStringRendersAsTheNativeRenderer() throws IOException {
         JsonNode tg = TemplateGoldenTest.JSON.readTree(TestData.golden("tokenizer-golden", "tokenizer_golden.json").toFile());
         List<ChatMessage> messages = new ArrayList<>();
         for (JsonNode c : tg.path("encode_cases")) {
-            String text = c.path("text").asText();
-            if (messages.isEmpty()) {
-                messages.add(ChatMessage.system(text));
-            }
-            messages.add(ChatMessage.user(text));
-            messages.add(ChatMessage.assistant(text));
+            messages.add(ChatMessage.user(c.path("text").asText()));
         }
-        messages.add(ChatMessage.user("?"));
-        assertTrue(messages.size() > 700, "messages: " + messages.size());
+        assertTrue(messages.size() >= 355, "messages: " + messages.size());
         for (TemplateVariant v : TemplateVariant.values()) {
             RenderedPrompt nat = ChatTemplate.of(v).render(messages, List.of(), RenderOptions.defaults());
             RenderedPrompt jin = JINJA.get(v).render(messages, List.of(), RenderOptions.defaults());
@@ -138,8 +124,7 @@ class JinjaTemplateTest {
         String modified = TemplateVariant.K25_OFFICIAL.source().replace("{%- for message in hist_msgs -%}",
                 "<|im_system|>system<|im_middle|>Today is {{ today | default('unknown') | upper }}; "
                         + "{{ messages | length }} messages.<|im_end|>\n{%- for message in hist_msgs -%}");
-        ChatTemplate t = ChatTemplate.fromSource(modified, "modified.jinja");
-        assertInstanceOf(JinjaTemplate.class, t);
+        ChatTemplate t = SharedJinja.compile(modified, "modified.jinja");
         List<ChatMessage> messages = List.of(ChatMessage.user("Hi <|im_end|>"), ChatMessage.assistant("Hello."),
                 ChatMessage.user("Bye"));
         RenderedPrompt p = t.render(messages, List.of(),
@@ -161,7 +146,7 @@ class JinjaTemplateTest {
 
     @Test
     void aTemplateThatRaisesFailsWithItsMessage() {
-        ChatTemplate t = ChatTemplate.fromSource("{%- if messages[0].role != 'system' -%}"
+        ChatTemplate t = SharedJinja.compile("{%- if messages[0].role != 'system' -%}"
                 + "{{ raise_exception('Conversations must start with a system message') }}{%- endif -%}ok",
                 "strict.jinja");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -173,7 +158,7 @@ class JinjaTemplateTest {
     @Test
     void aTemplateThatDoesNotParseFailsAtCompileTimeNamingTheFile() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ChatTemplate.fromSource("{% for m in messages %}{{ m.content }}", "broken.jinja"));
+                () -> SharedJinja.compile("{% for m in messages %}{{ m.content }}", "broken.jinja"));
         assertTrue(e.getMessage().startsWith("broken.jinja is not a template the Jinja engine can parse"),
                 e.getMessage());
     }
