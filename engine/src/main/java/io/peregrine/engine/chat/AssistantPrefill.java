@@ -11,8 +11,9 @@ import java.util.List;
  *   <li>A prefix with content renders like transformers' {@code continue_final_message}: the whole conversation
  *       without a generation prompt, cut right after the final message's content (so the template decides the
  *       header, {@code name} included, and drops the closing {@code <|im_end|>}). The output continues the answer.</li>
- *   <li>A prefix without content but with {@code reasoning_content} continues the reasoning: the template's
- *       generation prompt (which ends in {@code <think>} when thinking is on) followed by the reasoning text.
+ *   <li>A prefix without content but with {@code reasoning_content}, or whose content opens {@code <think>} without
+ *       closing it, continues the reasoning: the template's generation prompt (which ends in {@code <think>} when
+ *       thinking is on) followed by the reasoning text.
  *       Under a Kimi template the last plain assistant turn is history, whose reasoning the template drops, so
  *       rendering the message itself could never leave the prompt inside {@code <think>}.</li>
  *   <li>No content and no reasoning: the ordinary generation prompt.</li>
@@ -22,19 +23,29 @@ import java.util.List;
 public final class AssistantPrefill {
     private AssistantPrefill() {}
 
+    /** What the final message gives the model to continue: reasoning so far, and answer so far. */
+    record Prefix(String reasoning, String content) {
+        static Prefix of(ChatMessage last) {
+            String text = last.text();
+            String lead = text.stripLeading();
+            if (lead.startsWith("<think>") && !lead.contains("</think>")) {
+                return new Prefix(lead.substring("<think>".length()), "");
+            }
+            return new Prefix(last.reasoningContent() == null ? "" : last.reasoningContent(), text);
+        }
+    }
+
     static RenderedPrompt render(ChatTemplate template, List<ChatMessage> messages, List<Tool> tools,
                                  RenderOptions options) {
         ChatMessage last = messages.getLast();
-        check(last, options.thinking());
-        String content = last.text();
-        if (content.isEmpty()) {
+        Prefix prefix = check(last, options.thinking());
+        if (prefix.content().isEmpty()) {
             RenderedPrompt prompt = template.renderTemplate(messages.subList(0, messages.size() - 1), tools,
                     options.withGenerationPrompt(true));
-            String reasoning = last.reasoningContent();
-            return reasoning == null ? prompt : prompt.appendContent(reasoning);
+            return prompt.appendContent(prefix.reasoning());
         }
         RenderedPrompt full = template.renderTemplate(messages, tools, options.withGenerationPrompt(false));
-        return full.truncate(cut(full.text(), content));
+        return full.truncate(cut(full.text(), prefix.content()));
     }
 
     /**
@@ -53,12 +64,15 @@ public final class AssistantPrefill {
         return at + (keptSpacing ? left.length() : stripped.length());
     }
 
-    /** Whether a request's prefix leaves the model inside its reasoning (no content, thinking on). */
+    /**
+     * Whether the final (history-repaired) message leaves the model inside its reasoning: thinking on and no answer
+     * text yet. The server's output parser starts from this.
+     */
     public static boolean continuesReasoning(ChatMessage last, boolean thinking) {
-        return thinking && last.text().isEmpty();
+        return thinking && Prefix.of(last).content().isEmpty();
     }
 
-    private static void check(ChatMessage last, boolean thinking) {
+    private static Prefix check(ChatMessage last, boolean thinking) {
         if (!last.role().equals("assistant")) {
             throw new IllegalArgumentException("partial mode continues the final message, which must be an assistant "
                     + "message (got role '" + last.role() + "')");
@@ -69,13 +83,14 @@ public final class AssistantPrefill {
         if (last.content() != null && last.content().stream().anyMatch(p -> !(p instanceof ContentPart.Text))) {
             throw new IllegalArgumentException("a partial assistant message can only hold text");
         }
-        boolean reasoning = last.reasoningContent() != null && !last.reasoningContent().isEmpty();
-        if (last.text().isEmpty() && reasoning && !thinking) {
-            throw new IllegalArgumentException("a partial assistant message with only reasoning_content continues "
-                    + "the reasoning, which needs thinking on");
+        Prefix prefix = Prefix.of(last);
+        if (prefix.content().isEmpty() && !prefix.reasoning().isEmpty() && !thinking) {
+            throw new IllegalArgumentException("a partial assistant message with only reasoning continues the "
+                    + "reasoning, which needs thinking on");
         }
-        if (last.text().isEmpty() && last.name() != null && !last.name().isEmpty()) {
+        if (prefix.content().isEmpty() && last.name() != null && !last.name().isEmpty()) {
             throw new IllegalArgumentException("a partial assistant message with a name needs content to continue");
         }
+        return prefix;
     }
 }

@@ -60,6 +60,11 @@ class AssistantPrefillTest {
                 new int[] {markers.thinkEnd()}, tok.encodeOrdinary("4"), new int[] {markers.imEnd()}), FinishReason.STOP);
         assertEquals(" two.", m.reasoning());
         assertEquals("4", m.content());
+        // the same prefix written inline, as an unclosed <think> at the start of the content
+        PromptEncoder.EncodedPrompt inline = encode(List.of(ChatMessage.user("2+2?"),
+                ChatMessage.assistant("<think>Adding two and")), CONTINUE);
+        assertArrayEquals(p.ids(), inline.ids());
+        assertTrue(inline.thinking());
 
         // instant mode: nothing to continue in; a reasoning prefix is an error, an empty one the ordinary prompt
         assertThrows(IllegalArgumentException.class, () -> encode(List.of(ChatMessage.user("q"),

@@ -87,10 +87,8 @@ public final class MessagesRequestMapper {
                 thinking);
         boolean prefill = conversation.prefill();
         ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, !prefill, prefill);
-        // A prefill with text continues as text; one with only thinking (or nothing) continues where chat would.
         ThinkingMode outputStart = prefill
-                && ChatRequestMapper.hasText(conversation.messages().getLast().content())
-                ? new ThinkingMode(false, thinking.keep()) : thinking;
+                ? ChatRequestMapper.outputStart(conversation.messages().getLast(), thinking) : thinking;
         OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, conversation.priorToolCalls(),
                 grammars, budget[0]);
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,

@@ -1,10 +1,15 @@
 package io.peregrine.server.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.api.chat.ToolCall;
+import io.peregrine.api.json.Json;
+import io.peregrine.engine.chat.AssistantPrefill;
+import io.peregrine.engine.chat.HistoryRepair;
+import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
 import io.peregrine.server.http.UnsupportedFields;
@@ -13,6 +18,7 @@ import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -22,6 +28,7 @@ public final class ChatRequestMapper {
     public static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     public static final int MAX_TOOLS = 128;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+    private static final ObjectMapper JSON = Json.newMapper();
 
     private final SamplingResolver sampling;
     private final MediaLimits mediaLimits;
@@ -75,10 +82,7 @@ public final class ChatRequestMapper {
             throw ApiException.invalid("thinking_token_budget must be at least 1, got " + budget
                     + " (to skip reasoning, turn thinking off)", "thinking_token_budget");
         }
-        // The parser starts where the prompt ends: a partial answer continues as content, a partial (or absent)
-        // answer with thinking on continues inside the reasoning (engine AssistantPrefill renders it so).
-        ThinkingMode outputStart = continueFinal && hasText(r.messages().getLast().content())
-                ? new ThinkingMode(false, thinking.keep()) : thinking;
+        ThinkingMode outputStart = continueFinal ? outputStart(r.messages().getLast(), thinking) : thinking;
         OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, priorToolCalls,
                 StructuredOutput.grammars(r.responseFormat(), tools), budget);
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
@@ -112,20 +116,21 @@ public final class ChatRequestMapper {
         return partial || cont;
     }
 
-    /** Whether message content (a string or parts) holds any text: a partial answer, not just a reasoning one. */
-    public static boolean hasText(JsonNode content) {
-        if (content == null || content.isNull()) {
-            return false;
+    /**
+     * Where the output of a partial (prefilled) request starts: inside the reasoning when thinking is on and the
+     * prefix has no answer text yet, else in content. Decided by the engine's own rule on the history-repaired
+     * message ({@link AssistantPrefill#continuesReasoning}), so the parser starts exactly where the prompt ends.
+     */
+    public static ThinkingMode outputStart(ChatMessage last, ThinkingMode thinking) throws ApiException {
+        io.peregrine.engine.chat.ChatMessage m;
+        try {
+            m = HistoryRepair.repair(List.of(OpenAiShapes.message(JSON.convertValue(last, Map.class), "messages[-1]")))
+                    .getLast();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(e.getMessage(), "messages");
         }
-        if (content.isTextual()) {
-            return !content.textValue().isEmpty();
-        }
-        for (JsonNode part : content) {
-            if (!part.path("text").asText("").isEmpty()) {
-                return true;
-            }
-        }
-        return false;
+        return AssistantPrefill.continuesReasoning(m, thinking.enabled()) ? thinking
+                : new ThinkingMode(false, thinking.keep());
     }
 
     public static String resolveModel(String requested, List<String> servedNames) throws ApiException {

@@ -154,6 +154,12 @@ class PartialModeSdkTest {
         }
         JsonValue whole2 = whole.choices().getFirst().message()._additionalProperties().get("reasoning_content");
         assertEquals(whole2 == null ? "" : whole2.asString().orElseThrow(), streamed.toString());
+
+        // the same prefix written inline: content that opens <think> and does not close it
+        ChatCompletion inline = client.chat().completions().create(partial(ChatCompletionAssistantMessageParam
+                .builder().content("<think>Falcons dive")).build());
+        assertArrayEquals(prompt, server.lastSubmitted().promptIds());
+        assertEquals(reasoningTokens(whole), reasoningTokens(inline));
         server.awaitIdle();
     }
 
