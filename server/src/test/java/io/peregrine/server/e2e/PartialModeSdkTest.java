@@ -124,6 +124,10 @@ class PartialModeSdkTest {
         var r = server.post("/v1/tokenizers/estimate-token-count", body);
         assertEquals(200, r.statusCode(), r.body());
         assertEquals(prompt.length, JSON.readTree(r.body()).path("data").path("total_tokens").asInt());
+        // and vLLM's /tokenize gives its ids
+        var t = server.post("/tokenize", body);
+        assertEquals(200, t.statusCode(), t.body());
+        assertArrayEquals(prompt, JSON.convertValue(JSON.readTree(t.body()).path("tokens"), int[].class));
         server.awaitIdle();
     }
 
