@@ -16,6 +16,13 @@ import java.util.regex.Pattern;
  * {@code preserve_thinking} switches). The engine itself provides {@code raise_exception}, {@code strftime_now},
  * {@code namespace}, {@code tojson}, slicing and loop controls.
  *
+ * <p>Why this engine: Jinjava (HubSpot, 2.8.4 the newest on Maven Central, tried 2026-12) still cannot parse the
+ * official template ({@code messages[:ns.last_non_tool_call_assistant_msg+1]}: "encountered '+', expected ']'"),
+ * and Pebble-style engines are not Jinja (no {@code namespace}, Python slicing or {@code raise_exception}).
+ * {@code @huggingface/jinja} is Hugging Face's own implementation of the chat-template subset of Jinja, kept
+ * against transformers' behaviour, and renders every golden conversation byte-identically
+ * ({@code JinjaTemplateTest}).
+ *
  * <p>Messages reach the template after {@link HistoryRepair}, in OpenAI's dict shape: string content stays a
  * string, list content a list of {@code text} / {@code image_url} / {@code video_url} parts.
  *
