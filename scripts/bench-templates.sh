@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Chat template render time (JMH, not a test): a 100-message conversation with the official K2.5 template,
 # the native renderer vs the same template on the Jinja engine (@huggingface/jinja on GraalJS).
-#   scripts/bench-templates.sh
+#   scripts/bench-templates.sh              JMH, wall time
+#   scripts/bench-templates.sh --cpu-time   CPU time of the rendering thread (robust on a shared machine)
 # Needs JDK 25 in JAVA_HOME and Maven; compiles the engine's test classes, never installs anything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

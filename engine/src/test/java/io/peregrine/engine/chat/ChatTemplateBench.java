@@ -81,7 +81,34 @@ public class ChatTemplateBench {
         return jinjaK25.render(messages, tools, RenderOptions.defaults());
     }
 
+    /** JMH (wall time); {@code --cpu-time}: this thread's CPU time per render, robust on a shared machine. */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--cpu-time")) {
+            cpuTime();
+            return;
+        }
         new Runner(new OptionsBuilder().include(ChatTemplateBench.class.getSimpleName()).build()).run();
+    }
+
+    private static void cpuTime() {
+        ChatTemplateBench b = new ChatTemplateBench();
+        b.setup();
+        var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        for (String path : List.of("nativeRenderer", "jinjaEngine")) {
+            boolean jinja = path.equals("jinjaEngine");
+            int warm = jinja ? 50 : 20_000;
+            int runs = jinja ? 50 : 20_000;
+            for (int i = 0; i < warm; i++) {
+                (jinja ? b.jinjaEngine() : b.nativeRenderer()).text();
+            }
+            long t0 = threads.getCurrentThreadCpuTime();
+            for (int i = 0; i < runs; i++) {
+                (jinja ? b.jinjaEngine() : b.nativeRenderer()).text();
+            }
+            double us = (threads.getCurrentThreadCpuTime() - t0) / 1e3 / runs;
+            System.out.printf("%-15s %10.1f us CPU per 100-message render (%d runs after %d warm-up)%n", path, us,
+                    runs, warm);
+        }
+        b.tearDown();
     }
 }
