@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * {@code POST /v1/chat/completions} as sent by the OpenAI SDKs plus the vendor extensions Kimi users send
  * (top_k, min_p, repetition_penalty, thinking, chat_template_kwargs, reasoning_effort, vLLM's
- * thinking_token_budget). Fields whose JSON
+ * thinking_token_budget, continue_final_message). Fields whose JSON
  * type varies (string or array, string or object) stay {@link JsonNode} and are interpreted by the server,
  * which owns the error messages for them.
  */
@@ -42,4 +42,5 @@ public record ChatCompletionRequest(
         JsonNode responseFormat,
         String promptCacheKey,
         String safetyIdentifier,
-        Integer thinkingTokenBudget) {}
+        Integer thinkingTokenBudget,
+        Boolean continueFinalMessage) {}

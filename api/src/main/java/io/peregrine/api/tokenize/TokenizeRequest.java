@@ -5,7 +5,10 @@ import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.Tool;
 import java.util.List;
 
-/** vLLM's {@code POST /tokenize}: either {@code prompt} or {@code messages} (with tools and template kwargs). */
+/**
+ * vLLM's {@code POST /tokenize}: either {@code prompt} or {@code messages} (with tools, template kwargs and
+ * {@code continue_final_message}, or Moonshot's {@code partial} on the final message).
+ */
 public record TokenizeRequest(
         String model,
         String prompt,
@@ -14,4 +17,5 @@ public record TokenizeRequest(
         Boolean addSpecialTokens,
         Boolean addGenerationPrompt,
         JsonNode chatTemplateKwargs,
-        Boolean returnTokenStrs) {}
+        Boolean returnTokenStrs,
+        Boolean continueFinalMessage) {}

@@ -29,11 +29,14 @@ public final class PromptEncoder {
      */
     public EncodedPrompt encode(List<ChatMessage> messages, List<Tool> tools, RenderOptions options,
                                 SpecialTextPolicy contentPolicy) {
-        RenderedPrompt rendered = template.render(HistoryRepair.repair(messages), tools, options);
-        return new EncodedPrompt(rendered, rendered.tokenize(tokenizer, contentPolicy), options.thinking());
+        List<ChatMessage> repaired = HistoryRepair.repair(messages);
+        RenderedPrompt rendered = template.render(repaired, tools, options);
+        boolean inReasoning = options.continueFinalMessage()
+                ? AssistantPrefill.continuesReasoning(repaired.getLast(), options.thinking()) : options.thinking();
+        return new EncodedPrompt(rendered, rendered.tokenize(tokenizer, contentPolicy), inReasoning);
     }
 
-    /** @param thinking the prompt ends with {@code <think>}: the output starts inside reasoning */
+    /** @param thinking the prompt ends inside {@code <think>}: the output starts inside reasoning */
     public record EncodedPrompt(RenderedPrompt rendered, int[] ids, boolean thinking) {
         public EncodedPrompt {
             ids = ids.clone();

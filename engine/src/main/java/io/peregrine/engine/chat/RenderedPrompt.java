@@ -41,6 +41,39 @@ public record RenderedPrompt(String text, int[] contentSpans, int images, int vi
         return found >= 0 && index < contentSpans[2 * found + 1];
     }
 
+    /** The first {@code end} characters; content spans are clipped to them. */
+    public RenderedPrompt truncate(int end) {
+        if (end < 0 || end > text.length()) {
+            throw new IndexOutOfBoundsException("cut at " + end + " of " + text.length());
+        }
+        int[] s = new int[contentSpans.length];
+        int n = 0;
+        for (int i = 0; i < contentSpans.length && contentSpans[i] < end; i += 2) {
+            s[n++] = contentSpans[i];
+            s[n++] = Math.min(contentSpans[i + 1], end);
+        }
+        return new RenderedPrompt(text.substring(0, end), Arrays.copyOf(s, n), images, videos);
+    }
+
+    /** This prompt followed by caller text (a content span). */
+    public RenderedPrompt appendContent(String content) {
+        if (content.isEmpty()) {
+            return this;
+        }
+        int n = contentSpans.length;
+        int start = text.length();
+        int[] s;
+        if (n > 0 && contentSpans[n - 1] == start) {
+            s = contentSpans.clone(); // merge with the adjacent span
+        } else {
+            s = Arrays.copyOf(contentSpans, n + 2);
+            s[n] = start;
+            n += 2;
+        }
+        s[s.length - 1] = start + content.length();
+        return new RenderedPrompt(text + content, s, images, videos);
+    }
+
     /**
      * Replaces each video placeholder of the template with the processor's per-chunk prompts: for every chunk its
      * start time {@code HH:MM:SS.mmm} followed by {@code <|media_begin|>video<|media_content|><|media_pad|><|media_end|>}

@@ -50,9 +50,18 @@ public final class OutputParser {
         this.state = startInReasoning ? State.REASONING : State.CONTENT;
     }
 
-    /** A parser for the output that follows {@code promptIds}. */
+    /**
+     * A parser for the output that follows {@code promptIds}: inside reasoning when the prompt's last marker is
+     * {@code <think>} (the generation prompt in thinking mode, or a partial reasoning prefix after it).
+     */
     public static OutputParser forPrompt(KimiTokenizer tokenizer, MarkerIds markers, int[] promptIds) {
-        boolean thinking = promptIds.length > 0 && promptIds[promptIds.length - 1] == markers.thinkBegin();
+        boolean thinking = false;
+        for (int i = promptIds.length - 1; i >= 0; i--) {
+            if (tokenizer.isSpecial(promptIds[i])) {
+                thinking = promptIds[i] == markers.thinkBegin();
+                break;
+            }
+        }
         return new OutputParser(tokenizer, markers, thinking);
     }
 

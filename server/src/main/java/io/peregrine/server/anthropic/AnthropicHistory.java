@@ -26,8 +26,12 @@ import java.util.Set;
 final class AnthropicHistory {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
-    /** @param priorToolCalls tool_use blocks in the history: Kimi's call ids count on from here */
-    record Conversation(List<ChatMessage> messages, int priorToolCalls) {}
+    /**
+     * @param priorToolCalls tool_use blocks in the history: Kimi's call ids count on from here
+     * @param prefill        the conversation ends with an assistant turn, which the reply continues (Anthropic's
+     *                       prefill; chat's partial mode)
+     */
+    record Conversation(List<ChatMessage> messages, int priorToolCalls, boolean prefill) {}
 
     private AnthropicHistory() {}
 
@@ -60,10 +64,6 @@ final class AnthropicHistory {
                 throw ApiException.invalid(at + ".role must be 'user': a conversation starts with a user turn",
                         at + ".role");
             }
-            if (i == messages.size() - 1 && m.role().equals("assistant")) {
-                throw ApiException.unsupported(at + ": a final assistant turn (prefilling the reply) is not "
-                        + "supported; end the conversation with a user turn", at + ".role");
-            }
             JsonNode content = m.content();
             if (content == null || content.isNull() || !(content.isTextual() || content.isArray())) {
                 throw ApiException.invalid(at + ".content must be a string or an array of content blocks",
@@ -75,7 +75,13 @@ final class AnthropicHistory {
                 calls += assistant(content, at, called, out);
             }
         }
-        return new Conversation(out, calls);
+        boolean prefill = messages.getLast().role().equals("assistant");
+        if (prefill && out.getLast().toolCalls() != null && !out.getLast().toolCalls().isEmpty()) {
+            String at = "messages[" + (messages.size() - 1) + "]";
+            throw ApiException.invalid(at + ": a final assistant turn is a prefill the reply continues; it cannot "
+                    + "hold tool_use blocks", at + ".content");
+        }
+        return new Conversation(out, calls, prefill);
     }
 
     private static JsonNode system(JsonNode system) throws ApiException {

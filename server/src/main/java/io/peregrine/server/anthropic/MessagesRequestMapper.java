@@ -85,8 +85,11 @@ public final class MessagesRequestMapper {
         chat.validateConversation(conversation.messages(), tools);
         IntFunction<SamplingParams> params = forCounting ? null : sampling(r, stops.isEmpty() ? null : stopNode,
                 thinking);
-        ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, true);
-        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, conversation.priorToolCalls(),
+        boolean prefill = conversation.prefill();
+        ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, !prefill, prefill);
+        ThinkingMode outputStart = prefill
+                ? ChatRequestMapper.outputStart(conversation.messages().getLast(), thinking) : thinking;
+        OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, conversation.priorToolCalls(),
                 grammars, budget[0]);
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
                 -1);

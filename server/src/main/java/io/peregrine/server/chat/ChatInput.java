@@ -9,6 +9,9 @@ import java.util.List;
  * What a {@link ChatPromptBuilder} renders: the validated conversation (text-only for now), the tools and the
  * resolved switches. {@code templateKwargs} is the client's {@code chat_template_kwargs} verbatim (an object
  * or null) for template variables beyond the thinking switch, which is already resolved into {@code thinking}.
+ *
+ * @param continueFinalMessage partial mode: the final assistant message is a prefix the model continues (Moonshot's
+ *                             {@code partial}, vLLM's {@code continue_final_message}, Anthropic's prefill)
  */
 public record ChatInput(
         List<ChatMessage> messages,
@@ -16,10 +19,16 @@ public record ChatInput(
         ToolChoice toolChoice,
         ThinkingMode thinking,
         JsonNode templateKwargs,
-        boolean addGenerationPrompt) {
+        boolean addGenerationPrompt,
+        boolean continueFinalMessage) {
 
     public ChatInput {
         messages = List.copyOf(messages);
         tools = tools == null ? List.of() : List.copyOf(tools);
+    }
+
+    public ChatInput(List<ChatMessage> messages, List<Tool> tools, ToolChoice toolChoice, ThinkingMode thinking,
+                     JsonNode templateKwargs, boolean addGenerationPrompt) {
+        this(messages, tools, toolChoice, thinking, templateKwargs, addGenerationPrompt, false);
     }
 }

@@ -1,10 +1,15 @@
 package io.peregrine.server.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.api.chat.ToolCall;
+import io.peregrine.api.json.Json;
+import io.peregrine.engine.chat.AssistantPrefill;
+import io.peregrine.engine.chat.HistoryRepair;
+import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
 import io.peregrine.server.http.UnsupportedFields;
@@ -13,6 +18,7 @@ import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -22,6 +28,7 @@ public final class ChatRequestMapper {
     public static final Pattern TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     public static final int MAX_TOOLS = 128;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+    private static final ObjectMapper JSON = Json.newMapper();
 
     private final SamplingResolver sampling;
     private final MediaLimits mediaLimits;
@@ -66,15 +73,17 @@ public final class ChatRequestMapper {
                 r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), r.stop(),
                 r.stopTokenIds(), r.ignoreEos(), r.n(), topLogprobs), thinking.enabled());
         boolean parallel = r.parallelToolCalls() == null || r.parallelToolCalls();
-        boolean addGenerationPrompt = r.addGenerationPrompt() == null || r.addGenerationPrompt();
+        boolean continueFinal = continuesFinalMessage(r);
+        boolean addGenerationPrompt = !continueFinal && (r.addGenerationPrompt() == null || r.addGenerationPrompt());
         ChatInput input = new ChatInput(r.messages(), tools, toolChoice, thinking, r.chatTemplateKwargs(),
-                addGenerationPrompt);
+                addGenerationPrompt, continueFinal);
         Integer budget = r.thinkingTokenBudget();
         if (budget != null && budget < 1) {
             throw ApiException.invalid("thinking_token_budget must be at least 1, got " + budget
                     + " (to skip reasoning, turn thinking off)", "thinking_token_budget");
         }
-        OutputSpec output = new OutputSpec(thinking, tools, toolChoice, parallel, priorToolCalls,
+        ThinkingMode outputStart = continueFinal ? outputStart(r.messages().getLast(), thinking) : thinking;
+        OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, priorToolCalls,
                 StructuredOutput.grammars(r.responseFormat(), tools), budget);
         return new ChatPlan(model, input, output, params, maxTokens, stream, includeUsage, topLogprobs);
     }
@@ -86,6 +95,42 @@ public final class ChatRequestMapper {
     public List<Tool> validateConversation(List<ChatMessage> messages, List<Tool> tools) throws ApiException {
         validateMessages(messages);
         return validateTools(tools);
+    }
+
+    /**
+     * Partial mode: Moonshot's {@code "partial": true} on the final assistant message, or vLLM's
+     * {@code continue_final_message} (which, as in vLLM, cannot be combined with {@code add_generation_prompt: true}).
+     */
+    static boolean continuesFinalMessage(ChatCompletionRequest r) throws ApiException {
+        ChatMessage last = r.messages().getLast();
+        boolean partial = Boolean.TRUE.equals(last.partial());
+        boolean cont = Boolean.TRUE.equals(r.continueFinalMessage());
+        if (cont && Boolean.TRUE.equals(r.addGenerationPrompt())) {
+            throw ApiException.invalid("continue_final_message and add_generation_prompt cannot both be true",
+                    "continue_final_message");
+        }
+        if ((partial || cont) && !last.role().equals("assistant")) {
+            throw ApiException.invalid("continue_final_message needs an assistant message last, got role '"
+                    + last.role() + "'", "continue_final_message");
+        }
+        return partial || cont;
+    }
+
+    /**
+     * Where the output of a partial (prefilled) request starts: inside the reasoning when thinking is on and the
+     * prefix has no answer text yet, else in content. Decided by the engine's own rule on the history-repaired
+     * message ({@link AssistantPrefill#continuesReasoning}), so the parser starts exactly where the prompt ends.
+     */
+    public static ThinkingMode outputStart(ChatMessage last, ThinkingMode thinking) throws ApiException {
+        io.peregrine.engine.chat.ChatMessage m;
+        try {
+            m = HistoryRepair.repair(List.of(OpenAiShapes.message(JSON.convertValue(last, Map.class), "messages[-1]")))
+                    .getLast();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(e.getMessage(), "messages");
+        }
+        return AssistantPrefill.continuesReasoning(m, thinking.enabled()) ? thinking
+                : new ThinkingMode(false, thinking.keep());
     }
 
     public static String resolveModel(String requested, List<String> servedNames) throws ApiException {
@@ -169,7 +214,14 @@ public final class ChatRequestMapper {
                 throw ApiException.invalid(at + "." + field + " is only allowed on role 'assistant'", at + "." + field);
             }
             if (Boolean.TRUE.equals(m.partial())) {
-                throw ApiException.unsupported("partial mode (assistant prefill) is not supported yet", at + ".partial");
+                if (i != messages.size() - 1 || !m.role().equals("assistant")) {
+                    throw ApiException.invalid(at + ".partial is only allowed on the final message, which must be "
+                            + "an assistant message", at + ".partial");
+                }
+                if (m.toolCalls() != null && !m.toolCalls().isEmpty()) {
+                    throw ApiException.invalid(at + ": a partial assistant message cannot carry tool_calls",
+                            at + ".tool_calls");
+                }
             }
             if (m.toolCalls() != null && !m.toolCalls().isEmpty()) {
                 if (!m.role().equals("assistant")) {

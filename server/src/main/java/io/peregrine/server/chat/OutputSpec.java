@@ -7,6 +7,8 @@ import java.util.List;
 /**
  * What one choice's output must obey and how it is to be split.
  *
+ * @param thinking       where the output starts: inside reasoning when enabled. The request's resolved switch,
+ *                       except in partial mode, where a prefix with content is continued as content
  * @param priorToolCalls tool calls already in the conversation: Kimi's call ids ({@code functions.name:idx})
  *                       count across the whole conversation, so new ids continue from here
  * @param grammars       the JSON the content (response_format) and strict tools' arguments must follow

@@ -42,6 +42,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Checkpoint directory (default: the demo checkpoint).")
     Path model;
 
+    @Option(names = "--chat-template", paramLabel = "FILE",
+            description = "Jinja chat template to use instead of the checkpoint's chat_template.jinja (the official "
+                    + "Kimi templates render natively, any other with the Jinja engine).")
+    Path chatTemplate;
+
     @Option(names = "--served-model-name", split = ",", paramLabel = "NAME",
             description = "Name(s) clients send as 'model' (default: the checkpoint's directory name).")
     List<String> servedModelNames = new ArrayList<>();
@@ -221,7 +226,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant),
+                    batchInvariant, chatTemplate),
                     state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

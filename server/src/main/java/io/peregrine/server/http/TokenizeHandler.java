@@ -51,8 +51,14 @@ public final class TokenizeHandler {
             List<io.peregrine.api.chat.Tool> tools = chat.validateConversation(r.messages(), r.tools());
             ThinkingMode thinking = ThinkingResolver.resolve(null, r.chatTemplateKwargs(), null);
             ToolChoice choice = tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
+            boolean continueFinal = Boolean.TRUE.equals(r.continueFinalMessage())
+                    || Boolean.TRUE.equals(r.messages().getLast().partial());
+            if (continueFinal && Boolean.TRUE.equals(r.addGenerationPrompt())) {
+                throw ApiException.invalid("continue_final_message and add_generation_prompt cannot both be true",
+                        "continue_final_message");
+            }
             ChatInput input = new ChatInput(r.messages(), tools, choice, thinking, r.chatTemplateKwargs(),
-                    r.addGenerationPrompt() == null || r.addGenerationPrompt());
+                    !continueFinal && (r.addGenerationPrompt() == null || r.addGenerationPrompt()), continueFinal);
             ids = ChatHandler.renderForCounting(rt, input).tokenIds();
         }
         List<Integer> tokens = Arrays.stream(ids).boxed().toList();

@@ -68,7 +68,6 @@ public final class UnsupportedFields {
             new Rule("prediction", PRESENT, "predicted outputs are not supported"),
             new Rule("web_search_options", PRESENT, "web search is not supported"),
             new Rule("echo", TRUE, "echo is not supported for chat completions"),
-            new Rule("continue_final_message", TRUE, "continue_final_message is not supported yet"),
             new Rule("chat_template", PRESENT, "a custom chat_template is not supported; the checkpoint's template is used"),
             new Rule("documents", NON_EMPTY, "documents (RAG inputs to the chat template) are not supported"),
             new Rule("add_special_tokens", TRUE,

@@ -101,7 +101,7 @@ public final class ResponsesRequestMapper {
                 maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
                 r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
                 r.parallelToolCalls(), r.thinking(), r.chatTemplateKwargs(), null, effort, responseFormat(r.text()),
-                r.promptCacheKey(), r.safetyIdentifier(), null);
+                r.promptCacheKey(), r.safetyIdentifier(), null, null);
         ChatPlan plan;
         try {
             plan = chat.map(asChat, json.valueToTree(asChat), servedNames);

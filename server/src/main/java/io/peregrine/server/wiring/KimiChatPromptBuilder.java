@@ -36,6 +36,7 @@ import io.peregrine.server.chat.ToolChoice;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -100,7 +101,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
         // In instant mode there is no reasoning to cap: a budget holds trivially.
-        TokenConstraint.Factory budget = output.thinkingBudget() == null || !input.thinking().enabled() ? null
+        TokenConstraint.Factory budget = output.thinkingBudget() == null || !output.thinking().enabled() ? null
                 : ThinkingBudget.factory(vocabulary().markers(), output.thinkingBudget());
         // The budget applies last: it forces </think>, which a tool-call rule allows while reasoning.
         TokenConstraint.Factory constraint = ConstraintChain.of(toolConstraint(input, output), budget);
@@ -149,7 +150,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
             return null;
         }
         return ToolCallConstraint.factory(rule, grammars, vocabulary().markers(), vocabulary().tokens(),
-                input.thinking().enabled());
+                output.thinking().enabled()); // where the output starts: in reasoning or not (partial mode)
     }
 
     /**
@@ -232,7 +233,8 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                     ? List.of() : OpenAiShapes.tools(json.convertValue(input.tools(), List.class));
             boolean preserve = input.thinking().keep() != null && input.thinking().keep().equals("all")
                     || flag(input.templateKwargs(), "preserve_thinking");
-            RenderOptions options = new RenderOptions(input.addGenerationPrompt(), input.thinking().enabled(), preserve);
+            RenderOptions options = new RenderOptions(input.addGenerationPrompt(), input.thinking().enabled(), preserve,
+                    input.continueFinalMessage(), templateKwargs(input.templateKwargs()));
             PromptEncoder.EncodedPrompt encoded = encoder.encode(messages, tools, options, SpecialTextPolicy.AS_TEXT);
             if (plan == null) {
                 return new ChatPrompt(encoded.ids());
@@ -268,6 +270,12 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new InvalidPromptException(e.getMessage(), null);
         }
+    }
+
+    /** chat_template_kwargs as plain values, for a template rendered by the Jinja engine. */
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> templateKwargs(JsonNode kwargs) {
+        return kwargs == null || !kwargs.isObject() ? Map.of() : json.convertValue(kwargs, Map.class);
     }
 
     private static boolean flag(JsonNode kwargs, String name) {

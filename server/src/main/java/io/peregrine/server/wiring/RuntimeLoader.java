@@ -46,10 +46,18 @@ public final class RuntimeLoader {
      * What the loader needs from the command line.
      *
      * @param batchInvariant the backend's batch-invariant mode ({@code --batch-invariant})
+     * @param chatTemplate   {@code --chat-template FILE}, or null for the checkpoint's {@code chat_template.jinja}
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset, MediaOptions media, boolean batchInvariant) {
+                          String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate) {
+
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
+                       MediaOptions media, boolean batchInvariant) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, media, batchInvariant, null);
+        }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
@@ -119,7 +127,9 @@ public final class RuntimeLoader {
         ModelConfig config = ck.config();
         progress.loading(0.6, "loading the tokenizer and chat template");
         KimiTokenizer tokenizer = KimiTokenizer.fromDirectory(ckDir);
-        ChatTemplate template = ChatTemplate.fromCheckpoint(ckDir);
+        ChatTemplate template = o.chatTemplate() != null ? ChatTemplate.fromFile(o.chatTemplate())
+                : ChatTemplate.fromCheckpoint(ckDir);
+        LOG.info("chat template: " + template.describe());
         BackendProvider provider = Backends.select(o.backend());
         Backend backend;
         try {

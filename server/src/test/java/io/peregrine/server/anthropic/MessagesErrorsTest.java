@@ -155,7 +155,9 @@ class MessagesErrorsTest {
                     + "[{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"f\",\"input\":[1]}]},{\"role\":\"user\",\"content\":\"b\"}]}",
             "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":"
                     + "[{\"type\":\"thinking\",\"thinking\":5}]},{\"role\":\"user\",\"content\":\"b\"}]}",
-            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}",
+            // a final assistant turn is a prefill (PartialModeSdkTest); one holding a tool_use is not
+            "{" + m + ",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":"
+                    + "[{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"f\",\"input\":{}}]}]}",
             "{" + m + "," + user + ",\"system\":5}", "{" + m + "," + user + ",\"system\":[{\"type\":\"image\"}]}",
             "{" + m + "," + user + ",\"tools\":[5]}", "{" + m + "," + user + ",\"tools\":[{\"name\":\"f\"}]}",
             "{" + m + "," + user + ",\"tools\":[{\"name\":\"a b\",\"input_schema\":{}}]}",

@@ -46,10 +46,16 @@ final class RealEngineServer implements AutoCloseable {
 
     /** @param kvCacheBytes the KV budget; small to force preemption */
     RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes) throws Exception {
+        this(dir, maxNumSeqs, kvCacheBytes, null);
+    }
+
+    /** @param chatTemplate {@code --chat-template FILE}, or null for the checkpoint's */
+    RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes, Path chatTemplate) throws Exception {
         Path model = DemoCheckpoint.ensure(dir, "tiny");
         metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
-                64, 256, kvCacheBytes, 16, "cpu", "tiny"), state, metrics.engineListener());
+                64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, chatTemplate),
+                state, metrics.engineListener());
         engine = loaded.engine();
         InferenceEngine recording = new InferenceEngine() {
             @Override
