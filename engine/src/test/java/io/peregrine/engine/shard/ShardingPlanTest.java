@@ -1,0 +1,153 @@
+package io.peregrine.engine.shard;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.checkpoint.CheckpointLayout;
+import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.checkpoint.TensorSpec;
+import io.peregrine.engine.config.ConfigParser;
+import io.peregrine.engine.config.ModelConfig;
+import io.peregrine.engine.testing.TestData;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The per-tensor sharding rules on the real K2.5 config and on the golden tiny checkpoint. */
+class ShardingPlanTest {
+    static final String L7 = "language_model.model.layers.7.";
+
+    static ModelConfig realK25() throws IOException {
+        try (InputStream in = ShardingPlanTest.class.getResourceAsStream("/io/peregrine/engine/kimi-k25/config.json")) {
+            return ConfigParser.parse("config.json", new ObjectMapper().readTree(in), null);
+        }
+    }
+
+    static ModelConfig tiny() {
+        return ConfigParser.read(TestData.tinyCheckpoint());
+    }
+
+    private static Map<String, TensorSpec> byName(ModelConfig c) {
+        Map<String, TensorSpec> m = new TreeMap<>();
+        CheckpointLayout.of(c).forEach(s -> m.put(s.name(), s));
+        return m;
+    }
+
+    @Test
+    void k25AtTp8SplitsHeadsExpertsAndVocabulary() throws IOException {
+        ShardingPlan p = new ShardingPlan(realK25(), 8, false);
+        Map<String, TensorSpec> t = byName(p.config());
+        assertEquals(8, p.headsPerRank());
+        // 8 heads of 192 (q) and 256 (k_nope + v) rows; o_proj takes those heads' 8 * 128 input columns.
+        assertArrayEquals(new long[] {1536, 1536}, p.shapeOnRank(t.get(L7 + "self_attn.q_b_proj.weight"), 3));
+        assertArrayEquals(new long[] {2048, 512}, p.shapeOnRank(t.get(L7 + "self_attn.kv_b_proj.weight"), 3));
+        assertArrayEquals(new long[] {7168, 1024}, p.shapeOnRank(t.get(L7 + "self_attn.o_proj.weight"), 3));
+        assertEquals(new Placement.Split(1, 8), p.rule(L7 + "self_attn.o_proj.weight").placement());
+        for (String replicated : List.of("self_attn.q_a_proj.weight", "self_attn.q_a_layernorm.weight",
+                "self_attn.kv_a_proj_with_mqa.weight", "self_attn.kv_a_layernorm.weight", "mlp.gate.weight",
+                "mlp.gate.e_score_correction_bias", "input_layernorm.weight")) {
+            assertEquals(Placement.REPLICATED, p.rule(L7 + replicated).placement(), replicated);
+            assertArrayEquals(t.get(L7 + replicated).shape(), p.shapeOnRank(t.get(L7 + replicated), 5), replicated);
+        }
+        // Routed experts under TP: 2048 / 8 = 256 intermediate per rank, whole INT4 groups of 32 (8 per row).
+        String e = L7 + "mlp.experts.200.";
+        assertArrayEquals(new long[] {256, 896}, p.shapeOnRank(t.get(e + "gate_proj.weight_packed"), 0));
+        assertArrayEquals(new long[] {256, 224}, p.shapeOnRank(t.get(e + "up_proj.weight_scale"), 0));
+        assertArrayEquals(new long[] {7168, 32}, p.shapeOnRank(t.get(e + "down_proj.weight_packed"), 7));
+        assertArrayEquals(new long[] {7168, 8}, p.shapeOnRank(t.get(e + "down_proj.weight_scale"), 7));
+        assertArrayEquals(new long[] {256, 7168}, p.shapeOnRank(t.get(L7 + "mlp.shared_experts.up_proj.weight"), 1));
+        String dense = "language_model.model.layers.0.mlp.";
+        assertArrayEquals(new long[] {7168, 2304}, p.shapeOnRank(t.get(dense + "down_proj.weight"), 1));
+        assertArrayEquals(new long[] {20480, 7168}, p.shapeOnRank(t.get("language_model.model.embed_tokens.weight"), 7));
+        assertArrayEquals(new long[] {20480, 7168}, p.shapeOnRank(t.get("language_model.lm_head.weight"), 0));
+        assertEquals(TensorRole.VISION, p.rule("vision_tower.encoder.blocks.3.wqkv.weight").role());
+        assertEquals(Placement.REPLICATED, p.rule("mm_projector.proj.2.weight").placement());
+    }
+
+    @Test
+    void expertParallelGivesWholeExpertsInContiguousBlocks() throws IOException {
+        ShardingPlan p = new ShardingPlan(realK25(), 8, true);
+        Map<String, TensorSpec> t = byName(p.config());
+        assertEquals(48, p.expertsPerRank());
+        assertEquals(0, p.expertOwner(47));
+        assertEquals(1, p.expertOwner(48));
+        assertEquals(7, p.expertOwner(383));
+        TensorSpec down = t.get(L7 + "mlp.experts.48.down_proj.weight_packed");
+        assertArrayEquals(new long[] {7168, 256}, p.shapeOnRank(down, 1));
+        assertEquals(0, p.bytesOnRank(down, 0));
+        assertEquals(0, p.bytesOnRank(t.get(L7 + "mlp.experts.48.down_proj.weight_shape"), 2));
+        // Attention stays split by head under EP.
+        assertArrayEquals(new long[] {1536, 1536}, p.shapeOnRank(t.get(L7 + "self_attn.q_b_proj.weight"), 3));
+    }
+
+    /** Split and owned tensors are cut into disjoint parts that add up to the whole; replicated ones are whole. */
+    private static void partsAddUp(ShardingPlan p) {
+        for (TensorSpec s : CheckpointLayout.of(p.config())) {
+            long sum = 0;
+            for (int r = 0; r < p.ranks(); r++) {
+                sum += p.bytesOnRank(s, r);
+            }
+            long expected = p.rule(s.name()).placement() instanceof Placement.Replicated
+                    ? s.byteSize() * p.ranks() : s.byteSize();
+            assertEquals(expected, sum, s.name());
+        }
+    }
+
+    @Test
+    void everyK25TensorHasARuleAndItsPartsAddUp() throws IOException {
+        partsAddUp(new ShardingPlan(realK25(), 8, false));
+        partsAddUp(new ShardingPlan(realK25(), 8, true));
+        partsAddUp(new ShardingPlan(realK25(), 1, false));
+    }
+
+    @Test
+    void everyTensorOfTheGoldenTinyCheckpointHasARule() {
+        ModelConfig c = tiny();
+        for (int ranks : new int[] {1, 2, 4}) {
+            ShardingPlan p = new ShardingPlan(c, ranks, true);
+            partsAddUp(p);
+            try (Checkpoint ck = Checkpoint.open(TestData.tinyCheckpoint())) {
+                for (Map.Entry<String, Tensor> e : ck.tensors().entrySet()) {
+                    p.rule(e.getKey());
+                }
+            }
+        }
+        // Dense MLP 128 and shared expert 32 split by 4; 4 heads of 1 per rank.
+        ShardingPlan p = new ShardingPlan(c, 4, true);
+        Map<String, TensorSpec> t = byName(c);
+        assertEquals(1, p.headsPerRank());
+        assertArrayEquals(new long[] {64, 32}, p.shapeOnRank(t.get("language_model.model.layers.0.mlp.down_proj.weight"), 2));
+        assertEquals(2, p.expertsPerRank());
+    }
+
+    @Test
+    void unknownTensorNamesAreAnError() throws IOException {
+        ShardingPlan p = new ShardingPlan(realK25(), 8, false);
+        assertThrows(IllegalArgumentException.class, () -> p.rule("language_model.model.layers.1.self_attn.rotary.inv_freq"));
+        assertThrows(IllegalArgumentException.class, () -> p.rule("model.layers.1.mlp.gate.weight"));
+    }
+
+    @Test
+    void countsTheRanksCannotDivideAreRefusedByName() throws IOException {
+        String heads = assertThrows(ShardingException.class, () -> new ShardingPlan(realK25(), 3, false)).getMessage();
+        assertTrue(heads.contains("num_attention_heads 64 is not divisible by 3 tensor-parallel ranks"), heads);
+        String experts = assertThrows(ShardingException.class, () -> new ShardingPlan(realK25(), 5, true)).getMessage();
+        assertTrue(experts.contains("n_routed_experts 384 is not divisible by 5 expert-parallel ranks"), experts);
+        assertTrue(experts.contains("num_attention_heads 64"), experts);
+        // The tiny model's experts are 32 wide: half of that is not a whole INT4 group of 32.
+        String groups = assertThrows(ShardingException.class, () -> new ShardingPlan(tiny(), 2, false)).getMessage();
+        assertTrue(groups.contains("mlp.experts.{e}.down_proj: 16 input columns per rank over 2 ranks is not a multiple "
+                + "of the quantization group of 32"), groups);
+        assertTrue(groups.contains("--enable-expert-parallel"), groups);
+        String ep = assertThrows(ShardingException.class, () -> new ShardingPlan(tiny(), 8, true)).getMessage();
+        assertTrue(ep.contains("num_attention_heads 4 is not divisible by 8"), ep);
+        assertEquals("num_attention_heads 4 is not divisible by 8 tensor-parallel ranks", ep);
+    }
+}
