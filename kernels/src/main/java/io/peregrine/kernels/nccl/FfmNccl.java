@@ -14,8 +14,9 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * {@link NcclApi} as downcalls into the system's {@code libnccl.so.2} with {@code java.lang.foreign}: no binding
- * library, no JNI code of our own. NCCL comes with the NVIDIA CUDA and PyTorch container images and as Debian's /
+ * {@link NcclApi} as downcalls into the system's {@code libnccl.so.2} with {@code java.lang.foreign}, no JNI code of
+ * our own. (bytedeco's {@code cuda} presets bind NCCL too, but would add a second CUDA binding with its own pointer
+ * types beside JCuda for fourteen functions.) NCCL comes with the NVIDIA CUDA and PyTorch container images and as Debian's /
  * NVIDIA's {@code libnccl2} package; {@code PEREGRINE_NCCL_LIBRARY} names another file.
  */
 public final class FfmNccl implements NcclApi {
