@@ -8,9 +8,10 @@ import java.lang.foreign.MemorySegment;
  * elements. Every rank of the group calls the same collectives in the same order with matching counts; a call
  * returns once this rank's part is done.
  *
- * <p>Sums are taken in a fixed rank order, {@code ((x0 + x1) + x2) + ...}, so a run is reproducible and every rank
- * gets the same bits. A peer that dies or stops answering fails the call with a {@link CommunicatorException}
- * rather than hanging it; the communicator is unusable afterwards.
+ * <p>The host implementations sum in a fixed rank order, {@code ((x0 + x1) + x2) + ...}, so a run is reproducible
+ * and every rank gets the same bits (NCCL sums in its own fixed order). There, a peer that dies or stops answering
+ * fails the call with a {@link CommunicatorException} rather than hanging it, and the communicator is unusable
+ * afterwards. One thread per rank calls it.
  */
 public interface Communicator extends AutoCloseable {
 

@@ -53,8 +53,8 @@ public final class ShmCommunicator implements Communicator {
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
     private static final long CHECK_NANOS = 5_000_000;
-    private static final int SPINS = 2_000;
-    private static final int YIELDS = 2_000;
+    private static final int SPINS = 1_000;
+    private static final int YIELDS = 1_000;
     private static final long PARK_NANOS = 20_000;
 
     private final Arena arena;

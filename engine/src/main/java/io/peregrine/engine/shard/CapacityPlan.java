@@ -1,12 +1,9 @@
 package io.peregrine.engine.shard;
 
 import io.peregrine.engine.checkpoint.Bytes;
-import io.peregrine.engine.checkpoint.CheckpointLayout;
-import io.peregrine.engine.checkpoint.TensorSpec;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.KvCacheGeometry;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -52,30 +49,17 @@ public record CapacityPlan(ShardingPlan sharding, Request request, int largestRa
     }
 
     public static CapacityPlan of(ShardingPlan sharding, Request request) {
+        return of(RankWeights.of(sharding), request);
+    }
+
+    public static CapacityPlan of(RankWeights weightsPerRank, Request request) {
+        ShardingPlan sharding = weightsPerRank.sharding();
         if (request.gpus() != sharding.ranks()) {
             throw new ShardingException("--gpus " + request.gpus() + " and --tensor-parallel-size " + sharding.ranks()
                     + " differ: only tensor (and expert) parallelism over every GPU of the node is planned");
         }
-        int ranks = sharding.ranks();
-        List<TensorSpec> layout = CheckpointLayout.of(sharding.config());
-        long[] perRank = new long[ranks];
-        List<Map<TensorRole, Long>> byRole = new ArrayList<>();
-        for (int r = 0; r < ranks; r++) {
-            byRole.add(new EnumMap<>(TensorRole.class));
-        }
-        for (TensorSpec s : layout) {
-            TensorRole role = sharding.rule(s.name()).role();
-            for (int r = 0; r < ranks; r++) {
-                long b = sharding.bytesOnRank(s, r);
-                perRank[r] += b;
-                byRole.get(r).merge(role, b, Long::sum);
-            }
-        }
-        int largest = 0;
-        for (int r = 1; r < ranks; r++) {
-            largest = perRank[r] > perRank[largest] ? r : largest;
-        }
-        long weights = perRank[largest];
+        int largest = weightsPerRank.largestRank();
+        long weights = weightsPerRank.bytes(largest);
         TextConfig t = sharding.config().text();
         KvCacheGeometry kv = KvCacheGeometry.of(t, request.kvBytesPerValue(), request.blockSize());
         long usable = request.kvCacheMemory().isPresent() ? request.gpuMemory()
@@ -100,7 +84,8 @@ public record CapacityPlan(ShardingPlan sharding, Request request, int largestRa
                                 + "memory or GPUs)", tokens, request.maxModelLen(), Bytes.format(shortBy)));
             }
         }
-        return new CapacityPlan(sharding, request, largest, weights, byRole.get(largest), usable, kvBytes, kv, problems);
+        return new CapacityPlan(sharding, request, largest, weights, weightsPerRank.byRole(largest), usable, kvBytes, kv,
+                problems);
     }
 
     public boolean fits() {

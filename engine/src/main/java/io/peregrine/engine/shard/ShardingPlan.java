@@ -117,30 +117,56 @@ public record ShardingPlan(ModelConfig config, int ranks, boolean expertParallel
 
     /** The shape of the part of {@code spec} that {@code rank} holds; a zero first dimension when it holds none. */
     public long[] shapeOnRank(TensorSpec spec, int rank) {
-        long[] shape = spec.shape();
-        switch (rule(spec.name()).placement()) {
-            case Placement.Replicated r -> { }
-            case Placement.Owned o -> {
-                if (o.rank() != rank) {
-                    shape[0] = 0;
-                }
-            }
-            case Placement.Split s -> {
-                long len = shape[s.dim()];
-                long per = (len + s.parts() - 1) / s.parts();
-                long start = Math.min(len, per * rank);
-                shape[s.dim()] = Math.min(len, start + per) - start;
-            }
-        }
-        return shape;
+        return partShape(spec.shape(), rule(spec.name()).placement(), rank);
     }
 
     public long bytesOnRank(TensorSpec spec, int rank) {
-        long n = 1;
-        for (long d : shapeOnRank(spec, rank)) {
-            n *= d;
+        return partBytes(spec, rule(spec.name()).placement(), rank);
+    }
+
+    /** The part of a tensor of {@code shape} placed by {@code p} that {@code rank} holds. */
+    public static long[] partShape(long[] shape, Placement p, int rank) {
+        long[] part = shape.clone();
+        switch (p) {
+            case Placement.Replicated r -> { }
+            case Placement.Owned o -> {
+                if (o.rank() != rank) {
+                    part[0] = 0;
+                }
+            }
+            case Placement.Split s -> {
+                long len = part[s.dim()];
+                long per = (len + s.parts() - 1) / s.parts();
+                long start = Math.min(len, per * rank);
+                part[s.dim()] = Math.min(len, start + per) - start;
+            }
         }
-        return n * spec.dtype().bytes();
+        return part;
+    }
+
+    public static long partBytes(TensorSpec spec, Placement p, int rank) {
+        return partBytes(spec.shape(), spec.dtype().bytes(), p, rank);
+    }
+
+    /** Bytes of {@link #partShape}, without building it. */
+    static long partBytes(long[] shape, long elementBytes, Placement p, int rank) {
+        long whole = elementBytes;
+        for (long d : shape) {
+            whole *= d;
+        }
+        return switch (p) {
+            case Placement.Replicated r -> whole;
+            case Placement.Owned o -> o.rank() == rank ? whole : 0;
+            case Placement.Split s -> {
+                long len = shape[s.dim()];
+                if (len == 0) {
+                    yield 0;
+                }
+                long per = (len + s.parts() - 1) / s.parts();
+                long start = Math.min(len, per * rank);
+                yield whole / len * (Math.min(len, start + per) - start);
+            }
+        };
     }
 
     private Placement split(int dim) {

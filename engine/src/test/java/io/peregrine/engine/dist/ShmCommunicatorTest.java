@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -59,8 +60,8 @@ class ShmCommunicatorTest {
     }
 
     @Test
-    void everyCollectiveMatchesTheScalarReferenceForGroupsOfOneToFive() throws Exception {
-        for (int size = 1; size <= 5; size++) {
+    void everyCollectiveMatchesTheScalarReferenceForGroupsOfOneToFour() throws Exception {
+        for (int size = 1; size <= 4; size++) {
             int n = size;
             group(size, SLOT, Duration.ofSeconds(30), c -> {
                 CollectiveScript.run(c, 1000 + n, 30, 700);
@@ -118,11 +119,12 @@ class ShmCommunicatorTest {
     @Test
     void aSilentPeerTimesOutAndTheGroupFailsEverywhere() throws Exception {
         Path file = dir.resolve("silent");
+        CountDownLatch gaveUp = new CountDownLatch(1);
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
             Future<String> peer = pool.submit(() -> {
                 try (ShmCommunicator c = ShmCommunicator.open(file, 1, 2, SLOT, Duration.ofSeconds(30))) {
-                    Thread.sleep(1500);
+                    assertTrue(gaveUp.await(20, TimeUnit.SECONDS));
                     return assertThrows(CommunicatorException.class, c::barrier).getMessage();
                 }
             });
@@ -132,9 +134,9 @@ class ShmCommunicatorTest {
                 assertTrue(e.getMessage().startsWith("rank 1 did not answer within PT0.3S while rank 0 waited in barrier"),
                         e.getMessage());
                 assertTrue(System.nanoTime() - t0 < 2_000_000_000L);
+                gaveUp.countDown();
             }
-            String late = peer.get(20, TimeUnit.SECONDS);
-            assertEquals("rank 0 aborted the group before rank 1 reached barrier (step 2)", late);
+            assertEquals("rank 0 aborted the group before rank 1 reached barrier (step 2)", peer.get(20, TimeUnit.SECONDS));
         } finally {
             pool.shutdownNow();
         }

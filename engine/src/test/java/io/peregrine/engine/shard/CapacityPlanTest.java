@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.peregrine.engine.checkpoint.CheckpointLayout;
 import io.peregrine.engine.checkpoint.ModelSize;
 import io.peregrine.engine.checkpoint.TensorSpec;
 import io.peregrine.engine.config.ModelConfig;
-import java.io.IOException;
-import java.util.Optional;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
@@ -27,9 +24,8 @@ class CapacityPlanTest {
      * 46.80 GiB / (64 * 70,272 B) = 11,173.3 -> 11,173 blocks = 715,072 tokens.
      */
     @Test
-    void agreesWithVllmsKimiK2ThinkingTp8LogOnH200() throws IOException {
-        CapacityPlan plan = CapacityPlan.of(new ShardingPlan(ShardingPlanTest.realK25(), 8, false),
-                h200(OptionalLong.of((long) (46.80 * GIB)), 262_144));
+    void agreesWithVllmsKimiK2ThinkingTp8LogOnH200() {
+        CapacityPlan plan = CapacityPlan.of(RealK25.TP8, h200(OptionalLong.of((long) (46.80 * GIB)), 262_144));
         assertEquals(70_272, plan.kv().bytesPerToken());
         assertEquals(715_072, plan.kvTokens(), 715_072 * 0.001);
         assertEquals(715_072, plan.kvTokens());
@@ -44,29 +40,25 @@ class CapacityPlanTest {
      * vLLM measured, 46.80 GiB, within 0.1 GiB.
      */
     @Test
-    void defaultReserveLeavesVllmsKvBudgetForK2Thinking() throws IOException {
-        ModelConfig k25 = ShardingPlanTest.realK25();
-        ModelConfig k2 = new ModelConfig(k25.modelType(), k25.text(), k25.bosTokenId(), k25.eosTokenIds(),
-                k25.padTokenId(), -1, Optional.empty(), k25.quantization(), k25.generation(), k25.preprocessor());
-        CapacityPlan plan = CapacityPlan.of(new ShardingPlan(k2, 8, false), new CapacityPlan.Request(8, 143_771L << 20,
-                0.9, CapacityPlan.DEFAULT_RESERVE, OptionalLong.empty(), 262_144, 2, 64));
-        CapacityPlan withVision = CapacityPlan.of(new ShardingPlan(k25, 8, false), h200(OptionalLong.empty(), 262_144));
-        assertEquals(withVision.weightBytes() - withVision.weightsByRole().get(TensorRole.VISION), plan.weightBytes());
-        assertEquals(46.80, plan.kvBytes() / (double) GIB, 0.1, plan.render());
+    void defaultReserveLeavesVllmsKvBudgetForK2Thinking() {
+        CapacityPlan k25 = CapacityPlan.of(RealK25.TP8, new CapacityPlan.Request(8, 143_771L << 20, 0.9,
+                CapacityPlan.DEFAULT_RESERVE, OptionalLong.empty(), 262_144, 2, 64));
+        long k2Kv = k25.kvBytes() + k25.weightsByRole().get(TensorRole.VISION);
+        assertEquals(46.80, k2Kv / (double) GIB, 0.1, k25.render());
     }
 
     @Test
-    void weightsPerRankAreTheSplitShareOfEachTensorPlusTheReplicatedOnes() throws IOException {
-        ModelConfig c = ShardingPlanTest.realK25();
-        ShardingPlan sharding = new ShardingPlan(c, 8, false);
+    void weightsPerRankAreTheSplitShareOfEachTensorPlusTheReplicatedOnes() {
+        ModelConfig c = RealK25.CONFIG;
+        ShardingPlan sharding = RealK25.TP8.sharding();
         long replicated = 0;
-        for (TensorSpec s : CheckpointLayout.of(c)) {
+        for (TensorSpec s : RealK25.LAYOUT) {
             if (sharding.rule(s.name()).placement() instanceof Placement.Replicated) {
                 replicated += s.byteSize();
             }
         }
-        CapacityPlan plan = CapacityPlan.of(sharding, h200(OptionalLong.empty(), 262_144));
-        long total = ModelSize.of(c).totalBytes();
+        CapacityPlan plan = CapacityPlan.of(RealK25.TP8, h200(OptionalLong.empty(), 262_144));
+        long total = ModelSize.of(c, RealK25.LAYOUT).totalBytes();
         // Every split divides evenly at TP8, so each rank holds exactly an eighth of the rest.
         assertEquals((total - replicated) / 8 + replicated, plan.weightBytes());
         assertEquals(0, (total - replicated) % 8);
@@ -74,15 +66,15 @@ class CapacityPlanTest {
         assertTrue(plan.fits(), plan.render());
         assertEquals((long) Math.floor(141 * GIB * 0.9) - plan.weightBytes() - CapacityPlan.DEFAULT_RESERVE, plan.kvBytes());
         // EP moves whole experts but the bytes per rank are the same: 48 of 384 experts each.
-        CapacityPlan ep = CapacityPlan.of(new ShardingPlan(c, 8, true), h200(OptionalLong.empty(), 262_144));
+        CapacityPlan ep = CapacityPlan.of(RankWeights.of(new ShardingPlan(c, 8, true), RealK25.LAYOUT),
+                h200(OptionalLong.empty(), 262_144));
         assertEquals(plan.weightBytes() - plan.weightsByRole().get(TensorRole.ROUTED_EXPERTS)
                 + ep.weightsByRole().get(TensorRole.ROUTED_EXPERTS), ep.weightBytes());
     }
 
     @Test
-    void refusesAPlanThatDoesNotFitAndSaysByHowMuch() throws IOException {
-        ShardingPlan sharding = new ShardingPlan(ShardingPlanTest.realK25(), 8, false);
-        CapacityPlan h100 = CapacityPlan.of(sharding, new CapacityPlan.Request(8, 80 * GIB, 0.9,
+    void refusesAPlanThatDoesNotFitAndSaysByHowMuch() {
+        CapacityPlan h100 = CapacityPlan.of(RealK25.TP8, new CapacityPlan.Request(8, 80 * GIB, 0.9,
                 CapacityPlan.DEFAULT_RESERVE, OptionalLong.empty(), 262_144, 2, 64));
         assertFalse(h100.fits());
         long need = h100.weightBytes() + CapacityPlan.DEFAULT_RESERVE;
@@ -91,7 +83,7 @@ class CapacityPlanTest {
         assertTrue(msg.startsWith("does not fit"), msg);
         assertTrue(msg.contains("short by " + io.peregrine.engine.checkpoint.Bytes.format(need - usable)), msg);
 
-        CapacityPlan small = CapacityPlan.of(sharding, h200(OptionalLong.of(GIB), 262_144));
+        CapacityPlan small = CapacityPlan.of(RealK25.TP8, h200(OptionalLong.of(GIB), 262_144));
         assertFalse(small.fits());
         // 1 GiB holds 238 blocks of 64 tokens; a 262,144-token sequence needs 4,096 of them.
         assertEquals(238 * 64, small.kvTokens());

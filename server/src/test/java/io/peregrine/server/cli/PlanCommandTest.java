@@ -1,6 +1,7 @@
 package io.peregrine.server.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -55,12 +56,23 @@ class PlanCommandTest {
         assertTrue(h100.out().contains("Refused: does not fit") && h100.out().contains("short by"), h100.out());
         Run heads = plan("--model", cfg.toString(), "--gpus", "6", "--gpu-memory", "141GiB", "--enable-expert-parallel");
         assertEquals(1, heads.exit(), heads.out());
-        assertTrue(heads.out().contains("num_attention_heads 64 is not divisible by 6")
-                && heads.out().contains("n_routed_experts 384") == false, heads.out());
-        Run fp8 = plan("--model", cfg.toString(), "--gpus", "8", "--gpu-memory", "141GiB", "--kv-cache-dtype", "fp8",
-                "--kv-cache-memory", "46.80GiB");
-        assertEquals(0, fp8.exit(), fp8.out());
-        assertTrue(fp8.out().contains("35,136 B per token"), fp8.out());
+        assertTrue(heads.out().contains("num_attention_heads 64 is not divisible by 6"), heads.out());
+        assertFalse(heads.out().contains("n_routed_experts"), heads.out());
+    }
+
+    @Test
+    void theGoldenTinyCheckpointByExpertParallelismWithAnFp8Cache() {
+        Path tiny = Path.of(System.getProperty("peregrine.testdata", "../testdata"), "golden", "tiny-k25");
+        Run ep = plan("--model", tiny.toString(), "--gpus", "2", "--gpu-memory", "64MiB", "--enable-expert-parallel",
+                "--kv-cache-dtype", "fp8", "--kv-cache-memory", "1MiB", "--reserve-memory", "1MiB", "--block-size", "16",
+                "--max-model-len", "4096");
+        assertEquals(0, ep.exit(), ep.out() + ep.err());
+        // 3 layers x (32 + 8) latent values x 1 byte; 1 MiB / (16 x 120 B) = 546 blocks.
+        assertTrue(ep.out().contains("120 B per token") && ep.out().contains("546 blocks = 8,736 tokens"), ep.out());
+        assertTrue(ep.out().contains("by expert parallelism (4 of 8 per rank)"), ep.out());
+        Run tp = plan("--model", tiny.toString(), "--gpus", "2", "--gpu-memory", "64MiB");
+        assertEquals(1, tp.exit(), tp.out());
+        assertTrue(tp.out().contains("quantization group of 32"), tp.out());
     }
 
     @Test
