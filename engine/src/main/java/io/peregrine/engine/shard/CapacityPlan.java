@@ -10,8 +10,9 @@ import java.util.Map;
 import java.util.OptionalLong;
 
 /**
- * What {@code peregrine plan} works out for one node of GPUs under a {@link ShardingPlan}: the weight bytes each
- * rank holds, the memory kept back, and the KV cache that is left, in tokens and in sequences of the served length.
+ * What {@code peregrine plan} works out for a group of GPUs, one rank each, under a {@link ShardingPlan}: the weight
+ * bytes each rank holds, the memory kept back, and the KV cache that is left, in tokens and in sequences of the
+ * served length.
  *
  * <p>Without an explicit KV budget the cache gets {@code gpuMemory * utilization - weights - reserve} (vLLM's
  * {@code --gpu-memory-utilization} headroom, then a reserve for activations, CUDA graphs, NCCL buffers and the CUDA
@@ -56,7 +57,7 @@ public record CapacityPlan(ShardingPlan sharding, Request request, int largestRa
         ShardingPlan sharding = weightsPerRank.sharding();
         if (request.gpus() != sharding.ranks()) {
             throw new ShardingException("--gpus " + request.gpus() + " and --tensor-parallel-size " + sharding.ranks()
-                    + " differ: only tensor (and expert) parallelism over every GPU of the node is planned");
+                    + " differ: only tensor (and expert) parallelism over all the GPUs is planned, one rank per GPU");
         }
         int largest = weightsPerRank.largestRank();
         long weights = weightsPerRank.bytes(largest);
@@ -140,8 +141,9 @@ public record CapacityPlan(ShardingPlan sharding, Request request, int largestRa
                 + "blocks of %d tokens", kv.bytesPerToken(), kv.layers(), kv.width(), kv.bytesPerValue(), kv.blockSize()));
         if (kvBytes >= 0 && !problems.stream().anyMatch(p -> p.startsWith("does not fit"))) {
             line(o, 1, String.format(Locale.ROOT, "%,d blocks = %,d tokens", kv.blocksFor(kvBytes), kvTokens()));
-            line(o, 1, String.format(Locale.ROOT, "at %,d tokens per sequence: %,d concurrent sequences (%.2fx)",
-                    q.maxModelLen(), maxConcurrentSequences(), (double) kvTokens() / q.maxModelLen()));
+            long n = maxConcurrentSequences();
+            line(o, 1, String.format(Locale.ROOT, "at %,d tokens per sequence: %,d concurrent sequence%s (%.2fx)",
+                    q.maxModelLen(), n, n == 1 ? "" : "s", (double) kvTokens() / q.maxModelLen()));
         }
         if (fits()) {
             line(o, 0, "Fits.");
