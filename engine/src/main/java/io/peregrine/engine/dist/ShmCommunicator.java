@@ -100,6 +100,10 @@ public final class ShmCommunicator implements Communicator {
         }
         long dataOffset = (RANK_LINES + size * LINE + 4095) / 4096 * 4096;
         long total = dataOffset + 2L * size * slotBytes;
+        if (rank == 0 && Files.exists(file)) {
+            throw new CommunicatorException(file + " already exists (left by another group?): every group needs a "
+                    + "fresh path");
+        }
         long deadline = System.nanoTime() + timeout.toNanos();
         Arena arena = Arena.ofShared();
         try {
@@ -110,15 +114,18 @@ public final class ShmCommunicator implements Communicator {
             return c;
         } catch (RuntimeException e) {
             arena.close();
+            if (rank == 0) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException ignored) {
+                    // the join failure is what the caller needs to see
+                }
+            }
             throw e;
         }
     }
 
     private static MemorySegment create(Path file, long total, int size, long slotBytes, Arena arena) {
-        if (Files.exists(file)) {
-            throw new CommunicatorException(file + " already exists (a group that never finished joining?): "
-                    + "every group needs a fresh path");
-        }
         Path tmp = file.resolveSibling(file.getFileName() + ".creating-" + ProcessHandle.current().pid());
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
@@ -404,19 +411,22 @@ public final class ShmCommunicator implements Communicator {
         if ((long) LONG.getAcquire(map, line(q) + L_STEP) >= s) {
             return;
         }
-        String where = " while rank " + rank + " waited in " + op + " (step " + s + ")";
         if (aborted != 0) {
-            throw fail("rank " + (aborted - 1) + " aborted the group" + where);
+            throw fail("rank " + (aborted - 1) + " aborted the group" + where(op, s));
         }
         if (state == CLOSED) {
-            throw fail("rank " + q + " left the group" + where);
+            throw fail("rank " + q + " left the group" + where(op, s));
         }
         if (dead) {
-            throw fail("rank " + q + " (pid " + pid + ") died" + where);
+            throw fail("rank " + q + " (pid " + pid + ") died" + where(op, s));
         }
         if (waited > timeoutNanos) {
-            throw fail("rank " + q + " did not answer within " + Duration.ofNanos(timeoutNanos) + where);
+            throw fail("rank " + q + " did not answer within " + Duration.ofNanos(timeoutNanos) + where(op, s));
         }
+    }
+
+    private String where(String op, long s) {
+        return " while rank " + rank + " waited in " + op + " (step " + s + ")";
     }
 
     private boolean alive(int q, long pid) {

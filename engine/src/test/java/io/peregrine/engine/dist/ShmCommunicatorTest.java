@@ -208,6 +208,13 @@ class ShmCommunicatorTest {
         CommunicatorException nobody = assertThrows(CommunicatorException.class,
                 () -> ShmCommunicator.open(dir.resolve("nobody"), 1, 2, SLOT, Duration.ofMillis(200)));
         assertTrue(nobody.getMessage().startsWith("rank 0 did not create"), nobody.getMessage());
+        // Rank 0 alone: its join times out and it takes its file with it, so the path can be used again.
+        Path alone = dir.resolve("alone");
+        CommunicatorException lonely = assertThrows(CommunicatorException.class,
+                () -> ShmCommunicator.open(alone, 0, 2, SLOT, Duration.ofMillis(200)));
+        assertTrue(lonely.getMessage().startsWith("rank 1 did not answer within PT0.2S while rank 0 waited in join"),
+                lonely.getMessage());
+        assertTrue(Files.notExists(alone));
         assertThrows(IllegalArgumentException.class, () -> ShmCommunicator.open(stale, 2, 2, SLOT, Duration.ofSeconds(1)));
     }
 
