@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.checkpoint.CheckpointLayout;
 import io.peregrine.engine.checkpoint.Tensor;
@@ -12,6 +14,8 @@ import io.peregrine.engine.checkpoint.TensorSpec;
 import io.peregrine.engine.config.ConfigParser;
 import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.testing.TestData;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -127,6 +131,40 @@ class ShardingPlanTest {
         assertEquals(1, p.headsPerRank());
         assertArrayEquals(new long[] {64, 32}, p.shapeOnRank(down, 2));
         assertEquals(2, p.expertsPerRank());
+    }
+
+    /** DeepSeek-V3's FP8 layout (bare names, q_proj without LoRA, 128x128 scale blocks): splits keep whole blocks. */
+    @Test
+    void fp8BlockCheckpointsSplitOnWholeBlocks() throws IOException {
+        ObjectNode root;
+        try (InputStream in = ShardingPlanTest.class.getResourceAsStream("/io/peregrine/engine/kimi-k25/config.json")) {
+            root = (ObjectNode) new ObjectMapper().readTree(in).get("text_config");
+        }
+        root.put("model_type", "deepseek_v3");
+        root.putNull("q_lora_rank");
+        root.put("num_hidden_layers", 4);   // the rules do not depend on the counts; the layout stays small
+        root.put("n_routed_experts", 64);
+        ObjectNode q = root.putObject("quantization_config");
+        q.put("quant_method", "fp8");
+        q.putArray("weight_block_size").add(128).add(128);
+        ModelConfig v3 = ConfigParser.parse("config.json", root, null);
+        ShardingPlan p = new ShardingPlan(v3, 8, false);
+        Map<String, TensorSpec> t = new java.util.HashMap<>();
+        CheckpointLayout.of(v3).forEach(s -> t.put(s.name(), s));
+        assertArrayEquals(new long[] {1536, 7168}, p.shapeOnRank(t.get("model.layers.3.self_attn.q_proj.weight"), 2));
+        assertArrayEquals(new long[] {12, 56}, p.shapeOnRank(t.get("model.layers.3.self_attn.q_proj.weight_scale_inv"), 2));
+        assertArrayEquals(new long[] {56, 8}, p.shapeOnRank(t.get("model.layers.3.self_attn.o_proj.weight_scale_inv"), 2));
+        assertArrayEquals(new long[] {2, 56}, p.shapeOnRank(t.get("model.layers.3.mlp.experts.5.up_proj.weight_scale_inv"), 7));
+        new ShardingPlan(v3, 16, false);
+        String m = assertThrows(ShardingException.class, () -> new ShardingPlan(v3, 32, false)).getMessage();
+        // 18432 / 32 = 576 and 2048 / 32 = 64 are not whole 128-blocks (vLLM refuses the same split).
+        for (String part : List.of("mlp.gate_proj: 576 rows per rank over 32 ranks is not a multiple of the "
+                        + "quantization group of 128", "mlp.down_proj: 576 input columns per rank",
+                "mlp.shared_experts.gate_proj: 64 rows per rank", "mlp.experts.{e}.down_proj: 64 input columns per rank "
+                        + "over 32 ranks is not a multiple of the quantization group of 128 (or use --enable-expert-parallel")) {
+            assertTrue(m.contains(part), m);
+        }
+        new ShardingPlan(v3, 8, true);
     }
 
     @Test
