@@ -110,6 +110,9 @@ run() {
   echo "== ceilings (PyTorch)"
   local line; line=$(ceilings | grep CEILINGS | tail -1 || true); echo "${line:-no ceilings from PyTorch}"
   local copy=-1 tflops=-1; [ -n "$line" ] && read -r _ copy tflops <<<"$line"
+  echo "== NCCL smoke test (one rank: init, all-reduce, all-gather, broadcast, barrier; exit 2 = no NCCL here)"
+  timeout 60 "$JRE/bin/java" "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.nccl.NcclSmoke 2>&1 \
+    | tee "$OUTDIR/nccl-smoke.log" || true
   echo "== kernel checks, timings, synthetic decode step"
   set -o pipefail
   timeout 400 "$JRE/bin/java" -Xmx8g "${JFLAGS[@]}" -cp "$KIT/lib/*" \

@@ -4,6 +4,7 @@ import io.peregrine.server.cli.BenchCommand;
 import io.peregrine.server.cli.GenerateCommand;
 import io.peregrine.server.cli.InitDemoCommand;
 import io.peregrine.server.cli.InspectCommand;
+import io.peregrine.server.cli.PlanCommand;
 import io.peregrine.server.cli.ServeCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,8 +12,8 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code ./peregrine} launcher. */
 @Command(name = "peregrine", mixinStandardHelpOptions = true, version = "Peregrine 0.1.0",
         description = "OpenAI-compatible inference server for Kimi K2.5-class models.",
-        subcommands = {ServeCommand.class, InspectCommand.class, InitDemoCommand.class, GenerateCommand.class,
-                BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, InspectCommand.class, PlanCommand.class, InitDemoCommand.class,
+                GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -2,6 +2,7 @@ package io.peregrine.engine.checkpoint;
 
 import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.config.TextConfig;
+import io.peregrine.engine.kv.KvCacheGeometry;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
@@ -52,7 +53,7 @@ public record ModelSize(long textParameters, long activeParameters, long visionP
             // Every routed expert has the same size, so top-k of n runs k/n of them (exact: routed is a multiple of n).
             active += routed / t.nRoutedExperts() * t.numExpertsPerTok();
         }
-        long kv = (long) t.kvCacheWidth() * DType.BF16.bytes() * t.numHiddenLayers();
+        long kv = KvCacheGeometry.of(t, DType.BF16.bytes(), 1).bytesPerToken();
         return new ModelSize(text, active, vision, bytes, kv, t.maxPositionEmbeddings());
     }
 

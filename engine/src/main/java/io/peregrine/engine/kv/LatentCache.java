@@ -30,10 +30,10 @@ public final class LatentCache {
         this.slabs = new float[layers][(int) perLayer];
     }
 
-    /** Blocks that fit a byte budget (fp32, all layers). */
+    /** Blocks that fit a byte budget (fp32, all layers), by the arithmetic {@code plan} uses too. */
     public static int blocksForBudget(long bytes, int layers, int blockSize, int width) {
-        long perBlock = (long) layers * blockSize * width * Float.BYTES;
-        return (int) Math.max(0, Math.min(Integer.MAX_VALUE, bytes / perBlock));
+        long blocks = new KvCacheGeometry(layers, width, Float.BYTES, blockSize).blocksFor(bytes);
+        return (int) Math.min(Integer.MAX_VALUE, blocks);
     }
 
     public int layers() {

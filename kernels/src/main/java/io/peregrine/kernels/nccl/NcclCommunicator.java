@@ -1,0 +1,177 @@
+package io.peregrine.kernels.nccl;
+
+import io.peregrine.engine.dist.Communicator;
+import io.peregrine.engine.dist.CommunicatorException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A {@link Communicator} over NCCL for ranks that each drive one GPU. Buffers are device memory, passed as segments
+ * at device addresses ({@code MemorySegment.ofAddress(ptr).reinterpret(bytes)}); every collective is queued on the
+ * rank's stream and returns at once (stream order makes its result visible to the kernels queued after it), except
+ * {@link #barrier}, which waits for the stream.
+ *
+ * <p>Order of sums: NCCL's own, fixed for a given NCCL version, topology, {@code NCCL_ALGO} and {@code NCCL_PROTO}
+ * (pin {@code NCCL_ALGO=Ring} for run-to-run reproducibility), not necessarily rank order as on the host
+ * implementations; a ring all-reduce gives every rank the same bits.
+ */
+public final class NcclCommunicator implements Communicator {
+    private static final long F = Float.BYTES;
+
+    private final NcclApi nccl;
+    private final MemorySegment comm;
+    private final DeviceStream stream;
+    private final MemorySegment scratch;
+    private final int rank;
+    private final int size;
+    private boolean closed;
+
+    private NcclCommunicator(NcclApi nccl, MemorySegment comm, DeviceStream stream, MemorySegment scratch, int rank,
+                             int size) {
+        this.nccl = nccl;
+        this.comm = comm;
+        this.stream = stream;
+        this.scratch = scratch;
+        this.rank = rank;
+        this.size = size;
+    }
+
+    /**
+     * Joins the NCCL group {@code uniqueId} (from {@link NcclBootstrap}) as {@code rank} of {@code size}, on the
+     * current CUDA device.
+     *
+     * @param scratch one float of device memory, for {@link #barrier}
+     */
+    public static NcclCommunicator open(NcclApi nccl, int rank, int size, MemorySegment uniqueId, DeviceStream stream,
+                                        MemorySegment scratch) {
+        if (size < 1 || rank < 0 || rank >= size) {
+            throw new IllegalArgumentException("rank " + rank + " outside a group of " + size);
+        }
+        if (uniqueId.byteSize() != NcclApi.UNIQUE_ID_BYTES) {
+            throw new IllegalArgumentException("an ncclUniqueId has " + NcclApi.UNIQUE_ID_BYTES + " bytes, got "
+                    + uniqueId.byteSize());
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            check(nccl, nccl.commInitRank(out, size, uniqueId, rank), "ncclCommInitRank(rank " + rank + " of " + size + ")");
+            return new NcclCommunicator(nccl, out.get(ValueLayout.ADDRESS, 0), stream, scratch, rank, size);
+        }
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    @Override
+    public void allReduceSum(MemorySegment buf, long count) {
+        usable();
+        counted(buf, count, "buf");
+        check(nccl, nccl.allReduce(buf, buf, count, NcclApi.FLOAT32, NcclApi.SUM, comm, stream.handle()), "ncclAllReduce");
+    }
+
+    @Override
+    public void allGather(MemorySegment send, long count, MemorySegment recv) {
+        usable();
+        counted(send, count, "send");
+        counted(recv, count * size, "recv");
+        check(nccl, nccl.allGather(send, recv, count, NcclApi.FLOAT32, comm, stream.handle()), "ncclAllGather");
+    }
+
+    @Override
+    public void reduceScatterSum(MemorySegment send, MemorySegment recv, long count) {
+        usable();
+        counted(send, count * size, "send");
+        counted(recv, count, "recv");
+        check(nccl, nccl.reduceScatter(send, recv, count, NcclApi.FLOAT32, NcclApi.SUM, comm, stream.handle()),
+                "ncclReduceScatter");
+    }
+
+    /** One NCCL group of point-to-point sends and receives, empty parts left out on both sides. */
+    @Override
+    public void allToAll(MemorySegment send, long[] sendCounts, MemorySegment recv, long[] recvCounts) {
+        usable();
+        if (sendCounts.length != size || recvCounts.length != size) {
+            throw new IllegalArgumentException("all-to-all needs one send and one receive count per rank (" + size
+                    + "), got " + sendCounts.length + " and " + recvCounts.length);
+        }
+        long sendTotal = 0;
+        long recvTotal = 0;
+        for (int q = 0; q < size; q++) {
+            if (sendCounts[q] < 0 || recvCounts[q] < 0) {
+                throw new IllegalArgumentException("negative all-to-all count for rank " + q);
+            }
+            sendTotal += sendCounts[q];
+            recvTotal += recvCounts[q];
+        }
+        counted(send, sendTotal, "send");
+        counted(recv, recvTotal, "recv");
+        check(nccl, nccl.groupStart(), "ncclGroupStart");
+        long from = 0;
+        long to = 0;
+        for (int q = 0; q < size; q++) {
+            if (sendCounts[q] > 0) {
+                check(nccl, nccl.send(send.asSlice(from * F), sendCounts[q], NcclApi.FLOAT32, q, comm, stream.handle()),
+                        "ncclSend to rank " + q);
+            }
+            if (recvCounts[q] > 0) {
+                check(nccl, nccl.recv(recv.asSlice(to * F), recvCounts[q], NcclApi.FLOAT32, q, comm, stream.handle()),
+                        "ncclRecv from rank " + q);
+            }
+            from += sendCounts[q];
+            to += recvCounts[q];
+        }
+        check(nccl, nccl.groupEnd(), "ncclGroupEnd");
+    }
+
+    @Override
+    public void broadcast(MemorySegment buf, long count, int root) {
+        usable();
+        if (root < 0 || root >= size) {
+            throw new IllegalArgumentException("root " + root + " outside a group of " + size);
+        }
+        counted(buf, count, "buf");
+        check(nccl, nccl.broadcast(buf, buf, count, NcclApi.FLOAT32, root, comm, stream.handle()), "ncclBroadcast");
+    }
+
+    /** A one-float all-reduce, then a wait for the stream: returns once every rank's stream got this far. */
+    @Override
+    public void barrier() {
+        usable();
+        check(nccl, nccl.allReduce(scratch, scratch, 1, NcclApi.FLOAT32, NcclApi.SUM, comm, stream.handle()),
+                "ncclAllReduce (barrier)");
+        stream.synchronize();
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            check(nccl, nccl.commDestroy(comm), "ncclCommDestroy");
+        }
+    }
+
+    private void usable() {
+        if (closed) {
+            throw new IllegalStateException("rank " + rank + " has closed its NCCL communicator");
+        }
+    }
+
+    private static void counted(MemorySegment seg, long count, String what) {
+        if (count < 0 || count * F > seg.byteSize()) {
+            throw new IllegalArgumentException(what + " holds " + seg.byteSize() / F + " floats, " + count + " asked");
+        }
+    }
+
+    private static void check(NcclApi nccl, int result, String call) {
+        if (result != NcclApi.SUCCESS) {
+            throw new CommunicatorException(call + " failed: " + nccl.errorString(result) + " (ncclResult_t " + result + ")");
+        }
+    }
+}
