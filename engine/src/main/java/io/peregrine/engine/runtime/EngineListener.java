@@ -22,6 +22,13 @@ public interface EngineListener {
     /** The request failed. */
     default void failed(String requestId, String message) {}
 
+    /**
+     * Prompt positions {@code [start, start + count)} of the request were computed (a prefill chunk; also a preempted
+     * sequence's recompute) in the forward pass that began at {@code forwardStartNanos} and took {@code forwardNanos}
+     * for the whole batch. For tracing: one call per prefilling sequence per step.
+     */
+    default void prefillChunk(String requestId, int start, int count, long forwardStartNanos, long forwardNanos) {}
+
     /** One forward step: how many sequences and tokens it ran and how long model plus sampling took. */
     default void step(int sequences, int tokens, long nanos) {}
 
