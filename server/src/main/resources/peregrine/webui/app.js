@@ -172,6 +172,7 @@ class AnswerView {
 
   apply(delta) {
     this.root.dataset.state = 'streaming';
+    this.root.dataset.deltas = (parseInt(this.root.dataset.deltas || '0', 10) + 1).toString();
     const r = delta.reasoning_content ?? delta.reasoning;
     if (r) {
       this.reasoning += r;
@@ -236,6 +237,7 @@ class AnswerView {
   failed(message) {
     this.render();
     this.root.dataset.state = 'error';
+    this.root.hidden = !this.text && !this.reasoning && !this.toolCalls.length; // nothing came: the error says it all
     showError(message);
   }
 }
