@@ -90,7 +90,9 @@ public abstract class GenerationCall implements EventSink {
 
     /** Hands the request to the engine; a rejection becomes the matching HTTP error. */
     public final void submit(InferenceEngine engine, GenerationRequest request) throws ApiException {
-        GenerationRequest timed = request.withConstraint(metrics.timed(request.constraint()));
+        // Copying the request copies its prompt: only a constrained one is rebuilt, to time its masks.
+        GenerationRequest timed = request.constraint() == null ? request
+                : request.withConstraint(metrics.timed(request.constraint()));
         exchange.trace().submitting(timed, model);
         try {
             handle = engine.submit(timed, this);

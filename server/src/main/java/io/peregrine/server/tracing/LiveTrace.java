@@ -41,6 +41,7 @@ final class LiveTrace implements RequestTrace {
     private final Context context;
     private final long arrivalNanos;
     private volatile String requestId;
+    private volatile long submittedNanos;
     // Engine thread only.
     private Span decode;
 
@@ -59,6 +60,7 @@ final class LiveTrace implements RequestTrace {
     @Override
     public void submitting(GenerationRequest r, String model) {
         requestId = r.requestId();
+        submittedNanos = System.nanoTime(); // the engine's queue clock starts within microseconds of this
         SamplingParams p = r.sampling();
         request.setAttribute(REQUEST_ID, r.requestId());
         request.setAttribute(MODEL, model);
@@ -86,8 +88,9 @@ final class LiveTrace implements RequestTrace {
 
     // ---- engine thread ----
 
-    void scheduled(long queueNanos, int cachedPromptTokens, long now) {
-        child("queue", now - queueNanos).end(tracing.epochNanos(now), TimeUnit.NANOSECONDS);
+    void scheduled(long queueNanos, int cachedPromptTokens) {
+        long start = submittedNanos;
+        child("queue", start).end(tracing.epochNanos(start + queueNanos), TimeUnit.NANOSECONDS);
         request.setAttribute(QUEUE, seconds(queueNanos));
         request.setAttribute(CACHED_TOKENS, cachedPromptTokens);
     }

@@ -159,7 +159,7 @@ public final class Tracing implements AutoCloseable {
         public void scheduled(String requestId, long queueNanos, int promptTokens, int cachedPromptTokens) {
             LiveTrace t = live.get(requestId);
             if (t != null) {
-                t.scheduled(queueNanos, cachedPromptTokens, System.nanoTime());
+                t.scheduled(queueNanos, cachedPromptTokens);
             }
         }
 
