@@ -62,13 +62,15 @@ class WebUiRoutesTest {
         ServerMetrics metrics = new ServerMetrics("m", state::stats);
         HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics, WebUi.off(),
                 Tracing.off());
-        try (HttpClient http = HttpClient.newHttpClient()) {
+        HttpClient http = HttpClient.newHttpClient();
+        try {
             for (String path : List.of("/", "/ui/app.js", "/index.html")) {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + server.port() + path)).build(), HttpResponse.BodyHandlers.ofString());
                 assertEquals(404, r.statusCode(), path);
             }
         } finally {
+            http.shutdownNow();
             server.close();
             metrics.close();
         }
