@@ -301,7 +301,21 @@ function part(a) {
 
 // ---- one turn: POST /v1/chat/completions with stream: true, read the SSE events as they come ----
 
-async function send(text) {
+/** The tools field as the API's `tools` array; null when empty; throws when it is not a JSON array. */
+function tools() {
+  const text = $('tools').value.trim();
+  if (!text) return null;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error('Tools: not valid JSON (' + e.message + ')');
+  }
+  if (!Array.isArray(parsed)) throw new Error('Tools: a JSON array of {"type": "function", ...} objects');
+  return parsed;
+}
+
+async function send(text, declared) {
   const attachments = chat.attachments.splice(0);
   renderAttachments();
   const content = attachments.length ? [{ type: 'text', text }, ...attachments.map(part)] : text;
@@ -316,6 +330,7 @@ async function send(text) {
     stream_options: { include_usage: true },
     thinking: { type: $('thinking').checked ? 'enabled' : 'disabled' },
   };
+  if (declared) body.tools = declared;
   const max = parseInt($('max-tokens').value, 10);
   if (max > 0) body.max_completion_tokens = max;
 
@@ -394,8 +409,15 @@ window.addEventListener('DOMContentLoaded', () => {
     e.preventDefault();
     const text = $('prompt').value.trim();
     if (!text || chat.controller) return;
+    let declared;
+    try {
+      declared = tools();
+    } catch (err) {
+      showError(err.message); // the message stays in the box, to send once the tools are fixed
+      return;
+    }
     $('prompt').value = '';
-    send(text);
+    send(text, declared);
   });
   $('prompt').addEventListener('keydown', e => {
     if (e.key === 'Enter' && !e.shiftKey) {

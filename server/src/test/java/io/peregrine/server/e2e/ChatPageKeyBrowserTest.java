@@ -78,10 +78,20 @@ class ChatPageKeyBrowserTest {
         server.engine.script(r -> Script.of(FinishReason.STOP, "The user asks about ", "the weather; ", "a tool answers.",
                 "</think>", "Checking **Lyon** now:\n\n", "```json\n{\"city\": \"Lyon\"}\n```\n", "<call:get_weather>",
                 "{\"city\": ", "\"Lyon\"}", "</call>"));
+        browser.findElement(By.cssSelector("#tools-panel summary")).click();
+        WebElement toolsField = browser.findElement(By.id("tools"));
+        toolsField.sendKeys("[{\"type\": \"function\"");
         browser.findElement(By.id("prompt")).sendKeys("What is the weather in Lyon?", Keys.ENTER);
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.cssSelector(".error"), "Tools: not valid JSON"));
+        assertEquals(0, server.engine.submitted.size(), "nothing sent with broken tools");
+        toolsField.clear();
+        toolsField.sendKeys("[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+                + "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}}]");
+        browser.findElement(By.id("send")).click();
         WebElement answer = wait.until(ExpectedConditions.presenceOfElementLocated(
                 By.cssSelector(".msg.assistant[data-state='done']")));
         assertEquals(1, server.engine.submitted.size(), "the request passed the key check (the key went as a Bearer header)");
+        assertEquals("get_weather", server.prompts.last.tools().getFirst().function().name(), "the declared tool went along");
         WebElement reasoning = answer.findElement(By.cssSelector("details.reasoning"));
         assertTrue(reasoning.isDisplayed() && reasoning.getDomAttribute("open") == null, "reasoning shown, folded");
         assertEquals("Lyon", answer.findElement(By.cssSelector(".content strong")).getText(), "markdown rendered");
