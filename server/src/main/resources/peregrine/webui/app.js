@@ -199,6 +199,9 @@ class AnswerView {
     this.pending = false;
     this.reasoningText.textContent = this.reasoning;
     markdown(this.content, this.text);
+    if (this.done) {
+      highlight(this.content); // a render after the end (a late animation frame) keeps the highlighting
+    }
     this.calls.replaceChildren(...this.toolCalls.filter(Boolean).map(c => {
       const box = element('div', 'tool-call');
       box.append(element('span', 'name', c.name), document.createTextNode('(' + c.arguments + ')'));
@@ -209,8 +212,8 @@ class AnswerView {
   }
 
   finish(usage, finishReason, timing) {
+    this.done = true;
     this.render();
-    highlight(this.content);
     this.reasoningSummary.textContent = 'Reasoning (' + (usage?.completion_tokens_details?.reasoning_tokens ?? '?')
         + ' tokens)';
     const parts = [];
