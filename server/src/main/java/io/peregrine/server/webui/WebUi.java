@@ -72,12 +72,15 @@ public final class WebUi {
             return;
         }
         boolean page = resource.endsWith(".html");
-        ex.file(TYPES.getOrDefault(extension(resource), "application/octet-stream"), body, h -> headers(h, page));
+        boolean versioned = resource.startsWith(WEBJARS_ROOT); // a new library version is a new path
+        ex.file(TYPES.getOrDefault(extension(resource), "application/octet-stream"), body,
+                h -> headers(h, page, versioned));
     }
 
-    private static void headers(HttpHeaders h, boolean page) {
+    private static void headers(HttpHeaders h, boolean page, boolean versioned) {
         h.set("X-Content-Type-Options", "nosniff");
-        h.set("Cache-Control", page ? "no-cache" : "max-age=3600");
+        // The page's own files change with the server (revalidated every load); the WebJars' paths carry versions.
+        h.set("Cache-Control", versioned ? "max-age=86400" : "no-cache");
         if (page) {
             h.set("Content-Security-Policy", CSP);
             h.set("Referrer-Policy", "no-referrer");
