@@ -96,7 +96,9 @@ class ChatPageBrowserTest {
         assertTrue(reasoning.isDisplayed(), "thinking mode: the reasoning is shown");
         assertFalse(reasoning.getDomAttribute("open") != null, "folded");
         String stats = answer.findElement(By.className("stats")).getText();
-        assertTrue(stats.matches(".*prompt \\d+.*completion 12.*TTFT \\d+ ms.*tok/s.*finish length.*"), stats);
+        // The demo checkpoint samples at random: 12 tokens unless it happens to end its message first.
+        assertTrue(stats.matches(".*prompt \\d+ · completion \\d+ · TTFT \\d+ ms · [0-9.]+ tok/s · finish (length|stop).*"),
+                stats);
         assertTrue(server.lastSubmitted().promptLength() == promptTokens(answer));
         Path shots = Files.createDirectories(Path.of("target", "webui"));
         Files.write(shots.resolve("chat-thinking.png"), ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES));
@@ -108,7 +110,7 @@ class ChatPageBrowserTest {
         WebElement answer = ask("Say hi.");
         assertEquals("done", answer.getDomAttribute("data-state"));
         assertFalse(answer.findElement(By.cssSelector("details.reasoning")).isDisplayed(), "instant mode: no reasoning");
-        assertTrue(answer.findElement(By.className("stats")).getText().contains("completion 12"));
+        assertTrue(Integer.parseInt(answer.findElement(By.className("stats")).getDomAttribute("data-completion-tokens")) > 0);
     }
 
     @Test

@@ -88,6 +88,8 @@ class TracingTest {
         assertEquals(200, r.statusCode(), r.body());
         JsonNode usage = JSON.readTree(r.body()).path("usage");
         int promptTokens = usage.path("prompt_tokens").asInt();
+        long completionTokens = usage.path("completion_tokens").asLong();
+        String finish = JSON.readTree(r.body()).path("choices").path(0).path("finish_reason").asText();
         List<SpanData> all = awaitRequestSpan();
 
         SpanData root = named(all, "llm_request");
@@ -95,8 +97,10 @@ class TracingTest {
         assertEquals(PARENT_ID, root.getParentSpanId(), "the client's span is the parent");
         assertEquals(SpanKind.SERVER, root.getKind());
         assertEquals(promptTokens, root.getAttributes().get(AttributeKey.longKey("gen_ai.usage.prompt_tokens")));
-        assertEquals(6L, root.getAttributes().get(AttributeKey.longKey("gen_ai.usage.completion_tokens")));
-        assertEquals("length", root.getAttributes().get(AttributeKey.stringKey("gen_ai.response.finish_reason")));
+        assertEquals(completionTokens, root.getAttributes().get(AttributeKey.longKey("gen_ai.usage.completion_tokens")));
+        // The engine's reason: a tool call ends as "stop" there (the API calls it tool_calls).
+        assertEquals(finish.equals("length") ? "length" : "stop",
+                root.getAttributes().get(AttributeKey.stringKey("gen_ai.response.finish_reason")));
         assertEquals(200L, root.getAttributes().get(AttributeKey.longKey("http.response.status_code")));
         assertEquals("/v1/chat/completions", root.getAttributes().get(AttributeKey.stringKey("http.route")));
 
@@ -121,7 +125,7 @@ class TracingTest {
         assertEquals(promptTokens, next, "the chunks cover the prompt");
         assertTrue(queue.getEndEpochNanos() <= chunks.getFirst().getStartEpochNanos() + 1_000_000, "queue, then prefill");
         assertTrue(chunks.getLast().getEndEpochNanos() <= decode.getStartEpochNanos() + 1_000_000, "prefill, then decode");
-        assertEquals(6L, decode.getAttributes().get(AttributeKey.longKey("gen_ai.usage.completion_tokens")));
+        assertEquals(completionTokens, decode.getAttributes().get(AttributeKey.longKey("gen_ai.usage.completion_tokens")));
     }
 
     @Test
@@ -131,7 +135,7 @@ class TracingTest {
         assertEquals(200, r.statusCode());
         SpanData root = named(awaitRequestSpan(), "llm_request");
         assertFalse(root.getParentSpanContext().isValid(), "a root span");
-        assertEquals(3L, root.getAttributes().get(AttributeKey.longKey("gen_ai.usage.completion_tokens")));
+        assertTrue(root.getAttributes().get(AttributeKey.longKey("gen_ai.usage.completion_tokens")) > 0);
     }
 
     @Test
