@@ -1,7 +1,7 @@
 package io.peregrine.engine.runtime;
 
 /**
- * Timings for a metrics layer, called on the engine thread (implementations must be quick and never block).
+ * Timings for metrics and tracing, called on the engine thread (implementations must be quick and never block).
  * Times are {@link System#nanoTime} differences.
  */
 public interface EngineListener {
@@ -21,6 +21,13 @@ public interface EngineListener {
 
     /** The request failed. */
     default void failed(String requestId, String message) {}
+
+    /**
+     * Prompt positions {@code [start, start + count)} of the request were computed (a prefill chunk, or the part of a
+     * preempted sequence's recompute that lies in its prompt) in the forward pass that began at {@code forwardStartNanos} and took {@code forwardNanos}
+     * for the whole batch. For tracing: one call per prefilling sequence per step.
+     */
+    default void prefillChunk(String requestId, int start, int count, long forwardStartNanos, long forwardNanos) {}
 
     /** One forward step: how many sequences and tokens it ran and how long model plus sampling took. */
     default void step(int sequences, int tokens, long nanos) {}

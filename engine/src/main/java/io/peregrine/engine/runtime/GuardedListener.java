@@ -44,6 +44,11 @@ final class GuardedListener implements EngineListener {
     }
 
     @Override
+    public void prefillChunk(String requestId, int start, int count, long forwardStartNanos, long forwardNanos) {
+        guard(() -> inner.prefillChunk(requestId, start, count, forwardStartNanos, forwardNanos));
+    }
+
+    @Override
     public void step(int sequences, int tokens, long nanos) {
         guard(() -> inner.step(sequences, tokens, nanos));
     }

@@ -308,6 +308,13 @@ public final class ServingEngine implements InferenceEngine {
             }
             return;
         }
+        long forwardNanos = System.nanoTime() - t0;
+        for (ScheduledBatch.Slice sl : batch.slices()) {
+            if (sl.start() < sl.sequence().promptLength()) {
+                listener.prefillChunk(bySequence.get(sl.sequence().id()).request.requestId(), sl.start(), sl.count(),
+                        t0, forwardNanos);
+            }
+        }
         scheduler.completed(batch);
         for (int i = 0; i < batch.slices().size(); i++) {
             ScheduledBatch.Slice sl = batch.slices().get(i);

@@ -17,6 +17,8 @@ import io.peregrine.server.sampling.SamplingPolicy;
 import io.peregrine.server.wiring.RuntimeLoader;
 import io.peregrine.server.serving.ServingState;
 import io.peregrine.server.serving.ShutdownSequence;
+import io.peregrine.server.tracing.Tracing;
+import io.peregrine.server.webui.WebUi;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -205,6 +207,14 @@ public final class ServeCommand implements Callable<Integer> {
                     + "mode): a seeded request then reproduces under any load. Slower prefill; CPU backend only.")
     boolean batchInvariant;
 
+    @Option(names = "--no-web-ui", description = "Do not serve the chat page at / (it is on by default).")
+    boolean noWebUi;
+
+    @Option(names = "--otlp-traces-endpoint", paramLabel = "URL",
+            description = "Export a trace per request (queue, prefill chunks, decode, media encode) by OTLP over "
+                    + "HTTP to this collector, e.g. http://localhost:4318/v1/traces (default: no tracing).")
+    String otlpTracesEndpoint;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
@@ -218,16 +228,25 @@ public final class ServeCommand implements Callable<Integer> {
                 : servedModelNames.getFirst();
         List<String> names = servedModelNames.isEmpty() ? List.of(name) : List.copyOf(servedModelNames);
         ServerMetrics metrics = new ServerMetrics(name, state::stats);
-        HttpServer server = HttpServer.start(config, state, metrics);
+        Tracing tracing = otlpTracesEndpoint == null ? Tracing.off() : Tracing.otlp(otlpTracesEndpoint, "peregrine");
+        HttpServer server = HttpServer.start(config, state, metrics, noWebUi ? WebUi.off() : WebUi.fromResources(),
+                tracing);
         LOG.info("listening on " + config.host() + ":" + server.port());
-        // SIGTERM runs the hook; it drains, then closes the server, and the JVM exits when it returns.
-        Runtime.getRuntime().addShutdownHook(new Thread(
-                new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
+        if (tracing.enabled()) {
+            LOG.info("tracing: spans exported by OTLP/HTTP to " + otlpTracesEndpoint);
+        }
+        // SIGTERM runs the hook; it drains, then closes the server (then exports the last spans), and the JVM exits
+        // when it returns.
+        Runnable shutdown = new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            shutdown.run();
+            tracing.close();
+        }, "peregrine-shutdown"));
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions(),
                     batchInvariant, chatTemplate),
-                    state, metrics.engineListener()));
+                    state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);

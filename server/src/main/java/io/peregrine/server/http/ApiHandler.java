@@ -26,6 +26,9 @@ import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.responses.ResponsesHandler;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;
+import io.peregrine.server.tracing.Tracing;
+import io.peregrine.server.webui.WebUi;
+import io.opentelemetry.context.Scope;
 import java.io.IOException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -58,11 +61,16 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final Executor requestThreads;
     private final CorsPolicy cors;
     private final ResponsesHandler responses;
+    private final WebUi webUi;
+    private final Tracing tracing;
     private final long created = System.currentTimeMillis() / 1000;
 
     public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
                       CompletionsHandler completions, TokenizeHandler tokenize, ResponsesHandler responses,
-                      MessagesHandler messages, ServerMetrics metrics, Executor requestThreads, CorsPolicy cors) {
+                      MessagesHandler messages, ServerMetrics metrics, Executor requestThreads, CorsPolicy cors,
+                      WebUi webUi, Tracing tracing) {
+        this.webUi = webUi;
+        this.tracing = tracing;
         this.messages = messages;
         this.cors = cors;
         this.responses = responses;
@@ -121,6 +129,11 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             }
             return;
         }
+        if (webUi.serves(path)) {
+            // The page's files hold no data: they load without a key and the page sends the key on its API calls.
+            webUi.answer(ex, method, path);
+            return;
+        }
         if (!keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
             ex.error(ApiException.unauthorized());
             return;
@@ -135,7 +148,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         }
         byte[] body = ByteBufUtil.getBytes(req.content());
         try {
-            route(ex, method, path, body, arrival);
+            route(ex, method, path, body, arrival, req.headers());
         } catch (ApiException e) {
             ex.error(e);
         }
@@ -211,7 +224,8 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         super.channelInactive(ctx);
     }
 
-    private void route(Exchange ex, HttpMethod method, String path, byte[] body, long arrival) throws ApiException {
+    private void route(Exchange ex, HttpMethod method, String path, byte[] body, long arrival, HttpHeaders headers)
+            throws ApiException {
         switch (path) {
             case "/ready", "/v1/health/ready" -> {
                 requireMethod(method, HttpMethod.GET, path);
@@ -230,14 +244,17 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             }
             case "/v1/chat/completions" -> {
                 requireMethod(method, HttpMethod.POST, path);
+                ex.trace(tracing.begin(path, headers, arrival));
                 offload(ex, e -> chat.handle(e, body, arrival));
             }
             case "/v1/completions" -> {
                 requireMethod(method, HttpMethod.POST, path);
+                ex.trace(tracing.begin(path, headers, arrival));
                 offload(ex, e -> completions.handle(e, body, arrival));
             }
             case "/v1/responses" -> {
                 requireMethod(method, HttpMethod.POST, path);
+                ex.trace(tracing.begin(path, headers, arrival));
                 offload(ex, e -> responses.create(e, body, arrival));
             }
             case "/v1/responses/input_tokens" -> {
@@ -246,6 +263,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             }
             case "/v1/messages" -> {
                 requireMethod(method, HttpMethod.POST, path);
+                ex.trace(tracing.begin(path, headers, arrival));
                 offload(ex, e -> messages.handle(e, body, arrival));
             }
             case "/v1/messages/count_tokens" -> {
@@ -311,7 +329,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     private void offload(Exchange ex, Work work) {
         requestThreads.execute(() -> {
-            try {
+            try (Scope traced = ex.trace().activate()) {
                 work.run(ex);
             } catch (ApiException e) {
                 ex.error(e);

@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
 import io.peregrine.server.auth.ApiKeys;
+import io.peregrine.server.webui.WebUi;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,9 +30,11 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
 
     private final ApiKeys keys;
     private final CorsPolicy cors;
+    private final WebUi webUi;
     private boolean rejected;
 
-    AuthGate(ApiKeys keys, CorsPolicy cors) {
+    AuthGate(ApiKeys keys, CorsPolicy cors, WebUi webUi) {
+        this.webUi = webUi;
         this.keys = keys;
         this.cors = cors;
     }
@@ -47,7 +50,7 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
             return;
         }
         if (msg instanceof HttpRequest req && keys.required() && req.decoderResult().isSuccess()
-                && !RequestQueue.of(ctx.channel()).busy() && !isLiveness(req.uri())
+                && !RequestQueue.of(ctx.channel()).busy() && !isPublic(req.uri())
                 && !cors.isPreflight(req.method(), req.headers())
                 && !keys.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION), req.headers().get("x-api-key"))) {
             rejected = true;
@@ -75,10 +78,11 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
         ctx.fireChannelRead(msg);
     }
 
-    private static boolean isLiveness(String uri) {
+    /** Liveness, and the chat page's files when it is on (it asks for the key and sends it on its API calls). */
+    private boolean isPublic(String uri) {
         try {
             String path = new QueryStringDecoder(ApiHandler.originForm(uri)).path();
-            return path.equals("/health") || path.equals("/v1/health/live");
+            return path.equals("/health") || path.equals("/v1/health/live") || webUi.serves(path);
         } catch (IllegalArgumentException e) {
             return false; // not a valid target: let the router answer it
         }

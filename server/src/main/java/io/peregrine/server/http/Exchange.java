@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
+import io.peregrine.server.tracing.RequestTrace;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -49,6 +50,9 @@ public final class Exchange {
     private final Consumer<HttpHeaders> extraHeaders;
     private volatile boolean streamClosesConnection;
     private volatile ErrorDialect dialect = ErrorDialect.OPENAI;
+    private volatile RequestTrace trace = RequestTrace.NONE;
+    private volatile int status;
+    private volatile boolean failedInStream;
 
     public Exchange(Channel channel, boolean keepAlive, ObjectMapper mapper) {
         this(channel, keepAlive, mapper, NOTHING);
@@ -84,6 +88,15 @@ public final class Exchange {
     /** Sets the error envelope of this exchange's answers (before anything is answered). */
     public void dialect(ErrorDialect d) {
         this.dialect = d;
+    }
+
+    /** The request's trace ({@link RequestTrace#NONE} unless tracing is on); ended when the answer is sent. */
+    public void trace(RequestTrace t) {
+        trace = t;
+    }
+
+    public RequestTrace trace() {
+        return trace;
     }
 
     public Channel channel() {
@@ -127,10 +140,22 @@ public final class Exchange {
         finish(channel.writeAndFlush(resp));
     }
 
+    /** A static file's bytes, with headers of its own (caching, content security policy). */
+    public void file(String contentType, byte[] body, Consumer<HttpHeaders> headers) {
+        send(HttpResponseStatus.OK, contentType, body, 0, headers);
+    }
+
     private void send(HttpResponseStatus status, String contentType, byte[] body, int retryAfter) {
+        send(status, contentType, body, retryAfter, NO_HEADERS);
+    }
+
+    private void send(HttpResponseStatus status, String contentType, byte[] body, int retryAfter,
+                      Consumer<HttpHeaders> headers) {
+        this.status = status.code();
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        headers.accept(resp.headers());
         extraHeaders.accept(resp.headers());
         if (retryAfter > 0) {
             resp.headers().setInt(HttpHeaderNames.RETRY_AFTER, retryAfter);
@@ -152,6 +177,7 @@ public final class Exchange {
 
     /** Sends the SSE response headers; the status is 200 from here on, errors go in-band. */
     public void startSse() {
+        status = 200;
         HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         resp.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
@@ -202,6 +228,7 @@ public final class Exchange {
 
     /** Ends a stream that cannot continue with {@code event} (the API's in-band error), then closes the connection. */
     public void abortSse(ByteBuf event) {
+        failedInStream = true;
         channel.write(new DefaultHttpContent(event));
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
         answered();
@@ -216,6 +243,7 @@ public final class Exchange {
 
     private void answered() {
         if (answered.compareAndSet(false, true)) {
+            trace.answered(status, failedInStream);
             onAnswered.run();
         }
     }

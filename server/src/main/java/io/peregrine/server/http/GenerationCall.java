@@ -90,9 +90,16 @@ public abstract class GenerationCall implements EventSink {
 
     /** Hands the request to the engine; a rejection becomes the matching HTTP error. */
     public final void submit(InferenceEngine engine, GenerationRequest request) throws ApiException {
+        // Copying the request copies its prompt: only a constrained one is rebuilt, to time its masks.
+        GenerationRequest timed = request.constraint() == null ? request
+                : request.withConstraint(metrics.timed(request.constraint()));
+        exchange.trace().submitting(timed, model);
         try {
-            handle = engine.submit(request, this);
+            handle = engine.submit(timed, this);
         } catch (RejectedException e) {
+            if (e.kind() == RejectedException.Kind.QUEUE_FULL) {
+                metrics.queueRejected();
+            }
             throw switch (e.kind()) {
                 case QUEUE_FULL -> ApiException.queueFull("The server is at capacity: " + e.getMessage());
                 case TOO_LARGE -> ApiException.invalid(e.getMessage(), null);

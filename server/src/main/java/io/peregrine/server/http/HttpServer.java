@@ -20,6 +20,8 @@ import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.completions.CompletionsHandler;
 import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.tracing.Tracing;
+import io.peregrine.server.webui.WebUi;
 import io.peregrine.server.responses.ResponseStore;
 import io.peregrine.server.responses.ResponsesHandler;
 import io.peregrine.server.responses.ResponsesRequestMapper;
@@ -47,8 +49,18 @@ public final class HttpServer implements AutoCloseable {
         this.channel = channel;
     }
 
+    /** With the chat page and without tracing. */
     public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics)
             throws InterruptedException {
+        return start(config, state, metrics, WebUi.fromResources(), Tracing.off());
+    }
+
+    /**
+     * @param webUi   the chat page at {@code /} ({@link WebUi#off()}: {@code --no-web-ui})
+     * @param tracing request spans ({@link Tracing#off()}: none)
+     */
+    public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics, WebUi webUi,
+                                   Tracing tracing) throws InterruptedException {
         JsonBodies bodies = new JsonBodies(Json.newMapper(), config.rejectUnknownFields());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
         ChatRequestMapper chatMapper = new ChatRequestMapper(sampling, config.mediaLimits());
@@ -66,7 +78,7 @@ public final class HttpServer implements AutoCloseable {
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, responses, messages,
-                metrics, requestThreads, config.cors());
+                metrics, requestThreads, config.cors(), webUi, tracing);
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(
                 Math.max(2, Runtime.getRuntime().availableProcessors() / 2), NioIoHandler.newFactory());
@@ -88,7 +100,7 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(deadline.requestsOut())
-                                .addLast(new AuthGate(config.apiKeys(), config.cors()))
+                                .addLast(new AuthGate(config.apiKeys(), config.cors(), webUi))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(api);
                     }

@@ -16,6 +16,8 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.peregrine.engine.runtime.EngineListener;
 import io.peregrine.engine.runtime.EngineStats;
+import io.peregrine.engine.runtime.TokenConstraint;
+import io.peregrine.engine.vision.encoder.VisionEncoder;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,7 +28,8 @@ import java.util.function.ToDoubleFunction;
 /**
  * The Prometheus metrics dashboards for vLLM already chart, under vLLM's names and {@code model_name} label,
  * plus JVM metrics. Engine-side numbers are read from {@link EngineStats} at scrape time; per-request
- * latencies are recorded by the HTTP layer, which sees arrival, first token and end.
+ * latencies are recorded by the HTTP layer, which sees arrival, first token and end. What vLLM has no name for
+ * is under {@code peregrine:} (queue rejections, structured-output mask time, vision-encoder time).
  */
 public final class ServerMetrics implements AutoCloseable {
     // vLLM's bucket edges, so dashboards' histogram_quantile panels line up.
@@ -36,6 +39,11 @@ public final class ServerMetrics implements AutoCloseable {
             2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
     private static final double[] REQUEST_BUCKETS = {0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
             40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+
+    private static final double[] MASK_BUCKETS = {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+            0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+    private static final double[] VISION_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            30.0, 60.0};
 
     private final PrometheusMeterRegistry registry;
     // Micrometer holds gauge and function-counter targets weakly; this field keeps the supplier alive.
@@ -50,6 +58,9 @@ public final class ServerMetrics implements AutoCloseable {
     private final Counter preemptions;
     private final DistributionSummary iterationTokens;
     private final ConcurrentHashMap<String, Counter> success = new ConcurrentHashMap<>();
+    private final Counter queueRejections;
+    private final Timer maskTime;
+    private final Timer visionEncoderTime;
     private final JvmGcMetrics gc;
 
     public ServerMetrics(String modelName, Supplier<EngineStats> stats) {
@@ -77,6 +88,15 @@ public final class ServerMetrics implements AutoCloseable {
                 .description("Number of tokens per engine step").tags(tags)
                 .serviceLevelObjectives(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
                 .register(registry);
+        queueRejections = Counter.builder("peregrine:queue_rejections")
+                .description("Requests refused with 429 because the waiting queue was full").tags(tags)
+                .register(registry);
+        maskTime = timer("peregrine:structured_output_mask_time",
+                "Time to mask one step's logits for a constrained choice (JSON schema, tool call, thinking budget)",
+                MASK_BUCKETS);
+        visionEncoderTime = timer("peregrine:vision_encoder_time",
+                "Time to encode one vision item (image, PDF page, video chunk) through MoonViT and the projector",
+                VISION_BUCKETS);
         requestPromptTokens = tokens("vllm:request_prompt_tokens", "Prompt tokens per finished request");
         requestGenerationTokens = tokens("vllm:request_generation_tokens", "Generated tokens per finished request");
         new JvmMemoryMetrics().bindTo(registry);
@@ -131,6 +151,21 @@ public final class ServerMetrics implements AutoCloseable {
         success.computeIfAbsent(finishedReason, r -> Counter.builder("vllm:request_success")
                 .description("Finished requests by finish reason").tags(tags).tag("finished_reason", r)
                 .register(registry)).increment();
+    }
+
+    /** A request refused because the waiting queue was full (the client got a 429). */
+    public void queueRejected() {
+        queueRejections.increment();
+    }
+
+    /** {@code factory}'s constraints, each mask timed into {@code peregrine:structured_output_mask_time}; null stays null. */
+    public TokenConstraint.Factory timed(TokenConstraint.Factory factory) {
+        return factory == null ? null : choice -> new TimedConstraint(factory.forChoice(choice), maskTime);
+    }
+
+    /** {@code encoder} with every encode timed into {@code peregrine:vision_encoder_time}. */
+    public VisionEncoder timed(VisionEncoder encoder) {
+        return new TimedVisionEncoder(encoder, visionEncoderTime);
     }
 
     /**

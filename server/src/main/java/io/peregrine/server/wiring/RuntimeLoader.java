@@ -26,7 +26,11 @@ import io.peregrine.engine.runtime.EngineListener;
 import io.peregrine.engine.runtime.ServingEngine;
 import io.peregrine.engine.sched.SchedulerConfig;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
+import io.peregrine.engine.vision.encoder.VisionEncoder;
+import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.serving.EngineListeners;
 import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.tracing.Tracing;
 import io.peregrine.server.serving.ServingState;
 import java.nio.file.Path;
 import java.util.List;
@@ -109,6 +113,21 @@ public final class RuntimeLoader {
 
     /** @param listener engine events for metrics (preemptions); called on the engine thread */
     public static ModelRuntime load(Options o, ServingState progress, EngineListener listener) {
+        return load(o, progress, listener, null, Tracing.off());
+    }
+
+    /**
+     * The serving wiring: engine events to {@code metrics} and {@code tracing}, the vision encoder timed into
+     * {@code metrics} and traced, the media threads carrying each request's trace context.
+     */
+    public static ModelRuntime load(Options o, ServingState progress, ServerMetrics metrics, Tracing tracing) {
+        return load(o, progress, EngineListeners.both(metrics.engineListener(), tracing.engineListener()), metrics,
+                tracing);
+    }
+
+    /** @param metrics null: the vision encoder is not timed */
+    private static ModelRuntime load(Options o, ServingState progress, EngineListener listener, ServerMetrics metrics,
+                                     Tracing tracing) {
         Path dir = o.model();
         if (dir == null) {
             dir = DemoCheckpoint.defaultDir();
@@ -156,7 +175,7 @@ public final class RuntimeLoader {
         KimiChatPromptBuilder.Multimodal media = null;
         if (o.media().vision() && ck.has("vision_tower.patch_embed.pos_emb.weight")) {
             progress.loading(0.95, "building the vision encoder");
-            media = multimodal(ck, backend, tokenizer, o.media());
+            media = multimodal(ck, backend, tokenizer, o.media(), metrics, tracing);
         }
         progress.loading(1.0, "ready");
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
@@ -186,15 +205,16 @@ public final class RuntimeLoader {
 
     /** MoonViT + projector on ONNX Runtime (the CUDA provider when the text model runs on CUDA and ORT has it). */
     static KimiChatPromptBuilder.Multimodal multimodal(Checkpoint ck, Backend backend, KimiTokenizer tokenizer,
-                                                       MediaOptions m) {
+                                                       MediaOptions m, ServerMetrics metrics, Tracing tracing) {
         boolean cuda = backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda");
         OnnxVisionEncoder encoder = OnnxVisionEncoder.open(ck,
                 new OnnxVisionEncoder.Options(m.onnxCacheDir(), 0, cuda, MoonVitGraph.Attention.FUSED, false));
         LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
                 + m.onnxCacheDir());
-        MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), encoder,
+        VisionEncoder observed = tracing.traced(metrics == null ? encoder : metrics.timed(encoder));
+        MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), observed,
                 new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, m.budget());
         return new KimiChatPromptBuilder.Multimodal(new MediaFetcher(m.fetch()), processor, tokenizer,
-                KimiChatPromptBuilder.Multimodal.defaultThreads());
+                tracing.propagating(KimiChatPromptBuilder.Multimodal.defaultThreads()));
     }
 }
