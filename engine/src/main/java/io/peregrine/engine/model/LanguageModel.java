@@ -17,4 +17,9 @@ public interface LanguageModel {
      *         slice asked for all logits
      */
     List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache);
+
+    /** A latent cache where this model's forward pass reads and writes it (the Java heap unless a backend says otherwise). */
+    default LatentCache newCache(int blocks, int blockSize) {
+        return new LatentCache(config().numHiddenLayers(), blocks, blockSize, config().kvCacheWidth());
+    }
 }

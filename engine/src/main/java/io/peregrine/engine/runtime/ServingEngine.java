@@ -87,7 +87,7 @@ public final class ServingEngine implements InferenceEngine {
             throw new IllegalArgumentException("a KV budget of " + bytes + " bytes holds no block of " + blockSize
                     + " tokens (" + (long) layers * blockSize * width * Float.BYTES + " bytes)");
         }
-        return new LatentCache(layers, blocks, blockSize, width);
+        return model.newCache(blocks, blockSize);
     }
 
     @Override

@@ -102,15 +102,19 @@ final class VectorMath {
     }
 
     static void siluMul(float[] gate, float[] up, float[] out, int n) {
+        siluMul(gate, 0, up, 0, out, 0, n);
+    }
+
+    static void siluMul(float[] gate, int gOff, float[] up, int uOff, float[] out, int oOff, int n) {
         FloatVector one = FloatVector.broadcast(F, 1f);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, i);
+            FloatVector g = FloatVector.fromArray(F, gate, gOff + i);
             FloatVector sig = one.div(g.neg().lanewise(VectorOperators.EXP).add(one));
-            g.mul(sig).mul(FloatVector.fromArray(F, up, i)).intoArray(out, i);
+            g.mul(sig).mul(FloatVector.fromArray(F, up, uOff + i)).intoArray(out, oOff + i);
         }
         for (; i < n; i++) {
-            out[i] = silu(gate[i]) * up[i];
+            out[oOff + i] = silu(gate[gOff + i]) * up[uOff + i];
         }
     }
 
@@ -126,7 +130,11 @@ final class VectorMath {
 
     /** Interleaved-pair rotation; 32 pairs per head is too short for vectors to pay, so this is scalar only. */
     static void ropeInterleaved(float[] x, int off, int pos, float[] invFreq, float mscale) {
-        for (int i = 0; i < invFreq.length; i++) {
+        ropeInterleaved(x, off, pos, invFreq, invFreq.length, mscale);
+    }
+
+    static void ropeInterleaved(float[] x, int off, int pos, float[] invFreq, int pairs, float mscale) {
+        for (int i = 0; i < pairs; i++) {
             float angle = pos * invFreq[i];
             float c = (float) Math.cos(angle) * mscale;
             float s = (float) Math.sin(angle) * mscale;
