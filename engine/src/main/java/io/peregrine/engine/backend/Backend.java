@@ -2,6 +2,7 @@ package io.peregrine.engine.backend;
 
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.sample.SamplingBatch;
 import java.util.List;
 
 /**
@@ -114,4 +115,16 @@ public interface Backend extends TensorMemory, AutoCloseable {
      */
     void attentionAbsorbed(Activation qLat, Activation qPe, int qPeHeadStride, int heads, Activation slab,
                            Indices slots, Indices starts, float scale, Activation outLat);
+
+    // ---- sampling -------------------------------------------------------------------------------------------
+
+    /** A new sequence's token counts for the penalties (prompt tokens seen, no output yet), kept here. */
+    TokenCounts tokenCounts(int[] prompt, int promptLength);
+
+    /**
+     * Samples every row of {@code batch} from its row of {@code logits} (penalties from and into the row's counts,
+     * its constraint's bitmask, its draw) and writes back the sampled ids and the requested logprobs, which are
+     * of the masked logits before penalties and temperature (OpenAI's and vLLM's default).
+     */
+    void sample(Activation logits, SamplingBatch batch);
 }

@@ -4,6 +4,7 @@ import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.Product;
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
@@ -98,16 +99,17 @@ public final class KimiTextModel implements LanguageModel {
         return out;
     }
 
-    /**
-     * Runs one step and copies its logits rows ({@code [rows][vocab]}, batch order, the last token of each slice or
-     * every token where a slice asks for all) into {@code out}; allocates nothing once the step's bucket is warm.
-     *
-     * @return the number of rows written
-     */
-    public int forwardInto(List<SequenceSlice> batch, LatentCache cache, float[] out) {
+    /** Runs one step; its logits stay on the backend, which samples them (only ids and logprobs come back). */
+    @Override
+    public StepLogits step(List<SequenceSlice> batch, LatentCache cache) {
         Workspace ws = run(batch, cache, ForwardTrace.NONE);
-        backend.copyOut(ws.logits, out, 0);
-        return ws.logits.rows();
+        Activation logits = ws.logits;
+        return b -> backend.sample(logits, b);
+    }
+
+    @Override
+    public TokenCounts tokenCounts(int[] prompt, int promptLength) {
+        return backend.tokenCounts(prompt, promptLength);
     }
 
     private Workspace run(List<SequenceSlice> batch, LatentCache cache, ForwardTrace trace) {

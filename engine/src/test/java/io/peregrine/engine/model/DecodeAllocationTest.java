@@ -2,9 +2,13 @@ package io.peregrine.engine.model;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingBatch;
+import io.peregrine.engine.sample.SamplingRule;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -14,7 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Bytes the calling (engine) thread allocates per decode step of four sequences, on two random models whose widths
+ * Bytes the calling (engine) thread allocates per decode step of four sequences (the forward pass and the sampling
+ * in the backend, as the engine runs them), on two random models whose widths
  * differ four-fold (hidden 128 vs 512, vocab 512 vs 2048, expert width 64 vs 256): a small constant that does not
  * grow with the model. The backend runs on one thread so that all of the step's work is on the measured thread.
  * What is left is small handles (a step's views, the Product records of each layer's batches), not activations.
@@ -67,9 +72,15 @@ class DecodeAllocationTest {
                 }
                 steps.add(batch);
             }
-            float[] logits = new float[SEQS * shape.vocab()];
+            // what the engine does each step: run, then sample in the backend (greedy; only ids come back)
+            SamplingBatch sampling = new SamplingBatch();
+            SamplingRule greedy = SamplingParams.greedy(1).rule();
+            TokenCounts[] counts = new TokenCounts[SEQS];
+            for (int s = 0; s < SEQS; s++) {
+                counts[s] = model.tokenCounts(prompts.get(s).tokens(), prompts.get(s).tokens().length);
+            }
             for (int k = 0; k < warm; k++) {
-                model.forwardInto(steps.get(k), cache, logits);
+                step(model, steps.get(k), cache, sampling, greedy, counts);
             }
             // the least of several rounds (up to 40, stopping two after it settles): while the JIT still compiles a
             // kernel, its Vector API code allocates boxes
@@ -78,12 +89,22 @@ class DecodeAllocationTest {
             for (int round = 0; round < 40 && settled < 2; round++) {
                 long before = mx.getCurrentThreadAllocatedBytes();
                 for (int k = warm; k < warm + STEPS; k++) {
-                    model.forwardInto(steps.get(k), cache, logits);
+                    step(model, steps.get(k), cache, sampling, greedy, counts);
                 }
                 least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / STEPS);
                 settled = least <= MAX_BYTES_PER_STEP / 2 ? settled + 1 : 0;
             }
             return least;
         }
+    }
+
+    private static void step(KimiTextModel model, List<SequenceSlice> batch, LatentCache cache, SamplingBatch sampling,
+                             SamplingRule rule, TokenCounts[] counts) {
+        StepLogits logits = model.step(batch, cache);
+        sampling.clear();
+        for (int s = 0; s < SEQS; s++) {
+            sampling.add(s, rule, counts[s], 0.0, null, -1);
+        }
+        logits.sample(sampling);
     }
 }

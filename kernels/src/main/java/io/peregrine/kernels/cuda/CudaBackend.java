@@ -13,6 +13,9 @@ import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.sample.BatchSampler;
+import io.peregrine.engine.sample.PenaltyState;
+import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 import io.peregrine.kernels.layout.TileSchedule;
 import java.lang.foreign.Arena;
@@ -74,6 +77,8 @@ public final class CudaBackend implements Backend {
     private final ReentrantLock lock = new ReentrantLock();
     private final String name;
     private DeviceTensor scratch;
+    private final BatchSampler hostSampler = new BatchSampler();
+    private float[] hostLogits = new float[0];
     private boolean closed;
 
     private CudaBackend(CudaContext ctx, Options options, String name) {
@@ -677,6 +682,30 @@ public final class CudaBackend implements Backend {
         } finally {
             lock.unlock();
         }
+    }
+
+    // ---- sampling -------------------------------------------------------------------------------------------
+
+    /** Host counts for now: device-side counts come with the sampling kernels that read them (phase 3). */
+    @Override
+    public PenaltyState tokenCounts(int[] prompt, int promptLength) {
+        return new PenaltyState(prompt, promptLength);
+    }
+
+    /**
+     * Not yet on the device: copies the step's logits rows out and samples them on the host with the CPU backend's
+     * code. {@code pg_argmax} and {@code pg_sample_top_p} cover only greedy and top-p without penalties, masks or
+     * logprobs; the full sampler as kernels is issue 14's phase 3, after which only ids and logprobs come back.
+     */
+    @Override
+    public void sample(Activation logits, SamplingBatch batch) {
+        DeviceTensor l = device(logits);
+        int need = Math.toIntExact(l.size());
+        if (hostLogits.length < need) {
+            hostLogits = new float[need];
+        }
+        copyOut(l, hostLogits, 0);
+        hostSampler.sample(hostLogits, 0, l.cols(), l.cols(), batch);
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.checkpoint.DType;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.sample.BatchSampler;
+import io.peregrine.engine.sample.PenaltyState;
+import io.peregrine.engine.sample.SamplingBatch;
 import java.lang.foreign.Arena;
 import java.util.List;
 import java.util.Objects;
@@ -40,6 +43,7 @@ public final class CpuBackend extends HostMemory implements Backend {
     /** Repacked weights live here until {@link #close()}. */
     private final Arena weights = Arena.ofShared();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+    private final BatchSampler sampler = new BatchSampler();
 
     public CpuBackend(int threads) {
         this(threads, false);
@@ -402,6 +406,24 @@ public final class CpuBackend extends HostMemory implements Backend {
                         starts.get(t + 1) - from, scale, outLat.data(), outLat.at(t, 0), scores, true);
             }
         });
+    }
+
+    // ---- sampling -------------------------------------------------------------------------------------------
+
+    @Override
+    public PenaltyState tokenCounts(int[] prompt, int promptLength) {
+        return new PenaltyState(prompt, promptLength);
+    }
+
+    @Override
+    public void sample(Activation logits, SamplingBatch batch) {
+        HostTensor l = host(logits);
+        for (int i = 0; i < batch.rows(); i++) {
+            Objects.checkIndex(batch.logitsRow(i), l.rows());
+        }
+        synchronized (sampler) {
+            sampler.sample(l.data(), l.offset(), l.stride(), l.cols(), batch);
+        }
     }
 
     // ---- checks ---------------------------------------------------------------------------------------------
