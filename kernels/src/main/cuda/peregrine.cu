@@ -11,3 +11,4 @@
 #include "attention_f32.cuh"
 #include "sampling.cuh"
 #include "fill.cuh"
+#include "rows.cuh"

@@ -1,21 +1,34 @@
 package io.peregrine.engine.kv;
 
+import io.peregrine.engine.backend.Activation;
+import io.peregrine.engine.backend.HostMemory;
+import io.peregrine.engine.backend.TensorMemory;
+
 /**
  * The paged MLA cache: for every layer and every slot, the normalised latent {@code c_kv} followed by the
  * rotated shared rope key {@code k_pe} (spec §3.2), {@code width = kv_lora_rank + qk_rope_head_dim} floats.
  * Slots are grouped in fixed-size blocks; slot {@code s} belongs to block {@code s / blockSize}. Which blocks a
  * sequence owns is the block manager's business; the model only reads and writes slots through a block table.
  *
- * <p>Kept in fp32 on the CPU backend so decode with the cache equals recomputing the prefix.
+ * <p>Each layer's slab is one {@code [numBlocks · blockSize, width]} tensor in the memory of the backend that
+ * computes on it (heap on the CPU, device memory on CUDA), kept in fp32 so decode with the cache equals recomputing
+ * the prefix.
  */
 public final class LatentCache {
     private final int layers;
     private final int blockSize;
     private final int numBlocks;
     private final int width;
-    private final float[][] slabs;
+    private final TensorMemory memory;
+    private final Activation[] slabs;
 
+    /** A cache on the Java heap (scheduler tests, fake models). */
     public LatentCache(int layers, int numBlocks, int blockSize, int width) {
+        this(new HostMemory(), layers, numBlocks, blockSize, width);
+    }
+
+    /** A cache whose slabs {@code memory} allocates: the backend's, so the model reads and writes them in place. */
+    public LatentCache(TensorMemory memory, int layers, int numBlocks, int blockSize, int width) {
         if (layers <= 0 || numBlocks <= 0 || blockSize <= 0 || width <= 0) {
             throw new IllegalArgumentException("bad cache geometry");
         }
@@ -27,7 +40,11 @@ public final class LatentCache {
         this.blockSize = blockSize;
         this.numBlocks = numBlocks;
         this.width = width;
-        this.slabs = new float[layers][(int) perLayer];
+        this.memory = memory;
+        this.slabs = new Activation[layers];
+        for (int l = 0; l < layers; l++) {
+            slabs[l] = memory.allocate(numBlocks * blockSize, width);
+        }
     }
 
     /** Blocks that fit a byte budget (fp32, all layers), by the arithmetic {@code plan} uses too. */
@@ -57,13 +74,19 @@ public final class LatentCache {
         return blockTable[pos / blockSize] * blockSize + pos % blockSize;
     }
 
-    /** Layer {@code l}'s slab; slot {@code s} occupies {@code [s*width, (s+1)*width)}. */
-    public float[] slab(int layer) {
+    /** Layer {@code l}'s slab: row {@code s} is slot {@code s}. */
+    public Activation slab(int layer) {
         return slabs[layer];
     }
 
+    /** Copies one slot's latent in from the host (fake models; the real one scatters on its backend). */
     public void write(int layer, int slot, float[] src, int srcOffset) {
-        System.arraycopy(src, srcOffset, slabs[layer], slot * width, width);
+        memory.copyIn(src, srcOffset, slabs[layer].rows(slot, 1));
+    }
+
+    /** Where the slabs live. */
+    public TensorMemory memory() {
+        return memory;
     }
 
     /** Copies every layer's slots of block {@code src} into block {@code dst} (copy-on-write of a forked tail). */
@@ -71,9 +94,8 @@ public final class LatentCache {
         if (src < 0 || src >= numBlocks || dst < 0 || dst >= numBlocks) {
             throw new IndexOutOfBoundsException("block " + src + " -> " + dst + " of " + numBlocks);
         }
-        int len = blockSize * width;
-        for (float[] slab : slabs) {
-            System.arraycopy(slab, src * len, slab, dst * len, len);
+        for (Activation slab : slabs) {
+            memory.copy(slab.rows(src * blockSize, blockSize), slab.rows(dst * blockSize, blockSize));
         }
     }
 

@@ -1,12 +1,11 @@
 package io.peregrine.engine.model;
 
+import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
-import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.Indices;
+import io.peregrine.engine.backend.Product;
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
-import io.peregrine.engine.checkpoint.CheckpointException;
-import io.peregrine.engine.checkpoint.DType;
-import io.peregrine.engine.checkpoint.Int4Group32;
-import io.peregrine.engine.checkpoint.Tensor;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
 import java.util.ArrayList;
@@ -14,10 +13,12 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * The Kimi K2.5 / DeepSeek-V3 text decoder (spec §3) over a {@link Backend}: embedding, MLA + (dense | MoE)
- * layers, final norm, untied lm_head. All tokens of a batch go through each projection together; attention
- * runs per slice, in the naive form when a slice brings several tokens and the absorbed form for a single
- * decode token. Activations are fp32; weights stay as stored.
+ * The Kimi K2.5 / DeepSeek-V3 text decoder (spec §3) over a {@link Backend}: embedding, MLA + (dense | MoE) layers,
+ * final norm, untied lm_head. A step's inputs are flattened once ({@link StepInputs}) and uploaded into the
+ * workspace of its batch-size bucket ({@link Workspace}); every layer then runs on backend tensors, all tokens of the
+ * batch through each projection together. Attention runs in the absorbed form for the single-token (decode) slices,
+ * all in one call, and in the naive form per multi-token (prefill) slice. The host sees the router's logits (routing
+ * is decided on the host) and the logits rows the step returns.
  */
 public final class KimiTextModel implements LanguageModel {
     /** HF builds q_a/kv_a norms with the class default eps, not the config's (golden README §3). */
@@ -25,26 +26,27 @@ public final class KimiTextModel implements LanguageModel {
 
     private final TextConfig cfg;
     private final Backend backend;
-    private final Tensor embedding;
-    private final List<LayerWeights> layers;
-    private final float[] finalNorm;
-    private final LinearWeight lmHead;
+    private final KimiWeights weights;
     private final YarnRope rope;
+    private final Activation invFreq;
     private final MoeRouter router;
+    private final MoeRouter.Scratch routing;
+    private final StepInputs inputs = new StepInputs();
+    /** Workspace of bucket {@code b} holds up to {@code 2^b} tokens. */
+    private final Workspace[] workspaces = new Workspace[32];
+    private final List<Product> products = new ArrayList<>();
 
-    private KimiTextModel(TextConfig cfg, Backend backend, Tensor embedding, List<LayerWeights> layers, float[] finalNorm,
-                          LinearWeight lmHead) {
+    private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights) {
         this.cfg = cfg;
         this.backend = backend;
-        this.embedding = embedding;
-        this.layers = layers;
-        this.finalNorm = finalNorm;
-        this.lmHead = lmHead;
+        this.weights = weights;
         this.rope = YarnRope.of(cfg);
+        this.invFreq = backend.vector(rope.invFreq());
         this.router = cfg.nRoutedExperts() > 0
                 ? new MoeRouter(cfg.nRoutedExperts(), cfg.nGroup(), cfg.topkGroup(), cfg.numExpertsPerTok(),
                         cfg.normTopkProb(), (float) cfg.routedScalingFactor())
                 : null;
+        this.routing = router == null ? null : router.scratch();
     }
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
@@ -57,92 +59,7 @@ public final class KimiTextModel implements LanguageModel {
      * is bound ({@code bytesDone == bytesTotal}).
      */
     public static KimiTextModel load(Checkpoint ck, Backend backend, Consumer<WeightProgress> progress) {
-        TextConfig c = ck.config().text();
-        if (c.nRoutedExperts() > 0 && !"sigmoid".equals(c.scoringFunc())) {
-            throw new CheckpointException("scoring_func '" + c.scoringFunc() + "' is not supported (sigmoid only)");
-        }
-        String root = ck.has("language_model.model.embed_tokens.weight") ? "language_model." : "";
-        String m = root + "model.";
-        Tensor embed = ck.tensor(m + "embed_tokens.weight");
-        if (embed.dtype() != DType.BF16 || embed.rank() != 2 || embed.dim(0) != c.vocabSize() || embed.dim(1) != c.hiddenSize()) {
-            throw new CheckpointException("embed_tokens.weight: expected BF16[" + c.vocabSize() + ", " + c.hiddenSize()
-                    + "], got " + embed);
-        }
-        TextWeightBytes sizes = TextWeightBytes.of(ck, root, c.numHiddenLayers());
-        long start = System.nanoTime();
-        long bytesDone = 0;
-        List<LayerWeights> layers = new ArrayList<>();
-        for (int l = 0; l < c.numHiddenLayers(); l++) {
-            String p = m + "layers." + l + ".";
-            LayerWeights.Attention attn = attention(ck, backend, p + "self_attn.", c);
-            LayerWeights.FeedForward ffn;
-            if (c.isMoeLayer(l)) {
-                String g = p + "mlp.gate.";
-                List<LayerWeights.Dense> experts = new ArrayList<>();
-                for (int e = 0; e < c.nRoutedExperts(); e++) {
-                    experts.add(mlp(ck, backend, p + "mlp.experts." + e + ".", c.hiddenSize(), c.moeIntermediateSize()));
-                }
-                LayerWeights.Dense shared = c.nSharedExperts() > 0
-                        ? mlp(ck, backend, p + "mlp.shared_experts.", c.hiddenSize(), c.moeIntermediateSize() * c.nSharedExperts())
-                        : null;
-                ffn = new LayerWeights.Moe(linear(ck, backend, g.substring(0, g.length() - 1), c.nRoutedExperts(), c.hiddenSize()),
-                        vector(ck, g + "e_score_correction_bias", c.nRoutedExperts()), List.copyOf(experts), shared);
-            } else {
-                ffn = mlp(ck, backend, p + "mlp.", c.hiddenSize(), c.intermediateSize());
-            }
-            layers.add(new LayerWeights(vector(ck, p + "input_layernorm.weight", c.hiddenSize()),
-                    vector(ck, p + "post_attention_layernorm.weight", c.hiddenSize()), attn, ffn));
-            bytesDone += sizes.layer(l);
-            progress.accept(new WeightProgress(l + 1, c.numHiddenLayers(), bytesDone, sizes.total(), System.nanoTime() - start));
-        }
-        String head = c.tieWordEmbeddings() ? m + "embed_tokens" : root + "lm_head";
-        KimiTextModel model = new KimiTextModel(c, backend, embed, List.copyOf(layers),
-                vector(ck, m + "norm.weight", c.hiddenSize()), linear(ck, backend, head, c.vocabSize(), c.hiddenSize()));
-        progress.accept(new WeightProgress(c.numHiddenLayers(), c.numHiddenLayers(), sizes.total(), sizes.total(),
-                System.nanoTime() - start));
-        return model;
-    }
-
-    private static LayerWeights.Attention attention(Checkpoint ck, Backend b, String a, TextConfig c) {
-        int qRows = c.numAttentionHeads() * c.qkHeadDim();
-        boolean lora = c.qLoraRank() > 0;
-        return new LayerWeights.Attention(
-                lora ? null : linear(ck, b, a + "q_proj", qRows, c.hiddenSize()),
-                lora ? linear(ck, b, a + "q_a_proj", c.qLoraRank(), c.hiddenSize()) : null,
-                lora ? vector(ck, a + "q_a_layernorm.weight", c.qLoraRank()) : null,
-                lora ? linear(ck, b, a + "q_b_proj", qRows, c.qLoraRank()) : null,
-                linear(ck, b, a + "kv_a_proj_with_mqa", c.kvCacheWidth(), c.hiddenSize()),
-                vector(ck, a + "kv_a_layernorm.weight", c.kvLoraRank()),
-                linear(ck, b, a + "kv_b_proj", c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
-                linear(ck, b, a + "o_proj", c.hiddenSize(), c.numAttentionHeads() * c.vHeadDim()));
-    }
-
-    private static LayerWeights.Dense mlp(Checkpoint ck, Backend b, String p, int hidden, int inter) {
-        return new LayerWeights.Dense(linear(ck, b, p + "gate_proj", inter, hidden), linear(ck, b, p + "up_proj", inter, hidden),
-                linear(ck, b, p + "down_proj", hidden, inter));
-    }
-
-    /** A BF16 {@code module.weight} or a pack-quantized {@code module.weight_packed}, checked against the config's shape. */
-    private static LinearWeight linear(Checkpoint ck, Backend b, String module, int rows, int cols) {
-        LinearWeight w;
-        if (ck.has(module + ".weight_packed")) {
-            w = b.upload(Int4Group32.of(ck, module));
-        } else {
-            w = b.upload(ck.tensor(module + ".weight"));
-        }
-        if (w.rows() != rows || w.cols() != cols) {
-            throw new CheckpointException(module + ": shape [" + w.rows() + ", " + w.cols() + "], config implies ["
-                    + rows + ", " + cols + "]");
-        }
-        return w;
-    }
-
-    private static float[] vector(Checkpoint ck, String name, int len) {
-        Tensor t = ck.tensor(name);
-        if (t.numel() != len) {
-            throw new CheckpointException(name + ": " + t.numel() + " values, config implies " + len);
-        }
-        return t.toFloatArray();
+        return new KimiTextModel(ck.config().text(), backend, KimiWeights.load(ck, backend, progress));
     }
 
     @Override
@@ -154,6 +71,11 @@ public final class KimiTextModel implements LanguageModel {
         return backend;
     }
 
+    /** A latent cache in the backend's memory, where the layers read and write it in place. */
+    public LatentCache newCache(int blocks, int blockSize) {
+        return new LatentCache(backend, cfg.numHiddenLayers(), blocks, blockSize, cfg.kvCacheWidth());
+    }
+
     @Override
     public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache) {
         return forward(batch, cache, ForwardTrace.NONE);
@@ -161,339 +83,261 @@ public final class KimiTextModel implements LanguageModel {
 
     /** {@link #forward(List, LatentCache)} reporting intermediate activations to {@code trace}. */
     public List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache, ForwardTrace trace) {
+        Workspace ws = run(batch, cache, trace);
+        // the step's one copy back: each returned row is the caller's to keep
+        int vocab = cfg.vocabSize();
+        List<float[][]> out = new ArrayList<>(batch.size());
+        int r = 0;
+        for (SequenceSlice s : batch) {
+            float[][] rows = new float[s.allLogits() ? s.tokens().length : 1][];
+            for (int j = 0; j < rows.length; j++) {
+                rows[j] = new float[vocab];
+                backend.copyOut(ws.logits.rows(r++, 1), rows[j], 0);
+            }
+            out.add(rows);
+        }
+        return out;
+    }
+
+    /** Runs one step; its logits stay on the backend, which samples them (only ids and logprobs come back). */
+    @Override
+    public StepLogits step(List<SequenceSlice> batch, LatentCache cache) {
+        Workspace ws = run(batch, cache, ForwardTrace.NONE);
+        Activation logits = ws.logits;
+        return b -> backend.sample(logits, b);
+    }
+
+    @Override
+    public TokenCounts tokenCounts(int[] prompt, int promptLength) {
+        return backend.tokenCounts(prompt, promptLength);
+    }
+
+    private Workspace run(List<SequenceSlice> batch, LatentCache cache, ForwardTrace trace) {
         checkCache(cache);
-        int d = cfg.hiddenSize();
-        int n = 0;
-        int[] first = new int[batch.size()];
-        for (int i = 0; i < batch.size(); i++) {
-            SequenceSlice s = batch.get(i);
-            first[i] = n;
-            n += s.tokens().length;
-            if ((long) s.blockTable().length * cache.blockSize() < s.endPos()) {
-                throw new IllegalArgumentException("slice " + i + ": block table of " + s.blockTable().length
-                        + " blocks covers " + (long) s.blockTable().length * cache.blockSize() + " positions, needs " + s.endPos());
-            }
-            for (int blk : s.blockTable()) {
-                if (blk < 0 || blk >= cache.numBlocks()) {
-                    throw new IllegalArgumentException("slice " + i + ": block " + blk + " outside the cache's " + cache.numBlocks());
-                }
-            }
+        StepInputs in = inputs.build(batch, cache, cfg.vocabSize(), cfg.hiddenSize());
+        Workspace ws = workspace(in.rows());
+        ws.bind(in);
+        forward(in, ws, cache, trace);
+        return ws;
+    }
+
+    private Workspace workspace(int tokens) {
+        int bucket = 32 - Integer.numberOfLeadingZeros(Math.max(1, tokens) - 1);
+        if (workspaces[bucket] == null) {
+            workspaces[bucket] = new Workspace(backend, cfg, 1 << bucket);
         }
-        int[] pos = new int[n];
-        int[] slot = new int[n];
-        float[] h = new float[n * d];
-        for (int i = 0; i < batch.size(); i++) {
-            SequenceSlice s = batch.get(i);
-            for (int t = 0; t < s.tokens().length; t++) {
-                int row = first[i] + t;
-                pos[row] = s.startPos() + t;
-                slot[row] = cache.slot(s.blockTable(), pos[row]);
-                float[] override = s.inputEmbedding(t);
-                if (override == null) {
-                    embed(s.tokens()[t], h, row * d);
-                } else if (override.length != d) {
-                    throw new IllegalArgumentException("slice " + i + ": input embedding of position " + pos[row]
-                            + " has " + override.length + " values, hidden size is " + d);
-                } else {
-                    System.arraycopy(override, 0, h, row * d, d);
-                }
-            }
+        return workspaces[bucket];
+    }
+
+    /** Spec §3: h = embed(ids); per layer h += attn(norm(h)); h += ffn(norm(h)); logits = lm_head(norm(h)). */
+    private void forward(StepInputs in, Workspace ws, LatentCache cache, ForwardTrace trace) {
+        backend.embed(weights.embedding(), ws.tokenIds, ws.h);
+        for (int m = 0; m < in.mediaRows(); m++) {
+            backend.copyIn(in.mediaValues(m), 0, ws.h.rows(in.mediaRow(m), 1));
         }
-        float[] xn = new float[n * d];
         float eps = (float) cfg.rmsNormEps();
-        for (int l = 0; l < layers.size(); l++) {
-            LayerWeights lw = layers.get(l);
-            String tag = "layer" + l + ".";
-            trace.record(tag + "input", h, n, d);
-            backend.rmsNorm(h, 0, d, n, d, lw.inputNorm(), eps, xn, 0, d);
-            trace.record(tag + "input_layernorm_out", xn, n, d);
-            float[] attn = attention(l, lw.attention(), xn, n, batch, first, pos, slot, cache, trace);
-            trace.record(tag + "self_attn_out", attn, n, d);
-            backend.axpy(1f, attn, 0, h, 0, n * d);
-            backend.rmsNorm(h, 0, d, n, d, lw.postAttentionNorm(), eps, xn, 0, d);
-            trace.record(tag + "post_attention_layernorm_out", xn, n, d);
-            float[] ffn = switch (lw.feedForward()) {
-                case LayerWeights.Dense dense -> swiglu(dense, xn, n);
-                case LayerWeights.Moe moe -> moe(l, moe, xn, n, trace);
-            };
-            trace.record(tag + "mlp_out", ffn, n, d);
-            backend.axpy(1f, ffn, 0, h, 0, n * d);
-            trace.record(tag + "output", h, n, d);
+        for (int l = 0; l < weights.layers().size(); l++) {
+            LayerWeights lw = weights.layers().get(l);
+            String tag = trace == ForwardTrace.NONE ? null : "layer" + l + ".";
+            trace(trace, tag, "input", ws.h);
+            backend.rmsNorm(ws.h, lw.inputNorm(), eps, ws.xn);
+            trace(trace, tag, "input_layernorm_out", ws.xn);
+            attention(l, lw.attention(), in, ws, cache, trace, tag);
+            trace(trace, tag, "self_attn_out", ws.delta);
+            backend.add(ws.delta, ws.h);
+            backend.rmsNorm(ws.h, lw.postAttentionNorm(), eps, ws.xn);
+            trace(trace, tag, "post_attention_layernorm_out", ws.xn);
+            switch (lw.feedForward()) {
+                case LayerWeights.Dense dense -> swiglu(dense, ws.xn, ws.gate, ws.up, ws.delta);
+                case LayerWeights.Moe moe -> moe(moe, ws, trace, tag);
+            }
+            trace(trace, tag, "mlp_out", ws.delta);
+            backend.add(ws.delta, ws.h);
+            trace(trace, tag, "output", ws.h);
         }
-        return logits(batch, first, h, n, trace);
+        backend.gatherRows(ws.h, ws.logitRows, ws.selected);
+        backend.rmsNorm(ws.selected, weights.finalNorm(), eps, ws.selected);
+        if (in.logitRows() == in.rows()) {
+            trace(trace, "", "final_norm_out", ws.selected);
+        }
+        backend.matmul(weights.lmHead(), ws.selected, ws.logits);
     }
 
-    private void embed(int id, float[] out, int off) {
-        if (id < 0 || id >= cfg.vocabSize()) {
-            throw new IllegalArgumentException("token id " + id + " outside the vocabulary 0.." + (cfg.vocabSize() - 1));
-        }
-        int d = cfg.hiddenSize();
-        long base = (long) id * d;
-        for (int c = 0; c < d; c++) {
-            out[off + c] = Float.intBitsToFloat(embedding.data().getAtIndex(Tensor.BF16, base + c) << 16);
-        }
-    }
-
-    private float[] attention(int l, LayerWeights.Attention w, float[] xn, int n, List<SequenceSlice> batch, int[] first,
-                              int[] pos, int[] slot, LatentCache cache, ForwardTrace trace) {
+    /** MLA (spec §3.2): queries and the compressed latent; the latent, normalised and rotated, into the cache. */
+    private void attention(int l, LayerWeights.Attention w, StepInputs in, Workspace ws, LatentCache cache,
+                           ForwardTrace trace, String tag) {
         int heads = cfg.numAttentionHeads();
         int nope = cfg.qkNopeHeadDim();
         int ropeDim = cfg.qkRopeHeadDim();
         int qk = nope + ropeDim;
         int vDim = cfg.vHeadDim();
         int rank = cfg.kvLoraRank();
-        int width = cache.width();
-        String tag = "layer" + l + ".attn.";
-
-        float[] q = new float[n * heads * qk];
-        float[] kva = new float[n * width];
+        String at = tag == null ? null : tag + "attn.";
         if (w.q() != null) {
-            backend.matmulAll(new LinearWeight[] {w.q(), w.kvA()}, new float[][] {xn, xn}, new int[] {n, n},
-                    new float[][] {q, kva});
+            matmulAll(w.q(), ws.xn, ws.q, w.kvA(), ws.xn, ws.kva);
         } else {
-            float[] cq = new float[n * cfg.qLoraRank()];
-            backend.matmulAll(new LinearWeight[] {w.qA(), w.kvA()}, new float[][] {xn, xn}, new int[] {n, n},
-                    new float[][] {cq, kva});
-            backend.rmsNorm(cq, 0, cfg.qLoraRank(), n, cfg.qLoraRank(), w.qANorm(), LATENT_NORM_EPS, cq, 0, cfg.qLoraRank());
-            trace.record(tag + "q_a_layernorm_out", cq, n, cfg.qLoraRank());
-            backend.matmul(w.qB(), cq, n, q);
+            matmulAll(w.qA(), ws.xn, ws.cq, w.kvA(), ws.xn, ws.kva);
+            backend.rmsNorm(ws.cq, w.qANorm(), LATENT_NORM_EPS, ws.cq);
+            trace(trace, at, "q_a_layernorm_out", ws.cq);
+            backend.matmul(w.qB(), ws.cq, ws.q);
         }
-        trace.record(tag + "q_b_proj_out", q, n, heads * qk);
-        trace.record(tag + "kv_a_proj_with_mqa_out", kva, n, width);
-        float[] slab = cache.slab(l);
-        float[] latent = new float[width];
-        float[] normed = trace == ForwardTrace.NONE ? null : new float[n * rank];
-        for (int t = 0; t < n; t++) {
-            backend.rmsNorm(kva, t * width, width, 1, rank, w.kvANorm(), LATENT_NORM_EPS, latent, 0, width);
-            System.arraycopy(kva, t * width + rank, latent, rank, ropeDim);
-            backend.ropeInterleaved(latent, rank, pos[t], rope.invFreq(), rope.cosSinScale());
-            cache.write(l, slot[t], latent, 0);
-            if (normed != null) {
-                System.arraycopy(latent, 0, normed, t * rank, rank);
-            }
-            for (int hd = 0; hd < heads; hd++) {
-                backend.ropeInterleaved(q, (t * heads + hd) * qk + nope, pos[t], rope.invFreq(), rope.cosSinScale());
-            }
-        }
-        if (normed != null) {
-            trace.record(tag + "kv_a_layernorm_out", normed, n, rank);
-        }
+        trace(trace, at, "q_b_proj_out", ws.q);
+        trace(trace, at, "kv_a_proj_with_mqa_out", ws.kva);
+        backend.rmsNorm(ws.kvaLatent, w.kvANorm(), LATENT_NORM_EPS, ws.latentC);
+        backend.copy(ws.kvaRope, ws.latentRope);
+        backend.ropeInterleaved(ws.latentRope, 1, 0, ws.positions, invFreq, rope.cosSinScale());
+        Activation slab = cache.slab(l);
+        backend.scatterRows(ws.latent, ws.slots, slab);
+        trace(trace, at, "kv_a_layernorm_out", ws.latentC);
+        backend.ropeInterleaved(ws.qRope, heads, qk, ws.positions, invFreq, rope.cosSinScale());
 
-        float[] o = new float[n * heads * vDim];
-        for (int i = 0; i < batch.size(); i++) {
-            SequenceSlice s = batch.get(i);
-            int[] slots = new int[s.endPos()];
-            for (int p = 0; p < slots.length; p++) {
-                slots[p] = cache.slot(s.blockTable(), p);
-            }
-            if (s.tokens().length == 1) {
-                absorbed(w, q, first[i], slots, slab, o);
-            } else {
-                naive(w, q, first[i], s, slots, slab, o, trace, tag);
-            }
-        }
-        float[] out = new float[n * cfg.hiddenSize()];
-        backend.matmul(w.o(), o, n, out);
-        return out;
-    }
-
-    /** Decode form: attention in the latent space, W_UK folded into the query and W_UV applied after. */
-    private void absorbed(LayerWeights.Attention w, float[] q, int row, int[] slots, float[] slab, float[] o) {
-        int heads = cfg.numAttentionHeads();
-        int nope = cfg.qkNopeHeadDim();
-        int qk = cfg.qkHeadDim();
-        int vDim = cfg.vHeadDim();
-        int rank = cfg.kvLoraRank();
         int perHead = nope + vDim;
-        float[] qLat = new float[heads * rank];
-        backend.matmulHeads(w.kvB(), true, heads, perHead, 0, nope, q, row * heads * qk, qk, qLat, 0, rank);
-        float[] oLat = new float[heads * rank];
-        backend.attentionAbsorbed(qLat, 0, q, row * heads * qk + nope, qk, heads, rank, cfg.qkRopeHeadDim(), slab, slots,
-                slots.length, rope.softmaxScale(), oLat, 0);
-        backend.matmulHeads(w.kvB(), false, heads, perHead, nope, vDim, oLat, 0, rank, o, row * heads * vDim, vDim);
-    }
-
-    /** Prefill form: per-head keys and values expanded from the cached latents of every position so far. */
-    private void naive(LayerWeights.Attention w, float[] q, int row, SequenceSlice s, int[] slots, float[] slab, float[] o,
-                       ForwardTrace trace, String tag) {
-        int heads = cfg.numAttentionHeads();
-        int qk = cfg.qkHeadDim();
-        int vDim = cfg.vHeadDim();
-        int rank = cfg.kvLoraRank();
-        int ropeDim = cfg.qkRopeHeadDim();
-        int width = rank + ropeDim;
-        int positions = slots.length;
-        float[] latents = new float[positions * rank];
-        float[] kPe = new float[positions * ropeDim];
-        for (int p = 0; p < positions; p++) {
-            System.arraycopy(slab, slots[p] * width, latents, p * rank, rank);
-            System.arraycopy(slab, slots[p] * width + rank, kPe, p * ropeDim, ropeDim);
+        if (in.decodes() > 0) {
+            // absorbed: W_UK folded into the query, attention in the latent space, W_UV applied after
+            backend.matmulHeadsTransposed(w.kvB(), heads, perHead, 0, nope, ws.qDecode, qk, ws.qLatDecode);
+            backend.attentionAbsorbed(ws.qLatDecode, ws.qPeDecode, qk, heads, slab, ws.context, ws.decodeStarts,
+                    rope.softmaxScale(), ws.oLatDecode);
+            backend.matmulHeads(w.kvB(), heads, perHead, nope, vDim, ws.oLatDecode, ws.oDecode);
         }
-        int kvWidth = heads * (cfg.qkNopeHeadDim() + vDim);
-        float[] kv = new float[positions * kvWidth];
-        backend.matmul(w.kvB(), latents, positions, kv);
-        if (s.startPos() == 0) {
-            trace.record(tag + "kv_b_proj_out", kv, positions, kvWidth);
+        for (int p = in.decodes(); p < in.slices(); p++) {
+            // naive: per-head keys and values expanded from the cached latents of every position so far
+            int start = in.startPos(p);
+            int positions = start + in.rowCount(p);
+            Activation latents = ws.contextLatent(positions);
+            backend.gatherRows(slab, ws.context.slice(in.contextStart()[p], positions), latents);
+            Activation kv = ws.contextKv(positions);
+            backend.matmul(w.kvB(), latents.cols(0, rank), kv);
+            if (start == 0) {
+                trace(trace, at, "kv_b_proj_out", kv);
+            }
+            backend.attentionNaive(ws.q.rows(in.firstRow(p), in.rowCount(p)), start, kv, latents.cols(rank, ropeDim),
+                    heads, nope, ropeDim, vDim, rope.softmaxScale(), ws.o.rows(in.firstRow(p), in.rowCount(p)));
         }
-        int tokens = s.tokens().length;
-        float[] qs = new float[tokens * heads * qk];
-        System.arraycopy(q, row * heads * qk, qs, 0, qs.length);
-        float[] os = new float[tokens * heads * vDim];
-        backend.attentionNaive(qs, tokens, s.startPos(), kv, kPe, heads, cfg.qkNopeHeadDim(), ropeDim, vDim,
-                rope.softmaxScale(), os);
-        System.arraycopy(os, 0, o, row * heads * vDim, os.length);
+        backend.matmul(w.o(), ws.o, ws.delta);
     }
 
-    private float[] swiglu(LayerWeights.Dense mlp, float[] x, int n) {
-        int inter = mlp.gate().rows();
-        float[] g = new float[n * inter];
-        float[] u = new float[n * inter];
-        backend.matmulAll(new LinearWeight[] {mlp.gate(), mlp.up()}, new float[][] {x, x}, new int[] {n, n},
-                new float[][] {g, u});
-        backend.siluMul(g, u, g, n * inter);
-        float[] out = new float[n * mlp.down().rows()];
-        backend.matmul(mlp.down(), g, n, out);
-        return out;
+    /** {@code out = down(silu(gate(x)) ⊙ up(x))}. */
+    private void swiglu(LayerWeights.Dense mlp, Activation x, Activation gate, Activation up, Activation out) {
+        matmulAll(mlp.gate(), x, gate, mlp.up(), x, up);
+        backend.siluMul(gate, up, gate);
+        backend.matmul(mlp.down(), gate, out);
     }
 
-    private float[] moe(int l, LayerWeights.Moe moe, float[] xn, int n, ForwardTrace trace) {
-        int d = cfg.hiddenSize();
+    /**
+     * Routed experts (spec §3.3): the router picks {@code k} experts per token; each active expert runs over the rows
+     * routed to it, gathered contiguously in expert order; the shared expert runs over every row. All gate/up
+     * products are one batch, all down products another; the outputs are added back weighted, in expert order.
+     */
+    private void moe(LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
+        int n = ws.n;
         int experts = cfg.nRoutedExperts();
         int k = cfg.numExpertsPerTok();
-        float[] logits = new float[n * experts];
-        backend.matmul(moe.router(), xn, n, logits);
-        int[] idx = new int[n * k];
-        float[] weight = new float[n * k];
-        int[] idxT = new int[k];
-        float[] wT = new float[k];
-        int[] count = new int[experts];
-        for (int t = 0; t < n; t++) {
-            router.route(logits, t * experts, moe.correctionBias(), idxT, wT);
-            System.arraycopy(idxT, 0, idx, t * k, k);
-            System.arraycopy(wT, 0, weight, t * k, k);
-            for (int e : idxT) {
-                count[e]++;
+        backend.matmul(moe.router(), ws.xn, ws.router);
+        backend.copyOut(ws.router, ws.routerHost, 0);
+        int assignments = route(moe, ws, n, experts, k);
+        if (tag != null) {
+            float[] idx = new float[n * k];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = ws.topIdx[i];
             }
+            trace.record(tag + "router.topk_idx", idx, n, k);
+            trace.record(tag + "router.topk_weight", java.util.Arrays.copyOf(ws.topWeight, n * k), n, k);
         }
-        if (trace != ForwardTrace.NONE) {
-            float[] fi = new float[n * k];
-            for (int i = 0; i < fi.length; i++) {
-                fi[i] = idx[i];
-            }
-            trace.record("layer" + l + ".router.topk_idx", fi, n, k);
-            trace.record("layer" + l + ".router.topk_weight", weight, n, k);
-        }
-        // Every active expert (and the shared one) as two parallel regions: all gate/up products, then all downs.
-        List<LayerWeights.Dense> mlps = new ArrayList<>();
-        List<float[]> inputs = new ArrayList<>();
-        List<int[]> tokenRows = new ArrayList<>();
-        List<float[]> tokenWeights = new ArrayList<>();
+        Indices rows = ws.expertRows(assignments);
+        backend.copyIn(ws.expertRowsHost, 0, rows);
+        Activation scale = ws.expertScale(assignments);
+        backend.copyIn(ws.expertScaleHost, 0, scale);
+        backend.gatherRows(ws.xn, rows, ws.expertIn(0, assignments));
+
+        products.clear();
         if (moe.shared() != null) {
-            mlps.add(moe.shared());
-            inputs.add(xn);
-            tokenRows.add(null);
-            tokenWeights.add(null);
+            products.add(new Product(moe.shared().gate(), ws.xn, ws.sharedGate));
+            products.add(new Product(moe.shared().up(), ws.xn, ws.sharedUp));
         }
         for (int e = 0; e < experts; e++) {
-            if (count[e] == 0) {
-                continue;
-            }
-            int[] rows = new int[count[e]];
-            float[] rowWeight = new float[count[e]];
-            int m = 0;
-            for (int i = 0; i < n * k; i++) {
-                if (idx[i] == e) {
-                    rows[m] = i / k;
-                    rowWeight[m++] = weight[i];
-                }
-            }
-            float[] xe = new float[m * d];
-            for (int j = 0; j < m; j++) {
-                System.arraycopy(xn, rows[j] * d, xe, j * d, d);
-            }
-            mlps.add(moe.experts().get(e));
-            inputs.add(xe);
-            tokenRows.add(rows);
-            tokenWeights.add(rowWeight);
-        }
-        int a = mlps.size();
-        LinearWeight[] gateUp = new LinearWeight[2 * a];
-        float[][] gateUpIn = new float[2 * a][];
-        int[] gateUpN = new int[2 * a];
-        float[][] gateUpOut = new float[2 * a][];
-        LinearWeight[] down = new LinearWeight[a];
-        int[] downN = new int[a];
-        float[][] downOut = new float[a][];
-        for (int i = 0; i < a; i++) {
-            LayerWeights.Dense mlp = mlps.get(i);
-            int m = inputs.get(i).length / d;
-            gateUp[2 * i] = mlp.gate();
-            gateUp[2 * i + 1] = mlp.up();
-            gateUpIn[2 * i] = inputs.get(i);
-            gateUpIn[2 * i + 1] = inputs.get(i);
-            gateUpN[2 * i] = m;
-            gateUpN[2 * i + 1] = m;
-            gateUpOut[2 * i] = new float[m * mlp.gate().rows()];
-            gateUpOut[2 * i + 1] = new float[m * mlp.up().rows()];
-            down[i] = mlp.down();
-            downN[i] = m;
-            downOut[i] = new float[m * d];
-        }
-        backend.matmulAll(gateUp, gateUpIn, gateUpN, gateUpOut);
-        float[][] act = new float[a][];
-        for (int i = 0; i < a; i++) {
-            act[i] = gateUpOut[2 * i];
-            backend.siluMul(act[i], gateUpOut[2 * i + 1], act[i], act[i].length);
-        }
-        backend.matmulAll(down, act, downN, downOut);
-        float[] out = new float[n * d];
-        for (int i = 0; i < a; i++) {
-            int[] rows = tokenRows.get(i);
-            if (rows == null) {
-                backend.axpy(1f, downOut[i], 0, out, 0, n * d);
-                continue;
-            }
-            float[] rowWeight = tokenWeights.get(i);
-            for (int j = 0; j < rows.length; j++) {
-                backend.axpy(rowWeight[j], downOut[i], j * d, out, rows[j] * d, d);
+            int first = ws.expertFirst[e];
+            int count = ws.expertCount[e];
+            if (count > 0) {
+                LayerWeights.Dense mlp = moe.experts().get(e);
+                products.add(new Product(mlp.gate(), ws.expertIn(first, count), ws.expertGate(first, count)));
+                products.add(new Product(mlp.up(), ws.expertIn(first, count), ws.expertUp(first, count)));
             }
         }
-        return out;
+        backend.matmulAll(products);
+
+        products.clear();
+        if (moe.shared() != null) {
+            backend.siluMul(ws.sharedGate, ws.sharedUp, ws.sharedGate);
+            products.add(new Product(moe.shared().down(), ws.sharedGate, ws.sharedOut));
+        }
+        for (int e = 0; e < experts; e++) {
+            int first = ws.expertFirst[e];
+            int count = ws.expertCount[e];
+            if (count > 0) {
+                Activation g = ws.expertGate(first, count);
+                backend.siluMul(g, ws.expertUp(first, count), g);
+                products.add(new Product(moe.experts().get(e).down(), g, ws.expertOut(first, count)));
+            }
+        }
+        backend.matmulAll(products);
+
+        backend.zero(ws.delta);
+        if (moe.shared() != null) {
+            backend.add(ws.sharedOut, ws.delta);
+        }
+        backend.scatterAddScaled(ws.expertOut(0, assignments), rows, scale, ws.delta);
     }
 
-    private List<float[][]> logits(List<SequenceSlice> batch, int[] first, float[] h, int n, ForwardTrace trace) {
-        int d = cfg.hiddenSize();
-        int vocab = cfg.vocabSize();
-        int wanted = 0;
-        for (SequenceSlice s : batch) {
-            wanted += s.allLogits() ? s.tokens().length : 1;
-        }
-        float[] rows = new float[wanted * d];
-        int r = 0;
-        for (int i = 0; i < batch.size(); i++) {
-            SequenceSlice s = batch.get(i);
-            int from = s.allLogits() ? first[i] : first[i] + s.tokens().length - 1;
-            int len = s.allLogits() ? s.tokens().length : 1;
-            backend.rmsNorm(h, from * d, d, len, d, finalNorm, (float) cfg.rmsNormEps(), rows, r * d, d);
-            r += len;
-        }
-        if (wanted == n) {
-            trace.record("final_norm_out", rows, n, d);
-        }
-        float[] all = new float[wanted * vocab];
-        backend.matmul(lmHead, rows, wanted, all);
-        List<float[][]> out = new ArrayList<>(batch.size());
-        r = 0;
-        for (SequenceSlice s : batch) {
-            int len = s.allLogits() ? s.tokens().length : 1;
-            float[][] l = new float[len][];
-            for (int j = 0; j < len; j++) {
-                l[j] = java.util.Arrays.copyOfRange(all, (r + j) * vocab, (r + j + 1) * vocab);
+    /**
+     * Picks each token's experts from the copied-out router logits and lays the assignments out grouped by expert,
+     * in token order within an expert: {@code expertRowsHost} (the token row), {@code expertScaleHost} (its weight),
+     * {@code expertFirst}/{@code expertCount} per expert.
+     */
+    private int route(LayerWeights.Moe moe, Workspace ws, int n, int experts, int k) {
+        java.util.Arrays.fill(ws.expertCount, 0);
+        for (int t = 0; t < n; t++) {
+            router.route(ws.routerHost, t * experts, moe.correctionBias(), ws.topIdx, ws.topWeight, t * k, routing);
+            for (int j = 0; j < k; j++) {
+                ws.expertCount[ws.topIdx[t * k + j]]++;
             }
-            r += len;
-            out.add(l);
         }
-        return out;
+        ws.expertFirst[0] = 0;
+        for (int e = 0; e < experts; e++) {
+            ws.expertFirst[e + 1] = ws.expertFirst[e] + ws.expertCount[e];
+        }
+        int[] next = ws.expertFirst;
+        // fill in expert order, token order within an expert; expertFirst is restored below
+        for (int t = 0; t < n; t++) {
+            for (int j = 0; j < k; j++) {
+                int e = ws.topIdx[t * k + j];
+                int at = next[e]++;
+                ws.expertRowsHost[at] = t;
+                ws.expertScaleHost[at] = ws.topWeight[t * k + j];
+            }
+        }
+        for (int e = experts; e > 0; e--) {
+            next[e] = next[e - 1];
+        }
+        next[0] = 0;
+        return n * k;
+    }
+
+    private void matmulAll(io.peregrine.engine.backend.LinearWeight a, Activation xa, Activation ya,
+                           io.peregrine.engine.backend.LinearWeight b, Activation xb, Activation yb) {
+        products.clear();
+        products.add(new Product(a, xa, ya));
+        products.add(new Product(b, xb, yb));
+        backend.matmulAll(products);
+    }
+
+    /** Copies {@code a} out for {@code trace} (golden-data debugging only: the one place the host reads activations). */
+    private void trace(ForwardTrace trace, String tag, String name, Activation a) {
+        if (trace == ForwardTrace.NONE) {
+            return;
+        }
+        float[] host = new float[a.rows() * a.cols()];
+        backend.copyOut(a, host, 0);
+        trace.record(tag + name, host, a.rows(), a.cols());
     }
 
     private void checkCache(LatentCache cache) {

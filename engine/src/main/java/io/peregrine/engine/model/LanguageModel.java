@@ -1,7 +1,9 @@
 package io.peregrine.engine.model;
 
 import io.peregrine.engine.config.TextConfig;
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.sample.PenaltyState;
 import java.util.List;
 
 /**
@@ -17,4 +19,28 @@ public interface LanguageModel {
      *         slice asked for all logits
      */
     List<float[][]> forward(List<SequenceSlice> batch, LatentCache cache);
+
+    /**
+     * Runs one step and keeps its logits where they were computed ({@link StepLogits}); the engine samples them
+     * there. The default keeps {@link #forward}'s host logits and samples them on the host.
+     */
+    default StepLogits step(List<SequenceSlice> batch, LatentCache cache) {
+        List<float[][]> logits = forward(batch, cache);
+        float[][] last = new float[logits.size()][];
+        for (int i = 0; i < last.length; i++) {
+            float[][] rows = logits.get(i);
+            last[i] = rows[rows.length - 1];
+        }
+        return b -> b.hostSampler().sample(last, b);
+    }
+
+    /** A new sequence's token counts for the penalties, kept where this model samples. */
+    default TokenCounts tokenCounts(int[] prompt, int promptLength) {
+        return new PenaltyState(prompt, promptLength);
+    }
+
+    /** A latent cache where this model's forward pass reads and writes it (the Java heap unless a backend says otherwise). */
+    default LatentCache newCache(int blocks, int blockSize) {
+        return new LatentCache(config().numHiddenLayers(), blocks, blockSize, config().kvCacheWidth());
+    }
 }

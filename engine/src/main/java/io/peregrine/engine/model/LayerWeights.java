@@ -1,24 +1,28 @@
 package io.peregrine.engine.model;
 
+import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.LinearWeight;
 import java.util.List;
 
-/** One decoder layer's weights as the backend holds them; norm gains and the router bias as fp32 arrays. */
+/** One decoder layer's weights as the backend holds them; norm gains as backend vectors, the router bias on the host. */
 record LayerWeights(
-        float[] inputNorm,
-        float[] postAttentionNorm,
+        Activation inputNorm,
+        Activation postAttentionNorm,
         Attention attention,
         FeedForward feedForward) {
 
     /** MLA projections (spec §3.2); {@code qA}/{@code qANorm}/{@code qB} are null when there is no q LoRA ({@code q} set). */
-    record Attention(LinearWeight q, LinearWeight qA, float[] qANorm, LinearWeight qB, LinearWeight kvA,
-                     float[] kvANorm, LinearWeight kvB, LinearWeight o) {}
+    record Attention(LinearWeight q, LinearWeight qA, Activation qANorm, LinearWeight qB, LinearWeight kvA,
+                     Activation kvANorm, LinearWeight kvB, LinearWeight o) {}
 
     /** A dense SwiGLU MLP or a routed MoE. */
     sealed interface FeedForward permits Dense, Moe {}
 
     record Dense(LinearWeight gate, LinearWeight up, LinearWeight down) implements FeedForward {}
 
-    /** @param shared the shared experts fused as one SwiGLU (null when there are none) */
+    /**
+     * @param correctionBias the router's score bias, on the host where routing is decided
+     * @param shared         the shared experts fused as one SwiGLU (null when there are none)
+     */
     record Moe(LinearWeight router, float[] correctionBias, List<Dense> experts, Dense shared) implements FeedForward {}
 }

@@ -30,18 +30,31 @@ public record MoeRouter(int experts, int nGroup, int topkGroup, int topK, boolea
      * @param weight out: their routing weights
      */
     public void route(float[] logits, int off, float[] bias, int[] idx, float[] weight) {
-        float[] score = new float[experts];
-        float[] choice = new float[experts];
+        route(logits, off, bias, idx, weight, 0, scratch());
+    }
+
+    /** Working memory for {@link #route(float[], int, float[], int[], float[], int, Scratch)}, reusable token after token. */
+    public record Scratch(float[] score, float[] choice, boolean[] allowed, float[] groupScore, boolean[] keptGroup) {}
+
+    public Scratch scratch() {
+        return new Scratch(new float[experts], new float[experts], new boolean[experts], new float[nGroup],
+                new boolean[nGroup]);
+    }
+
+    /** {@link #route(float[], int, float[], int[], float[])} writing {@code idx}/{@code weight} from {@code outOff}, allocation-free. */
+    public void route(float[] logits, int off, float[] bias, int[] idx, float[] weight, int outOff, Scratch s) {
+        float[] score = s.score();
+        float[] choice = s.choice();
         for (int e = 0; e < experts; e++) {
             score[e] = (float) (1.0 / (1.0 + Math.exp(-logits[off + e])));
             choice[e] = score[e] + bias[e];
         }
-        boolean[] allowed = new boolean[experts];
+        boolean[] allowed = s.allowed();
         if (nGroup == 1) {
             Arrays.fill(allowed, true);
         } else {
             int per = experts / nGroup;
-            float[] groupScore = new float[nGroup];
+            float[] groupScore = s.groupScore();
             for (int g = 0; g < nGroup; g++) {
                 float best = Float.NEGATIVE_INFINITY;
                 float second = Float.NEGATIVE_INFINITY;
@@ -55,7 +68,8 @@ public record MoeRouter(int experts, int nGroup, int topkGroup, int topK, boolea
                 }
                 groupScore[g] = per >= 2 ? best + second : best;
             }
-            boolean[] keptGroup = new boolean[nGroup];
+            boolean[] keptGroup = s.keptGroup();
+            Arrays.fill(keptGroup, false);
             for (int k = 0; k < topkGroup; k++) {
                 int bestG = -1;
                 for (int g = 0; g < nGroup; g++) {
@@ -78,15 +92,15 @@ public record MoeRouter(int experts, int nGroup, int topkGroup, int topK, boolea
                 }
             }
             allowed[best] = false;
-            idx[k] = best;
-            weight[k] = score[best];
+            idx[outOff + k] = best;
+            weight[outOff + k] = score[best];
             sum += score[best];
         }
         for (int k = 0; k < topK; k++) {
             if (normTopkProb && topK > 1) {
-                weight[k] = weight[k] / (sum + 1e-20f);
+                weight[outOff + k] = weight[outOff + k] / (sum + 1e-20f);
             }
-            weight[k] *= scaling;
+            weight[outOff + k] *= scaling;
         }
     }
 }

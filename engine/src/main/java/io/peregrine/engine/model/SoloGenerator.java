@@ -56,7 +56,7 @@ public final class SoloGenerator {
         }
         int positions = prompt.length + maxTokens;
         int blocks = (positions + BLOCK - 1) / BLOCK;
-        LatentCache cache = new LatentCache(model.config().numHiddenLayers(), blocks, BLOCK, model.config().kvCacheWidth());
+        LatentCache cache = model.newCache(blocks, BLOCK);
         int[] table = new int[blocks];
         Arrays.setAll(table, i -> i);
         // The engine's own sampler, so `generate` and the server agree on what a temperature means.

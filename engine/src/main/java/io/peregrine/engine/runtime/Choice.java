@@ -1,6 +1,6 @@
 package io.peregrine.engine.runtime;
 
-import io.peregrine.engine.sample.PenaltyState;
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.sample.StopStrings;
 import io.peregrine.engine.sched.Sequence;
 import java.util.Set;
@@ -11,18 +11,21 @@ final class Choice {
     final Admission request;
     final int index;
     final Sequence sequence;
-    final PenaltyState penalties;
+    /** Token counts for the penalties, kept where the model samples. */
+    final TokenCounts penalties;
     final SplittableRandom rng;
     final StopStrings text;
     /** null: unconstrained */
     final TokenConstraint constraint;
+    /** The constraint's allowed tokens this step, packed (made on first use). */
+    long[] allowed;
     long lastTokenNanos;
     boolean done;
 
     /** What one sampled token did to the choice: the text it released and, when it ended it, why. */
     record Outcome(String text, FinishReason reason, Object stopReason) {}
 
-    Choice(Admission request, int index, Sequence sequence, PenaltyState penalties) {
+    Choice(Admission request, int index, Sequence sequence, TokenCounts penalties) {
         this.request = request;
         this.index = index;
         this.sequence = sequence;

@@ -42,6 +42,12 @@ public record SamplingParams(
         return new SamplingParams(0.0, 1.0, 0, 0.0, 0.0, 0.0, 1.0, null, maxTokens, List.of(), List.of(), false, -1, 1);
     }
 
+    /** What the sampler applies: temperature, truncation and penalties. */
+    public io.peregrine.engine.sample.SamplingRule rule() {
+        return new io.peregrine.engine.sample.SamplingRule(temperature, topP, topK, minP, presencePenalty,
+                frequencyPenalty, repetitionPenalty);
+    }
+
     public boolean isGreedy() {
         return temperature <= 0.0;
     }

@@ -6,9 +6,8 @@ import io.peregrine.engine.model.LanguageModel;
 import io.peregrine.engine.model.MediaSpan;
 import io.peregrine.engine.model.PendingMedia;
 import io.peregrine.engine.model.SequenceSlice;
-import io.peregrine.engine.sample.Logprobs;
-import io.peregrine.engine.sample.PenaltyState;
-import io.peregrine.engine.sample.Sampler;
+import io.peregrine.engine.model.StepLogits;
+import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.engine.sched.ScheduledBatch;
 import io.peregrine.engine.sched.Scheduler;
 import io.peregrine.engine.sched.Sequence;
@@ -40,8 +39,10 @@ public final class ServingEngine implements InferenceEngine {
     private final TokenDecoder decoder;
     private final EngineListener listener;
     private final Scheduler scheduler;
-    private final Sampler sampler = new Sampler();
-    private float[] constrained = new float[0]; // masked copy of a constrained choice's logits
+    /** This step's sampling rows and the choice each belongs to (reused step to step). */
+    private final SamplingBatch sampling = new SamplingBatch();
+    private final List<Choice> sampled = new ArrayList<>();
+    private float[] maskScratch = new float[0]; // what a constraint masks, to read its allowed tokens from
     private final Set<Integer> eos;
     private final int vocabSize;
     private final int hiddenSize;
@@ -87,7 +88,7 @@ public final class ServingEngine implements InferenceEngine {
             throw new IllegalArgumentException("a KV budget of " + bytes + " bytes holds no block of " + blockSize
                     + " tokens (" + (long) layers * blockSize * width * Float.BYTES + " bytes)");
         }
-        return new LatentCache(layers, blocks, blockSize, width);
+        return model.newCache(blocks, blockSize);
     }
 
     @Override
@@ -238,7 +239,7 @@ public final class ServingEngine implements InferenceEngine {
             s.setMedia(r.media(), MediaSpan.blockHashes(r.media(), r.pendingMedia(), cache.blockSize()));
             s.setPendingMedia(r.pendingMedia());
         }
-        Choice c = new Choice(a, 0, s, new PenaltyState(prompt, prompt.length));
+        Choice c = new Choice(a, 0, s, model.tokenCounts(prompt, prompt.length));
         a.choices.add(c);
         bySequence.put(s.id(), c);
         admissions.add(a);
@@ -290,13 +291,9 @@ public final class ServingEngine implements InferenceEngine {
             slices.add(new SequenceSlice(s.tokens(sl.start(), sl.start() + sl.count()), sl.start(),
                     s.blockTable().toArray(), false, s.inputEmbeddings(sl.start(), sl.start() + sl.count())));
         }
-        List<float[][]> logits;
+        StepLogits logits;
         try {
-            logits = model.forward(slices, cache);
-            if (logits.size() != slices.size()) {
-                throw new IllegalStateException("model returned " + logits.size() + " logit sets for "
-                        + slices.size() + " slices");
-            }
+            logits = model.step(slices, cache);
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "forward pass failed", e);
             Set<Admission> hit = new LinkedHashSet<>();
@@ -316,27 +313,36 @@ public final class ServingEngine implements InferenceEngine {
             }
         }
         scheduler.completed(batch);
+        sampling.clear();
+        sampled.clear();
         for (int i = 0; i < batch.slices().size(); i++) {
             ScheduledBatch.Slice sl = batch.slices().get(i);
             Choice c = bySequence.get(sl.sequence().id());
             if (!sl.samples() || c == null || c.done || c.request.ended) {
                 continue;
             }
-            float[][] rows = logits.get(i);
-            float[] last = rows[rows.length - 1];
-            try {
-                List<Choice> siblings = c.index == 0 && !c.request.forked && c.request.request.sampling().n() > 1
-                        ? forkSiblings(c)
-                        : List.of();
-                sampleAndEmit(c, last);
-                for (Choice sib : siblings) {
-                    if (!c.request.ended) {
-                        sampleAndEmit(sib, last);
-                    }
-                }
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "sampling failed", e);
+            // the other choices of an n > 1 request draw their first token from this row too
+            List<Choice> siblings = c.index == 0 && !c.request.forked && c.request.request.sampling().n() > 1
+                    ? forkSiblings(c)
+                    : List.of();
+            addRow(c, i);
+            for (Choice sib : siblings) {
+                addRow(sib, i);
+            }
+        }
+        try {
+            logits.sample(sampling);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "sampling failed", e);
+            for (Choice c : sampled) {
                 fail(c.request, "sampling failed: " + e.getMessage());
+            }
+            return;
+        }
+        for (int r = 0; r < sampled.size(); r++) {
+            Choice c = sampled.get(r);
+            if (!c.request.ended && !c.done) {
+                emitSampled(c, r);
             }
         }
         listener.step(batch.slices().size(), batch.tokens(), System.nanoTime() - t0);
@@ -372,20 +378,69 @@ public final class ServingEngine implements InferenceEngine {
         return ready;
     }
 
-    private void sampleAndEmit(Choice c, float[] logits) {
+    /** A sampling row for {@code c} from logits row {@code row}: its rule, counts, draw and constraint mask. */
+    private void addRow(Choice c, int row) {
+        SamplingParams p = c.request.request.sampling();
+        long[] allowed = null;
+        if (c.constraint != null) {
+            try {
+                allowed = allowedTokens(c);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "sampling failed", e);
+                fail(c.request, "sampling failed: " + e.getMessage());
+                return;
+            }
+        }
+        var rule = p.rule();
+        // one draw per token from the choice's own generator, so batch-mates and siblings never shift it
+        sampling.add(row, rule, c.penalties, rule.greedy() ? 0.0 : c.rng.nextDouble(), allowed, p.logprobs());
+        sampled.add(c);
+    }
+
+    /** The constraint's allowed next tokens as the choice's packed bitmask (rewritten each step). */
+    private long[] allowedTokens(Choice c) {
+        int vocab = model.config().vocabSize();
+        if (maskScratch.length != vocab) {
+            maskScratch = new float[vocab];
+        }
+        java.util.Arrays.fill(maskScratch, 0f);
+        c.constraint.mask(maskScratch);
+        if (c.allowed == null) {
+            c.allowed = SamplingBatch.mask(vocab);
+        }
+        long[] bits = c.allowed;
+        java.util.Arrays.fill(bits, 0L);
+        boolean any = false;
+        for (int t = 0; t < vocab; t++) {
+            if (maskScratch[t] != Float.NEGATIVE_INFINITY) {
+                bits[t >>> 6] |= 1L << t;
+                any = true;
+            }
+        }
+        if (!any) {
+            throw new IllegalStateException("the token constraint allows no token");
+        }
+        return bits;
+    }
+
+    /** Postprocesses row {@code r}'s sampled token for its choice: constraint, sequence, events, stop checks. */
+    private void emitSampled(Choice c, int r) {
         Admission a = c.request;
         SamplingParams p = a.request.sampling();
         Sequence s = c.sequence;
-        // Siblings share the logits row: a constraint masks a copy, and logprobs describe that masked copy.
-        float[] dist = c.constraint == null ? logits : constrainedLogits(c.constraint, logits);
-        int token = sampler.sample(dist, p, c.penalties, c.rng);
-        if (c.constraint != null) {
-            c.constraint.accept(token);
+        int token = sampling.token(r);
+        try {
+            if (c.constraint != null) {
+                c.constraint.accept(token);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "sampling failed", e);
+            fail(a, "sampling failed: " + e.getMessage());
+            return;
         }
-        c.penalties.accept(token);
         s.append(token);
         generationTokensTotal++;
-        List<TokenLogprob> lp = p.logprobs() >= 0 ? List.of(Logprobs.of(dist, token, p.logprobs())) : List.of();
+        List<TokenLogprob> lp = p.logprobs() >= 0 ? List.of(logprob(r, token)) : List.of();
 
         long now = System.nanoTime();
         if (a.firstTokenNanos == 0) {
@@ -404,18 +459,12 @@ public final class ServingEngine implements InferenceEngine {
         }
     }
 
-    private float[] constrainedLogits(TokenConstraint constraint, float[] logits) {
-        if (constrained.length != logits.length) {
-            constrained = new float[logits.length];
+    private TokenLogprob logprob(int r, int token) {
+        List<TokenLogprob.Alternative> top = new ArrayList<>(sampling.topCount(r));
+        for (int j = 0; j < sampling.topCount(r); j++) {
+            top.add(new TokenLogprob.Alternative(sampling.topId(r, j), sampling.topLogprob(r, j)));
         }
-        System.arraycopy(logits, 0, constrained, 0, logits.length);
-        constraint.mask(constrained);
-        for (float x : constrained) {
-            if (x != Float.NEGATIVE_INFINITY) {
-                return constrained;
-            }
-        }
-        throw new IllegalStateException("the token constraint allows no token");
+        return new TokenLogprob(token, sampling.logprob(r), top);
     }
 
     private void finishChoice(Choice c, FinishReason reason, Object stopReason) {

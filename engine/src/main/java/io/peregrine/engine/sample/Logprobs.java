@@ -13,7 +13,24 @@ public final class Logprobs {
 
     /** @param top alternatives to list, most likely first, lower token id first on ties (0..20) */
     public static TokenLogprob of(float[] logits, int chosen, int top) {
-        int v = logits.length;
+        int k = Math.min(top, logits.length);
+        int[] best = new int[k];
+        float[] lp = new float[k + 1];
+        int filled = compute(logits, logits.length, chosen, top, best, lp);
+        List<TokenLogprob.Alternative> alts = new ArrayList<>(filled);
+        for (int j = 0; j < filled; j++) {
+            alts.add(new TokenLogprob.Alternative(best[j], lp[j + 1]));
+        }
+        return new TokenLogprob(chosen, lp[0], alts);
+    }
+
+    /**
+     * The log-probabilities of the first {@code v} logits: the chosen token's into {@code lp[0]}, the best
+     * {@code top} alternatives' ids into {@code best} and theirs into {@code lp[1..]}.
+     *
+     * @return the number of alternatives written
+     */
+    public static int compute(float[] logits, int v, int chosen, int top, int[] best, float[] lp) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < v; i++) {
             max = Math.max(max, logits[i]);
@@ -24,7 +41,6 @@ public final class Logprobs {
         }
         double logZ = max + Math.log(sum);
         int k = Math.min(top, v);
-        int[] best = new int[k];
         int filled = 0;
         for (int i = 0; i < v; i++) {
             if (logits[i] == Float.NEGATIVE_INFINITY) {
@@ -43,10 +59,10 @@ public final class Logprobs {
             best[pos] = i;
             filled = Math.min(filled + 1, k);
         }
-        List<TokenLogprob.Alternative> alts = new ArrayList<>(k);
+        lp[0] = (float) (logits[chosen] - logZ);
         for (int j = 0; j < filled; j++) {
-            alts.add(new TokenLogprob.Alternative(best[j], (float) (logits[best[j]] - logZ)));
+            lp[j + 1] = (float) (logits[best[j]] - logZ);
         }
-        return new TokenLogprob(chosen, (float) (logits[chosen] - logZ), alts);
+        return filled;
     }
 }

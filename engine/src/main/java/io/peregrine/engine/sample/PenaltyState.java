@@ -8,7 +8,7 @@ import java.util.Map;
  * What the penalties of one choice look at: which tokens appeared in prompt or output (repetition penalty,
  * as in HF/vLLM) and how often each appeared in the output (presence and frequency penalties, as in OpenAI).
  */
-public final class PenaltyState {
+public final class PenaltyState implements io.peregrine.engine.backend.TokenCounts {
     private final BitSet seen = new BitSet();
     private final Map<Integer, Integer> outputCounts = new HashMap<>();
 
@@ -18,6 +18,7 @@ public final class PenaltyState {
         }
     }
 
+    @Override
     public PenaltyState copy() {
         PenaltyState c = new PenaltyState(new int[0], 0);
         c.seen.or(seen);

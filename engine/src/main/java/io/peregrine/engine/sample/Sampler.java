@@ -20,7 +20,16 @@ public final class Sampler {
     private long[] order = new long[0];
 
     public int sample(float[] logits, SamplingParams p, PenaltyState penalties, RandomGenerator rng) {
-        int v = logits.length;
+        SamplingRule rule = p.rule();
+        // the one draw of a random choice, taken before the work on the logits (the same value as after it)
+        return sample(logits, logits.length, rule, penalties, rule.greedy() ? 0.0 : rng.nextDouble());
+    }
+
+    /**
+     * The token for the first {@code v} logits under {@code rule}; {@code u} in [0, 1) is the choice's draw (unused
+     * when greedy). {@code logits} is not modified.
+     */
+    public int sample(float[] logits, int v, SamplingRule rule, PenaltyState penalties, double u) {
         if (work.length < v) {
             work = new float[v];
             weight = new double[v];
@@ -28,14 +37,14 @@ public final class Sampler {
         }
         float[] w = work;
         System.arraycopy(logits, 0, w, 0, v);
-        applyPenalties(w, v, p, penalties);
-        if (p.isGreedy()) {
+        applyPenalties(w, v, rule, penalties);
+        if (rule.greedy()) {
             return argmax(w, v);
         }
-        return draw(w, v, p, rng);
+        return draw(w, v, rule, u);
     }
 
-    static void applyPenalties(float[] w, int v, SamplingParams p, PenaltyState st) {
+    static void applyPenalties(float[] w, int v, SamplingRule p, PenaltyState st) {
         if (st == null) {
             return;
         }
@@ -74,7 +83,7 @@ public final class Sampler {
         return best;
     }
 
-    private int draw(float[] w, int v, SamplingParams p, RandomGenerator rng) {
+    private int draw(float[] w, int v, SamplingRule p, double draw) {
         float max = w[argmax(w, v)];
         if (max == Float.NEGATIVE_INFINITY) {
             throw new IllegalStateException("every token has -inf logit");
@@ -96,7 +105,7 @@ public final class Sampler {
         if (p.topP() < 1.0) {
             cut = Math.max(cut, prefixEnd(e, v, minWeight, cut, Integer.MAX_VALUE, p.topP() * mass(e, v, minWeight, cut)));
         }
-        double u = rng.nextDouble() * mass(e, v, minWeight, cut);
+        double u = draw * mass(e, v, minWeight, cut);
         int last = -1;
         for (int i = 0; i < v; i++) {
             if (kept(e, i, minWeight, cut)) {

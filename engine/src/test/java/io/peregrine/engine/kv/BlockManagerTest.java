@@ -159,7 +159,7 @@ class BlockManagerTest {
         assertTrue(parent.get(1) != child.get(1));
         for (int pos = 0; pos < 6; pos++) {
             for (int l = 0; l < 2; l++) {
-                assertEquals(pos * 10 + l, cache.slab(l)[cache.slot(child.toArray(), pos) * 3]);
+                assertEquals(pos * 10 + l, io.peregrine.engine.backend.HostMemory.host(cache.slab(l)).data()[cache.slot(child.toArray(), pos) * 3]);
             }
         }
         bm.free(parent);

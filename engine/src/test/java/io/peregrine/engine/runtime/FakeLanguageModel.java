@@ -96,7 +96,7 @@ class FakeLanguageModel implements LanguageModel {
         for (int q = 0; q <= p; q++) {
             int slot = cache.slot(blockTable, q);
             for (int l = 0; l < LAYERS; l++) {
-                float[] slab = cache.slab(l);
+                float[] slab = io.peregrine.engine.backend.HostMemory.host(cache.slab(l)).data();
                 for (int k = 0; k < WIDTH; k++) {
                     h = h * 1_000_003L + Float.floatToIntBits(slab[slot * WIDTH + k]);
                 }

@@ -70,7 +70,7 @@ final class TextLovingModel implements LanguageModel {
             int p = s.endPos() - 1;
             int[] ctx = new int[p + 1];
             for (int q = 0; q <= p; q++) {
-                ctx[q] = (int) cache.slab(0)[cache.slot(s.blockTable(), q) * cache.width()];
+                ctx[q] = (int) io.peregrine.engine.backend.HostMemory.host(cache.slab(0)).data()[cache.slot(s.blockTable(), q) * cache.width()];
             }
             out.add(new float[][] {logits(ctx)});
         }

@@ -61,7 +61,7 @@ public final class GoldenTextCheck {
         var cfg = model.config();
         int total = prompt.length + greedy.length;
         int blocks = (total + BLOCK - 1) / BLOCK;
-        LatentCache cache = new LatentCache(cfg.numHiddenLayers(), blocks, BLOCK, cfg.kvCacheWidth());
+        LatentCache cache = model.newCache(blocks, BLOCK);
         int[] table = new int[blocks];
         for (int i = 0; i < blocks; i++) {
             table[i] = blocks - 1 - i;  // backwards, so paging bugs cannot hide behind identity slots

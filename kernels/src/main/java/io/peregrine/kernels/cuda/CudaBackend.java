@@ -1,40 +1,58 @@
 package io.peregrine.kernels.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpy2D;
+import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemsetD2D32Async;
 
+import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.Product;
+import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.sample.BatchSampler;
+import io.peregrine.engine.sample.PenaltyState;
+import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 import io.peregrine.kernels.layout.TileSchedule;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
+import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
+import jcuda.driver.CUmemorytype;
 
 /**
- * The engine's {@link Backend} on one CUDA device, over the kernels of {@link DeviceOps}. Weights are uploaded once
- * into device memory ({@link DeviceWeight}); activations arrive as host {@code float[]} (the interface's contract),
- * so each call stages its inputs in a pinned buffer, copies them over in one transfer, launches, copies the outputs
- * back in one transfer and synchronises once, all on the context's one stream.
+ * The engine's {@link Backend} on one CUDA device, over the kernels of {@link DeviceOps}. Weights, activations, the
+ * latent cache and a step's indices all live in device memory ({@link DeviceTensor}, {@link DeviceIndices}); every
+ * operation is one or a few kernel launches on the context's one stream and returns without waiting. The host
+ * waits only in the explicit copies out (and before a copy in from Java memory, which the driver copies
+ * synchronously).
  *
- * <p>That per-call round trip is the price of running the unchanged model code: activation-resident execution and
- * decode steps replayed as CUDA graphs need a Backend whose operations take device handles (the next step; see
- * {@code docs/performance.md}). Calls are serialised by a lock, since they share the staging buffers.
+ * <p>Still eager: the absorbed attention launches once per decode row, sized from the host copy of the context
+ * offsets, and the MoE routing is decided on the host from copied-out router logits (see {@code docs/performance.md}
+ * for what capturing a decode step as a CUDA graph still needs). Calls are serialised by a lock.
  *
  * <p>Numerics: by default every product is the fp32-accumulating GEMV (activations stay fp32, as on the CPU
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
  * many tokens to the mma.sync kernels instead, which round activations to bf16 (faster prefill, bf16 tolerances).
  */
 public final class CudaBackend implements Backend {
-    /** Upload chunk for weights larger than one staging fill (the lm_head of K2.5 is 2.3 GB). */
+    /** Upload chunk for weights (the lm_head of K2.5 is 2.3 GB). */
     static final long UPLOAD_CHUNK = 64L << 20;
 
     /**
      * @param tensorCoreMinTokens products over at least this many tokens use the bf16 tensor-core kernels; 0 = never
-     * @param poisonOutputs       fill each call's device outputs with NaN before its kernels run (checks: a value
-     *                            a kernel failed to write comes back NaN instead of last call's data)
+     * @param poisonOutputs       fill each product's output with NaN before its kernel runs (checks: a value a kernel
+     *                            failed to write comes back NaN instead of an earlier step's data)
      */
     public record Options(int tensorCoreMinTokens, boolean poisonOutputs) {
         public static final Options FP32 = new Options(0, false);
@@ -53,17 +71,20 @@ public final class CudaBackend implements Backend {
     private final CudaContext ctx;
     private final DeviceOps ops;
     private final Options options;
-    private final PinnedStaging staging;
-    private final List<DeviceBuffer> weights = new ArrayList<>();
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    /** INT4 launch tables by (tensor cores, tokens): uploaded once, read by every later product of that size. */
+    private final Map<Long, DeviceBuffer> launchTables = new HashMap<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final String name;
+    private DeviceTensor scratch;
+    private final BatchSampler hostSampler = new BatchSampler();
+    private float[] hostLogits = new float[0];
     private boolean closed;
 
     private CudaBackend(CudaContext ctx, Options options, String name) {
         this.ctx = ctx;
         this.ops = new DeviceOps(ctx);
         this.options = options;
-        this.staging = new PinnedStaging(ctx);
         this.name = name;
     }
 
@@ -97,10 +118,135 @@ public final class CudaBackend implements Backend {
             closed = true;
             ctx.makeCurrent();
             ctx.sync();
-            weights.forEach(DeviceBuffer::close);
-            weights.clear();
-            staging.close();
+            owned.forEach(DeviceBuffer::close);
+            owned.clear();
             ctx.close();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- memory ----------------------------------------------------------------------------------------------
+
+    @Override
+    public DeviceTensor allocate(int rows, int cols) {
+        lock.lock();
+        try {
+            enter();
+            DeviceTensor t = new DeviceTensor(keep(ctx.alloc(4L * rows * cols)), rows, cols, cols);
+            fill(t, 0);
+            return t;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public DeviceIndices allocateIndices(int length) {
+        lock.lock();
+        try {
+            enter();
+            DeviceBuffer b = keep(ctx.alloc(4L * length));
+            cuMemsetD2D32Async(b.ptr(), 4L * Math.max(1, length), 0, Math.max(1, length), 1, ctx.stream());
+            return new DeviceIndices(b, length, new int[length], 0);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void copyIn(float[] src, int srcOff, Activation dst) {
+        DeviceTensor d = device(dst);
+        Objects.checkFromIndexSize(srcOff, d.size(), src.length);
+        if (d.size() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ctx.sync();  // the kernels before this copy may still read dst
+            CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
+            m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_HOST;
+            m.srcHost = Pointer.to(src).withByteOffset(4L * srcOff);
+            m.srcPitch = 4L * d.cols();
+            m.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+            m.dstDevice = d.base().ptr();
+            m.dstPitch = 4L * d.stride();
+            m.WidthInBytes = 4L * d.cols();
+            m.Height = d.rows();
+            cuMemcpy2D(m);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void copyIn(int[] src, int srcOff, Indices dst) {
+        DeviceIndices d = indices(dst);
+        Objects.checkFromIndexSize(srcOff, d.length(), src.length);
+        System.arraycopy(src, srcOff, d.host(), d.hostOffset(), d.length());
+        if (d.length() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ctx.sync();
+            cuMemcpyHtoD(d.base().ptr(), Pointer.to(src).withByteOffset(4L * srcOff), 4L * d.length());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void copyOut(Activation src, float[] dst, int dstOff) {
+        DeviceTensor s = device(src);
+        Objects.checkFromIndexSize(dstOff, s.size(), dst.length);
+        if (s.size() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ctx.sync();
+            CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
+            m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+            m.srcDevice = s.base().ptr();
+            m.srcPitch = 4L * s.stride();
+            m.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_HOST;
+            m.dstHost = Pointer.to(dst).withByteOffset(4L * dstOff);
+            m.dstPitch = 4L * s.cols();
+            m.WidthInBytes = 4L * s.cols();
+            m.Height = s.rows();
+            cuMemcpy2D(m);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void copy(Activation src, Activation dst) {
+        TensorMemory.sameShape(src, dst, "copy");
+        DeviceTensor s = device(src);
+        DeviceTensor d = device(dst);
+        if (s.size() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            deviceCopy(s, d);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void zero(Activation x) {
+        lock.lock();
+        try {
+            enter();
+            fill(device(x), 0);
         } finally {
             lock.unlock();
         }
@@ -125,125 +271,64 @@ public final class CudaBackend implements Backend {
     @Override
     public LinearWeight upload(Int4Group32 weight) {
         lock.lock();
-        try {
+        try (Arena host = Arena.ofConfined()) {
             enter();
             Int4ExpertStack s = DeviceWeightLayout.int4Stack(weight);
             DeviceBuffer words = keep(ctx.alloc(s.wordBytes()));
             DeviceBuffer scales = keep(ctx.alloc(s.scaleBytes()));
-            StagingLayout l = StagingLayout.of(new long[] {s.wordBytes(), s.scaleBytes()}, new long[0]);
-            staging.ensure(l.end());
-            MemorySegment host = staging.host();
-            DeviceWeightLayout.writeInt4Image(weight, host.asSlice(l.input(0), s.wordBytes()),
-                    host.asSlice(l.input(1), s.scaleBytes()));
-            cuMemcpyHtoDAsync(words.ptr(), jcudaHost(l.input(0)), s.wordBytes(), ctx.stream());
-            cuMemcpyHtoDAsync(scales.ptr(), jcudaHost(l.input(1)), s.scaleBytes(), ctx.stream());
-            ctx.sync();
+            MemorySegment w = host.allocate(s.wordBytes(), 16);
+            MemorySegment sc = host.allocate(s.scaleBytes(), 16);
+            DeviceWeightLayout.writeInt4Image(weight, w, sc);
+            copyToDevice(w, words);
+            copyToDevice(sc, scales);
             return new DeviceWeight.Int4(weight.module(), weight.rows(), weight.cols(), s, words, scales);
         } finally {
             lock.unlock();
         }
     }
 
-    private DeviceBuffer keep(DeviceBuffer b) {
-        weights.add(b);
-        return b;
-    }
-
-    private jcuda.Pointer jcudaHost(long offset) {
-        return staging.hostPointer(offset);
-    }
-
-    /** Copies host bytes (mapped checkpoint memory) to the device through the pinned buffer, a chunk at a time. */
+    /** Copies host bytes (mapped checkpoint memory) to the device, a chunk at a time. */
     private void copyToDevice(MemorySegment src, DeviceBuffer dst) {
+        ctx.sync();
         long total = src.byteSize();
-        staging.ensure(Math.min(total, UPLOAD_CHUNK));
         for (long at = 0; at < total; at += UPLOAD_CHUNK) {
             long n = Math.min(UPLOAD_CHUNK, total - at);
-            MemorySegment.copy(src, at, staging.host(), 0, n);
-            cuMemcpyHtoDAsync(dst.ptr().withByteOffset(at), jcudaHost(0), n, ctx.stream());
-            ctx.sync();  // the next chunk overwrites the staging buffer
+            cuMemcpyHtoD(dst.ptr().withByteOffset(at), Pointer.to(src.asSlice(at, n).asByteBuffer()), n);
         }
     }
 
     // ---- products ------------------------------------------------------------------------------------------
 
     @Override
-    public void matmul(LinearWeight w, int row0, int rows, float[] x, int xOff, int xStride, int n,
-                       float[] y, int yOff, int yStride) {
-        DeviceWeight dw = BackendArgs.cuda(w);
-        BackendArgs.band(w, row0, rows);
-        BackendArgs.rows(x, xOff, xStride, n, w.cols(), "x of " + w.name());
-        BackendArgs.rows(y, yOff, yStride, n, rows, "y of " + w.name());
-        if (n == 0 || rows == 0) {
+    public void matmul(LinearWeight w, int row0, Activation xa, Activation ya) {
+        DeviceWeight dw = cuda(w);
+        DeviceTensor x = device(xa);
+        DeviceTensor y = device(ya);
+        Objects.checkFromIndexSize(row0, y.cols(), w.rows());
+        checkProduct(w, x, y);
+        if (x.rows() == 0 || y.cols() == 0) {
             return;
         }
-        // the INT4 tile table grows by 12 bytes per 64 tokens; 16 per token bounds it
-        int chunk = StagingLayout.rowsPerChunk(4L * (w.cols() + rows) + 16);
         lock.lock();
         try {
-            for (int t0 = 0; t0 < n; t0 += chunk) {
-                int m = Math.min(chunk, n - t0);
-                int[] table = launchTable(dw, m);
-                StagingLayout l = StagingLayout.of(new long[] {4L * m * w.cols(), 4L * table.length},
-                        new long[] {4L * m * rows});
-                begin(l);
-                putRows(l.input(0), x, xOff + t0 * xStride, xStride, m, w.cols());
-                staging.putInts(l.input(1), table, 0, table.length);
-                send(l);
-                product(dw, row0, rows, staging.device(l.input(0)), m, staging.device(l.output(0)),
-                        staging.device(l.input(1)));
-                receive(l);
-                getRows(l.output(0), y, yOff + t0 * yStride, yStride, m, rows);
-            }
+            enter();
+            product(dw, row0, y.cols(), x, y);
         } finally {
             lock.unlock();
         }
     }
 
-    /** One batch of independent products: one copy in, every launch, one copy out, one synchronisation. */
+    /** Every product launched back to back on the stream; nothing waits. */
     @Override
-    public void matmulAll(LinearWeight[] ws, float[][] xs, int[] ns, float[][] ys) {
-        Backend.checkMatmulAll(ws, xs, ns, ys);
-        int k = ws.length;
-        long[] in = new long[2 * k];
-        long[] out = new long[k];
-        DeviceWeight[] dws = new DeviceWeight[k];
-        int[][] tables = new int[k][];
-        long total = 0;
-        for (int i = 0; i < k; i++) {
-            dws[i] = BackendArgs.cuda(ws[i]);
-            BackendArgs.rows(xs[i], 0, ws[i].cols(), ns[i], ws[i].cols(), "x of " + ws[i].name());
-            BackendArgs.rows(ys[i], 0, ws[i].rows(), ns[i], ws[i].rows(), "y of " + ws[i].name());
-            tables[i] = launchTable(dws[i], ns[i]);
-            in[i] = 4L * ns[i] * ws[i].cols();
-            in[k + i] = 4L * tables[i].length;
-            out[i] = 4L * ns[i] * ws[i].rows();
-            total += in[i] + in[k + i] + out[i] + 3L * StagingLayout.ALIGN;
-        }
-        if (total > StagingLayout.MAX_CAPACITY) {
-            for (int i = 0; i < k; i++) {  // too large for one staging fill: one product at a time
-                matmul(ws[i], xs[i], ns[i], ys[i]);
-            }
-            return;
-        }
+    public void matmulAll(List<Product> products) {
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(in, out);
-            begin(l);
-            for (int i = 0; i < k; i++) {
-                staging.putFloats(l.input(i), xs[i], 0, ns[i] * ws[i].cols());
-                staging.putInts(l.input(k + i), tables[i], 0, tables[i].length);
-            }
-            send(l);
-            for (int i = 0; i < k; i++) {
-                if (ns[i] > 0) {
-                    product(dws[i], 0, ws[i].rows(), staging.device(l.input(i)), ns[i], staging.device(l.output(i)),
-                            staging.device(l.input(k + i)));
+            enter();
+            for (Product p : products) {
+                DeviceTensor x = device(p.x());
+                if (x.rows() > 0) {
+                    product(cuda(p.w()), 0, p.w().rows(), x, device(p.y()));
                 }
-            }
-            receive(l);
-            for (int i = 0; i < k; i++) {
-                staging.getFloats(l.output(i), ys[i], 0, ns[i] * ws[i].rows());
             }
         } finally {
             lock.unlock();
@@ -251,17 +336,10 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * The int table an INT4 launch reads from the device, staged with the activations. The decode kernel sees one
-     * expert (0) owning all {@code n} rows: {@code active = [0]}, {@code nActive = 1}, {@code offsets = [0, n]}. The
-     * tensor-core kernel reads its tile list: experts, first rows, row counts. BF16 products need none.
+     * The int table an INT4 launch reads from the device. The decode kernel sees one expert (0) owning all {@code n}
+     * rows: {@code active = [0]}, {@code nActive = 1}, {@code offsets = [0, n]}. The tensor-core kernel reads its tile
+     * list: experts, first rows, row counts.
      */
-    int[] launchTable(DeviceWeight w, int n) {
-        if (w instanceof DeviceWeight.Bf16) {
-            return new int[0];
-        }
-        return int4LaunchTable(options.tensorCores(n), n);
-    }
-
     static int[] int4LaunchTable(boolean tensorCores, int n) {
         if (!tensorCores) {
             return new int[] {0, 1, 0, n};
@@ -275,80 +353,84 @@ public final class CudaBackend implements Backend {
         return table;
     }
 
-    /** {@code y[n][rows] = x[n][cols] · W[row0 .. row0+rows)ᵀ}, x and y dense on the device; {@code table} as staged. */
-    private void product(DeviceWeight w, int row0, int rows, DeviceBuffer x, int n, DeviceBuffer y, DeviceBuffer table) {
+    private DeviceBuffer launchTable(boolean tensorCores, int n) {
+        return launchTables.computeIfAbsent(((long) n << 1) | (tensorCores ? 1 : 0), key -> {
+            int[] table = int4LaunchTable(tensorCores, n);
+            DeviceBuffer b = keep(ctx.alloc(4L * table.length));
+            ctx.sync();
+            cuMemcpyHtoD(b.ptr(), Pointer.to(table), 4L * table.length);
+            return b;
+        });
+    }
+
+    /** {@code y[n][rows] = x[n][cols] · W[row0 .. row0+rows)ᵀ} on the stream. */
+    private void product(DeviceWeight w, int row0, int rows, DeviceTensor x, DeviceTensor y) {
         int cols = w.cols();
+        int n = x.rows();
+        if (options.poisonOutputs()) {
+            fill(y, DeviceBuffer.POISON_F32);
+        }
+        boolean tc = options.tensorCores(n);
         switch (w) {
             case DeviceWeight.Bf16 b -> {
-                if (options.tensorCores(n) && cols % Geometries.MMA_K_STEP == 0) {
-                    ops.bf16Gemm(b.fromRow(row0), rows, cols, x, cols, n, y, rows);
+                if (tc && cols % Geometries.MMA_K_STEP == 0) {
+                    ops.bf16Gemm(b.fromRow(row0), rows, cols, x.base(), x.stride(), n, y.base(), y.stride());
                 } else {
-                    ops.bf16Gemv(b.fromRow(row0), rows, cols, x, cols, n, y, rows);
+                    ops.bf16Gemv(b.fromRow(row0), rows, cols, x.base(), x.stride(), n, y.base(), y.stride());
                 }
             }
             case DeviceWeight.Int4 q -> {
                 Int4ExpertStack band = new Int4ExpertStack(1, rows, cols);
-                if (options.tensorCores(n)) {
+                DeviceBuffer table = launchTable(tc, n);
+                if (tc) {
                     int tiles = (n + Geometries.MMA_TILE - 1) / Geometries.MMA_TILE;
                     ops.int4GroupedGemm(band, q.wordsFromRow(row0), q.scalesFromRow(row0), tiles, table,
-                            table.at(4L * tiles), table.at(8L * tiles), x, cols, KernelArgs.NULL, y, rows);
+                            table.at(4L * tiles), table.at(8L * tiles), x.base(), x.stride(), KernelArgs.NULL, y.base(),
+                            y.stride());
                 } else {
                     ops.int4GroupedGemv(band, q.wordsFromRow(row0), q.scalesFromRow(row0), table, table.at(4),
-                            table.at(8), x, cols, KernelArgs.NULL, y, rows, n, 1);
+                            table.at(8), x.base(), x.stride(), KernelArgs.NULL, y.base(), y.stride(), n, 1);
                 }
             }
         }
     }
 
     @Override
-    public void matmulTransposed(LinearWeight w, int row0, int rows, float[] x, int xOff, float[] y, int yOff) {
-        DeviceWeight.Bf16 b = BackendArgs.bf16(w, "the transposed product");
-        BackendArgs.band(w, row0, rows);
-        BackendArgs.range(x, xOff, rows, "x of " + w.name());
-        BackendArgs.range(y, yOff, b.cols(), "y of " + w.name());
+    public void matmulHeads(LinearWeight w, int heads, int headRows, int row0, int rows, Activation xa, Activation ya) {
+        DeviceWeight.Bf16 b = bf16(w, "per-head products");
+        checkHeads(b, heads, headRows, row0, rows);
+        DeviceTensor x = device(xa);
+        DeviceTensor y = device(ya);
+        checkHeadRows(x, y, (long) heads * b.cols(), (long) heads * rows, w);
+        if (x.rows() == 0 || rows == 0) {
+            return;
+        }
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(new long[] {4L * rows}, new long[] {4L * b.cols()});
-            begin(l);
-            staging.putFloats(l.input(0), x, xOff, rows);
-            send(l);
-            ops.bf16GemvTransposed(b.fromRow(row0), rows, b.cols(), staging.device(l.input(0)), staging.device(l.output(0)));
-            receive(l);
-            staging.getFloats(l.output(0), y, yOff, b.cols());
+            enter();
+            ops.bf16GemvHeads(b.fromRow(row0), rows, b.cols(), (long) headRows * b.cols(), x.base(), x.stride(), b.cols(),
+                    x.rows(), y.base(), y.stride(), rows, heads);
         } finally {
             lock.unlock();
         }
     }
 
     @Override
-    public void matmulHeads(LinearWeight w, boolean transposed, int heads, int headRows, int row0, int rows,
-                            float[] x, int xOff, int xStride, float[] y, int yOff, int yStride) {
-        DeviceWeight.Bf16 b = BackendArgs.bf16(w, "per-head products");
-        BackendArgs.heads(b, transposed, heads, headRows, row0, rows, x, xOff, xStride, y, yOff, yStride);
-        int cols = b.cols();
-        int xLen = transposed ? rows : cols;
-        int yLen = transposed ? cols : rows;
-        int xs = (xLen + 3) / 4 * 4;  // the GEMV reads float4 activations: each head's slice 16-byte aligned
-        long wHead = (long) headRows * cols;
+    public void matmulHeadsTransposed(LinearWeight w, int heads, int headRows, int row0, int rows, Activation xa,
+                                      int xHeadStride, Activation ya) {
+        DeviceWeight.Bf16 b = bf16(w, "transposed per-head products");
+        checkHeads(b, heads, headRows, row0, rows);
+        DeviceTensor x = device(xa);
+        DeviceTensor y = device(ya);
+        checkHeadRows(x, y, (long) (heads - 1) * xHeadStride + rows, (long) heads * b.cols(), w);
+        if (x.rows() == 0) {
+            return;
+        }
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(new long[] {4L * heads * xs}, new long[] {4L * heads * yLen});
-            begin(l);
-            for (int h = 0; h < heads; h++) {
-                staging.putFloats(l.input(0) + 4L * h * xs, x, xOff + h * xStride, xLen);
-            }
-            send(l);
-            DeviceBuffer dx = staging.device(l.input(0));
-            DeviceBuffer dy = staging.device(l.output(0));
-            if (rows > 0) {
-                if (transposed) {
-                    ops.bf16GemvTransposedHeads(b.fromRow(row0), rows, cols, wHead, dx, xs, 0, dy, yLen, 0, heads, 1);
-                } else {
-                    ops.bf16GemvHeads(b.fromRow(row0), rows, cols, wHead, dx, xs, xs, 1, dy, yLen, yLen, heads);
-                }
-            }
-            receive(l);
-            getRows(l.output(0), y, yOff, yStride, heads, yLen);
+            enter();
+            ops.bf16GemvTransposedHeads(b.fromRow(row0), rows, b.cols(), (long) headRows * b.cols(), x.base(),
+                    xHeadStride, x.stride(), y.base(), b.cols(), y.stride(), heads, x.rows());
         } finally {
             lock.unlock();
         }
@@ -357,98 +439,169 @@ public final class CudaBackend implements Backend {
     // ---- row-wise and element-wise -------------------------------------------------------------------------
 
     @Override
-    public void rmsNorm(float[] x, int xOff, int xStride, int n, int dim, float[] weight, float eps,
-                        float[] out, int outOff, int outStride) {
-        if (weight.length != dim) {
-            throw new IllegalArgumentException("RMSNorm weight has " + weight.length + " values for dim " + dim);
+    public void rmsNorm(Activation xa, Activation weight, float eps, Activation outa) {
+        DeviceTensor x = device(xa);
+        DeviceTensor out = device(outa);
+        DeviceTensor g = device(weight);
+        TensorMemory.sameShape(x, out, "RMSNorm");
+        if (g.rows() != 1 || g.cols() != x.cols()) {
+            throw new IllegalArgumentException("RMSNorm weight [" + g.rows() + ", " + g.cols() + "] for dim " + x.cols());
         }
-        BackendArgs.rows(x, xOff, xStride, n, dim, "RMSNorm x");
-        BackendArgs.rows(out, outOff, outStride, n, dim, "RMSNorm out");
-        if (n == 0) {
+        if (x.rows() == 0) {
             return;
         }
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(new long[] {4L * n * dim, 4L * dim}, new long[] {4L * n * dim});
-            begin(l);
-            putRows(l.input(0), x, xOff, xStride, n, dim);
-            staging.putFloats(l.input(1), weight, 0, dim);
-            send(l);
-            ops.rmsNorm(staging.device(l.input(0)), dim, n, dim, staging.device(l.input(1)), eps,
-                    staging.device(l.output(0)), dim);
-            receive(l);
-            getRows(l.output(0), out, outOff, outStride, n, dim);
+            enter();
+            ops.rmsNorm(x.base(), x.stride(), x.rows(), x.cols(), g.base(), eps, out.base(), out.stride());
         } finally {
             lock.unlock();
         }
     }
 
     @Override
-    public void ropeInterleaved(float[] x, int off, int pos, float[] invFreq, float mscale) {
-        int pairs = invFreq.length;
-        BackendArgs.range(x, off, 2L * pairs, "RoPE x");
-        if (pairs == 0) {
+    public void ropeInterleaved(Activation xa, int heads, int headStride, Indices positions, Activation invFreq,
+                                float mscale) {
+        DeviceTensor x = device(xa);
+        DeviceIndices pos = indices(positions);
+        DeviceTensor f = device(invFreq);
+        int pairs = f.cols();
+        if (pos.length() != x.rows() || (heads > 0 && (long) (heads - 1) * headStride + 2L * pairs > x.cols())) {
+            throw new IllegalArgumentException("RoPE over [" + x.rows() + ", " + x.cols() + "]: " + pos.length()
+                    + " positions, " + heads + " heads of stride " + headStride + ", " + pairs + " pairs");
+        }
+        if (x.rows() == 0 || heads == 0 || pairs == 0) {
             return;
         }
         lock.lock();
         try {
-            // rotated in place: the input region is also what comes back
-            StagingLayout l = StagingLayout.of(new long[] {8L * pairs, 4, 4L * pairs}, new long[0]);
-            begin(l);
-            staging.putFloats(l.input(0), x, off, 2 * pairs);
-            staging.putInts(l.input(1), new int[] {pos}, 0, 1);
-            staging.putFloats(l.input(2), invFreq, 0, pairs);
-            staging.toDevice(0, l.inputEnd());
-            ops.ropeInterleaved(staging.device(l.input(0)), 1, 2 * pairs, 1, 2 * pairs, 0, staging.device(l.input(1)),
-                    staging.device(l.input(2)), pairs, mscale);
-            staging.toHostAndWait(l.input(0), l.input(0) + 8L * pairs);
-            staging.getFloats(l.input(0), x, off, 2 * pairs);
+            enter();
+            ops.ropeInterleaved(x.base(), x.rows(), x.stride(), heads, headStride, 0, pos.base(), f.base(), pairs, mscale);
         } finally {
             lock.unlock();
         }
     }
 
     @Override
-    public void siluMul(float[] gate, float[] up, float[] out, int len) {
-        BackendArgs.range(gate, 0, len, "SiLU gate");
-        BackendArgs.range(up, 0, len, "SiLU up");
-        BackendArgs.range(out, 0, len, "SiLU out");
-        if (len == 0) {
+    public void siluMul(Activation gatea, Activation upa, Activation outa) {
+        DeviceTensor g = device(gatea);
+        DeviceTensor u = device(upa);
+        DeviceTensor o = device(outa);
+        TensorMemory.sameShape(g, u, "SiLU gate and up");
+        TensorMemory.sameShape(g, o, "SiLU gate and out");
+        if (g.size() == 0) {
             return;
         }
         lock.lock();
         try {
-            // the kernel reads one fused gate||up row: stage the halves back to back
-            StagingLayout l = StagingLayout.of(new long[] {8L * len}, new long[] {4L * len});
-            begin(l);
-            staging.putFloats(l.input(0), gate, 0, len);
-            staging.putFloats(l.input(0) + 4L * len, up, 0, len);
-            send(l);
-            ops.siluMul(staging.device(l.input(0)), staging.device(l.output(0)), 1, len);
-            receive(l);
-            staging.getFloats(l.output(0), out, 0, len);
+            enter();
+            ops.siluMulRows(g.base(), g.stride(), u.base(), u.stride(), o.base(), o.stride(), g.rows(), g.cols());
         } finally {
             lock.unlock();
         }
     }
 
     @Override
-    public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int len) {
-        BackendArgs.range(x, xOff, len, "axpy x");
-        BackendArgs.range(y, yOff, len, "axpy y");
-        if (len == 0) {
+    public void add(Activation xa, Activation ya) {
+        DeviceTensor x = device(xa);
+        DeviceTensor y = device(ya);
+        TensorMemory.sameShape(x, y, "add");
+        if (x.size() == 0) {
             return;
         }
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(new long[] {4L * len, 4L * len}, new long[0]);
-            begin(l);
-            staging.putFloats(l.input(0), x, xOff, len);
-            staging.putFloats(l.input(1), y, yOff, len);
-            staging.toDevice(0, l.inputEnd());
-            ops.axpy(a, staging.device(l.input(0)), staging.device(l.input(1)), len);
-            staging.toHostAndWait(l.input(1), l.input(1) + 4L * len);
-            staging.getFloats(l.input(1), y, yOff, len);
+            enter();
+            if (x.dense() && y.dense()) {
+                ops.axpy(1f, x.base(), y.base(), Math.toIntExact(x.size()));
+            } else {
+                ops.addRows(x.base(), x.stride(), y.base(), y.stride(), x.rows(), x.cols());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void embed(LinearWeight table, Indices ids, Activation outa) {
+        DeviceWeight.Bf16 b = bf16(table, "an embedding table");
+        DeviceIndices id = indices(ids);
+        DeviceTensor out = device(outa);
+        if (out.rows() != id.length() || out.cols() != b.cols() || !out.dense()) {
+            throw new IllegalArgumentException(table.name() + ": " + id.length() + " ids into [" + out.rows() + ", "
+                    + out.cols() + "] (dense rows of " + b.cols() + " needed)");
+        }
+        for (int t = 0; t < id.length(); t++) {
+            if (id.get(t) < 0 || id.get(t) >= b.rows()) {
+                throw new IllegalArgumentException("token id " + id.get(t) + " outside the vocabulary 0.." + (b.rows() - 1));
+            }
+        }
+        if (id.length() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.embedding(id.base(), id.length(), b.data(), b.rows(), b.cols(), out.base());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void gatherRows(Activation srca, Indices rows, Activation dsta) {
+        DeviceTensor src = device(srca);
+        DeviceIndices r = indices(rows);
+        DeviceTensor dst = device(dsta);
+        checkRowMap(src, r, dst, dst.rows());
+        if (r.length() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.gatherRows(src.base(), src.stride(), r.base(), r.length(), dst.base(), dst.stride(), src.cols());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void scatterRows(Activation srca, Indices rows, Activation dsta) {
+        DeviceTensor src = device(srca);
+        DeviceIndices r = indices(rows);
+        DeviceTensor dst = device(dsta);
+        checkRowMap(src, r, dst, src.rows());
+        if (r.length() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.scatterRows(src.base(), src.stride(), r.base(), r.length(), dst.base(), dst.stride(), src.cols());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void scatterAddScaled(Activation srca, Indices rows, Activation scale, Activation dsta) {
+        DeviceTensor src = device(srca);
+        DeviceIndices r = indices(rows);
+        DeviceTensor a = device(scale);
+        DeviceTensor dst = device(dsta);
+        checkRowMap(src, r, dst, src.rows());
+        if (a.rows() != 1 || a.cols() != r.length()) {
+            throw new IllegalArgumentException(r.length() + " rows but [" + a.rows() + ", " + a.cols() + "] scales");
+        }
+        if (r.length() == 0 || src.cols() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.scatterAddScaled(src.base(), src.stride(), r.base(), a.base(), r.length(), dst.base(), dst.stride(),
+                    src.cols());
         } finally {
             lock.unlock();
         }
@@ -457,66 +610,105 @@ public final class CudaBackend implements Backend {
     // ---- attention -----------------------------------------------------------------------------------------
 
     @Override
-    public void attentionNaive(float[] q, int tokens, int startPos, float[] kv, float[] kPe, int heads, int nope,
-                               int rope, int vDim, float scale, float[] out) {
-        BackendArgs.attentionNaive(q, tokens, startPos, kv, kPe, heads, nope, rope, vDim, out);
+    public void attentionNaive(Activation qa, int startPos, Activation kva, Activation kPea, int heads, int nope,
+                               int rope, int vDim, float scale, Activation outa) {
+        DeviceTensor q = device(qa);
+        DeviceTensor kv = device(kva);
+        DeviceTensor kPe = device(kPea);
+        DeviceTensor out = device(outa);
+        int tokens = q.rows();
+        int positions = startPos + tokens;
+        if (!q.dense() || q.cols() != heads * (nope + rope) || !kv.dense() || kv.rows() < positions
+                || kv.cols() != heads * (nope + vDim) || kPe.rows() < positions || kPe.cols() != rope
+                || !out.dense() || out.rows() != tokens || out.cols() != heads * vDim) {
+            throw new IllegalArgumentException("naive attention: q [" + q.rows() + ", " + q.cols() + "], kv ["
+                    + kv.rows() + ", " + kv.cols() + "], kPe [" + kPe.rows() + ", " + kPe.cols() + "], out ["
+                    + out.rows() + ", " + out.cols() + "] for " + heads + " heads from position " + startPos);
+        }
         if (tokens == 0) {
             return;
         }
-        int positions = startPos + tokens;
-        int qLen = tokens * heads * (nope + rope);
-        int kvLen = positions * heads * (nope + vDim);
-        int peLen = positions * rope;
-        int outLen = tokens * heads * vDim;
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(new long[] {4L * qLen, 4L * kvLen, 4L * peLen}, new long[] {4L * outLen});
-            begin(l);
-            staging.putFloats(l.input(0), q, 0, qLen);
-            staging.putFloats(l.input(1), kv, 0, kvLen);
-            staging.putFloats(l.input(2), kPe, 0, peLen);
-            send(l);
-            ops.mlaPrefill(staging.device(l.input(0)), tokens, staging.device(l.input(1)), staging.device(l.input(2)),
-                    heads, nope, rope, vDim, startPos, scale, staging.device(l.output(0)));
-            receive(l);
-            staging.getFloats(l.output(0), out, 0, outLen);
+            enter();
+            // the kernel reads the rope keys densely
+            DeviceTensor pe = scratch(positions * rope).rows(0, 1).cols(0, positions * rope);
+            DeviceTensor dense = new DeviceTensor(pe.base(), positions, rope, rope);
+            deviceCopy(kPe.rows(0, positions), dense);
+            ops.mlaPrefill(q.base(), tokens, kv.base(), dense.base(), heads, nope, rope, vDim, startPos, scale, out.base());
         } finally {
             lock.unlock();
         }
     }
 
     @Override
-    public void attentionAbsorbed(float[] qLat, int qLatOff, float[] qPe, int qPeOff, int qPeStride, int heads,
-                                  int kvRank, int rope, float[] slab, int[] slots, int count, float scale,
-                                  float[] outLat, int outOff) {
-        BackendArgs.attentionAbsorbed(qLat, qLatOff, qPe, qPeOff, qPeStride, heads, kvRank, rope, slab, slots, count,
-                outLat, outOff);
-        int width = kvRank + rope;
+    public void attentionAbsorbed(Activation qLata, Activation qPea, int qPeHeadStride, int heads, Activation slaba,
+                                  Indices slotsi, Indices startsi, float scale, Activation outLata) {
+        DeviceTensor qLat = device(qLata);
+        DeviceTensor qPe = device(qPea);
+        DeviceTensor slab = device(slaba);
+        DeviceIndices slots = indices(slotsi);
+        DeviceIndices starts = indices(startsi);
+        DeviceTensor outLat = device(outLata);
+        int n = qLat.rows();
+        int kvRank = qLat.cols() / Math.max(1, heads);
+        int rope = slab.cols() - kvRank;
+        if (qLat.cols() != heads * kvRank || rope < 0 || qPe.rows() != n || starts.length() != n + 1
+                || outLat.rows() != n || outLat.cols() != qLat.cols() || !slab.dense()) {
+            throw new IllegalArgumentException("absorbed attention: qLat [" + n + ", " + qLat.cols() + "], qPe ["
+                    + qPe.rows() + ", " + qPe.cols() + "], slab width " + slab.cols() + ", " + starts.length()
+                    + " starts, out [" + outLat.rows() + ", " + outLat.cols() + "] for " + heads + " heads");
+        }
         lock.lock();
         try {
-            StagingLayout l = StagingLayout.of(
-                    new long[] {4L * heads * kvRank, 4L * heads * rope, 4L * count * width},
-                    new long[] {4L * heads * kvRank});
-            begin(l);
-            staging.putFloats(l.input(0), qLat, qLatOff, heads * kvRank);
-            for (int h = 0; h < heads; h++) {
-                staging.putFloats(l.input(1) + 4L * h * rope, qPe, qPeOff + h * qPeStride, rope);
+            enter();
+            int longest = 0;
+            for (int t = 0; t < n; t++) {
+                longest = Math.max(longest, starts.get(t + 1) - starts.get(t));
             }
-            // gather the sequence's cache slots into position order: the kernel reads them contiguously
-            for (int s = 0; s < count; s++) {
-                staging.putFloats(l.input(2) + 4L * s * width, slab, slots[s] * width, width);
+            DeviceTensor lat = new DeviceTensor(scratch(longest * slab.cols()).base(), longest, slab.cols(), slab.cols());
+            for (int t = 0; t < n; t++) {
+                int from = starts.get(t);
+                int count = starts.get(t + 1) - from;
+                Objects.checkFromIndexSize(from, count, slots.length());
+                if (count > 0) {
+                    // gather this row's context into position order: the kernel reads it contiguously
+                    ops.gatherRows(slab.base(), slab.stride(), slots.slice(from, count).base(), count, lat.base(),
+                            lat.stride(), slab.cols());
+                }
+                ops.mlaAbsorbedF32(qLat.rows(t, 1).base(), qPe.rows(t, 1).base(), qPeHeadStride, heads, kvRank, rope,
+                        lat.base(), count, scale, outLat.rows(t, 1).base());
             }
-            send(l);
-            ops.mlaAbsorbedF32(staging.device(l.input(0)), staging.device(l.input(1)), rope, heads, kvRank, rope,
-                    staging.device(l.input(2)), count, scale, staging.device(l.output(0)));
-            receive(l);
-            staging.getFloats(l.output(0), outLat, outOff, heads * kvRank);
         } finally {
             lock.unlock();
         }
     }
 
-    // ---- staging -------------------------------------------------------------------------------------------
+    // ---- sampling -------------------------------------------------------------------------------------------
+
+    /** Host counts for now: device-side counts come with the sampling kernels that read them (phase 3). */
+    @Override
+    public PenaltyState tokenCounts(int[] prompt, int promptLength) {
+        return new PenaltyState(prompt, promptLength);
+    }
+
+    /**
+     * Not yet on the device: copies the step's logits rows out and samples them on the host with the CPU backend's
+     * code. {@code pg_argmax} and {@code pg_sample_top_p} cover only greedy and top-p without penalties, masks or
+     * logprobs; the full sampler as kernels is issue 14's phase 3, after which only ids and logprobs come back.
+     */
+    @Override
+    public void sample(Activation logits, SamplingBatch batch) {
+        DeviceTensor l = device(logits);
+        int need = Math.toIntExact(l.size());
+        if (hostLogits.length < need) {
+            hostLogits = new float[need];
+        }
+        copyOut(l, hostLogits, 0);
+        hostSampler.sample(hostLogits, 0, l.cols(), l.cols(), batch);
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------------
 
     /** Under the lock, at every entry point: refuses a closed backend and binds the context to this thread. */
     private void enter() {
@@ -526,39 +718,96 @@ public final class CudaBackend implements Backend {
         ctx.makeCurrent();
     }
 
-    private void begin(StagingLayout l) {
-        enter();
-        staging.ensure(l.end());
+    private DeviceBuffer keep(DeviceBuffer b) {
+        owned.add(b);
+        return b;
     }
 
-    private void send(StagingLayout l) {
-        staging.toDevice(0, l.inputEnd());
-        if (options.poisonOutputs()) {
-            staging.poison(l.outputStart(), l.end(), DeviceBuffer.POISON_F32);
+    /** A device scratch of at least {@code floats}, grown and kept; its users run in stream order. */
+    private DeviceTensor scratch(long floats) {
+        if (scratch == null || scratch.size() < floats) {
+            int n = Math.toIntExact(Math.max(floats, scratch == null ? 1 << 16 : 2 * scratch.size()));
+            scratch = new DeviceTensor(keep(ctx.alloc(4L * n)), 1, n, n);
+        }
+        return scratch;
+    }
+
+    private void fill(DeviceTensor t, int pattern) {
+        if (t.size() > 0) {
+            cuMemsetD2D32Async(t.base().ptr(), 4L * t.stride(), pattern, t.cols(), t.rows(), ctx.stream());
         }
     }
 
-    private void receive(StagingLayout l) {
-        staging.toHostAndWait(l.outputStart(), l.end());
+    private void deviceCopy(DeviceTensor s, DeviceTensor d) {
+        CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
+        m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+        m.srcDevice = s.base().ptr();
+        m.srcPitch = 4L * s.stride();
+        m.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+        m.dstDevice = d.base().ptr();
+        m.dstPitch = 4L * d.stride();
+        m.WidthInBytes = 4L * s.cols();
+        m.Height = s.rows();
+        cuMemcpy2DAsync(m, ctx.stream());
     }
 
-    private void putRows(long at, float[] src, int off, int stride, int n, int width) {
-        if (stride == width) {
-            staging.putFloats(at, src, off, n * width);
-            return;
+    static DeviceTensor device(Activation a) {
+        if (a instanceof DeviceTensor t) {
+            return t;
         }
-        for (int t = 0; t < n; t++) {
-            staging.putFloats(at + 4L * t * width, src, off + t * stride, width);
+        throw new IllegalArgumentException("not a CUDA tensor: " + a.getClass().getName());
+    }
+
+    static DeviceIndices indices(Indices i) {
+        if (i instanceof DeviceIndices d) {
+            return d;
+        }
+        throw new IllegalArgumentException("not CUDA indices: " + i.getClass().getName());
+    }
+
+    static DeviceWeight cuda(LinearWeight w) {
+        if (w instanceof DeviceWeight d) {
+            return d;
+        }
+        throw new IllegalArgumentException("not a CUDA weight: " + w.name() + " (" + w.getClass().getName() + ")");
+    }
+
+    static DeviceWeight.Bf16 bf16(LinearWeight w, String op) {
+        if (cuda(w) instanceof DeviceWeight.Bf16 b) {
+            return b;
+        }
+        throw new IllegalArgumentException(op + " need a BF16 weight, got " + w.name());
+    }
+
+    private static void checkProduct(LinearWeight w, DeviceTensor x, DeviceTensor y) {
+        if (x.cols() != w.cols() || x.rows() != y.rows()) {
+            throw new IllegalArgumentException(w.name() + " [" + w.rows() + ", " + w.cols() + "]: x is [" + x.rows()
+                    + ", " + x.cols() + "], y is [" + y.rows() + ", " + y.cols() + "]");
         }
     }
 
-    private void getRows(long at, float[] dst, int off, int stride, int n, int width) {
-        if (stride == width) {
-            staging.getFloats(at, dst, off, n * width);
-            return;
+    private static void checkHeads(DeviceWeight.Bf16 b, int heads, int headRows, int row0, int rows) {
+        if (heads <= 0 || row0 < 0 || rows < 0 || row0 + rows > headRows || (long) heads * headRows > b.rows()) {
+            throw new IllegalArgumentException(b.name() + ": " + heads + " heads of " + headRows + " rows, band "
+                    + row0 + "+" + rows + " do not fit " + b.rows() + " rows");
         }
-        for (int t = 0; t < n; t++) {
-            staging.getFloats(at + 4L * t * width, dst, off + t * stride, width);
+    }
+
+    private static void checkHeadRows(DeviceTensor x, DeviceTensor y, long xCols, long yCols, LinearWeight w) {
+        if (x.rows() != y.rows() || x.cols() < xCols || y.cols() < yCols) {
+            throw new IllegalArgumentException(w.name() + " per head: x is [" + x.rows() + ", " + x.cols()
+                    + "], needs " + xCols + " columns; y is [" + y.rows() + ", " + y.cols() + "], needs " + yCols);
+        }
+    }
+
+    private static void checkRowMap(DeviceTensor src, DeviceIndices rows, DeviceTensor dst, int mapped) {
+        if (src.cols() != dst.cols() || rows.length() != mapped) {
+            throw new IllegalArgumentException(rows.length() + " row indices between [" + src.rows() + ", "
+                    + src.cols() + "] and [" + dst.rows() + ", " + dst.cols() + "]");
+        }
+        int bound = src.rows() == mapped ? dst.rows() : src.rows();
+        for (int i = 0; i < rows.length(); i++) {
+            Objects.checkIndex(rows.get(i), bound);
         }
     }
 }

@@ -208,4 +208,36 @@ public final class DeviceOps {
         require(temperature > 0 && topP > 0 && topP <= 1, "top-p sampling: temperature " + temperature + " > 0, top_p " + topP + " in (0, 1]");
         ctx.launch(KernelName.SAMPLE_TOP_P, Geometries.perRow(rows, 1024), logits, vocab, temperature, topP, u, out);
     }
+
+    // ---- row moves and strided element-wise ops over backend-owned tensors (rows.cuh) -------------------------
+
+    /** {@code dst[i] = src[rows[i]]} for {@code n} rows of {@code cols}. */
+    public void gatherRows(DeviceBuffer src, int srcStride, DeviceBuffer rows, int n, DeviceBuffer dst, int dstStride,
+                           int cols) {
+        ctx.launch(KernelName.GATHER_ROWS, Geometries.perRow(n, 128), src, srcStride, rows, dst, dstStride, cols);
+    }
+
+    /** {@code dst[rows[i]] = src[i]} for {@code n} rows of {@code cols}. */
+    public void scatterRows(DeviceBuffer src, int srcStride, DeviceBuffer rows, int n, DeviceBuffer dst, int dstStride,
+                            int cols) {
+        ctx.launch(KernelName.SCATTER_ROWS, Geometries.perRow(n, 128), src, srcStride, rows, dst, dstStride, cols);
+    }
+
+    /** {@code dst[rows[i]] += scale[i] · src[i]}, in order of {@code i}. */
+    public void scatterAddScaled(DeviceBuffer src, int srcStride, DeviceBuffer rows, DeviceBuffer scale, int n,
+                                 DeviceBuffer dst, int dstStride, int cols) {
+        ctx.launch(KernelName.SCATTER_ADD_SCALED, LaunchGeometry.of((cols + 127) / 128, 128), src, srcStride, rows,
+                scale, n, dst, dstStride, cols);
+    }
+
+    /** {@code out = silu(gate) ⊙ up} over {@code rows} strided rows. */
+    public void siluMulRows(DeviceBuffer gate, int gStride, DeviceBuffer up, int uStride, DeviceBuffer out, int oStride,
+                            int rows, int cols) {
+        ctx.launch(KernelName.SILU_MUL_ROWS, Geometries.perRow(rows, 256), gate, gStride, up, uStride, out, oStride, cols);
+    }
+
+    /** {@code y += x} over {@code rows} strided rows. */
+    public void addRows(DeviceBuffer x, int xStride, DeviceBuffer y, int yStride, int rows, int cols) {
+        ctx.launch(KernelName.ADD_ROWS, Geometries.perRow(rows, 256), x, xStride, y, yStride, cols);
+    }
 }

@@ -30,7 +30,12 @@ public enum KernelName {
     SAMPLE_TOP_P,
     FILL_RANDOM_U32,
     FILL_RANDOM_BF16,
-    COPY_U4;
+    COPY_U4,
+    GATHER_ROWS,
+    SCATTER_ROWS,
+    SCATTER_ADD_SCALED,
+    SILU_MUL_ROWS,
+    ADD_ROWS;
 
     /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
     public String symbol() {

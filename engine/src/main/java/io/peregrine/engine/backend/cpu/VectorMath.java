@@ -33,7 +33,27 @@ final class VectorMath {
      * kernel — and a seeded request could sample another token depending on how warm the JVM was.
      */
     static float sumLanes(FloatVector v) {
-        for (int h = L / 2; h > 0; h >>= 1) {
+        // spelled out per width with constant lane indices: slice(h) is not intrinsified for every shape (512-bit
+        // vectors box a fresh vector per call), lane extraction is
+        return switch (L) {
+            case 16 -> sum8(v.lane(0) + v.lane(8), v.lane(1) + v.lane(9), v.lane(2) + v.lane(10), v.lane(3) + v.lane(11),
+                    v.lane(4) + v.lane(12), v.lane(5) + v.lane(13), v.lane(6) + v.lane(14), v.lane(7) + v.lane(15));
+            case 8 -> sum8(v.lane(0), v.lane(1), v.lane(2), v.lane(3), v.lane(4), v.lane(5), v.lane(6), v.lane(7));
+            case 4 -> (v.lane(0) + v.lane(2)) + (v.lane(1) + v.lane(3));
+            case 2 -> v.lane(0) + v.lane(1);
+            case 1 -> v.lane(0);
+            default -> sliced(v);
+        };
+    }
+
+    /** Lanes 0..7 summed at stride 4, then 2, then 1. */
+    private static float sum8(float a0, float a1, float a2, float a3, float a4, float a5, float a6, float a7) {
+        return ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
+    }
+
+    /** The same order for any width. */
+    static float sliced(FloatVector v) {
+        for (int h = v.length() / 2; h > 0; h >>= 1) {
             v = v.add(v.slice(h));
         }
         return v.lane(0);
@@ -102,15 +122,19 @@ final class VectorMath {
     }
 
     static void siluMul(float[] gate, float[] up, float[] out, int n) {
+        siluMul(gate, 0, up, 0, out, 0, n);
+    }
+
+    static void siluMul(float[] gate, int gOff, float[] up, int uOff, float[] out, int oOff, int n) {
         FloatVector one = FloatVector.broadcast(F, 1f);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, i);
+            FloatVector g = FloatVector.fromArray(F, gate, gOff + i);
             FloatVector sig = one.div(g.neg().lanewise(VectorOperators.EXP).add(one));
-            g.mul(sig).mul(FloatVector.fromArray(F, up, i)).intoArray(out, i);
+            g.mul(sig).mul(FloatVector.fromArray(F, up, uOff + i)).intoArray(out, oOff + i);
         }
         for (; i < n; i++) {
-            out[i] = silu(gate[i]) * up[i];
+            out[oOff + i] = silu(gate[gOff + i]) * up[uOff + i];
         }
     }
 
@@ -126,7 +150,11 @@ final class VectorMath {
 
     /** Interleaved-pair rotation; 32 pairs per head is too short for vectors to pay, so this is scalar only. */
     static void ropeInterleaved(float[] x, int off, int pos, float[] invFreq, float mscale) {
-        for (int i = 0; i < invFreq.length; i++) {
+        ropeInterleaved(x, off, pos, invFreq, invFreq.length, mscale);
+    }
+
+    static void ropeInterleaved(float[] x, int off, int pos, float[] invFreq, int pairs, float mscale) {
+        for (int i = 0; i < pairs; i++) {
             float angle = pos * invFreq[i];
             float c = (float) Math.cos(angle) * mscale;
             float s = (float) Math.sin(angle) * mscale;

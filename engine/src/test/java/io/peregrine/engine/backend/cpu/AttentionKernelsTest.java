@@ -1,5 +1,8 @@
 package io.peregrine.engine.backend.cpu;
 
+import io.peregrine.engine.backend.HostIndices;
+import io.peregrine.engine.backend.HostTensor;
+
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -50,7 +53,10 @@ class AttentionKernelsTest {
             }
         }
         float[] naive = new float[tokens * heads * vDim];
-        BACKEND.attentionNaive(q, tokens, startPos, kv, kPe, heads, nope, rope, vDim, scale, naive);
+        BACKEND.attentionNaive(new HostTensor(q, 0, tokens, heads * (nope + rope), heads * (nope + rope)), startPos,
+                new HostTensor(kv, 0, positions, heads * (nope + vDim), heads * (nope + vDim)),
+                new HostTensor(kPe, 0, positions, rope, rope), heads, nope, rope, vDim, scale,
+                new HostTensor(naive, 0, tokens, heads * vDim, heads * vDim));
         float[] naiveScalar = new float[naive.length];
         float[] scores = new float[positions];
         for (int t = 0; t < tokens; t++) {
@@ -73,8 +79,11 @@ class AttentionKernelsTest {
             }
             int count = startPos + t + 1;
             float[] oLat = new float[heads * rank];
-            BACKEND.attentionAbsorbed(qLat, 0, q, t * heads * (nope + rope) + nope, nope + rope, heads, rank, rope, slab,
-                    slots, count, scale, oLat, 0);
+            BACKEND.attentionAbsorbed(new HostTensor(qLat, 0, 1, heads * rank, heads * rank),
+                    new HostTensor(q, t * heads * (nope + rope) + nope, 1, heads * (nope + rope) - nope, heads * (nope + rope)),
+                    nope + rope, heads, new HostTensor(slab, 0, positions + 5, width, width),
+                    new HostIndices(slots, 0, positions), new HostIndices(new int[] {0, count}, 0, 2), scale,
+                    new HostTensor(oLat, 0, 1, heads * rank, heads * rank));
             float[] oLatScalar = new float[heads * rank];
             float[] sc = new float[count];
             for (int h = 0; h < heads; h++) {

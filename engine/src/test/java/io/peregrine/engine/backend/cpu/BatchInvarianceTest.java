@@ -3,7 +3,9 @@ package io.peregrine.engine.backend.cpu;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import io.peregrine.engine.backend.HostTensor;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.Product;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -36,10 +38,9 @@ class BatchInvarianceTest {
         float[][] alone = alone(INVARIANT, w, x, maxN);
         for (int n = 2; n <= maxN; n++) {
             float[] y = new float[n * rows];
-            INVARIANT.matmul(w, Arrays.copyOf(x, n * cols), n, y);
+            INVARIANT.matmul(w, dense(Arrays.copyOf(x, n * cols), n, cols), dense(y, n, rows));
             float[] z = new float[n * rows];
-            INVARIANT.matmulAll(new LinearWeight[] {w}, new float[][] {Arrays.copyOf(x, n * cols)}, new int[] {n},
-                    new float[][] {z});
+            INVARIANT.matmulAll(java.util.List.of(new Product(w, dense(Arrays.copyOf(x, n * cols), n, cols), dense(z, n, rows))));
             for (int t = 0; t < n; t++) {
                 assertArrayEquals(alone[t], Arrays.copyOfRange(y, t * rows, (t + 1) * rows), kind + " token " + t + " of " + n);
                 assertArrayEquals(alone[t], Arrays.copyOfRange(z, t * rows, (t + 1) * rows), kind + " matmulAll " + t + " of " + n);
@@ -56,7 +57,7 @@ class BatchInvarianceTest {
         float[] x = RandomWeights.floats(rnd, 4 * cols);
         float[][] alone = alone(TILED, w, x, 4);
         float[] y = new float[4 * rows];
-        TILED.matmul(w, x, 4, y);
+        TILED.matmul(w, dense(x, 4, cols), dense(y, 4, rows));
         boolean same = true;
         for (int t = 0; t < 4; t++) {
             same &= Arrays.equals(alone[t], Arrays.copyOfRange(y, t * rows, (t + 1) * rows));
@@ -72,8 +73,12 @@ class BatchInvarianceTest {
         int cols = w.cols();
         float[][] out = new float[n][w.rows()];
         for (int t = 0; t < n; t++) {
-            b.matmul(w, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, out[t]);
+            b.matmul(w, dense(Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, cols), dense(out[t], 1, w.rows()));
         }
         return out;
+    }
+
+    private static HostTensor dense(float[] a, int rows, int cols) {
+        return new HostTensor(a, 0, rows, cols, cols);
     }
 }

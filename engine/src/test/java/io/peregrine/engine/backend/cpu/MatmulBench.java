@@ -37,6 +37,8 @@ public class MatmulBench {
     private LinearWeight[] copies;
     private float[] x;
     private float[] y;
+    private io.peregrine.engine.backend.HostTensor xt;
+    private io.peregrine.engine.backend.HostTensor yt;
     private int next;
 
     @Setup(Level.Trial)
@@ -52,6 +54,8 @@ public class MatmulBench {
         }
         x = RandomWeights.floats(rnd, tokens * s.cols());
         y = new float[tokens * s.rows()];
+        xt = new io.peregrine.engine.backend.HostTensor(x, 0, tokens, s.cols(), s.cols());
+        yt = new io.peregrine.engine.backend.HostTensor(y, 0, tokens, s.rows(), s.rows());
     }
 
     @TearDown(Level.Trial)
@@ -63,7 +67,7 @@ public class MatmulBench {
     public float matmul() {
         LinearWeight w = copies[next];
         next = next + 1 == copies.length ? 0 : next + 1;
-        backend.matmul(w, x, tokens, y);
+        backend.matmul(w, xt, yt);
         return y[0];
     }
 

@@ -3,7 +3,9 @@ package io.peregrine.engine.backend.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.peregrine.engine.backend.HostTensor;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
 import java.util.Random;
@@ -37,7 +39,7 @@ class MatmulKernelsTest {
         int band = rows - row0;
         int yStride = band + 2;
         float[] y = new float[n * yStride + 1];
-        BACKEND.matmul(w, row0, band, x, 0, xStride, n, y, 1, yStride);
+        BACKEND.matmul(w, row0, new HostTensor(x, 0, n, cols, xStride), new HostTensor(y, 1, n, band, yStride));
         float[] expected = new float[y.length];
         Bf16Kernels.matmulScalar(t.data(), cols, row0, band, x, 0, xStride, n, expected, 1, yStride);
         float[] mag = new float[y.length];
@@ -55,7 +57,8 @@ class MatmulKernelsTest {
         LinearWeight w = BACKEND.upload(t);
         float[] x = RandomWeights.floats(rnd, rows + 5);
         float[] y = new float[cols + 4];
-        BACKEND.matmulTransposed(w, 2, rows, x, 5 - 0, y, 4);
+        BACKEND.matmulHeadsTransposed(w, 1, rows + 2, 2, rows, new HostTensor(x, 5, 1, rows, rows), rows,
+                new HostTensor(y, 4, 1, cols, cols));
         float[] expected = new float[cols + 4];
         Bf16Kernels.matmulTransposedScalar(t.data(), cols, 2, rows, x, 5, expected, 4);
         float[] mag = new float[cols + 4];
@@ -73,7 +76,7 @@ class MatmulKernelsTest {
         int xStride = cols + 1;
         float[] x = RandomWeights.floats(rnd, n * xStride);
         float[] y = new float[n * rows];
-        BACKEND.matmul(w, 0, rows, x, 0, xStride, n, y, 0, rows);
+        BACKEND.matmul(w, new HostTensor(x, 0, n, cols, xStride), new HostTensor(y, 0, n, rows, rows));
         float[] expected = new float[n * rows];
         Int4Kernels.matmulScalar(q, x, 0, xStride, n, expected, 0, rows);
         float[] mag = new float[n * rows];
@@ -93,62 +96,23 @@ class MatmulKernelsTest {
             xs[i] = RandomWeights.floats(rnd, ns[i] * ws[i].cols());
             ys[i] = new float[ns[i] * ws[i].rows()];
         }
-        BACKEND.matmulAll(ws, xs, ns, ys);
+        java.util.List<Product> products = new java.util.ArrayList<>();
+        for (int i = 0; i < ws.length; i++) {
+            products.add(new Product(ws[i], dense(xs[i], ns[i], ws[i].cols()), dense(ys[i], ns[i], ws[i].rows())));
+        }
+        BACKEND.matmulAll(products);
         for (int i = 0; i < ws.length; i++) {
             float[] expected = new float[ys[i].length];
-            BACKEND.matmul(ws[i], xs[i], ns[i], expected);
+            BACKEND.matmul(ws[i], dense(xs[i], ns[i], ws[i].cols()), dense(expected, ns[i], ws[i].rows()));
             // not bit-exact: reduceLanes may sum in a different order before and after C2 compiles it
             Close.assertClose(expected, ys[i], rowMagnitude(xs[i], ns[i], ws[i]), "product " + i);
         }
         assertThrows(IllegalArgumentException.class,
-                () -> BACKEND.matmulAll(ws, new float[1][], ns, ys));
+                () -> new Product(ws[0], dense(xs[1], ns[1], ws[1].cols()), dense(ys[0], ns[0], ws[0].rows())));
     }
 
-    @Test
-    void perHeadProductsEqualTheGenericLoop() {
-        Random rnd = new Random(9);
-        int heads = 5;
-        int headRows = 24;
-        int cols = 40;
-        LinearWeight w = BACKEND.upload(RandomWeights.bf16(rnd, heads * headRows, cols));
-        io.peregrine.engine.backend.Backend generic = new io.peregrine.engine.backend.Backend() {
-            public String name() { return "generic"; }
-            public void close() {}
-            public LinearWeight upload(Tensor t) { throw new UnsupportedOperationException(); }
-            public LinearWeight upload(Int4Group32 q) { throw new UnsupportedOperationException(); }
-            public void matmul(LinearWeight a, int r0, int rows, float[] x, int xo, int xs, int n, float[] y, int yo, int ys) {
-                BACKEND.matmul(a, r0, rows, x, xo, xs, n, y, yo, ys);
-            }
-            public void matmulTransposed(LinearWeight a, int r0, int rows, float[] x, int xo, float[] y, int yo) {
-                BACKEND.matmulTransposed(a, r0, rows, x, xo, y, yo);
-            }
-            public void rmsNorm(float[] x, int a, int b, int c, int d, float[] e, float f, float[] g, int h, int i) {}
-            public void ropeInterleaved(float[] x, int off, int pos, float[] f, float m) {}
-            public void siluMul(float[] g, float[] u, float[] o, int len) {}
-            public void axpy(float a, float[] x, int xo, float[] y, int yo, int len) {}
-            public void attentionNaive(float[] q, int t, int s, float[] kv, float[] kp, int h, int n, int r, int v, float sc, float[] o) {}
-            public void attentionAbsorbed(float[] a, int b, float[] c, int d, int e, int f, int g, int h, float[] i, int[] j, int k, float l, float[] m, int n) {}
-        };
-        // transposed: 10 rows per head starting at row 3, x per head strided by 12
-        float[] x = RandomWeights.floats(rnd, 1 + heads * 12);
-        float[] y1 = new float[2 + heads * cols];
-        float[] y2 = new float[2 + heads * cols];
-        BACKEND.matmulHeads(w, true, heads, headRows, 3, 10, x, 1, 12, y1, 2, cols);
-        generic.matmulHeads(w, true, heads, headRows, 3, 10, x, 1, 12, y2, 2, cols);
-        float[] m1 = new float[y1.length];
-        java.util.Arrays.fill(m1, 10 * 10 * 3);
-        Close.assertClose(y2, y1, m1, "transposed heads");
-        // plain: rows 14..23 of each head against a per-head input of cols
-        float[] xs = RandomWeights.floats(rnd, heads * cols);
-        float[] z1 = new float[heads * 10];
-        float[] z2 = new float[heads * 10];
-        BACKEND.matmulHeads(w, false, heads, headRows, 14, 10, xs, 0, cols, z1, 0, 10);
-        generic.matmulHeads(w, false, heads, headRows, 14, 10, xs, 0, cols, z2, 0, 10);
-        float[] m2 = new float[z1.length];
-        java.util.Arrays.fill(m2, 10 * cols * 3);
-        Close.assertClose(z2, z1, m2, "heads");
-        assertThrows(IllegalArgumentException.class,
-                () -> BACKEND.matmulHeads(w, false, heads, headRows, 20, 10, xs, 0, cols, z1, 0, 10));
+    private static HostTensor dense(float[] a, int rows, int cols) {
+        return new HostTensor(a, 0, rows, cols, cols);
     }
 
     /** Σ|x| of each token times 10, a bound on |W| for these random weights (|gaussian| < 10, |int4| < 1). */
@@ -169,13 +133,16 @@ class MatmulKernelsTest {
         Int4Group32 q = RandomWeights.int4(new Random(1), 4, 32);
         LinearWeight w = BACKEND.upload(q);
         assertThrows(IllegalArgumentException.class,
-                () -> BACKEND.matmul(w, 1, 2, new float[32], 0, 32, 1, new float[2], 0, 2));
+                () -> BACKEND.matmul(w, 1, dense(new float[32], 1, 32), dense(new float[2], 1, 2)));
     }
 
     @Test
     void activationsThatDoNotFitAreRejected() {
         LinearWeight w = BACKEND.upload(RandomWeights.bf16(new Random(2), 4, 8));
-        assertThrows(IndexOutOfBoundsException.class, () -> BACKEND.matmul(w, new float[15], 2, new float[8]));
+        assertThrows(IndexOutOfBoundsException.class, () -> dense(new float[15], 2, 8));
+        assertThrows(IndexOutOfBoundsException.class, () -> BACKEND.matmul(w, dense(new float[16], 2, 8), dense(new float[10], 2, 5)));
+        assertThrows(IllegalArgumentException.class, () -> BACKEND.matmul(w, dense(new float[14], 2, 7), dense(new float[8], 2, 4)));
+        assertThrows(IllegalArgumentException.class, () -> BACKEND.matmul(w, dense(new float[16], 2, 8), dense(new float[12], 3, 4)));
     }
 
     private static Tensor absBf16(Tensor t) {

@@ -38,7 +38,8 @@ class OnnxMatMulNBitsOracleTest {
 
         float[] ours = new float[n * rows];
         LinearWeight w = BACKEND.upload(q);
-        BACKEND.matmul(w, x, n, ours);
+        BACKEND.matmul(w, new io.peregrine.engine.backend.HostTensor(x, 0, n, w.cols(), w.cols()),
+                new io.peregrine.engine.backend.HostTensor(ours, 0, n, w.rows(), w.rows()));
 
         float[] oracle = runOnnx(q, x, n);
         // |Σ w x| ≤ Σ |w||x|; the fp32 reorder error is far below 1e-5 of the latter.

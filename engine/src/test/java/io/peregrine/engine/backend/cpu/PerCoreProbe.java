@@ -46,7 +46,8 @@ public final class PerCoreProbe {
                         long c0 = MX.getCurrentThreadCpuTime();
                         int ops = tokens == 1 ? 2 * n : n / 2 + 1;
                         for (int k = 0; k < ops; k++) {
-                            backend.matmul(ws[k % n], x, tokens, y);
+                            backend.matmul(ws[k % n], new io.peregrine.engine.backend.HostTensor(x, 0, tokens, ws[k % n].cols(), ws[k % n].cols()),
+                                    new io.peregrine.engine.backend.HostTensor(y, 0, tokens, ws[k % n].rows(), ws[k % n].rows()));
                         }
                         double kern = ops * (double) shape.bytes() / ((MX.getCurrentThreadCpuTime() - c0) / 1e9) / 1e9;
                         double probe = probe();

@@ -1,0 +1,115 @@
+package io.peregrine.engine.model;
+
+import io.peregrine.engine.backend.Activation;
+import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.checkpoint.CheckpointException;
+import io.peregrine.engine.checkpoint.DType;
+import io.peregrine.engine.checkpoint.Int4Group32;
+import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.config.TextConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The text decoder's weights bound to a backend (BF16 in place on the CPU, INT4 repacked once, everything on the
+ * device for CUDA), each checked against the config's shape.
+ */
+record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation finalNorm, LinearWeight lmHead) {
+
+    static KimiWeights load(Checkpoint ck, Backend backend, Consumer<WeightProgress> progress) {
+        TextConfig c = ck.config().text();
+        if (c.nRoutedExperts() > 0 && !"sigmoid".equals(c.scoringFunc())) {
+            throw new CheckpointException("scoring_func '" + c.scoringFunc() + "' is not supported (sigmoid only)");
+        }
+        String root = ck.has("language_model.model.embed_tokens.weight") ? "language_model." : "";
+        String m = root + "model.";
+        Tensor embed = ck.tensor(m + "embed_tokens.weight");
+        if (embed.dtype() != DType.BF16 || embed.rank() != 2 || embed.dim(0) != c.vocabSize() || embed.dim(1) != c.hiddenSize()) {
+            throw new CheckpointException("embed_tokens.weight: expected BF16[" + c.vocabSize() + ", " + c.hiddenSize()
+                    + "], got " + embed);
+        }
+        Loader l = new Loader(ck, backend);
+        TextWeightBytes sizes = TextWeightBytes.of(ck, root, c.numHiddenLayers());
+        long start = System.nanoTime();
+        long bytesDone = 0;
+        List<LayerWeights> layers = new ArrayList<>();
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            String p = m + "layers." + i + ".";
+            LayerWeights.Attention attn = l.attention(p + "self_attn.", c);
+            LayerWeights.FeedForward ffn;
+            if (c.isMoeLayer(i)) {
+                String g = p + "mlp.gate.";
+                List<LayerWeights.Dense> experts = new ArrayList<>();
+                for (int e = 0; e < c.nRoutedExperts(); e++) {
+                    experts.add(l.mlp(p + "mlp.experts." + e + ".", c.hiddenSize(), c.moeIntermediateSize()));
+                }
+                LayerWeights.Dense shared = c.nSharedExperts() > 0
+                        ? l.mlp(p + "mlp.shared_experts.", c.hiddenSize(), c.moeIntermediateSize() * c.nSharedExperts())
+                        : null;
+                ffn = new LayerWeights.Moe(l.linear(g.substring(0, g.length() - 1), c.nRoutedExperts(), c.hiddenSize()),
+                        l.hostVector(g + "e_score_correction_bias", c.nRoutedExperts()), List.copyOf(experts), shared);
+            } else {
+                ffn = l.mlp(p + "mlp.", c.hiddenSize(), c.intermediateSize());
+            }
+            layers.add(new LayerWeights(l.vector(p + "input_layernorm.weight", c.hiddenSize()),
+                    l.vector(p + "post_attention_layernorm.weight", c.hiddenSize()), attn, ffn));
+            bytesDone += sizes.layer(i);
+            progress.accept(new WeightProgress(i + 1, c.numHiddenLayers(), bytesDone, sizes.total(), System.nanoTime() - start));
+        }
+        String head = c.tieWordEmbeddings() ? m + "embed_tokens" : root + "lm_head";
+        KimiWeights w = new KimiWeights(backend.upload(embed), List.copyOf(layers),
+                l.vector(m + "norm.weight", c.hiddenSize()), l.linear(head, c.vocabSize(), c.hiddenSize()));
+        progress.accept(new WeightProgress(c.numHiddenLayers(), c.numHiddenLayers(), sizes.total(), sizes.total(),
+                System.nanoTime() - start));
+        return w;
+    }
+
+    private record Loader(Checkpoint ck, Backend b) {
+
+        LayerWeights.Attention attention(String a, TextConfig c) {
+            int qRows = c.numAttentionHeads() * c.qkHeadDim();
+            boolean lora = c.qLoraRank() > 0;
+            return new LayerWeights.Attention(
+                    lora ? null : linear(a + "q_proj", qRows, c.hiddenSize()),
+                    lora ? linear(a + "q_a_proj", c.qLoraRank(), c.hiddenSize()) : null,
+                    lora ? vector(a + "q_a_layernorm.weight", c.qLoraRank()) : null,
+                    lora ? linear(a + "q_b_proj", qRows, c.qLoraRank()) : null,
+                    linear(a + "kv_a_proj_with_mqa", c.kvCacheWidth(), c.hiddenSize()),
+                    vector(a + "kv_a_layernorm.weight", c.kvLoraRank()),
+                    linear(a + "kv_b_proj", c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
+                    linear(a + "o_proj", c.hiddenSize(), c.numAttentionHeads() * c.vHeadDim()));
+        }
+
+        LayerWeights.Dense mlp(String p, int hidden, int inter) {
+            return new LayerWeights.Dense(linear(p + "gate_proj", inter, hidden), linear(p + "up_proj", inter, hidden),
+                    linear(p + "down_proj", hidden, inter));
+        }
+
+        /** A BF16 {@code module.weight} or a pack-quantized {@code module.weight_packed}, checked against the config's shape. */
+        LinearWeight linear(String module, int rows, int cols) {
+            LinearWeight w = ck.has(module + ".weight_packed")
+                    ? b.upload(Int4Group32.of(ck, module))
+                    : b.upload(ck.tensor(module + ".weight"));
+            if (w.rows() != rows || w.cols() != cols) {
+                throw new CheckpointException(module + ": shape [" + w.rows() + ", " + w.cols() + "], config implies ["
+                        + rows + ", " + cols + "]");
+            }
+            return w;
+        }
+
+        Activation vector(String name, int len) {
+            return b.vector(hostVector(name, len));
+        }
+
+        float[] hostVector(String name, int len) {
+            Tensor t = ck.tensor(name);
+            if (t.numel() != len) {
+                throw new CheckpointException(name + ": " + t.numel() + " values, config implies " + len);
+            }
+            return t.toFloatArray();
+        }
+    }
+}

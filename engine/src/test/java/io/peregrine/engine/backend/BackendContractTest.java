@@ -1,0 +1,538 @@
+package io.peregrine.engine.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.peregrine.engine.checkpoint.DType;
+import io.peregrine.engine.checkpoint.Int4Group32;
+import io.peregrine.engine.checkpoint.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every {@link Backend} operation against a plain scalar reference written here (double accumulation, the
+ * definitions and nothing else), on odd row counts, token counts around tile sizes, strided views at an offset
+ * (every tensor is a window into a larger one) and batches that mix sequence lengths. It runs for every usable
+ * backend on the class path (and its batch-invariant twin): the CPU backend always; the CUDA backend too where the
+ * kernels module runs it on a machine with a device. Tolerance: {@value #REL} of the sum of the terms' magnitudes,
+ * the fp32 bound any summation order meets.
+ */
+class BackendContractTest {
+    static final double REL = 1e-4;
+
+    static Stream<Named<Supplier<Backend>>> backends() {
+        List<Named<Supplier<Backend>>> all = new ArrayList<>();
+        for (BackendProvider p : Backends.providers()) {
+            if (p.unavailableReason().isPresent()) {
+                continue;
+            }
+            all.add(Named.of(p.name(), p::create));
+            try (Backend b = p.createBatchInvariant()) {
+                all.add(Named.of(p.name() + " batch-invariant", p::createBatchInvariant));
+            } catch (UnsupportedOperationException e) {
+                // no such mode: nothing more to check
+            }
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void bf16ProductsOverARowBand(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(1);
+            for (int[] s : new int[][] {{1, 8, 1}, {7, 40, 3}, {33, 136, 4}, {65, 1032, 5}, {300, 256, 9}}) {
+                int rows = s[0], cols = s[1], n = s[2];
+                Tensor t = bf16(rnd, rows, cols);
+                LinearWeight w = b.upload(t);
+                int row0 = rows / 3;
+                int band = rows - row0;
+                float[] x = floats(rnd, n * cols);
+                Activation y = window(b, n, band);
+                b.matmul(w, row0, put(b, x, n, cols), y);
+                double[][] ref = new double[2][n * band];
+                for (int tk = 0; tk < n; tk++) {
+                    for (int r = 0; r < band; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            double p = bf16(t, row0 + r, c) * x[tk * cols + c];
+                            ref[0][tk * band + r] += p;
+                            ref[1][tk * band + r] += Math.abs(p);
+                        }
+                    }
+                }
+                close(ref, get(b, y), "bf16 " + rows + "x" + cols + " n=" + n);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void int4Products(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(2);
+            for (int[] s : new int[][] {{1, 32, 1}, {7, 64, 4}, {33, 224, 5}, {65, 2048, 1}, {130, 512, 9}}) {
+                int rows = s[0], cols = s[1], n = s[2];
+                Int4Group32 q = int4(rnd, rows, cols);
+                LinearWeight w = b.upload(q);
+                float[] x = floats(rnd, n * cols);
+                Activation y = window(b, n, rows);
+                b.matmul(w, put(b, x, n, cols), y);
+                close(product(q, x, n), get(b, y), "int4 " + rows + "x" + cols + " n=" + n);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void aBatchOfProductsEqualsEachAlone(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(3);
+            Object[] weights = {int4(rnd, 96, 256), bf16(rnd, 77, 136), int4(rnd, 5, 64), bf16(rnd, 300, 64), bf16(rnd, 9, 32)};
+            int[] ns = {1, 3, 0, 6, 13};
+            List<Product> products = new ArrayList<>();
+            List<double[][]> refs = new ArrayList<>();
+            for (int i = 0; i < weights.length; i++) {
+                LinearWeight w = weights[i] instanceof Tensor t ? b.upload(t) : b.upload((Int4Group32) weights[i]);
+                float[] x = floats(rnd, ns[i] * w.cols());
+                products.add(new Product(w, put(b, x, ns[i], w.cols()), window(b, ns[i], w.rows())));
+                refs.add(weights[i] instanceof Tensor t ? product(t, x, ns[i]) : product((Int4Group32) weights[i], x, ns[i]));
+            }
+            b.matmulAll(products);
+            for (int i = 0; i < products.size(); i++) {
+                close(refs.get(i), get(b, products.get(i).y()), "product " + i + " of the batch");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void perHeadProductsBothWays(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(4);
+            int heads = 5, headRows = 24, cols = 40, n = 3;
+            Tensor t = bf16(rnd, heads * headRows, cols);
+            LinearWeight w = b.upload(t);
+            // W_UV-like: rows 14..23 of each head times that head's slice of x
+            int row0 = 14, rows = 10;
+            float[] x = floats(rnd, n * heads * cols);
+            Activation y = window(b, n, heads * rows);
+            b.matmulHeads(w, heads, headRows, row0, rows, put(b, x, n, heads * cols), y);
+            double[][] ref = new double[2][n * heads * rows];
+            for (int tk = 0; tk < n; tk++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            double p = bf16(t, h * headRows + row0 + r, c) * x[tk * heads * cols + h * cols + c];
+                            ref[0][tk * heads * rows + h * rows + r] += p;
+                            ref[1][tk * heads * rows + h * rows + r] += Math.abs(p);
+                        }
+                    }
+                }
+            }
+            close(ref, get(b, y), "heads");
+            // W_UK-like: x per head is rows 0..9 of a 12-wide head slice; y per head is every column
+            int stride = 12;
+            int band = 10;
+            float[] xq = floats(rnd, n * heads * stride);
+            Activation yq = window(b, n, heads * cols);
+            b.matmulHeadsTransposed(w, heads, headRows, 3, band, put(b, xq, n, heads * stride), stride, yq);
+            double[][] refT = new double[2][n * heads * cols];
+            for (int tk = 0; tk < n; tk++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int c = 0; c < cols; c++) {
+                        for (int r = 0; r < band; r++) {
+                            double p = xq[tk * heads * stride + h * stride + r] * bf16(t, h * headRows + 3 + r, c);
+                            refT[0][tk * heads * cols + h * cols + c] += p;
+                            refT[1][tk * heads * cols + h * cols + c] += Math.abs(p);
+                        }
+                    }
+                }
+            }
+            close(refT, get(b, yq), "transposed heads");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void rowWiseAndElementWise(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(5);
+            int n = 5, dim = 68;
+            float[] x = floats(rnd, n * dim);
+            float[] g = floats(rnd, dim);
+            Activation out = window(b, n, dim);
+            b.rmsNorm(put(b, x, n, dim), b.vector(g), 1e-6f, out);
+            double[][] ref = new double[2][n * dim];
+            for (int t = 0; t < n; t++) {
+                double ss = 0;
+                for (int c = 0; c < dim; c++) {
+                    ss += (double) x[t * dim + c] * x[t * dim + c];
+                }
+                double inv = 1 / Math.sqrt(ss / dim + 1e-6);
+                for (int c = 0; c < dim; c++) {
+                    ref[0][t * dim + c] = x[t * dim + c] * inv * g[c];
+                    ref[1][t * dim + c] = Math.abs(ref[0][t * dim + c]) * 4;
+                }
+            }
+            close(ref, get(b, out), "rmsNorm");
+
+            float[] up = floats(rnd, n * dim);
+            Activation s = window(b, n, dim);
+            b.siluMul(put(b, x, n, dim), put(b, up, n, dim), s);
+            double[][] refS = new double[2][n * dim];
+            for (int i = 0; i < n * dim; i++) {
+                refS[0][i] = x[i] / (1 + Math.exp(-x[i])) * up[i];
+                refS[1][i] = Math.abs(refS[0][i]) * 4;
+            }
+            close(refS, get(b, s), "siluMul");
+
+            Activation acc = put(b, up, n, dim);
+            b.add(put(b, x, n, dim), acc);
+            double[][] refA = new double[2][n * dim];
+            for (int i = 0; i < n * dim; i++) {
+                refA[0][i] = (double) x[i] + up[i];
+                refA[1][i] = Math.abs(x[i]) + Math.abs(up[i]);
+            }
+            close(refA, get(b, acc), "add");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void ropeRotatesEveryHeadAtItsTokensPosition(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(6);
+            int n = 3, heads = 3, headStride = 12, nope = 4, pairs = 4, width = heads * headStride;
+            float[] x = floats(rnd, n * width);
+            float[] inv = new float[pairs];
+            for (int i = 0; i < pairs; i++) {
+                inv[i] = (float) Math.pow(10000, -2.0 * i / (2 * pairs));
+            }
+            int[] pos = {0, 17, 4093};
+            Activation t = put(b, x, n, width);
+            b.ropeInterleaved(t.cols(nope, width - nope), heads, headStride, indices(b, pos), b.vector(inv), 1.25f);
+            double[][] ref = new double[2][n * width];
+            for (int i = 0; i < n * width; i++) {
+                ref[0][i] = x[i];
+                ref[1][i] = Math.abs(x[i]) * 4;
+            }
+            for (int tk = 0; tk < n; tk++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int i = 0; i < pairs; i++) {
+                        int at = tk * width + h * headStride + nope + 2 * i;
+                        double angle = (float) (pos[tk] * inv[i]);
+                        double c = Math.cos(angle) * 1.25, sn = Math.sin(angle) * 1.25;
+                        ref[0][at] = x[at] * c - x[at + 1] * sn;
+                        ref[0][at + 1] = x[at] * sn + x[at + 1] * c;
+                    }
+                }
+            }
+            close(ref, get(b, t), "rope");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void rowMovesAndEmbedding(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(7);
+            int vocab = 50, dim = 40;
+            Tensor table = bf16(rnd, vocab, dim);
+            int[] ids = {3, 0, 49, 3, 17};
+            Activation e = window(b, ids.length, dim);
+            b.embed(b.upload(table), indices(b, ids), e);
+            float[] got = get(b, e);
+            for (int t = 0; t < ids.length; t++) {
+                for (int c = 0; c < dim; c++) {
+                    assertEquals(bf16(table, ids[t], c), got[t * dim + c], 0f, "embedding row " + t);
+                }
+            }
+
+            int rows = 7, cols = 13;
+            float[] src = floats(rnd, rows * cols);
+            int[] pick = {6, 0, 3, 3};
+            Activation gathered = window(b, pick.length, cols);
+            b.gatherRows(put(b, src, rows, cols), indices(b, pick), gathered);
+            float[] g = get(b, gathered);
+            for (int i = 0; i < pick.length; i++) {
+                assertArrayEquals(java.util.Arrays.copyOfRange(src, pick[i] * cols, (pick[i] + 1) * cols),
+                        java.util.Arrays.copyOfRange(g, i * cols, (i + 1) * cols), "gathered row " + i);
+            }
+
+            float[] base = floats(rnd, rows * cols);
+            float[] moved = floats(rnd, 3 * cols);
+            int[] to = {5, 1, 2};
+            Activation dst = put(b, base, rows, cols);
+            b.scatterRows(put(b, moved, 3, cols), indices(b, to), dst);
+            float[] expect = base.clone();
+            for (int i = 0; i < to.length; i++) {
+                System.arraycopy(moved, i * cols, expect, to[i] * cols, cols);
+            }
+            assertArrayEquals(expect, get(b, dst), "scattered rows");
+
+            // the MoE combine: rows may repeat, added in order
+            int[] into = {2, 6, 2, 0};
+            float[] scale = {0.5f, -1.25f, 2f, 0.125f};
+            float[] parts = floats(rnd, into.length * cols);
+            Activation sum = put(b, base, rows, cols);
+            b.scatterAddScaled(put(b, parts, into.length, cols), indices(b, into), b.vector(scale), sum);
+            double[][] ref = new double[2][rows * cols];
+            for (int i = 0; i < rows * cols; i++) {
+                ref[0][i] = base[i];
+                ref[1][i] = Math.abs(base[i]);
+            }
+            for (int i = 0; i < into.length; i++) {
+                for (int c = 0; c < cols; c++) {
+                    double p = (double) scale[i] * parts[i * cols + c];
+                    ref[0][into[i] * cols + c] += p;
+                    ref[1][into[i] * cols + c] += Math.abs(p);
+                }
+            }
+            close(ref, get(b, sum), "scatter-add");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void copiesInOutAndBetweenViews(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(8);
+            float[] x = floats(rnd, 4 * 9);
+            Activation a = put(b, x, 4, 9);
+            assertArrayEquals(x, get(b, a), "copy in, copy out");
+            Activation c = window(b, 4, 9);
+            b.copy(a, c);
+            assertArrayEquals(x, get(b, c), "copy between strided views");
+            b.zero(c.rows(1, 2));
+            float[] z = get(b, c);
+            for (int i = 0; i < 36; i++) {
+                assertEquals(i >= 9 && i < 27 ? 0f : x[i], z[i], "zeroed rows 1..2 only, element " + i);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void naiveAttentionOverOneSequence(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(9);
+            int heads = 3, nope = 8, rope = 4, vDim = 8, start = 5, tokens = 4, positions = start + tokens;
+            int qk = nope + rope;
+            float scale = 0.3f;
+            float[] q = floats(rnd, tokens * heads * qk);
+            float[] kv = floats(rnd, positions * heads * (nope + vDim));
+            float[] lat = floats(rnd, positions * (16 + rope));
+            Activation kPe = put(b, lat, positions, 16 + rope).cols(16, rope);
+            Activation out = b.allocate(tokens, heads * vDim);
+            Activation kvT = b.allocate(positions, heads * (nope + vDim));
+            b.copyIn(kv, 0, kvT);
+            Activation qT = b.allocate(tokens + 2, heads * qk).rows(1, tokens);
+            b.copyIn(q, 0, qT);
+            b.attentionNaive(qT, start, kvT, kPe, heads, nope, rope, vDim, scale, out);
+            double[][] ref = new double[2][tokens * heads * vDim];
+            for (int t = 0; t < tokens; t++) {
+                for (int h = 0; h < heads; h++) {
+                    int ctx = start + t + 1;
+                    double[] p = new double[ctx];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int s = 0; s < ctx; s++) {
+                        double d = 0;
+                        for (int i = 0; i < nope; i++) {
+                            d += (double) q[(t * heads + h) * qk + i] * kv[(s * heads + h) * (nope + vDim) + i];
+                        }
+                        for (int i = 0; i < rope; i++) {
+                            d += (double) q[(t * heads + h) * qk + nope + i] * lat[s * (16 + rope) + 16 + i];
+                        }
+                        p[s] = d * scale;
+                        max = Math.max(max, p[s]);
+                    }
+                    softmax(p, max);
+                    for (int s = 0; s < ctx; s++) {
+                        for (int i = 0; i < vDim; i++) {
+                            double v = p[s] * kv[(s * heads + h) * (nope + vDim) + nope + i];
+                            ref[0][(t * heads + h) * vDim + i] += v;
+                            ref[1][(t * heads + h) * vDim + i] += Math.abs(v) * 8;
+                        }
+                    }
+                }
+            }
+            close(ref, get(b, out), "naive attention");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void absorbedAttentionOverABatchOfContexts(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(10);
+            int heads = 3, rank = 16, rope = 4, width = rank + rope, slabRows = 40, qkStride = 12;
+            int[] lengths = {1, 7, 20};
+            int n = lengths.length;
+            float scale = 0.2f;
+            float[] slab = floats(rnd, slabRows * width);
+            int[] starts = new int[n + 1];
+            for (int t = 0; t < n; t++) {
+                starts[t + 1] = starts[t] + lengths[t];
+            }
+            int[] slots = new int[starts[n]];
+            for (int i = 0; i < slots.length; i++) {
+                slots[i] = rnd.nextInt(slabRows);
+            }
+            float[] qLat = floats(rnd, n * heads * rank);
+            float[] qPe = floats(rnd, n * heads * qkStride);
+            Activation out = window(b, n, heads * rank);
+            Activation qPeT = put(b, qPe, n, heads * qkStride).cols(8, heads * qkStride - 8);
+            b.attentionAbsorbed(put(b, qLat, n, heads * rank), qPeT, qkStride, heads, put(b, slab, slabRows, width),
+                    indices(b, slots), indices(b, starts), scale, out);
+            double[][] ref = new double[2][n * heads * rank];
+            for (int t = 0; t < n; t++) {
+                for (int h = 0; h < heads; h++) {
+                    double[] p = new double[lengths[t]];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int s = 0; s < lengths[t]; s++) {
+                        int row = slots[starts[t] + s];
+                        double d = 0;
+                        for (int i = 0; i < rank; i++) {
+                            d += (double) qLat[(t * heads + h) * rank + i] * slab[row * width + i];
+                        }
+                        for (int i = 0; i < rope; i++) {
+                            d += (double) qPe[t * heads * qkStride + 8 + h * qkStride + i] * slab[row * width + rank + i];
+                        }
+                        p[s] = d * scale;
+                        max = Math.max(max, p[s]);
+                    }
+                    softmax(p, max);
+                    for (int s = 0; s < lengths[t]; s++) {
+                        int row = slots[starts[t] + s];
+                        for (int i = 0; i < rank; i++) {
+                            double v = p[s] * slab[row * width + i];
+                            ref[0][(t * heads + h) * rank + i] += v;
+                            ref[1][(t * heads + h) * rank + i] += Math.abs(v) * 8;
+                        }
+                    }
+                }
+            }
+            close(ref, get(b, out), "absorbed attention");
+        }
+    }
+
+    // ---- the plain references and the tensors they are compared on --------------------------------------------
+
+    private static void softmax(double[] p, double max) {
+        double sum = 0;
+        for (int s = 0; s < p.length; s++) {
+            p[s] = Math.exp(p[s] - max);
+            sum += p[s];
+        }
+        for (int s = 0; s < p.length; s++) {
+            p[s] /= sum;
+        }
+    }
+
+    private static double[][] product(Tensor t, float[] x, int n) {
+        int rows = (int) t.dim(0), cols = (int) t.dim(1);
+        double[][] ref = new double[2][n * rows];
+        for (int tk = 0; tk < n; tk++) {
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    double p = bf16(t, r, c) * x[tk * cols + c];
+                    ref[0][tk * rows + r] += p;
+                    ref[1][tk * rows + r] += Math.abs(p);
+                }
+            }
+        }
+        return ref;
+    }
+
+    private static double[][] product(Int4Group32 q, float[] x, int n) {
+        double[][] ref = new double[2][n * q.rows()];
+        for (int tk = 0; tk < n; tk++) {
+            for (int r = 0; r < q.rows(); r++) {
+                for (int c = 0; c < q.cols(); c++) {
+                    double p = (double) q.dequant(r, c) * x[tk * q.cols() + c];
+                    ref[0][tk * q.rows() + r] += p;
+                    ref[1][tk * q.rows() + r] += Math.abs(p);
+                }
+            }
+        }
+        return ref;
+    }
+
+    /** {@code ref[0]} the values, {@code ref[1]} the sum of the magnitudes of their terms. */
+    private static void close(double[][] ref, float[] got, String what) {
+        assertEquals(ref[0].length, got.length, what + ": length");
+        for (int i = 0; i < got.length; i++) {
+            double bound = REL * ref[1][i] + 1e-6;
+            double err = Math.abs(got[i] - ref[0][i]);
+            assertTrue(err <= bound, () -> what + ": element " + "of " + got.length + " is off by " + err + " > " + bound);
+        }
+    }
+
+    /** {@code host} uploaded into a window of a larger tensor: rows from 1, columns from 4 (strided, 16-byte aligned). */
+    private static Activation put(Backend b, float[] host, int rows, int cols) {
+        Activation w = window(b, rows, cols);
+        b.copyIn(host, 0, w);
+        return w;
+    }
+
+    private static Activation window(Backend b, int rows, int cols) {
+        return b.allocate(rows + 2, cols + 8).rows(1, rows).cols(4, cols);
+    }
+
+    private static float[] get(Backend b, Activation a) {
+        float[] host = new float[a.rows() * a.cols()];
+        b.copyOut(a, host, 0);
+        return host;
+    }
+
+    private static Indices indices(Backend b, int[] values) {
+        Indices i = b.allocateIndices(values.length + 3).slice(2, values.length);
+        b.copyIn(values, 0, i);
+        return i;
+    }
+
+    private static float[] floats(Random rnd, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        return x;
+    }
+
+    private static float bf16(Tensor t, int r, int c) {
+        return Float.intBitsToFloat(t.data().getAtIndex(Tensor.BF16, r * t.dim(1) + c) << 16);
+    }
+
+    private static Tensor bf16(Random rnd, int rows, int cols) {
+        MemorySegment seg = Arena.ofAuto().allocate((long) rows * cols * 2, 2);
+        for (long i = 0; i < (long) rows * cols; i++) {
+            seg.setAtIndex(Tensor.BF16, i, (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16));
+        }
+        return new Tensor("w", DType.BF16, new long[] {rows, cols}, seg);
+    }
+
+    private static Int4Group32 int4(Random rnd, int rows, int cols) {
+        MemorySegment packed = Arena.ofAuto().allocate((long) rows * cols / 2, 4);
+        for (long i = 0; i < (long) rows * cols / 8; i++) {
+            packed.setAtIndex(Tensor.I32, i, rnd.nextInt());
+        }
+        int groups = cols / 32;
+        MemorySegment scale = Arena.ofAuto().allocate((long) rows * groups * 2, 2);
+        for (long i = 0; i < (long) rows * groups; i++) {
+            float s = (float) (0.01 + 0.1 * rnd.nextDouble());
+            scale.setAtIndex(Tensor.BF16, i, (short) (Float.floatToRawIntBits(s) >>> 16));
+        }
+        return new Int4Group32("w", rows, cols,
+                new Tensor("w.weight_packed", DType.I32, new long[] {rows, cols / 8}, packed),
+                new Tensor("w.weight_scale", DType.BF16, new long[] {rows, groups}, scale));
+    }
+}
