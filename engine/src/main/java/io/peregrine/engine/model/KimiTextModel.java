@@ -3,12 +3,14 @@ package io.peregrine.engine.model;
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
+import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -241,7 +243,7 @@ public final class KimiTextModel implements LanguageModel {
                 idx[i] = ws.topIdx[i];
             }
             trace.record(tag + "router.topk_idx", idx, n, k);
-            trace.record(tag + "router.topk_weight", java.util.Arrays.copyOf(ws.topWeight, n * k), n, k);
+            trace.record(tag + "router.topk_weight", Arrays.copyOf(ws.topWeight, n * k), n, k);
         }
         Indices rows = ws.expertRows(assignments);
         backend.copyIn(ws.expertRowsHost, 0, rows);
@@ -294,7 +296,7 @@ public final class KimiTextModel implements LanguageModel {
      * {@code expertFirst}/{@code expertCount} per expert.
      */
     private int route(LayerWeights.Moe moe, Workspace ws, int n, int experts, int k) {
-        java.util.Arrays.fill(ws.expertCount, 0);
+        Arrays.fill(ws.expertCount, 0);
         for (int t = 0; t < n; t++) {
             router.route(ws.routerHost, t * experts, moe.correctionBias(), ws.topIdx, ws.topWeight, t * k, routing);
             for (int j = 0; j < k; j++) {
@@ -322,8 +324,8 @@ public final class KimiTextModel implements LanguageModel {
         return n * k;
     }
 
-    private void matmulAll(io.peregrine.engine.backend.LinearWeight a, Activation xa, Activation ya,
-                           io.peregrine.engine.backend.LinearWeight b, Activation xb, Activation yb) {
+    /** Two products as one batch (the q and latent projections, or gate and up). */
+    private void matmulAll(LinearWeight a, Activation xa, Activation ya, LinearWeight b, Activation xb, Activation yb) {
         products.clear();
         products.add(new Product(a, xa, ya));
         products.add(new Product(b, xb, yb));
