@@ -93,7 +93,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     /** Serves one request; the next pipelined one starts when this one has been answered. */
     private void serve(ChannelHandlerContext ctx, FullHttpRequest req) {
         long arrival = System.nanoTime();
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        // A body whose framing or coding this server cannot decode leaves the connection's byte stream suspect.
+        ApiException coding = TransferCodings.refusal(req.headers());
+        boolean keepAlive = coding == null && HttpUtil.isKeepAlive(req);
         // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
         // rather than run for nobody.
         String origin = req.headers().get(HttpHeaderNames.ORIGIN);
@@ -108,6 +110,11 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         ex.dialect(ErrorDialect.forPath(path));
+        if (coding != null) {
+            RequestQueue.of(ctx.channel()).discard();
+            ex.error(coding);
+            return;
+        }
         HttpMethod method = req.method();
         if (cors.isPreflight(method, req.headers())) {
             preflight(ex, req);

@@ -121,6 +121,31 @@ class HostileClientTest {
     }
 
     @Test
+    void aTransferCodingOtherThanChunkedIsA501NotABodyReadAsPlainJson() throws Exception {
+        String body = "{\"prompt\":\"hi\",\"max_tokens\":1}";
+        String chunked = Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n\r\n";
+        String gzip = exchange(("POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked).getBytes(StandardCharsets.US_ASCII), 3000);
+        assertEquals(List.of(501), statuses(gzip), gzip);
+        assertTrue(gzip.contains("unsupported_transfer_encoding"), gzip);
+        assertFalse(gzip.contains("<<still open>>"), gzip);
+        assertNoInternals(gzip);
+        String messages = exchange(("POST /v1/messages HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: x-custom\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n" + chunked).getBytes(StandardCharsets.US_ASCII), 3000);
+        assertEquals(List.of(501), statuses(messages), messages);
+        assertTrue(messages.contains("\"type\":\"error\""), "the Messages API's error shape: " + messages);
+        String unframed = exchange(("POST /v1/completions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"
+                + body).getBytes(StandardCharsets.US_ASCII), 3000);
+        // RFC 9112 6.3: without a final chunked the body's length is unknown: a 400 (Netty's decoder), then close.
+        assertEquals(List.of(400), statuses(unframed), unframed);
+        assertFalse(unframed.contains("<<still open>>"), unframed);
+        // Plain chunked is served, with any letter case.
+        String plain = exchange(("POST /v1/completions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n"
+                + "Connection: close\r\n\r\n" + chunked).getBytes(StandardCharsets.US_ASCII), 3000);
+        assertEquals(List.of(200), statuses(plain), plain);
+    }
+
+    @Test
     void pipelinedRequestsAreAnsweredInOrderAndNoneIsDropped() throws Exception {
         String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
         String completion = "{\"prompt\":\"hi\",\"max_tokens\":3}";
