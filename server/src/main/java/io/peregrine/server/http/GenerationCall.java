@@ -172,12 +172,19 @@ public abstract class GenerationCall implements EventSink {
                     emit(onTokens(t));
                 }
                 case EngineEvent.Finished f -> {
-                    ensureStarted();
+                    ApiException aborted = f.reason() == FinishReason.ABORT && choices == 1 ? abortedError() : null;
+                    if (aborted == null) {
+                        ensureStarted();
+                    }
                     completionTokens += f.completionTokens();
                     List<?> tail = onFinished(f);
                     lastFinishReason = finishReasonOf(f.choice());
                     emit(tail);
-                    if (++finishedChoices == choices) {
+                    if (aborted != null) {
+                        metrics.finished(lastFinishReason, System.nanoTime() - arrivalNanos, promptTokens,
+                                completionTokens);
+                        fail(aborted);
+                    } else if (++finishedChoices == choices) {
                         complete();
                     }
                 }
@@ -310,6 +317,15 @@ public abstract class GenerationCall implements EventSink {
     /** The event that ends a started stream after an error; chat and completions send the OpenAI error body. */
     protected ByteBuf streamError(ApiException e) {
         return Exchange.sseEvent(exchange.errorJson(e));
+    }
+
+    /**
+     * For an API with no word for an aborted generation (the server shutting down, a write stall): the error that
+     * ends the reply instead of a normal ending (the stream's in-band error, or the error status when nothing was
+     * sent yet). Null (chat and completions, whose finish_reason says {@code abort}) ends it normally.
+     */
+    protected ApiException abortedError() {
+        return null;
     }
 
     /** What an idle stream is sent every keep-alive interval: an SSE comment unless overridden. */
