@@ -254,6 +254,10 @@ class MultimodalHttpTest {
         error(request(part("video_url", dataUrl("video/mp4", "not a video at all".getBytes()))), "messages[0].content[1]");
         error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"" + dataUrl("application/pdf", "%PDF-1.7 junk".getBytes())
                 + "\"}}"), "PDF");
+        // file_data carries bytes; a URL in it is refused as what it is, not as bad base64.
+        error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"file:///etc/passwd\"}}"),
+                "local files are not allowed");
+        error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"https://example.com/a.pdf\"}}"), "not a URL");
         StringBuilder many = new StringBuilder();
         for (int i = 0; i < 17; i++) {
             many.append(i == 0 ? "" : ",").append(part("image_url", "data:image/png;base64,AA=="));
