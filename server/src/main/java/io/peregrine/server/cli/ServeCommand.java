@@ -207,6 +207,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServerConfig config = serverConfig();
+        long kvBytes = parseBytes(kvCacheMemory);
+        long encoderBytes = parseBytes(encoderCacheMemory);
+        String heap = heapReport(Runtime.getRuntime().maxMemory(), kvBytes, noVision ? 0 : encoderBytes);
+        if (heap.startsWith("heap too small")) {
+            LOG.severe(heap);
+            return 1;
+        }
+        LOG.info(heap);
         ServingState state = new ServingState();
         String name = servedModelNames.isEmpty()
                 ? (model == null ? "peregrine-demo" : model.toAbsolutePath().normalize().getFileName().toString())
@@ -220,7 +228,7 @@ public final class ServeCommand implements Callable<Integer> {
                 new ShutdownSequence(state, server, shutdownTimeoutSeconds * 1000L), "peregrine-shutdown"));
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
-                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions(),
+                    maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
                     batchInvariant),
                     state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
@@ -243,6 +251,22 @@ public final class ServeCommand implements Callable<Integer> {
                 new PdfLimits(maxBytes, maxPdfPages));
         return new RuntimeLoader.MediaOptions(!noVision, RuntimeLoader.MediaOptions.defaultOnnxCacheDir(), fetch, budget,
                 parseBytes(encoderCacheMemory));
+    }
+
+    /**
+     * The start-up line on the heap: its cap and the caches that live on it (the KV cache is allocated at load, the
+     * encoder cache fills up to its size). A cap below the two together would end in an OutOfMemoryError on the
+     * engine thread mid-load, or later under load; it is refused up front, naming the launcher's knobs.
+     */
+    static String heapReport(long maxHeap, long kvBytes, long encoderBytes) {
+        String sizes = String.format("max %d MiB for a %d MiB KV cache and a %d MiB vision encoder cache",
+                maxHeap >> 20, kvBytes >> 20, encoderBytes >> 20);
+        if (maxHeap < kvBytes + encoderBytes + (256L << 20)) {
+            return "heap too small: " + sizes + " (and at least 256 MiB for requests); raise -Xmx (the ./peregrine "
+                    + "launcher sizes it from --kv-cache-memory and --encoder-cache-memory; PEREGRINE_HEAP sets it) "
+                    + "or lower --kv-cache-memory";
+        }
+        return "heap: " + sizes + " (the weights are memory-mapped, off the heap)";
     }
 
     /** {@code 1073741824}, {@code 512MiB}, {@code 40GiB}, {@code 2GB}. */

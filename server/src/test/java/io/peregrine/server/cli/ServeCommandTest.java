@@ -75,4 +75,14 @@ class ServeCommandTest {
         e = assertThrows(IllegalArgumentException.class, cors::serverConfig);
         assertTrue(e.getMessage().contains("--allowed-origins"), e.getMessage());
     }
+
+    @Test
+    void theHeapIsReportedAndOneTooSmallForTheCachesIsRefusedNamingTheKnobs() {
+        String ok = ServeCommand.heapReport(3072L << 20, 1L << 30, 512L << 20);
+        assertEquals("heap: max 3072 MiB for a 1024 MiB KV cache and a 512 MiB vision encoder cache (the weights are "
+                + "memory-mapped, off the heap)", ok);
+        String small = ServeCommand.heapReport(1L << 30, 1L << 30, 512L << 20);
+        assertTrue(small.startsWith("heap too small: max 1024 MiB"), small);
+        assertTrue(small.contains("PEREGRINE_HEAP") && small.contains("--kv-cache-memory"), small);
+    }
 }
