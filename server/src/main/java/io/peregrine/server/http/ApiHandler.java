@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -189,6 +190,10 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         FullHttpRequest next = RequestQueue.of(ctx.channel()).next(ctx.channel());
+        if (next == null && Boolean.TRUE.equals(ctx.channel().attr(GenerationCall.INPUT_SHUT).get())) {
+            ctx.close(); // half-closed: every request it sent has been answered
+            return;
+        }
         if (next != null) {
             try {
                 serve(ctx, next);
@@ -327,6 +332,28 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 ex.error(ApiException.internal("Internal server error: " + e.getClass().getSimpleName()));
             }
         });
+    }
+
+    /**
+     * A client that half-closes after its request (FIN: nothing more to send) still gets its answer, after which
+     * the connection closes; an idle one closes at once. A generation in flight probes the connection meanwhile
+     * ({@link GenerationCall#inputShutdown}), since a client that has gone away sends the same FIN.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (!RequestQueue.of(ctx.channel()).busy()) {
+                ctx.close();
+                return;
+            }
+            ctx.channel().attr(GenerationCall.INPUT_SHUT).set(Boolean.TRUE);
+            GenerationCall call = ctx.channel().attr(GenerationCall.ACTIVE).get();
+            if (call != null) {
+                call.inputShutdown();
+            }
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override
