@@ -58,6 +58,58 @@ class SchedulerTest {
         assertEquals(List.of("0:5+1", "1:40+1"), shape(step(s)));
     }
 
+    /** n·p + n(n+1)/2: the attention pairs of a chunk of n tokens after p computed ones. */
+    private static long pairs(ScheduledBatch.Slice sl) {
+        long n = sl.count();
+        return n * sl.start() + n * (n + 1) / 2;
+    }
+
+    @Test
+    void deepIntoALongPromptChunksShrinkSoThatEveryStepsAttentionWorkIsBounded() {
+        long cap = 2_000;
+        Scheduler s = new Scheduler(new SchedulerConfig(4, 512, cap), new BlockManager(1024, BS));
+        Sequence longOne = seq(2_000, 100);
+        s.add(longOne);
+        List<Integer> chunks = new ArrayList<>();
+        while (longOne.length() < 2_001) {
+            ScheduledBatch b = step(s);
+            assertEquals(1, b.slices().size());
+            ScheduledBatch.Slice sl = b.slices().getFirst();
+            assertTrue(pairs(sl) <= cap || sl.count() == 1, "a step over the cap: " + shape(b));
+            chunks.add(sl.count());
+        }
+        assertEquals(62, chunks.getFirst(), "62 fresh tokens: 1953 pairs, 63 would be 2016");
+        assertTrue(chunks.getLast() == 1, "past 2,000 tokens of context a chunk is the one guaranteed token: " + chunks);
+        // Alone, it still progresses every step: nothing is starved.
+        assertEquals(2_001, longOne.length());
+    }
+
+    @Test
+    void aShortPromptArrivingDuringALongPrefillIsAdmittedAtOnceAndDecodesEveryStep() {
+        Scheduler s = new Scheduler(new SchedulerConfig(4, 512, 20_000), new BlockManager(1024, BS));
+        Sequence longOne = seq(3_000, 100);
+        s.add(longOne);
+        for (int i = 0; i < 20; i++) {
+            step(s);
+        }
+        Sequence tiny = seq(12, 5_000);
+        s.add(tiny);
+        ScheduledBatch admit = step(s);
+        assertEquals(2, admit.slices().size(), shape(admit).toString());
+        assertEquals("1:0+12", shape(admit).get(1), "the whole short prompt in the step it arrived");
+        for (int i = 0; i < 3; i++) {
+            ScheduledBatch b = step(s);
+            assertEquals("1:" + (12 + i) + "+1", shape(b).getFirst(), "its decode leads every step: " + shape(b));
+            assertTrue(shape(b).size() == 2, "and the long prefill keeps going: " + shape(b));
+        }
+        // Without the cap the long prompt's chunk takes the whole token budget and the short one waits.
+        Scheduler uncapped = new Scheduler(new SchedulerConfig(4, 512), new BlockManager(1024, BS));
+        uncapped.add(seq(3_000, 100));
+        step(uncapped);
+        uncapped.add(seq(12, 5_000));
+        assertEquals(1, step(uncapped).slices().size());
+    }
+
     @Test
     void decodesGoFirstEvenWhenAnOlderSequenceIsStillPrefilling() {
         Scheduler s = new Scheduler(new SchedulerConfig(4, 8), new BlockManager(64, BS));

@@ -184,6 +184,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Tokens fed to the model per step; longer prompts are prefilled in chunks (default: ${DEFAULT-VALUE}).")
     int maxNumBatchedTokens;
 
+    @Option(names = "--max-prefill-attention-pairs", defaultValue = "1048576", paramLabel = "PAIRS",
+            description = "Attention work of the prefill chunks of one engine step, in (query, key) pairs: deep into a "
+                    + "long prompt a chunk shrinks so that no step, and so no other request, waits on it for long; "
+                    + "0 = no cap (default: ${DEFAULT-VALUE}, a fresh ~1,450-token prompt per step).")
+    long maxPrefillPairs;
+
     @Option(names = "--kv-cache-memory", defaultValue = "1GiB", paramLabel = "SIZE",
             description = "Memory for the paged KV cache, e.g. 512MiB or 40GiB (default: ${DEFAULT-VALUE}).")
     String kvCacheMemory;
@@ -229,7 +235,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant),
+                    batchInvariant, maxPrefillPairs),
                     state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

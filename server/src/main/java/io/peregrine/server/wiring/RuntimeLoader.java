@@ -49,7 +49,14 @@ public final class RuntimeLoader {
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset, MediaOptions media, boolean batchInvariant) {
+                          String demoPreset, MediaOptions media, boolean batchInvariant, long maxPrefillPairs) {
+
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
+                       MediaOptions media, boolean batchInvariant) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, media, batchInvariant, SchedulerConfig.DEFAULT_PREFILL_PAIRS);
+        }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
@@ -139,7 +146,8 @@ public final class RuntimeLoader {
         LOG.info(String.format("KV cache: %d blocks of %d tokens (%d tokens, %.1f MiB fp32)", cache.numBlocks(),
                 cache.blockSize(), (long) cache.numBlocks() * cache.blockSize(), cache.bytes() / 1048576.0));
         EngineConfig engineConfig = EngineConfig.forModel(config,
-                new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens())), maxLen,
+                new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens()),
+                        o.maxPrefillPairs()), maxLen,
                 o.maxWaiting());
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
