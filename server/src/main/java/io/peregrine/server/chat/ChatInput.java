@@ -22,4 +22,18 @@ public record ChatInput(
         messages = List.copyOf(messages);
         tools = tools == null ? List.of() : List.copyOf(tools);
     }
+
+    /** Whether any message carries an image, video or file part (whose tokens cost more to produce than to count). */
+    public boolean hasMedia() {
+        for (ChatMessage m : messages) {
+            if (m.content() != null && m.content().isArray()) {
+                for (JsonNode part : m.content()) {
+                    if (io.peregrine.server.media.MediaMessages.isMediaType(part.path("type").asText(""))) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
 }

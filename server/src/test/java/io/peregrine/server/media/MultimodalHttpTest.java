@@ -312,6 +312,30 @@ class MultimodalHttpTest {
                 "the limit is 4");
     }
 
+    @Test
+    void countingAndTheContextCheckSizePagesAndImagesWithoutRenderingOrEncodingThem() throws Exception {
+        String filePart = "{\"type\":\"file\",\"file\":{\"file_data\":\"" + dataUrl("application/pdf", pdf(3)) + "\"}}";
+        String image = part("image_url", dataUrl("image/png", png(123, 77, Color.CYAN)));
+        String messages = "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Describe this.\"},"
+                + filePart + "," + image + "]}]";
+        long misses = encoderCache.misses();
+        int entries = encoderCache.size();
+        HttpResponse<String> tokenize = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+                + "/tokenize")).POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tiny\",\"messages\":" + messages
+                + "}")).header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, tokenize.statusCode(), tokenize.body());
+        int counted = JSON.readTree(tokenize.body()).get("count").asInt();
+        assertEquals(misses, encoderCache.misses(), "counting encoded (and so rendered or decoded) something");
+        assertEquals(entries, encoderCache.size());
+        // A request that cannot fit the context is refused from the same sizes, before anything is encoded.
+        String tooLong = request(filePart, image).replace("\"max_tokens\":2", "\"max_tokens\":" + (4096 - counted + 1));
+        error(tooLong, "maximum context length");
+        assertEquals(misses, encoderCache.misses(), "the context check encoded something");
+        // And the count is what generating from the same messages prefills.
+        assertEquals(counted, ok(request(filePart, image)).get("prompt_tokens").asInt());
+        assertTrue(encoderCache.misses() >= misses + 4, "three pages and the image were encoded to generate");
+    }
+
     static byte[] pdf(int pages) throws IOException {
         try (PDDocument doc = new PDDocument()) {
             for (int i = 0; i < pages; i++) {
