@@ -128,20 +128,14 @@ public final class MediaProcessor {
         }
 
         /**
-         * Where the items that may be encoded after the request is submitted begin: after the first chunk of the
-         * first video of more than one chunk, so the request waits only for what comes before that video and its
-         * first chunk (a video that cannot be decoded at all is still refused before anything runs), and the rest
-         * streams into the prefill. {@code items().size()} when no video has a second chunk.
+         * Where the items encoded after the request is submitted begin: after the first. The first is encoded
+         * before (a request whose only image cannot be decoded is refused before anything runs, streamed or not);
+         * the rest (a PDF's other pages, a video's later chunks, further images) stream into the prefill, one at a
+         * time, so the request holds its place in the engine meanwhile, and its abort (a hang-up) stops the encoding
+         * at the next item instead of after the last page of a 50-page PDF. 0 when there are no items.
          */
         public int streamFrom() {
-            int index = 0;
-            for (PartPlan p : parts) {
-                if (p.part() instanceof MediaPart.Video && p.items().size() > 1) {
-                    return index + 1;
-                }
-                index += p.items().size();
-            }
-            return index;
+            return Math.min(1, items().size());
         }
 
         @Override

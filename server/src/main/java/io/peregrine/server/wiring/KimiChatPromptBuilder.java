@@ -263,8 +263,8 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 }
                 return new ChatPrompt(MediaSplice.expand(ids, pad, List.of(), sizes, 1).ids());
             }
-            // Everything up to a long video's first chunk is encoded now; its later chunks are sized now and
-            // encoded while the engine prefills (MediaProducer).
+            // The first item is encoded now; the others are sized now and encoded while the engine prefills
+            // (MediaProducer), where an abort stops them.
             int from = plan.streamFrom();
             List<MediaSplice.Item> now = media.onMediaThreads(() -> plan.encode(from));
             List<MediaProcessor.Item> rest = plan.items().subList(from, plan.items().size());

@@ -187,7 +187,9 @@ public final class RuntimeLoader {
                                                        MediaOptions m) {
         boolean cuda = backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda");
         OnnxVisionEncoder encoder = OnnxVisionEncoder.open(ck,
-                new OnnxVisionEncoder.Options(m.onnxCacheDir(), 0, cuda, MoonVitGraph.Attention.FUSED, false));
+                // Half the cores at most: the engine's steps keep the other half while a large image or PDF encodes.
+                new OnnxVisionEncoder.Options(m.onnxCacheDir(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
+                        cuda, MoonVitGraph.Attention.FUSED, false));
         LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
                 + m.onnxCacheDir());
         MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), encoder,
