@@ -103,9 +103,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Largest image, video or PDF accepted from any source (default: ${DEFAULT-VALUE}).")
     String maxMediaBytes;
 
-    @Option(names = "--max-vision-tokens-per-request", defaultValue = "65536",
-            description = "Vision tokens (images, PDF pages, video chunks) one request may use (default: ${DEFAULT-VALUE}).")
-    int maxVisionTokens;
+    @Option(names = "--max-vision-tokens-per-request", defaultValue = "auto",
+            description = "Vision tokens (images, PDF pages, video chunks) one request may use; auto: 65536 on CUDA, "
+                    + "8192 on the CPU backend, where a larger media prompt's prefill takes minutes (default: auto).")
+    String maxVisionTokens;
 
     @Option(names = "--max-video-seconds", defaultValue = "1800",
             description = "Longest video accepted, in seconds (default: ${DEFAULT-VALUE}).")
@@ -252,11 +253,19 @@ public final class ServeCommand implements Callable<Integer> {
         MediaFetchPolicy fetch = new MediaFetchPolicy(allowedLocalMediaPath, allowMediaUrls, allowPrivateMediaUrls,
                 java.time.Duration.ofSeconds(mediaFetchTimeoutSeconds), maxBytes);
         VideoLimits d = VideoLimits.DEFAULT;
-        MediaBudget budget = new MediaBudget(maxVisionTokens,
-                new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), maxVisionTokens),
+        boolean auto = maxVisionTokens.equalsIgnoreCase("auto");
+        int tokens;
+        try {
+            tokens = auto ? MediaBudget.DEFAULT.maxVisionTokens() : Integer.parseInt(maxVisionTokens.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--max-vision-tokens-per-request must be a number or auto, got "
+                    + maxVisionTokens);
+        }
+        MediaBudget budget = new MediaBudget(tokens,
+                new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), tokens),
                 new PdfLimits(maxBytes, maxPdfPages));
         return new RuntimeLoader.MediaOptions(!noVision, RuntimeLoader.MediaOptions.defaultOnnxCacheDir(), fetch, budget,
-                parseBytes(encoderCacheMemory));
+                parseBytes(encoderCacheMemory), auto);
     }
 
     /**

@@ -84,8 +84,18 @@ public final class RuntimeLoader {
      * @param onnxCacheDir       where the built MoonViT ONNX model is kept
      * @param encoderCacheBytes  bytes of projector outputs kept by content (agents resend screenshots)
      */
+    /**
+     * @param visionTokensByBackend the budget's vision-token cap was not set by the operator: it becomes
+     *                              {@link MediaBudget#CPU_VISION_TOKENS} on the CPU backend (the budget's own value
+     *                              on CUDA), since there a large media prompt's prefill costs minutes
+     */
     public record MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
-                               long encoderCacheBytes) {
+                               long encoderCacheBytes, boolean visionTokensByBackend) {
+
+        public MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
+                            long encoderCacheBytes) {
+            this(vision, onnxCacheDir, fetch, budget, encoderCacheBytes, false);
+        }
 
         public static MediaOptions defaults() {
             return new MediaOptions(true, defaultOnnxCacheDir(), MediaFetchPolicy.DATA_URLS_ONLY, MediaBudget.DEFAULT,
@@ -192,8 +202,13 @@ public final class RuntimeLoader {
                         cuda, MoonVitGraph.Attention.FUSED, false));
         LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
                 + m.onnxCacheDir());
+        MediaBudget budget = m.visionTokensByBackend() && !cuda ? m.budget().withMaxVisionTokens(
+                Math.min(m.budget().maxVisionTokens(), MediaBudget.CPU_VISION_TOKENS)) : m.budget();
+        LOG.info("vision tokens per request: at most " + budget.maxVisionTokens() + (m.visionTokensByBackend()
+                ? " (the " + (cuda ? "CUDA" : "CPU") + " backend's default; --max-vision-tokens-per-request sets it)"
+                : ""));
         MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), encoder,
-                new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, m.budget());
+                new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, budget);
         return new KimiChatPromptBuilder.Multimodal(new MediaFetcher(m.fetch()), processor, tokenizer,
                 KimiChatPromptBuilder.Multimodal.defaultThreads());
     }

@@ -85,4 +85,20 @@ class ServeCommandTest {
         assertTrue(small.startsWith("heap too small: max 1024 MiB"), small);
         assertTrue(small.contains("PEREGRINE_HEAP") && small.contains("--kv-cache-memory"), small);
     }
+
+    @Test
+    void theVisionTokenCapFollowsTheBackendUnlessSet() {
+        ServeCommand auto = new ServeCommand();
+        new CommandLine(auto).parseArgs();
+        assertTrue(auto.mediaOptions().visionTokensByBackend());
+        ServeCommand set = new ServeCommand();
+        new CommandLine(set).parseArgs("--max-vision-tokens-per-request", "30000");
+        assertFalse(set.mediaOptions().visionTokensByBackend());
+        assertEquals(30000, set.mediaOptions().budget().maxVisionTokens());
+        assertEquals(30000, set.mediaOptions().budget().video().maxVisionTokens());
+        assertEquals(8192, io.peregrine.engine.media.MediaBudget.DEFAULT.withMaxVisionTokens(8192).video().maxVisionTokens());
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--max-vision-tokens-per-request", "lots");
+        assertThrows(IllegalArgumentException.class, bad::mediaOptions);
+    }
 }
