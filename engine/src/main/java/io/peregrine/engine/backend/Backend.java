@@ -20,6 +20,14 @@ public interface Backend extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Whether a token's results must not depend on the batch around it ({@code --batch-invariant}): the model then
+     * keeps one attention form per phase whatever the chunking.
+     */
+    default boolean batchInvariant() {
+        return false;
+    }
+
     /** A 2-D BF16 (or F32) tensor {@code [rows, cols]} as a linear weight. */
     LinearWeight upload(Tensor weight);
 

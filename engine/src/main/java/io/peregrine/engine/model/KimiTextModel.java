@@ -287,7 +287,13 @@ public final class KimiTextModel implements LanguageModel {
                 slots[p] = cache.slot(s.blockTable(), p);
             }
             if (s.tokens().length == 1) {
-                absorbed(w, q, first[i], slots, slab, o);
+                absorbed(w, q, first[i], slots, slots.length, slab, o);
+            } else if (!backend.batchInvariant() && absorbedIsCheaper(s.tokens().length, s.startPos())) {
+                // A short chunk deep into a long prompt (the scheduler's attention budget makes them): the naive
+                // form would expand every earlier position's keys and values again for a handful of queries.
+                for (int t = 0; t < s.tokens().length; t++) {
+                    absorbed(w, q, first[i] + t, slots, s.startPos() + t + 1, slab, o);
+                }
             } else {
                 naive(w, q, first[i], s, slots, slab, o, trace, tag);
             }
@@ -297,8 +303,29 @@ public final class KimiTextModel implements LanguageModel {
         return out;
     }
 
-    /** Decode form: attention in the latent space, W_UK folded into the query and W_UV applied after. */
-    private void absorbed(LayerWeights.Attention w, float[] q, int row, int[] slots, float[] slab, float[] o) {
+    /**
+     * Multiply-adds of a chunk of {@code n} tokens after {@code start} in each form: the naive one expands the
+     * latents of all {@code start + n} positions through kv_b_proj, then attends per head in (qk, v) space; the
+     * absorbed one folds kv_b_proj into each query and output (n · heads · rank · (nope + v)) and attends in the
+     * latent space (rank twice, plus rope). Deep into a prompt and for few tokens the absorbed form is far cheaper.
+     */
+    private boolean absorbedIsCheaper(int n, int start) {
+        long heads = cfg.numAttentionHeads();
+        long rank = cfg.kvLoraRank();
+        long nope = cfg.qkNopeHeadDim();
+        long v = cfg.vHeadDim();
+        long pairs = (long) n * start + (long) n * (n + 1) / 2;
+        long naive = (start + n) * rank * heads * (nope + v) + pairs * heads * (cfg.qkHeadDim() + v);
+        long absorbed = n * heads * rank * (nope + v) + pairs * heads * (2 * rank + cfg.qkRopeHeadDim());
+        return absorbed < naive;
+    }
+
+    /**
+     * Decode form: attention in the latent space, W_UK folded into the query and W_UV applied after. The query at
+     * {@code row} attends to the first {@code count} positions of {@code slots} (its own included).
+     */
+    private void absorbed(LayerWeights.Attention w, float[] q, int row, int[] slots, int count, float[] slab,
+                          float[] o) {
         int heads = cfg.numAttentionHeads();
         int nope = cfg.qkNopeHeadDim();
         int qk = cfg.qkHeadDim();
@@ -309,7 +336,7 @@ public final class KimiTextModel implements LanguageModel {
         backend.matmulHeads(w.kvB(), true, heads, perHead, 0, nope, q, row * heads * qk, qk, qLat, 0, rank);
         float[] oLat = new float[heads * rank];
         backend.attentionAbsorbed(qLat, 0, q, row * heads * qk + nope, qk, heads, rank, cfg.qkRopeHeadDim(), slab, slots,
-                slots.length, rope.softmaxScale(), oLat, 0);
+                count, rope.softmaxScale(), oLat, 0);
         backend.matmulHeads(w.kvB(), false, heads, perHead, nope, vDim, oLat, 0, rank, o, row * heads * vDim, vDim);
     }
 

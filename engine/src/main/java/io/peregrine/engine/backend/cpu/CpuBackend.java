@@ -36,6 +36,7 @@ public final class CpuBackend implements Backend {
         this.batchInvariant = batchInvariant;
     }
 
+    @Override
     public boolean batchInvariant() {
         return batchInvariant;
     }
