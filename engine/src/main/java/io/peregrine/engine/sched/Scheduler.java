@@ -72,8 +72,8 @@ public final class Scheduler {
 
     public ScheduledBatch schedule() {
         int budget = config.maxBatchedTokens();
-        PairBudget pairs = new PairBudget(config.maxPrefillPairs());
-        // With requests waiting, the running prefills leave half the attention budget to them, so that a short
+        PairBudget pairs = new PairBudget(config.maxPrefillCost());
+        // With requests waiting, the running prefills leave half the budget to them, so that a short
         // prompt gets in at once instead of after a long prompt's last chunk.
         pairs.reserve(!waiting.isEmpty());
         List<ScheduledBatch.Slice> slices = new ArrayList<>();
@@ -110,7 +110,7 @@ public final class Scheduler {
             if (s.uncomputed() != 1) {
                 n = pairs.chunk(s.computed(), n);
                 if (n == 0) {
-                    continue; // this step's attention budget is spent: it goes on next step
+                    continue; // this step's prefill budget is spent: it goes on next step
                 }
             }
             while (!blocks.canGrow(s.blockTable(), s.computed() + n)) {
@@ -145,7 +145,7 @@ public final class Scheduler {
             }
             n = pairs.chunk(cached, n);
             if (n == 0) {
-                break; // the attention budget is spent; FCFS: nobody overtakes
+                break; // the prefill budget is spent; FCFS: nobody overtakes
             }
             if (!blocks.canAdmit(hits, cached + n)) {
                 break;
@@ -165,8 +165,8 @@ public final class Scheduler {
     }
 
     /**
-     * The attention work left in one step ({@link SchedulerConfig#maxPrefillPairs}). The first prefill chunk of a
-     * step always gets at least one token, so every prompt progresses whatever its context.
+     * The prefill work left in one step ({@link SchedulerConfig#maxPrefillCost}). The first prefill chunk of a step
+     * always gets at least one token, so every prompt progresses whatever its context.
      */
     private static final class PairBudget {
         private final long max;
@@ -190,8 +190,8 @@ public final class Scheduler {
             long left = (reserved ? max / 2 : max) - used;
             int n = wanted;
             if (cost(computed, n) > left) {
-                // n·p + n(n+1)/2 <= left, solved for n, then corrected for rounding.
-                double p = computed + 0.5;
+                // n·(p + TOKEN_COST) + n(n+1)/2 <= left, solved for n, then corrected for rounding.
+                double p = computed + SchedulerConfig.TOKEN_COST + 0.5;
                 n = (int) Math.min(wanted, Math.max(0, Math.floor(-p + Math.sqrt(p * p + 2.0 * Math.max(0, left)))));
                 while (n > 0 && cost(computed, n) > left) {
                     n--;
@@ -208,7 +208,7 @@ public final class Scheduler {
         }
 
         private static long cost(long computed, long n) {
-            return n * computed + n * (n + 1) / 2;
+            return n * (computed + SchedulerConfig.TOKEN_COST) + n * (n + 1) / 2;
         }
     }
 

@@ -58,35 +58,40 @@ class SchedulerTest {
         assertEquals(List.of("0:5+1", "1:40+1"), shape(step(s)));
     }
 
-    /** n·p + n(n+1)/2: the attention pairs of a chunk of n tokens after p computed ones. */
-    private static long pairs(ScheduledBatch.Slice sl) {
+    /** n·(p + TOKEN_COST) + n(n+1)/2: a chunk's attention pairs plus its tokens' share of the weights. */
+    private static long cost(ScheduledBatch.Slice sl) {
         long n = sl.count();
-        return n * sl.start() + n * (n + 1) / 2;
+        return n * (sl.start() + SchedulerConfig.TOKEN_COST) + n * (n + 1) / 2;
     }
 
     @Test
-    void deepIntoALongPromptChunksShrinkSoThatEveryStepsAttentionWorkIsBounded() {
-        long cap = 2_000;
+    void deepIntoALongPromptChunksShrinkSoThatEveryStepsWorkIsBounded() {
+        long cap = 200_000;
         Scheduler s = new Scheduler(new SchedulerConfig(4, 512, cap), new BlockManager(1024, BS));
-        Sequence longOne = seq(2_000, 100);
+        Sequence longOne = seq(3_000, 100);
         s.add(longOne);
         List<Integer> chunks = new ArrayList<>();
-        while (longOne.length() < 2_001) {
+        while (longOne.length() < 3_001) {
             ScheduledBatch b = step(s);
             assertEquals(1, b.slices().size());
-            ScheduledBatch.Slice sl = b.slices().getFirst();
-            assertTrue(pairs(sl) <= cap || sl.count() == 1, "a step over the cap: " + shape(b));
-            chunks.add(sl.count());
+            assertTrue(cost(b.slices().getFirst()) <= cap, "a step over the cap: " + shape(b));
+            chunks.add(b.slices().getFirst().count());
         }
-        assertEquals(62, chunks.getFirst(), "62 fresh tokens: 1953 pairs, 63 would be 2016");
-        assertTrue(chunks.getLast() == 1, "past 2,000 tokens of context a chunk is the one guaranteed token: " + chunks);
+        assertEquals(95, chunks.getFirst(), "95 fresh tokens cost 199,120; 96 would cost 201,264");
+        assertTrue(chunks.getLast() < 45, "3,000 tokens in, a chunk is under half the first: " + chunks);
         // Alone, it still progresses every step: nothing is starved.
-        assertEquals(2_001, longOne.length());
+        assertEquals(3_001, longOne.length());
+        // One token always goes, however deep: a step over the cap with nothing scheduled would stall it forever.
+        Scheduler tight = new Scheduler(new SchedulerConfig(4, 512, 100), new BlockManager(1024, BS));
+        Sequence deep = seq(40, 100);
+        tight.add(deep);
+        assertEquals(List.of(deep.id() + ":0+1"), shape(step(tight)));
+        assertEquals(List.of(deep.id() + ":1+1"), shape(step(tight)));
     }
 
     @Test
     void aShortPromptArrivingDuringALongPrefillIsAdmittedAtOnceAndDecodesEveryStep() {
-        Scheduler s = new Scheduler(new SchedulerConfig(4, 512, 20_000), new BlockManager(1024, BS));
+        Scheduler s = new Scheduler(new SchedulerConfig(4, 512, 200_000), new BlockManager(1024, BS));
         Sequence longOne = seq(3_000, 100);
         s.add(longOne);
         for (int i = 0; i < 20; i++) {

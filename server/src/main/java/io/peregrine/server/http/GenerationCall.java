@@ -41,7 +41,7 @@ public abstract class GenerationCall implements EventSink {
      * How often a half-closed connection is probed: a FIN is both "done sending" and "gone", and only a write
      * tells them apart (a gone client's TCP stack answers it with a reset, and the write after that fails).
      */
-    static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(400);
+    static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
 

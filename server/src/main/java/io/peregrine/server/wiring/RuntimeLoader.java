@@ -49,13 +49,13 @@ public final class RuntimeLoader {
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset, MediaOptions media, boolean batchInvariant, long maxPrefillPairs) {
+                          String demoPreset, MediaOptions media, boolean batchInvariant, long maxPrefillCost) {
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
                        MediaOptions media, boolean batchInvariant) {
             this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
-                    blockSize, backend, demoPreset, media, batchInvariant, SchedulerConfig.DEFAULT_PREFILL_PAIRS);
+                    blockSize, backend, demoPreset, media, batchInvariant, SchedulerConfig.DEFAULT_PREFILL_COST);
         }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
@@ -157,7 +157,7 @@ public final class RuntimeLoader {
                 cache.blockSize(), (long) cache.numBlocks() * cache.blockSize(), cache.bytes() / 1048576.0));
         EngineConfig engineConfig = EngineConfig.forModel(config,
                 new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens()),
-                        o.maxPrefillPairs()), maxLen,
+                        o.maxPrefillCost()), maxLen,
                 o.maxWaiting());
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);

@@ -178,7 +178,7 @@ class HostileClientTest {
                 Thread.sleep(10);
             }
             long millis = (System.nanoTime() - closedAt) / 1_000_000;
-            // Two probes of 400 ms find it; the bound leaves room for a loaded CI machine.
+            // Two probes of 200 ms find it; the bound leaves room for a loaded CI machine.
             assertTrue(millis < 3000, "aborted after " + millis + " ms");
         }
     }
