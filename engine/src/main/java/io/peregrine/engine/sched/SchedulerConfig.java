@@ -16,9 +16,11 @@ package io.peregrine.engine.sched;
  */
 public record SchedulerConfig(int maxRunning, int maxBatchedTokens, long maxPrefillCost) {
     /**
-     * The serving default for {@link #maxPrefillCost}: about 450 fresh prompt tokens per step, fewer deeper in.
+     * The CPU backend's default for {@link #maxPrefillCost}: about 120 fresh prompt tokens per step, 5 at 50,000
+     * tokens in. Measured on the demo checkpoint on 2 shared cores with a 45,258-token PDF prefilling: a tiny
+     * request's p99 1.5 s at 2^18, 15 s at 2^20 (docs/performance.md).
      */
-    public static final long DEFAULT_PREFILL_COST = 1L << 20;
+    public static final long CPU_PREFILL_COST = 1L << 18;
 
     /**
      * What a token's pass through the weights costs, in attention pairs: on the K2.5 layout the MLA projections and

@@ -185,11 +185,27 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Tokens fed to the model per step; longer prompts are prefilled in chunks (default: ${DEFAULT-VALUE}).")
     int maxNumBatchedTokens;
 
-    @Option(names = "--max-prefill-step-cost", defaultValue = "1048576", paramLabel = "PAIRS",
+    @Option(names = "--max-prefill-step-cost", defaultValue = "auto", paramLabel = "PAIRS",
             description = "Work of the prefill chunks of one engine step, in attention pairs (a chunk of n tokens after "
                     + "p costs n*(p+2048) + n(n+1)/2): deep into a long prompt its chunks shrink, so that no step, and so "
-                    + "no other request, waits on it for long; 0 = no cap (default: ${DEFAULT-VALUE}, ~450 fresh tokens).")
-    long maxPrefillCost;
+                    + "no other request, waits on it for long; 0 = no cap; auto = 262144 on the CPU backend (~120 fresh "
+                    + "tokens a step), no cap on CUDA (default: auto).")
+    String maxPrefillCost;
+
+    long prefillCost() {
+        if (maxPrefillCost.equalsIgnoreCase("auto")) {
+            return RuntimeLoader.Options.AUTO;
+        }
+        try {
+            long v = Long.parseLong(maxPrefillCost.trim());
+            if (v >= 0) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException("--max-prefill-step-cost must be auto or a number >= 0, got " + maxPrefillCost);
+    }
 
     @Option(names = "--kv-cache-memory", defaultValue = "1GiB", paramLabel = "SIZE",
             description = "Memory for the paged KV cache, e.g. 512MiB or 40GiB (default: ${DEFAULT-VALUE}).")
@@ -236,7 +252,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, maxPrefillCost),
+                    batchInvariant, prefillCost()),
                     state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

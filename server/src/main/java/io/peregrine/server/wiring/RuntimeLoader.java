@@ -51,11 +51,14 @@ public final class RuntimeLoader {
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
                           String demoPreset, MediaOptions media, boolean batchInvariant, long maxPrefillCost) {
 
+        /** {@link #maxPrefillCost} chosen by the backend: {@link SchedulerConfig#CPU_PREFILL_COST} on the CPU, no cap on CUDA. */
+        public static final long AUTO = -1;
+
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
                        MediaOptions media, boolean batchInvariant) {
             this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
-                    blockSize, backend, demoPreset, media, batchInvariant, SchedulerConfig.DEFAULT_PREFILL_COST);
+                    blockSize, backend, demoPreset, media, batchInvariant, AUTO);
         }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
@@ -155,9 +158,13 @@ public final class RuntimeLoader {
         LatentCache cache = ServingEngine.cacheFor(model, o.kvCacheBytes(), o.blockSize());
         LOG.info(String.format("KV cache: %d blocks of %d tokens (%d tokens, %.1f MiB fp32)", cache.numBlocks(),
                 cache.blockSize(), (long) cache.numBlocks() * cache.blockSize(), cache.bytes() / 1048576.0));
+        long prefillCost = o.maxPrefillCost() != Options.AUTO ? o.maxPrefillCost()
+                : backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda") ? 0 : SchedulerConfig.CPU_PREFILL_COST;
+        LOG.info("prefill work per step: " + (prefillCost == 0 ? "no cap" : "at most " + prefillCost + " attention pairs")
+                + (o.maxPrefillCost() == Options.AUTO ? " (the backend's default; --max-prefill-step-cost sets it)" : ""));
         EngineConfig engineConfig = EngineConfig.forModel(config,
                 new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens()),
-                        o.maxPrefillCost()), maxLen,
+                        prefillCost), maxLen,
                 o.maxWaiting());
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);

@@ -101,4 +101,17 @@ class ServeCommandTest {
         new CommandLine(bad).parseArgs("--max-vision-tokens-per-request", "lots");
         assertThrows(IllegalArgumentException.class, bad::mediaOptions);
     }
+
+    @Test
+    void thePrefillStepCostIsAutoUnlessSet() {
+        ServeCommand auto = new ServeCommand();
+        new CommandLine(auto).parseArgs();
+        assertEquals(io.peregrine.server.wiring.RuntimeLoader.Options.AUTO, auto.prefillCost());
+        ServeCommand off = new ServeCommand();
+        new CommandLine(off).parseArgs("--max-prefill-step-cost", "0");
+        assertEquals(0, off.prefillCost());
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--max-prefill-step-cost", "-5");
+        assertThrows(IllegalArgumentException.class, bad::prefillCost);
+    }
 }
