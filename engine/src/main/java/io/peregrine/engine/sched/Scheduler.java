@@ -72,10 +72,10 @@ public final class Scheduler {
 
     public ScheduledBatch schedule() {
         int budget = config.maxBatchedTokens();
-        PairBudget pairs = new PairBudget(config.maxPrefillCost());
+        PrefillBudget prefill = new PrefillBudget(config.maxPrefillCost());
         // With requests waiting, the running prefills leave half the budget to them, so that a short
         // prompt gets in at once instead of after a long prompt's last chunk.
-        pairs.reserve(!waiting.isEmpty());
+        prefill.reserve(!waiting.isEmpty());
         List<ScheduledBatch.Slice> slices = new ArrayList<>();
         List<Sequence> preempted = new ArrayList<>();
 
@@ -108,7 +108,7 @@ public final class Scheduler {
                 continue; // waiting for media rows: it keeps its blocks and leaves the budget to the others
             }
             if (s.uncomputed() != 1) {
-                n = pairs.chunk(s.computed(), n);
+                n = prefill.chunk(s.computed(), n);
                 if (n == 0) {
                     continue; // this step's prefill budget is spent: it goes on next step
                 }
@@ -131,7 +131,7 @@ public final class Scheduler {
             budget -= n;
         }
 
-        pairs.reserve(false);
+        prefill.reserve(false);
         Iterator<Sequence> queue = waiting.iterator();
         while (preempted.isEmpty() && budget > 0 && queue.hasNext() && running.size() < config.maxRunning()) {
             Sequence s = queue.next();
@@ -143,7 +143,7 @@ public final class Scheduler {
             if (n <= 0) {
                 continue; // nothing computable before its next media rows arrive: the next in line may go
             }
-            n = pairs.chunk(cached, n);
+            n = prefill.chunk(cached, n);
             if (n == 0) {
                 break; // the prefill budget is spent; FCFS: nobody overtakes
             }
@@ -168,13 +168,13 @@ public final class Scheduler {
      * The prefill work left in one step ({@link SchedulerConfig#maxPrefillCost}). The first prefill chunk of a step
      * always gets at least one token, so every prompt progresses whatever its context.
      */
-    private static final class PairBudget {
+    private static final class PrefillBudget {
         private final long max;
         private long used;
         private boolean reserved;
         private boolean any;
 
-        PairBudget(long max) {
+        PrefillBudget(long max) {
             this.max = max;
         }
 
