@@ -220,7 +220,9 @@ public abstract class GenerationCall implements EventSink {
                     completionTokens += f.completionTokens();
                     List<?> tail = onFinished(f);
                     lastFinishReason = finishReasonOf(f.choice());
-                    emit(tail);
+                    if (aborted == null || headersSent) {
+                        emit(tail); // an abort before the stream started is an error status: nothing else goes out
+                    }
                     if (aborted != null) {
                         metrics.finished(lastFinishReason, System.nanoTime() - arrivalNanos, promptTokens,
                                 completionTokens);
