@@ -55,7 +55,14 @@ class AbortedReplyTest {
     @Test
     void anAbortedMessagesStreamEndsWithAnErrorEventNotAStopReasonAnthropicDoesNotHave() throws Exception {
         String req = "{\"model\":\"kimi-k2.5\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
-        HttpResponse<String> s = server.post("/v1/messages", req + ",\"stream\":true}");
+        HttpResponse<String> s;
+        // Its own client: the connection closes after an error event, and a pooled client's next request could
+        // race that close.
+        try (java.net.http.HttpClient own = java.net.http.HttpClient.newHttpClient()) {
+            s = own.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.baseUrl() + "/v1/messages"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(req + ",\"stream\":true}"))
+                    .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+        }
         assertEquals(200, s.statusCode(), s.body());
         assertFalse(s.body().contains("\"abort\""), s.body());
         assertFalse(s.body().contains("message_stop"), s.body());
