@@ -22,6 +22,14 @@ public interface Backend extends TensorMemory, AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Whether a token's results must not depend on the batch around it ({@code --batch-invariant}): the model then
+     * keeps one attention form per phase whatever the chunking.
+     */
+    default boolean batchInvariant() {
+        return false;
+    }
+
     /** A 2-D BF16 tensor {@code [rows, cols]} as a linear weight (also the embedding table). */
     LinearWeight upload(Tensor weight);
 

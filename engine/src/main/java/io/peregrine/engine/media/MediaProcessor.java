@@ -78,7 +78,7 @@ public final class MediaProcessor {
      */
     public record PartPlan(MediaPart part, int imageParts, String videoPrompt, List<Item> items) {}
 
-    /** The planned media of one request; holds open videos until closed. */
+    /** The planned media of one request; holds open videos and PDFs until closed. */
     public static final class Plan implements AutoCloseable {
         private final List<PartPlan> parts;
         private final List<AutoCloseable> open;
@@ -128,20 +128,14 @@ public final class MediaProcessor {
         }
 
         /**
-         * Where the items that may be encoded after the request is submitted begin: after the first chunk of the
-         * first video of more than one chunk, so the request waits only for what comes before that video and its
-         * first chunk (a video that cannot be decoded at all is still refused before anything runs), and the rest
-         * streams into the prefill. {@code items().size()} when no video has a second chunk.
+         * Where the items encoded after the request is submitted begin: after the first. The first is encoded
+         * before (a request whose only image cannot be decoded is refused before anything runs, streamed or not);
+         * the rest (a PDF's other pages, a video's later chunks, further images) stream into the prefill, one at a
+         * time, so the request holds its place in the engine meanwhile, and its abort (a hang-up) stops the encoding
+         * at the next item instead of after the last page of a 50-page PDF. 0 when there are no items.
          */
         public int streamFrom() {
-            int index = 0;
-            for (PartPlan p : parts) {
-                if (p.part() instanceof MediaPart.Video && p.items().size() > 1) {
-                    return index + 1;
-                }
-                index += p.items().size();
-            }
-            return index;
+            return Math.min(1, items().size());
         }
 
         @Override
@@ -157,7 +151,7 @@ public final class MediaProcessor {
     }
 
     /**
-     * Opens and sizes every part: image headers, PDF pages (rendered), video sampling plans. Throws
+     * Opens and sizes every part: image headers, PDF page boxes (nothing is rendered), video sampling plans. Throws
      * {@link MediaInputException} or {@link io.peregrine.engine.vision.decode.ImageDecodeException} for bad input
      * and for a request over the vision-token budget.
      */
@@ -169,7 +163,7 @@ public final class MediaProcessor {
             for (MediaPart part : parts) {
                 PartPlan p = switch (part) {
                     case MediaPart.Image img -> image(img);
-                    case MediaPart.Pdf pdf -> pdf(pdf);
+                    case MediaPart.Pdf pdf -> pdf(pdf, open);
                     case MediaPart.Video v -> video(v, open);
                 };
                 for (Item it : p.items()) {
@@ -196,17 +190,29 @@ public final class MediaProcessor {
         return new PartPlan(img, 1, null, List.of(new Item(key, tokens, () -> images.encode(input).embeddings())));
     }
 
-    private PartPlan pdf(MediaPart.Pdf pdf) {
+    /**
+     * A page's tokens follow from its size, known from the page box without drawing: planning (and so counting)
+     * renders nothing. A page is rendered only when its embeddings are wanted and not cached; the document stays
+     * open with the plan until then.
+     */
+    private PartPlan pdf(MediaPart.Pdf pdf, List<AutoCloseable> open) {
         String sha = ContentHash.sha256(pdf.bytes());
         List<Item> items = new ArrayList<>();
-        try (PdfPages pages = PdfPages.open(pdf.bytes(), pdf.source(), budget.pdf(), PageRaster.K25)) {
-            for (int i = 0; i < pages.pageCount(); i++) {
-                RgbFrame page = pages.render(i);
+        PdfPages pages = PdfPages.open(pdf.bytes(), pdf.source(), budget.pdf(), PageRaster.K25);
+        open.add(pages);
+        for (int i = 0; i < pages.pageCount(); i++) {
+            int index = i;
+            PdfPages.PageSize size = pages.size(i);
+            String key = "pdf:" + sha + "/page=" + i;
+            int tokens = preprocessor.planImage(size.width(), size.height()).numTokens();
+            items.add(new Item(key, tokens, () -> cache.get(key, () -> {
+                RgbFrame page;
+                synchronized (pages) { // one request's document, but its items may be encoded from two threads
+                    page = pages.render(index);
+                }
                 RgbImage rgb = new RgbImage(page.width(), page.height(), page.rgb());
-                String key = "pdf:" + sha + "/page=" + i;
-                int tokens = preprocessor.planImage(rgb.width(), rgb.height()).numTokens();
-                items.add(new Item(key, tokens, () -> cache.get(key, () -> encoder.encode(preprocessor.image(rgb, key)))));
-            }
+                return encoder.encode(preprocessor.image(rgb, key));
+            })));
         }
         return new PartPlan(pdf, items.size(), null, items);
     }

@@ -9,9 +9,9 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Encodes the vision items a request was submitted without (a long video's later chunks) into its
- * {@link PendingMedia}, one after the other in prompt order, on a media thread, while the engine prefills what
- * comes before them. Stops before the next item once the request has ended (the engine cancels the
+ * Encodes the vision items a request was submitted without (all but its first: a PDF's later pages, a video's
+ * later chunks) into its {@link PendingMedia}, one after the other in prompt order, on the media threads, while the
+ * engine prefills what comes before them. Stops before the next item once the request has ended (the engine cancels the
  * {@link PendingMedia}); an item already inside FFmpeg or the tower finishes first, since neither can be
  * interrupted safely. Owns {@code resources} (the plan's open videos) and closes them when it stops, or at
  * {@link #discard} when it never starts.
@@ -45,12 +45,7 @@ public final class MediaProducer {
         if (!claimed.compareAndSet(false, true)) {
             return;
         }
-        try {
-            executor.execute(this::run);
-        } catch (RejectedExecutionException e) {
-            target.fail("the media threads are shutting down", false);
-            close();
-        }
+        next(0);
     }
 
     /** The request was never submitted (or was rejected): releases the resources without encoding. */
@@ -61,20 +56,33 @@ public final class MediaProducer {
         }
     }
 
-    private void run() {
+    /**
+     * One item per task: each is queued behind whatever other requests queued meanwhile, so one request's 50
+     * pages share the media threads with the single image of the next, instead of holding a thread for all 50.
+     */
+    private void next(int index) {
         try {
-            for (int i = 0; i < items.size(); i++) {
-                if (target.isCancelled()) {
-                    return;
-                }
-                MediaProcessor.Item it = items.get(i);
-                VisionEmbeddings e = it.embeddings().get();
-                if (e.tokens() != it.tokens()) {
-                    target.fail(it.cacheKey() + ": planned " + it.tokens() + " tokens, encoded " + e.tokens(), false);
-                    return;
-                }
-                target.complete(i, e.values());
+            executor.execute(() -> encode(index));
+        } catch (RejectedExecutionException e) {
+            target.fail("the media threads are shutting down", false);
+            close();
+        }
+    }
+
+    private void encode(int index) {
+        boolean more = false;
+        try {
+            if (target.isCancelled()) {
+                return;
             }
+            MediaProcessor.Item it = items.get(index);
+            VisionEmbeddings e = it.embeddings().get();
+            if (e.tokens() != it.tokens()) {
+                target.fail(it.cacheKey() + ": planned " + it.tokens() + " tokens, encoded " + e.tokens(), false);
+                return;
+            }
+            target.complete(index, e.values());
+            more = index + 1 < items.size();
         } catch (MediaInputException | ImageDecodeException e) {
             target.fail(e.getMessage(), true);
         } catch (RuntimeException e) {
@@ -83,7 +91,11 @@ public final class MediaProducer {
             target.fail("encoding the media failed: " + e, false);
             throw e;
         } finally {
-            close();
+            if (more) {
+                next(index + 1);
+            } else {
+                close();
+            }
         }
     }
 

@@ -72,6 +72,10 @@ public final class Scheduler {
 
     public ScheduledBatch schedule() {
         int budget = config.maxBatchedTokens();
+        PrefillBudget prefill = new PrefillBudget(config.maxPrefillCost());
+        // With requests waiting, the running prefills leave half the budget to them, so that a short
+        // prompt gets in at once instead of after a long prompt's last chunk.
+        prefill.reserve(!waiting.isEmpty());
         List<ScheduledBatch.Slice> slices = new ArrayList<>();
         List<Sequence> preempted = new ArrayList<>();
 
@@ -103,6 +107,12 @@ public final class Scheduler {
             if (n <= 0) {
                 continue; // waiting for media rows: it keeps its blocks and leaves the budget to the others
             }
+            if (s.uncomputed() != 1) {
+                n = prefill.chunk(s.computed(), n);
+                if (n == 0) {
+                    continue; // this step's prefill budget is spent: it goes on next step
+                }
+            }
             while (!blocks.canGrow(s.blockTable(), s.computed() + n)) {
                 Sequence victim = newestUnscheduled(scheduled, s);
                 running.remove(victim);
@@ -121,6 +131,7 @@ public final class Scheduler {
             budget -= n;
         }
 
+        prefill.reserve(false);
         Iterator<Sequence> queue = waiting.iterator();
         while (preempted.isEmpty() && budget > 0 && queue.hasNext() && running.size() < config.maxRunning()) {
             Sequence s = queue.next();
@@ -131,6 +142,10 @@ public final class Scheduler {
             int n = Math.min(s.computableEnd(cached) - cached, budget);
             if (n <= 0) {
                 continue; // nothing computable before its next media rows arrive: the next in line may go
+            }
+            n = prefill.chunk(cached, n);
+            if (n == 0) {
+                break; // the prefill budget is spent; FCFS: nobody overtakes
             }
             if (!blocks.canAdmit(hits, cached + n)) {
                 break;
@@ -147,6 +162,54 @@ public final class Scheduler {
             budget -= n;
         }
         return new ScheduledBatch(slices, preempted);
+    }
+
+    /**
+     * The prefill work left in one step ({@link SchedulerConfig#maxPrefillCost}). The first prefill chunk of a step
+     * always gets at least one token, so every prompt progresses whatever its context.
+     */
+    private static final class PrefillBudget {
+        private final long max;
+        private long used;
+        private boolean reserved;
+        private boolean any;
+
+        PrefillBudget(long max) {
+            this.max = max;
+        }
+
+        void reserve(boolean half) {
+            reserved = half;
+        }
+
+        /** The most tokens, up to {@code wanted}, a chunk after {@code computed} tokens may take; charges them. */
+        int chunk(int computed, int wanted) {
+            if (max == 0) {
+                return wanted;
+            }
+            long left = (reserved ? max / 2 : max) - used;
+            int n = wanted;
+            if (cost(computed, n) > left) {
+                // n·(p + TOKEN_COST) + n(n+1)/2 <= left, solved for n, then corrected for rounding.
+                double p = computed + SchedulerConfig.TOKEN_COST + 0.5;
+                n = (int) Math.min(wanted, Math.max(0, Math.floor(-p + Math.sqrt(p * p + 2.0 * Math.max(0, left)))));
+                while (n > 0 && cost(computed, n) > left) {
+                    n--;
+                }
+                if (n == 0 && !any) {
+                    n = 1;
+                }
+            }
+            if (n > 0) {
+                any = true;
+                used += cost(computed, n);
+            }
+            return n;
+        }
+
+        private static long cost(long computed, long n) {
+            return n * (computed + SchedulerConfig.TOKEN_COST) + n * (n + 1) / 2;
+        }
     }
 
     /**

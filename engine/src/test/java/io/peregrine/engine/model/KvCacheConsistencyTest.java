@@ -67,6 +67,25 @@ class KvCacheConsistencyTest {
         }
     }
 
+    /** Few tokens deep into a prompt take the latent (absorbed) form per token; the logits are the one-shot ones. */
+    @Test
+    void shortChunksDeepIntoAPromptEqualOneShotPrefill() {
+        int[] prompt = GoldenCases.named("p2_len40").prompt();
+        int blocks = 3;
+        LatentCache cache = tiny.newCache(blocks);
+        int[] table = {1, 2, 0};
+        tiny.prefill(Arrays.copyOfRange(prompt, 0, 20), 0, table, cache, false);
+        float[][] expected = GoldenCases.named("p2_len40").prefillLogits();
+        for (int start = 20; start < prompt.length; ) {
+            int n = Math.min(2 + start % 2, prompt.length - start);
+            float[][] rows = tiny.prefill(Arrays.copyOfRange(prompt, start, start + n), start, table, cache, true);
+            for (int t = 0; t < n; t++) {
+                Logits.assertClose(expected[start + t], rows[t], "chunk at " + start + " row " + t);
+            }
+            start += n;
+        }
+    }
+
     @Test
     void badSlicesAreRejectedWithTheReason() {
         LatentCache cache = tiny.newCache(2);

@@ -58,6 +58,63 @@ class SchedulerTest {
         assertEquals(List.of("0:5+1", "1:40+1"), shape(step(s)));
     }
 
+    /** n·(p + TOKEN_COST) + n(n+1)/2: a chunk's attention pairs plus its tokens' share of the weights. */
+    private static long cost(ScheduledBatch.Slice sl) {
+        long n = sl.count();
+        return n * (sl.start() + SchedulerConfig.TOKEN_COST) + n * (n + 1) / 2;
+    }
+
+    @Test
+    void deepIntoALongPromptChunksShrinkSoThatEveryStepsWorkIsBounded() {
+        long cap = 200_000;
+        Scheduler s = new Scheduler(new SchedulerConfig(4, 512, cap), new BlockManager(1024, BS));
+        Sequence longOne = seq(3_000, 100);
+        s.add(longOne);
+        List<Integer> chunks = new ArrayList<>();
+        while (longOne.length() < 3_001) {
+            ScheduledBatch b = step(s);
+            assertEquals(1, b.slices().size());
+            assertTrue(cost(b.slices().getFirst()) <= cap, "a step over the cap: " + shape(b));
+            chunks.add(b.slices().getFirst().count());
+        }
+        assertEquals(95, chunks.getFirst(), "95 fresh tokens cost 199,120; 96 would cost 201,264");
+        assertTrue(chunks.getLast() < 45, "3,000 tokens in, a chunk is under half the first: " + chunks);
+        // Alone, it still progresses every step: nothing is starved.
+        assertEquals(3_001, longOne.length());
+        // One token always goes, however deep: a step over the cap with nothing scheduled would stall it forever.
+        Scheduler tight = new Scheduler(new SchedulerConfig(4, 512, 100), new BlockManager(1024, BS));
+        Sequence deep = seq(40, 100);
+        tight.add(deep);
+        assertEquals(List.of(deep.id() + ":0+1"), shape(step(tight)));
+        assertEquals(List.of(deep.id() + ":1+1"), shape(step(tight)));
+    }
+
+    @Test
+    void aShortPromptArrivingDuringALongPrefillIsAdmittedAtOnceAndDecodesEveryStep() {
+        Scheduler s = new Scheduler(new SchedulerConfig(4, 512, 200_000), new BlockManager(1024, BS));
+        Sequence longOne = seq(3_000, 100);
+        s.add(longOne);
+        for (int i = 0; i < 20; i++) {
+            step(s);
+        }
+        Sequence tiny = seq(12, 5_000);
+        s.add(tiny);
+        ScheduledBatch admit = step(s);
+        assertEquals(2, admit.slices().size(), shape(admit).toString());
+        assertEquals("1:0+12", shape(admit).get(1), "the whole short prompt in the step it arrived");
+        for (int i = 0; i < 3; i++) {
+            ScheduledBatch b = step(s);
+            assertEquals("1:" + (12 + i) + "+1", shape(b).getFirst(), "its decode leads every step: " + shape(b));
+            assertTrue(shape(b).size() == 2, "and the long prefill keeps going: " + shape(b));
+        }
+        // Without the cap the long prompt's chunk takes the whole token budget and the short one waits.
+        Scheduler uncapped = new Scheduler(new SchedulerConfig(4, 512), new BlockManager(1024, BS));
+        uncapped.add(seq(3_000, 100));
+        step(uncapped);
+        uncapped.add(seq(12, 5_000));
+        assertEquals(1, step(uncapped).slices().size());
+    }
+
     @Test
     void decodesGoFirstEvenWhenAnOlderSequenceIsStillPrefilling() {
         Scheduler s = new Scheduler(new SchedulerConfig(4, 8), new BlockManager(64, BS));

@@ -65,7 +65,8 @@ final class MessagesCall extends GenerationCall {
             finishReason = blocks.hasToolUse() ? "tool_calls" : "stop";
         } else {
             finishReason = finishReason(f.reason());
-            // Anthropic has no word for a deadline or an abort; the reply was cut short, as by max_tokens.
+            // Anthropic has no word for a deadline; the reply was cut short, as by max_tokens. An abort never gets
+            // here as a stop reason: it ends the reply with an error (abortedError).
             stopReason = f.reason() == FinishReason.LENGTH ? "max_tokens" : finishReason;
         }
         return out;
@@ -111,6 +112,17 @@ final class MessagesCall extends GenerationCall {
     @Override
     protected ByteBuf streamError(ApiException e) {
         return Exchange.sseEvent("error", exchange.errorJson(e));
+    }
+
+    /**
+     * "abort" is not one of Anthropic's stop reasons: an aborted reply (shutdown, a stalled reader) ends as Anthropic
+     * ends a stream it cannot finish, with {@code event: error} ({@code overloaded_error}, which the SDKs retry), or
+     * is a 503 when nothing was sent yet.
+     */
+    @Override
+    protected ApiException abortedError() {
+        return ApiException.unavailable("The request was aborted before it finished (the server is shutting down "
+                + "or the reply could not be delivered); retry it", "aborted");
     }
 
     @Override

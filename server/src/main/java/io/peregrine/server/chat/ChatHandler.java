@@ -61,6 +61,12 @@ public final class ChatHandler {
      */
     public static void submit(ChatPlan plan, ModelRuntime rt, String id, String maxTokensParam, CallFactory calls)
             throws ApiException {
+        if (plan.input().hasMedia()) {
+            // Sized from the media headers and page boxes alone: a prompt that cannot fit is refused before any
+            // page is rendered or image encoded (a 7 KB PDF can ask for minutes of that).
+            ContextCheck.maxTokens(plan.maxTokens(), renderForCounting(rt, plan.input()).length(),
+                    rt.engine().maxModelLen(), maxTokensParam);
+        }
         ChatPrompt prompt = render(rt, plan);
         MediaProducer later = prompt.laterMedia();
         try {

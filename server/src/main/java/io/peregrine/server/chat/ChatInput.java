@@ -31,4 +31,18 @@ public record ChatInput(
                      JsonNode templateKwargs, boolean addGenerationPrompt) {
         this(messages, tools, toolChoice, thinking, templateKwargs, addGenerationPrompt, false);
     }
+
+    /** Whether any message carries an image, video or file part (whose tokens cost more to produce than to count). */
+    public boolean hasMedia() {
+        for (ChatMessage m : messages) {
+            if (m.content() != null && m.content().isArray()) {
+                for (JsonNode part : m.content()) {
+                    if (io.peregrine.server.media.MediaMessages.isMediaType(part.path("type").asText(""))) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
 }

@@ -110,9 +110,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Largest image, video or PDF accepted from any source (default: ${DEFAULT-VALUE}).")
     String maxMediaBytes;
 
-    @Option(names = "--max-vision-tokens-per-request", defaultValue = "65536",
-            description = "Vision tokens (images, PDF pages, video chunks) one request may use (default: ${DEFAULT-VALUE}).")
-    int maxVisionTokens;
+    @Option(names = "--max-vision-tokens-per-request", defaultValue = "auto",
+            description = "Vision tokens (images, PDF pages, video chunks) one request may use; auto: 65536 on CUDA, "
+                    + "8192 on the CPU backend, where a larger media prompt's prefill takes minutes (default: auto).")
+    String maxVisionTokens;
 
     @Option(names = "--max-video-seconds", defaultValue = "1800",
             description = "Longest video accepted, in seconds (default: ${DEFAULT-VALUE}).")
@@ -191,6 +192,28 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Tokens fed to the model per step; longer prompts are prefilled in chunks (default: ${DEFAULT-VALUE}).")
     int maxNumBatchedTokens;
 
+    @Option(names = "--max-prefill-step-cost", defaultValue = "auto", paramLabel = "PAIRS",
+            description = "Work of the prefill chunks of one engine step, in attention pairs (a chunk of n tokens after "
+                    + "p costs n*(p+2048) + n(n+1)/2): deep into a long prompt its chunks shrink, so that no step, and so "
+                    + "no other request, waits on it for long; 0 = no cap; auto = 262144 on the CPU backend (~120 fresh "
+                    + "tokens a step), no cap on CUDA (default: auto).")
+    String maxPrefillCost;
+
+    long prefillCost() {
+        if (maxPrefillCost.equalsIgnoreCase("auto")) {
+            return RuntimeLoader.Options.AUTO;
+        }
+        try {
+            long v = Long.parseLong(maxPrefillCost.trim());
+            if (v >= 0) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException("--max-prefill-step-cost must be auto or a number >= 0, got " + maxPrefillCost);
+    }
+
     @Option(names = "--kv-cache-memory", defaultValue = "1GiB", paramLabel = "SIZE",
             description = "Memory for the paged KV cache, e.g. 512MiB or 40GiB (default: ${DEFAULT-VALUE}).")
     String kvCacheMemory;
@@ -222,6 +245,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServerConfig config = serverConfig();
+        long kvBytes = parseBytes(kvCacheMemory);
+        long encoderBytes = parseBytes(encoderCacheMemory);
+        String heap = heapReport(Runtime.getRuntime().maxMemory(), kvBytes, noVision ? 0 : encoderBytes);
+        if (heap.startsWith("heap too small")) {
+            LOG.severe(heap);
+            return 1;
+        }
+        LOG.info(heap);
         ServingState state = new ServingState();
         String name = servedModelNames.isEmpty()
                 ? (model == null ? "peregrine-demo" : model.toAbsolutePath().normalize().getFileName().toString())
@@ -244,8 +275,8 @@ public final class ServeCommand implements Callable<Integer> {
         }, "peregrine-shutdown"));
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
-                    maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, chatTemplate),
+                    maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
+                    batchInvariant, chatTemplate, prefillCost()),
                     state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
@@ -262,11 +293,35 @@ public final class ServeCommand implements Callable<Integer> {
         MediaFetchPolicy fetch = new MediaFetchPolicy(allowedLocalMediaPath, allowMediaUrls, allowPrivateMediaUrls,
                 java.time.Duration.ofSeconds(mediaFetchTimeoutSeconds), maxBytes);
         VideoLimits d = VideoLimits.DEFAULT;
-        MediaBudget budget = new MediaBudget(maxVisionTokens,
-                new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), maxVisionTokens),
+        boolean auto = maxVisionTokens.equalsIgnoreCase("auto");
+        int tokens;
+        try {
+            tokens = auto ? MediaBudget.DEFAULT.maxVisionTokens() : Integer.parseInt(maxVisionTokens.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--max-vision-tokens-per-request must be a number or auto, got "
+                    + maxVisionTokens);
+        }
+        MediaBudget budget = new MediaBudget(tokens,
+                new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), tokens),
                 new PdfLimits(maxBytes, maxPdfPages));
         return new RuntimeLoader.MediaOptions(!noVision, RuntimeLoader.MediaOptions.defaultOnnxCacheDir(), fetch, budget,
-                parseBytes(encoderCacheMemory));
+                parseBytes(encoderCacheMemory), auto);
+    }
+
+    /**
+     * The start-up line on the heap: its cap and the caches that live on it (the KV cache is allocated at load, the
+     * encoder cache fills up to its size). A cap below the two together would end in an OutOfMemoryError on the
+     * engine thread mid-load, or later under load; it is refused up front, naming the launcher's knobs.
+     */
+    static String heapReport(long maxHeap, long kvBytes, long encoderBytes) {
+        String sizes = String.format("max %d MiB for a %d MiB KV cache and a %d MiB vision encoder cache",
+                maxHeap >> 20, kvBytes >> 20, encoderBytes >> 20);
+        if (maxHeap < kvBytes + encoderBytes + (256L << 20)) {
+            return "heap too small: " + sizes + " (and at least 256 MiB for requests); raise -Xmx (the ./peregrine "
+                    + "launcher sizes it from --kv-cache-memory and --encoder-cache-memory; PEREGRINE_HEAP sets it) "
+                    + "or lower --kv-cache-memory";
+        }
+        return "heap: " + sizes + " (the weights are memory-mapped, off the heap)";
     }
 
     /** {@code 1073741824}, {@code 512MiB}, {@code 40GiB}, {@code 2GB}. */

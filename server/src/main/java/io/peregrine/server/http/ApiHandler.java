@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -101,7 +102,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     /** Serves one request; the next pipelined one starts when this one has been answered. */
     private void serve(ChannelHandlerContext ctx, FullHttpRequest req) {
         long arrival = System.nanoTime();
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        // A body whose framing or coding this server cannot decode leaves the connection's byte stream suspect.
+        ApiException coding = TransferCodings.refusal(req.headers());
+        boolean keepAlive = coding == null && HttpUtil.isKeepAlive(req);
         // After a "Connection: close" answer the connection closes: what the client pipelined behind it is dropped
         // rather than run for nobody.
         String origin = req.headers().get(HttpHeaderNames.ORIGIN);
@@ -116,6 +119,11 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         ex.dialect(ErrorDialect.forPath(path));
+        if (coding != null) {
+            RequestQueue.of(ctx.channel()).discard();
+            ex.error(coding);
+            return;
+        }
         HttpMethod method = req.method();
         if (cors.isPreflight(method, req.headers())) {
             preflight(ex, req);
@@ -195,6 +203,10 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         FullHttpRequest next = RequestQueue.of(ctx.channel()).next(ctx.channel());
+        if (next == null && Boolean.TRUE.equals(ctx.channel().attr(GenerationCall.INPUT_SHUT).get())) {
+            ctx.close(); // half-closed: every request it sent has been answered
+            return;
+        }
         if (next != null) {
             try {
                 serve(ctx, next);
@@ -338,6 +350,28 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 ex.error(ApiException.internal("Internal server error: " + e.getClass().getSimpleName()));
             }
         });
+    }
+
+    /**
+     * A client that half-closes after its request (FIN: nothing more to send) still gets its answer, after which
+     * the connection closes; an idle one closes at once. A generation in flight probes the connection meanwhile
+     * ({@link GenerationCall#inputShutdown}), since a client that has gone away sends the same FIN.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (!RequestQueue.of(ctx.channel()).busy()) {
+                ctx.close();
+                return;
+            }
+            ctx.channel().attr(GenerationCall.INPUT_SHUT).set(Boolean.TRUE);
+            GenerationCall call = ctx.channel().attr(GenerationCall.ACTIVE).get();
+            if (call != null) {
+                call.inputShutdown();
+            }
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override

@@ -39,7 +39,7 @@ public enum ErrorDialect {
     /** Anthropic's error type for a status (https://docs.anthropic.com/en/api/errors). */
     static String anthropicType(HttpResponseStatus status) {
         return switch (status.code()) {
-            case 400, 405, 408, 415, 431 -> "invalid_request_error";
+            case 400, 405, 408, 415, 431, 501 -> "invalid_request_error";
             case 401 -> "authentication_error";
             case 403 -> "permission_error";
             case 404 -> "not_found_error";

@@ -103,6 +103,11 @@ public final class Exchange {
         return channel;
     }
 
+    /** Whether the request was HTTP/1.0 (no chunked encoding, no interim responses). */
+    public boolean http10() {
+        return http10;
+    }
+
     public ObjectMapper mapper() {
         return mapper;
     }
@@ -216,6 +221,19 @@ public final class Exchange {
 
     public void flush() {
         channel.flush();
+    }
+
+    /**
+     * Sends an interim {@code 102 Processing} before the final response, and returns false where HTTP forbids one
+     * (an HTTP/1.0 client, RFC 9110 15.2). HTTP/1.1 clients must read and may ignore 1xx responses; writing one is
+     * how a server learns that a client which half-closed has in fact gone (its TCP stack answers with a reset).
+     */
+    public boolean interim() {
+        if (http10) {
+            return false;
+        }
+        channel.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.PROCESSING));
+        return true;
     }
 
     /** Ends the chunked response, after OpenAI's {@code data: [DONE]} when {@code doneMarker}. */

@@ -35,6 +35,13 @@ public abstract class GenerationCall implements EventSink {
     /** The call currently streaming on a channel, for writability notifications. */
     public static final AttributeKey<GenerationCall> ACTIVE = AttributeKey.valueOf("peregrine.activeCall");
     static final long MAX_PENDING_BYTES = 16L << 20;
+    /** Set on a connection whose client has half-closed it (sent FIN after its request). */
+    static final AttributeKey<Boolean> INPUT_SHUT = AttributeKey.valueOf("peregrine.inputShut");
+    /**
+     * How often a half-closed connection is probed: a FIN is both "done sending" and "gone", and only a write
+     * tells them apart (a gone client's TCP stack answers it with a reset, and the write after that fails).
+     */
+    static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final Logger LOG = Logger.getLogger(GenerationCall.class.getName());
 
@@ -52,6 +59,7 @@ public abstract class GenerationCall implements EventSink {
     private volatile RequestHandle handle;
     private ChannelFutureListener closeListener;
     private ScheduledFuture<?> keepAlive;
+    private ScheduledFuture<?> probe;
     private long lastWriteNanos;
     // Event-loop confined from here on.
     private boolean headersSent;
@@ -127,6 +135,39 @@ public abstract class GenerationCall implements EventSink {
             keepAlive = ch.eventLoop().scheduleAtFixedRate(this::keepAliveTick, keepAliveNanos, keepAliveNanos,
                     TimeUnit.NANOSECONDS);
         }
+        if (Boolean.TRUE.equals(ch.attr(INPUT_SHUT).get())) {
+            inputShutdown();
+        }
+    }
+
+    /**
+     * The client half-closed the connection (on the event loop). The answer still goes out; meanwhile the
+     * connection is probed, so a client that has gone is noticed (and its request aborted) within two probes:
+     * an SSE comment (the API's keep-alive) once the stream has started, else an interim 102. An HTTP/1.0 client
+     * may get no interim response, so there a FIN is taken as a hang-up, as before.
+     */
+    final void inputShutdown() {
+        if (done || probe != null) {
+            return;
+        }
+        if (exchange.http10() && !(stream && headersSent)) {
+            exchange.channel().close();
+            return;
+        }
+        probe = exchange.channel().eventLoop().scheduleAtFixedRate(this::probeTick, PROBE_NANOS, PROBE_NANOS,
+                TimeUnit.NANOSECONDS);
+    }
+
+    private void probeTick() {
+        if (done) {
+            return;
+        }
+        if (!stream || !headersSent) {
+            exchange.interim();
+        } else if (pending.isEmpty()) {
+            exchange.channel().writeAndFlush(new DefaultHttpContent(keepAliveEvent()));
+            lastWriteNanos = System.nanoTime();
+        }
     }
 
     private void keepAliveTick() {
@@ -179,12 +220,21 @@ public abstract class GenerationCall implements EventSink {
                     emit(onTokens(t));
                 }
                 case EngineEvent.Finished f -> {
-                    ensureStarted();
+                    ApiException aborted = f.reason() == FinishReason.ABORT && choices == 1 ? abortedError() : null;
+                    if (aborted == null) {
+                        ensureStarted();
+                    }
                     completionTokens += f.completionTokens();
                     List<?> tail = onFinished(f);
                     lastFinishReason = finishReasonOf(f.choice());
-                    emit(tail);
-                    if (++finishedChoices == choices) {
+                    if (aborted == null || headersSent) {
+                        emit(tail); // an abort before the stream started is an error status: nothing else goes out
+                    }
+                    if (aborted != null) {
+                        metrics.finished(lastFinishReason, System.nanoTime() - arrivalNanos, promptTokens,
+                                completionTokens);
+                        fail(aborted);
+                    } else if (++finishedChoices == choices) {
                         complete();
                     }
                 }
@@ -294,6 +344,9 @@ public abstract class GenerationCall implements EventSink {
         if (keepAlive != null) {
             keepAlive.cancel(false);
         }
+        if (probe != null) {
+            probe.cancel(false);
+        }
         if (closeListener != null) {
             ch.closeFuture().removeListener(closeListener);
         }
@@ -317,6 +370,15 @@ public abstract class GenerationCall implements EventSink {
     /** The event that ends a started stream after an error; chat and completions send the OpenAI error body. */
     protected ByteBuf streamError(ApiException e) {
         return Exchange.sseEvent(exchange.errorJson(e));
+    }
+
+    /**
+     * For an API with no word for an aborted generation (the server shutting down, a write stall): the error that
+     * ends the reply instead of a normal ending (the stream's in-band error, or the error status when nothing was
+     * sent yet). Null (chat and completions, whose finish_reason says {@code abort}) ends it normally.
+     */
+    protected ApiException abortedError() {
+        return null;
     }
 
     /** What an idle stream is sent every keep-alive interval: an SSE comment unless overridden. */

@@ -13,6 +13,8 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.EventExecutor;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.anthropic.MessagesRequestMapper;
@@ -61,7 +63,7 @@ public final class HttpServer implements AutoCloseable {
      */
     public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics, WebUi webUi,
                                    Tracing tracing) throws InterruptedException {
-        JsonBodies bodies = new JsonBodies(Json.newMapper(), config.rejectUnknownFields());
+        JsonBodies bodies = new JsonBodies(requestMapper(config.maxBodyBytes()), config.rejectUnknownFields());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
         ChatRequestMapper chatMapper = new ChatRequestMapper(sampling, config.mediaLimits());
         ChatHandler chat = new ChatHandler(state, bodies, chatMapper, config.reasoningField(), metrics,
@@ -87,6 +89,8 @@ public final class HttpServer implements AutoCloseable {
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                // A client may half-close after its request (nc -N, probes, some proxies): it still gets its answer.
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -114,6 +118,19 @@ public final class HttpServer implements AutoCloseable {
             requestThreads.shutdownNow();
             throw e;
         }
+    }
+
+    /**
+     * The wire mapper with the parser's string limit (Jackson's default is 20 million characters) set to the body
+     * limit: a string cannot be longer than the body that carries it, so the configured limits
+     * ({@code --max-request-body-bytes}, and {@code --max-media-bytes} for what a data URL decodes to) are the
+     * only caps a client meets.
+     */
+    static ObjectMapper requestMapper(int maxBodyBytes) {
+        ObjectMapper mapper = Json.newMapper();
+        mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxStringLength(maxBodyBytes).build());
+        return mapper;
     }
 
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();

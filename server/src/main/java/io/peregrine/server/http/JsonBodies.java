@@ -1,10 +1,12 @@
 package io.peregrine.server.http;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
@@ -24,10 +26,13 @@ public final class JsonBodies {
     private static final Logger LOG = Logger.getLogger(JsonBodies.class.getName());
 
     private final ObjectMapper mapper;
+    /** Trailing data is checked by hand, so that its error names no Jackson feature. */
+    private final ObjectReader treeReader;
     private final boolean rejectUnknownFields;
 
     public JsonBodies(ObjectMapper mapper, boolean rejectUnknownFields) {
         this.mapper = mapper;
+        this.treeReader = mapper.reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         this.rejectUnknownFields = rejectUnknownFields;
     }
 
@@ -43,10 +48,15 @@ public final class JsonBodies {
             throw ApiException.invalid("The request body is empty; expected a JSON object", null);
         }
         JsonNode tree;
-        try {
-            tree = mapper.readTree(body);
+        try (JsonParser parser = mapper.createParser(body)) {
+            tree = treeReader.readTree(parser);
+            if (parser.nextToken() != null) {
+                throw ApiException.invalid("The request body has more data after its JSON object", null);
+            }
+        } catch (JsonProcessingException e) {
+            throw JsonErrors.unreadable(e, mapper.getFactory().streamReadConstraints());
         } catch (IOException e) {
-            throw ApiException.invalid("The request body is not valid JSON: " + shortMessage(e), null);
+            throw ApiException.invalid("The request body could not be read", null);
         }
         if (tree == null || !tree.isObject()) {
             throw ApiException.invalid("The request body must be a JSON object", null);
@@ -54,15 +64,10 @@ public final class JsonBodies {
         logUnknownFields(tree, type);
         try {
             return new Parsed<>(mapper.treeToValue(tree, type), tree);
-        } catch (MismatchedInputException e) {
-            String param = path(e);
-            String expected = e.getTargetType() == null ? "another type" : describe(e.getTargetType());
-            throw ApiException.invalid("Invalid type for '" + param + "': expected " + expected, param);
         } catch (JsonMappingException e) {
-            String param = path(e);
-            throw ApiException.invalid("Invalid value for '" + param + "': " + shortMessage(e), param);
+            throw JsonErrors.mismatch(e, null);
         } catch (JsonProcessingException e) {
-            throw ApiException.invalid("The request body could not be read: " + shortMessage(e), null);
+            throw JsonErrors.unreadable(e, mapper.getFactory().streamReadConstraints());
         }
     }
 
@@ -101,37 +106,5 @@ public final class JsonBodies {
             }
         }
         return sb.toString();
-    }
-
-    private static String path(JsonMappingException e) {
-        StringBuilder sb = new StringBuilder();
-        for (JsonMappingException.Reference ref : e.getPath()) {
-            if (ref.getFieldName() != null) {
-                if (!sb.isEmpty()) {
-                    sb.append('.');
-                }
-                sb.append(ref.getFieldName());
-            } else if (ref.getIndex() >= 0) {
-                sb.append('[').append(ref.getIndex()).append(']');
-            }
-        }
-        return sb.isEmpty() ? null : sb.toString();
-    }
-
-    private static String describe(Class<?> type) {
-        if (type == String.class) return "a string";
-        if (type == Integer.class || type == int.class || type == Long.class || type == long.class) return "an integer";
-        if (type == Double.class || type == double.class) return "a number";
-        if (type == Boolean.class || type == boolean.class) return "a boolean";
-        if (List.class.isAssignableFrom(type)) return "an array";
-        return "an object";
-    }
-
-    private static String shortMessage(Exception e) {
-        String m = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
-        if (m == null) {
-            return e.getClass().getSimpleName();
-        }
-        return m.length() > 200 ? m.substring(0, 200) + "..." : m;
     }
 }

@@ -73,7 +73,15 @@ public final class MediaMessages {
                             ? "file_id is not supported (this server has no files API); send file_data as a data URL"
                             : "a file part needs 'file_data' (a data URL of a PDF)");
                 }
-                String url = data.regionMatches(true, 0, "data:", 0, 5) ? data : "data:application/pdf;base64," + data;
+                boolean dataUrl = data.regionMatches(true, 0, "data:", 0, 5);
+                if (!dataUrl && data.indexOf(':') > 0) {
+                    // Base64 has no ':'; this is a URL. file_data carries the file's bytes, never a reference.
+                    throw new MediaFetchException(source, data.regionMatches(true, 0, "file:", 0, 5)
+                            ? "local files are not allowed in file_data; send the PDF's bytes as a data URL "
+                                    + "(data:application/pdf;base64,...) or plain base64"
+                            : "file_data must be a data URL (data:application/pdf;base64,...) or plain base64, not a URL");
+                }
+                String url = dataUrl ? data : "data:application/pdf;base64," + data;
                 FetchedMedia m = fetcher.fetch(url, source);
                 if (!m.looksLikePdf()) {
                     throw new MediaFetchException(source, "only PDF files are supported in file parts");

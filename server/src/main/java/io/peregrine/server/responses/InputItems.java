@@ -1,6 +1,7 @@
 package io.peregrine.server.responses;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -11,6 +12,7 @@ import io.peregrine.api.chat.FunctionCall;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.api.responses.ResponseInputItem;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.JsonErrors;
 import io.peregrine.server.http.Quote;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -150,8 +152,10 @@ final class InputItems {
     private ResponseInputItem read(JsonNode node, String at) throws ApiException {
         try {
             return json.treeToValue(node, ResponseInputItem.class);
+        } catch (JsonMappingException e) {
+            throw JsonErrors.mismatch(e, at);
         } catch (JsonProcessingException e) {
-            throw ApiException.invalid("Invalid " + at + ": " + Quote.clip(String.valueOf(e.getOriginalMessage())), at);
+            throw ApiException.invalid("Invalid " + at, at);
         }
     }
 

@@ -53,14 +53,18 @@ final class ResponsesCall extends GenerationCall {
 
     @Override
     protected List<?> onFinished(EngineEvent.Finished f) {
-        boolean cut = f.reason() == FinishReason.LENGTH || f.reason() == FinishReason.TIMEOUT;
+        // Anything but a natural stop leaves the response incomplete, an abort (shutdown, a stalled reader) included.
+        boolean cut = f.reason() != FinishReason.STOP;
         List<ResponseStreamEvent> out = new ArrayList<>(output.finish(parser.finish(), cut ? "incomplete" : "completed"));
         List<OutputItem> items = output.items();
         boolean called = items.stream().anyMatch(i -> i instanceof OutputItem.FunctionCall);
         finishReason = f.reason() == FinishReason.STOP && called ? "tool_calls" : finishReason(f.reason());
         ResponseUsage usage = ResponseUsage.of(promptTokens, cachedTokens, completionTokens, output.reasoningTokens());
-        Response.IncompleteDetails incomplete = !cut ? null
-                : new Response.IncompleteDetails(f.reason() == FinishReason.LENGTH ? "max_output_tokens" : "timeout");
+        Response.IncompleteDetails incomplete = !cut ? null : new Response.IncompleteDetails(switch (f.reason()) {
+            case LENGTH -> "max_output_tokens";
+            case TIMEOUT -> "timeout";
+            case ABORT, STOP -> "abort";
+        });
         result = plan.response().with(cut ? "incomplete" : "completed", items, usage, incomplete, null);
         if (plan.store() && f.reason() != FinishReason.ABORT) {
             store.put(new ResponseStore.Stored(result, plan.items()));

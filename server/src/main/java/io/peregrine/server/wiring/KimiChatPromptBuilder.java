@@ -105,7 +105,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 : ThinkingBudget.factory(vocabulary().markers(), output.thinkingBudget());
         // The budget applies last: it forces </think>, which a tool-call rule allows while reasoning.
         TokenConstraint.Factory constraint = ConstraintChain.of(toolConstraint(input, output), budget);
-        ChatPrompt prompt = build(input);
+        ChatPrompt prompt = build(input, true);
         return constraint == null ? prompt : prompt.withConstraint(constraint);
     }
 
@@ -188,13 +188,21 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         return v;
     }
 
-    /** Renders without constraints (tool_choice only shapes the prompt here: none drops the tools). */
+    /**
+     * Renders without constraints (tool_choice only shapes the prompt here: none drops the tools), for counting:
+     * media are sized (image headers, PDF page boxes, video plans) but nothing is decoded, rendered or encoded, so
+     * the count costs what reading the request costs. The ids are the prompt's, pads expanded; no embeddings.
+     */
     @Override
     public ChatPrompt build(ChatInput input) throws InvalidPromptException {
+        return build(input, false);
+    }
+
+    private ChatPrompt build(ChatInput input, boolean encode) throws InvalidPromptException {
         List<?> rawMessages = json.convertValue(input.messages(), List.class);
         String firstMedia = MediaMessages.firstMedia(rawMessages);
         if (firstMedia == null) {
-            return render(input, rawMessages, null);
+            return render(input, rawMessages, null, encode);
         }
         if (media == null) {
             throw new InvalidPromptException("image, video and file inputs are not supported: this model has no "
@@ -210,7 +218,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         ChatPrompt prompt = null;
         try {
             plan = media.onMediaThreads(() -> media.processor().plan(parts));
-            prompt = render(input, MediaMessages.rewrite(rawMessages, plan.parts()), plan);
+            prompt = render(input, MediaMessages.rewrite(rawMessages, plan.parts()), plan, encode);
             return prompt;
         } catch (MediaFetchException e) {
             throw new InvalidPromptException(e.getMessage(), e.source());
@@ -224,7 +232,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
         }
     }
 
-    private ChatPrompt render(ChatInput input, List<?> rawMessages, MediaProcessor.Plan plan)
+    private ChatPrompt render(ChatInput input, List<?> rawMessages, MediaProcessor.Plan plan, boolean encode)
             throws InvalidPromptException {
         try {
             List<ChatMessage> messages = OpenAiShapes.messages(rawMessages);
@@ -250,8 +258,15 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 ids = encoded.rendered().expandVideoTexts(videoTexts).tokenize(media.tokenizer(), SpecialTextPolicy.AS_TEXT);
             }
             int pad = media.tokenizer().requireSpecialId("<|media_pad|>");
-            // Everything up to a long video's first chunk is encoded now; its later chunks are sized now and
-            // encoded while the engine prefills (MediaProducer).
+            if (!encode) {
+                List<MediaSplice.Later> sizes = new ArrayList<>();
+                for (MediaProcessor.Item it : plan.items()) {
+                    sizes.add(new MediaSplice.Later(it.tokens(), it.contentHash()));
+                }
+                return new ChatPrompt(MediaSplice.expand(ids, pad, List.of(), sizes, 1).ids());
+            }
+            // The first item is encoded now; the others are sized now and encoded while the engine prefills
+            // (MediaProducer), where an abort stops them.
             int from = plan.streamFrom();
             List<MediaSplice.Item> now = media.onMediaThreads(() -> plan.encode(from));
             List<MediaProcessor.Item> rest = plan.items().subList(from, plan.items().size());

@@ -54,13 +54,17 @@ public final class RuntimeLoader {
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate) {
+                          String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate,
+                          long maxPrefillCost) {
+
+        /** {@link #maxPrefillCost} chosen by the backend: {@link SchedulerConfig#CPU_PREFILL_COST} on the CPU, no cap on CUDA. */
+        public static final long AUTO = -1;
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
                        MediaOptions media, boolean batchInvariant) {
             this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
-                    blockSize, backend, demoPreset, media, batchInvariant, null);
+                    blockSize, backend, demoPreset, media, batchInvariant, null, AUTO);
         }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
@@ -89,8 +93,18 @@ public final class RuntimeLoader {
      * @param onnxCacheDir       where the built MoonViT ONNX model is kept
      * @param encoderCacheBytes  bytes of projector outputs kept by content (agents resend screenshots)
      */
+    /**
+     * @param visionTokensByBackend the budget's vision-token cap was not set by the operator: it becomes
+     *                              {@link MediaBudget#CPU_VISION_TOKENS} on the CPU backend (the budget's own value
+     *                              on CUDA), since there a large media prompt's prefill costs minutes
+     */
     public record MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
-                               long encoderCacheBytes) {
+                               long encoderCacheBytes, boolean visionTokensByBackend) {
+
+        public MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
+                            long encoderCacheBytes) {
+            this(vision, onnxCacheDir, fetch, budget, encoderCacheBytes, false);
+        }
 
         public static MediaOptions defaults() {
             return new MediaOptions(true, defaultOnnxCacheDir(), MediaFetchPolicy.DATA_URLS_ONLY, MediaBudget.DEFAULT,
@@ -167,8 +181,13 @@ public final class RuntimeLoader {
         LatentCache cache = ServingEngine.cacheFor(model, o.kvCacheBytes(), o.blockSize());
         LOG.info(String.format("KV cache: %d blocks of %d tokens (%d tokens, %.1f MiB fp32)", cache.numBlocks(),
                 cache.blockSize(), (long) cache.numBlocks() * cache.blockSize(), cache.bytes() / 1048576.0));
+        long prefillCost = o.maxPrefillCost() != Options.AUTO ? o.maxPrefillCost()
+                : backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda") ? 0 : SchedulerConfig.CPU_PREFILL_COST;
+        LOG.info("prefill work per step: " + (prefillCost == 0 ? "no cap" : "at most " + prefillCost + " attention pairs")
+                + (o.maxPrefillCost() == Options.AUTO ? " (the backend's default; --max-prefill-step-cost sets it)" : ""));
         EngineConfig engineConfig = EngineConfig.forModel(config,
-                new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens())), maxLen,
+                new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens()),
+                        prefillCost), maxLen,
                 o.maxWaiting());
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
@@ -208,12 +227,19 @@ public final class RuntimeLoader {
                                                        MediaOptions m, ServerMetrics metrics, Tracing tracing) {
         boolean cuda = backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda");
         OnnxVisionEncoder encoder = OnnxVisionEncoder.open(ck,
-                new OnnxVisionEncoder.Options(m.onnxCacheDir(), 0, cuda, MoonVitGraph.Attention.FUSED, false));
+                // Half the cores at most: the engine's steps keep the other half while a large image or PDF encodes.
+                new OnnxVisionEncoder.Options(m.onnxCacheDir(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
+                        cuda, MoonVitGraph.Attention.FUSED, false));
         LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
                 + m.onnxCacheDir());
+        MediaBudget budget = m.visionTokensByBackend() && !cuda ? m.budget().withMaxVisionTokens(
+                Math.min(m.budget().maxVisionTokens(), MediaBudget.CPU_VISION_TOKENS)) : m.budget();
+        LOG.info("vision tokens per request: at most " + budget.maxVisionTokens() + (m.visionTokensByBackend()
+                ? " (the " + (cuda ? "CUDA" : "CPU") + " backend's default; --max-vision-tokens-per-request sets it)"
+                : ""));
         VisionEncoder observed = tracing.traced(metrics == null ? encoder : metrics.timed(encoder));
         MediaProcessor processor = new MediaProcessor(new ImageDecoder(), new ImagePreprocessor(), observed,
-                new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, m.budget());
+                new VisionEmbeddingCache(m.encoderCacheBytes()), VideoProcessorConfig.K25, budget);
         return new KimiChatPromptBuilder.Multimodal(new MediaFetcher(m.fetch()), processor, tokenizer,
                 tracing.propagating(KimiChatPromptBuilder.Multimodal.defaultThreads()));
     }

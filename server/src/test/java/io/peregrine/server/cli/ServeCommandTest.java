@@ -75,4 +75,43 @@ class ServeCommandTest {
         e = assertThrows(IllegalArgumentException.class, cors::serverConfig);
         assertTrue(e.getMessage().contains("--allowed-origins"), e.getMessage());
     }
+
+    @Test
+    void theHeapIsReportedAndOneTooSmallForTheCachesIsRefusedNamingTheKnobs() {
+        String ok = ServeCommand.heapReport(3072L << 20, 1L << 30, 512L << 20);
+        assertEquals("heap: max 3072 MiB for a 1024 MiB KV cache and a 512 MiB vision encoder cache (the weights are "
+                + "memory-mapped, off the heap)", ok);
+        String small = ServeCommand.heapReport(1L << 30, 1L << 30, 512L << 20);
+        assertTrue(small.startsWith("heap too small: max 1024 MiB"), small);
+        assertTrue(small.contains("PEREGRINE_HEAP") && small.contains("--kv-cache-memory"), small);
+    }
+
+    @Test
+    void theVisionTokenCapFollowsTheBackendUnlessSet() {
+        ServeCommand auto = new ServeCommand();
+        new CommandLine(auto).parseArgs();
+        assertTrue(auto.mediaOptions().visionTokensByBackend());
+        ServeCommand set = new ServeCommand();
+        new CommandLine(set).parseArgs("--max-vision-tokens-per-request", "30000");
+        assertFalse(set.mediaOptions().visionTokensByBackend());
+        assertEquals(30000, set.mediaOptions().budget().maxVisionTokens());
+        assertEquals(30000, set.mediaOptions().budget().video().maxVisionTokens());
+        assertEquals(8192, io.peregrine.engine.media.MediaBudget.DEFAULT.withMaxVisionTokens(8192).video().maxVisionTokens());
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--max-vision-tokens-per-request", "lots");
+        assertThrows(IllegalArgumentException.class, bad::mediaOptions);
+    }
+
+    @Test
+    void thePrefillStepCostIsAutoUnlessSet() {
+        ServeCommand auto = new ServeCommand();
+        new CommandLine(auto).parseArgs();
+        assertEquals(io.peregrine.server.wiring.RuntimeLoader.Options.AUTO, auto.prefillCost());
+        ServeCommand off = new ServeCommand();
+        new CommandLine(off).parseArgs("--max-prefill-step-cost", "0");
+        assertEquals(0, off.prefillCost());
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--max-prefill-step-cost", "-5");
+        assertThrows(IllegalArgumentException.class, bad::prefillCost);
+    }
 }

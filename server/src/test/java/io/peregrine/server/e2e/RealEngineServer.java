@@ -54,7 +54,8 @@ final class RealEngineServer implements AutoCloseable {
         Path model = DemoCheckpoint.ensure(dir, "tiny");
         metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
-                64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, chatTemplate),
+                64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, chatTemplate,
+                RuntimeLoader.Options.AUTO),
                 state, metrics.engineListener());
         engine = loaded.engine();
         InferenceEngine recording = new InferenceEngine() {

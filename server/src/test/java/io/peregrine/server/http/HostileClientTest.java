@@ -120,6 +120,94 @@ class HostileClientTest {
         assertNoInternals(raw3);
     }
 
+    /** Sends bytes, half-closes (FIN, as {@code nc -N} does), then reads until the server closes. */
+    private static String halfClosed(byte[] request) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", server.server.port())) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(request);
+            s.getOutputStream().flush();
+            s.shutdownOutput();
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void aRequestFollowedByAHalfCloseStillGetsItsAnswerOnEveryEndpoint() throws Exception {
+        String empty = halfClosed("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+                .getBytes(StandardCharsets.US_ASCII));
+        assertEquals(List.of(400), statuses(empty), empty);
+        String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
+        String answered = halfClosed(request("POST", "/v1/chat/completions", chat, false));
+        assertEquals(List.of(200), statuses(answered), answered);
+        assertTrue(answered.contains("\"object\":\"chat.completion\""), answered);
+        String streamed = halfClosed(request("POST", "/v1/chat/completions",
+                chat.replace("{", "{\"stream\":true,"), false));
+        assertEquals(List.of(200), statuses(streamed), streamed);
+        assertTrue(streamed.contains("data: [DONE]"), streamed);
+        for (String path : List.of("/v1/completions", "/v1/responses", "/v1/messages")) {
+            String body = path.equals("/v1/completions") ? "{\"prompt\":\"hi\",\"max_tokens\":2}"
+                    : path.equals("/v1/responses") ? "{\"model\":\"kimi-k2.5\",\"input\":\"hi\"}"
+                    : "{\"model\":\"kimi-k2.5\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+            String raw = halfClosed(request("POST", path, body, false));
+            assertEquals(List.of(200), statuses(raw), path + ": " + raw);
+        }
+        // Pipelined, then half-closed: every request is answered, in order, then the connection closes.
+        ByteArrayOutputStream two = new ByteArrayOutputStream();
+        two.write(request("POST", "/v1/chat/completions", chat, false));
+        two.write(request("GET", "/v1/models", null, false));
+        String both = halfClosed(two.toByteArray());
+        assertEquals(List.of(200, 200), statuses(both), both);
+    }
+
+    @Test
+    void aClientThatHangsUpWithAPlainFinIsStillAbortedPromptly() throws Exception {
+        try (TestServer own = new TestServer()) {
+            own.engine.started = new java.util.concurrent.CountDownLatch(1);
+            own.engine.script(r -> io.peregrine.server.fakes.FakeEngine.Script.holdUntilAborted());
+            String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}";
+            long closedAt;
+            try (Socket s = new Socket("127.0.0.1", own.server.port())) {
+                s.getOutputStream().write(request("POST", "/v1/chat/completions", body, false));
+                s.getOutputStream().flush();
+                assertTrue(own.engine.started.await(5, java.util.concurrent.TimeUnit.SECONDS));
+                closedAt = System.nanoTime();
+            } // close() with nothing unread: a FIN, exactly what a half-close sends
+            while (own.engine.aborted.get() == 0) {
+                assertTrue(System.nanoTime() - closedAt < java.util.concurrent.TimeUnit.SECONDS.toNanos(5),
+                        "the request was never aborted");
+                Thread.sleep(10);
+            }
+            long millis = (System.nanoTime() - closedAt) / 1_000_000;
+            // Two probes of 200 ms find it; the bound leaves room for a loaded CI machine.
+            assertTrue(millis < 3000, "aborted after " + millis + " ms");
+        }
+    }
+
+    @Test
+    void aTransferCodingOtherThanChunkedIsA501NotABodyReadAsPlainJson() throws Exception {
+        String body = "{\"prompt\":\"hi\",\"max_tokens\":1}";
+        String chunked = Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n\r\n";
+        String gzip = exchange(("POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked).getBytes(StandardCharsets.US_ASCII), 3000);
+        assertEquals(List.of(501), statuses(gzip), gzip);
+        assertTrue(gzip.contains("unsupported_transfer_encoding"), gzip);
+        assertFalse(gzip.contains("<<still open>>"), gzip);
+        assertNoInternals(gzip);
+        String messages = exchange(("POST /v1/messages HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: x-custom\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n" + chunked).getBytes(StandardCharsets.US_ASCII), 3000);
+        assertEquals(List.of(501), statuses(messages), messages);
+        assertTrue(messages.contains("\"type\":\"error\""), "the Messages API's error shape: " + messages);
+        String unframed = exchange(("POST /v1/completions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"
+                + body).getBytes(StandardCharsets.US_ASCII), 3000);
+        // RFC 9112 6.3: without a final chunked the body's length is unknown: a 400 (Netty's decoder), then close.
+        assertEquals(List.of(400), statuses(unframed), unframed);
+        assertFalse(unframed.contains("<<still open>>"), unframed);
+        // Plain chunked is served, with any letter case.
+        String plain = exchange(("POST /v1/completions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n"
+                + "Connection: close\r\n\r\n" + chunked).getBytes(StandardCharsets.US_ASCII), 3000);
+        assertEquals(List.of(200), statuses(plain), plain);
+    }
+
     @Test
     void pipelinedRequestsAreAnsweredInOrderAndNoneIsDropped() throws Exception {
         String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";

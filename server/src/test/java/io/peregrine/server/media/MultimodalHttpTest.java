@@ -254,6 +254,10 @@ class MultimodalHttpTest {
         error(request(part("video_url", dataUrl("video/mp4", "not a video at all".getBytes()))), "messages[0].content[1]");
         error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"" + dataUrl("application/pdf", "%PDF-1.7 junk".getBytes())
                 + "\"}}"), "PDF");
+        // file_data carries bytes; a URL in it is refused as what it is, not as bad base64.
+        error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"file:///etc/passwd\"}}"),
+                "local files are not allowed");
+        error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"https://example.com/a.pdf\"}}"), "not a URL");
         StringBuilder many = new StringBuilder();
         for (int i = 0; i < 17; i++) {
             many.append(i == 0 ? "" : ",").append(part("image_url", "data:image/png;base64,AA=="));
@@ -306,6 +310,30 @@ class MultimodalHttpTest {
                 ok(request(part("image_url", dataUrl("application/pdf", pdf)))).get("prompt_tokens").asInt());
         error(request("{\"type\":\"file\",\"file\":{\"file_data\":\"" + dataUrl("application/pdf", pdf(5)) + "\"}}"),
                 "the limit is 4");
+    }
+
+    @Test
+    void countingAndTheContextCheckSizePagesAndImagesWithoutRenderingOrEncodingThem() throws Exception {
+        String filePart = "{\"type\":\"file\",\"file\":{\"file_data\":\"" + dataUrl("application/pdf", pdf(3)) + "\"}}";
+        String image = part("image_url", dataUrl("image/png", png(123, 77, Color.CYAN)));
+        String messages = "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Describe this.\"},"
+                + filePart + "," + image + "]}]";
+        long misses = encoderCache.misses();
+        int entries = encoderCache.size();
+        HttpResponse<String> tokenize = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+                + "/tokenize")).POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tiny\",\"messages\":" + messages
+                + "}")).header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, tokenize.statusCode(), tokenize.body());
+        int counted = JSON.readTree(tokenize.body()).get("count").asInt();
+        assertEquals(misses, encoderCache.misses(), "counting encoded (and so rendered or decoded) something");
+        assertEquals(entries, encoderCache.size());
+        // A request that cannot fit the context is refused from the same sizes, before anything is encoded.
+        String tooLong = request(filePart, image).replace("\"max_tokens\":2", "\"max_tokens\":" + (4096 - counted + 1));
+        error(tooLong, "maximum context length");
+        assertEquals(misses, encoderCache.misses(), "the context check encoded something");
+        // And the count is what generating from the same messages prefills.
+        assertEquals(counted, ok(request(filePart, image)).get("prompt_tokens").asInt());
+        assertTrue(encoderCache.misses() >= misses + 4, "three pages and the image were encoded to generate");
     }
 
     static byte[] pdf(int pages) throws IOException {

@@ -333,4 +333,49 @@ class StreamedVideoHttpTest {
         gated.release.countDown();
         assertEquals(0, pending.completedCount(), "the chunk encoded after the abort is dropped");
     }
+
+    @Test
+    void aHangUpMidWayThroughAPdfStopsItsPagesFromBeingRenderedAndEncoded() throws Exception {
+        AtomicInteger pages = new AtomicInteger();
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        use(new VisionEncoder() {
+            @Override
+            public VisionEmbeddings encode(PreprocessedImage image) {
+                if (image.sourceSha256().startsWith("pdf:") && pages.incrementAndGet() == 2) {
+                    holding.countDown();
+                    try {
+                        release.await(20, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return onnx.encode(image);
+            }
+
+            @Override
+            public int outputHidden() {
+                return onnx.outputHidden();
+            }
+
+            @Override
+            public void close() {}
+        });
+        String pdf = "data:application/pdf;base64," + Base64.getEncoder().encodeToString(MultimodalHttpTest.pdf(4));
+        String body = "{\"model\":\"tiny\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":["
+                + "{\"type\":\"file\",\"file\":{\"file_data\":\"" + pdf + "\"}}]}]}";
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                    + "application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n"
+                    + body).getBytes(StandardCharsets.UTF_8));
+            socket.getOutputStream().flush();
+            assertTrue(holding.await(10, TimeUnit.SECONDS), "page 2 is being encoded after submission");
+        } // not streamed: nothing unread, so the hang-up is a plain FIN
+        PendingMedia pending = lastPending.get();
+        await(pending::isCancelled, "the hang-up to cancel the PDF's pending pages");
+        engineIdle();
+        release.countDown();
+        Thread.sleep(300);
+        assertEquals(2, pages.get(), "pages 3 and 4 were rendered and encoded for nobody");
+    }
 }

@@ -54,6 +54,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         this.batchInvariant = batchInvariant;
     }
 
+    @Override
     public boolean batchInvariant() {
         return batchInvariant;
     }

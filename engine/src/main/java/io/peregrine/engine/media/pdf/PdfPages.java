@@ -18,7 +18,8 @@ import org.apache.pdfbox.rendering.PDFRenderer;
 
 /**
  * A PDF whose pages become images, in order, rendered with Apache PDFBox at the size the K2.5 image rule keeps
- * ({@link PageRaster}). Pages are rendered one at a time on demand, so only one page raster is alive per request.
+ * ({@link PageRaster}). Pages are rendered one at a time on demand, so only one page raster is alive per request;
+ * their sizes ({@link #size}) are known without rendering.
  *
  * <p>PDFs that need a password are rejected; PDFs encrypted only with an owner password (permission flags, common
  * for published documents) open without one and are accepted, as every viewer does.
@@ -82,12 +83,32 @@ public final class PdfPages implements AutoCloseable {
         return document.getNumberOfPages();
     }
 
-    /** Renders page {@code index} (0-based) as RGB on a white background. */
-    public RgbFrame render(int index) {
+    /** A page's raster size in pixels, as {@link #render} will produce it. */
+    public record PageSize(int width, int height) {}
+
+    /**
+     * The size page {@code index} renders at, from its crop box and rotation alone: what its token count follows
+     * from, without drawing anything (a render costs up to a second a page; a 7 KB PDF can hold hundreds).
+     */
+    public PageSize size(int index) {
+        PDPage page = page(index);
+        PDRectangle box = page.getCropBox();
+        float scale = scale(page, index);
+        // PDFRenderer.renderImage: the crop box scaled and floored, then turned by the page rotation.
+        int w = PageRaster.pixels(box.getWidth(), scale);
+        int h = PageRaster.pixels(box.getHeight(), scale);
+        int rotation = page.getRotation();
+        return rotation == 90 || rotation == 270 ? new PageSize(h, w) : new PageSize(w, h);
+    }
+
+    private PDPage page(int index) {
         if (index < 0 || index >= pageCount()) {
             throw new IllegalArgumentException("page " + index + " is outside 0.." + (pageCount() - 1));
         }
-        PDPage page = document.getPage(index);
+        return document.getPage(index);
+    }
+
+    private float scale(PDPage page, int index) {
         PDRectangle box = page.getCropBox();
         boolean turned = page.getRotation() % 180 != 0;
         float w = turned ? box.getHeight() : box.getWidth();
@@ -95,7 +116,12 @@ public final class PdfPages implements AutoCloseable {
         if (!(w > 0) || !(h > 0)) {
             throw new MediaInputException(Reason.CORRUPT, source + ": page " + (index + 1) + " has no area");
         }
-        float scale = raster.scale(w, h);
+        return raster.scale(w, h);
+    }
+
+    /** Renders page {@code index} (0-based) as RGB on a white background. */
+    public RgbFrame render(int index) {
+        float scale = scale(page(index), index);
         BufferedImage img;
         try {
             img = renderer.renderImage(index, scale, ImageType.RGB);

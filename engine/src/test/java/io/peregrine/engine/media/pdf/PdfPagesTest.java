@@ -85,6 +85,29 @@ class PdfPagesTest {
     }
 
     @Test
+    void aPagesSizeIsKnownWithoutRenderingItAndIsTheSizeItRendersAt() throws IOException {
+        java.util.Random rnd = new java.util.Random(22);
+        int n = 24;
+        PDRectangle[] sizes = new PDRectangle[n];
+        int[] rotations = new int[n];
+        for (int i = 0; i < n; i++) {
+            sizes[i] = new PDRectangle(10 + rnd.nextFloat() * 1500, 10 + rnd.nextFloat() * 1500);
+            rotations[i] = 90 * rnd.nextInt(4);
+        }
+        sizes[0] = new PDRectangle(200, 200); // the blank page
+        sizes[1] = new PDRectangle(50, 30);
+        try (PdfPages pdf = PdfPages.open(pdf(sizes, rotations, null), "doc.pdf", PdfLimits.DEFAULT, PageRaster.K25)) {
+            for (int i = 0; i < n; i++) {
+                PdfPages.PageSize size = pdf.size(i);
+                RgbFrame img = pdf.render(i);
+                assertEquals(new PdfPages.PageSize(img.width(), img.height()), size,
+                        "page " + i + ": " + sizes[i] + " rotated " + rotations[i]);
+            }
+            assertEquals(new PdfPages.PageSize(833, 833), pdf.size(0), "200 pt at the 300 dpi cap");
+        }
+    }
+
+    @Test
     void budgetHoldsForManyPageShapes() {
         PageRaster r = PageRaster.K25;
         for (float w = 20; w < 20000; w *= 1.37f) {
