@@ -13,9 +13,9 @@ import java.util.Objects;
  * mapped checkpoint; INT4 weights are repacked once ({@link Int4Weight}) into off-heap memory the backend owns.
  * Its compute pool is its own, sized at construction; {@link #close()} stops it and frees the repacked weights.
  *
- * <p>A batch of tokens normally goes through tiled kernels that reuse each weight vector across four tokens; their
- * sums run in another order than the one-token kernel's, so a token's product differs in its last bits with the
- * batch it is in. Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the
+ * <p>A batch of tokens normally goes through tiled kernels ({@link TileKernels}: weights dequantised once per band
+ * into a cached fp32 tile, four rows × four tokens per register tile); their sums run in another order than the
+ * one-token kernel's, so a token's product differs in its last bits between a batch and a step of its own. Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the
  * same decode), so a token's bits do not depend on its neighbours.
  */
 public final class CpuBackend implements Backend {
