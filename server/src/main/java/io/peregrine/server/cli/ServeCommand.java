@@ -200,6 +200,10 @@ public final class ServeCommand implements Callable<Integer> {
                     + "mode): a seeded request then reproduces under any load. Slower prefill; CPU backend only.")
     boolean batchInvariant;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Compute threads of the CPU backend (default: all cores the JVM sees).")
+    Integer threads;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
@@ -221,7 +225,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, parseBytes(kvCacheMemory), blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant),
+                    batchInvariant, threads),
                     state, metrics.engineListener()));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

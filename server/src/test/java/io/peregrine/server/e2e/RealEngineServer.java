@@ -31,6 +31,8 @@ import java.util.function.BooleanSupplier;
  */
 final class RealEngineServer implements AutoCloseable {
     static final String MODEL = "demo";
+    /** {@code --threads}: the CPU backend's compute pool. */
+    static final int THREADS = 2;
 
     final ServingState state = new ServingState();
     final ServerMetrics metrics;
@@ -49,7 +51,8 @@ final class RealEngineServer implements AutoCloseable {
         Path model = DemoCheckpoint.ensure(dir, "tiny");
         metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
-                64, 256, kvCacheBytes, 16, "cpu", "tiny"), state, metrics.engineListener());
+                64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, THREADS), state,
+                metrics.engineListener());
         engine = loaded.engine();
         InferenceEngine recording = new InferenceEngine() {
             @Override

@@ -44,6 +44,14 @@ public final class CpuBackend implements Backend {
         return pool.threads();
     }
 
+    /**
+     * Which kernels run the products, for the start-up log and the metrics' info gauge: the Vector API at this
+     * JVM's preferred width (the only path today; it is what C2 compiles to the machine's widest vectors).
+     */
+    public String kernelPath() {
+        return "vector-api-" + VectorMath.F.vectorBitSize() + "bit";
+    }
+
     @Override
     public String name() {
         return "cpu";
