@@ -66,7 +66,7 @@ class MatmulKernelsTest {
 
     @ParameterizedTest
     @CsvSource({"1,32,1", "3,32,2", "7,64,4", "13,224,5", "33,544,3", "2,1024,9", "65,7168,1", "300,2048,8",
-        "19,2240,67", "45,7168,7", "21,512,130", "6,96,3"})
+        "19,2240,67", "45,7168,7", "21,512,130", "6,96,3", "7,4096,1", "7,4096,2"})
     void int4MatmulEqualsScalarDequantisation(int rows, int cols, int n) {
         Random rnd = new Random(rows * 131L + cols * 3L + n);
         Int4Group32 q = RandomWeights.int4(rnd, rows, cols);
