@@ -16,7 +16,8 @@ import java.util.Locale;
  * layer so it fits a small machine (2.8 GB written once to {@code $TMPDIR}); the dense layer's MLP is shrunk to the
  * expert width (in K2.5 it is 1 layer of 61) and the vocabulary to 16,384, so that per decoded token the BF16 and
  * INT4 products weigh about as they do in K2.5 (there 18 GB BF16 : 12 GB INT4; here see {@link #activeBytes}).
- * Prefill gives each expert 512 · 8 / 16 = 256 tokens on average; K2.5's 384 experts would get ~11.
+ * The prefill chunk is 128 tokens (a 128-token prompt costs ~0.4 TFLOP here), which gives each expert 128 · 8 / 16
+ * = 64 tokens on average; K2.5's 384 experts get ~43 of a 2048-token chunk.
  *
  * <p>Wall time, interleaved with a read-bandwidth probe over the same thread count, medians over rounds:
  * {@code java -cp … io.peregrine.engine.model.K25ShapeBench [threads…]} (see docs/performance.md).
@@ -24,7 +25,7 @@ import java.util.Locale;
 public final class K25ShapeBench {
     static final SyntheticCheckpoint.Shape SHAPE =
             new SyntheticCheckpoint.Shape(16384, 7168, 4, 64, 1536, 512, 128, 64, 128, 2048, 2048, 16, 8);
-    private static final int PREFILL = 512;
+    private static final int PREFILL = 128;
     private static final int DECODE = 16;
     private static final int ROUNDS = 3;
     private static final int[] PROBE = new int[128 << 20];

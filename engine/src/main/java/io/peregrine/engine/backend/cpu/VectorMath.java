@@ -5,6 +5,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -32,37 +33,34 @@ final class VectorMath {
      * fallback do differ, so a product came out different in its last bits before and after the JIT compiled its
      * kernel — and a seeded request could sample another token depending on how warm the JVM was.
      *
-     * <p>The halves are taken by reinterpreting the vector as two of half the width (one extract and one add per
-     * step); {@code v.slice(h)} with the step in a loop variable, the first form, was not always intrinsified and
-     * cost 13-300 ns a call instead of 2 — more than the rest of a 2048-column row dot in the one-token kernels.
+     * <p>Each step is one permute by a constant shuffle ({@link #UP8} ..: lane {@code i} gets lane {@code i + h})
+     * and one add. Tried: {@code v.slice(h)} (blend, compare and permute per step, and not always intrinsified when
+     * {@code h} is a loop variable: 13-300 ns a call, in the one-token kernels' profile next to the row dots) and
+     * {@code reinterpretShape} to half-width vectors (its second half fell back to a masked memory round trip).
      */
     static float sumLanes(FloatVector v) {
-        return switch (L) {
-            case 16 -> sum4(halves(halves(v, F256), F128));
-            case 8 -> sum4(halves(v, F128));
-            case 4 -> sum4(v);
-            default -> sumLanesBySlicing(v);
-        };
-    }
-
-    private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256;
-    private static final VectorSpecies<Float> F128 = FloatVector.SPECIES_128;
-
-    /** Lane {@code i} plus lane {@code i + length/2}, as a vector of half the width. */
-    private static FloatVector halves(FloatVector v, VectorSpecies<Float> half) {
-        return ((FloatVector) v.reinterpretShape(half, 0)).add((FloatVector) v.reinterpretShape(half, 1));
-    }
-
-    private static float sum4(FloatVector q) {
-        return (q.lane(0) + q.lane(2)) + (q.lane(1) + q.lane(3));
-    }
-
-    private static float sumLanesBySlicing(FloatVector v) {
-        for (int h = L / 2; h > 0; h >>= 1) {
-            v = v.add(v.slice(h));
+        if (L > 16) {
+            for (int h = L / 2; h > 0; h >>= 1) {
+                v = v.add(v.slice(h));
+            }
+            return v.lane(0);
         }
+        if (L == 16) {
+            v = v.add(v.rearrange(UP8));
+        }
+        if (L >= 8) {
+            v = v.add(v.rearrange(UP4));
+        }
+        v = v.add(v.rearrange(UP2));
+        v = v.add(v.rearrange(UP1));
         return v.lane(0);
     }
+
+    /** Lane {@code i} from lane {@code (i + h) mod L}; the wrapped lanes are never read. Constants, so C2 permutes. */
+    private static final VectorShuffle<Float> UP8 = VectorShuffle.fromOp(F, i -> (i + 8) % L);
+    private static final VectorShuffle<Float> UP4 = VectorShuffle.fromOp(F, i -> (i + 4) % L);
+    private static final VectorShuffle<Float> UP2 = VectorShuffle.fromOp(F, i -> (i + 2) % L);
+    private static final VectorShuffle<Float> UP1 = VectorShuffle.fromOp(F, i -> (i + 1) % L);
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc = FloatVector.zero(F);
