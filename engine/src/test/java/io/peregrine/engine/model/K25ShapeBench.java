@@ -59,6 +59,10 @@ public final class K25ShapeBench {
             Arrays.setAll(prompt, i -> 1 + (i * 7919) % (SHAPE.vocab() - 1));
             double[] prefill = new double[ROUNDS];
             double[] decode = new double[ROUNDS];
+            // with one thread every product runs on this thread, so its CPU time is the work, whatever the neighbours do
+            double[] prefillCpu = new double[ROUNDS];
+            double[] decodeCpu = new double[ROUNDS];
+            java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
             double[] probe = new double[ROUNDS];
             LatentCache cache = new LatentCache(SHAPE.layers(), blocks, 16, model.config().kvCacheWidth());
             model.forward(List.of(new SequenceSlice(Arrays.copyOf(prompt, 64), 0, table, false)), cache); // JIT warm-up
@@ -66,14 +70,18 @@ public final class K25ShapeBench {
                 model.forward(List.of(new SequenceSlice(new int[] {s + 1}, 64 + s, table, false)), cache);
             }
             for (int r = 0; r < ROUNDS; r++) {
+                long c0 = mx.getCurrentThreadCpuTime();
                 long t0 = System.nanoTime();
                 model.forward(List.of(new SequenceSlice(prompt, 0, table, false)), cache);
                 prefill[r] = PREFILL / ((System.nanoTime() - t0) / 1e9);
+                prefillCpu[r] = PREFILL / ((mx.getCurrentThreadCpuTime() - c0) / 1e9);
+                long c1 = mx.getCurrentThreadCpuTime();
                 long t1 = System.nanoTime();
                 for (int s = 0; s < DECODE; s++) {
                     model.forward(List.of(new SequenceSlice(new int[] {s + 1}, PREFILL + s, table, false)), cache);
                 }
                 decode[r] = DECODE / ((System.nanoTime() - t1) / 1e9);
+                decodeCpu[r] = DECODE / ((mx.getCurrentThreadCpuTime() - c1) / 1e9);
                 probe[r] = probe(threads);
             }
             double d = median(decode);
@@ -83,6 +91,11 @@ public final class K25ShapeBench {
                             + "  prefill %d tokens %.1f tok/s (%.0f GFLOP/s in products; rounds %s)%n",
                     threads, d, d * b.total() / 1e9, 100 * d * b.total() / 1e9 / bw, bw, fmt(decode), PREFILL, p,
                     p * b.prefillFlopsPerToken() / 1e9, fmt(prefill));
+            if (threads == 1) {
+                System.out.printf(Locale.ROOT, "  per CPU-second of the one compute thread: decode %.2f tok (%.1f GB), prefill %.1f tok (%.0f GFLOP)%n",
+                        median(decodeCpu), median(decodeCpu) * b.total() / 1e9, median(prefillCpu),
+                        median(prefillCpu) * b.prefillFlopsPerToken() / 1e9);
+            }
         }
     }
 

@@ -159,7 +159,8 @@ final class Int4Kernels {
     /**
      * Block {@code b} of row {@code r} as fp32 in the prepared order: plane {@code (w, i)} is nibble {@code i} of
      * word {@code w} left in place ({@link #nibble}) times the group scale, plane 32 the scale itself (it meets
-     * {@code −8 · Σ x}). Every value is exact: a 4-bit integer times a power of two times a BF16 scale.
+     * {@code −8 · Σ x}). Every value is exact: a 4-bit integer times a power of two (at most 2^24) times a BF16
+     * scale (group scales are far below the 2^100 where that would overflow).
      */
     private static void dequantBlock(Int4Weight w, int r, int b, float[] out, int off) {
         int lanes = w.lanes();
