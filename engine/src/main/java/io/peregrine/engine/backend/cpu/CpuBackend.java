@@ -15,8 +15,9 @@ import java.util.Objects;
  *
  * <p>A batch of tokens normally goes through tiled kernels ({@link TileKernels}: weights dequantised once per band
  * into a cached fp32 tile, four rows × four tokens per register tile); their sums run in another order than the
- * one-token kernel's, so a token's product differs in its last bits between a batch and a step of its own. Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the
- * same decode), so a token's bits do not depend on its neighbours.
+ * one-token kernel's, so a token's product differs in its last bits between a batch and a step of its own.
+ * Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the same decode), so
+ * a token's bits do not depend on its neighbours.
  */
 public final class CpuBackend implements Backend {
     /** Multiply-adds below which a parallel split costs more than it saves. */
