@@ -24,6 +24,16 @@ public interface BackendProvider {
     Backend create();
 
     /**
+     * A backend whose host compute pool has {@code threads} threads ({@code serve --threads}), batch-invariant or
+     * not. A backend without such a pool says so instead of ignoring the count.
+     *
+     * @throws UnsupportedOperationException when this backend has no host compute pool to size
+     */
+    default Backend create(int threads, boolean batchInvariant) {
+        throw new UnsupportedOperationException("the " + name() + " backend has no host compute pool to size");
+    }
+
+    /**
      * A backend whose products give each token the same bits whatever else shares the call (vLLM's
      * batch-invariant mode): a seeded request then samples the same tokens alone or next to others, at some cost in
      * speed. A backend that cannot promise that says so instead of ignoring the request.

@@ -34,4 +34,7 @@ public interface EngineListener {
 
     /** A running sequence lost its blocks and will be recomputed. */
     default void preempted(String requestId) {}
+
+    /** Once, when the engine's backend is built: its name, its host compute threads and which kernels it runs. */
+    default void backend(String name, int threads, String kernelPath) {}
 }

@@ -238,6 +238,10 @@ public final class ServeCommand implements Callable<Integer> {
                     + "HTTP to this collector, e.g. http://localhost:4318/v1/traces (default: no tracing).")
     String otlpTracesEndpoint;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Compute threads of the CPU backend (default: all cores the JVM sees).")
+    Integer threads;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
@@ -276,7 +280,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, chatTemplate, prefillCost()),
+                    batchInvariant, chatTemplate, prefillCost(), threads),
                     state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

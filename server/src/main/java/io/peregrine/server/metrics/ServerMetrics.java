@@ -48,6 +48,7 @@ public final class ServerMetrics implements AutoCloseable {
     private final PrometheusMeterRegistry registry;
     // Micrometer holds gauge and function-counter targets weakly; this field keeps the supplier alive.
     private final Supplier<EngineStats> stats;
+    private final String modelName;
     private final Tags tags;
     private final Timer ttft;
     private final Timer itl;
@@ -65,6 +66,7 @@ public final class ServerMetrics implements AutoCloseable {
 
     public ServerMetrics(String modelName, Supplier<EngineStats> stats) {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        this.modelName = modelName;
         this.tags = Tags.of("model_name", modelName);
         this.stats = stats;
         gauge("vllm:num_requests_running", "Requests in model execution batches", stats, s -> s.running());
@@ -182,6 +184,16 @@ public final class ServerMetrics implements AutoCloseable {
             @Override
             public void step(int sequences, int tokens, long nanos) {
                 iterationTokens.record(tokens);
+            }
+
+            @Override
+            public void backend(String name, int threads, String kernelPath) {
+                // Micrometer strips a gauge's _info suffix, so this one is the Prometheus client's own Info metric.
+                io.prometheus.metrics.core.metrics.Info.builder().name("peregrine:backend_info")
+                        .help("The compute backend, its host compute threads and kernel path")
+                        .labelNames("model_name", "backend", "threads", "kernels")
+                        .register(registry.getPrometheusRegistry())
+                        .addLabelValues(modelName, name, Integer.toString(threads), kernelPath);
             }
         };
     }

@@ -3,6 +3,7 @@ package io.peregrine.server.wiring;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.BackendProvider;
 import io.peregrine.engine.backend.Backends;
+import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.chat.ChatTemplate;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.checkpoint.Checkpoint;
@@ -50,12 +51,13 @@ public final class RuntimeLoader {
      * What the loader needs from the command line.
      *
      * @param batchInvariant the backend's batch-invariant mode ({@code --batch-invariant})
+     * @param threads        the backend's compute threads ({@code --threads}); null: the backend's default (all cores)
      * @param chatTemplate   {@code --chat-template FILE}, or null for the checkpoint's {@code chat_template.jinja}
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
                           String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate,
-                          long maxPrefillCost) {
+                          long maxPrefillCost, Integer threads) {
 
         /** {@link #maxPrefillCost} chosen by the backend: {@link SchedulerConfig#CPU_PREFILL_COST} on the CPU, no cap on CUDA. */
         public static final long AUTO = -1;
@@ -64,7 +66,7 @@ public final class RuntimeLoader {
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
                        MediaOptions media, boolean batchInvariant) {
             this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
-                    blockSize, backend, demoPreset, media, batchInvariant, null, AUTO);
+                    blockSize, backend, demoPreset, media, batchInvariant, null, AUTO, null);
         }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
@@ -83,6 +85,9 @@ public final class RuntimeLoader {
 
         public Options {
             media = media == null ? MediaOptions.defaults() : media;
+            if (threads != null && threads < 1) {
+                throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            }
         }
     }
 
@@ -165,12 +170,27 @@ public final class RuntimeLoader {
         LOG.info("chat template: " + template.describe());
         BackendProvider provider = Backends.select(o.backend());
         Backend backend;
-        try {
-            backend = o.batchInvariant() ? provider.createBatchInvariant() : provider.create();
-        } catch (UnsupportedOperationException e) {
-            throw new IllegalArgumentException("--batch-invariant: " + e.getMessage(), e);
+        if (o.threads() != null) {
+            try {
+                backend = provider.create(o.threads(), o.batchInvariant());
+            } catch (UnsupportedOperationException e) {
+                throw new IllegalArgumentException("--threads: " + e.getMessage(), e);
+            }
+        } else {
+            try {
+                backend = o.batchInvariant() ? provider.createBatchInvariant() : provider.create();
+            } catch (UnsupportedOperationException e) {
+                throw new IllegalArgumentException("--batch-invariant: " + e.getMessage(), e);
+            }
         }
-        LOG.info("backend: " + backend.name() + (o.batchInvariant() ? " (batch-invariant)" : ""));
+        if (backend instanceof CpuBackend cpu) {
+            LOG.info("backend: cpu" + (o.batchInvariant() ? " (batch-invariant)" : "") + ", " + cpu.threads()
+                    + " compute threads, kernels " + cpu.kernelPath());
+            listener.backend(backend.name(), cpu.threads(), cpu.kernelPath());
+        } else {
+            LOG.info("backend: " + backend.name() + (o.batchInvariant() ? " (batch-invariant)" : ""));
+            listener.backend(backend.name(), 0, backend.name());
+        }
         progress.loading(0.7, "preparing weights on " + backend.name());
         KimiTextModel model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
         int maxLen = o.maxModelLen() != null ? o.maxModelLen() : config.text().maxPositionEmbeddings();

@@ -221,4 +221,16 @@ class RealEngineHttpTest {
         assertEquals(0.0, model(after, "vllm:kv_cache_usage_perc"));
         assertTrue(after.keySet().stream().anyMatch(k -> k.startsWith("jvm_memory_used_bytes")), "JVM metrics");
     }
+
+    @Test
+    void theBackendInfoGaugeNamesThreadsAndKernels() throws Exception {
+        Map<String, Double> samples = scrape();
+        String kernels = "vector-api-" + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "bit";
+        java.util.List<String> info = samples.keySet().stream().filter(k -> k.startsWith("peregrine:backend_info{")).toList();
+        assertEquals(1, info.size(), "one backend info series: " + info);
+        String series = info.getFirst();
+        assertTrue(series.contains("backend=\"cpu\"") && series.contains("threads=\"" + RealEngineServer.THREADS + "\"")
+                && series.contains("kernels=\"" + kernels + "\""), series);
+        assertEquals(1.0, samples.get(series));
+    }
 }

@@ -31,6 +31,8 @@ import java.util.function.BooleanSupplier;
  */
 final class RealEngineServer implements AutoCloseable {
     static final String MODEL = "demo";
+    /** {@code --threads}: the CPU backend's compute pool. */
+    static final int THREADS = 2;
 
     final ServingState state = new ServingState();
     final ServerMetrics metrics;
@@ -55,7 +57,7 @@ final class RealEngineServer implements AutoCloseable {
         metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
                 64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, chatTemplate,
-                RuntimeLoader.Options.AUTO),
+                RuntimeLoader.Options.AUTO, THREADS),
                 state, metrics.engineListener());
         engine = loaded.engine();
         InferenceEngine recording = new InferenceEngine() {

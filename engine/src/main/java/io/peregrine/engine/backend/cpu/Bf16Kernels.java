@@ -15,17 +15,11 @@ import jdk.incubator.vector.ShortVector;
  * and the transposed {@code y = x · W}. Weights widen to fp32 in registers; accumulation is fp32.
  */
 final class Bf16Kernels {
-    private static final int TILE = 4;
-
     private Bf16Kernels() {}
 
-    static final int BATCH_COLS = 1024;
-    static final int BATCH_ROWS = 32;
-
     /**
-     * Rows {@code [lo, hi)} of the band starting at {@code row0}. One token streams whole rows; a batch walks the
-     * weight in passes of {@link #BATCH_COLS} columns × {@link #BATCH_ROWS} rows so the activations of a pass stay
-     * in L1 while tiles of four tokens reuse each weight vector.
+     * Rows {@code [lo, hi)} of the band starting at {@code row0}. One token streams whole rows; a batch widens bands
+     * of rows once into a cached fp32 tile and runs every token against it ({@link #tiled}).
      */
     static void matmul(MemorySegment w, int cols, int row0, int lo, int hi, float[] x, int xOff, int xStride, int n,
                        float[] y, int yOff, int yStride) {
@@ -33,22 +27,71 @@ final class Bf16Kernels {
             for (int r = lo; r < hi; r++) {
                 y[yOff + r] = rowDot(w, (long) (row0 + r) * cols * 2, cols, x, xOff);
             }
-            return;
+        } else {
+            tiled(w, cols, row0, lo, hi, x, xOff, xStride, n, y, yOff, yStride);
         }
-        for (int t = 0; t < n; t++) {
-            java.util.Arrays.fill(y, yOff + t * yStride + lo, yOff + t * yStride + hi, 0f);
-        }
-        for (int c0 = 0; c0 < cols; c0 += BATCH_COLS) {
-            int c1 = Math.min(cols, c0 + BATCH_COLS);
-            for (int r0 = lo; r0 < hi; r0 += BATCH_ROWS) {
-                int r1 = Math.min(hi, r0 + BATCH_ROWS);
-                int t = 0;
-                for (; t + TILE <= n; t += TILE) {
-                    tile4(w, cols, row0, r0, r1, c0, c1, x, xOff + t * xStride, xStride, y, yOff + t * yStride, yStride);
+    }
+
+    /**
+     * The batched product, shaped like {@link Int4Kernels}'s: for each band of {@link TileKernels#BAND_ROWS} rows
+     * and each chunk of {@link TileKernels#CHUNK_FLOATS} columns, the band is widened to fp32 once (67 KB: L2) and
+     * every tile of four tokens runs against it with {@link TileKernels#dot4x4}; per-lane partial sums carry
+     * across chunks and are reduced once. The last {@code cols mod L} columns are added in scalar after the lane
+     * sum. Missing rows of the last band are zero, missing tokens of the last tile repeat the last token; neither
+     * is written out.
+     */
+    private static void tiled(MemorySegment w, int cols, int row0, int lo, int hi, float[] x, int xOff, int xStride,
+                              int n, float[] y, int yOff, int yStride) {
+        int chunk = TileKernels.CHUNK_FLOATS;
+        int vecCols = F.loopBound(cols);
+        float[] tile = TileKernels.weightTile(TileKernels.BAND_ROWS * chunk);
+        float[] acc = TileKernels.accumulators();
+        for (int t0 = 0; t0 < n; t0 += TileKernels.TOKEN_BLOCK) {
+            int t1 = Math.min(n, t0 + TileKernels.TOKEN_BLOCK);
+            int tokenTiles = (t1 - t0 + TileKernels.TOKENS - 1) / TileKernels.TOKENS;
+            for (int r0 = lo; r0 < hi; r0 += TileKernels.BAND_ROWS) {
+                int r1 = Math.min(hi, r0 + TileKernels.BAND_ROWS);
+                int rowTiles = (r1 - r0 + TileKernels.ROWS - 1) / TileKernels.ROWS;
+                int bandRows = rowTiles * TileKernels.ROWS;
+                int aStride = bandRows * L;
+                java.util.Arrays.fill(acc, 0, tokenTiles * TileKernels.TOKENS * aStride, 0f);
+                for (int c0 = 0; c0 < vecCols; c0 += chunk) {
+                    int floats = Math.min(vecCols, c0 + chunk) - c0;
+                    for (int r = r0; r < r0 + bandRows; r++) {
+                        int at = (r - r0) * chunk;
+                        if (r < r1) {
+                            long rowByte = (long) (row0 + r) * cols * 2;
+                            for (int c = 0; c < floats; c += L) {
+                                load(w, rowByte, c0 + c).intoArray(tile, at + c);
+                            }
+                        } else {
+                            java.util.Arrays.fill(tile, at, at + floats, 0f);
+                        }
+                    }
+                    for (int tt = 0; tt < tokenTiles; tt++) {
+                        int ta = t0 + tt * TileKernels.TOKENS;
+                        int x0 = xOff + ta * xStride + c0;
+                        int x1 = xOff + Math.min(ta + 1, n - 1) * xStride + c0;
+                        int x2 = xOff + Math.min(ta + 2, n - 1) * xStride + c0;
+                        int x3 = xOff + Math.min(ta + 3, n - 1) * xStride + c0;
+                        int a = tt * TileKernels.TOKENS * aStride;
+                        for (int rt = 0; rt < rowTiles; rt++) {
+                            TileKernels.dot4x4(tile, rt * TileKernels.ROWS * chunk, chunk, x, x0, x1, x2, x3, floats,
+                                    acc, a + rt * TileKernels.ROWS * L, aStride);
+                        }
+                    }
                 }
-                for (; t < n; t++) {
+                for (int t = t0; t < t1; t++) {
+                    int a = (t - t0) * aStride;
+                    int xt = xOff + t * xStride;
+                    int yo = yOff + t * yStride;
                     for (int r = r0; r < r1; r++) {
-                        y[yOff + t * yStride + r] += partialDot(w, (long) (row0 + r) * cols * 2, c0, c1, x, xOff + t * xStride);
+                        float s = VectorMath.sumLanes(FloatVector.fromArray(F, acc, a + (r - r0) * L));
+                        long rowByte = (long) (row0 + r) * cols * 2;
+                        for (int c = vecCols; c < cols; c++) {
+                            s += bf16(w, rowByte, c) * x[xt + c];
+                        }
+                        y[yo + r] = s;
                     }
                 }
             }
@@ -76,57 +119,6 @@ final class Bf16Kernels {
             s += bf16(w, rowByte, c) * x[xOff + c];
         }
         return s;
-    }
-
-    private static float partialDot(MemorySegment w, long rowByte, int c0, int c1, float[] x, int xOff) {
-        FloatVector a0 = FloatVector.zero(F);
-        int c = c0;
-        for (int bound = c0 + F.loopBound(c1 - c0); c < bound; c += L) {
-            a0 = load(w, rowByte, c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
-        }
-        float s = VectorMath.sumLanes(a0);
-        for (; c < c1; c++) {
-            s += bf16(w, rowByte, c) * x[xOff + c];
-        }
-        return s;
-    }
-
-    private static void tile4(MemorySegment w, int cols, int row0, int r0, int r1, int c0, int c1, float[] x, int x0,
-                              int xStride, float[] y, int y0, int yStride) {
-        int x1 = x0 + xStride;
-        int x2 = x1 + xStride;
-        int x3 = x2 + xStride;
-        int bound = c0 + F.loopBound(c1 - c0);
-        for (int r = r0; r < r1; r++) {
-            long rowByte = (long) (row0 + r) * cols * 2;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            int c = c0;
-            for (; c < bound; c += L) {
-                FloatVector wv = load(w, rowByte, c);
-                a0 = wv.fma(FloatVector.fromArray(F, x, x0 + c), a0);
-                a1 = wv.fma(FloatVector.fromArray(F, x, x1 + c), a1);
-                a2 = wv.fma(FloatVector.fromArray(F, x, x2 + c), a2);
-                a3 = wv.fma(FloatVector.fromArray(F, x, x3 + c), a3);
-            }
-            float s0 = VectorMath.sumLanes(a0);
-            float s1 = VectorMath.sumLanes(a1);
-            float s2 = VectorMath.sumLanes(a2);
-            float s3 = VectorMath.sumLanes(a3);
-            for (; c < c1; c++) {
-                float wc = bf16(w, rowByte, c);
-                s0 += wc * x[x0 + c];
-                s1 += wc * x[x1 + c];
-                s2 += wc * x[x2 + c];
-                s3 += wc * x[x3 + c];
-            }
-            y[y0 + r] += s0;
-            y[y0 + yStride + r] += s1;
-            y[y0 + 2 * yStride + r] += s2;
-            y[y0 + 3 * yStride + r] += s3;
-        }
     }
 
     private static FloatVector load(MemorySegment w, long rowByte, int c) {

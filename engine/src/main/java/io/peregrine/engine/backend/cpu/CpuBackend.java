@@ -27,10 +27,11 @@ import java.util.Objects;
  * ({@link Int4Weight}) into off-heap memory the backend owns. Its compute pool is its own, sized at construction;
  * {@link #close()} stops it and frees the repacked weights.
  *
- * <p>A batch of tokens normally goes through tiled kernels that reuse each weight vector across four tokens; their
- * sums run in another order than the one-token kernel's, so a token's product differs in its last bits with the
- * batch it is in. Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the
- * same decode), so a token's bits do not depend on its neighbours.
+ * <p>A batch of tokens normally goes through tiled kernels ({@link TileKernels}: weights dequantised once per band
+ * into a cached fp32 tile, four rows × four tokens per register tile); their sums run in another order than the
+ * one-token kernel's, so a token's product differs in its last bits between a batch and a step of its own.
+ * Batch-invariant mode runs every token through the one-token kernel instead (slower prefill, the same decode), so
+ * a token's bits do not depend on its neighbours.
  *
  * <p>Scratch (INT4 prepared activations, attention scores) is kept per thread and grown, never allocated per call.
  */
@@ -61,6 +62,14 @@ public final class CpuBackend extends HostMemory implements Backend {
 
     public int threads() {
         return pool.threads();
+    }
+
+    /**
+     * Which kernels run the products, for the start-up log and the metrics' info gauge: the Vector API at this
+     * JVM's preferred width (the only path today; it is what C2 compiles to the machine's widest vectors).
+     */
+    public String kernelPath() {
+        return "vector-api-" + VectorMath.F.vectorBitSize() + "bit";
     }
 
     @Override

@@ -26,6 +26,11 @@ public final class CpuBackendProvider implements BackendProvider {
     }
 
     @Override
+    public Backend create(int threads, boolean batchInvariant) {
+        return new CpuBackend(threads, batchInvariant);
+    }
+
+    @Override
     public Backend createBatchInvariant() {
         return new CpuBackend(Runtime.getRuntime().availableProcessors(), true);
     }

@@ -16,95 +16,182 @@ import jdk.incubator.vector.VectorOperators;
  * {@code y = x · Wᵀ} for an INT4 group-32 weight in the {@link Int4Weight} layout. The activation row is
  * permuted once per product to match the nibble order ({@link #prepare}), so each decoded nibble plane is a
  * contiguous fp32 vector. The +8 offset is folded in as {@code −8 · Σ_group x}, which saves an operation per
- * weight. Tokens in tiles of four share each decoded weight vector.
+ * weight. A batch instead dequantises the weight once per band and chunk into fp32 tiles ({@link #tiled}).
  */
 final class Int4Kernels {
-    private static final int TILE = 4;
     private static final int WPG = Int4Weight.WORDS_PER_GROUP;
     private static final int NIB = Int4Group32.PER_WORD;
 
     private Int4Kernels() {}
 
-    /** Floats of one prepared activation row: the permuted values, then {@code −8 · Σ x} per (padded) group. */
+    /** Floats of one block of a prepared row: 32 nibble planes of {@code lanes} groups, then their {@code −8 · Σ x}. */
+    static int blockLength(Int4Weight w) {
+        return (Int4Group32.GROUP + 1) * w.lanes();
+    }
+
+    /** Floats of one prepared activation row: {@link #blockLength} per block. */
     static int preparedLength(Int4Weight w) {
-        return w.scalesPerRow() * (Int4Group32.GROUP + 1);
+        return w.blocks() * blockLength(w);
     }
 
     /**
-     * Permutes activation row(s) into {@code xr[b][w][i][l] = x[32·(b·lanes+l) + 8w + i]} followed by
-     * {@code −8 · Σ x} of every group, zero for padding groups.
+     * Permutes activation row(s) into {@code xr[b][w][i][l] = x[32·(b·lanes+l) + 8w + i] · 2^-4i} followed, in each
+     * block, by {@code −8 · Σ x} of its groups (plane 32); zero for padding groups. A block's 33 planes pair with
+     * the 33 of a dequantised weight block ({@link #dequantBlock}), so the batched kernel is one plain dot product.
      */
     static void prepare(Int4Weight w, float[] x, int xOff, int xStride, int n, float[] out) {
         int lanes = w.lanes();
         int groups = w.groups();
         int len = preparedLength(w);
-        int sumsAt = w.scalesPerRow() * Int4Group32.GROUP;
+        int block = blockLength(w);
         for (int t = 0; t < n; t++) {
             int o = t * len;
             java.util.Arrays.fill(out, o, o + len, 0f);
             int xb = xOff + t * xStride;
             for (int g = 0; g < groups; g++) {
-                int b = g / lanes;
+                int bo = o + (g / lanes) * block;
                 int l = g % lanes;
                 float sum = 0;
                 for (int ww = 0; ww < WPG; ww++) {
                     for (int i = 0; i < NIB; i++) {
                         float v = x[xb + g * Int4Group32.GROUP + ww * NIB + i];
-                        out[o + ((b * WPG + ww) * NIB + i) * lanes + l] = v * PLANE_SCALE[i];
+                        out[bo + (ww * NIB + i) * lanes + l] = v * PLANE_SCALE[i];
                         sum += v;
                     }
                 }
-                out[o + sumsAt + g] = -8f * sum;
+                out[bo + Int4Group32.GROUP * lanes + l] = -8f * sum;
             }
         }
     }
 
     /**
-     * Rows {@code [lo, hi)} for {@code n} prepared activation rows. One token streams whole rows; a batch walks the
-     * weight in passes of {@link #BATCH_BLOCKS} blocks × {@link #BATCH_ROWS} rows so the activations of a pass stay
-     * in L1 and the weights of a pass in L2 while every token tile reuses them.
+     * Rows {@code [lo, hi)} for {@code n} prepared activation rows. One token streams whole rows straight from the
+     * packed weight; a batch dequantises bands of rows once into a cached fp32 tile and runs every token against
+     * it with the register-blocked {@link TileKernels#dot4x4}.
      */
     static void matmul(Int4Weight w, int lo, int hi, float[] xr, int n, float[] y, int yOff, int yStride) {
         if (w.lanes() != VectorMath.L) {
             throw new IllegalStateException(w.name() + " was repacked for " + w.lanes() + " lanes, kernel has " + VectorMath.L);
         }
-        for (int t = 0; t < n; t++) {
-            java.util.Arrays.fill(y, yOff + t * yStride + lo, yOff + t * yStride + hi, 0f);
+        if (n < MIN_TILED_TOKENS) {
+            // Tried: column passes for one token too (4 blocks × 64 rows); 1.6-1.9× slower on 2048×7168 (the row
+            // streams break into short strided runs), so one token streams whole rows.
+            for (int t = 0; t < n; t++) {
+                java.util.Arrays.fill(y, yOff + t * yStride + lo, yOff + t * yStride + hi, 0f);
+                single(w, lo, hi, 0, w.blocks(), xr, t, y, yOff + t * yStride);
+            }
+        } else {
+            tiled(w, lo, hi, xr, n, y, yOff, yStride);
         }
+    }
+
+    /**
+     * Below this many tokens the dequantisation a tile costs (4 vector operations and a store per 16 weights) is
+     * not repaid: two tokens through the one-token kernel take 2.2 ms on 2048×7168 per core, tiled 3.3 ms; three
+     * break even.
+     */
+    static final int MIN_TILED_TOKENS = 3;
+
+    /** Blocks of one column chunk of the batched kernel: 2 × 33 planes, 4.2 KB per row or token. */
+    static final int CHUNK_BLOCKS = 2;
+
+    /**
+     * The batched product. For each band of {@link TileKernels#BAND_ROWS} rows and each column chunk of
+     * {@link #CHUNK_BLOCKS} blocks, the band is dequantised once ({@link #dequantBlock}, 67 KB: stays in L2) and
+     * every tile of four tokens (17 KB of activations: L1) runs against it, four rows at a time; per-lane partial
+     * sums carry from chunk to chunk in {@code acc}, reduced once at the end. Tokens go in blocks of
+     * {@link TileKernels#TOKEN_BLOCK} so the accumulators stay cached too. Tails are padded: missing rows are
+     * zero weights, missing tokens repeat the last one, and neither is written out.
+     */
+    private static void tiled(Int4Weight w, int lo, int hi, float[] xr, int n, float[] y, int yOff, int yStride) {
+        int block = blockLength(w);
+        int len = preparedLength(w);
         int blocks = w.blocks();
-        // Tried: column passes for one token too (4 blocks × 64 rows); 1.6-1.9× slower on 2048×7168 (the row
-        // streams break into short strided runs), so one token streams whole rows.
-        int blocksPerPass = n == 1 ? blocks : BATCH_BLOCKS;
-        int rowsPerPass = n == 1 ? hi - lo : BATCH_ROWS;
-        for (int b0 = 0; b0 < blocks; b0 += blocksPerPass) {
-            int b1 = Math.min(blocks, b0 + blocksPerPass);
-            for (int r0 = lo; r0 < hi; r0 += rowsPerPass) {
-                int r1 = Math.min(hi, r0 + rowsPerPass);
-                int t = 0;
-                for (; t + TILE <= n; t += TILE) {
-                    tile4(w, r0, r1, b0, b1, xr, t, y, yOff, yStride);
+        int chunk = CHUNK_BLOCKS * block;
+        float[] tile = TileKernels.weightTile(TileKernels.BAND_ROWS * chunk);
+        float[] acc = TileKernels.accumulators();
+        for (int t0 = 0; t0 < n; t0 += TileKernels.TOKEN_BLOCK) {
+            int t1 = Math.min(n, t0 + TileKernels.TOKEN_BLOCK);
+            int tokenTiles = (t1 - t0 + TileKernels.TOKENS - 1) / TileKernels.TOKENS;
+            for (int r0 = lo; r0 < hi; r0 += TileKernels.BAND_ROWS) {
+                int r1 = Math.min(hi, r0 + TileKernels.BAND_ROWS);
+                int rowTiles = (r1 - r0 + TileKernels.ROWS - 1) / TileKernels.ROWS;
+                int bandRows = rowTiles * TileKernels.ROWS;
+                int aStride = bandRows * VectorMath.L;
+                java.util.Arrays.fill(acc, 0, tokenTiles * TileKernels.TOKENS * aStride, 0f);
+                for (int b0 = 0; b0 < blocks; b0 += CHUNK_BLOCKS) {
+                    int b1 = Math.min(blocks, b0 + CHUNK_BLOCKS);
+                    int floats = (b1 - b0) * block;
+                    for (int r = r0; r < r0 + bandRows; r++) {
+                        int at = (r - r0) * chunk;
+                        if (r < r1) {
+                            for (int b = b0; b < b1; b++) {
+                                dequantBlock(w, r, b, tile, at + (b - b0) * block);
+                            }
+                        } else {
+                            java.util.Arrays.fill(tile, at, at + floats, 0f);
+                        }
+                    }
+                    for (int tt = 0; tt < tokenTiles; tt++) {
+                        int ta = t0 + tt * TileKernels.TOKENS;
+                        int x0 = ta * len + b0 * block;
+                        int x1 = Math.min(ta + 1, n - 1) * len + b0 * block;
+                        int x2 = Math.min(ta + 2, n - 1) * len + b0 * block;
+                        int x3 = Math.min(ta + 3, n - 1) * len + b0 * block;
+                        int a = tt * TileKernels.TOKENS * aStride;
+                        for (int rt = 0; rt < rowTiles; rt++) {
+                            TileKernels.dot4x4(tile, rt * TileKernels.ROWS * chunk, chunk, xr, x0, x1, x2, x3, floats,
+                                    acc, a + rt * TileKernels.ROWS * VectorMath.L, aStride);
+                        }
+                    }
                 }
-                for (; t < n; t++) {
-                    single(w, r0, r1, b0, b1, xr, t, y, yOff + t * yStride);
+                for (int t = t0; t < t1; t++) {
+                    int a = (t - t0) * aStride;
+                    int yo = yOff + t * yStride;
+                    for (int r = r0; r < r1; r++) {
+                        y[yo + r] = VectorMath.sumLanes(FloatVector.fromArray(F, acc, a + (r - r0) * VectorMath.L));
+                    }
                 }
             }
         }
     }
 
-    static final int BATCH_BLOCKS = 2;
-    static final int BATCH_ROWS = 64;
+    /**
+     * Block {@code b} of row {@code r} as fp32 in the prepared order: plane {@code (w, i)} is nibble {@code i} of
+     * word {@code w} left in place ({@link #nibble}) times the group scale, plane 32 the scale itself (it meets
+     * {@code −8 · Σ x}). Every value is exact: a 4-bit integer times a power of two (at most 2^24) times a BF16
+     * scale (group scales are far below the 2^100 where that would overflow).
+     */
+    private static void dequantBlock(Int4Weight w, int r, int b, float[] out, int off) {
+        int lanes = w.lanes();
+        long wo = (long) r * w.wordsPerRow() + (long) b * WPG * lanes;
+        FloatVector sc = scale(w.scales(), (long) r * w.scalesPerRow() + (long) b * lanes);
+        MemorySegment words = w.words();
+        for (int ww = 0; ww < WPG; ww++) {
+            IntVector word = word(words, wo + (long) ww * lanes);
+            int p = off + ww * NIB * lanes;
+            for (int i = 0; i < NIB; i++) {
+                nibble(word, i).mul(sc).intoArray(out, p + i * lanes);
+            }
+        }
+        sc.intoArray(out, off + Int4Group32.GROUP * lanes);
+    }
 
     /** Prepared activations larger than this no longer stay in L1 next to the streaming weights. */
     private static final int L1_ACTIVATION_BYTES = 16 << 10;
 
     /**
-     * One token. When the prepared activation row is too large for L1 (K2.5 gate/up: 29.6 KB), rows go in pairs
-     * that share each activation load, halving the L2 traffic (per core, 2048×7168: 6.6 → 7.8-8.3 GB/s); short
-     * rows keep one row at a time with four accumulators (pairs cost 7168×2048 9.7 → 7.0 GB/s).
+     * One token. When the prepared activation row is too large for L1 (K2.5 gate/up: 29.6 KB), rows go in fours
+     * (then a pair) that share each activation load, cutting the L2 traffic (per core, 2048×7168: one row 6.6,
+     * pairs 7.0-7.1, fours 7.5-8.1 GB/s); short rows keep one row at a time with four accumulators (pairs cost
+     * 7168×2048 9.7 → 7.0 GB/s).
      */
     private static void single(Int4Weight w, int r0, int r1, int b0, int b1, float[] xr, int t, float[] y, int yRow) {
         int r = r0;
         if ((long) preparedLength(w) * Float.BYTES > L1_ACTIVATION_BYTES) {
+            for (; r + 3 < r1; r += 4) {
+                rowQuad(w, r, b0, b1, xr, t, y, yRow);
+            }
             for (; r + 1 < r1; r += 2) {
                 rowPair(w, r, b0, b1, xr, t, y, yRow);
             }
@@ -114,12 +201,60 @@ final class Int4Kernels {
         }
     }
 
+    /** Four rows share each activation load: a quarter of the L2 traffic of one row at a time. */
+    private static void rowQuad(Int4Weight w, int r, int b0, int b1, float[] xr, int t, float[] y, int yRow) {
+        int lanes = w.lanes();
+        int wpr = w.wordsPerRow();
+        int spr = w.scalesPerRow();
+        int o0 = t * preparedLength(w);
+        int block = blockLength(w);
+        MemorySegment words = w.words();
+        MemorySegment scales = w.scales();
+        int w0 = r * wpr;
+        FloatVector t0 = FloatVector.zero(F);
+        FloatVector t1 = FloatVector.zero(F);
+        FloatVector t2 = FloatVector.zero(F);
+        FloatVector t3 = FloatVector.zero(F);
+        for (int b = b0; b < b1; b++) {
+            int xo = o0 + b * block;
+            FloatVector sums = FloatVector.fromArray(F, xr, xo + Int4Group32.GROUP * lanes);
+            FloatVector a0 = sums;
+            FloatVector a1 = sums;
+            FloatVector a2 = sums;
+            FloatVector a3 = sums;
+            for (int ww = 0; ww < WPG; ww++) {
+                int wo = w0 + (b * WPG + ww) * lanes;
+                IntVector p0 = word(words, wo);
+                IntVector p1 = word(words, wo + wpr);
+                IntVector p2 = word(words, wo + 2 * wpr);
+                IntVector p3 = word(words, wo + 3 * wpr);
+                int xw = xo + ww * NIB * lanes;
+                for (int i = 0; i < NIB; i++) {
+                    FloatVector x = FloatVector.fromArray(F, xr, xw + i * lanes);
+                    a0 = nibble(p0, i).fma(x, a0);
+                    a1 = nibble(p1, i).fma(x, a1);
+                    a2 = nibble(p2, i).fma(x, a2);
+                    a3 = nibble(p3, i).fma(x, a3);
+                }
+            }
+            int so = r * spr + b * lanes;
+            t0 = a0.fma(scale(scales, so), t0);
+            t1 = a1.fma(scale(scales, so + spr), t1);
+            t2 = a2.fma(scale(scales, so + 2 * spr), t2);
+            t3 = a3.fma(scale(scales, so + 3 * spr), t3);
+        }
+        y[yRow + r] += VectorMath.sumLanes(t0);
+        y[yRow + r + 1] += VectorMath.sumLanes(t1);
+        y[yRow + r + 2] += VectorMath.sumLanes(t2);
+        y[yRow + r + 3] += VectorMath.sumLanes(t3);
+    }
+
     private static void rowPair(Int4Weight w, int r, int b0, int b1, float[] xr, int t, float[] y, int yRow) {
         int lanes = w.lanes();
         int wpr = w.wordsPerRow();
         int spr = w.scalesPerRow();
         int o0 = t * preparedLength(w);
-        int sumsAt = o0 + spr * Int4Group32.GROUP;
+        int block = blockLength(w);
         MemorySegment words = w.words();
         MemorySegment scales = w.scales();
         int wa = r * wpr;
@@ -127,11 +262,11 @@ final class Int4Kernels {
         FloatVector ta = FloatVector.zero(F);
         FloatVector tb = FloatVector.zero(F);
         for (int b = b0; b < b1; b++) {
-            FloatVector a0 = FloatVector.fromArray(F, xr, sumsAt + b * lanes);
+            int xo = o0 + b * block;
+            FloatVector a0 = FloatVector.fromArray(F, xr, xo + Int4Group32.GROUP * lanes);
             FloatVector a1 = FloatVector.zero(F);
             FloatVector c0 = a0;
             FloatVector c1 = FloatVector.zero(F);
-            int xo = o0 + b * WPG * NIB * lanes;
             for (int ww = 0; ww < WPG; ww += 2) {
                 int wo = b * WPG * lanes + ww * lanes;
                 IntVector p0 = word(words, wa + wo);
@@ -161,18 +296,18 @@ final class Int4Kernels {
         int wpr = w.wordsPerRow();
         int spr = w.scalesPerRow();
         int o0 = t * preparedLength(w);
-        int sumsAt = o0 + spr * Int4Group32.GROUP;
+        int block = blockLength(w);
         MemorySegment words = w.words();
         MemorySegment scales = w.scales();
         int wBase = r * wpr;
         FloatVector total = FloatVector.zero(F);
         for (int b = b0; b < b1; b++) {
-            FloatVector a0 = FloatVector.fromArray(F, xr, sumsAt + b * lanes);
+            int xo = o0 + b * block;
+            FloatVector a0 = FloatVector.fromArray(F, xr, xo + Int4Group32.GROUP * lanes);
             FloatVector a1 = FloatVector.zero(F);
             FloatVector a2 = FloatVector.zero(F);
             FloatVector a3 = FloatVector.zero(F);
             int wo = wBase + b * WPG * lanes;
-            int xo = o0 + b * WPG * NIB * lanes;
             IntVector w0 = word(words, wo);
             IntVector w1 = word(words, wo + lanes);
             IntVector w2 = word(words, wo + 2 * lanes);
@@ -187,57 +322,6 @@ final class Int4Kernels {
             total = a0.add(a1).add(a2.add(a3)).fma(scale(scales, r * spr + b * lanes), total);
         }
         y[yRow + r] += VectorMath.sumLanes(total);
-    }
-
-    /** Four tokens share each decoded nibble plane. */
-    private static void tile4(Int4Weight w, int r0, int r1, int b0, int b1, float[] xr, int t, float[] y, int yOff,
-                              int yStride) {
-        int lanes = w.lanes();
-        int wpr = w.wordsPerRow();
-        int spr = w.scalesPerRow();
-        int len = preparedLength(w);
-        int sumsAt = spr * Int4Group32.GROUP;
-        MemorySegment words = w.words();
-        MemorySegment scales = w.scales();
-        int o0 = t * len;
-        int o1 = o0 + len;
-        int o2 = o1 + len;
-        int o3 = o2 + len;
-        for (int r = r0; r < r1; r++) {
-            int wBase = r * wpr;
-            FloatVector s0 = FloatVector.zero(F);
-            FloatVector s1 = FloatVector.zero(F);
-            FloatVector s2 = FloatVector.zero(F);
-            FloatVector s3 = FloatVector.zero(F);
-            for (int b = b0; b < b1; b++) {
-                FloatVector a0 = FloatVector.fromArray(F, xr, o0 + sumsAt + b * lanes);
-                FloatVector a1 = FloatVector.fromArray(F, xr, o1 + sumsAt + b * lanes);
-                FloatVector a2 = FloatVector.fromArray(F, xr, o2 + sumsAt + b * lanes);
-                FloatVector a3 = FloatVector.fromArray(F, xr, o3 + sumsAt + b * lanes);
-                for (int ww = 0; ww < WPG; ww++) {
-                    IntVector wv = word(words, wBase + (b * WPG + ww) * lanes);
-                    int xo = ((b * WPG + ww) * NIB) * lanes;
-                    for (int i = 0; i < NIB; i++) {
-                        FloatVector q = nibble(wv, i);
-                        int xi = xo + i * lanes;
-                        a0 = q.fma(FloatVector.fromArray(F, xr, o0 + xi), a0);
-                        a1 = q.fma(FloatVector.fromArray(F, xr, o1 + xi), a1);
-                        a2 = q.fma(FloatVector.fromArray(F, xr, o2 + xi), a2);
-                        a3 = q.fma(FloatVector.fromArray(F, xr, o3 + xi), a3);
-                    }
-                }
-                FloatVector sc = scale(scales, r * spr + b * lanes);
-                s0 = a0.fma(sc, s0);
-                s1 = a1.fma(sc, s1);
-                s2 = a2.fma(sc, s2);
-                s3 = a3.fma(sc, s3);
-            }
-            int yo = yOff + t * yStride + r;
-            y[yo] += VectorMath.sumLanes(s0);
-            y[yo + yStride] += VectorMath.sumLanes(s1);
-            y[yo + 2 * yStride] += VectorMath.sumLanes(s2);
-            y[yo + 3 * yStride] += VectorMath.sumLanes(s3);
-        }
     }
 
     private static IntVector word(MemorySegment words, long index) {

@@ -32,29 +32,35 @@ final class VectorMath {
      * {@code reduceLanes(ADD)} leaves the order to the implementation, and C2's intrinsic and the interpreter's
      * fallback do differ, so a product came out different in its last bits before and after the JIT compiled its
      * kernel — and a seeded request could sample another token depending on how warm the JVM was.
+     *
+     * <p>Each step is one permute by a constant shuffle ({@link #UP8} ..: lane {@code i} gets lane {@code i + h})
+     * and one add. Tried: {@code v.slice(h)} (blend, compare and permute per step, and not always intrinsified when
+     * {@code h} is a loop variable: 13-300 ns a call, in the one-token kernels' profile next to the row dots) and
+     * {@code reinterpretShape} to half-width vectors (its second half fell back to a masked memory round trip).
      */
     static float sumLanes(FloatVector v) {
-        // rotations by constant shuffles (one permute each) instead of slice(h), which boxes a fresh vector per call
-        // where C2 does not intrinsify it (512-bit vectors): lane i + lane i+h for i < h, the same order
-        for (int k = 0; k < HALVES.length; k++) {
-            v = v.add(v.rearrange(HALVES[k]));
+        if (L > 16) {
+            for (int h = L / 2; h > 0; h >>= 1) {
+                v = v.add(v.slice(h));
+            }
+            return v.lane(0);
         }
+        if (L == 16) {
+            v = v.add(v.rearrange(UP8));
+        }
+        if (L >= 8) {
+            v = v.add(v.rearrange(UP4));
+        }
+        v = v.add(v.rearrange(UP2));
+        v = v.add(v.rearrange(UP1));
         return v.lane(0);
     }
 
-    /** Rotations by L/2, L/4, .., 1 lanes. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] HALVES = halves();
-
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves() {
-        int n = Integer.numberOfTrailingZeros(L);
-        VectorShuffle<Float>[] s = new VectorShuffle[n];
-        for (int k = 0, h = L / 2; h > 0; k++, h >>= 1) {
-            s[k] = VectorShuffle.iota(F, h, 1, true);
-        }
-        return s;
-    }
+    /** Lane {@code i} from lane {@code (i + h) mod L}; the wrapped lanes are never read. Constants, so C2 permutes. */
+    private static final VectorShuffle<Float> UP8 = VectorShuffle.fromOp(F, i -> (i + 8) % L);
+    private static final VectorShuffle<Float> UP4 = VectorShuffle.fromOp(F, i -> (i + 4) % L);
+    private static final VectorShuffle<Float> UP2 = VectorShuffle.fromOp(F, i -> (i + 2) % L);
+    private static final VectorShuffle<Float> UP1 = VectorShuffle.fromOp(F, i -> (i + 1) % L);
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc = FloatVector.zero(F);

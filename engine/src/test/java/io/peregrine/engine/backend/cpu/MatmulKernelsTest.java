@@ -28,7 +28,8 @@ class MatmulKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,1,1", "7,13,1", "5,33,3", "17,64,4", "31,100,5", "64,257,9", "129,1031,2", "1000,300,1"})
+    @CsvSource({"1,1,1", "7,13,1", "5,33,3", "17,64,4", "31,100,5", "64,257,9", "129,1031,2", "1000,300,1",
+        "37,1100,17", "19,2113,66", "50,16,2", "23,1056,4"})
     void bf16MatmulEqualsScalar(int rows, int cols, int n) {
         Random rnd = new Random(rows * 31L + cols * 7L + n);
         Tensor t = RandomWeights.bf16(rnd, rows, cols);
@@ -67,7 +68,8 @@ class MatmulKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,32,1", "3,32,2", "7,64,4", "13,224,5", "33,544,3", "2,1024,9", "65,7168,1", "300,2048,8"})
+    @CsvSource({"1,32,1", "3,32,2", "7,64,4", "13,224,5", "33,544,3", "2,1024,9", "65,7168,1", "300,2048,8",
+        "19,2240,67", "45,7168,7", "21,512,130", "6,96,3", "7,4096,1", "7,4096,2"})
     void int4MatmulEqualsScalarDequantisation(int rows, int cols, int n) {
         Random rnd = new Random(rows * 131L + cols * 3L + n);
         Int4Group32 q = RandomWeights.int4(rnd, rows, cols);
