@@ -11,7 +11,7 @@ import java.time.Duration;
 /**
  * A worker rank of {@link ShardedForwardTest} in its own JVM: joins the {@code shm} group, runs {@link ShardedScript}
  * and writes the checkpoint bytes it read and its greedy ids to a file for the test to check.
- * Arguments: shm file, rank, size, expert parallel, slot bytes, steps, result file.
+ * Arguments: shm file, rank, size, expert parallel, slot bytes, steps, cases, result file.
  */
 public final class ShardedRankMain {
     private ShardedRankMain() {}
@@ -25,12 +25,13 @@ public final class ShardedRankMain {
         int steps = Integer.parseInt(args[5]);
         try (Checkpoint ck = Checkpoint.open(TestData.tinyCheckpoint());
              ShmCommunicator comm = ShmCommunicator.open(file, rank, size, slot, Duration.ofSeconds(60))) {
-            ShardedScript.Result r = ShardedScript.run(ck, new ShardingPlan(ck.config(), size, ep), comm, steps);
+            ShardedScript.Result r = ShardedScript.run(ck, new ShardingPlan(ck.config(), size, ep), comm, steps,
+                    Integer.parseInt(args[6]));
             StringBuilder out = new StringBuilder("bytesRead=" + r.bytesRead() + "\n");
             for (ShardedScript.CaseRun c : r.cases()) {
                 out.append(c.name()).append('=').append(java.util.Arrays.toString(c.greedy())).append('\n');
             }
-            Files.writeString(Path.of(args[6]), out);
+            Files.writeString(Path.of(args[7]), out);
         }
     }
 }
