@@ -4,7 +4,7 @@
 #   scripts/gpu-check.sh prepare   # here: build the jars (nvcc compiles the cubin), jlink a Java runtime, and put
 #                                  # both under .gpu-check/ (ignored by git, ~25 MB with the runtime xz-packed, carried to the device)
 #   scripts/gpu-check.sh run       # on the device: ceilings through PyTorch, SASS census, then the Java check:
-#                                  # kernels vs scalar references, CudaBackend vs CpuBackend method by method, the
+#                                  # kernels vs scalar references, the
 #                                  # golden tiny model (testdata/, tracked, travels with the tree) on CudaBackend,
 #                                  # timings, synthetic decode step
 #

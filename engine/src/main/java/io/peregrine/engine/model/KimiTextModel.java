@@ -3,6 +3,7 @@ package io.peregrine.engine.model;
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
+import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
@@ -12,6 +13,7 @@ import io.peregrine.engine.dist.SingleRank;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.shard.ShardingPlan;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -312,7 +314,7 @@ public final class KimiTextModel implements LanguageModel {
                 idx[i] = ws.topIdx[i];
             }
             trace.record(tag + "router.topk_idx", idx, n, k);
-            trace.record(tag + "router.topk_weight", java.util.Arrays.copyOf(ws.topWeight, n * k), n, k);
+            trace.record(tag + "router.topk_weight", Arrays.copyOf(ws.topWeight, n * k), n, k);
         }
         int firstExpert = shard.firstExpert();
         int endExpert = firstExpert + shard.experts();
@@ -375,7 +377,7 @@ public final class KimiTextModel implements LanguageModel {
      * {@code expertFirst}/{@code expertCount} per expert.
      */
     private int route(LayerWeights.Moe moe, Workspace ws, int n, int experts, int k) {
-        java.util.Arrays.fill(ws.expertCount, 0);
+        Arrays.fill(ws.expertCount, 0);
         for (int t = 0; t < n; t++) {
             router.route(ws.routerHost, t * experts, moe.correctionBias(), ws.topIdx, ws.topWeight, t * k, routing);
             for (int j = 0; j < k; j++) {
@@ -403,8 +405,8 @@ public final class KimiTextModel implements LanguageModel {
         return n * k;
     }
 
-    private void matmulAll(io.peregrine.engine.backend.LinearWeight a, Activation xa, Activation ya,
-                           io.peregrine.engine.backend.LinearWeight b, Activation xb, Activation yb) {
+    /** Two products as one batch (the q and latent projections, or gate and up). */
+    private void matmulAll(LinearWeight a, Activation xa, Activation ya, LinearWeight b, Activation xb, Activation yb) {
         products.clear();
         products.add(new Product(a, xa, ya));
         products.add(new Product(b, xb, yb));

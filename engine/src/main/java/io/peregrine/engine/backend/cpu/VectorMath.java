@@ -5,6 +5,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -33,30 +34,26 @@ final class VectorMath {
      * kernel — and a seeded request could sample another token depending on how warm the JVM was.
      */
     static float sumLanes(FloatVector v) {
-        // spelled out per width with constant lane indices: slice(h) is not intrinsified for every shape (512-bit
-        // vectors box a fresh vector per call), lane extraction is
-        return switch (L) {
-            case 16 -> sum8(v.lane(0) + v.lane(8), v.lane(1) + v.lane(9), v.lane(2) + v.lane(10), v.lane(3) + v.lane(11),
-                    v.lane(4) + v.lane(12), v.lane(5) + v.lane(13), v.lane(6) + v.lane(14), v.lane(7) + v.lane(15));
-            case 8 -> sum8(v.lane(0), v.lane(1), v.lane(2), v.lane(3), v.lane(4), v.lane(5), v.lane(6), v.lane(7));
-            case 4 -> (v.lane(0) + v.lane(2)) + (v.lane(1) + v.lane(3));
-            case 2 -> v.lane(0) + v.lane(1);
-            case 1 -> v.lane(0);
-            default -> sliced(v);
-        };
-    }
-
-    /** Lanes 0..7 summed at stride 4, then 2, then 1. */
-    private static float sum8(float a0, float a1, float a2, float a3, float a4, float a5, float a6, float a7) {
-        return ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
-    }
-
-    /** The same order for any width. */
-    static float sliced(FloatVector v) {
-        for (int h = v.length() / 2; h > 0; h >>= 1) {
-            v = v.add(v.slice(h));
+        // rotations by constant shuffles (one permute each) instead of slice(h), which boxes a fresh vector per call
+        // where C2 does not intrinsify it (512-bit vectors): lane i + lane i+h for i < h, the same order
+        for (int k = 0; k < HALVES.length; k++) {
+            v = v.add(v.rearrange(HALVES[k]));
         }
         return v.lane(0);
+    }
+
+    /** Rotations by L/2, L/4, .., 1 lanes. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int n = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] s = new VectorShuffle[n];
+        for (int k = 0, h = L / 2; h > 0; k++, h >>= 1) {
+            s[k] = VectorShuffle.iota(F, h, 1, true);
+        }
+        return s;
     }
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
