@@ -36,7 +36,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * every rank; each rank reads only its part of the checkpoint.
  */
 class ShardedForwardTest {
-    private static final long SLOT = 1 << 16;
     private static final int STEPS = 4;
 
     private static Checkpoint ck;
@@ -49,7 +48,7 @@ class ShardedForwardTest {
     static void runOneRank() {
         ck = Checkpoint.open(TestData.tinyCheckpoint());
         single = ShardedScript.run(ck, new ShardingPlan(ck.config(), 1, false), new SingleRank(), STEPS,
-                GoldenCases.all().size());
+                ShardedScript.prompts("golden:" + GoldenCases.all().size()));
     }
 
     @AfterAll
@@ -61,36 +60,11 @@ class ShardedForwardTest {
     @ValueSource(ints = {2, 4})
     void shardedRanksMatchOneRank(int ranks) throws Exception {
         ShardingPlan plan = new ShardingPlan(ck.config(), ranks, true);
-        Path file = dir.resolve("group");
-        List<Process> children = new ArrayList<>();
-        List<Path> results = new ArrayList<>();
-        ShardedScript.Result mine;
-        try {
-            for (int r = 1; r < ranks; r++) {
-                Path result = dir.resolve("rank" + r);
-                results.add(result);
-                children.add(child(file, r, ranks, result));
-            }
-            try (ShmCommunicator comm = ShmCommunicator.open(file, 0, ranks, SLOT, Duration.ofSeconds(60))) {
-                mine = ShardedScript.run(ck, plan, comm, STEPS, cases(ranks));
-            } catch (RuntimeException e) {
-                for (int r = 1; r < ranks; r++) {
-                    children.get(r - 1).waitFor(10, TimeUnit.SECONDS);
-                    e.addSuppressed(new AssertionError("rank " + r + ": " + Files.readString(errors(r))));
-                }
-                throw e;
-            }
-            for (int r = 1; r < ranks; r++) {
-                Process p = children.get(r - 1);
-                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "worker finished");
-                assertEquals(0, p.exitValue(), Files.readString(errors(r)));
-            }
-        } finally {
-            children.forEach(Process::destroyForcibly);
-        }
+        ShardGroup.Outcome outcome = ShardGroup.run(dir, TestData.tinyCheckpoint(), ck, plan, prompts(ranks), STEPS);
+        ShardedScript.Result mine = outcome.rank0();
 
         double maxDiff = 0;
-        assertEquals(cases(ranks), mine.cases().size());
+        assertEquals(ranks <= 2 ? GoldenCases.all().size() : 2, mine.cases().size());
         for (ShardedScript.CaseRun sharded : mine.cases()) {
             ShardedScript.CaseRun one = single.cases().stream().filter(c -> c.name().equals(sharded.name()))
                     .findFirst().orElseThrow();
@@ -113,7 +87,7 @@ class ShardedForwardTest {
         assertEquals(whole, single.bytesRead(), "one rank reads every text tensor once");
         assertEquals(textBytes(plan, 0), mine.bytesRead(), "rank 0 reads its parts only");
         for (int r = 1; r < ranks; r++) {
-            List<String> lines = Files.readAllLines(results.get(r - 1));
+            List<String> lines = outcome.workers().get(r - 1);
             assertEquals("bytesRead=" + textBytes(plan, r), lines.getFirst(), "rank " + r + " reads its parts only");
             for (ShardedScript.CaseRun c : mine.cases()) {
                 assertTrue(lines.contains(c.name() + "=" + Arrays.toString(c.greedy())), "rank " + r + " " + c.name());
@@ -139,8 +113,8 @@ class ShardedForwardTest {
      * Every golden case at 2 ranks; at 4, the two longest prompts (four JVMs on CI's two cores spend most of their
      * time waiting for each other to be scheduled).
      */
-    private static int cases(int ranks) {
-        return ranks <= 2 ? GoldenCases.all().size() : 2;
+    private static String prompts(int ranks) {
+        return "golden:" + (ranks <= 2 ? GoldenCases.all().size() : 2);
     }
 
     private static double maxAbsDiff(float[] a, float[] b) {
@@ -161,18 +135,5 @@ class ShardedForwardTest {
             }
         }
         return sum;
-    }
-
-    private Process child(Path file, int rank, int size, Path result) throws IOException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:+UseSerialGC", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                ShardedRankMain.class.getName(), file.toString(), String.valueOf(rank), String.valueOf(size), "true",
-                String.valueOf(SLOT), String.valueOf(STEPS), String.valueOf(cases(size)), result.toString())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(errors(rank).toFile()).start();
-    }
-
-    private Path errors(int rank) {
-        return dir.resolve("rank" + rank + ".err");
     }
 }

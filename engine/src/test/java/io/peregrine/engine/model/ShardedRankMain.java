@@ -3,7 +3,6 @@ package io.peregrine.engine.model;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.dist.ShmCommunicator;
 import io.peregrine.engine.shard.ShardingPlan;
-import io.peregrine.engine.testing.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,7 +10,8 @@ import java.time.Duration;
 /**
  * A worker rank of {@link ShardedForwardTest} in its own JVM: joins the {@code shm} group, runs {@link ShardedScript}
  * and writes the checkpoint bytes it read and its greedy ids to a file for the test to check.
- * Arguments: shm file, rank, size, expert parallel, slot bytes, steps, cases, result file.
+ * Arguments: shm file, rank, size, expert parallel, slot bytes, steps, prompts ({@link ShardedScript#prompts}),
+ * checkpoint directory, result file.
  */
 public final class ShardedRankMain {
     private ShardedRankMain() {}
@@ -23,15 +23,15 @@ public final class ShardedRankMain {
         boolean ep = Boolean.parseBoolean(args[3]);
         long slot = Long.parseLong(args[4]);
         int steps = Integer.parseInt(args[5]);
-        try (Checkpoint ck = Checkpoint.open(TestData.tinyCheckpoint());
+        try (Checkpoint ck = Checkpoint.open(Path.of(args[7]));
              ShmCommunicator comm = ShmCommunicator.open(file, rank, size, slot, Duration.ofSeconds(60))) {
             ShardedScript.Result r = ShardedScript.run(ck, new ShardingPlan(ck.config(), size, ep), comm, steps,
-                    Integer.parseInt(args[6]));
+                    ShardedScript.prompts(args[6]));
             StringBuilder out = new StringBuilder("bytesRead=" + r.bytesRead() + "\n");
             for (ShardedScript.CaseRun c : r.cases()) {
                 out.append(c.name()).append('=').append(java.util.Arrays.toString(c.greedy())).append('\n');
             }
-            Files.writeString(Path.of(args[7]), out);
+            Files.writeString(Path.of(args[8]), out);
         }
     }
 }
