@@ -8,7 +8,10 @@ import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.config.TextConfig;
+import io.peregrine.engine.dist.Communicator;
+import io.peregrine.engine.dist.SingleRank;
 import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.shard.ShardingPlan;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,6 +24,12 @@ import java.util.function.Consumer;
  * batch through each projection together. Attention runs in the absorbed form for the single-token (decode) slices,
  * all in one call, and in the naive form per multi-token (prefill) slice. The host sees the router's logits (routing
  * is decided on the host) and the logits rows the step returns.
+ *
+ * <p>Sharded ({@link TextShard}, docs/parallelism.md), a rank runs the same code on its part of the weights: its
+ * heads, its slice of each MLP, its routed experts, its vocabulary band. The partial results meet in the
+ * communicator's all-reduce after the embedding, after {@code o_proj} and after each MLP/MoE, and the logits' bands
+ * in one all-gather, so every rank ends the step with the whole logits. A group of one is the same code with
+ * {@link SingleRank}, whose collectives do nothing.
  */
 public final class KimiTextModel implements LanguageModel {
     /** HF builds q_a/kv_a norms with the class default eps, not the config's (golden README §3). */
@@ -29,6 +38,8 @@ public final class KimiTextModel implements LanguageModel {
     private final TextConfig cfg;
     private final Backend backend;
     private final KimiWeights weights;
+    private final TextShard shard;
+    private final ActivationCollectives collectives;
     private final YarnRope rope;
     private final Activation invFreq;
     private final MoeRouter router;
@@ -38,10 +49,16 @@ public final class KimiTextModel implements LanguageModel {
     private final Workspace[] workspaces = new Workspace[32];
     private final List<Product> products = new ArrayList<>();
 
-    private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights) {
+    private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights, TextShard shard, Communicator comm) {
+        if (comm.size() != shard.ranks() || comm.rank() != shard.rank()) {
+            throw new IllegalArgumentException("communicator rank " + comm.rank() + " of " + comm.size()
+                    + " for shard " + shard.rank() + " of " + shard.ranks());
+        }
         this.cfg = cfg;
         this.backend = backend;
         this.weights = weights;
+        this.shard = shard;
+        this.collectives = new ActivationCollectives(comm, backend);
         this.rope = YarnRope.of(cfg);
         this.invFreq = backend.vector(rope.invFreq());
         this.router = cfg.nRoutedExperts() > 0
@@ -61,7 +78,17 @@ public final class KimiTextModel implements LanguageModel {
      * is bound ({@code bytesDone == bytesTotal}).
      */
     public static KimiTextModel load(Checkpoint ck, Backend backend, Consumer<WeightProgress> progress) {
-        return new KimiTextModel(ck.config().text(), backend, KimiWeights.load(ck, backend, progress));
+        return load(ck, backend, TextShard.of(new ShardingPlan(ck.config(), 1, false), 0), new SingleRank(), progress);
+    }
+
+    /**
+     * One rank of a sharded model: binds only {@code shard}'s part of each weight and runs each step's collectives
+     * on {@code comm}, which every rank of the group calls in the same order.
+     */
+    public static KimiTextModel load(Checkpoint ck, Backend backend, TextShard shard, Communicator comm,
+                                     Consumer<WeightProgress> progress) {
+        return new KimiTextModel(ck.config().text(), backend, KimiWeights.load(ck, backend, shard, progress), shard,
+                comm);
     }
 
     @Override
@@ -71,6 +98,15 @@ public final class KimiTextModel implements LanguageModel {
 
     public Backend backend() {
         return backend;
+    }
+
+    public TextShard shard() {
+        return shard;
+    }
+
+    /** Checkpoint bytes this rank's weights span (the whole text model for a group of one). */
+    public long weightBytesRead() {
+        return weights.bytesRead();
     }
 
     /** A latent cache in the backend's memory, where the layers read and write it in place. */
@@ -126,14 +162,14 @@ public final class KimiTextModel implements LanguageModel {
     private Workspace workspace(int tokens) {
         int bucket = 32 - Integer.numberOfLeadingZeros(Math.max(1, tokens) - 1);
         if (workspaces[bucket] == null) {
-            workspaces[bucket] = new Workspace(backend, cfg, 1 << bucket);
+            workspaces[bucket] = new Workspace(backend, cfg, shard, 1 << bucket);
         }
         return workspaces[bucket];
     }
 
     /** Spec §3: h = embed(ids); per layer h += attn(norm(h)); h += ffn(norm(h)); logits = lm_head(norm(h)). */
     private void forward(StepInputs in, Workspace ws, LatentCache cache, ForwardTrace trace) {
-        backend.embed(weights.embedding(), ws.tokenIds, ws.h);
+        embed(in, ws);
         for (int m = 0; m < in.mediaRows(); m++) {
             backend.copyIn(in.mediaValues(m), 0, ws.h.rows(in.mediaRow(m), 1));
         }
@@ -153,6 +189,7 @@ public final class KimiTextModel implements LanguageModel {
                 case LayerWeights.Dense dense -> swiglu(dense, ws.xn, ws.gate, ws.up, ws.delta);
                 case LayerWeights.Moe moe -> moe(moe, ws, trace, tag);
             }
+            collectives.allReduceSum(ws.delta);
             trace(trace, tag, "mlp_out", ws.delta);
             backend.add(ws.delta, ws.h);
             trace(trace, tag, "output", ws.h);
@@ -162,13 +199,44 @@ public final class KimiTextModel implements LanguageModel {
         if (in.logitRows() == in.rows()) {
             trace(trace, "", "final_norm_out", ws.selected);
         }
-        backend.matmul(weights.lmHead(), ws.selected, ws.logits);
+        backend.matmul(weights.lmHead(), ws.selected, ws.vocabBand);
+        if (shard.ranks() > 1) {
+            collectives.allGatherVocab(ws.localLogits, ws.logits);
+        }
+    }
+
+    /**
+     * The embedding rows of the step's tokens. Split by vocabulary, a rank writes the rows of the tokens in its band
+     * and zeros elsewhere, and the all-reduce assembles them (each row has one non-zero part, so the sum is exact).
+     */
+    private void embed(StepInputs in, Workspace ws) {
+        if (shard.vocab() == cfg.vocabSize()) {
+            backend.embed(weights.embedding(), ws.tokenIds, ws.h);
+            return;
+        }
+        int[] tokens = in.tokens();
+        int first = shard.firstVocab();
+        int mine = 0;
+        for (int t = 0; t < in.rows(); t++) {
+            int local = tokens[t] - first;
+            if (local >= 0 && local < shard.vocab()) {
+                ws.embedIdsHost[mine] = local;
+                ws.embedRowsHost[mine++] = t;
+            }
+        }
+        backend.zero(ws.h);
+        if (mine > 0) {
+            Activation rows = ws.embedded(mine);
+            backend.embed(weights.embedding(), ws.embedIds(mine), rows);
+            backend.scatterRows(rows, ws.embedRows(mine), ws.h);
+        }
+        collectives.allReduceSum(ws.h);
     }
 
     /** MLA (spec §3.2): queries and the compressed latent; the latent, normalised and rotated, into the cache. */
     private void attention(int l, LayerWeights.Attention w, StepInputs in, Workspace ws, LatentCache cache,
                            ForwardTrace trace, String tag) {
-        int heads = cfg.numAttentionHeads();
+        int heads = shard.heads();
         int nope = cfg.qkNopeHeadDim();
         int ropeDim = cfg.qkRopeHeadDim();
         int qk = nope + ropeDim;
@@ -216,6 +284,7 @@ public final class KimiTextModel implements LanguageModel {
                     heads, nope, ropeDim, vDim, rope.softmaxScale(), ws.o.rows(in.firstRow(p), in.rowCount(p)));
         }
         backend.matmul(w.o(), ws.o, ws.delta);
+        collectives.allReduceSum(ws.delta);
     }
 
     /** {@code out = down(silu(gate(x)) ⊙ up(x))}. */
@@ -229,6 +298,8 @@ public final class KimiTextModel implements LanguageModel {
      * Routed experts (spec §3.3): the router picks {@code k} experts per token; each active expert runs over the rows
      * routed to it, gathered contiguously in expert order; the shared expert runs over every row. All gate/up
      * products are one batch, all down products another; the outputs are added back weighted, in expert order.
+     * Every rank routes every token (same router, same input bits) and runs its own experts, whose assignments are
+     * one contiguous range since they are laid out in expert order; the caller's all-reduce adds the ranks' parts.
      */
     private void moe(LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
         int n = ws.n;
@@ -245,24 +316,32 @@ public final class KimiTextModel implements LanguageModel {
             trace.record(tag + "router.topk_idx", idx, n, k);
             trace.record(tag + "router.topk_weight", Arrays.copyOf(ws.topWeight, n * k), n, k);
         }
+        int firstExpert = shard.firstExpert();
+        int endExpert = firstExpert + shard.experts();
+        int first = ws.expertFirst[firstExpert];
+        int mine = ws.expertFirst[endExpert] - first;
         Indices rows = ws.expertRows(assignments);
         backend.copyIn(ws.expertRowsHost, 0, rows);
         Activation scale = ws.expertScale(assignments);
         backend.copyIn(ws.expertScaleHost, 0, scale);
-        backend.gatherRows(ws.xn, rows, ws.expertIn(0, assignments));
+        rows = rows.slice(first, mine);
+        scale = scale.cols(first, mine);
+        if (mine > 0) {
+            backend.gatherRows(ws.xn, rows, ws.expertIn(first, mine));
+        }
 
         products.clear();
         if (moe.shared() != null) {
             products.add(new Product(moe.shared().gate(), ws.xn, ws.sharedGate));
             products.add(new Product(moe.shared().up(), ws.xn, ws.sharedUp));
         }
-        for (int e = 0; e < experts; e++) {
-            int first = ws.expertFirst[e];
+        for (int e = firstExpert; e < endExpert; e++) {
+            int at = ws.expertFirst[e];
             int count = ws.expertCount[e];
             if (count > 0) {
-                LayerWeights.Dense mlp = moe.experts().get(e);
-                products.add(new Product(mlp.gate(), ws.expertIn(first, count), ws.expertGate(first, count)));
-                products.add(new Product(mlp.up(), ws.expertIn(first, count), ws.expertUp(first, count)));
+                LayerWeights.Dense mlp = moe.experts().get(e - firstExpert);
+                products.add(new Product(mlp.gate(), ws.expertIn(at, count), ws.expertGate(at, count)));
+                products.add(new Product(mlp.up(), ws.expertIn(at, count), ws.expertUp(at, count)));
             }
         }
         backend.matmulAll(products);
@@ -272,13 +351,13 @@ public final class KimiTextModel implements LanguageModel {
             backend.siluMul(ws.sharedGate, ws.sharedUp, ws.sharedGate);
             products.add(new Product(moe.shared().down(), ws.sharedGate, ws.sharedOut));
         }
-        for (int e = 0; e < experts; e++) {
-            int first = ws.expertFirst[e];
+        for (int e = firstExpert; e < endExpert; e++) {
+            int at = ws.expertFirst[e];
             int count = ws.expertCount[e];
             if (count > 0) {
-                Activation g = ws.expertGate(first, count);
-                backend.siluMul(g, ws.expertUp(first, count), g);
-                products.add(new Product(moe.experts().get(e).down(), g, ws.expertOut(first, count)));
+                Activation g = ws.expertGate(at, count);
+                backend.siluMul(g, ws.expertUp(at, count), g);
+                products.add(new Product(moe.experts().get(e - firstExpert).down(), g, ws.expertOut(at, count)));
             }
         }
         backend.matmulAll(products);
@@ -287,7 +366,9 @@ public final class KimiTextModel implements LanguageModel {
         if (moe.shared() != null) {
             backend.add(ws.sharedOut, ws.delta);
         }
-        backend.scatterAddScaled(ws.expertOut(0, assignments), rows, scale, ws.delta);
+        if (mine > 0) {
+            backend.scatterAddScaled(ws.expertOut(first, mine), rows, scale, ws.delta);
+        }
     }
 
     /**

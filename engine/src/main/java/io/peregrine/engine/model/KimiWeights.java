@@ -9,17 +9,24 @@ import io.peregrine.engine.checkpoint.DType;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
 import io.peregrine.engine.config.TextConfig;
+import io.peregrine.engine.shard.Placement;
+import io.peregrine.engine.shard.ShardingPlan;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
 /**
  * The text decoder's weights bound to a backend (BF16 in place on the CPU, INT4 repacked once, everything on the
- * device for CUDA), each checked against the config's shape.
+ * device for CUDA), each checked against the config's shape: only this rank's part of each tensor
+ * ({@link TextShard}; the whole of it for a group of one). A split on the first dimension is a view of the mapped
+ * file; a split on the second is copied out row by row. A MoE layer holds this rank's routed experts only,
+ * {@code experts().get(e - shard.firstExpert())}. {@code bytesRead} counts the checkpoint bytes this rank's parts
+ * span: what it maps in, not the whole checkpoint.
  */
-record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation finalNorm, LinearWeight lmHead) {
+record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation finalNorm, LinearWeight lmHead,
+                   long bytesRead) {
 
-    static KimiWeights load(Checkpoint ck, Backend backend, Consumer<WeightProgress> progress) {
+    static KimiWeights load(Checkpoint ck, Backend backend, TextShard shard, Consumer<WeightProgress> progress) {
         TextConfig c = ck.config().text();
         if (c.nRoutedExperts() > 0 && !"sigmoid".equals(c.scoringFunc())) {
             throw new CheckpointException("scoring_func '" + c.scoringFunc() + "' is not supported (sigmoid only)");
@@ -31,7 +38,7 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
             throw new CheckpointException("embed_tokens.weight: expected BF16[" + c.vocabSize() + ", " + c.hiddenSize()
                     + "], got " + embed);
         }
-        Loader l = new Loader(ck, backend);
+        Loader l = new Loader(ck, backend, shard);
         TextWeightBytes sizes = TextWeightBytes.of(ck, root, c.numHiddenLayers());
         long start = System.nanoTime();
         long bytesDone = 0;
@@ -43,7 +50,7 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
             if (c.isMoeLayer(i)) {
                 String g = p + "mlp.gate.";
                 List<LayerWeights.Dense> experts = new ArrayList<>();
-                for (int e = 0; e < c.nRoutedExperts(); e++) {
+                for (int e = shard.firstExpert(); e < shard.firstExpert() + shard.experts(); e++) {
                     experts.add(l.mlp(p + "mlp.experts." + e + ".", c.hiddenSize(), c.moeIntermediateSize()));
                 }
                 LayerWeights.Dense shared = c.nSharedExperts() > 0
@@ -60,14 +67,25 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
             progress.accept(new WeightProgress(i + 1, c.numHiddenLayers(), bytesDone, sizes.total(), System.nanoTime() - start));
         }
         String head = c.tieWordEmbeddings() ? m + "embed_tokens" : root + "lm_head";
-        KimiWeights w = new KimiWeights(backend.upload(embed), List.copyOf(layers),
-                l.vector(m + "norm.weight", c.hiddenSize()), l.linear(head, c.vocabSize(), c.hiddenSize()));
+        LinearWeight embedding = backend.upload(l.part(embed));
+        KimiWeights w = new KimiWeights(embedding, List.copyOf(layers), l.vector(m + "norm.weight", c.hiddenSize()),
+                l.linear(head, c.vocabSize(), c.hiddenSize()), l.bytesRead);
         progress.accept(new WeightProgress(c.numHiddenLayers(), c.numHiddenLayers(), sizes.total(), sizes.total(),
                 System.nanoTime() - start));
         return w;
     }
 
-    private record Loader(Checkpoint ck, Backend b) {
+    private static final class Loader {
+        private final Checkpoint ck;
+        private final Backend b;
+        private final TextShard shard;
+        long bytesRead;
+
+        Loader(Checkpoint ck, Backend b, TextShard shard) {
+            this.ck = ck;
+            this.b = b;
+            this.shard = shard;
+        }
 
         LayerWeights.Attention attention(String a, TextConfig c) {
             int qRows = c.numAttentionHeads() * c.qkHeadDim();
@@ -88,16 +106,51 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
                     linear(p + "down_proj", hidden, inter));
         }
 
-        /** A BF16 {@code module.weight} or a pack-quantized {@code module.weight_packed}, checked against the config's shape. */
+        /**
+         * This rank's part of a BF16 {@code module.weight} or a pack-quantized {@code module.weight_packed}, whose
+         * whole shape is checked against the config's.
+         */
         LinearWeight linear(String module, int rows, int cols) {
-            LinearWeight w = ck.has(module + ".weight_packed")
-                    ? b.upload(Int4Group32.of(ck, module))
-                    : b.upload(ck.tensor(module + ".weight"));
-            if (w.rows() != rows || w.cols() != cols) {
-                throw new CheckpointException(module + ": shape [" + w.rows() + ", " + w.cols() + "], config implies ["
-                        + rows + ", " + cols + "]");
+            if (ck.has(module + ".weight_packed")) {
+                Int4Group32 whole = Int4Group32.of(ck, module);
+                check(module, whole.rows(), whole.cols(), rows, cols);
+                Tensor packed = part(whole.packed());
+                Tensor scale = part(whole.scale());
+                bytesRead += ck.tensor(module + ".weight_shape").data().byteSize();
+                return b.upload(new Int4Group32(module, Math.toIntExact(packed.dim(0)),
+                        Math.toIntExact(packed.dim(1) * Int4Group32.PER_WORD), packed, scale));
             }
-            return w;
+            Tensor t = ck.tensor(module + ".weight");
+            if (t.rank() != 2) {
+                throw new CheckpointException(module + ".weight: expected 2-D, got " + t);
+            }
+            check(module, t.dim(0), t.dim(1), rows, cols);
+            return b.upload(part(t));
+        }
+
+        private static void check(String module, long rows, long cols, int wantRows, int wantCols) {
+            if (rows != wantRows || cols != wantCols) {
+                throw new CheckpointException(module + ": shape [" + rows + ", " + cols + "], config implies ["
+                        + wantRows + ", " + wantCols + "]");
+            }
+        }
+
+        /** This rank's part of {@code t} under the sharding plan, counted in {@link #bytesRead}. */
+        Tensor part(Tensor t) {
+            Placement p = shard.plan().rule(t.name()).placement();
+            Tensor part = switch (p) {
+                case Placement.Replicated r -> t;
+                case Placement.Owned o -> {
+                    if (o.rank() != shard.rank()) {
+                        throw new IllegalStateException(t.name() + " belongs to rank " + o.rank() + ", not " + shard.rank());
+                    }
+                    yield t;
+                }
+                case Placement.Split s -> TensorSlice.of(t, s.dim(), ShardingPlan.partStart(t.dim(s.dim()), s.parts(),
+                        shard.rank()), ShardingPlan.partLength(t.dim(s.dim()), s.parts(), shard.rank()));
+            };
+            bytesRead += part.data().byteSize();
+            return part;
         }
 
         Activation vector(String name, int len) {
@@ -105,7 +158,7 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
         }
 
         float[] hostVector(String name, int len) {
-            Tensor t = ck.tensor(name);
+            Tensor t = part(ck.tensor(name));
             if (t.numel() != len) {
                 throw new CheckpointException(name + ": " + t.numel() + " values, config implies " + len);
             }

@@ -15,6 +15,7 @@ import io.peregrine.engine.config.TextConfig;
 final class Workspace {
     private final Backend backend;
     private final TextConfig cfg;
+    private final TextShard shard;
     private final int capacity;
 
     // whole buffers, [capacity, ...]
@@ -48,6 +49,11 @@ final class Workspace {
     private Indices contextAll;
     private Activation selectedAll;
     private Activation logitsAll;
+    private Activation localLogitsAll;
+    /** This rank's band of the vocabulary: the tokens it embeds (local ids, their rows) and their embeddings. */
+    private final Indices embedIdsAll;
+    private final Indices embedRowsAll;
+    private final Activation embeddedAll;
     private Activation contextLatentAll;
     private Activation contextKvAll;
 
@@ -59,6 +65,8 @@ final class Workspace {
     final float[] expertScaleHost;
     final int[] expertCount;
     final int[] expertFirst;
+    final int[] embedIdsHost;
+    final int[] embedRowsHost;
 
     // this step's views (bind)
     int n;
@@ -88,6 +96,10 @@ final class Workspace {
     Activation router;
     Activation selected;
     Activation logits;
+    /** This rank's {@code [rows, vocabPerRank]} band of {@link #logits} (the same tensor for a group of one). */
+    Activation localLogits;
+    /** The columns of {@link #localLogits} this rank's {@code lm_head} rows fill (all but a short last band's padding). */
+    Activation vocabBand;
     Indices tokenIds;
     Indices positions;
     Indices slots;
@@ -95,12 +107,13 @@ final class Workspace {
     Indices context;
     Indices decodeStarts;
 
-    Workspace(Backend backend, TextConfig cfg, int capacity) {
+    Workspace(Backend backend, TextConfig cfg, TextShard shard, int capacity) {
         this.backend = backend;
         this.cfg = cfg;
+        this.shard = shard;
         this.capacity = capacity;
         int d = cfg.hiddenSize();
-        int heads = cfg.numAttentionHeads();
+        int heads = shard.heads();
         int k = Math.max(1, cfg.numExpertsPerTok());
         boolean moe = cfg.nRoutedExperts() > 0;
         hAll = backend.allocate(capacity, d);
@@ -117,16 +130,16 @@ final class Workspace {
         for (int l = 0; l < cfg.numHiddenLayers(); l++) {
             dense |= !cfg.isMoeLayer(l);
         }
-        int denseInter = dense ? cfg.intermediateSize() : 1;
+        int denseInter = dense ? shard.denseInter() : 1;
         gateAll = backend.allocate(capacity, denseInter);
         upAll = backend.allocate(capacity, denseInter);
-        int sharedInter = moe ? Math.max(1, cfg.moeIntermediateSize() * cfg.nSharedExperts()) : 1;
+        int sharedInter = moe ? Math.max(1, shard.sharedInter()) : 1;
         sharedGateAll = backend.allocate(capacity, sharedInter);
         sharedUpAll = backend.allocate(capacity, sharedInter);
         sharedOutAll = backend.allocate(capacity, d);
         int experts = Math.max(1, cfg.nRoutedExperts());
         int assignments = moe ? capacity * k : 1;
-        int moeInter = moe ? cfg.moeIntermediateSize() : 1;
+        int moeInter = moe ? shard.moeInter() : 1;
         routerAll = backend.allocate(capacity, experts);
         expertInAll = backend.allocate(assignments, d);
         expertGateAll = backend.allocate(assignments, moeInter);
@@ -147,6 +160,12 @@ final class Workspace {
         expertScaleHost = new float[moe ? assignments : 0];
         expertCount = new int[experts];
         expertFirst = new int[experts + 1];
+        int split = shard.ranks() > 1 ? capacity : 1;
+        embedIdsAll = backend.allocateIndices(split);
+        embedRowsAll = backend.allocateIndices(split);
+        embeddedAll = backend.allocate(split, d);
+        embedIdsHost = new int[split];
+        embedRowsHost = new int[split];
     }
 
     int capacity() {
@@ -160,7 +179,7 @@ final class Workspace {
             throw new IllegalArgumentException(n + " tokens in a workspace for " + capacity);
         }
         int decodes = in.decodes();
-        int heads = cfg.numAttentionHeads();
+        int heads = shard.heads();
         int qk = cfg.qkHeadDim();
         int nope = cfg.qkNopeHeadDim();
         int rank = cfg.kvLoraRank();
@@ -210,9 +229,12 @@ final class Workspace {
             int rows = selectedAll == null ? wanted : Math.max(wanted, Math.min(capacity, 2 * selectedAll.rows()));
             selectedAll = backend.allocate(rows, cfg.hiddenSize());
             logitsAll = backend.allocate(rows, cfg.vocabSize());
+            localLogitsAll = shard.ranks() > 1 ? backend.allocate(rows, shard.vocabPerRank()) : logitsAll;
         }
         selected = selectedAll.rows(0, wanted);
         logits = logitsAll.rows(0, wanted);
+        localLogits = localLogitsAll.rows(0, wanted);
+        vocabBand = localLogits.cols(0, shard.vocab());
     }
 
     /** Rows {@code [0, count)} of the expert buffers, for {@code count} routed assignments. */
@@ -240,6 +262,23 @@ final class Workspace {
         return expertRowsAll.slice(0, count);
     }
 
+    /** Uploads the first {@code count} entries of {@link #embedIdsHost}/{@link #embedRowsHost} and returns their views. */
+    Indices embedIds(int count) {
+        Indices ids = embedIdsAll.slice(0, count);
+        backend.copyIn(embedIdsHost, 0, ids);
+        return ids;
+    }
+
+    Indices embedRows(int count) {
+        Indices rows = embedRowsAll.slice(0, count);
+        backend.copyIn(embedRowsHost, 0, rows);
+        return rows;
+    }
+
+    Activation embedded(int count) {
+        return embeddedAll.rows(0, count);
+    }
+
     /** {@code [positions, width]} for a prefill slice's gathered context latents (grown, kept). */
     Activation contextLatent(int positions) {
         if (contextLatentAll == null || contextLatentAll.rows() < positions) {
@@ -252,7 +291,7 @@ final class Workspace {
     Activation contextKv(int positions) {
         if (contextKvAll == null || contextKvAll.rows() < positions) {
             contextKvAll = backend.allocate(grow(contextKvAll, positions),
-                    cfg.numAttentionHeads() * (cfg.qkNopeHeadDim() + cfg.vHeadDim()));
+                    shard.heads() * (cfg.qkNopeHeadDim() + cfg.vHeadDim()));
         }
         return contextKvAll.rows(0, positions);
     }

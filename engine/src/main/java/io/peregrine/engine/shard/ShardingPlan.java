@@ -134,14 +134,20 @@ public record ShardingPlan(ModelConfig config, int ranks, boolean expertParallel
                     part[0] = 0;
                 }
             }
-            case Placement.Split s -> {
-                long len = part[s.dim()];
-                long per = (len + s.parts() - 1) / s.parts();
-                long start = Math.min(len, per * rank);
-                part[s.dim()] = Math.min(len, start + per) - start;
-            }
+            case Placement.Split s -> part[s.dim()] = partLength(part[s.dim()], s.parts(), rank);
         }
         return part;
+    }
+
+    /** Where {@code rank}'s part of a dimension of {@code len} split into {@code parts} starts: ⌈len / parts⌉ per rank. */
+    public static long partStart(long len, int parts, int rank) {
+        return Math.min(len, (len + parts - 1) / parts * rank);
+    }
+
+    /** The length of {@code rank}'s part of a dimension of {@code len} split into {@code parts} (the last may be short). */
+    public static long partLength(long len, int parts, int rank) {
+        long start = partStart(len, parts, rank);
+        return Math.min(len, start + (len + parts - 1) / parts) - start;
     }
 
     public static long partBytes(TensorSpec spec, Placement p, int rank) {
@@ -149,7 +155,7 @@ public record ShardingPlan(ModelConfig config, int ranks, boolean expertParallel
     }
 
     /** Bytes of {@link #partShape}, without building it. */
-    static long partBytes(long[] shape, long elementBytes, Placement p, int rank) {
+    public static long partBytes(long[] shape, long elementBytes, Placement p, int rank) {
         long whole = elementBytes;
         for (long d : shape) {
             whole *= d;
