@@ -21,9 +21,10 @@ import java.util.function.Consumer;
  * The Kimi K2.5 / DeepSeek-V3 text decoder (spec §3) over a {@link Backend}: embedding, MLA + (dense | MoE) layers,
  * final norm, untied lm_head. A step's inputs are flattened once ({@link StepInputs}) and uploaded into the
  * workspace of its batch-size bucket ({@link Workspace}); every layer then runs on backend tensors, all tokens of the
- * batch through each projection together. Attention runs in the absorbed form for the single-token (decode) slices,
- * all in one call, and in the naive form per multi-token (prefill) slice. The host sees the router's logits (routing
- * is decided on the host) and the logits rows the step returns.
+ * batch through each projection together. Attention runs in the absorbed form for the decode slices and the short
+ * prefill chunks deep into a prompt, every such row over its own causal context in one call, and in the naive form
+ * per other prefill slice (the choice is {@link StepInputs}'). The host sees the router's logits (routing is decided
+ * on the host) and the logits rows the step returns.
  *
  * <p>Sharded ({@link TextShard}, docs/parallelism.md), a rank runs the same code on its part of the weights: its
  * heads, its slice of each MLP, its routed experts, its vocabulary band. The partial results meet in the
@@ -44,7 +45,7 @@ public final class KimiTextModel implements LanguageModel {
     private final Activation invFreq;
     private final MoeRouter router;
     private final MoeRouter.Scratch routing;
-    private final StepInputs inputs = new StepInputs();
+    private final StepInputs inputs;
     /** Workspace of bucket {@code b} holds up to {@code 2^b} tokens. */
     private final Workspace[] workspaces = new Workspace[32];
     private final List<Product> products = new ArrayList<>();
@@ -66,6 +67,7 @@ public final class KimiTextModel implements LanguageModel {
                         cfg.normTopkProb(), (float) cfg.routedScalingFactor())
                 : null;
         this.routing = router == null ? null : router.scratch();
+        this.inputs = new StepInputs(cfg, backend.batchInvariant());
     }
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
@@ -152,7 +154,7 @@ public final class KimiTextModel implements LanguageModel {
 
     private Workspace run(List<SequenceSlice> batch, LatentCache cache, ForwardTrace trace) {
         checkCache(cache);
-        StepInputs in = inputs.build(batch, cache, cfg.vocabSize(), cfg.hiddenSize());
+        StepInputs in = inputs.build(batch, cache);
         Workspace ws = workspace(in.rows());
         ws.bind(in);
         forward(in, ws, cache, trace);
@@ -262,14 +264,14 @@ public final class KimiTextModel implements LanguageModel {
         backend.ropeInterleaved(ws.qRope, heads, qk, ws.positions, invFreq, rope.cosSinScale());
 
         int perHead = nope + vDim;
-        if (in.decodes() > 0) {
+        if (in.absorbedRows() > 0) {
             // absorbed: W_UK folded into the query, attention in the latent space, W_UV applied after
-            backend.matmulHeadsTransposed(w.kvB(), heads, perHead, 0, nope, ws.qDecode, qk, ws.qLatDecode);
-            backend.attentionAbsorbed(ws.qLatDecode, ws.qPeDecode, qk, heads, slab, ws.context, ws.decodeStarts,
-                    rope.softmaxScale(), ws.oLatDecode);
-            backend.matmulHeads(w.kvB(), heads, perHead, nope, vDim, ws.oLatDecode, ws.oDecode);
+            backend.matmulHeadsTransposed(w.kvB(), heads, perHead, 0, nope, ws.qAbsorbed, qk, ws.qLatAbsorbed);
+            backend.attentionAbsorbed(ws.qLatAbsorbed, ws.qPeAbsorbed, qk, heads, slab, ws.context, ws.absorbedStarts,
+                    rope.softmaxScale(), ws.oLatAbsorbed);
+            backend.matmulHeads(w.kvB(), heads, perHead, nope, vDim, ws.oLatAbsorbed, ws.oAbsorbed);
         }
-        for (int p = in.decodes(); p < in.slices(); p++) {
+        for (int p = in.absorbedSlices(); p < in.slices(); p++) {
             // naive: per-head keys and values expanded from the cached latents of every position so far
             int start = in.startPos(p);
             int positions = start + in.rowCount(p);

@@ -1,5 +1,6 @@
 package io.peregrine.engine.model;
 
+import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
 import java.util.Arrays;
 import java.util.List;
@@ -7,17 +8,29 @@ import java.util.List;
 /**
  * A step's inputs flattened once from the scheduled slices, on the host (nano-vllm's {@code prepare_prefill} /
  * {@code prepare_decode}): one row per new token, token ids, positions, the cache slot each new latent goes to, the
- * cache slots of every slice's context, the rows that need logits and the media rows that replace embeddings. The
+ * cache slots each attention reads, the rows that need logits and the media rows that replace embeddings. The
  * model uploads them once per step ({@link Workspace#bind}).
  *
- * <p>Rows are ordered decode slices first (one row each), then the multi-token slices, each slice's rows
- * contiguous; placement {@code p} is the {@code p}-th slice in that order. Logits rows keep the batch's order. The
- * arrays are reused from step to step (grown, never shrunk), so the engine thread allocates nothing here once warm.
+ * <p>Each slice attends in one of MLA's two forms (spec §3.2). <em>Absorbed</em>: a single token (a decode), or a
+ * multi-token chunk for which the absorbed form costs fewer multiply-adds ({@link #absorbedIsCheaper}: a short chunk
+ * deep into a long prompt, which the scheduler's prefill budget makes), never a multi-token chunk on a
+ * batch-invariant backend; each of its rows is one query over its own causal context, the slots of positions
+ * {@code 0 ..} its own, so all absorbed rows of the step are one batched attention. <em>Naive</em>: the other
+ * multi-token slices, each over the slots of its whole context.
+ *
+ * <p>Rows are ordered absorbed slices first, then the naive ones, each slice's rows contiguous and both groups in
+ * batch order; placement {@code p} is the {@code p}-th slice in that order. The context holds one slot range per
+ * absorbed row ({@link #absorbedStarts}), then one per naive slice ({@link #contextStart}). Logits rows keep the
+ * batch's order. The arrays are reused from step to step (grown, never shrunk), so the engine thread allocates
+ * nothing here once warm.
  */
 final class StepInputs {
+    private final TextConfig cfg;
+    private final boolean batchInvariant;
     private int rows;
     private int slices;
-    private int decodes;
+    private int absorbedSlices;
+    private int absorbedRows;
     private int logitRows;
     private int contextSlots;
     private int media;
@@ -31,40 +44,58 @@ final class StepInputs {
     private int[] rowCount = new int[16];
     private int[] startPos = new int[16];
     private int[] contextStart = new int[17];
+    /** By absorbed row, and one past the last: where its context begins. */
+    private int[] absorbedStarts = new int[17];
     private int[] context = new int[64];
-    /** By batch index: the slice's placement. */
+    /** By batch index: the slice's placement, and whether it attends in the absorbed form. */
     private int[] placementOf = new int[16];
+    private boolean[] absorbed = new boolean[16];
     private int[] mediaRow = new int[4];
     private float[][] mediaValues = new float[4][];
 
+    /** Inputs for steps of the model {@code cfg}, on a backend that is (or is not) batch-invariant. */
+    StepInputs(TextConfig cfg, boolean batchInvariant) {
+        this.cfg = cfg;
+        this.batchInvariant = batchInvariant;
+    }
+
     /** Rebuilds the inputs for {@code batch} over {@code cache}, checking block tables, ids and embedding rows. */
-    StepInputs build(List<SequenceSlice> batch, LatentCache cache, int vocab, int hidden) {
+    StepInputs build(List<SequenceSlice> batch, LatentCache cache) {
         Arrays.fill(mediaValues, 0, media, null);
         slices = batch.size();
         rows = 0;
-        decodes = 0;
+        absorbedSlices = 0;
+        absorbedRows = 0;
         logitRows = 0;
         contextSlots = 0;
         media = 0;
+        if (absorbed.length < slices) {
+            absorbed = new boolean[Math.max(slices, 2 * absorbed.length)];
+        }
         int total = 0;
-        int contexts = 0;
+        int absorbedTotal = 0;
+        long contexts = 0;
         for (int i = 0; i < slices; i++) {
             SequenceSlice s = batch.get(i);
-            total += s.tokens().length;
-            contexts += s.endPos();
-            if (s.tokens().length == 1) {
-                decodes++;
+            int n = s.tokens().length;
+            absorbed[i] = n == 1 || (!batchInvariant && absorbedIsCheaper(n, s.startPos()));
+            total += n;
+            if (absorbed[i]) {
+                absorbedSlices++;
+                absorbedTotal += n;
+                contexts += pairs(n, s.startPos());
+            } else {
+                contexts += s.endPos();
             }
             checkBlocks(i, s, cache);
         }
-        ensure(total, contexts);
-        // decodes first, then the rest, both in batch order
+        ensure(total, absorbedTotal, Math.toIntExact(contexts));
+        // absorbed slices first, then the naive ones, both in batch order
         int placed = 0;
         for (int pass = 0; pass < 2; pass++) {
             for (int i = 0; i < slices; i++) {
-                SequenceSlice s = batch.get(i);
-                if ((s.tokens().length == 1) == (pass == 0)) {
-                    place(placed++, i, s, cache, vocab, hidden);
+                if (absorbed[i] == (pass == 0)) {
+                    place(placed++, i, batch.get(i), cache);
                 }
             }
         }
@@ -80,17 +111,60 @@ final class StepInputs {
         return this;
     }
 
-    private void place(int p, int i, SequenceSlice s, LatentCache cache, int vocab, int hidden) {
+    /**
+     * Multiply-adds of a chunk of {@code n} tokens after {@code start} in each form: the naive one expands the latents
+     * of all {@code start + n} positions through kv_b_proj, then attends per head in (qk, v) space; the absorbed one
+     * folds kv_b_proj into each query and output ({@code n · heads · rank · (nope + v)}) and attends in the latent
+     * space (rank twice, plus rope). Deep into a prompt and for few tokens the absorbed form is far cheaper.
+     */
+    boolean absorbedIsCheaper(int n, int start) {
+        long heads = cfg.numAttentionHeads();
+        long rank = cfg.kvLoraRank();
+        long nope = cfg.qkNopeHeadDim();
+        long v = cfg.vHeadDim();
+        long pairs = pairs(n, start);
+        long naive = (start + (long) n) * rank * heads * (nope + v) + pairs * heads * (cfg.qkHeadDim() + v);
+        long absorbed = n * heads * rank * (nope + v) + pairs * heads * (2 * rank + cfg.qkRopeHeadDim());
+        return absorbed < naive;
+    }
+
+    /** Causal (query, position) pairs of {@code n} new tokens after {@code start}. */
+    private static long pairs(int n, int start) {
+        return (long) n * start + (long) n * (n + 1) / 2;
+    }
+
+    private void place(int p, int i, SequenceSlice s, LatentCache cache) {
         sliceOf[p] = i;
         placementOf[i] = p;
         firstRow[p] = rows;
         rowCount[p] = s.tokens().length;
         startPos[p] = s.startPos();
         contextStart[p] = contextSlots;
-        for (int pos = 0; pos < s.endPos(); pos++) {
-            context[contextSlots++] = cache.slot(s.blockTable(), pos);
+        if (absorbed[i]) {
+            // row t attends to positions 0 .. startPos + t: the previous row's range and its own slot
+            for (int t = 0; t < s.tokens().length; t++) {
+                int own = s.startPos() + t;
+                absorbedStarts[absorbedRows] = contextSlots;
+                if (t == 0) {
+                    for (int pos = 0; pos < own; pos++) {
+                        context[contextSlots++] = cache.slot(s.blockTable(), pos);
+                    }
+                } else {
+                    System.arraycopy(context, absorbedStarts[absorbedRows - 1], context, contextSlots, own);
+                    contextSlots += own;
+                }
+                context[contextSlots++] = cache.slot(s.blockTable(), own);
+                absorbedRows++;
+            }
+            absorbedStarts[absorbedRows] = contextSlots;
+        } else {
+            for (int pos = 0; pos < s.endPos(); pos++) {
+                context[contextSlots++] = cache.slot(s.blockTable(), pos);
+            }
         }
         contextStart[p + 1] = contextSlots;
+        int vocab = cfg.vocabSize();
+        int hidden = cfg.hiddenSize();
         for (int t = 0; t < s.tokens().length; t++) {
             int id = s.tokens()[t];
             if (id < 0 || id >= vocab) {
@@ -131,7 +205,7 @@ final class StepInputs {
         }
     }
 
-    private void ensure(int total, int contexts) {
+    private void ensure(int total, int absorbedTotal, int contexts) {
         if (tokens.length < total) {
             int n = Math.max(total, 2 * tokens.length);
             tokens = new int[n];
@@ -148,6 +222,9 @@ final class StepInputs {
             placementOf = new int[n];
             contextStart = new int[n + 1];
         }
+        if (absorbedStarts.length < absorbedTotal + 1) {
+            absorbedStarts = new int[Math.max(absorbedTotal + 1, 2 * absorbedStarts.length)];
+        }
         if (context.length < contexts) {
             context = new int[Math.max(contexts, 2 * context.length)];
         }
@@ -162,9 +239,14 @@ final class StepInputs {
         return slices;
     }
 
-    /** Single-token slices: placements and rows {@code 0 .. decodes-1}. */
-    int decodes() {
-        return decodes;
+    /** Slices in the absorbed form: placements {@code 0 .. absorbedSlices-1}. */
+    int absorbedSlices() {
+        return absorbedSlices;
+    }
+
+    /** Their rows: {@code 0 .. absorbedRows-1}, each one query over its own context. */
+    int absorbedRows() {
+        return absorbedRows;
     }
 
     int logitRows() {
@@ -195,9 +277,14 @@ final class StepInputs {
         return context;
     }
 
-    /** {@code slices + 1} context offsets by placement. */
+    /** {@code slices + 1} context offsets by placement (a naive slice's context: the slots of positions 0 .. its end). */
     int[] contextStart() {
         return contextStart;
+    }
+
+    /** {@code absorbedRows + 1} context offsets by absorbed row (row t's: the slots of positions 0 .. its own). */
+    int[] absorbedStarts() {
+        return absorbedStarts;
     }
 
     int firstRow(int placement) {

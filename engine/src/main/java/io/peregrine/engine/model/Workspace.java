@@ -44,7 +44,7 @@ final class Workspace {
     private final Indices positionsAll;
     private final Indices slotsAll;
     private final Indices logitRowsAll;
-    private final Indices contextStartAll;
+    private final Indices absorbedStartsAll;
     private final Indices expertRowsAll;
     private Indices contextAll;
     private Activation selectedAll;
@@ -82,11 +82,11 @@ final class Workspace {
     Activation latent;
     Activation latentC;
     Activation latentRope;
-    Activation qDecode;
-    Activation qPeDecode;
-    Activation qLatDecode;
-    Activation oLatDecode;
-    Activation oDecode;
+    Activation qAbsorbed;
+    Activation qPeAbsorbed;
+    Activation qLatAbsorbed;
+    Activation oLatAbsorbed;
+    Activation oAbsorbed;
     Activation o;
     Activation gate;
     Activation up;
@@ -105,7 +105,7 @@ final class Workspace {
     Indices slots;
     Indices logitRows;
     Indices context;
-    Indices decodeStarts;
+    Indices absorbedStarts;
 
     Workspace(Backend backend, TextConfig cfg, TextShard shard, int capacity) {
         this.backend = backend;
@@ -150,7 +150,7 @@ final class Workspace {
         positionsAll = backend.allocateIndices(capacity);
         slotsAll = backend.allocateIndices(capacity);
         logitRowsAll = backend.allocateIndices(capacity);
-        contextStartAll = backend.allocateIndices(capacity + 1);
+        absorbedStartsAll = backend.allocateIndices(capacity + 1);
         expertRowsAll = backend.allocateIndices(assignments);
         contextAll = backend.allocateIndices(capacity);
         routerHost = new float[moe ? capacity * experts : 0];
@@ -178,7 +178,7 @@ final class Workspace {
         if (n > capacity) {
             throw new IllegalArgumentException(n + " tokens in a workspace for " + capacity);
         }
-        int decodes = in.decodes();
+        int absorbed = in.absorbedRows();
         int heads = shard.heads();
         int qk = cfg.qkHeadDim();
         int nope = cfg.qkNopeHeadDim();
@@ -192,13 +192,13 @@ final class Workspace {
         slots = slotsAll.slice(0, n);
         logitRows = logitRowsAll.slice(0, in.logitRows());
         context = contextAll.slice(0, in.contextSlots());
-        decodeStarts = contextStartAll.slice(0, decodes + 1);
+        absorbedStarts = absorbedStartsAll.slice(0, absorbed + 1);
         backend.copyIn(in.tokens(), 0, tokenIds);
         backend.copyIn(in.positions(), 0, positions);
         backend.copyIn(in.slots(), 0, slots);
         backend.copyIn(in.logitRowIndex(), 0, logitRows);
         backend.copyIn(in.context(), 0, context);
-        backend.copyIn(in.contextStart(), 0, contextStartAll.slice(0, in.slices() + 1));
+        backend.copyIn(in.absorbedStarts(), 0, absorbedStarts);
 
         h = hAll.rows(0, n);
         xn = xnAll.rows(0, n);
@@ -212,12 +212,12 @@ final class Workspace {
         latent = latentAll.rows(0, n);
         latentC = latent.cols(0, rank);
         latentRope = latent.cols(rank, rope);
-        qDecode = q.rows(0, decodes);
-        qPeDecode = qDecode.cols(nope, heads * qk - nope);
-        qLatDecode = qLatAll.rows(0, decodes);
-        oLatDecode = oLatAll.rows(0, decodes);
+        qAbsorbed = q.rows(0, absorbed);
+        qPeAbsorbed = qAbsorbed.cols(nope, heads * qk - nope);
+        qLatAbsorbed = qLatAll.rows(0, absorbed);
+        oLatAbsorbed = oLatAll.rows(0, absorbed);
         o = oAll.rows(0, n);
-        oDecode = o.rows(0, decodes);
+        oAbsorbed = o.rows(0, absorbed);
         gate = gateAll.rows(0, n);
         up = upAll.rows(0, n);
         sharedGate = sharedGateAll.rows(0, n);
