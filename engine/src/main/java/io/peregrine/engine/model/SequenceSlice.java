@@ -10,8 +10,18 @@ package io.peregrine.engine.model;
  * @param allLogits  return logits for every new token (golden tests, prompt logprobs), not just the last
  * @param inputEmbeddings null, or one entry per token: null where the token's {@code embed_tokens} row applies,
  *                   else the hidden-size row that replaces it (a media position, spec §4.8)
+ * @param prompt     the tokens are the prompt's (a prefill chunk), not generated ones. Under {@code --batch-invariant}
+ *                   a prompt chunk of one token (a budget remainder, or the one token a prefix-cache hit leaves)
+ *                   attends in the prefill form like any other chunk, so its bits do not depend on how the prompt
+ *                   was chunked
  */
-public record SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits, float[][] inputEmbeddings) {
+public record SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits, float[][] inputEmbeddings,
+                            boolean prompt) {
+
+    /** A slice whose tokens are generated ones, or whose origin does not matter (outside batch-invariant mode). */
+    public SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits, float[][] inputEmbeddings) {
+        this(tokens, startPos, blockTable, allLogits, inputEmbeddings, false);
+    }
 
     /** A text-only slice. */
     public SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits) {

@@ -62,7 +62,7 @@ final class StepBroadcast {
             ints[i++] = tokens.length;
             ints[i++] = s.startPos();
             ints[i++] = s.blockTable().length;
-            ints[i++] = s.allLogits() ? 1 : 0;
+            ints[i++] = (s.allLogits() ? 1 : 0) | (s.prompt() ? 2 : 0);
             ints[i++] = s.inputEmbeddings() != null ? 1 : 0;
             System.arraycopy(tokens, 0, ints, i, tokens.length);
             i += tokens.length;
@@ -147,7 +147,9 @@ final class StepBroadcast {
             int count = ints[i++];
             int start = ints[i++];
             int blocks = ints[i++];
-            boolean all = ints[i++] != 0;
+            int flags = ints[i++];
+            boolean all = (flags & 1) != 0;
+            boolean prompt = (flags & 2) != 0;
             boolean media = ints[i++] != 0;
             int[] tokens = java.util.Arrays.copyOfRange(ints, i, i + count);
             i += count;
@@ -163,7 +165,7 @@ final class StepBroadcast {
                     }
                 }
             }
-            batch.add(new SequenceSlice(tokens, start, table, all, embeddings));
+            batch.add(new SequenceSlice(tokens, start, table, all, embeddings, prompt));
         }
         return batch;
     }

@@ -240,7 +240,8 @@ public final class ServingEngine implements InferenceEngine {
             Sequence s = sl.sequence();
             requests.markScheduled(requests.choice(s).request, s, now);
             slices.add(new SequenceSlice(s.tokens(sl.start(), sl.start() + sl.count()), sl.start(),
-                    s.blockTable().toArray(), false, s.inputEmbeddings(sl.start(), sl.start() + sl.count())));
+                    s.blockTable().toArray(), false, s.inputEmbeddings(sl.start(), sl.start() + sl.count()),
+                    sl.start() < s.promptLength()));
         }
         try {
             return model.step(slices, cache);

@@ -134,6 +134,37 @@ class AbsorbedChunkTest {
         }
     }
 
+    /**
+     * Batch-invariant mode: however a prompt is chunked (one-token chunks included: a budget remainder, or the one
+     * token a prefix-cache hit leaves), each prompt row's logits are the one-shot prefill's bit for bit.
+     */
+    @Test
+    void aBatchInvariantBackendGivesOneTokenPromptChunksTheOneShotBits() {
+        try (Counting counting = new Counting(true)) {
+            KimiTextModel model = KimiTextModel.load(checkpoint, counting.backend);
+            int[] table = TinyModel.reversedBlocks(blocksFor(PROMPT));
+            float[][] whole = model.forward(List.of(new SequenceSlice(prompt, 0, table, true, null, true)),
+                    model.newCache(blocksFor(PROMPT), TinyModel.BLOCK)).getFirst();
+            LatentCache cache = model.newCache(blocksFor(PROMPT), TinyModel.BLOCK);
+            int[] sizes = {1, 3, 1, 1, 2, 5};
+            int layers = model.config().numHiddenLayers();
+            for (int start = 0, k = 0; start < PROMPT; k++) {
+                int n = Math.min(sizes[k % sizes.length], PROMPT - start);
+                counting.reset();
+                int[] tokens = Arrays.copyOfRange(prompt, start, start + n);
+                float[][] rows = model.forward(List.of(new SequenceSlice(tokens, start, table, true, null, true)),
+                        cache).getFirst();
+                assertEquals(List.of(), counting.absorbedRows, "prompt chunk of " + n + " at " + start);
+                assertEquals(layers, counting.naive, "prompt chunk of " + n + " at " + start);
+                for (int t = 0; t < n; t++) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(whole[start + t], rows[t],
+                            "prompt chunk of " + n + " at " + start + ", row " + t);
+                }
+                start += n;
+            }
+        }
+    }
+
     private static float[][] prefill(KimiTextModel model, int start, int n, int[] table, LatentCache cache) {
         int[] tokens = Arrays.copyOfRange(prompt, start, start + n);
         return model.forward(List.of(new SequenceSlice(tokens, start, table, true)), cache).getFirst();

@@ -97,6 +97,21 @@ class StepInputsTest {
         assertArrayEquals(new int[] {5, 6, 7, 8, 0}, Arrays.copyOf(in.logitRowIndex(), in.logitRows()));
     }
 
+    /** A one-token prompt chunk (a budget remainder, a prefix-cache hit's last token) is still a prompt chunk there. */
+    @Test
+    void aBatchInvariantBackendAbsorbsOnlyGeneratedTokens() {
+        TextConfig cfg = tinyConfig();
+        LatentCache cache = new LatentCache(cfg.numHiddenLayers(), 4, BLOCK, cfg.kvCacheWidth());
+        List<SequenceSlice> batch = List.of(
+                new SequenceSlice(new int[] {7}, 20, new int[] {1, 0}, false, null, true),
+                new SequenceSlice(new int[] {13}, 9, new int[] {2}, false, null, false));
+        StepInputs invariant = new StepInputs(cfg, true).build(batch, cache);
+        assertEquals(1, invariant.absorbedSlices(), "only the generated token");
+        assertArrayEquals(new int[] {1, 0}, new int[] {invariant.placementOf(0), invariant.placementOf(1)});
+        StepInputs fast = new StepInputs(cfg, false).build(batch, cache);
+        assertEquals(2, fast.absorbedSlices(), "outside batch-invariant mode one token is always absorbed");
+    }
+
     @Test
     void theSameInputsRebuiltStepAfterStepAllocateNothingNew() {
         TextConfig cfg = tinyConfig();
