@@ -12,6 +12,7 @@ import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.media.MediaBudget;
 import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.video.VideoProcessorConfig;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.engine.vision.decode.ImageDecoder;
 import io.peregrine.engine.vision.encoder.MoonVitGraph;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
@@ -54,7 +55,16 @@ public final class RuntimeLoader {
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
-                          String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate) {
+                          String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate,
+                          SpeculativeConfig speculative) {
+
+        /** Without speculative decoding. */
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
+                       MediaOptions media, boolean batchInvariant, Path chatTemplate) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, media, batchInvariant, chatTemplate, null);
+        }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
@@ -169,7 +179,10 @@ public final class RuntimeLoader {
                 cache.blockSize(), (long) cache.numBlocks() * cache.blockSize(), cache.bytes() / 1048576.0));
         EngineConfig engineConfig = EngineConfig.forModel(config,
                 new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens())), maxLen,
-                o.maxWaiting());
+                o.maxWaiting()).withSpeculative(o.speculative());
+        if (o.speculative() != null) {
+            LOG.info("speculative decoding: " + o.speculative());
+        }
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
         KimiChatPromptBuilder.Multimodal media = null;
