@@ -319,4 +319,47 @@ class SpeculativeSamplingTest {
         }
         return out;
     }
+
+    @Test
+    void abortsAndStopTokensMidDraftFreeEverythingAndLeaveTheOthersExact() throws Exception {
+        // the cache-reading fake model, slowed so aborts land mid-run; greedy, prompts that repeat for ngram drafts
+        FakeLanguageModel model = FakeLanguageModel.slowedBy(1);
+        SplittableRandom r = new SplittableRandom(9);
+        Counting counting = new Counting();
+        try (ServingEngine e = engine(model, new NgramDrafter(1, 2), counting)) {
+            List<int[]> prompts = new ArrayList<>();
+            List<SamplingParams> params = new ArrayList<>();
+            List<Recorder> recs = new ArrayList<>();
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                int[] span = EngineHarness.randomPrompt(r, 3);
+                prompts.add(EngineHarness.concat(EngineHarness.concat(span, span), span));
+                // every third request stops on a token id, which may come in the middle of accepted drafts
+                params.add(i % 3 == 1
+                        ? new SamplingParams(0.0, 1.0, 0, 0.0, 0.0, 0.0, 1.0, null, 80, List.of(),
+                                List.of(span[0], span[1]), false, -1, 1)
+                        : SamplingParams.greedy(80));
+                Recorder rec = new Recorder(1);
+                handles.add(e.submit(new GenerationRequest("a" + i, prompts.get(i), params.get(i), null), rec));
+                recs.add(rec);
+            }
+            Thread.sleep(30);
+            for (int i = 0; i < 12; i += 4) {
+                handles.get(i).abort();
+            }
+            for (int i = 0; i < 12; i++) {
+                Recorder rec = recs.get(i).await();
+                int[] expected = EngineHarness.expected(prompts.get(i), params.get(i), 0, java.util.Set.of());
+                int[] got = rec.tokens(0);
+                if (rec.finished(0).reason() == FinishReason.ABORT) {
+                    assertArrayEquals(Arrays.copyOf(expected, got.length), got, "aborted request " + i + "'s prefix");
+                } else {
+                    assertArrayEquals(expected, got, "request " + i);
+                }
+            }
+            EngineHarness.awaitIdle(e);
+            assertEquals(0, e.usedBlocks(), "blocks still referenced");
+        }
+        assertTrue(counting.draftTokens.get() > 0, "nothing drafted");
+    }
 }
