@@ -196,7 +196,16 @@ public final class BlockManager {
 
     /** Drops the table's references, the last block first so a prefix's tail is evicted before its head. */
     public void free(BlockTable table) {
-        while (!table.isEmpty()) {
+        truncate(table, 0);
+    }
+
+    /**
+     * Drops the table's references to the blocks past the first {@code positions} positions, the last block first
+     * (rejected draft tokens of speculative decoding give back the blocks only they reached).
+     */
+    public void truncate(BlockTable table, int positions) {
+        int keep = blocksFor(positions);
+        while (table.size() > keep) {
             int b = table.removeLast();
             if (refCount[b] <= 0) {
                 throw new IllegalStateException("block " + b + " freed more often than taken");

@@ -26,12 +26,12 @@ public interface LanguageModel {
      */
     default StepLogits step(List<SequenceSlice> batch, LatentCache cache) {
         List<float[][]> logits = forward(batch, cache);
-        float[][] last = new float[logits.size()][];
-        for (int i = 0; i < last.length; i++) {
-            float[][] rows = logits.get(i);
-            last[i] = rows[rows.length - 1];
+        List<float[]> rows = new java.util.ArrayList<>(logits.size());
+        for (float[][] slice : logits) {
+            rows.addAll(List.of(slice)); // every row of a slice that asked for all logits, in batch order
         }
-        return b -> b.hostSampler().sample(last, b);
+        float[][] flat = rows.toArray(new float[0][]);
+        return b -> b.hostSampler().sample(flat, b);
     }
 
     /** A new sequence's token counts for the penalties, kept where this model samples. */

@@ -21,6 +21,9 @@ final class Choice {
     long[] allowed;
     long lastTokenNanos;
     boolean done;
+    /** Draws taken from {@link #rng} ahead of the tokens that use them (a speculating step's draft rows). */
+    private double[] aheadDraws = new double[0];
+    private int ahead;
 
     /** What one sampled token did to the choice: the text it released and, when it ended it, why. */
     record Outcome(String text, FinishReason reason, Object stopReason) {}
@@ -36,6 +39,35 @@ final class Choice {
         this.text = new StopStrings(request.request.sampling().stop());
         TokenConstraint.Factory f = request.request.constraint();
         this.constraint = f == null ? null : f.forChoice(index);
+    }
+
+    /**
+     * The {@code i}-th draw from now of the choice's stream, without using it up: a speculating step gives its
+     * {@code k + 1} rows the next {@code k + 1} draws and uses up only as many as it emits tokens, so every
+     * emitted token gets the draw it would get without speculation.
+     */
+    double peekDraw(int i) {
+        if (aheadDraws.length <= i) {
+            aheadDraws = java.util.Arrays.copyOf(aheadDraws, Math.max(i + 1, 2 * aheadDraws.length));
+        }
+        while (ahead <= i) {
+            aheadDraws[ahead++] = rng.nextDouble();
+        }
+        return aheadDraws[i];
+    }
+
+    /** Uses up the next {@code n} draws. */
+    void useDraws(int n) {
+        peekDraw(n - 1);
+        System.arraycopy(aheadDraws, n, aheadDraws, 0, ahead - n);
+        ahead -= n;
+    }
+
+    /** The next draw, used up. */
+    double nextDraw() {
+        double u = peekDraw(0);
+        useDraws(1);
+        return u;
     }
 
     /**

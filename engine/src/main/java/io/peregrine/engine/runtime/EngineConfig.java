@@ -2,6 +2,7 @@ package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.sched.SchedulerConfig;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import java.util.List;
 
 /**
@@ -11,13 +12,24 @@ import java.util.List;
  * @param maxWaiting        requests queued and not yet scheduled before {@link RejectedException.Kind#QUEUE_FULL}
  * @param eosTokenIds       ids that end a choice unless the request says ignore_eos ({@code ModelConfig.eosTokenIds})
  * @param skipSpecialTokens leave special tokens out of the text (their ids are always in the events)
+ * @param speculative       speculative decoding, or null for none
  */
 public record EngineConfig(
         SchedulerConfig scheduler,
         int maxModelLen,
         int maxWaiting,
         List<Integer> eosTokenIds,
-        boolean skipSpecialTokens) {
+        boolean skipSpecialTokens,
+        SpeculativeConfig speculative) {
+
+    public EngineConfig(SchedulerConfig scheduler, int maxModelLen, int maxWaiting, List<Integer> eosTokenIds,
+                        boolean skipSpecialTokens) {
+        this(scheduler, maxModelLen, maxWaiting, eosTokenIds, skipSpecialTokens, null);
+    }
+
+    public EngineConfig withSpeculative(SpeculativeConfig speculative) {
+        return new EngineConfig(scheduler, maxModelLen, maxWaiting, eosTokenIds, skipSpecialTokens, speculative);
+    }
 
     public EngineConfig {
         eosTokenIds = List.copyOf(eosTokenIds);

@@ -32,6 +32,12 @@ public interface EngineListener {
     /** One forward step: how many sequences and tokens it ran and how long model plus sampling took. */
     default void step(int sequences, int tokens, long nanos) {}
 
+    /**
+     * A speculating sequence's step verified {@code draftTokens} draft tokens and accepted the first {@code accepted}
+     * of them (vLLM's spec_decode counters; acceptance per position is positions {@code 0 .. accepted - 1}).
+     */
+    default void speculated(int draftTokens, int accepted) {}
+
     /** A running sequence lost its blocks and will be recomputed. */
     default void preempted(String requestId) {}
 

@@ -57,4 +57,9 @@ final class GuardedListener implements EngineListener {
     public void preempted(String requestId) {
         guard(() -> inner.preempted(requestId));
     }
+
+    @Override
+    public void speculated(int draftTokens, int accepted) {
+        guard(() -> inner.speculated(draftTokens, accepted));
+    }
 }

@@ -109,6 +109,15 @@ final class Requests {
         }
     }
 
+    Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** The choices whose sequences are queued or running. */
+    java.util.Collection<Choice> live() {
+        return bySequence.values();
+    }
+
     /** The choice a scheduled sequence belongs to (null once it finished). */
     Choice choice(Sequence s) {
         return bySequence.get(s.id());

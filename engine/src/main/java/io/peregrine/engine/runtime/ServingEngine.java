@@ -8,6 +8,7 @@ import io.peregrine.engine.model.StepLogits;
 import io.peregrine.engine.sched.ScheduledBatch;
 import io.peregrine.engine.sched.Scheduler;
 import io.peregrine.engine.sched.Sequence;
+import io.peregrine.engine.spec.Drafter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -35,6 +36,8 @@ public final class ServingEngine implements InferenceEngine {
     private final Scheduler scheduler;
     private final Requests requests;
     private final StepOutputs outputs;
+    /** null: no speculative decoding */
+    private final Speculator speculator;
     private final int vocabSize;
     private final int hiddenSize;
 
@@ -48,6 +51,16 @@ public final class ServingEngine implements InferenceEngine {
 
     public ServingEngine(LanguageModel model, LatentCache cache, EngineConfig config, TokenDecoder decoder,
                          EngineListener listener) {
+        this(model, cache, config, decoder, listener,
+                config.speculative() == null ? null : config.speculative().drafter());
+    }
+
+    /**
+     * An engine whose speculative decoding ({@link EngineConfig#speculative}, which sets k) drafts with
+     * {@code drafter} instead of the configured method's (tests: an oracle drafter).
+     */
+    public ServingEngine(LanguageModel model, LatentCache cache, EngineConfig config, TokenDecoder decoder,
+                         EngineListener listener, Drafter drafter) {
         this.model = model;
         this.cache = cache;
         this.config = config;
@@ -57,6 +70,8 @@ public final class ServingEngine implements InferenceEngine {
         this.vocabSize = model.config().vocabSize();
         this.hiddenSize = model.config().hiddenSize();
         this.outputs = new StepOutputs(requests, this.listener, decoder, config, vocabSize);
+        this.speculator = config.speculative() == null ? null
+                : new Speculator(drafter, config.speculative().numSpeculativeTokens());
         this.stats = snapshot();
         this.thread = Thread.ofPlatform().name("peregrine-engine").daemon(true).unstarted(this::loop);
         thread.start();
@@ -206,6 +221,9 @@ public final class ServingEngine implements InferenceEngine {
 
     /** nano-vllm's step: schedule, run the model, postprocess its logits into each choice's next token. */
     private void step() {
+        if (speculator != null) {
+            speculator.propose(requests.live());
+        }
         ScheduledBatch batch = scheduler.schedule();
         for (Sequence s : batch.preempted()) {
             listener.preempted(requests.choice(s).request.requestId());
@@ -240,7 +258,7 @@ public final class ServingEngine implements InferenceEngine {
             Sequence s = sl.sequence();
             requests.markScheduled(requests.choice(s).request, s, now);
             slices.add(new SequenceSlice(s.tokens(sl.start(), sl.start() + sl.count()), sl.start(),
-                    s.blockTable().toArray(), false, s.inputEmbeddings(sl.start(), sl.start() + sl.count()),
+                    s.blockTable().toArray(), s.drafts() > 0, s.inputEmbeddings(sl.start(), sl.start() + sl.count()),
                     sl.start() < s.promptLength()));
         }
         try {

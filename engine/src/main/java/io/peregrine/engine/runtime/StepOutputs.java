@@ -28,6 +28,9 @@ final class StepOutputs {
     /** The choice of each sampling row. */
     private final List<Choice> rows = new ArrayList<>();
     private float[] maskScratch = new float[0]; // what a constraint masks, to read its allowed tokens from
+    /** By sampling row: rows of its choice's group (k + 1 at a speculating choice's first row, 0 in it, else 1). */
+    private int[] group = new int[16];
+    private int[] draftScratch = new int[0];
 
     StepOutputs(Requests requests, EngineListener listener, TokenDecoder decoder, EngineConfig config, int vocab) {
         this.requests = requests;
@@ -38,23 +41,31 @@ final class StepOutputs {
         this.vocab = vocab;
     }
 
-    /** Samples every choice the step's slices end on, from {@code logits}, and hands each its token. */
+    /** Samples every choice the step's slices end on, from {@code logits}, and hands each its token(s). */
     void postprocess(ScheduledBatch batch, StepLogits logits) {
         sampling.clear();
         rows.clear();
+        int logitsRow = 0;
         for (int i = 0; i < batch.slices().size(); i++) {
             ScheduledBatch.Slice sl = batch.slices().get(i);
+            int row = logitsRow;
+            int drafts = sl.sequence().drafts();
+            logitsRow += drafts > 0 ? sl.count() : 1; // a speculating slice has logits for every position
             Choice c = requests.choice(sl.sequence());
             if (!sl.samples() || c == null || c.done || c.request.ended) {
+                continue;
+            }
+            if (drafts > 0) {
+                addDraftRows(c, row, drafts);
                 continue;
             }
             // the other choices of an n > 1 request draw their first token from this row too
             List<Choice> siblings = c.index == 0 && !c.request.forked && c.request.request.sampling().n() > 1
                     ? requests.forkSiblings(c)
                     : List.of();
-            addRow(c, i);
+            addRow(c, row);
             for (Choice sib : siblings) {
-                addRow(sib, i);
+                addRow(sib, row);
             }
         }
         try {
@@ -66,12 +77,76 @@ final class StepOutputs {
             }
             return;
         }
-        for (int r = 0; r < rows.size(); r++) {
+        for (int r = 0; r < rows.size(); r += group[r]) {
             Choice c = rows.get(r);
-            if (!c.request.ended && !c.done) {
+            if (group[r] > 1) {
+                verify(c, r, group[r] - 1);
+            } else if (!c.request.ended && !c.done) {
                 accept(c, r);
             }
         }
+    }
+
+    /**
+     * The {@code k + 1} sampling rows of a speculating choice, one per position from its last token through its
+     * drafts, each drawn as a plain row with the draw that token would get without speculation ({@link Choice#peekDraw}).
+     */
+    private void addDraftRows(Choice c, int row, int k) {
+        SamplingParams p = c.request.request.sampling();
+        var rule = p.rule();
+        for (int j = 0; j <= k; j++) {
+            // only penalty-free choices speculate (Speculator): their counts are never read, so rows past a
+            // rejection may add their tokens to them
+            int r = sampling.add(row + j, rule, c.penalties, rule.greedy() ? 0.0 : c.peekDraw(j), null, p.logprobs());
+            rows.add(c);
+            setGroup(r, j == 0 ? k + 1 : 0);
+        }
+    }
+
+    /**
+     * Verification of a speculating choice's {@code k} drafts against sampling rows {@code r .. r + k}. Row {@code j}
+     * is the target's own token {@code x_j} for position {@code j} after the last token, drawn exactly as without
+     * speculation; draft {@code d_j} is accepted when {@code x_j == d_j}, and the first {@code x_j} that differs (or
+     * the bonus {@code x_k}) is emitted and ends the step. Greedy, this accepts the longest prefix that matches the
+     * argmax. Sampled, it is Leviathan et al.'s rejection sampling with the drafter's point mass as the draft
+     * distribution: {@code d} is accepted with probability {@code p(d)}, and on rejection the emitted token is
+     * {@code p} conditioned on not being {@code d} ({@code p} with {@code d} removed and renormalised), so every
+     * emitted token is distributed as the target's, penalties, temperature, top-k/top-p and min-p included.
+     */
+    private void verify(Choice c, int r, int k) {
+        Sequence s = c.sequence;
+        if (c.request.ended || c.done) {
+            return;
+        }
+        if (draftScratch.length < k) {
+            draftScratch = new int[k];
+        }
+        requests.scheduler().takeDrafts(s, draftScratch);
+        int emitted = 0;
+        int accepted = 0;
+        for (int j = 0; j <= k; j++) {
+            int x = sampling.token(r + j);
+            accept(c, r + j);
+            emitted++;
+            if (c.done || c.request.ended || j == k || x != draftScratch[j]) {
+                break;
+            }
+            accepted++;
+        }
+        if (!c.request.request.sampling().rule().greedy()) {
+            c.useDraws(emitted);
+        }
+        listener.speculated(k, accepted);
+        if (!c.done && !c.request.ended) {
+            requests.scheduler().verified(s, accepted);
+        }
+    }
+
+    private void setGroup(int r, int size) {
+        if (group.length <= r) {
+            group = Arrays.copyOf(group, Math.max(r + 1, 2 * group.length));
+        }
+        group[r] = size;
     }
 
     /** A sampling row for {@code c} from logits row {@code row}: its rule, counts, draw and constraint mask. */
@@ -89,8 +164,9 @@ final class StepOutputs {
         }
         var rule = p.rule();
         // one draw per token from the choice's own generator, so batch-mates and siblings never shift it
-        sampling.add(row, rule, c.penalties, rule.greedy() ? 0.0 : c.rng.nextDouble(), allowed, p.logprobs());
+        int r = sampling.add(row, rule, c.penalties, rule.greedy() ? 0.0 : c.nextDraw(), allowed, p.logprobs());
         rows.add(c);
+        setGroup(r, 1);
     }
 
     /** The constraint's allowed next tokens as the choice's packed bitmask (rewritten each step). */

@@ -11,7 +11,8 @@ public record SamplingRule(double temperature, double topP, int topK, double min
         return temperature <= 0.0;
     }
 
-    boolean penalised() {
+    /** Any penalty that reads the token counts. */
+    public boolean penalised() {
         return repetitionPenalty != 1.0 || frequencyPenalty != 0.0 || presencePenalty != 0.0;
     }
 }

@@ -83,12 +83,12 @@ public final class Scheduler {
         // sequences that only need their next token.
         List<Sequence> order = new ArrayList<>(running.size());
         for (Sequence s : running) {
-            if (s.uncomputed() == 1) {
+            if (isDecode(s)) {
                 order.add(s);
             }
         }
         for (Sequence s : running) {
-            if (s.uncomputed() != 1) {
+            if (!isDecode(s)) {
                 order.add(s);
             }
         }
@@ -102,6 +102,9 @@ public final class Scheduler {
             }
             if (s.uncomputed() == 0) {
                 throw new IllegalStateException("running sequence with nothing to compute: " + s);
+            }
+            if (s.drafts() > 0 && (s.uncomputed() > budget || !blocks.canGrow(s.blockTable(), s.length()))) {
+                s.dropDrafts(); // a speculating sequence verifies all its drafts or none, and never preempts for them
             }
             int n = Math.min(s.computableEnd() - s.computed(), budget);
             if (n <= 0) {
@@ -129,6 +132,11 @@ public final class Scheduler {
             slices.add(new ScheduledBatch.Slice(s, s.computed(), n));
             scheduled.add(s);
             budget -= n;
+        }
+        for (Sequence s : running) {
+            if (s.drafts() > 0 && !scheduled.contains(s)) {
+                s.dropDrafts(); // out of budget: drafts are proposed afresh before the next step
+            }
         }
 
         prefill.reserve(false);
@@ -223,8 +231,34 @@ public final class Scheduler {
                 continue;
             }
             s.advance(slice.count());
-            blocks.publish(s.blockTable(), s.tokenArray(), s.computed(), s.mediaHashes());
+            // unverified drafts' blocks are published only once verification keeps them (verified)
+            blocks.publish(s.blockTable(), s.tokenArray(), s.computed() - s.drafts(), s.mediaHashes());
         }
+    }
+
+    /**
+     * Takes a verified sequence's drafts out of it, copied into {@code out}, before its emitted tokens are appended
+     * ({@link #verified} follows).
+     */
+    public int takeDrafts(Sequence s, int[] out) {
+        int n = s.drafts();
+        System.arraycopy(s.tokenArray(), s.length() - n, out, 0, n);
+        s.dropDrafts();
+        return n;
+    }
+
+    /**
+     * Speculative decoding's rollback: the first {@code kept} tokens appended after {@link #takeDrafts} equal
+     * drafts the step computed, so their latents stay; the blocks only rejected drafts reached are released and
+     * newly full verified blocks are published.
+     */
+    public void verified(Sequence s, int kept) {
+        if (s.isFinished()) {
+            return;
+        }
+        s.keepComputed(kept);
+        blocks.truncate(s.blockTable(), s.length());
+        blocks.publish(s.blockTable(), s.tokenArray(), s.computed(), s.mediaHashes());
     }
 
     /**
@@ -259,6 +293,11 @@ public final class Scheduler {
         }
         blocks.free(s.blockTable());
         s.finished();
+    }
+
+    // Needs only its next token: the last one, plus the drafts it verifies when it speculates.
+    private static boolean isDecode(Sequence s) {
+        return s.uncomputed() - s.drafts() == 1;
     }
 
     // The victim of preemption: the newest running sequence not yet given tokens this step, else {@code self}.

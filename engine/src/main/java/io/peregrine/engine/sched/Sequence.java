@@ -21,6 +21,8 @@ public final class Sequence {
     private int[] tokens;
     private int length;
     private int computed;
+    /** The last {@code drafts} tokens are unverified draft tokens (speculative decoding). */
+    private int drafts;
     private int cachedPromptTokens = -1;
     private SequenceStatus status = SequenceStatus.WAITING;
     private int preemptions;
@@ -197,6 +199,45 @@ public final class Sequence {
         tokens[length++] = token;
     }
 
+    /** Unverified draft tokens at the end of the sequence (0 unless it speculates this step). */
+    public int drafts() {
+        return drafts;
+    }
+
+    /**
+     * Appends {@code n} draft tokens after the last token, which is the only uncomputed one: the next step
+     * computes the last token and the drafts together and verifies them against its logits.
+     */
+    public void propose(int[] draft, int n) {
+        if (drafts != 0 || length - computed != 1 || status != SequenceStatus.RUNNING) {
+            throw new IllegalStateException("drafts need a running sequence with only its last token to compute: "
+                    + this);
+        }
+        for (int i = 0; i < n; i++) {
+            append(draft[i]);
+        }
+        drafts = n;
+    }
+
+    /**
+     * Takes the drafts out of the sequence (not scheduled, preempted, or verified): the length and, when the
+     * step computed them, the computed positions go back to the first draft's position; their slots are
+     * rewritten by whatever comes next.
+     */
+    void dropDrafts() {
+        length -= drafts;
+        computed = Math.min(computed, length);
+        drafts = 0;
+    }
+
+    /** After verification: the first {@code n} tokens past {@code computed} equal the drafts whose latents are cached. */
+    void keepComputed(int n) {
+        if (n < 0 || computed + n >= length) {
+            throw new IllegalStateException("keep " + n + " computed past " + computed + "/" + length);
+        }
+        computed += n;
+    }
+
     void advance(int count) {
         if (count <= 0 || computed + count > length) {
             throw new IllegalStateException("advance " + count + " past " + computed + "/" + length);
@@ -223,6 +264,7 @@ public final class Sequence {
     }
 
     void preempted() {
+        dropDrafts();
         computed = 0;
         preemptions++;
         status = SequenceStatus.WAITING;
@@ -234,6 +276,7 @@ public final class Sequence {
 
     @Override
     public String toString() {
-        return "Sequence[" + id + ", " + status + ", " + computed + "/" + length + ", blocks " + blockTable + "]";
+        return "Sequence[" + id + ", " + status + ", " + computed + "/" + length
+                + (drafts > 0 ? " (" + drafts + " drafts)" : "") + ", blocks " + blockTable + "]";
     }
 }

@@ -7,6 +7,8 @@ import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.sched.SchedulerConfig;
+import io.peregrine.engine.spec.Drafter;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.engine.testing.TestData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -42,11 +44,24 @@ final class TinyGolden implements AutoCloseable {
     }
 
     ServingEngine engine(int blocks, int blockSize, int maxRunning, int maxBatchedTokens, EngineListener listener) {
+        return engine(blocks, blockSize, maxRunning, maxBatchedTokens, listener, null);
+    }
+
+    /** @param speculative null: no speculative decoding */
+    ServingEngine engine(int blocks, int blockSize, int maxRunning, int maxBatchedTokens, EngineListener listener,
+                         SpeculativeConfig speculative) {
+        return engine(blocks, blockSize, maxRunning, maxBatchedTokens, listener, speculative,
+                speculative == null ? null : speculative.drafter());
+    }
+
+    /** Speculating with {@code drafter} in place of the configured method's. */
+    ServingEngine engine(int blocks, int blockSize, int maxRunning, int maxBatchedTokens, EngineListener listener,
+                         SpeculativeConfig speculative, Drafter drafter) {
         LatentCache cache = new LatentCache(model.config().numHiddenLayers(), blocks, blockSize,
                 model.config().kvCacheWidth());
         EngineConfig cfg = new EngineConfig(new SchedulerConfig(maxRunning, maxBatchedTokens), 1024, 1000,
-                List.of(EOS), false);
-        return new ServingEngine(model, cache, cfg, new Decoder(), listener);
+                List.of(EOS), false, speculative);
+        return new ServingEngine(model, cache, cfg, new Decoder(), listener, drafter);
     }
 
     static List<Case> cases() {

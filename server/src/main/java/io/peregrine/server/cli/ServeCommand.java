@@ -2,6 +2,7 @@ package io.peregrine.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.json.Json;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.engine.media.MediaBudget;
 import io.peregrine.engine.media.pdf.PdfLimits;
@@ -242,6 +243,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Compute threads of the CPU backend (default: all cores the JVM sees).")
     Integer threads;
 
+    @Option(names = "--speculative-config", paramLabel = "JSON",
+            description = "Speculative decoding, as vLLM spells it: {\"method\": \"ngram\", "
+                    + "\"num_speculative_tokens\": k, \"prompt_lookup_min\": n, \"prompt_lookup_max\": m} "
+                    + "(default: off; ngram is the only method so far).")
+    String speculativeConfig;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
@@ -257,6 +264,7 @@ public final class ServeCommand implements Callable<Integer> {
             return 1;
         }
         LOG.info(heap);
+        SpeculativeConfig speculative = speculativeConfig(speculativeConfig);
         ServingState state = new ServingState();
         String name = servedModelNames.isEmpty()
                 ? (model == null ? "peregrine-demo" : model.toAbsolutePath().normalize().getFileName().toString())
@@ -280,7 +288,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, chatTemplate, prefillCost(), threads),
+                    batchInvariant, chatTemplate, prefillCost(), threads, speculative),
                     state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
@@ -390,6 +398,61 @@ public final class ServeCommand implements Callable<Integer> {
                 new CorsPolicy(jsonList(allowedOrigins, "--allowed-origins"), jsonList(allowedMethods, "--allowed-methods"),
                         jsonList(allowedHeaders, "--allowed-headers"), allowCredentials), responsesStoreSize,
                 java.time.Duration.ofSeconds(writeStallTimeoutSeconds));
+    }
+
+    /**
+     * {@code --speculative-config} as vLLM reads it: {@code method} and {@code num_speculative_tokens} required;
+     * for ngram, {@code prompt_lookup_max} defaults to {@code prompt_lookup_min} or 5, and {@code prompt_lookup_min}
+     * to {@code prompt_lookup_max}. Unknown fields and methods are start-up errors; null text: no speculation.
+     */
+    static SpeculativeConfig speculativeConfig(String text) {
+        if (text == null) {
+            return null;
+        }
+        JsonNode node;
+        try {
+            node = Json.newMapper().readTree(text);
+        } catch (IOException e) {
+            node = null;
+        }
+        if (node == null || !node.isObject()) {
+            throw new IllegalArgumentException("--speculative-config must be a JSON object like "
+                    + "{\"method\": \"ngram\", \"num_speculative_tokens\": 3}, got " + text);
+        }
+        java.util.Set<String> known = java.util.Set.of("method", "num_speculative_tokens", "prompt_lookup_min",
+                "prompt_lookup_max");
+        for (String field : (Iterable<String>) node::fieldNames) {
+            if (!known.contains(field)) {
+                throw new IllegalArgumentException("--speculative-config: unsupported field '" + field
+                        + "' (supported: " + String.join(", ", new java.util.TreeSet<>(known)) + ")");
+            }
+        }
+        JsonNode method = node.get("method");
+        JsonNode k = node.get("num_speculative_tokens");
+        if (method == null || !method.isTextual() || k == null || !k.canConvertToInt() || !k.isIntegralNumber()) {
+            throw new IllegalArgumentException("--speculative-config needs \"method\" (a string) and "
+                    + "\"num_speculative_tokens\" (an integer), got " + text);
+        }
+        Integer min = lookup(node, "prompt_lookup_min");
+        Integer max = lookup(node, "prompt_lookup_max");
+        int lookupMax = max != null ? max : min != null ? min : 5;
+        int lookupMin = min != null ? min : lookupMax;
+        try {
+            return new SpeculativeConfig(method.asText(), k.asInt(), lookupMin, lookupMax);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--speculative-config: " + e.getMessage(), e);
+        }
+    }
+
+    private static Integer lookup(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw new IllegalArgumentException("--speculative-config: " + field + " must be an integer, got " + v);
+        }
+        return v.asInt();
     }
 
     /** vLLM's spelling: a JSON list of strings. */

@@ -17,6 +17,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.peregrine.engine.runtime.EngineListener;
 import io.peregrine.engine.runtime.EngineStats;
 import io.peregrine.engine.runtime.TokenConstraint;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.engine.vision.encoder.VisionEncoder;
 import java.time.Duration;
 import java.util.Arrays;
@@ -60,6 +61,11 @@ public final class ServerMetrics implements AutoCloseable {
     private final DistributionSummary iterationTokens;
     private final ConcurrentHashMap<String, Counter> success = new ConcurrentHashMap<>();
     private final Counter queueRejections;
+    private final Counter specDrafts;
+    private final Counter specDraftTokens;
+    private final Counter specAcceptedTokens;
+    /** By draft position: accepted tokens there (registered on first use; the engine thread only writes). */
+    private final Counter[] specAcceptedPerPos = new Counter[SpeculativeConfig.MAX_SPECULATIVE_TOKENS];
     private final Timer maskTime;
     private final Timer visionEncoderTime;
     private final JvmGcMetrics gc;
@@ -90,6 +96,14 @@ public final class ServerMetrics implements AutoCloseable {
                 .description("Number of tokens per engine step").tags(tags)
                 .serviceLevelObjectives(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
                 .register(registry);
+        // vLLM's speculative decoding counters (exposed with Prometheus' _total suffix, as vLLM's are)
+        specDrafts = Counter.builder("vllm:spec_decode_num_drafts")
+                .description("Number of spec decoding drafts (speculating sequence-steps)").tags(tags)
+                .register(registry);
+        specDraftTokens = Counter.builder("vllm:spec_decode_num_draft_tokens")
+                .description("Number of draft tokens").tags(tags).register(registry);
+        specAcceptedTokens = Counter.builder("vllm:spec_decode_num_accepted_tokens")
+                .description("Number of accepted tokens").tags(tags).register(registry);
         queueRejections = Counter.builder("peregrine:queue_rejections")
                 .description("Requests refused with 429 because the waiting queue was full").tags(tags)
                 .register(registry);
@@ -195,7 +209,26 @@ public final class ServerMetrics implements AutoCloseable {
                         .register(registry.getPrometheusRegistry())
                         .addLabelValues(modelName, name, Integer.toString(threads), kernelPath);
             }
+
+            @Override
+            public void speculated(int draftTokens, int accepted) {
+                specDrafts.increment();
+                specDraftTokens.increment(draftTokens);
+                specAcceptedTokens.increment(accepted);
+                for (int pos = 0; pos < accepted; pos++) {
+                    acceptedAt(pos).increment();
+                }
+            }
         };
+    }
+
+    private Counter acceptedAt(int pos) {
+        if (specAcceptedPerPos[pos] == null) {
+            specAcceptedPerPos[pos] = Counter.builder("vllm:spec_decode_num_accepted_tokens_per_pos")
+                    .description("Accepted tokens per draft position").tags(tags.and("position", String.valueOf(pos)))
+                    .register(registry);
+        }
+        return specAcceptedPerPos[pos];
     }
 
     /** Prometheus text exposition format 0.0.4. */

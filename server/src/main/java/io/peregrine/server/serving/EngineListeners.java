@@ -62,6 +62,12 @@ public final class EngineListeners {
                 first.preempted(requestId);
                 second.preempted(requestId);
             }
+
+            @Override
+            public void speculated(int draftTokens, int accepted) {
+                first.speculated(draftTokens, accepted);
+                second.speculated(draftTokens, accepted);
+            }
         };
     }
 }

@@ -13,6 +13,7 @@ import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.media.MediaBudget;
 import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.video.VideoProcessorConfig;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.engine.vision.decode.ImageDecoder;
 import io.peregrine.engine.vision.encoder.MoonVitGraph;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
@@ -57,16 +58,24 @@ public final class RuntimeLoader {
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
                           String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate,
-                          long maxPrefillCost, Integer threads) {
+                          long maxPrefillCost, Integer threads, SpeculativeConfig speculative) {
 
         /** {@link #maxPrefillCost} chosen by the backend: {@link SchedulerConfig#CPU_PREFILL_COST} on the CPU, no cap on CUDA. */
         public static final long AUTO = -1;
+
+        /** Without speculative decoding. */
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
+                       MediaOptions media, boolean batchInvariant, Path chatTemplate) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, media, batchInvariant, chatTemplate, AUTO, null, null);
+        }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
                        MediaOptions media, boolean batchInvariant) {
             this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
-                    blockSize, backend, demoPreset, media, batchInvariant, null, AUTO, null);
+                    blockSize, backend, demoPreset, media, batchInvariant, null, AUTO, null, null);
         }
 
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
@@ -208,7 +217,10 @@ public final class RuntimeLoader {
         EngineConfig engineConfig = EngineConfig.forModel(config,
                 new SchedulerConfig(o.maxNumSeqs(), Math.max(o.maxNumSeqs(), o.maxNumBatchedTokens()),
                         prefillCost), maxLen,
-                o.maxWaiting());
+                o.maxWaiting()).withSpeculative(o.speculative());
+        if (o.speculative() != null) {
+            LOG.info("speculative decoding: " + o.speculative());
+        }
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
         ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
         KimiChatPromptBuilder.Multimodal media = null;

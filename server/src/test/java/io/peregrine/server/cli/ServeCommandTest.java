@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.server.chat.ReasoningField;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.sampling.SamplingPolicy;
@@ -113,5 +114,24 @@ class ServeCommandTest {
         ServeCommand bad = new ServeCommand();
         new CommandLine(bad).parseArgs("--max-prefill-step-cost", "-5");
         assertThrows(IllegalArgumentException.class, bad::prefillCost);
+    }
+
+    @Test
+    void speculativeConfigIsReadAsVllmSpellsItAndUnknownMethodsFailAtStartUp() {
+        assertEquals(null, ServeCommand.speculativeConfig(null));
+        var c = ServeCommand.speculativeConfig("{\"method\": \"ngram\", \"num_speculative_tokens\": 4, "
+                + "\"prompt_lookup_max\": 3}");
+        assertEquals(new SpeculativeConfig("ngram", 4, 3, 3), c);
+        assertEquals(new SpeculativeConfig("ngram", 2, 5, 5),
+                ServeCommand.speculativeConfig("{\"method\": \"ngram\", \"num_speculative_tokens\": 2}"));
+        for (String bad : java.util.List.of("{\"method\": \"eagle3\", \"num_speculative_tokens\": 3}",
+                "{\"method\": \"ngram\"}", "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"model\": \"x\"}",
+                "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"prompt_lookup_min\": 4, "
+                        + "\"prompt_lookup_max\": 2}", "[1]", "not json")) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> ServeCommand.speculativeConfig(bad), bad);
+            assertTrue(e.getMessage().startsWith("--speculative-config"),
+                    e.getMessage());
+        }
     }
 }

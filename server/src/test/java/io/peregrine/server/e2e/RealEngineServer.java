@@ -7,6 +7,7 @@ import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.runtime.InferenceEngine;
 import io.peregrine.engine.runtime.RejectedException;
 import io.peregrine.engine.runtime.RequestHandle;
+import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.server.http.HttpServer;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
@@ -53,11 +54,17 @@ final class RealEngineServer implements AutoCloseable {
 
     /** @param chatTemplate {@code --chat-template FILE}, or null for the checkpoint's */
     RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes, Path chatTemplate) throws Exception {
+        this(dir, maxNumSeqs, kvCacheBytes, chatTemplate, null);
+    }
+
+    /** @param speculative {@code --speculative-config}, or null for none */
+    RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes, Path chatTemplate, SpeculativeConfig speculative)
+            throws Exception {
         Path model = DemoCheckpoint.ensure(dir, "tiny");
         metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
                 64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, chatTemplate,
-                RuntimeLoader.Options.AUTO, THREADS),
+                RuntimeLoader.Options.AUTO, THREADS, speculative),
                 state, metrics.engineListener());
         engine = loaded.engine();
         InferenceEngine recording = new InferenceEngine() {
