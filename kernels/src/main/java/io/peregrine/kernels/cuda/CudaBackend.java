@@ -11,10 +11,9 @@ import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
-import io.peregrine.engine.sample.BatchSampler;
-import io.peregrine.engine.sample.PenaltyState;
 import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 import io.peregrine.kernels.layout.TileSchedule;
@@ -77,15 +76,16 @@ public final class CudaBackend implements Backend {
     private final ReentrantLock lock = new ReentrantLock();
     private final String name;
     private DeviceTensor scratch;
-    private final BatchSampler hostSampler = new BatchSampler();
-    private float[] hostLogits = new float[0];
+    private final DeviceSampler sampler;
     private boolean closed;
 
-    private CudaBackend(CudaContext ctx, Options options, String name) {
+    /** Over an open context (a fake one in the CPU tests); the backend owns and closes it. */
+    CudaBackend(CudaContext ctx, Options options, String name) {
         this.ctx = ctx;
         this.ops = new DeviceOps(ctx);
         this.options = options;
         this.name = name;
+        this.sampler = new DeviceSampler(ctx, lock);
     }
 
     /** Opens device {@code ordinal}'s primary context and loads the kernels; the backend owns and closes them. */
@@ -118,6 +118,7 @@ public final class CudaBackend implements Backend {
             closed = true;
             ctx.makeCurrent();
             ctx.sync();
+            sampler.close();
             owned.forEach(DeviceBuffer::close);
             owned.clear();
             ctx.close();
@@ -686,26 +687,26 @@ public final class CudaBackend implements Backend {
 
     // ---- sampling -------------------------------------------------------------------------------------------
 
-    /** Host counts for now: device-side counts come with the sampling kernels that read them (phase 3). */
+    /** Counts kept on the device, in the sampler's pool (placed at the sequence's first sample). */
     @Override
-    public PenaltyState tokenCounts(int[] prompt, int promptLength) {
-        return new PenaltyState(prompt, promptLength);
+    public TokenCounts tokenCounts(int[] prompt, int promptLength) {
+        return sampler.counts(prompt, promptLength);
     }
 
     /**
-     * Not yet on the device: copies the step's logits rows out and samples them on the host with the CPU backend's
-     * code. {@code pg_argmax} and {@code pg_sample_top_p} cover only greedy and top-p without penalties, masks or
-     * logprobs; the full sampler as kernels is issue 14's phase 3, after which only ids and logprobs come back.
+     * On the device ({@link DeviceSampler}): one upload of the sampling rows (+ constrained rows' bitmasks), one
+     * {@code pg_sample_rows} launch, one download of the ids and requested logprobs. The logits never leave.
      */
     @Override
     public void sample(Activation logits, SamplingBatch batch) {
         DeviceTensor l = device(logits);
-        int need = Math.toIntExact(l.size());
-        if (hostLogits.length < need) {
-            hostLogits = new float[need];
+        lock.lock();
+        try {
+            enter();
+            sampler.sample(l.base(), l.rows(), l.stride(), l.cols(), batch);
+        } finally {
+            lock.unlock();
         }
-        copyOut(l, hostLogits, 0);
-        hostSampler.sample(hostLogits, 0, l.cols(), l.cols(), batch);
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------
