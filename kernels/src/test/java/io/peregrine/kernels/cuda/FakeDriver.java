@@ -25,6 +25,8 @@ final class FakeDriver implements Driver {
     private final ThreadLocal<CUcontext> current = new ThreadLocal<>();
     final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
     volatile boolean capturing;
+    /** The function of every launch, in order (handles told apart by identity). */
+    final List<CUfunction> launched = Collections.synchronizedList(new ArrayList<>());
 
     /** A context over this driver with its own handles. */
     CudaContext open(String name) {
@@ -46,6 +48,23 @@ final class FakeDriver implements Driver {
         }
     }
 
+    /** Bytes moved by the calls named {@code name} (copyToDevice or copyToHost). */
+    long bytes(String name) {
+        return calls(name).stream().mapToLong(c -> (Long) c.args()[0]).sum();
+    }
+
+    /** How many launches ran {@code k} of {@code ctx}. */
+    long launches(CudaContext ctx, KernelName k) {
+        synchronized (launched) {
+            return launched.stream().filter(f -> f == ctx.function(k)).count();
+        }
+    }
+
+    void reset() {
+        calls.clear();
+        launched.clear();
+    }
+
     @Override
     public void setCurrent(CUcontext context) {
         current.set(context);
@@ -59,6 +78,7 @@ final class FakeDriver implements Driver {
 
     @Override
     public void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args) {
+        launched.add(function);
         record("launch", stream, args);
     }
 
