@@ -1,10 +1,5 @@
 package io.peregrine.kernels.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemcpy2D;
-import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuMemsetD2D32Async;
-
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
@@ -148,7 +143,7 @@ public final class CudaBackend implements Backend {
         try {
             enter();
             DeviceBuffer b = keep(ctx.alloc(4L * length));
-            cuMemsetD2D32Async(b.ptr(), 4L * Math.max(1, length), 0, Math.max(1, length), 1, ctx.stream());
+            ctx.fill2D32(b.ptr(), 4L * Math.max(1, length), 0, Math.max(1, length), 1);
             return new DeviceIndices(b, length, new int[length], 0);
         } finally {
             lock.unlock();
@@ -165,7 +160,7 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ctx.sync();  // the kernels before this copy may still read dst
+            // ordered after the kernels on the stream that may still read dst; returns once src is copied
             CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
             m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_HOST;
             m.srcHost = Pointer.to(src).withByteOffset(4L * srcOff);
@@ -175,7 +170,7 @@ public final class CudaBackend implements Backend {
             m.dstPitch = 4L * d.stride();
             m.WidthInBytes = 4L * d.cols();
             m.Height = d.rows();
-            cuMemcpy2D(m);
+            ctx.copy2D(m);
         } finally {
             lock.unlock();
         }
@@ -192,8 +187,7 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ctx.sync();
-            cuMemcpyHtoD(d.base().ptr(), Pointer.to(src).withByteOffset(4L * srcOff), 4L * d.length());
+            ctx.copyToDevice(d.base().ptr(), Pointer.to(src).withByteOffset(4L * srcOff), 4L * d.length());
         } finally {
             lock.unlock();
         }
@@ -209,7 +203,6 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ctx.sync();
             CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
             m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
             m.srcDevice = s.base().ptr();
@@ -219,7 +212,7 @@ public final class CudaBackend implements Backend {
             m.dstPitch = 4L * s.cols();
             m.WidthInBytes = 4L * s.cols();
             m.Height = s.rows();
-            cuMemcpy2D(m);
+            ctx.copy2D(m);
         } finally {
             lock.unlock();
         }
@@ -290,11 +283,10 @@ public final class CudaBackend implements Backend {
 
     /** Copies host bytes (mapped checkpoint memory) to the device, a chunk at a time. */
     private void copyToDevice(MemorySegment src, DeviceBuffer dst) {
-        ctx.sync();
         long total = src.byteSize();
         for (long at = 0; at < total; at += UPLOAD_CHUNK) {
             long n = Math.min(UPLOAD_CHUNK, total - at);
-            cuMemcpyHtoD(dst.ptr().withByteOffset(at), Pointer.to(src.asSlice(at, n).asByteBuffer()), n);
+            ctx.copyToDevice(dst.ptr().withByteOffset(at), Pointer.to(src.asSlice(at, n).asByteBuffer()), n);
         }
     }
 
@@ -357,10 +349,7 @@ public final class CudaBackend implements Backend {
     private DeviceBuffer launchTable(boolean tensorCores, int n) {
         return launchTables.computeIfAbsent(((long) n << 1) | (tensorCores ? 1 : 0), key -> {
             int[] table = int4LaunchTable(tensorCores, n);
-            DeviceBuffer b = keep(ctx.alloc(4L * table.length));
-            ctx.sync();
-            cuMemcpyHtoD(b.ptr(), Pointer.to(table), 4L * table.length);
-            return b;
+            return keep(ctx.alloc(4L * table.length)).upload(table);
         });
     }
 
@@ -735,7 +724,7 @@ public final class CudaBackend implements Backend {
 
     private void fill(DeviceTensor t, int pattern) {
         if (t.size() > 0) {
-            cuMemsetD2D32Async(t.base().ptr(), 4L * t.stride(), pattern, t.cols(), t.rows(), ctx.stream());
+            ctx.fill2D32(t.base().ptr(), 4L * t.stride(), pattern, t.cols(), t.rows());
         }
     }
 
@@ -749,7 +738,7 @@ public final class CudaBackend implements Backend {
         m.dstPitch = 4L * d.stride();
         m.WidthInBytes = 4L * s.cols();
         m.Height = s.rows();
-        cuMemcpy2DAsync(m, ctx.stream());
+        ctx.copy2D(m);
     }
 
     static DeviceTensor device(Activation a) {

@@ -18,6 +18,8 @@ import java.util.Map;
 import java.util.Set;
 import jcuda.CudaException;
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
+import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -191,6 +193,30 @@ public final class CudaContext implements AutoCloseable {
         bindOutsideCapture("a copy into a Java array");
         driver.copyToHost(dst, src, bytes, stream);
         driver.synchronize(stream);
+    }
+
+    /**
+     * A 2-D copy on the stream. One with a host side (a Java array) returns once it is done and is refused during a
+     * capture; a device-to-device copy is stream work like a launch (and captured like one).
+     */
+    void copy2D(CUDA_MEMCPY2D copy) {
+        boolean host = copy.srcMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST
+                || copy.dstMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST;
+        if (host) {
+            bindOutsideCapture(copy.srcMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST ? "a copy from a Java array"
+                    : "a copy into a Java array");
+            driver.copy2D(copy, stream);
+            driver.synchronize(stream);
+        } else {
+            makeCurrent();
+            driver.copy2D(copy, stream);
+        }
+    }
+
+    /** Fills rows of 32-bit words, ordered on the stream (and captured like a launch). */
+    void fill2D32(CUdeviceptr dst, long pitch, int pattern, long width, long height) {
+        makeCurrent();
+        driver.fill2D32(dst, pitch, pattern, width, height, stream);
     }
 
     /** Fills 32-bit words, ordered on the stream (and captured into a graph like a launch). */

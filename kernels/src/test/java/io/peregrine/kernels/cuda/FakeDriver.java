@@ -6,10 +6,12 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
@@ -100,6 +102,24 @@ final class FakeDriver implements Driver {
     @Override
     public void copyToHost(Pointer dst, CUdeviceptr src, long bytes, CUstream stream) {
         record("copyToHost", stream, bytes);
+    }
+
+    /** Recorded as the 1-D call of the same direction, with its bytes. */
+    @Override
+    public void copy2D(CUDA_MEMCPY2D copy, CUstream stream) {
+        long bytes = copy.WidthInBytes * copy.Height;
+        if (copy.srcMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST) {
+            record("copyToDevice", stream, bytes);
+        } else if (copy.dstMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST) {
+            record("copyToHost", stream, bytes);
+        } else {
+            record("copyOnDevice", stream, bytes);
+        }
+    }
+
+    @Override
+    public void fill2D32(CUdeviceptr dst, long pitch, int pattern, long width, long height, CUstream stream) {
+        record("fill32", stream, pattern, width * height);
     }
 
     @Override
