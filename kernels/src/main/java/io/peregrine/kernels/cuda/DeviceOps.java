@@ -240,4 +240,20 @@ public final class DeviceOps {
     public void addRows(DeviceBuffer x, int xStride, DeviceBuffer y, int yStride, int rows, int cols) {
         ctx.launch(KernelName.ADD_ROWS, Geometries.perRow(rows, 256), x, xStride, y, yStride, cols);
     }
+
+    /**
+     * The backend's sampler ({@code pg_sample_rows}): {@code rows} sampling rows, {@link #SAMPLE_PARAMS} doubles each
+     * in {@code params}; {@code masks}, {@code counts} and {@code weights} may be {@link KernelArgs#NULL} when no row
+     * is constrained, penalised or random. {@code out}: ids[rows], logprob bits[rows], then per row {@code maxTop}
+     * alternative ids and {@code maxTop} logprob bits.
+     */
+    public void sampleRows(DeviceBuffer logits, int stride, int vocab, int rows, DeviceBuffer params, Object masks,
+                           int maskWords, Object counts, Object weights, int maxTop, DeviceBuffer out) {
+        require(rows > 0 && vocab > 0 && stride >= vocab, "sample_rows: " + rows + " rows of " + vocab + ", stride " + stride);
+        ctx.launch(KernelName.SAMPLE_ROWS, LaunchGeometry.of(rows, 1024), logits, stride, vocab, rows, params, masks,
+                maskWords, counts, weights, maxTop, out);
+    }
+
+    /** Doubles per sampling row: logits row, counts slot, mask row, top logprobs, top_k, T, top_p, min_p, presence, frequency, repetition, draw. */
+    public static final int SAMPLE_PARAMS = 12;
 }

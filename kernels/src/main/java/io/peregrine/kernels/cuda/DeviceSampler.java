@@ -15,7 +15,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * seen and are kept; a step of a size seen before allocates nothing on the device. Not thread-safe: the backend's lock.
  */
 final class DeviceSampler {
-    static final int PARAMS = 12;
+    static final int PARAMS = DeviceOps.SAMPLE_PARAMS;
     /** Ids + logprobs per row, then {@link SamplingBatch#MAX_TOP} ids and as many logprobs. */
     static final int TOP_WORDS = 2 * SamplingBatch.MAX_TOP;
     /** The kernel's codes in place of a token id. */
@@ -23,6 +23,7 @@ final class DeviceSampler {
     static final int ALL_NEG_INF = -3;
 
     private final CudaContext ctx;
+    private final DeviceOps ops;
     /** The backend's lock: a fork's device copy may come from outside a backend call. */
     private final ReentrantLock lock;
     private final Cleaner cleaner = Cleaner.create();
@@ -44,6 +45,7 @@ final class DeviceSampler {
 
     DeviceSampler(CudaContext ctx, ReentrantLock lock) {
         this.ctx = ctx;
+        this.ops = new DeviceOps(ctx);
         this.lock = lock;
     }
 
@@ -105,9 +107,9 @@ final class DeviceSampler {
         if (anyRandom) {
             dWeights = fit(dWeights, 8L * rows * vocab);
         }
-        ctx.launch(KernelName.SAMPLE_ROWS, LaunchGeometry.of(rows, 1024), logits, stride, vocab, rows, dParams,
-                constrained > 0 ? dMasks : KernelArgs.NULL, words, pool != null ? pool : KernelArgs.NULL, anyRandom ? dWeights : KernelArgs.NULL,
-                SamplingBatch.MAX_TOP, dResults);
+        ops.sampleRows(logits, stride, vocab, rows, dParams, constrained > 0 ? dMasks : KernelArgs.NULL, words,
+                pool != null ? pool : KernelArgs.NULL, anyRandom ? dWeights : KernelArgs.NULL, SamplingBatch.MAX_TOP,
+                dResults);
         dResults.download(results, anyTop ? resultWords : 2 * rows);
         for (int i = 0; i < rows; i++) {
             int token = results[i];
