@@ -28,8 +28,9 @@ import jcuda.driver.CUmemorytype;
  * The engine's {@link Backend} on one CUDA device, over the kernels of {@link DeviceOps}. Weights, activations, the
  * latent cache and a step's indices all live in device memory ({@link DeviceTensor}, {@link DeviceIndices}); every
  * operation is one or a few kernel launches on the context's one stream and returns without waiting. The host
- * waits only in the explicit copies out (and before a copy in from Java memory, which the driver copies
- * synchronously).
+ * waits only for the copies from and to Java memory (ordered on the stream, refused during a graph capture); every
+ * driver call goes through {@link CudaContext}, so a recording fake sees all of it. Sampling runs on the device
+ * ({@link DeviceSampler}): only sampled ids and requested logprobs come back.
  *
  * <p>Still eager: the absorbed attention launches once per decode row, sized from the host copy of the context
  * offsets, and the MoE routing is decided on the host from copied-out router logits (see {@code docs/performance.md}
