@@ -32,9 +32,9 @@ import jcuda.driver.CUmemorytype;
  * driver call goes through {@link CudaContext}, so a recording fake sees all of it. Sampling runs on the device
  * ({@link DeviceSampler}): only sampled ids and requested logprobs come back.
  *
- * <p>Still eager: the absorbed attention launches once per decode row, sized from the host copy of the context
- * offsets, and the MoE routing is decided on the host from copied-out router logits (see {@code docs/performance.md}
- * for what capturing a decode step as a CUDA graph still needs). Calls are serialised by a lock.
+ * <p>Still eager: the MoE routing is decided on the host from copied-out router logits (see
+ * {@code docs/performance.md} for what capturing a decode step as a CUDA graph still needs). Calls are serialised by
+ * a lock.
  *
  * <p>Numerics: by default every product is the fp32-accumulating GEMV (activations stay fp32, as on the CPU
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
@@ -653,22 +653,15 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            int longest = 0;
-            for (int t = 0; t < n; t++) {
-                longest = Math.max(longest, starts.get(t + 1) - starts.get(t));
-            }
-            DeviceTensor lat = new DeviceTensor(scratch(longest * slab.cols()).base(), longest, slab.cols(), slab.cols());
             for (int t = 0; t < n; t++) {
                 int from = starts.get(t);
-                int count = starts.get(t + 1) - from;
-                Objects.checkFromIndexSize(from, count, slots.length());
-                if (count > 0) {
-                    // gather this row's context into position order: the kernel reads it contiguously
-                    ops.gatherRows(slab.base(), slab.stride(), slots.slice(from, count).base(), count, lat.base(),
-                            lat.stride(), slab.cols());
-                }
-                ops.mlaAbsorbedF32(qLat.rows(t, 1).base(), qPe.rows(t, 1).base(), qPeHeadStride, heads, kvRank, rope,
-                        lat.base(), count, scale, outLat.rows(t, 1).base());
+                Objects.checkFromIndexSize(from, starts.get(t + 1) - from, slots.length());
+            }
+            if (n > 0) {
+                // one launch for every row: the kernel reads the starts and slots on the device
+                ops.mlaAbsorbedF32(qLat.base(), qLat.stride(), qPe.base(), qPe.stride(), qPeHeadStride, heads, kvRank,
+                        rope, slab.base(), slab.stride(), slots.base(), starts.base(), n, scale, outLat.base(),
+                        outLat.stride());
             }
         } finally {
             lock.unlock();

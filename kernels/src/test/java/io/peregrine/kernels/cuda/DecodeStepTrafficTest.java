@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * uploads, downloads and launches, counted. The fake computes nothing (downloads leave the host arrays as they are),
  * which is enough to see the traffic, and pins down what still stands between the step and a CUDA graph: besides the
  * step inputs and the sampled ids, each MoE layer downloads its router logits and uploads its routing (the host
- * decides the routing, one synchronisation per MoE layer).
+ * decides the routing, one synchronisation per MoE layer). The attention is one launch per layer for all rows.
  */
 class DecodeStepTrafficTest {
     static final int SEQS = 4;
@@ -73,6 +73,8 @@ class DecodeStepTrafficTest {
                     driver.calls("copyToDevice").size(), down, driver.calls("copyToHost").size(),
                     driver.calls("synchronize").size());
             assertEquals(1, driver.launches(ctx, KernelName.SAMPLE_ROWS), "sampled on the device");
+            assertEquals(cfg.numHiddenLayers(), driver.launches(ctx, KernelName.MLA_ABSORBED_F32),
+                    "one attention launch per layer for every decode row");
             assertEquals(ids + moeLayers * routerLogits, down,
                     "downloads: the sampled ids and logprobs, and each MoE layer's router logits — nothing else");
             assertEquals(moeLayers + 1, driver.calls("copyToHost").size());
