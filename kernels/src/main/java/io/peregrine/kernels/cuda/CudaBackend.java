@@ -86,7 +86,12 @@ public final class CudaBackend implements Backend {
 
     /** Opens device {@code ordinal}'s primary context and loads the kernels; the backend owns and closes them. */
     public static CudaBackend open(int ordinal, Options options) {
-        CudaContext ctx = CudaContext.open(ordinal);
+        return open(ordinal, options, null);
+    }
+
+    /** As {@link #open(int, Options)}, with every launch, copy and synchronisation counted by {@code counter}. */
+    public static CudaBackend open(int ordinal, Options options, TrafficCounter counter) {
+        CudaContext ctx = CudaContext.open(ordinal, counter);
         try {
             return new CudaBackend(ctx, options, "cuda:" + ordinal);
         } catch (RuntimeException e) {

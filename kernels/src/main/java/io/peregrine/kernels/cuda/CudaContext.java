@@ -74,6 +74,11 @@ public final class CudaContext implements AutoCloseable {
     }
 
     public static CudaContext open(int ordinal) {
+        return open(ordinal, null);
+    }
+
+    /** Opens device {@code ordinal} with every driver call it issues counted by {@code counter} (null: none). */
+    public static CudaContext open(int ordinal, TrafficCounter counter) {
         JCudaDriver.setExceptionsEnabled(true);
         cuInit(0);
         CUdevice device = new CUdevice();
@@ -116,7 +121,8 @@ public final class CudaContext implements AutoCloseable {
             }
             CUstream stream = new CUstream();
             cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
-            return new CudaContext(new JCudaCalls(), device, context, module, stream, functions, v[0], deviceName, from);
+            Driver driver = counter == null ? new JCudaCalls() : counter.wrap(new JCudaCalls());
+            return new CudaContext(driver, device, context, module, stream, functions, v[0], deviceName, from);
         } catch (RuntimeException e) {
             if (module != null) {
                 cuModuleUnload(module);
