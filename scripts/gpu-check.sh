@@ -6,7 +6,8 @@
 #   scripts/gpu-check.sh run       # on the device: ceilings through PyTorch, SASS census, then the Java check:
 #                                  # kernels vs scalar references, the
 #                                  # golden tiny model (testdata/, tracked, travels with the tree) on CudaBackend,
-#                                  # timings, synthetic decode step
+#                                  # the engine's decode step at batch 1/8/32 (launches, host<->device bytes per
+#                                  # step), timings, synthetic decode step
 #
 # Device call (one call, well under 8 minutes):
 #   run(command="scripts/gpu-check.sh run", carry=[".gpu-check"], timeout_s=480)

@@ -12,3 +12,4 @@
 #include "sampling.cuh"
 #include "fill.cuh"
 #include "rows.cuh"
+#include "sample_rows.cuh"

@@ -7,6 +7,8 @@ import io.peregrine.kernels.cuda.CudaBackend;
 import io.peregrine.kernels.cuda.CudaBackendProvider;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceOps;
+import io.peregrine.kernels.cuda.TrafficCounter;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -80,8 +82,35 @@ public final class GpuCheck {
         GoldenTextCheck golden = new GoldenTextCheck(testdata.resolve("golden"), System.out);
         try (CpuBackend cpu = new CpuBackend(2)) {
             golden.run(cpu);
+            StepTraffic.run(testdata.resolve("golden"), cpu, null, System.out);
         }
         return golden.failures;
+    }
+
+    /**
+     * The engine's decode step on the device at batch 1, 8 and 32: time, launches, host↔device bytes and
+     * synchronisations per step, and the last step's ids beside the CPU backend's (informational: a near tie may
+     * differ between fp32 orders).
+     */
+    static void stepTrafficOnDevice(Path testdata, PrintStream out) {
+        if (testdata == null) {
+            return;
+        }
+        TrafficCounter counter = new TrafficCounter();
+        int[] gpu;
+        try (CudaBackend cuda = CudaBackend.open(0, CudaBackend.Options.FP32, counter)) {
+            gpu = StepTraffic.run(testdata.resolve("golden"), cuda, counter, out);
+        }
+        int[] cpu;
+        try (CpuBackend b = new CpuBackend(Math.max(1, Runtime.getRuntime().availableProcessors() - 1))) {
+            cpu = StepTraffic.run(testdata.resolve("golden"), b, null, new PrintStream(OutputStream.nullOutputStream()));
+        }
+        int same = 0;
+        for (int i = 0; i < gpu.length; i++) {
+            same += gpu[i] == cpu[i] ? 1 : 0;
+        }
+        out.printf("decode step ids after %d steps at batch %d: %d of %d equal to the CPU backend's%n",
+                2 + StepTraffic.STEPS, gpu.length, same, gpu.length);
     }
 
     /**
@@ -151,6 +180,7 @@ public final class GpuCheck {
             failures = checks.failures;
             out.printf("kernel checks: %d of %d passed%n", checks.checks - failures, checks.checks);
             failures += goldenOnDevice(testdata, out);
+            stepTrafficOnDevice(testdata, out);
             if (!checksOnly) {
                 double ownCopy = new KernelTimings(ops, seed).copyGBs();
                 out.printf("own 16-byte copy kernel: %.0f GB/s (read+write)%n", ownCopy);

@@ -12,6 +12,7 @@ import io.peregrine.kernels.cuda.Geometries;
 import io.peregrine.kernels.cuda.KernelArgs;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 import io.peregrine.kernels.layout.TileSchedule;
+import io.peregrine.kernels.reference.SampleRowsReference;
 import io.peregrine.kernels.reference.ScalarReference;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -59,6 +60,7 @@ final class KernelChecks {
             mlaCacheAndDecode();
             mlaPrefill();
             argmaxAndTopP();
+            sampleRows();
         } finally {
             owned.forEach(DeviceBuffer::close);
             owned.clear();
@@ -514,6 +516,87 @@ final class KernelChecks {
         ops.mlaPrefill(up(q), tokens, up(kv), up(kpe), heads, nope, rope, vDim, start, 0.1446796258f, o);
         float[] ref = ScalarReference.mlaPrefill(q, tokens, start, kv, kpe, heads, nope, rope, vDim, 0.1446796258f);
         report("mla_prefill_attention (causal)", relError(o.floats(ref.length), ref), FP32);
+    }
+
+    /**
+     * The backend's sampler against its scalar twin (itself tested against the engine's host sampler on the CPU): eight
+     * rows over the K2.5 vocabulary mixing greedy, penalties from counts, temperature, top-k, top-p, min-p, constraint
+     * masks and top logprobs. Ids and counts exact; a draw within rounding of a token boundary may pick the neighbour
+     * (the sums run in another order), which would show as one differing random row.
+     */
+    void sampleRows() {
+        int rows = 8, vocab = 163_840, stride = vocab + 16, words = (vocab + 63) / 64, maxTop = 20;
+        float[] logits = gauss(rows * stride, 3);
+        // temperature, top_p, top_k, min_p, presence, frequency, repetition, logprobs, counts slot, mask row
+        double[][] mix = {
+            {0, 1, 0, 0, 0, 0, 1, -1, -1, -1},
+            {0, 1, 0, 0, 0, 0, 1.3, 3, 0, -1},
+            {0.8, 0.9, 0, 0, 0, 0, 1, -1, -1, -1},
+            {1.0, 1, 50, 0.02, 0, 0, 1, 5, -1, -1},
+            {0.7, 1, 0, 0, 0, 0, 1, 0, -1, 0},
+            {1.2, 0.95, 40, 0, 0.5, 0.3, 1.1, 2, 1, -1},
+            {0, 1, 0, 0, 0, 0, 1, 20, -1, 1},
+            {1.0, 1, 0, 0, 0, 0, 1, -1, -1, -1},
+        };
+        int[] counts = new int[2 * vocab];
+        for (int i = 0; i < 400; i++) {
+            counts[rnd.nextInt(2 * vocab)] = 0x80000000 | rnd.nextInt(3);
+        }
+        long[] masks = new long[2 * words];
+        for (int i = 0; i < masks.length; i++) {
+            masks[i] = rnd.nextLong() & rnd.nextLong();
+        }
+        double[] params = new double[rows * DeviceOps.SAMPLE_PARAMS];
+        double[] draws = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            double[] m = mix[r];
+            draws[r] = rnd.nextDouble();
+            double[] p = {r, m[8], m[9], m[7], m[2], m[0], m[1], m[3], m[4], m[5], m[6], m[0] > 0 ? draws[r] : 0};
+            System.arraycopy(p, 0, params, r * DeviceOps.SAMPLE_PARAMS, p.length);
+        }
+        DeviceBuffer dCounts = up(counts);
+        DeviceBuffer dMasks = keep(ctx.alloc(8L * masks.length).upload(masks, masks.length));
+        DeviceBuffer dParams = keep(ctx.alloc(8L * params.length).upload(params, params.length));
+        DeviceBuffer dWeights = keep(ctx.alloc(8L * rows * vocab));
+        DeviceBuffer o = outI((long) rows * (2 + 2 * maxTop));
+        ops.sampleRows(up(logits), stride, vocab, rows, dParams, dMasks, words, dCounts, dWeights, maxTop, o);
+        int[] got = o.ints(rows * (2 + 2 * maxTop));
+        int[] gotCounts = dCounts.ints(2 * vocab);
+        int ids = 0, alternatives = 0;
+        double lpErr = 0;
+        for (int r = 0; r < rows; r++) {
+            double[] m = mix[r];
+            int slot = (int) m[8], maskRow = (int) m[9], top = (int) m[7];
+            int[] slotCounts = slot < 0 ? null : Arrays.copyOfRange(counts, slot * vocab, (slot + 1) * vocab);
+            long[] mask = maskRow < 0 ? null : Arrays.copyOfRange(masks, maskRow * words, (maskRow + 1) * words);
+            int[] topIds = new int[maxTop];
+            float[] lp = new float[maxTop + 1];
+            var rule = new SampleRowsReference.Rule(m[0], m[1], (int) m[2], m[3], m[4], m[5], m[6]);
+            int want = SampleRowsReference.sample(logits, r * stride, vocab, mask, slotCounts, rule,
+                    m[0] > 0 ? draws[r] : 0, top, topIds, lp);
+            ids += got[r] == want ? 0 : 1;
+            if (slot >= 0) {
+                System.arraycopy(slotCounts, 0, counts, slot * vocab, vocab);
+            }
+            if (top >= 0 && got[r] == want) {
+                lpErr = Math.max(lpErr, Math.abs(Float.intBitsToFloat(got[rows + r]) - lp[0]));
+                int at = 2 * rows + r * 2 * maxTop;
+                for (int j = 0; j < maxTop; j++) {
+                    alternatives += got[at + j] == topIds[j] ? 0 : 1;
+                    if (topIds[j] >= 0) {
+                        lpErr = Math.max(lpErr, Math.abs(Float.intBitsToFloat(got[at + maxTop + j]) - lp[j + 1]));
+                    }
+                }
+            }
+        }
+        int countDiff = 0;
+        for (int i = 0; i < counts.length; i++) {
+            countDiff += counts[i] == gotCounts[i] ? 0 : 1;
+        }
+        reportExact("sample_rows ids (8 rule mixes)", ids, rows);
+        reportExact("sample_rows top-logprob ids", alternatives, rows * maxTop);
+        report("sample_rows logprobs (abs)", lpErr, 1e-5);
+        reportExact("sample_rows counts after", countDiff, counts.length);
     }
 
     void argmaxAndTopP() {

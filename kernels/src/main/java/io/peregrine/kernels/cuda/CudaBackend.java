@@ -1,20 +1,14 @@
 package io.peregrine.kernels.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemcpy2D;
-import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuMemsetD2D32Async;
-
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
-import io.peregrine.engine.sample.BatchSampler;
-import io.peregrine.engine.sample.PenaltyState;
 import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 import io.peregrine.kernels.layout.TileSchedule;
@@ -34,12 +28,13 @@ import jcuda.driver.CUmemorytype;
  * The engine's {@link Backend} on one CUDA device, over the kernels of {@link DeviceOps}. Weights, activations, the
  * latent cache and a step's indices all live in device memory ({@link DeviceTensor}, {@link DeviceIndices}); every
  * operation is one or a few kernel launches on the context's one stream and returns without waiting. The host
- * waits only in the explicit copies out (and before a copy in from Java memory, which the driver copies
- * synchronously).
+ * waits only for the copies from and to Java memory (ordered on the stream, refused during a graph capture); every
+ * driver call goes through {@link CudaContext}, so a recording fake sees all of it. Sampling runs on the device
+ * ({@link DeviceSampler}): only sampled ids and requested logprobs come back.
  *
- * <p>Still eager: the absorbed attention launches once per decode row, sized from the host copy of the context
- * offsets, and the MoE routing is decided on the host from copied-out router logits (see {@code docs/performance.md}
- * for what capturing a decode step as a CUDA graph still needs). Calls are serialised by a lock.
+ * <p>Still eager: the MoE routing is decided on the host from copied-out router logits (see
+ * {@code docs/performance.md} for what capturing a decode step as a CUDA graph still needs). Calls are serialised by
+ * a lock.
  *
  * <p>Numerics: by default every product is the fp32-accumulating GEMV (activations stay fp32, as on the CPU
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
@@ -77,20 +72,26 @@ public final class CudaBackend implements Backend {
     private final ReentrantLock lock = new ReentrantLock();
     private final String name;
     private DeviceTensor scratch;
-    private final BatchSampler hostSampler = new BatchSampler();
-    private float[] hostLogits = new float[0];
+    private final DeviceSampler sampler;
     private boolean closed;
 
-    private CudaBackend(CudaContext ctx, Options options, String name) {
+    /** Over an open context (a fake one in the CPU tests); the backend owns and closes it. */
+    CudaBackend(CudaContext ctx, Options options, String name) {
         this.ctx = ctx;
         this.ops = new DeviceOps(ctx);
         this.options = options;
         this.name = name;
+        this.sampler = new DeviceSampler(ctx, lock);
     }
 
     /** Opens device {@code ordinal}'s primary context and loads the kernels; the backend owns and closes them. */
     public static CudaBackend open(int ordinal, Options options) {
-        CudaContext ctx = CudaContext.open(ordinal);
+        return open(ordinal, options, null);
+    }
+
+    /** As {@link #open(int, Options)}, with every launch, copy and synchronisation counted by {@code counter}. */
+    public static CudaBackend open(int ordinal, Options options, TrafficCounter counter) {
+        CudaContext ctx = CudaContext.open(ordinal, counter);
         try {
             return new CudaBackend(ctx, options, "cuda:" + ordinal);
         } catch (RuntimeException e) {
@@ -118,6 +119,7 @@ public final class CudaBackend implements Backend {
             closed = true;
             ctx.makeCurrent();
             ctx.sync();
+            sampler.close();
             owned.forEach(DeviceBuffer::close);
             owned.clear();
             ctx.close();
@@ -147,7 +149,7 @@ public final class CudaBackend implements Backend {
         try {
             enter();
             DeviceBuffer b = keep(ctx.alloc(4L * length));
-            cuMemsetD2D32Async(b.ptr(), 4L * Math.max(1, length), 0, Math.max(1, length), 1, ctx.stream());
+            ctx.fill2D32(b.ptr(), 4L * Math.max(1, length), 0, Math.max(1, length), 1);
             return new DeviceIndices(b, length, new int[length], 0);
         } finally {
             lock.unlock();
@@ -164,7 +166,7 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ctx.sync();  // the kernels before this copy may still read dst
+            // ordered after the kernels on the stream that may still read dst; returns once src is copied
             CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
             m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_HOST;
             m.srcHost = Pointer.to(src).withByteOffset(4L * srcOff);
@@ -174,7 +176,7 @@ public final class CudaBackend implements Backend {
             m.dstPitch = 4L * d.stride();
             m.WidthInBytes = 4L * d.cols();
             m.Height = d.rows();
-            cuMemcpy2D(m);
+            ctx.copy2D(m);
         } finally {
             lock.unlock();
         }
@@ -191,8 +193,7 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ctx.sync();
-            cuMemcpyHtoD(d.base().ptr(), Pointer.to(src).withByteOffset(4L * srcOff), 4L * d.length());
+            ctx.copyToDevice(d.base().ptr(), Pointer.to(src).withByteOffset(4L * srcOff), 4L * d.length());
         } finally {
             lock.unlock();
         }
@@ -208,7 +209,6 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ctx.sync();
             CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
             m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
             m.srcDevice = s.base().ptr();
@@ -218,7 +218,7 @@ public final class CudaBackend implements Backend {
             m.dstPitch = 4L * s.cols();
             m.WidthInBytes = 4L * s.cols();
             m.Height = s.rows();
-            cuMemcpy2D(m);
+            ctx.copy2D(m);
         } finally {
             lock.unlock();
         }
@@ -289,11 +289,10 @@ public final class CudaBackend implements Backend {
 
     /** Copies host bytes (mapped checkpoint memory) to the device, a chunk at a time. */
     private void copyToDevice(MemorySegment src, DeviceBuffer dst) {
-        ctx.sync();
         long total = src.byteSize();
         for (long at = 0; at < total; at += UPLOAD_CHUNK) {
             long n = Math.min(UPLOAD_CHUNK, total - at);
-            cuMemcpyHtoD(dst.ptr().withByteOffset(at), Pointer.to(src.asSlice(at, n).asByteBuffer()), n);
+            ctx.copyToDevice(dst.ptr().withByteOffset(at), Pointer.to(src.asSlice(at, n).asByteBuffer()), n);
         }
     }
 
@@ -356,10 +355,7 @@ public final class CudaBackend implements Backend {
     private DeviceBuffer launchTable(boolean tensorCores, int n) {
         return launchTables.computeIfAbsent(((long) n << 1) | (tensorCores ? 1 : 0), key -> {
             int[] table = int4LaunchTable(tensorCores, n);
-            DeviceBuffer b = keep(ctx.alloc(4L * table.length));
-            ctx.sync();
-            cuMemcpyHtoD(b.ptr(), Pointer.to(table), 4L * table.length);
-            return b;
+            return keep(ctx.alloc(4L * table.length)).upload(table);
         });
     }
 
@@ -662,22 +658,15 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            int longest = 0;
-            for (int t = 0; t < n; t++) {
-                longest = Math.max(longest, starts.get(t + 1) - starts.get(t));
-            }
-            DeviceTensor lat = new DeviceTensor(scratch(longest * slab.cols()).base(), longest, slab.cols(), slab.cols());
             for (int t = 0; t < n; t++) {
                 int from = starts.get(t);
-                int count = starts.get(t + 1) - from;
-                Objects.checkFromIndexSize(from, count, slots.length());
-                if (count > 0) {
-                    // gather this row's context into position order: the kernel reads it contiguously
-                    ops.gatherRows(slab.base(), slab.stride(), slots.slice(from, count).base(), count, lat.base(),
-                            lat.stride(), slab.cols());
-                }
-                ops.mlaAbsorbedF32(qLat.rows(t, 1).base(), qPe.rows(t, 1).base(), qPeHeadStride, heads, kvRank, rope,
-                        lat.base(), count, scale, outLat.rows(t, 1).base());
+                Objects.checkFromIndexSize(from, starts.get(t + 1) - from, slots.length());
+            }
+            if (n > 0) {
+                // one launch for every row: the kernel reads the starts and slots on the device
+                ops.mlaAbsorbedF32(qLat.base(), qLat.stride(), qPe.base(), qPe.stride(), qPeHeadStride, heads, kvRank,
+                        rope, slab.base(), slab.stride(), slots.base(), starts.base(), n, scale, outLat.base(),
+                        outLat.stride());
             }
         } finally {
             lock.unlock();
@@ -686,26 +675,26 @@ public final class CudaBackend implements Backend {
 
     // ---- sampling -------------------------------------------------------------------------------------------
 
-    /** Host counts for now: device-side counts come with the sampling kernels that read them (phase 3). */
+    /** Counts kept on the device, in the sampler's pool (placed at the sequence's first sample). */
     @Override
-    public PenaltyState tokenCounts(int[] prompt, int promptLength) {
-        return new PenaltyState(prompt, promptLength);
+    public TokenCounts tokenCounts(int[] prompt, int promptLength) {
+        return sampler.counts(prompt, promptLength);
     }
 
     /**
-     * Not yet on the device: copies the step's logits rows out and samples them on the host with the CPU backend's
-     * code. {@code pg_argmax} and {@code pg_sample_top_p} cover only greedy and top-p without penalties, masks or
-     * logprobs; the full sampler as kernels is issue 14's phase 3, after which only ids and logprobs come back.
+     * On the device ({@link DeviceSampler}): one upload of the sampling rows (+ constrained rows' bitmasks), one
+     * {@code pg_sample_rows} launch, one download of the ids and requested logprobs. The logits never leave.
      */
     @Override
     public void sample(Activation logits, SamplingBatch batch) {
         DeviceTensor l = device(logits);
-        int need = Math.toIntExact(l.size());
-        if (hostLogits.length < need) {
-            hostLogits = new float[need];
+        lock.lock();
+        try {
+            enter();
+            sampler.sample(l.base(), l.rows(), l.stride(), l.cols(), batch);
+        } finally {
+            lock.unlock();
         }
-        copyOut(l, hostLogits, 0);
-        hostSampler.sample(hostLogits, 0, l.cols(), l.cols(), batch);
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------
@@ -734,7 +723,7 @@ public final class CudaBackend implements Backend {
 
     private void fill(DeviceTensor t, int pattern) {
         if (t.size() > 0) {
-            cuMemsetD2D32Async(t.base().ptr(), 4L * t.stride(), pattern, t.cols(), t.rows(), ctx.stream());
+            ctx.fill2D32(t.base().ptr(), 4L * t.stride(), pattern, t.cols(), t.rows());
         }
     }
 
@@ -748,7 +737,7 @@ public final class CudaBackend implements Backend {
         m.dstPitch = 4L * d.stride();
         m.WidthInBytes = 4L * s.cols();
         m.Height = s.rows();
-        cuMemcpy2DAsync(m, ctx.stream());
+        ctx.copy2D(m);
     }
 
     static DeviceTensor device(Activation a) {

@@ -18,6 +18,8 @@ import java.util.Map;
 import java.util.Set;
 import jcuda.CudaException;
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
+import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -72,6 +74,11 @@ public final class CudaContext implements AutoCloseable {
     }
 
     public static CudaContext open(int ordinal) {
+        return open(ordinal, null);
+    }
+
+    /** Opens device {@code ordinal} with every driver call it issues counted by {@code counter} (null: none). */
+    public static CudaContext open(int ordinal, TrafficCounter counter) {
         JCudaDriver.setExceptionsEnabled(true);
         cuInit(0);
         CUdevice device = new CUdevice();
@@ -114,7 +121,8 @@ public final class CudaContext implements AutoCloseable {
             }
             CUstream stream = new CUstream();
             cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
-            return new CudaContext(new JCudaCalls(), device, context, module, stream, functions, v[0], deviceName, from);
+            Driver driver = counter == null ? new JCudaCalls() : counter.wrap(new JCudaCalls());
+            return new CudaContext(driver, device, context, module, stream, functions, v[0], deviceName, from);
         } catch (RuntimeException e) {
             if (module != null) {
                 cuModuleUnload(module);
@@ -191,6 +199,30 @@ public final class CudaContext implements AutoCloseable {
         bindOutsideCapture("a copy into a Java array");
         driver.copyToHost(dst, src, bytes, stream);
         driver.synchronize(stream);
+    }
+
+    /**
+     * A 2-D copy on the stream. One with a host side (a Java array) returns once it is done and is refused during a
+     * capture; a device-to-device copy is stream work like a launch (and captured like one).
+     */
+    void copy2D(CUDA_MEMCPY2D copy) {
+        boolean host = copy.srcMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST
+                || copy.dstMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST;
+        if (host) {
+            bindOutsideCapture(copy.srcMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST ? "a copy from a Java array"
+                    : "a copy into a Java array");
+            driver.copy2D(copy, stream);
+            driver.synchronize(stream);
+        } else {
+            makeCurrent();
+            driver.copy2D(copy, stream);
+        }
+    }
+
+    /** Fills rows of 32-bit words, ordered on the stream (and captured like a launch). */
+    void fill2D32(CUdeviceptr dst, long pitch, int pattern, long width, long height) {
+        makeCurrent();
+        driver.fill2D32(dst, pitch, pattern, width, height, stream);
     }
 
     /** Fills 32-bit words, ordered on the stream (and captured into a graph like a launch). */

@@ -31,6 +31,33 @@ public record DeviceBuffer(CUdeviceptr ptr, long bytes, CudaContext owner) imple
         return this;
     }
 
+    /** The first {@code n} values of {@code a} (a staging array reused step after step). */
+    public DeviceBuffer upload(double[] a, int n) {
+        fits(8L * n);
+        owner.copyToDevice(ptr, Pointer.to(a), 8L * n);
+        return this;
+    }
+
+    /** The first {@code n} words of {@code a}. */
+    public DeviceBuffer upload(long[] a, int n) {
+        fits(8L * n);
+        owner.copyToDevice(ptr, Pointer.to(a), 8L * n);
+        return this;
+    }
+
+    /** The first {@code n} ints of {@code a}. */
+    public DeviceBuffer upload(int[] a, int n) {
+        fits(4L * n);
+        owner.copyToDevice(ptr, Pointer.to(a), 4L * n);
+        return this;
+    }
+
+    /** Copies the first {@code n} ints into {@code dst} (reused, so a step allocates nothing). */
+    public void download(int[] dst, int n) {
+        fits(4L * n);
+        owner.copyToHost(Pointer.to(dst), ptr, 4L * n);
+    }
+
     public float[] floats(int n) {
         fits(4L * n);
         float[] a = new float[n];

@@ -190,12 +190,19 @@ public final class DeviceOps {
      * Absorbed attention of one query over {@code count} fp32 latents {@code lat[count][kvRank + rope]} (any widths;
      * the engine-facing {@link CudaBackend} path), writing {@code outLat[heads][kvRank]}.
      */
-    public void mlaAbsorbedF32(DeviceBuffer qLat, DeviceBuffer qPe, int qPeHeadStride, int heads, int kvRank, int rope,
-                               DeviceBuffer lat, int count, float scale, DeviceBuffer outLat) {
-        require(heads >= 1 && kvRank >= 1 && rope >= 0 && count >= 0, "absorbed attention: heads " + heads + ", kv rank "
-                + kvRank + ", rope " + rope + ", count " + count);
-        ctx.launch(KernelName.MLA_ABSORBED_F32, Geometries.mlaAbsorbedF32(heads, kvRank, rope), qLat, qPe, qPeHeadStride,
-                kvRank, rope, lat, count, scale, outLat);
+    /**
+     * Absorbed MLA attention for {@code rows} decode rows in one launch: row {@code t} attends to the slab rows
+     * {@code slots[starts[t] .. starts[t+1])}, read where they lie (nothing gathered or sized on the host).
+     */
+    public void mlaAbsorbedF32(DeviceBuffer qLat, int qLatStride, DeviceBuffer qPe, int qPeRowStride, int qPeHeadStride,
+                               int heads, int kvRank, int rope, DeviceBuffer slab, int slabStride, DeviceBuffer slots,
+                               DeviceBuffer starts, int rows, float scale, DeviceBuffer outLat, int outStride) {
+        require(heads >= 1 && kvRank >= 1 && rope >= 0 && rows >= 1 && rows <= LaunchGeometry.MAX_GRID_YZ,
+                "absorbed attention: heads " + heads + ", kv rank " + kvRank + ", rope " + rope + ", rows " + rows);
+        LaunchGeometry g = Geometries.mlaAbsorbedF32(heads, kvRank, rope);
+        ctx.launch(KernelName.MLA_ABSORBED_F32, new LaunchGeometry(g.gridX(), rows, 1, g.block(), g.sharedBytes()),
+                qLat, qLatStride, qPe, qPeRowStride, qPeHeadStride, kvRank, rope, slab, slabStride, slots, starts, scale,
+                outLat, outStride);
     }
 
     public void argmax(DeviceBuffer logits, int rows, int vocab, DeviceBuffer out) {
@@ -240,4 +247,20 @@ public final class DeviceOps {
     public void addRows(DeviceBuffer x, int xStride, DeviceBuffer y, int yStride, int rows, int cols) {
         ctx.launch(KernelName.ADD_ROWS, Geometries.perRow(rows, 256), x, xStride, y, yStride, cols);
     }
+
+    /**
+     * The backend's sampler ({@code pg_sample_rows}): {@code rows} sampling rows, {@link #SAMPLE_PARAMS} doubles each
+     * in {@code params}; {@code masks}, {@code counts} and {@code weights} may be {@link KernelArgs#NULL} when no row
+     * is constrained, penalised or random. {@code out}: ids[rows], logprob bits[rows], then per row {@code maxTop}
+     * alternative ids and {@code maxTop} logprob bits.
+     */
+    public void sampleRows(DeviceBuffer logits, int stride, int vocab, int rows, DeviceBuffer params, Object masks,
+                           int maskWords, Object counts, Object weights, int maxTop, DeviceBuffer out) {
+        require(rows > 0 && vocab > 0 && stride >= vocab, "sample_rows: " + rows + " rows of " + vocab + ", stride " + stride);
+        ctx.launch(KernelName.SAMPLE_ROWS, LaunchGeometry.of(rows, 1024), logits, stride, vocab, rows, params, masks,
+                maskWords, counts, weights, maxTop, out);
+    }
+
+    /** Doubles per sampling row: logits row, counts slot, mask row, top logprobs, top_k, T, top_p, min_p, presence, frequency, repetition, draw. */
+    public static final int SAMPLE_PARAMS = 12;
 }

@@ -1,6 +1,7 @@
 package io.peregrine.kernels.cuda;
 
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
@@ -32,6 +33,12 @@ interface Driver {
 
     /** {@code cuMemcpyDtoHAsync} on {@code stream}. */
     void copyToHost(Pointer dst, CUdeviceptr src, long bytes, CUstream stream);
+
+    /** {@code cuMemcpy2DAsync} on {@code stream}: host to device, device to host or device to device. */
+    void copy2D(CUDA_MEMCPY2D copy, CUstream stream);
+
+    /** {@code cuMemsetD2D32Async} on {@code stream}: {@code height} rows of {@code width} words, {@code pitch} bytes apart. */
+    void fill2D32(CUdeviceptr dst, long pitch, int pattern, long width, long height, CUstream stream);
 
     /** {@code cuMemsetD32Async} on {@code stream}. */
     void fill32(CUdeviceptr dst, int pattern, long words, CUstream stream);

@@ -1,5 +1,7 @@
 package io.peregrine.kernels.cuda;
 
+import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD2D32Async;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
@@ -14,6 +16,7 @@ import static jcuda.driver.JCudaDriver.cuStreamIsCapturing;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
@@ -61,6 +64,16 @@ final class JCudaCalls implements Driver {
     @Override
     public void copyToHost(Pointer dst, CUdeviceptr src, long bytes, CUstream stream) {
         cuMemcpyDtoHAsync(dst, src, bytes, stream);
+    }
+
+    @Override
+    public void copy2D(CUDA_MEMCPY2D copy, CUstream stream) {
+        cuMemcpy2DAsync(copy, stream);
+    }
+
+    @Override
+    public void fill2D32(CUdeviceptr dst, long pitch, int pattern, long width, long height, CUstream stream) {
+        cuMemsetD2D32Async(dst, pitch, pattern, width, height, stream);
     }
 
     @Override

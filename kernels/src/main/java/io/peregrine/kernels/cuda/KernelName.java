@@ -35,7 +35,10 @@ public enum KernelName {
     SCATTER_ROWS,
     SCATTER_ADD_SCALED,
     SILU_MUL_ROWS,
-    ADD_ROWS;
+    ADD_ROWS,
+    SAMPLE_ROWS,
+    COUNTS_SEEN,
+    COPY_WORDS;
 
     /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
     public String symbol() {

@@ -6,10 +6,12 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
@@ -25,6 +27,8 @@ final class FakeDriver implements Driver {
     private final ThreadLocal<CUcontext> current = new ThreadLocal<>();
     final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
     volatile boolean capturing;
+    /** The function of every launch, in order (handles told apart by identity). */
+    final List<CUfunction> launched = Collections.synchronizedList(new ArrayList<>());
 
     /** A context over this driver with its own handles. */
     CudaContext open(String name) {
@@ -46,6 +50,23 @@ final class FakeDriver implements Driver {
         }
     }
 
+    /** Bytes moved by the calls named {@code name} (copyToDevice or copyToHost). */
+    long bytes(String name) {
+        return calls(name).stream().mapToLong(c -> (Long) c.args()[0]).sum();
+    }
+
+    /** How many launches ran {@code k} of {@code ctx}. */
+    long launches(CudaContext ctx, KernelName k) {
+        synchronized (launched) {
+            return launched.stream().filter(f -> f == ctx.function(k)).count();
+        }
+    }
+
+    void reset() {
+        calls.clear();
+        launched.clear();
+    }
+
     @Override
     public void setCurrent(CUcontext context) {
         current.set(context);
@@ -59,6 +80,7 @@ final class FakeDriver implements Driver {
 
     @Override
     public void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args) {
+        launched.add(function);
         record("launch", stream, args);
     }
 
@@ -80,6 +102,24 @@ final class FakeDriver implements Driver {
     @Override
     public void copyToHost(Pointer dst, CUdeviceptr src, long bytes, CUstream stream) {
         record("copyToHost", stream, bytes);
+    }
+
+    /** Recorded as the 1-D call of the same direction, with its bytes. */
+    @Override
+    public void copy2D(CUDA_MEMCPY2D copy, CUstream stream) {
+        long bytes = copy.WidthInBytes * copy.Height;
+        if (copy.srcMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST) {
+            record("copyToDevice", stream, bytes);
+        } else if (copy.dstMemoryType == CUmemorytype.CU_MEMORYTYPE_HOST) {
+            record("copyToHost", stream, bytes);
+        } else {
+            record("copyOnDevice", stream, bytes);
+        }
+    }
+
+    @Override
+    public void fill2D32(CUdeviceptr dst, long pitch, int pattern, long width, long height, CUstream stream) {
+        record("fill32", stream, pattern, width * height);
     }
 
     @Override
