@@ -51,6 +51,12 @@ class MetricsScrapeTest {
             server.engine.script(r -> Script.of(FinishReason.LENGTH, "a"));
             assertEquals(200, server.post("/v1/chat/completions",
                     "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode());
+            // the fake engine counts a request as running until its thread returns, just after the last event the
+            // client may already have read
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (server.engine.running.get() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
             HttpResponse<String> r = server.get("/metrics");
             assertEquals(200, r.statusCode());
             assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/plain"));
