@@ -198,6 +198,26 @@ class ShardedServeTest {
     }
 
     @Test
+    void aWorkerDyingWhileTheServerIsIdleFailsHealthAtOnce() throws Exception {
+        sharded = serve(new RuntimeLoader.Parallel(2, true), 1);
+        List<ProcessHandle> started = workers();
+        assertEquals(1, started.size());
+        started.getFirst().destroyForcibly();
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            while (health(sharded) != 503) {
+                Thread.sleep(20);
+            }
+        }, "/health turns 503 with no request running");
+        assertTrue(sharded.state.detail().contains("worker rank 1 (pid " + started.getFirst().pid() + ") exited"),
+                sharded.state.detail());
+        int ready = http.send(HttpRequest.newBuilder(URI.create(sharded.base() + "/ready")).GET().build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
+        assertEquals(503, ready);
+        sharded.shutdown();
+        assertEquals(List.of(), workers());
+    }
+
+    @Test
     void countsTheRanksCannotDivideAreRefusedBeforeAnyWorkerStarts() {
         ServingState state = new ServingState();
         for (var c : Map.of(
