@@ -211,7 +211,7 @@ public final class RuntimeLoader {
         BackendProvider provider = Backends.select(ranks > 1 ? cpuForRanks(o.backend()) : o.backend());
         // Ranks on one host share its cores: without --threads each gets its share.
         Integer threads = o.threads() != null || ranks == 1 ? o.threads()
-                : Math.max(1, Runtime.getRuntime().availableProcessors() / ranks);
+                : Integer.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
         Backend backend;
         if (threads != null) {
             try {

@@ -158,20 +158,22 @@ public final class ShardGroup implements AutoCloseable {
     }
 
     /**
-     * Stops the workers: rank 0 tells them to return (when the group is still whole), leaves the group, waits for
-     * them and destroys any that remain. Call once the engine thread has stopped (it owns the communicator).
+     * Stops the workers: rank 0 tells them to return (when the group is still whole), waits for them, destroys any
+     * that remain, then leaves the group. Call once the engine thread has stopped (it owns the communicator). The stop
+     * is sent from its own thread, bounded by the wait: a hung worker can hold it up, not the shutdown.
      */
     @Override
     public void close() {
         closing = true;
-        try {
-            if (model != null && !failed) {
-                model.close();
+        Thread stop = Thread.ofPlatform().daemon().name("peregrine-stop-ranks").start(() -> {
+            try {
+                if (model != null && !failed) {
+                    model.close();
+                }
+            } catch (RuntimeException e) {
+                LOG.warning("could not tell the workers to stop: " + e.getMessage());
             }
-        } catch (RuntimeException e) {
-            LOG.warning("could not tell the workers to stop: " + e.getMessage());
-        }
-        comm.close();
+        });
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STOP_WAIT_MILLIS);
         for (Process p : workers) {
             try {
@@ -184,6 +186,13 @@ public final class ShardGroup implements AutoCloseable {
             }
         }
         destroy(workers, dir);
+        try {
+            // with every worker gone, a stop still waiting sees a dead peer within milliseconds
+            stop.join(2_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        comm.close();
         LOG.info("worker ranks stopped");
     }
 
