@@ -234,6 +234,11 @@ public final class RuntimeLoader {
             LOG.info("backend: " + backend.name() + (o.batchInvariant() ? " (batch-invariant)" : ""));
             listener.backend(backend.name(), 0, backend.name());
         }
+        int maxLen = o.maxModelLen() != null ? o.maxModelLen() : config.text().maxPositionEmbeddings();
+        if (maxLen > config.text().maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("--max-model-len " + maxLen + " exceeds the model's "
+                    + config.text().maxPositionEmbeddings());
+        }
         progress.loading(0.7, "preparing weights on " + backend.name());
         ShardGroup group = null;
         LanguageModel model;
@@ -259,15 +264,11 @@ public final class RuntimeLoader {
                 model = group.serve(rank0);
             }
         } catch (RuntimeException | Error e) {
+            // a failed start leaves no worker behind (and should serve exit anyway, the workers see rank 0 gone)
             if (group != null) {
                 group.close();
             }
             throw e;
-        }
-        int maxLen = o.maxModelLen() != null ? o.maxModelLen() : config.text().maxPositionEmbeddings();
-        if (maxLen > config.text().maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("--max-model-len " + maxLen + " exceeds the model's "
-                    + config.text().maxPositionEmbeddings());
         }
         LatentCache cache;
         try {
