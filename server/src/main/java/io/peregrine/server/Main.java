@@ -6,6 +6,7 @@ import io.peregrine.server.cli.InitDemoCommand;
 import io.peregrine.server.cli.InspectCommand;
 import io.peregrine.server.cli.PlanCommand;
 import io.peregrine.server.cli.ServeCommand;
+import io.peregrine.server.cli.WorkerCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
 @Command(name = "peregrine", mixinStandardHelpOptions = true, version = "Peregrine 0.1.0",
         description = "OpenAI-compatible inference server for Kimi K2.5-class models.",
         subcommands = {ServeCommand.class, InspectCommand.class, PlanCommand.class, InitDemoCommand.class,
-                GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                GenerateCommand.class, BenchCommand.class, WorkerCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

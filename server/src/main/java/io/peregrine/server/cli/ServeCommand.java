@@ -249,6 +249,17 @@ public final class ServeCommand implements Callable<Integer> {
                     + "(default: off; ngram is the only method so far).")
     String speculativeConfig;
 
+    @Option(names = {"--tensor-parallel-size", "-tp"}, defaultValue = "1", paramLabel = "N",
+            description = "Shard the model over N ranks on this host: serve starts N-1 worker processes itself, joined "
+                    + "over shared memory (CPU backend); a model whose heads, experts or quantization groups N cannot "
+                    + "divide is refused at start-up (default: ${DEFAULT-VALUE}).")
+    int tensorParallelSize;
+
+    @Option(names = "--enable-expert-parallel",
+            description = "With --tensor-parallel-size: give each rank whole routed experts (n_routed_experts / N) "
+                    + "instead of a slice of every expert.")
+    boolean enableExpertParallel;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
@@ -289,7 +300,7 @@ public final class ServeCommand implements Callable<Integer> {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
                     batchInvariant, chatTemplate, prefillCost(), threads, speculative),
-                    state, metrics, tracing));
+                    new RuntimeLoader.Parallel(tensorParallelSize, enableExpertParallel), state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);

@@ -132,6 +132,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         if (path.equals("/health") || path.equals("/v1/health/live")) {
             if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
                 ex.error(ApiException.methodNotAllowed("Use GET " + path));
+            } else if (!state.alive()) {
+                // vLLM's /health is 503 once its engine is dead: an orchestrator then restarts the server
+                ex.json(HttpResponseStatus.SERVICE_UNAVAILABLE, new Readiness("failed", state.progress(), state.detail()));
             } else {
                 ex.text(HttpResponseStatus.OK, "application/json", "{}");
             }

@@ -22,6 +22,10 @@ import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.media.MediaFetcher;
 import io.peregrine.engine.model.KimiTextModel;
+import io.peregrine.engine.model.LanguageModel;
+import io.peregrine.engine.model.TextShard;
+import io.peregrine.engine.runtime.InferenceEngine;
+import io.peregrine.engine.shard.ShardingPlan;
 import io.peregrine.engine.model.WeightProgress;
 import io.peregrine.engine.runtime.EngineConfig;
 import io.peregrine.engine.runtime.EngineListener;
@@ -35,6 +39,7 @@ import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.tracing.Tracing;
 import io.peregrine.server.serving.ServingState;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -133,6 +138,19 @@ public final class RuntimeLoader {
         }
     }
 
+    /**
+     * {@code --tensor-parallel-size} and {@code --enable-expert-parallel}: ranks on this host, experts by TP or EP.
+     */
+    public record Parallel(int tensorParallelSize, boolean expertParallel) {
+        public static final Parallel SINGLE = new Parallel(1, false);
+
+        public Parallel {
+            if (tensorParallelSize < 1) {
+                throw new IllegalArgumentException("--tensor-parallel-size must be at least 1, got " + tensorParallelSize);
+            }
+        }
+    }
+
     private RuntimeLoader() {}
 
     public static ModelRuntime load(Options o, ServingState progress) {
@@ -149,13 +167,32 @@ public final class RuntimeLoader {
      * {@code metrics} and traced, the media threads carrying each request's trace context.
      */
     public static ModelRuntime load(Options o, ServingState progress, ServerMetrics metrics, Tracing tracing) {
-        return load(o, progress, EngineListeners.both(metrics.engineListener(), tracing.engineListener()), metrics,
-                tracing);
+        return load(o, Parallel.SINGLE, progress, metrics, tracing);
+    }
+
+    /**
+     * As above, sharded over {@code parallel.tensorParallelSize()} ranks: this process is rank 0 and starts the
+     * others itself ({@link ShardGroup}); a group that breaks later puts {@code progress} in its failed state.
+     */
+    public static ModelRuntime load(Options o, Parallel parallel, ServingState progress, ServerMetrics metrics,
+                                    Tracing tracing) {
+        return load(o, parallel, progress, EngineListeners.both(metrics.engineListener(), tracing.engineListener()),
+                metrics, tracing);
+    }
+
+    /** For tests: sharded, engine events to {@code listener} only. */
+    public static ModelRuntime load(Options o, Parallel parallel, ServingState progress, EngineListener listener) {
+        return load(o, parallel, progress, listener, null, Tracing.off());
+    }
+
+    private static ModelRuntime load(Options o, ServingState progress, EngineListener listener, ServerMetrics metrics,
+                                     Tracing tracing) {
+        return load(o, Parallel.SINGLE, progress, listener, metrics, tracing);
     }
 
     /** @param metrics null: the vision encoder is not timed */
-    private static ModelRuntime load(Options o, ServingState progress, EngineListener listener, ServerMetrics metrics,
-                                     Tracing tracing) {
+    private static ModelRuntime load(Options o, Parallel parallel, ServingState progress, EngineListener listener,
+                                     ServerMetrics metrics, Tracing tracing) {
         Path dir = o.model();
         if (dir == null) {
             dir = DemoCheckpoint.defaultDir();
@@ -172,16 +209,22 @@ public final class RuntimeLoader {
             LOG.fine(() -> "mapped " + p);
         });
         ModelConfig config = ck.config();
+        int ranks = parallel.tensorParallelSize();
+        // The plan first: counts the ranks cannot divide are the start-up error, before any worker starts.
+        ShardingPlan plan = new ShardingPlan(config, ranks, parallel.expertParallel());
         progress.loading(0.6, "loading the tokenizer and chat template");
         KimiTokenizer tokenizer = KimiTokenizer.fromDirectory(ckDir);
         ChatTemplate template = o.chatTemplate() != null ? ChatTemplate.fromFile(o.chatTemplate())
                 : ChatTemplate.fromCheckpoint(ckDir);
         LOG.info("chat template: " + template.describe());
-        BackendProvider provider = Backends.select(o.backend());
+        BackendProvider provider = Backends.select(ranks > 1 ? cpuForRanks(o.backend()) : o.backend());
+        // Ranks on one host share its cores: without --threads each gets its share.
+        Integer threads = o.threads() != null || ranks == 1 ? o.threads()
+                : Integer.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
         Backend backend;
-        if (o.threads() != null) {
+        if (threads != null) {
             try {
-                backend = provider.create(o.threads(), o.batchInvariant());
+                backend = provider.create(threads, o.batchInvariant());
             } catch (UnsupportedOperationException e) {
                 throw new IllegalArgumentException("--threads: " + e.getMessage(), e);
             }
@@ -200,14 +243,51 @@ public final class RuntimeLoader {
             LOG.info("backend: " + backend.name() + (o.batchInvariant() ? " (batch-invariant)" : ""));
             listener.backend(backend.name(), 0, backend.name());
         }
-        progress.loading(0.7, "preparing weights on " + backend.name());
-        KimiTextModel model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
         int maxLen = o.maxModelLen() != null ? o.maxModelLen() : config.text().maxPositionEmbeddings();
         if (maxLen > config.text().maxPositionEmbeddings()) {
             throw new IllegalArgumentException("--max-model-len " + maxLen + " exceeds the model's "
                     + config.text().maxPositionEmbeddings());
         }
-        LatentCache cache = ServingEngine.cacheFor(model, o.kvCacheBytes(), o.blockSize());
+        progress.loading(0.7, "preparing weights on " + backend.name());
+        ShardGroup group = null;
+        LanguageModel model;
+        try {
+            if (ranks == 1) {
+                model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
+            } else {
+                List<String> flags = new ArrayList<>(List.of("--threads", String.valueOf(threads)));
+                if (parallel.expertParallel()) {
+                    flags.add("--enable-expert-parallel");
+                }
+                if (o.batchInvariant()) {
+                    flags.add("--batch-invariant");
+                }
+                LOG.info("tensor parallel: " + ranks + " ranks on this host over shm, experts by "
+                        + (parallel.expertParallel() ? "expert parallelism (whole experts per rank)" : "tensor parallelism")
+                        + ", " + threads + " compute threads each");
+                group = ShardGroup.launch(ckDir.toAbsolutePath(), ranks, flags,
+                        why -> progress.engineFailed("the sharded model can no longer run: " + why));
+                KimiTextModel rank0 = KimiTextModel.load(ck, backend, TextShard.of(plan, 0), group.communicator(),
+                        weightLog(progress, backend.name()));
+                LOG.info("rank 0 loaded its shard (" + rank0.weightBytesRead() + " checkpoint bytes)");
+                model = group.serve(rank0);
+            }
+        } catch (RuntimeException | Error e) {
+            // a failed start leaves no worker behind (and should serve exit anyway, the workers see rank 0 gone)
+            if (group != null) {
+                group.close();
+            }
+            throw e;
+        }
+        LatentCache cache;
+        try {
+            cache = ServingEngine.cacheFor(model, o.kvCacheBytes(), o.blockSize());
+        } catch (RuntimeException e) {
+            if (group != null) {
+                group.close();
+            }
+            throw e;
+        }
         LOG.info(String.format("KV cache: %d blocks of %d tokens (%d tokens, %.1f MiB fp32)", cache.numBlocks(),
                 cache.blockSize(), (long) cache.numBlocks() * cache.blockSize(), cache.bytes() / 1048576.0));
         long prefillCost = o.maxPrefillCost() != Options.AUTO ? o.maxPrefillCost()
@@ -222,7 +302,10 @@ public final class RuntimeLoader {
             LOG.info("speculative decoding: " + o.speculative());
         }
         KimiTextCodec codec = new KimiTextCodec(tokenizer, config.bosTokenId());
-        ServingEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
+        InferenceEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
+        if (group != null) {
+            engine = new GroupEngine(engine, group);
+        }
         KimiChatPromptBuilder.Multimodal media = null;
         if (o.media().vision() && ck.has("vision_tower.patch_embed.pos_emb.weight")) {
             progress.loading(0.95, "building the vision encoder");
@@ -232,6 +315,17 @@ public final class RuntimeLoader {
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
                 new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media),
                 new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
+    }
+
+    /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */
+    private static String cpuForRanks(String requested) {
+        String b = requested == null ? "auto" : requested.toLowerCase(java.util.Locale.ROOT);
+        if (!b.equals("auto") && !b.equals("cpu")) {
+            throw new IllegalArgumentException("--tensor-parallel-size above 1 runs on the CPU backend today (ranks "
+                    + "joined over shared memory); --backend " + requested + " with several ranks waits for NCCL "
+                    + "collectives on device buffers (docs/parallelism.md)");
+        }
+        return "cpu";
     }
 
     /**

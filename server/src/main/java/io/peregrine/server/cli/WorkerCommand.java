@@ -1,0 +1,73 @@
+package io.peregrine.server.cli;
+
+import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.Backends;
+import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.dist.ShmCommunicator;
+import io.peregrine.engine.model.KimiTextModel;
+import io.peregrine.engine.model.ShardWorker;
+import io.peregrine.engine.model.TextShard;
+import io.peregrine.engine.shard.ShardingPlan;
+import io.peregrine.server.wiring.ShardGroup;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.logging.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code peregrine worker}: one worker rank of {@code serve --tensor-parallel-size N}, started by rank 0 itself
+ * (never by hand). Joins rank 0's {@code shm} group, loads its shard, runs the steps rank 0 broadcasts until told to
+ * stop. It exits when rank 0 does, however rank 0 ends: a stop, a broken group, or rank 0's process gone.
+ */
+@Command(name = "worker", hidden = true, description = "A worker rank of serve --tensor-parallel-size (internal).")
+public final class WorkerCommand implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger(WorkerCommand.class.getName());
+    /** A worker waits for rank 0's next step as long as the server is idle; rank 0's death is noticed by its pid. */
+    private static final Duration IDLE_FOREVER = Duration.ofDays(365L * 100);
+
+    @Option(names = "--rank", required = true)
+    int rank;
+
+    @Option(names = "--size", required = true)
+    int size;
+
+    @Option(names = "--shm", required = true, paramLabel = "FILE")
+    Path shm;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR")
+    Path model;
+
+    @Option(names = "--enable-expert-parallel")
+    boolean expertParallel;
+
+    @Option(names = "--threads", required = true)
+    int threads;
+
+    @Option(names = "--batch-invariant")
+    boolean batchInvariant;
+
+    @Override
+    public Integer call() {
+        // Parent-death watch: rank 0 killed while this rank loads (before any collective could notice) ends it too.
+        ProcessHandle.current().parent().ifPresent(p -> p.onExit().thenRun(() -> {
+            LOG.severe("rank 0 (pid " + p.pid() + ") is gone; worker rank " + rank + " exits");
+            Runtime.getRuntime().halt(3);
+        }));
+        try (Checkpoint ck = Checkpoint.open(model);
+             ShmCommunicator comm = ShmCommunicator.open(shm, rank, size, ShardGroup.SLOT_BYTES, IDLE_FOREVER);
+             Backend backend = Backends.select("cpu").create(threads, batchInvariant)) {
+            ShardingPlan plan = new ShardingPlan(ck.config(), size, expertParallel);
+            KimiTextModel shard = KimiTextModel.load(ck, backend, TextShard.of(plan, rank), comm, p -> { });
+            LOG.info("worker rank " + rank + "/" + size + " loaded its shard (" + shard.weightBytesRead()
+                    + " checkpoint bytes)");
+            long steps = ShardWorker.run(shard, comm);
+            LOG.info("worker rank " + rank + " stopped after " + steps + " steps");
+            return 0;
+        } catch (RuntimeException e) {
+            LOG.severe("worker rank " + rank + " failed: " + e.getMessage());
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+package io.peregrine.server.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.OpenAIServiceException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
+import io.peregrine.engine.runtime.EngineListener;
+import io.peregrine.server.http.HttpServer;
+import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.serving.ServingState;
+import io.peregrine.server.serving.ShutdownSequence;
+import io.peregrine.server.wiring.RuntimeLoader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code serve --tensor-parallel-size 2 --enable-expert-parallel} on the tiny demo checkpoint, end to end: the
+ * loader starts the worker rank as a child JVM ({@code peregrine worker} on this class path), the OpenAI SDK talks to
+ * the real HTTP server over loopback. Greedy output equals one rank's, streaming and not; a killed worker turns the
+ * server into a failed engine (in-flight stream ends with an error, {@code /health} and new requests 503); the
+ * shutdown sequence leaves no worker behind; counts the ranks cannot divide are refused before any worker starts.
+ */
+class ShardedServeTest {
+    private static final String MODEL = "demo";
+
+    @TempDir
+    static Path dir;
+    private static Path checkpoint;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+    private Served one;
+    private Served sharded;
+
+    /** A loaded runtime behind its own HTTP server. */
+    private record Served(ServingState state, HttpServer server, ServerMetrics metrics, OpenAIClient client) {
+        String base() {
+            return "http://127.0.0.1:" + server.port();
+        }
+
+        void shutdown() {
+            client.close();
+            new ShutdownSequence(state, server, 5_000).run();
+            metrics.close();
+        }
+    }
+
+    @BeforeAll
+    static void writeCheckpoint() {
+        checkpoint = DemoCheckpoint.ensure(dir.resolve("tiny"), "tiny");
+    }
+
+    @AfterEach
+    void stop() {
+        if (one != null) {
+            one.shutdown();
+        }
+        if (sharded != null && sharded.state.phase() != ServingState.Phase.DRAINING) {
+            sharded.shutdown();
+        }
+        http.close();
+    }
+
+    private static Served serve(RuntimeLoader.Parallel parallel, int threads) throws Exception {
+        ServingState state = new ServingState();
+        ServerMetrics metrics = new ServerMetrics(MODEL, state::stats);
+        state.ready(RuntimeLoader.load(new RuntimeLoader.Options(checkpoint, List.of(MODEL), 2048, 4, 64, 256,
+                32L << 20, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, null,
+                RuntimeLoader.Options.AUTO, threads, null), parallel, state, EngineListener.NONE));
+        HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
+        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
+                .apiKey("unused").maxRetries(0).timeout(Duration.ofSeconds(30)).build();
+        return new Served(state, server, metrics, client);
+    }
+
+    private static ChatCompletionCreateParams greedy(String text, int tokens) {
+        return ChatCompletionCreateParams.builder().model(MODEL).addUserMessage(text).temperature(0.0)
+                .maxCompletionTokens(tokens).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
+    }
+
+    /** Reasoning and answer: the tiny model's random weights seldom leave the think block, so both count. */
+    private static String text(ChatCompletion c) {
+        var m = c.choices().getFirst().message();
+        JsonValue r = m._additionalProperties().get("reasoning_content");
+        return (r == null ? "" : r.asString().orElse("")) + "|" + m.content().orElse("");
+    }
+
+    private static String streamed(OpenAIClient client, ChatCompletionCreateParams params) {
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
+            s.stream().forEach(chunk -> chunk.choices().forEach(ch -> {
+                ch.delta().content().ifPresent(content::append);
+                JsonValue r = ch.delta()._additionalProperties().get("reasoning_content");
+                if (r != null) {
+                    r.asString().ifPresent(reasoning::append);
+                }
+            }));
+        }
+        return reasoning + "|" + content;
+    }
+
+    /** This JVM's child JVMs: the worker ranks (nothing else in this test starts a process). */
+    private static List<ProcessHandle> workers() {
+        return ProcessHandle.current().children().filter(ProcessHandle::isAlive)
+                .filter(p -> p.info().command().map(c -> c.endsWith("java")).orElse(true))
+                .toList();
+    }
+
+    private int health(Served s) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(s.base() + "/health")).GET().build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    @Test
+    void twoRanksAnswerLikeOneAndLeaveNoWorkerAfterShutdown() throws Exception {
+        one = serve(RuntimeLoader.Parallel.SINGLE, 2);
+        sharded = serve(new RuntimeLoader.Parallel(2, true), 1);
+        List<ProcessHandle> started = workers();
+        assertEquals(1, started.size(), "one worker rank for two ranks: " + started);
+
+        for (String prompt : List.of("Name three raptors.", "What is 2 + 2? Answer briefly, then explain why.")) {
+            ChatCompletionCreateParams p = greedy(prompt, 24);
+            String expected = text(one.client.chat().completions().create(p));
+            assertEquals(expected, text(sharded.client.chat().completions().create(p)), "chat: " + prompt);
+            assertEquals(expected, streamed(sharded.client, p), "streaming: " + prompt);
+        }
+        assertEquals(200, health(sharded));
+
+        sharded.shutdown();
+        for (ProcessHandle w : started) {
+            assertTrue(w.onExit().toCompletableFuture().completeOnTimeout(null, 15, TimeUnit.SECONDS).join() != null
+                    && !w.isAlive(), "worker pid " + w.pid() + " still running after shutdown");
+        }
+        assertEquals(List.of(), workers(), "no worker process after shutdown");
+    }
+
+    @Test
+    void aKilledWorkerFailsTheInFlightStreamAndHealth() throws Exception {
+        sharded = serve(new RuntimeLoader.Parallel(2, true), 1);
+        List<ProcessHandle> started = workers();
+        assertEquals(1, started.size());
+        assertEquals(200, health(sharded));
+
+        // a stream far longer than the test: it can only end because the group broke
+        StreamResponse<ChatCompletionChunk> stream = sharded.client.chat().completions().createStreaming(
+                greedy("Tell a very long story about falcons.", 1800));
+        Iterator<ChatCompletionChunk> chunks = stream.stream().iterator();
+        assertTrue(chunks.hasNext(), "the stream started");
+        chunks.next();
+        long killed = System.nanoTime();
+        started.getFirst().destroyForcibly();
+
+        RuntimeException e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(RuntimeException.class,
+                () -> chunks.forEachRemaining(c -> { })), "the in-flight stream ends with an error");
+        stream.close();
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            while (health(sharded) != 503) {
+                Thread.sleep(20);
+            }
+        }, "/health turns 503");
+        System.out.printf("killed worker: stream failed and /health 503 within %d ms (%s)%n",
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed), e.getMessage());
+        assertEquals(ServingState.Phase.FAILED, sharded.state.phase());
+        assertTrue(sharded.state.detail().contains("died") || sharded.state.detail().contains("exited"),
+                sharded.state.detail());
+
+        OpenAIServiceException refused = assertThrows(OpenAIServiceException.class,
+                () -> sharded.client.chat().completions().create(greedy("Still there?", 4)));
+        assertEquals(503, refused.statusCode());
+        assertTrue(refused.getMessage().contains("engine failed"), refused.getMessage());
+
+        sharded.shutdown();
+        assertEquals(List.of(), workers(), "no worker process after shutdown");
+    }
+
+    @Test
+    void aWorkerDyingWhileTheServerIsIdleFailsHealthAtOnce() throws Exception {
+        sharded = serve(new RuntimeLoader.Parallel(2, true), 1);
+        List<ProcessHandle> started = workers();
+        assertEquals(1, started.size());
+        started.getFirst().destroyForcibly();
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            while (health(sharded) != 503) {
+                Thread.sleep(20);
+            }
+        }, "/health turns 503 with no request running");
+        assertTrue(sharded.state.detail().contains("worker rank 1 (pid " + started.getFirst().pid() + ") exited"),
+                sharded.state.detail());
+        int ready = http.send(HttpRequest.newBuilder(URI.create(sharded.base() + "/ready")).GET().build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
+        assertEquals(503, ready);
+        sharded.shutdown();
+        assertEquals(List.of(), workers());
+    }
+
+    @Test
+    void countsTheRanksCannotDivideAreRefusedBeforeAnyWorkerStarts() {
+        ServingState state = new ServingState();
+        for (var c : Map.of(
+                new RuntimeLoader.Parallel(3, false), "num_attention_heads 2 is not divisible by 3 tensor-parallel ranks",
+                new RuntimeLoader.Parallel(2, false), "not a multiple of the quantization group of 32").entrySet()) {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> RuntimeLoader.load(
+                    new RuntimeLoader.Options(checkpoint, List.of(MODEL), 2048, 4, 64, 256, 32L << 20, 16, "cpu",
+                            "tiny", RuntimeLoader.MediaOptions.defaults(), false, null, RuntimeLoader.Options.AUTO, 1, null),
+                    c.getKey(), state, EngineListener.NONE));
+            assertTrue(e.getMessage().contains(c.getValue()), e.getMessage());
+            assertFalse(e.getMessage().isBlank());
+        }
+        assertEquals(List.of(), workers());
+    }
+}
