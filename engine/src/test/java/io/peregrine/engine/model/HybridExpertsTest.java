@@ -146,6 +146,30 @@ class HybridExpertsTest {
                 .mapToInt(java.util.BitSet::cardinality).sum() == moeLayers() * cfg.nRoutedExperts());
     }
 
+    /**
+     * With every routed expert on the host, a MoE layer's host rows are one contiguous range: one copy in and one
+     * copy out per layer, of {@code tokens × k} rows each.
+     */
+    @Test
+    void allOnTheHostCopiesOneRangeEachWayPerLayer() {
+        try (Recording primary = new Recording(); Recording host = new Recording()) {
+            KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend,
+                    ExpertPlacement.host(cfg), p -> { });
+            LatentCache cache = model.newCache(BLOCKS, TinyModel.BLOCK);
+            int[] table = new int[BLOCKS];
+            Arrays.setAll(table, i -> i);
+            int tokens = 19;
+            int[] prompt = new int[tokens];
+            Arrays.setAll(prompt, i -> (i * 29 + 3) % cfg.vocabSize());
+            host.copiedIn.clear();
+            host.copiedOut.clear();
+            model.forward(List.of(new SequenceSlice(prompt, 0, table, false)), cache);
+            List<Integer> perLayer = java.util.Collections.nCopies(moeLayers(), tokens * cfg.numExpertsPerTok());
+            assertEquals(perLayer, host.copiedIn, "rows into the host, one copy per MoE layer");
+            assertEquals(perLayer, host.copiedOut, "rows back from the host, one copy per MoE layer");
+        }
+    }
+
     @Test
     void theFlagParses() {
         assertEquals(ExpertPlacement.Mode.GPU, ExpertPlacement.Mode.parse("gpu"));
@@ -233,6 +257,9 @@ class HybridExpertsTest {
         final Backend backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
                 new Class<?>[] {Backend.class}, this);
         final List<String> weights = new ArrayList<>();
+        /** Rows of each activation copy from and to the host arrays. */
+        final List<Integer> copiedIn = new ArrayList<>();
+        final List<Integer> copiedOut = new ArrayList<>();
 
         @Override
         @SuppressWarnings("unchecked")
@@ -243,6 +270,10 @@ class HybridExpertsTest {
                 }
             } else if (method.getName().startsWith("matmul")) {
                 weights.add(((LinearWeight) args[0]).name());
+            } else if (method.getName().equals("copyIn") && args[2] instanceof io.peregrine.engine.backend.Activation a) {
+                copiedIn.add(a.rows());
+            } else if (method.getName().equals("copyOut")) {
+                copiedOut.add(((io.peregrine.engine.backend.Activation) args[0]).rows());
             }
             try {
                 return method.invoke(cpu, args);
