@@ -14,6 +14,11 @@ import java.util.List;
  * products as the primary would run), and their outputs go back into the primary's expert buffer at the same rows,
  * so the caller's one weighted combine adds every expert in expert order, exactly as on one backend. Experts whose
  * rows are adjacent travel as one copy. Buffers are per batch-size bucket, allocated once.
+ *
+ * <p>A layer is two calls around the primary's products: {@link #send} before they are queued, {@link #compute}
+ * after. On a device, whose products are queued and return at once, the host then computes its experts while the
+ * device runs the shared expert and its own experts (the overlap of issue 20, with no thread of its own); the copy
+ * back is ordered after them on the device's stream. On a CPU primary the two sides simply take turns.
  */
 final class HostExperts {
     private final Backend host;
@@ -25,6 +30,9 @@ final class HostExperts {
     /** Routed rows sent to the host, and copies made (each way), since construction: what a GPU would move over PCIe. */
     private long rowsToHost;
     private long copies;
+    /** What {@link #send} left for {@link #compute}: the bucket's buffers and how many row ranges they hold. */
+    private Buffers sent;
+    private int runs;
 
     HostExperts(Backend primary, Backend host, TextConfig cfg, int moeInter) {
         this.primary = primary;
@@ -46,13 +54,13 @@ final class HostExperts {
     }
 
     /**
-     * Runs layer {@code layer}'s host experts in {@code [firstExpert, endExpert)} over their rows of
-     * {@code ws.expertIn}, writing their outputs into {@code ws.expertOut}.
+     * Copies the rows of {@code ws.expertIn} that layer {@code layer}'s host experts in {@code [firstExpert, endExpert)}
+     * were routed to into the host's buffer, at the same rows.
      */
-    void run(int layer, LayerWeights.Moe moe, ExpertPlacement placement, Workspace ws, int firstExpert,
-             int endExpert) {
+    void send(int layer, ExpertPlacement placement, Workspace ws, int firstExpert, int endExpert) {
         Buffers b = buffers(ws.capacity());
-        int runs = 0;
+        sent = b;
+        runs = 0;
         for (int e = firstExpert; e < endExpert; e++) {
             int count = ws.expertCount[e];
             if (count == 0 || !placement.onHost(layer, e)) {
@@ -66,9 +74,6 @@ final class HostExperts {
                 b.runLength[runs++] = count;
             }
         }
-        if (runs == 0) {
-            return;
-        }
         int d = cfg.hiddenSize();
         for (int r = 0; r < runs; r++) {
             int at = b.runStart[r];
@@ -78,7 +83,18 @@ final class HostExperts {
             rowsToHost += count;
         }
         copies += 2L * runs;
+    }
 
+    /**
+     * Runs the host experts over the rows {@link #send} copied (same layer, same routing) and writes their outputs
+     * into their rows of {@code ws.expertOut}.
+     */
+    void compute(int layer, LayerWeights.Moe moe, ExpertPlacement placement, Workspace ws, int firstExpert,
+                 int endExpert) {
+        if (runs == 0) {
+            return;
+        }
+        Buffers b = sent;
         products.clear();
         for (int e = firstExpert; e < endExpert; e++) {
             int count = ws.expertCount[e];
@@ -102,12 +118,14 @@ final class HostExperts {
         }
         host.matmulAll(products);
 
+        int d = cfg.hiddenSize();
         for (int r = 0; r < runs; r++) {
             int at = b.runStart[r];
             int count = b.runLength[r];
             host.copyOut(b.out.rows(at, count), b.staging, at * d);
             primary.copyIn(b.staging, at * d, ws.expertOut(at, count));
         }
+        runs = 0;
     }
 
     private Buffers buffers(int capacity) {

@@ -330,8 +330,9 @@ public final class KimiTextModel implements LanguageModel {
      * products are one batch, all down products another; the outputs are added back weighted, in expert order.
      * Every rank routes every token (same router, same input bits) and runs its own experts, whose assignments are
      * one contiguous range since they are laid out in expert order; the caller's all-reduce adds the ranks' parts.
-     * Experts the placement puts on the host run there ({@link HostExperts}) and leave their outputs in the same rows
-     * of the expert buffer, so the combine is unchanged.
+     * Experts the placement puts on the host run there ({@link HostExperts}: their rows sent before the primary's
+     * products, computed after them) and leave their outputs in the same rows of the expert buffer, so the combine is
+     * unchanged.
      */
     private void moe(int layer, LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
         int n = ws.n;
@@ -360,6 +361,9 @@ public final class KimiTextModel implements LanguageModel {
         scale = scale.cols(first, mine);
         if (mine > 0) {
             backend.gatherRows(ws.xn, rows, ws.expertIn(first, mine));
+        }
+        if (hostExperts != null) {
+            hostExperts.send(layer, placement, ws, firstExpert, endExpert);
         }
 
         products.clear();
@@ -394,7 +398,8 @@ public final class KimiTextModel implements LanguageModel {
         }
         backend.matmulAll(products);
         if (hostExperts != null) {
-            hostExperts.run(layer, moe, placement, ws, firstExpert, endExpert);
+            // after the primary's products are queued: a device runs them while the host computes
+            hostExperts.compute(layer, moe, placement, ws, firstExpert, endExpert);
         }
 
         backend.zero(ws.delta);

@@ -170,6 +170,37 @@ class HybridExpertsTest {
         }
     }
 
+    /**
+     * The overlap order: each layer's host rows are sent before the primary queues its shared expert, and the host
+     * computes only after the primary has queued all its products (on a device those then run meanwhile).
+     */
+    @Test
+    void theHostComputesAfterThePrimaryQueuedItsProducts() {
+        List<String> log = new ArrayList<>();
+        try (Recording primary = new Recording("primary", log); Recording host = new Recording("host", log)) {
+            KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend,
+                    ExpertPlacement.host(cfg), p -> { });
+            LatentCache cache = model.newCache(BLOCKS, TinyModel.BLOCK);
+            int[] table = new int[BLOCKS];
+            Arrays.setAll(table, i -> i);
+            log.clear();
+            model.forward(List.of(new SequenceSlice(new int[] {5, 6, 7}, 0, table, false)), cache);
+            List<String> moe = log.stream()
+                    .filter(e -> e.startsWith("host:") || e.contains("shared_experts"))
+                    .map(e -> e.replaceAll(":[^:]*layers\\.\\d+\\.mlp\\.", ":"))
+                    .toList();
+            List<String> layer = List.of("host:copyIn", "primary:matmulAll:shared_experts.gate_proj",
+                    "primary:matmulAll:shared_experts.down_proj", "host:matmulAll:experts.gate_proj",
+                    "host:matmulAll:experts.down_proj");
+            List<String> want = new ArrayList<>();
+            for (int l = 0; l < moeLayers(); l++) {
+                want.addAll(layer);
+            }
+            assertEquals(want, moe.stream().map(e -> e.replaceAll("experts\\.\\d+\\.", "experts.").replace(".weight", ""))
+                    .toList());
+        }
+    }
+
     @Test
     void theFlagParses() {
         assertEquals(ExpertPlacement.Mode.GPU, ExpertPlacement.Mode.parse("gpu"));
@@ -257,6 +288,19 @@ class HybridExpertsTest {
         final Backend backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
                 new Class<?>[] {Backend.class}, this);
         final List<String> weights = new ArrayList<>();
+        /** {@code side:method[:first weight]} of every product batch and activation copy, shared by both sides. */
+        final List<String> log;
+        final String side;
+
+        Recording() {
+            this("", new ArrayList<>());
+        }
+
+        Recording(String side, List<String> log) {
+            this.side = side;
+            this.log = log;
+        }
+
         /** Rows of each activation copy from and to the host arrays. */
         final List<Integer> copiedIn = new ArrayList<>();
         final List<Integer> copiedOut = new ArrayList<>();
@@ -265,13 +309,16 @@ class HybridExpertsTest {
         @SuppressWarnings("unchecked")
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
             if (method.getName().equals("matmulAll")) {
-                for (Product p : (List<Product>) args[0]) {
+                List<Product> batch = (List<Product>) args[0];
+                log.add(side + ":matmulAll:" + (batch.isEmpty() ? "" : batch.getFirst().w().name()));
+                for (Product p : batch) {
                     weights.add(p.w().name());
                 }
             } else if (method.getName().startsWith("matmul")) {
                 weights.add(((LinearWeight) args[0]).name());
             } else if (method.getName().equals("copyIn") && args[2] instanceof io.peregrine.engine.backend.Activation a) {
                 copiedIn.add(a.rows());
+                log.add(side + ":copyIn");
             } else if (method.getName().equals("copyOut")) {
                 copiedOut.add(((io.peregrine.engine.backend.Activation) args[0]).rows());
             }
