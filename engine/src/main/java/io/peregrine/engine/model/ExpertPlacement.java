@@ -116,6 +116,12 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
         return new ExpertPlacement(Mode.AUTO, host);
     }
 
+    /** Copies: the placement is immutable. */
+    @Override
+    public List<BitSet> host() {
+        return host.stream().map(b -> (BitSet) b.clone()).toList();
+    }
+
     public boolean onHost(int layer, int expert) {
         return host.get(layer).get(expert);
     }

@@ -27,9 +27,6 @@ final class HostExperts {
     private final int moeInter;
     private final Buffers[] buckets = new Buffers[32];
     private final List<Product> products = new ArrayList<>();
-    /** Routed rows sent to the host, and copies made (each way), since construction: what a GPU would move over PCIe. */
-    private long rowsToHost;
-    private long copies;
     /** What {@link #send} left for {@link #compute}: the bucket's buffers and how many row ranges they hold. */
     private Buffers sent;
     private int runs;
@@ -39,18 +36,6 @@ final class HostExperts {
         this.host = host;
         this.cfg = cfg;
         this.moeInter = moeInter;
-    }
-
-    Backend backend() {
-        return host;
-    }
-
-    long rowsToHost() {
-        return rowsToHost;
-    }
-
-    long copies() {
-        return copies;
     }
 
     /**
@@ -80,9 +65,7 @@ final class HostExperts {
             int count = b.runLength[r];
             primary.copyOut(ws.expertIn(at, count), b.staging, at * d);
             host.copyIn(b.staging, at * d, b.in.rows(at, count));
-            rowsToHost += count;
         }
-        copies += 2L * runs;
     }
 
     /**
