@@ -49,8 +49,12 @@ public final class KimiTextModel implements LanguageModel {
     /** Workspace of bucket {@code b} holds up to {@code 2^b} tokens. */
     private final Workspace[] workspaces = new Workspace[32];
     private final List<Product> products = new ArrayList<>();
+    /** Which routed experts run on {@link #hostExperts}' backend (none unless loaded with a host). */
+    private final ExpertPlacement placement;
+    private final HostExperts hostExperts;
 
-    private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights, TextShard shard, Communicator comm) {
+    private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights, TextShard shard, Communicator comm,
+                          ExpertPlacement placement, Backend host) {
         if (comm.size() != shard.ranks() || comm.rank() != shard.rank()) {
             throw new IllegalArgumentException("communicator rank " + comm.rank() + " of " + comm.size()
                     + " for shard " + shard.rank() + " of " + shard.ranks());
@@ -68,6 +72,8 @@ public final class KimiTextModel implements LanguageModel {
                 : null;
         this.routing = router == null ? null : router.scratch();
         this.inputs = new StepInputs(cfg, backend.batchInvariant());
+        this.placement = placement;
+        this.hostExperts = placement.usesHost() ? new HostExperts(backend, host, cfg, shard.moeInter()) : null;
     }
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
@@ -90,7 +96,29 @@ public final class KimiTextModel implements LanguageModel {
     public static KimiTextModel load(Checkpoint ck, Backend backend, TextShard shard, Communicator comm,
                                      Consumer<WeightProgress> progress) {
         return new KimiTextModel(ck.config().text(), backend, KimiWeights.load(ck, backend, shard, progress), shard,
-                comm);
+                comm, ExpertPlacement.primary(ck.config().text()), backend);
+    }
+
+    /**
+     * A model of one rank over two backends (issue 20): everything on {@code primary} except the routed experts
+     * {@code placement} puts on {@code host}, which {@code host} keeps and computes. Each MoE layer copies the rows
+     * routed to host experts out to the host and their outputs back; the results are the one-backend model's.
+     * The caller owns and closes both backends.
+     */
+    public static KimiTextModel load(Checkpoint ck, Backend primary, Backend host, ExpertPlacement placement,
+                                     Consumer<WeightProgress> progress) {
+        TextShard shard = TextShard.of(new ShardingPlan(ck.config(), 1, false), 0);
+        if (placement.host().size() != ck.config().text().numHiddenLayers()) {
+            throw new IllegalArgumentException("placement for " + placement.host().size() + " layers, the model has "
+                    + ck.config().text().numHiddenLayers());
+        }
+        return new KimiTextModel(ck.config().text(), primary,
+                KimiWeights.load(ck, primary, host, placement, shard, progress), shard, new SingleRank(), placement,
+                host);
+    }
+
+    public ExpertPlacement placement() {
+        return placement;
     }
 
     @Override
@@ -189,7 +217,7 @@ public final class KimiTextModel implements LanguageModel {
             trace(trace, tag, "post_attention_layernorm_out", ws.xn);
             switch (lw.feedForward()) {
                 case LayerWeights.Dense dense -> swiglu(dense, ws.xn, ws.gate, ws.up, ws.delta);
-                case LayerWeights.Moe moe -> moe(moe, ws, trace, tag);
+                case LayerWeights.Moe moe -> moe(l, moe, ws, trace, tag);
             }
             collectives.allReduceSum(ws.delta);
             trace(trace, tag, "mlp_out", ws.delta);
@@ -302,8 +330,11 @@ public final class KimiTextModel implements LanguageModel {
      * products are one batch, all down products another; the outputs are added back weighted, in expert order.
      * Every rank routes every token (same router, same input bits) and runs its own experts, whose assignments are
      * one contiguous range since they are laid out in expert order; the caller's all-reduce adds the ranks' parts.
+     * Experts the placement puts on the host run there ({@link HostExperts}: their rows sent before the primary's
+     * products, computed after them) and leave their outputs in the same rows of the expert buffer, so the combine is
+     * unchanged.
      */
-    private void moe(LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
+    private void moe(int layer, LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
         int n = ws.n;
         int experts = cfg.nRoutedExperts();
         int k = cfg.numExpertsPerTok();
@@ -331,6 +362,9 @@ public final class KimiTextModel implements LanguageModel {
         if (mine > 0) {
             backend.gatherRows(ws.xn, rows, ws.expertIn(first, mine));
         }
+        if (hostExperts != null) {
+            hostExperts.send(layer, placement, ws, firstExpert, endExpert);
+        }
 
         products.clear();
         if (moe.shared() != null) {
@@ -340,7 +374,7 @@ public final class KimiTextModel implements LanguageModel {
         for (int e = firstExpert; e < endExpert; e++) {
             int at = ws.expertFirst[e];
             int count = ws.expertCount[e];
-            if (count > 0) {
+            if (count > 0 && !placement.onHost(layer, e)) {
                 LayerWeights.Dense mlp = moe.experts().get(e - firstExpert);
                 products.add(new Product(mlp.gate(), ws.expertIn(at, count), ws.expertGate(at, count)));
                 products.add(new Product(mlp.up(), ws.expertIn(at, count), ws.expertUp(at, count)));
@@ -356,13 +390,17 @@ public final class KimiTextModel implements LanguageModel {
         for (int e = firstExpert; e < endExpert; e++) {
             int at = ws.expertFirst[e];
             int count = ws.expertCount[e];
-            if (count > 0) {
+            if (count > 0 && !placement.onHost(layer, e)) {
                 Activation g = ws.expertGate(at, count);
                 backend.siluMul(g, ws.expertUp(at, count), g);
                 products.add(new Product(moe.experts().get(e - firstExpert).down(), g, ws.expertOut(at, count)));
             }
         }
         backend.matmulAll(products);
+        if (hostExperts != null) {
+            // after the primary's products are queued: a device runs them while the host computes
+            hostExperts.compute(layer, moe, placement, ws, firstExpert, endExpert);
+        }
 
         backend.zero(ws.delta);
         if (moe.shared() != null) {

@@ -27,6 +27,15 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
                    long bytesRead) {
 
     static KimiWeights load(Checkpoint ck, Backend backend, TextShard shard, Consumer<WeightProgress> progress) {
+        return load(ck, backend, backend, ExpertPlacement.primary(ck.config().text()), shard, progress);
+    }
+
+    /**
+     * As {@link #load(Checkpoint, Backend, TextShard, Consumer)}, with the routed experts {@code placement} puts on
+     * the host uploaded to {@code host} instead (the CPU backend maps them in place; INT4 repacked once off-heap).
+     */
+    static KimiWeights load(Checkpoint ck, Backend backend, Backend host, ExpertPlacement placement, TextShard shard,
+                            Consumer<WeightProgress> progress) {
         TextConfig c = ck.config().text();
         if (c.nRoutedExperts() > 0 && !"sigmoid".equals(c.scoringFunc())) {
             throw new CheckpointException("scoring_func '" + c.scoringFunc() + "' is not supported (sigmoid only)");
@@ -39,6 +48,7 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
                     + "], got " + embed);
         }
         Loader l = new Loader(ck, backend, shard);
+        Loader hostLoader = host == backend ? l : new Loader(ck, host, shard);
         TextWeightBytes sizes = TextWeightBytes.of(ck, root, c.numHiddenLayers());
         long start = System.nanoTime();
         long bytesDone = 0;
@@ -51,7 +61,8 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
                 String g = p + "mlp.gate.";
                 List<LayerWeights.Dense> experts = new ArrayList<>();
                 for (int e = shard.firstExpert(); e < shard.firstExpert() + shard.experts(); e++) {
-                    experts.add(l.mlp(p + "mlp.experts." + e + ".", c.hiddenSize(), c.moeIntermediateSize()));
+                    Loader side = placement.onHost(i, e) ? hostLoader : l;
+                    experts.add(side.mlp(p + "mlp.experts." + e + ".", c.hiddenSize(), c.moeIntermediateSize()));
                 }
                 LayerWeights.Dense shared = c.nSharedExperts() > 0
                         ? l.mlp(p + "mlp.shared_experts.", c.hiddenSize(), c.moeIntermediateSize() * c.nSharedExperts())
@@ -69,7 +80,7 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
         String head = c.tieWordEmbeddings() ? m + "embed_tokens" : root + "lm_head";
         LinearWeight embedding = backend.upload(l.part(embed));
         KimiWeights w = new KimiWeights(embedding, List.copyOf(layers), l.vector(m + "norm.weight", c.hiddenSize()),
-                l.linear(head, c.vocabSize(), c.hiddenSize()), l.bytesRead);
+                l.linear(head, c.vocabSize(), c.hiddenSize()), l.bytesRead + (hostLoader == l ? 0 : hostLoader.bytesRead));
         progress.accept(new WeightProgress(c.numHiddenLayers(), c.numHiddenLayers(), sizes.total(), sizes.total(),
                 System.nanoTime() - start));
         return w;

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * The golden tiny checkpoint under the serving engine: the real {@link KimiTextModel}, the text-golden cases
@@ -38,9 +39,14 @@ final class TinyGolden implements AutoCloseable {
 
     /** @param batchInvariant the backend's batch-invariant mode */
     TinyGolden(boolean batchInvariant) {
+        this(batchInvariant, KimiTextModel::load);
+    }
+
+    /** The model bound by {@code load} over this instance's backend (e.g. with routed experts on a second one). */
+    TinyGolden(boolean batchInvariant, BiFunction<Checkpoint, CpuBackend, KimiTextModel> load) {
         checkpoint = Checkpoint.open(TestData.tinyCheckpoint());
         backend = new CpuBackend(2, batchInvariant);
-        model = KimiTextModel.load(checkpoint, backend);
+        model = load.apply(checkpoint, backend);
     }
 
     ServingEngine engine(int blocks, int blockSize, int maxRunning, int maxBatchedTokens, EngineListener listener) {

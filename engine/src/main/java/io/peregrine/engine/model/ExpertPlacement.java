@@ -1,0 +1,184 @@
+package io.peregrine.engine.model;
+
+import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.config.TextConfig;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which routed experts of each MoE layer live on the host backend rather than the primary one (issue 20: one GPU
+ * for attention, the router and the shared expert; the routed experts that do not fit it in the host's DRAM). The
+ * dense layers, attention, the router, the shared expert, the embedding and the lm_head always stay on the primary.
+ * {@code host[l]} is empty for a dense layer.
+ */
+public record ExpertPlacement(Mode mode, List<BitSet> host) {
+
+    /** {@code --moe-placement}: all routed experts on the primary, all on the host, or what fits a budget. */
+    public enum Mode {
+        GPU, CPU, AUTO, CUSTOM;
+
+        /** The flag's value, {@code gpu|cpu|auto}. */
+        public static Mode parse(String s) {
+            return switch (s) {
+                case "gpu" -> GPU;
+                case "cpu" -> CPU;
+                case "auto" -> AUTO;
+                default -> throw new IllegalArgumentException("--moe-placement must be gpu, cpu or auto, got '" + s + "'");
+            };
+        }
+    }
+
+    public ExpertPlacement {
+        host = host.stream().map(b -> (BitSet) b.clone()).toList();
+    }
+
+    /** Every routed expert on the primary ({@code gpu}): the model runs as on one backend. */
+    public static ExpertPlacement primary(TextConfig c) {
+        return new ExpertPlacement(Mode.GPU, sets(c.numHiddenLayers()));
+    }
+
+    /** Every routed expert of every MoE layer on the host ({@code cpu}). */
+    public static ExpertPlacement host(TextConfig c) {
+        List<BitSet> host = sets(c.numHiddenLayers());
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            if (c.isMoeLayer(l)) {
+                host.get(l).set(0, c.nRoutedExperts());
+            }
+        }
+        return new ExpertPlacement(Mode.CPU, host);
+    }
+
+    /** A placement given expert by expert ({@code onHost[l][e]}); dense layers must have none. */
+    public static ExpertPlacement of(TextConfig c, boolean[][] onHost) {
+        if (onHost.length != c.numHiddenLayers()) {
+            throw new IllegalArgumentException(onHost.length + " layers, the model has " + c.numHiddenLayers());
+        }
+        List<BitSet> host = sets(c.numHiddenLayers());
+        for (int l = 0; l < onHost.length; l++) {
+            int experts = c.isMoeLayer(l) ? c.nRoutedExperts() : 0;
+            for (int e = 0; e < onHost[l].length; e++) {
+                if (onHost[l][e]) {
+                    if (e >= experts) {
+                        throw new IllegalArgumentException("layer " + l + " has no routed expert " + e);
+                    }
+                    host.get(l).set(e);
+                }
+            }
+        }
+        return new ExpertPlacement(Mode.CUSTOM, host);
+    }
+
+    /**
+     * {@code auto}: every weight but the routed experts on the primary, then routed experts on the primary while
+     * their stored bytes fit {@code primaryBudget}, the rest on the host. The order is deterministic: by routing
+     * count descending when {@code histogram} is given (the experts most tokens use read from HBM), then by layer and
+     * expert id. Fails when the non-expert weights alone exceed the budget.
+     */
+    public static ExpertPlacement auto(Checkpoint ck, long primaryBudget, RoutingHistogram histogram) {
+        TextConfig c = ck.config().text();
+        StoredBytes bytes = StoredBytes.of(ck, c);
+        if (bytes.fixed() > primaryBudget) {
+            throw new IllegalArgumentException("the weights other than routed experts need " + bytes.fixed()
+                    + " bytes, more than the primary budget of " + primaryBudget);
+        }
+        if (histogram != null && histogram.counts().length != c.numHiddenLayers()) {
+            throw new IllegalArgumentException("routing histogram has " + histogram.counts().length
+                    + " layers, the model has " + c.numHiddenLayers());
+        }
+        List<int[]> order = new ArrayList<>();
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            if (c.isMoeLayer(l)) {
+                for (int e = 0; e < c.nRoutedExperts(); e++) {
+                    order.add(new int[] {l, e});
+                }
+            }
+        }
+        if (histogram != null) {
+            order.sort(Comparator.comparingLong((int[] le) -> -histogram.count(le[0], le[1])));
+        }
+        List<BitSet> host = sets(c.numHiddenLayers());
+        long left = primaryBudget - bytes.fixed();
+        boolean full = false;
+        for (int[] le : order) {
+            long need = bytes.expert()[le[0]][le[1]];
+            // once one expert does not fit, the rest go to the host too: the order, not the sizes, decides
+            if (!full && need <= left) {
+                left -= need;
+            } else {
+                full = true;
+                host.get(le[0]).set(le[1]);
+            }
+        }
+        return new ExpertPlacement(Mode.AUTO, host);
+    }
+
+    /** Copies: the placement is immutable. */
+    @Override
+    public List<BitSet> host() {
+        return host.stream().map(b -> (BitSet) b.clone()).toList();
+    }
+
+    public boolean onHost(int layer, int expert) {
+        return host.get(layer).get(expert);
+    }
+
+    /** How many of layer {@code l}'s routed experts live on the host. */
+    public int hostExperts(int layer) {
+        return host.get(layer).cardinality();
+    }
+
+    /** Whether any expert lives on the host (else the model needs no host backend). */
+    public boolean usesHost() {
+        return host.stream().anyMatch(b -> !b.isEmpty());
+    }
+
+    /**
+     * How often each layer's routed experts were chosen ({@code counts[l][e]}), from a warm-up or a previous run: the
+     * order in which {@link #auto} keeps experts on the primary.
+     */
+    public record RoutingHistogram(long[][] counts) {
+        long count(int layer, int expert) {
+            long[] row = counts[layer];
+            return row == null || expert >= row.length ? 0 : row[expert];
+        }
+    }
+
+    /** Stored bytes of the text weights: the routed experts one by one, everything else in one sum. */
+    record StoredBytes(long fixed, long[][] expert) {
+        static StoredBytes of(Checkpoint ck, TextConfig c) {
+            String root = ck.has("language_model.model.embed_tokens.weight") ? "language_model." : "";
+            TextWeightBytes all = TextWeightBytes.of(ck, root, c.numHiddenLayers());
+            long[][] expert = new long[c.numHiddenLayers()][c.nRoutedExperts()];
+            long experts = 0;
+            String prefix = root + "model.layers.";
+            for (Map.Entry<String, Tensor> t : ck.tensors().entrySet()) {
+                String name = t.getKey();
+                int at = name.indexOf(".mlp.experts.");
+                if (!name.startsWith(prefix) || at < 0) {
+                    continue;
+                }
+                int l = Integer.parseInt(name.substring(prefix.length(), at));
+                String rest = name.substring(at + ".mlp.experts.".length());
+                int e = Integer.parseInt(rest.substring(0, rest.indexOf('.')));
+                if (l < c.numHiddenLayers() && e < c.nRoutedExperts()) {
+                    long b = t.getValue().data().byteSize();
+                    expert[l][e] += b;
+                    experts += b;
+                }
+            }
+            return new StoredBytes(all.total() - experts, expert);
+        }
+    }
+
+    private static List<BitSet> sets(int layers) {
+        List<BitSet> s = new ArrayList<>(layers);
+        for (int l = 0; l < layers; l++) {
+            s.add(new BitSet());
+        }
+        return s;
+    }
+}
