@@ -1,6 +1,7 @@
 package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.backend.TokenCounts;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.engine.sample.StopStrings;
 import io.peregrine.engine.sched.Sequence;
 import java.util.Set;

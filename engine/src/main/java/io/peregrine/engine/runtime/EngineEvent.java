@@ -1,5 +1,6 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.sample.TokenLogprob;
 import java.util.List;
 
 /**

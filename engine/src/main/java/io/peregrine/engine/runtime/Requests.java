@@ -2,8 +2,8 @@ package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.LanguageModel;
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sched.MediaSpan;
+import io.peregrine.engine.sched.PendingMedia;
 import io.peregrine.engine.sched.Scheduler;
 import io.peregrine.engine.sched.Sequence;
 import java.util.ArrayList;

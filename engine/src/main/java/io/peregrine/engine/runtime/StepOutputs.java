@@ -2,6 +2,8 @@ package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.model.StepLogits;
 import io.peregrine.engine.sample.SamplingBatch;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.engine.sched.ScheduledBatch;
 import io.peregrine.engine.sched.Sequence;
 import java.util.ArrayList;

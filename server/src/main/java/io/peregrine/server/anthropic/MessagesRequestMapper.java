@@ -8,7 +8,7 @@ import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.OutputGrammars;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
