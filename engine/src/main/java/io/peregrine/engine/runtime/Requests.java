@@ -141,7 +141,7 @@ final class Requests {
      * Returns those that got blocks and sample from those logits now; the rest recompute their prompt.
      */
     List<Choice> forkSiblings(Choice first) {
-        Admission a = first.request;
+        Admission a = first.admission;
         a.forked = true;
         int n = a.request.sampling().n();
         List<Choice> ready = new ArrayList<>();
@@ -158,7 +158,7 @@ final class Requests {
     }
 
     void finishChoice(Choice c, FinishReason reason, Object stopReason) {
-        Admission a = c.request;
+        Admission a = c.admission;
         c.done = true;
         scheduler.finish(c.sequence);
         bySequence.remove(c.sequence.id());
