@@ -27,7 +27,7 @@ final class Choice {
     private int ahead;
 
     /** What one sampled token did to the choice: the text it released and, when it ended it, why. */
-    record Outcome(String text, FinishReason reason, Object stopReason) {}
+    record Outcome(String text, FinishReason reason, StopReason stopReason) {}
 
     Choice(Admission admission, int index, Sequence sequence, TokenCounts penalties) {
         this.admission = admission;
@@ -79,26 +79,26 @@ final class Choice {
     Outcome accept(int token, Set<Integer> eos, TokenDecoder decoder, boolean skipSpecialTokens) {
         SamplingParams p = admission.request.sampling();
         FinishReason reason = null;
-        Object stopReason = null;
+        StopReason stopReason = null;
         String released = "";
         if (!p.ignoreEos() && eos.contains(token)) {
             reason = FinishReason.STOP;
         } else if (p.stopTokenIds().contains(token)) {
             reason = FinishReason.STOP;
-            stopReason = token;
+            stopReason = new StopReason.StopToken(token);
         } else {
             byte[] bytes = skipSpecialTokens && decoder.isSpecial(token) ? new byte[0] : decoder.bytes(token);
             StopStrings.Release r = text.push(bytes);
             released = r.text();
             if (r.stop() != null) {
                 reason = FinishReason.STOP;
-                stopReason = r.stop();
+                stopReason = new StopReason.StopString(r.stop());
             }
         }
         if (reason == null && sequence.generated() >= p.maxTokens()) {
             reason = FinishReason.LENGTH;
         }
-        if (reason != null && !(stopReason instanceof String)) {
+        if (reason != null && !(stopReason instanceof StopReason.StopString)) {
             released += text.flush();
         }
         return new Outcome(released, reason, stopReason);

@@ -157,7 +157,7 @@ final class Requests {
         return ready;
     }
 
-    void finishChoice(Choice c, FinishReason reason, Object stopReason) {
+    void finishChoice(Choice c, FinishReason reason, StopReason stopReason) {
         Admission a = c.admission;
         c.done = true;
         scheduler.finish(c.sequence);

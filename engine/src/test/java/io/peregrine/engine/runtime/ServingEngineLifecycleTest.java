@@ -66,7 +66,7 @@ class ServingEngineLifecycleTest {
                     stopping(30, List.of(), List.of(token), true, -1), null), byId);
             byId.await();
             assertEquals(firstAt + 1, byId.tokens(0).length);
-            assertEquals(token, byId.finished(0).stopReason());
+            assertEquals(new StopReason.StopToken(token), byId.finished(0).stopReason());
             // the stop token's own text is not sent
             FakeDecoder d = new FakeDecoder();
             assertEquals(d.decode(java.util.Arrays.copyOf(free, firstAt)), byId.text(0));
@@ -88,7 +88,7 @@ class ServingEngineLifecycleTest {
             rec.await();
             assertEquals(want, rec.text(0));
             assertEquals(FinishReason.STOP, rec.finished(0).reason());
-            assertEquals(stop, rec.finished(0).stopReason());
+            assertEquals(new StopReason.StopString(stop), rec.finished(0).stopReason());
             assertTrue(rec.tokens(0).length < free.length);
         }
     }
