@@ -1,6 +1,6 @@
 package io.peregrine.engine.media;
 
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sched.PendingMedia;
 import io.peregrine.engine.vision.decode.ImageDecodeException;
 import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.peregrine.engine.media;
 
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sched.MediaSpan;
+import io.peregrine.engine.sched.PendingMedia;
 import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,6 +1,7 @@
 package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.backend.TokenCounts;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.engine.sample.StopStrings;
 import io.peregrine.engine.sched.Sequence;
 import java.util.Set;
@@ -8,7 +9,7 @@ import java.util.SplittableRandom;
 
 /** One choice of a request: its sequence and what sampling and stop checking remember about it. */
 final class Choice {
-    final Admission request;
+    final Admission admission;
     final int index;
     final Sequence sequence;
     /** Token counts for the penalties, kept where the model samples. */
@@ -26,18 +27,18 @@ final class Choice {
     private int ahead;
 
     /** What one sampled token did to the choice: the text it released and, when it ended it, why. */
-    record Outcome(String text, FinishReason reason, Object stopReason) {}
+    record Outcome(String text, FinishReason reason, StopReason stopReason) {}
 
-    Choice(Admission request, int index, Sequence sequence, TokenCounts penalties) {
-        this.request = request;
+    Choice(Admission admission, int index, Sequence sequence, TokenCounts penalties) {
+        this.admission = admission;
         this.index = index;
         this.sequence = sequence;
         this.penalties = penalties;
-        Long seed = request.request.sampling().seed();
+        Long seed = admission.request.sampling().seed();
         // Each choice draws from its own stream, so neither batch-mates nor sibling choices shift it.
         this.rng = seed == null ? new SplittableRandom() : new SplittableRandom(seed + 0x9E3779B97F4A7C15L * index);
-        this.text = new StopStrings(request.request.sampling().stop());
-        TokenConstraint.Factory f = request.request.constraint();
+        this.text = new StopStrings(admission.request.sampling().stop());
+        TokenConstraint.Factory f = admission.request.constraint();
         this.constraint = f == null ? null : f.forChoice(index);
     }
 
@@ -76,28 +77,28 @@ final class Choice {
      * string's text and everything after it is never released; any other ending releases all held text.
      */
     Outcome accept(int token, Set<Integer> eos, TokenDecoder decoder, boolean skipSpecialTokens) {
-        SamplingParams p = request.request.sampling();
+        SamplingParams p = admission.request.sampling();
         FinishReason reason = null;
-        Object stopReason = null;
+        StopReason stopReason = null;
         String released = "";
         if (!p.ignoreEos() && eos.contains(token)) {
             reason = FinishReason.STOP;
         } else if (p.stopTokenIds().contains(token)) {
             reason = FinishReason.STOP;
-            stopReason = token;
+            stopReason = new StopReason.StopToken(token);
         } else {
             byte[] bytes = skipSpecialTokens && decoder.isSpecial(token) ? new byte[0] : decoder.bytes(token);
             StopStrings.Release r = text.push(bytes);
             released = r.text();
             if (r.stop() != null) {
                 reason = FinishReason.STOP;
-                stopReason = r.stop();
+                stopReason = new StopReason.StopString(r.stop());
             }
         }
         if (reason == null && sequence.generated() >= p.maxTokens()) {
             reason = FinishReason.LENGTH;
         }
-        if (reason != null && !(stopReason instanceof String)) {
+        if (reason != null && !(stopReason instanceof StopReason.StopString)) {
             released += text.flush();
         }
         return new Outcome(released, reason, stopReason);

@@ -1,5 +1,6 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.sample.TokenLogprob;
 import java.util.List;
 
 /**
@@ -24,8 +25,8 @@ public sealed interface EngineEvent {
         }
     }
 
-    /** @param stopReason the matched stop string or stop token id, or null */
-    record Finished(int choice, FinishReason reason, Object stopReason, int completionTokens) implements EngineEvent {}
+    /** @param stopReason the matched stop string or stop token id; null for eos, length, abort and the rest */
+    record Finished(int choice, FinishReason reason, StopReason stopReason, int completionTokens) implements EngineEvent {}
 
     /**
      * The request could not run (it is not retried).

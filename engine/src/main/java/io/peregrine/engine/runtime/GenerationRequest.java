@@ -1,7 +1,8 @@
 package io.peregrine.engine.runtime;
 
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sched.MediaSpan;
+import io.peregrine.engine.sched.PendingMedia;
 import java.time.Instant;
 import java.util.List;
 

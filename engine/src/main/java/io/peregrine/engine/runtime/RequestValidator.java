@@ -1,8 +1,9 @@
 package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.kv.BlockManager;
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sched.MediaSpan;
+import io.peregrine.engine.sched.PendingMedia;
 
 /** Checks at submission what the engine could otherwise only discover by failing later. */
 final class RequestValidator {

@@ -2,8 +2,8 @@ package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.LanguageModel;
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sched.MediaSpan;
+import io.peregrine.engine.sched.PendingMedia;
 import io.peregrine.engine.sched.Scheduler;
 import io.peregrine.engine.sched.Sequence;
 import java.util.ArrayList;
@@ -141,7 +141,7 @@ final class Requests {
      * Returns those that got blocks and sample from those logits now; the rest recompute their prompt.
      */
     List<Choice> forkSiblings(Choice first) {
-        Admission a = first.request;
+        Admission a = first.admission;
         a.forked = true;
         int n = a.request.sampling().n();
         List<Choice> ready = new ArrayList<>();
@@ -157,8 +157,8 @@ final class Requests {
         return ready;
     }
 
-    void finishChoice(Choice c, FinishReason reason, Object stopReason) {
-        Admission a = c.request;
+    void finishChoice(Choice c, FinishReason reason, StopReason stopReason) {
+        Admission a = c.admission;
         c.done = true;
         scheduler.finish(c.sequence);
         bySequence.remove(c.sequence.id());

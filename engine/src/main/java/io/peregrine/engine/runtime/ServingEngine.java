@@ -226,7 +226,7 @@ public final class ServingEngine implements InferenceEngine {
         }
         ScheduledBatch batch = scheduler.schedule();
         for (Sequence s : batch.preempted()) {
-            listener.preempted(requests.choice(s).request.requestId());
+            listener.preempted(requests.choice(s).admission.requestId());
         }
         // Nothing computable and nothing preempted (which is re-admitted next step): every sequence waits for media
         // rows, so the next inbox take sleeps until rows, a request or an abort wake it.
@@ -242,7 +242,7 @@ public final class ServingEngine implements InferenceEngine {
         long forwardNanos = System.nanoTime() - t0;
         for (ScheduledBatch.Slice sl : batch.slices()) {
             if (sl.start() < sl.sequence().promptLength()) {
-                listener.prefillChunk(requests.choice(sl.sequence()).request.requestId(), sl.start(), sl.count(), t0,
+                listener.prefillChunk(requests.choice(sl.sequence()).admission.requestId(), sl.start(), sl.count(), t0,
                         forwardNanos);
             }
         }
@@ -256,7 +256,7 @@ public final class ServingEngine implements InferenceEngine {
         List<SequenceSlice> slices = new ArrayList<>(batch.slices().size());
         for (ScheduledBatch.Slice sl : batch.slices()) {
             Sequence s = sl.sequence();
-            requests.markScheduled(requests.choice(s).request, s, now);
+            requests.markScheduled(requests.choice(s).admission, s, now);
             slices.add(new SequenceSlice(s.tokens(sl.start(), sl.start() + sl.count()), sl.start(),
                     s.blockTable().toArray(), s.drafts() > 0, s.inputEmbeddings(sl.start(), sl.start() + sl.count()),
                     sl.start() < s.promptLength()));
@@ -267,7 +267,7 @@ public final class ServingEngine implements InferenceEngine {
             LOG.log(System.Logger.Level.ERROR, "forward pass failed", e);
             Set<Admission> hit = new LinkedHashSet<>();
             for (ScheduledBatch.Slice sl : batch.slices()) {
-                hit.add(requests.choice(sl.sequence()).request);
+                hit.add(requests.choice(sl.sequence()).admission);
             }
             for (Admission a : hit) {
                 requests.fail(a, "forward pass failed: " + e.getMessage());

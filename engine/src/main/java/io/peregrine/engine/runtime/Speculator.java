@@ -26,13 +26,13 @@ final class Speculator {
     void propose(Collection<Choice> choices) {
         for (Choice c : choices) {
             Sequence s = c.sequence;
-            if (c.done || c.request.ended || c.constraint != null || c.request.request.sampling().rule().penalised()
+            if (c.done || c.admission.ended || c.constraint != null || c.admission.request.sampling().rule().penalised()
                     || s.status() != SequenceStatus.RUNNING || s.uncomputed() != 1 || s.drafts() != 0
                     || s.generated() == 0) {
                 continue;
             }
             // never draft past max_tokens: the step emits at most drafts + 1 tokens
-            int max = Math.min(k, c.request.request.sampling().maxTokens() - s.generated() - 1);
+            int max = Math.min(k, c.admission.request.sampling().maxTokens() - s.generated() - 1);
             int n = drafter.propose(s.tokenArray(), s.length(), max, draft);
             if (n > 0) {
                 s.propose(draft, n);

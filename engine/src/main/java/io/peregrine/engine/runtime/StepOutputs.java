@@ -2,6 +2,8 @@ package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.model.StepLogits;
 import io.peregrine.engine.sample.SamplingBatch;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.engine.sched.ScheduledBatch;
 import io.peregrine.engine.sched.Sequence;
 import java.util.ArrayList;
@@ -52,7 +54,7 @@ final class StepOutputs {
             int drafts = sl.sequence().drafts();
             logitsRow += drafts > 0 ? sl.count() : 1; // a speculating slice has logits for every position
             Choice c = requests.choice(sl.sequence());
-            if (!sl.samples() || c == null || c.done || c.request.ended) {
+            if (!sl.samples() || c == null || c.done || c.admission.ended) {
                 continue;
             }
             if (drafts > 0) {
@@ -60,7 +62,7 @@ final class StepOutputs {
                 continue;
             }
             // the other choices of an n > 1 request draw their first token from this row too
-            List<Choice> siblings = c.index == 0 && !c.request.forked && c.request.request.sampling().n() > 1
+            List<Choice> siblings = c.index == 0 && !c.admission.forked && c.admission.request.sampling().n() > 1
                     ? requests.forkSiblings(c)
                     : List.of();
             addRow(c, row);
@@ -73,7 +75,7 @@ final class StepOutputs {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "sampling failed", e);
             for (Choice c : rows) {
-                requests.fail(c.request, "sampling failed: " + e.getMessage());
+                requests.fail(c.admission, "sampling failed: " + e.getMessage());
             }
             return;
         }
@@ -81,7 +83,7 @@ final class StepOutputs {
             Choice c = rows.get(r);
             if (group[r] > 1) {
                 verify(c, r, group[r] - 1);
-            } else if (!c.request.ended && !c.done) {
+            } else if (!c.admission.ended && !c.done) {
                 accept(c, r);
             }
         }
@@ -92,7 +94,7 @@ final class StepOutputs {
      * drafts, each drawn as a plain row with the draw that token would get without speculation ({@link Choice#peekDraw}).
      */
     private void addDraftRows(Choice c, int row, int k) {
-        SamplingParams p = c.request.request.sampling();
+        SamplingParams p = c.admission.request.sampling();
         var rule = p.rule();
         for (int j = 0; j <= k; j++) {
             // only penalty-free choices speculate (Speculator): their counts are never read, so rows past a
@@ -115,7 +117,7 @@ final class StepOutputs {
      */
     private void verify(Choice c, int r, int k) {
         Sequence s = c.sequence;
-        if (c.request.ended || c.done) {
+        if (c.admission.ended || c.done) {
             return;
         }
         if (draftScratch.length < k) {
@@ -128,16 +130,16 @@ final class StepOutputs {
             int x = sampling.token(r + j);
             accept(c, r + j);
             emitted++;
-            if (c.done || c.request.ended || j == k || x != draftScratch[j]) {
+            if (c.done || c.admission.ended || j == k || x != draftScratch[j]) {
                 break;
             }
             accepted++;
         }
-        if (!c.request.request.sampling().rule().greedy()) {
+        if (!c.admission.request.sampling().rule().greedy()) {
             c.useDraws(emitted);
         }
         listener.speculated(k, accepted);
-        if (!c.done && !c.request.ended) {
+        if (!c.done && !c.admission.ended) {
             requests.scheduler().verified(s, accepted);
         }
     }
@@ -151,14 +153,14 @@ final class StepOutputs {
 
     /** A sampling row for {@code c} from logits row {@code row}: its rule, counts, draw and constraint mask. */
     private void addRow(Choice c, int row) {
-        SamplingParams p = c.request.request.sampling();
+        SamplingParams p = c.admission.request.sampling();
         long[] allowed = null;
         if (c.constraint != null) {
             try {
                 allowed = allowedTokens(c);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "sampling failed", e);
-                requests.fail(c.request, "sampling failed: " + e.getMessage());
+                requests.fail(c.admission, "sampling failed: " + e.getMessage());
                 return;
             }
         }
@@ -196,7 +198,7 @@ final class StepOutputs {
 
     /** Row {@code r}'s sampled token through its choice: constraint, sequence, events, stop checks. */
     private void accept(Choice c, int r) {
-        Admission a = c.request;
+        Admission a = c.admission;
         SamplingParams p = a.request.sampling();
         Sequence s = c.sequence;
         int token = sampling.token(r);

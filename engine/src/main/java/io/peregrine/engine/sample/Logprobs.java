@@ -1,6 +1,5 @@
 package io.peregrine.engine.sample;
 
-import io.peregrine.engine.runtime.TokenLogprob;
 import java.util.ArrayList;
 import java.util.List;
 

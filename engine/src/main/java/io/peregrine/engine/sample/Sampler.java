@@ -1,6 +1,5 @@
 package io.peregrine.engine.sample;
 
-import io.peregrine.engine.runtime.SamplingParams;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.random.RandomGenerator;

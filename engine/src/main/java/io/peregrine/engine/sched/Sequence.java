@@ -1,8 +1,6 @@
 package io.peregrine.engine.sched;
 
 import io.peregrine.engine.kv.BlockTable;
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

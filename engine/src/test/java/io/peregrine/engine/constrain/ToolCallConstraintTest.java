@@ -134,7 +134,7 @@ class ToolCallConstraintTest {
                 l[i] = r.nextInt(4) == 0 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian() * 3;
             }
             l[r.nextInt(512)] = 1f;
-            var p = new io.peregrine.engine.runtime.SamplingParams(0.2 + r.nextDouble() * 2, 0.5 + r.nextDouble() / 2,
+            var p = new io.peregrine.engine.sample.SamplingParams(0.2 + r.nextDouble() * 2, 0.5 + r.nextDouble() / 2,
                     r.nextInt(3) * 20, r.nextBoolean() ? 0.0 : 0.05, 0, 0, 1.0, null, 1, List.of(), List.of(), false,
                     -1, 1);
             int t = sampler.sample(l, p, null, r);

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.peregrine.engine.model.MediaSpan;
+import io.peregrine.engine.sched.MediaSpan;
 import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -49,8 +49,8 @@ class MediaSpliceTest {
                 List.of(new MediaSplice.Later(2, 8), new MediaSplice.Later(4, 9)), 2);
         assertArrayEquals(new int[] {1, P, P, P, 2, P, P, 3, P, P, P, P}, s.ids());
         assertEquals(1, s.spans().size());
-        assertEquals(List.of(new io.peregrine.engine.model.PendingMedia.Slot(5, 2, 8),
-                new io.peregrine.engine.model.PendingMedia.Slot(8, 4, 9)), s.pending().slots());
+        assertEquals(List.of(new io.peregrine.engine.sched.PendingMedia.Slot(5, 2, 8),
+                new io.peregrine.engine.sched.PendingMedia.Slot(8, 4, 9)), s.pending().slots());
         assertEquals(2, s.pending().hidden());
         var e = assertThrows(IllegalArgumentException.class, () -> MediaSplice.expand(new int[] {1, P}, P, List.of(a),
                 List.of(new MediaSplice.Later(2, 8)), 2));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.peregrine.engine.runtime.SoloGenerator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;

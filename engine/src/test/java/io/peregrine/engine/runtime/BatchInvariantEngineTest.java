@@ -1,14 +1,16 @@
 package io.peregrine.engine.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * On the batch-invariant backend a seeded, sampled request gets the same tokens alone as in a crowd: prefilled in

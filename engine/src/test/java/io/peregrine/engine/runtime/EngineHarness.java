@@ -3,6 +3,7 @@ package io.peregrine.engine.runtime;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.sample.PenaltyState;
 import io.peregrine.engine.sample.Sampler;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.engine.sched.SchedulerConfig;
 import java.util.Arrays;
 import java.util.List;

@@ -1,11 +1,5 @@
 package io.peregrine.engine.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
@@ -19,6 +13,7 @@ import io.peregrine.engine.parse.OutputFinish;
 import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.parse.ParsedMessage;
 import io.peregrine.engine.parse.ParsedToolCall;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.Tokenizers;
 import java.util.List;
@@ -27,6 +22,12 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * response_format and strict tool arguments through the serving engine, over a model that would rather write

@@ -1,19 +1,13 @@
 package io.peregrine.engine.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.KimiTextModel;
-import io.peregrine.engine.model.MediaSpan;
 import io.peregrine.engine.model.SequenceSlice;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sched.MediaSpan;
 import io.peregrine.engine.sched.SchedulerConfig;
 import io.peregrine.engine.testing.Npy;
 import io.peregrine.engine.testing.TestData;
@@ -30,6 +24,13 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Golden README §4 {@code e2e_multimodal}: img2 through the vision encoder, spliced over the 88 expanded

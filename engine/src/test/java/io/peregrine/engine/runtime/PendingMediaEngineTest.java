@@ -1,17 +1,11 @@
 package io.peregrine.engine.runtime;
 
-import static io.peregrine.engine.runtime.EngineHarness.awaitIdle;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import io.peregrine.engine.media.MediaInputException;
 import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.MediaProducer;
-import io.peregrine.engine.model.MediaSpan;
-import io.peregrine.engine.model.PendingMedia;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sched.MediaSpan;
+import io.peregrine.engine.sched.PendingMedia;
 import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +20,13 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+
+import static io.peregrine.engine.runtime.EngineHarness.awaitIdle;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Media rows that arrive after submission (a long video's later chunks) through the serving engine on the tiny

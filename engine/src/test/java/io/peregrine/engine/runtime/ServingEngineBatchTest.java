@@ -1,5 +1,18 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.sample.SamplingParams;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
 import static io.peregrine.engine.runtime.EngineHarness.awaitIdle;
 import static io.peregrine.engine.runtime.EngineHarness.concat;
 import static io.peregrine.engine.runtime.EngineHarness.engine;
@@ -13,18 +26,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import io.peregrine.engine.kv.LatentCache;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Set;
-import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.Test;
 
 /** Batching must not change what a request produces: the fake model reads every latent back through the cache. */
 class ServingEngineBatchTest {

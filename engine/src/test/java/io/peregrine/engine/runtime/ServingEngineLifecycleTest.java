@@ -1,5 +1,20 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.model.SequenceSlice;
+import io.peregrine.engine.sample.Logprobs;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
 import static io.peregrine.engine.runtime.EngineHarness.awaitIdle;
 import static io.peregrine.engine.runtime.EngineHarness.engine;
 import static io.peregrine.engine.runtime.EngineHarness.expected;
@@ -11,19 +26,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import io.peregrine.engine.kv.LatentCache;
-import io.peregrine.engine.model.SequenceSlice;
-import io.peregrine.engine.sample.Logprobs;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
-import java.util.Set;
-import java.util.SplittableRandom;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
 
 /** Stops, limits, rejections, deadlines, failures, metrics and shutdown. */
 class ServingEngineLifecycleTest {
@@ -64,7 +66,7 @@ class ServingEngineLifecycleTest {
                     stopping(30, List.of(), List.of(token), true, -1), null), byId);
             byId.await();
             assertEquals(firstAt + 1, byId.tokens(0).length);
-            assertEquals(token, byId.finished(0).stopReason());
+            assertEquals(new StopReason.StopToken(token), byId.finished(0).stopReason());
             // the stop token's own text is not sent
             FakeDecoder d = new FakeDecoder();
             assertEquals(d.decode(java.util.Arrays.copyOf(free, firstAt)), byId.text(0));
@@ -86,7 +88,7 @@ class ServingEngineLifecycleTest {
             rec.await();
             assertEquals(want, rec.text(0));
             assertEquals(FinishReason.STOP, rec.finished(0).reason());
-            assertEquals(stop, rec.finished(0).stopReason());
+            assertEquals(new StopReason.StopString(stop), rec.finished(0).stopReason());
             assertTrue(rec.tokens(0).length < free.length);
         }
     }

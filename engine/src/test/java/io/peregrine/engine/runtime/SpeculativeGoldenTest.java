@@ -1,10 +1,6 @@
 package io.peregrine.engine.runtime;
 
-import static io.peregrine.engine.runtime.EngineHarness.awaitIdle;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.engine.spec.Drafter;
 import io.peregrine.engine.spec.SpeculativeConfig;
 import java.util.ArrayList;
@@ -21,6 +17,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+
+import static io.peregrine.engine.runtime.EngineHarness.awaitIdle;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Speculative decoding over the real model on the golden tiny checkpoint: greedy outputs must be token-for-token

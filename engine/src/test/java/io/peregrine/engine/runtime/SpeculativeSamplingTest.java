@@ -1,14 +1,12 @@
 package io.peregrine.engine.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import io.peregrine.engine.config.RopeScaling;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.LanguageModel;
 import io.peregrine.engine.model.SequenceSlice;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.engine.sched.SchedulerConfig;
 import io.peregrine.engine.spec.Drafter;
 import io.peregrine.engine.spec.NgramDrafter;
@@ -19,6 +17,10 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Sampled requests under speculative decoding. (1) A forced-distribution model (vocabulary 8, the next token's

@@ -1,10 +1,5 @@
 package io.peregrine.engine.runtime;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import io.peregrine.engine.constrain.TokenBytesIndex;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
@@ -13,6 +8,8 @@ import io.peregrine.engine.parse.OutputFinish;
 import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.parse.ParsedMessage;
 import io.peregrine.engine.parse.ParsedToolCall;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.Tokenizers;
 import java.util.List;
@@ -20,6 +17,11 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * tool_choice named / required through the serving engine, over a model that would rather answer in plain text:

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.peregrine.engine.runtime.SamplingParams;
-import io.peregrine.engine.runtime.TokenLogprob;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

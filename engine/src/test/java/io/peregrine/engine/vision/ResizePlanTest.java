@@ -3,14 +3,14 @@ package io.peregrine.engine.vision;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.peregrine.engine.vision.preprocess.PreprocessorConfig;
+import io.peregrine.engine.config.PreprocessorConfig;
 import io.peregrine.engine.vision.preprocess.ResizePlan;
 import org.junit.jupiter.api.Test;
 
 /** The K2.5 resize rule on the spec's worked examples (§4.2, §4.3) and its edge cases. */
 class ResizePlanTest {
     private static ResizePlan image(int w, int h) {
-        return ResizePlan.of(w, h, PreprocessorConfig.K25.inPatchLimit(), PreprocessorConfig.K25);
+        return ResizePlan.of(w, h, PreprocessorConfig.DEFAULTS.inPatchLimit(), PreprocessorConfig.DEFAULTS);
     }
 
     @Test
@@ -27,11 +27,11 @@ class ResizePlanTest {
         assertEquals(148, phone.gridWidth());
         assertEquals(4144, phone.numTokens());
         assertEquals(414, image(640, 480).numTokens());
-        ResizePlan frame = ResizePlan.of(1280, 720, PreprocessorConfig.K25.inPatchLimitEachFrame(), PreprocessorConfig.K25);
+        ResizePlan frame = ResizePlan.of(1280, 720, PreprocessorConfig.DEFAULTS.inPatchLimitEachFrame(), PreprocessorConfig.DEFAULTS);
         assertEquals(1202, frame.newWidth());
         assertEquals(676, frame.newHeight());
         assertEquals(1075, frame.numTokens());
-        assertEquals(299, ResizePlan.of(640, 360, 4096, PreprocessorConfig.K25).numTokens());
+        assertEquals(299, ResizePlan.of(640, 360, 4096, PreprocessorConfig.DEFAULTS).numTokens());
     }
 
     @Test

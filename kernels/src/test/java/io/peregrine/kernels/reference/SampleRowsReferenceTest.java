@@ -3,13 +3,13 @@ package io.peregrine.kernels.reference;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.peregrine.engine.runtime.SamplingParams;
-import io.peregrine.engine.runtime.TokenLogprob;
 import io.peregrine.engine.sample.BatchSampler;
 import io.peregrine.engine.sample.Logprobs;
 import io.peregrine.engine.sample.PenaltyState;
 import io.peregrine.engine.sample.Sampler;
 import io.peregrine.engine.sample.SamplingBatch;
+import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.engine.sample.TokenLogprob;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;

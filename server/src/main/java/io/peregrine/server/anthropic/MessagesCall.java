@@ -7,6 +7,7 @@ import io.peregrine.api.anthropic.StreamEvent;
 import io.peregrine.api.common.Usage;
 import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.FinishReason;
+import io.peregrine.engine.runtime.StopReason;
 import io.peregrine.server.chat.OutputParser;
 import io.peregrine.server.chat.OutputParserFactory;
 import io.peregrine.server.chat.ParsedDelta;
@@ -55,7 +56,7 @@ final class MessagesCall extends GenerationCall {
     protected List<?> onFinished(EngineEvent.Finished f) {
         List<StreamEvent> out = new ArrayList<>(step(parser.finish()));
         out.addAll(blocks.finish());
-        if (f.reason() == FinishReason.STOP && f.stopReason() instanceof String s
+        if (f.reason() == FinishReason.STOP && f.stopReason() instanceof StopReason.StopString(String s)
                 && plan.stopSequences().contains(s)) {
             stopReason = "stop_sequence";
             stopSequence = s;

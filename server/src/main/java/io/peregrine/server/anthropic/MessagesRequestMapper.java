@@ -8,7 +8,7 @@ import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.OutputGrammars;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
@@ -67,8 +67,8 @@ public final class MessagesRequestMapper {
         JsonNode choiceNode = r.toolChoice();
         ToolChoice toolChoice = toolChoice(choiceNode, tools);
         boolean parallel = choiceNode == null || !choiceNode.path("disable_parallel_tool_use").asBoolean(false);
-        Integer[] budget = new Integer[1];
-        ThinkingMode thinking = thinking(r.thinking(), forCounting ? null : maxTokens, budget);
+        Thinking requested = thinking(r.thinking(), forCounting ? null : maxTokens);
+        ThinkingMode thinking = requested.mode();
         if (r.metadata() != null && !r.metadata().isNull() && !r.metadata().isObject()) {
             throw ApiException.invalid("metadata must be an object", "metadata");
         }
@@ -90,7 +90,7 @@ public final class MessagesRequestMapper {
         ThinkingMode outputStart = prefill
                 ? ChatRequestMapper.outputStart(conversation.messages().getLast(), thinking) : thinking;
         OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, conversation.priorToolCalls(),
-                grammars, budget[0]);
+                grammars, requested.budget());
         ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
                 -1);
         return new MessagesPlan(plan, stops);
@@ -178,13 +178,13 @@ public final class MessagesRequestMapper {
         return choice;
     }
 
-    /**
-     * @param maxTokens null when counting tokens
-     * @param budget    receives budget_tokens when thinking is enabled with one
-     */
-    static ThinkingMode thinking(JsonNode node, Integer maxTokens, Integer[] budget) throws ApiException {
+    /** The thinking field: the mode and, when thinking is enabled with one, budget_tokens (else null). */
+    record Thinking(ThinkingMode mode, Integer budget) {}
+
+    /** @param maxTokens null when counting tokens */
+    static Thinking thinking(JsonNode node, Integer maxTokens) throws ApiException {
         if (node == null || node.isNull()) {
-            return ThinkingMode.ENABLED;
+            return new Thinking(ThinkingMode.ENABLED, null);
         }
         if (!node.isObject() || !node.path("type").isTextual()) {
             throw ApiException.invalid("thinking must be {\"type\": \"enabled\", \"budget_tokens\": N} or "
@@ -195,7 +195,7 @@ public final class MessagesRequestMapper {
         boolean hasBudget = b != null && !b.isNull();
         switch (type) {
             case "disabled" -> {
-                return ThinkingMode.DISABLED;
+                return new Thinking(ThinkingMode.DISABLED, null);
             }
             case "enabled", "adaptive" -> {
                 if (hasBudget) {
@@ -207,9 +207,9 @@ public final class MessagesRequestMapper {
                         throw ApiException.invalid("thinking.budget_tokens (" + b.intValue() + ") must be less than "
                                 + "max_tokens (" + maxTokens + ")", "thinking.budget_tokens");
                     }
-                    budget[0] = b.intValue();
+                    return new Thinking(ThinkingMode.ENABLED, b.intValue());
                 }
-                return ThinkingMode.ENABLED;
+                return new Thinking(ThinkingMode.ENABLED, null);
             }
             default -> throw ApiException.invalid("thinking.type must be 'enabled', 'adaptive' or 'disabled', got '"
                     + Quote.clip(type) + "'", "thinking.type");

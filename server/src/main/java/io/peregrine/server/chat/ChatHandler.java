@@ -3,7 +3,7 @@ package io.peregrine.server.chat;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.runtime.GenerationRequest;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.ContextCheck;
 import io.peregrine.server.http.Exchange;

@@ -1,6 +1,6 @@
 package io.peregrine.server.chat;
 
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import java.util.function.IntFunction;
 
 /**

@@ -1,8 +1,8 @@
 package io.peregrine.server.chat;
 
 import io.peregrine.engine.media.MediaProducer;
-import io.peregrine.engine.model.MediaSpan;
 import io.peregrine.engine.runtime.TokenConstraint;
+import io.peregrine.engine.sched.MediaSpan;
 import java.util.List;
 
 /**

@@ -1,7 +1,7 @@
 package io.peregrine.server.chat;
 
 import io.peregrine.api.chat.ChatLogprobs;
-import io.peregrine.engine.runtime.TokenLogprob;
+import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.server.text.TextCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package io.peregrine.server.cli;
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.model.KimiTextModel;
-import io.peregrine.engine.model.SoloGenerator;
+import io.peregrine.engine.runtime.SoloGenerator;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.server.wiring.KimiTextCodec;
 import java.io.IOException;
@@ -20,10 +20,10 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate tokens from a prompt on the CPU reference backend (one sequence, fp32 activations).")

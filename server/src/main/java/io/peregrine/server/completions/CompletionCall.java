@@ -5,7 +5,7 @@ import io.peregrine.api.completions.Completion;
 import io.peregrine.api.completions.CompletionChoice;
 import io.peregrine.api.completions.CompletionLogprobs;
 import io.peregrine.engine.runtime.EngineEvent;
-import io.peregrine.engine.runtime.TokenLogprob;
+import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.server.chat.LogprobsMapper;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.GenerationCall;

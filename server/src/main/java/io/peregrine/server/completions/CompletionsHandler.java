@@ -3,7 +3,7 @@ package io.peregrine.server.completions;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.completions.CompletionRequest;
 import io.peregrine.engine.runtime.GenerationRequest;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.chat.LogprobsMapper;
 import io.peregrine.server.http.ApiException;

@@ -1,7 +1,7 @@
 package io.peregrine.server.sampling;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.http.ApiException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

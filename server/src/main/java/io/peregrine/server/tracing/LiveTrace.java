@@ -7,7 +7,7 @@ import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.engine.runtime.GenerationRequest;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import java.util.concurrent.TimeUnit;
 
 /**

@@ -18,7 +18,7 @@ import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.runtime.InferenceEngine;
 import io.peregrine.engine.runtime.RequestHandle;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.fakes.ByteCodec;
 import io.peregrine.server.fakes.MarkerParser;
 import io.peregrine.server.metrics.ServerMetrics;

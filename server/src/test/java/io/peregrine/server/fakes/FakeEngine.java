@@ -8,7 +8,7 @@ import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.runtime.InferenceEngine;
 import io.peregrine.engine.runtime.RejectedException;
 import io.peregrine.engine.runtime.RequestHandle;
-import io.peregrine.engine.runtime.TokenLogprob;
+import io.peregrine.engine.sample.TokenLogprob;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;

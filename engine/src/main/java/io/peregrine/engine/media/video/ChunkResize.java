@@ -1,6 +1,5 @@
 package io.peregrine.engine.media.video;
 
-import io.peregrine.engine.vision.preprocess.PreprocessorConfig;
 import io.peregrine.engine.vision.preprocess.ResizePlan;
 
 /**
@@ -16,9 +15,8 @@ public record ChunkResize(int width, int height, int newWidth, int newHeight, in
 
     public static ChunkResize of(int width, int height, VideoProcessorConfig cfg) {
         // One rule for images and frames: only the patch budget differs (in_patch_limit_each_frame).
-        PreprocessorConfig frame = new PreprocessorConfig(cfg.patchSize(), cfg.mergeKernelSize(),
-                cfg.inPatchLimitEachFrame(), cfg.patchLimitOnOneSide(), cfg.inPatchLimitEachFrame());
-        ResizePlan r = ResizePlan.of(width, height, cfg.inPatchLimitEachFrame(), frame);
+        ResizePlan r = ResizePlan.of(width, height, cfg.inPatchLimitEachFrame(), cfg.patchSize(),
+                cfg.mergeKernelSize(), cfg.patchLimitOnOneSide());
         return new ChunkResize(width, height, r.newWidth(), r.newHeight(), r.padWidth(), r.padHeight(), r.patchSize(),
                 r.mergeKernelSize());
     }

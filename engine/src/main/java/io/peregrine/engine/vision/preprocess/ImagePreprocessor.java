@@ -1,5 +1,6 @@
 package io.peregrine.engine.vision.preprocess;
 
+import io.peregrine.engine.config.PreprocessorConfig;
 import io.peregrine.engine.vision.GridThw;
 import io.peregrine.engine.vision.RgbImage;
 import java.util.List;
@@ -26,7 +27,7 @@ public final class ImagePreprocessor {
     }
 
     public ImagePreprocessor() {
-        this(PreprocessorConfig.K25);
+        this(PreprocessorConfig.DEFAULTS);
     }
 
     public PreprocessorConfig config() {

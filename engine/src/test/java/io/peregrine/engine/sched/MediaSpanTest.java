@@ -1,4 +1,4 @@
-package io.peregrine.engine.model;
+package io.peregrine.engine.sched;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.engine.model.SequenceSlice;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.peregrine.engine.runtime;
+package io.peregrine.engine.sample;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package io.peregrine.engine.model;
+package io.peregrine.engine.sched;
 
 import java.util.ArrayList;
 import java.util.List;

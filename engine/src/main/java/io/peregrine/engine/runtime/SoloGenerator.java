@@ -1,12 +1,14 @@
-package io.peregrine.engine.model;
+package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.kv.LatentCache;
-import io.peregrine.engine.runtime.SamplingParams;
+import io.peregrine.engine.model.LanguageModel;
+import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.sample.Sampler;
+import io.peregrine.engine.sample.SamplingParams;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.Set;
+import java.util.SplittableRandom;
 
 /**
  * Generates for one sequence with a private cache: prefill the prompt, then decode one token per step through the
