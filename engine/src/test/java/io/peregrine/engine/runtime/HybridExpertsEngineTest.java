@@ -9,6 +9,7 @@ import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.model.ExpertPlacement;
 import io.peregrine.engine.model.KimiTextModel;
+import io.peregrine.engine.sample.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
