@@ -11,16 +11,17 @@ package io.peregrine.engine.model;
  * @param inputEmbeddings null, or one entry per token: null where the token's {@code embed_tokens} row applies,
  *                   else the hidden-size row that replaces it (a media position, spec §4.8)
  * @param prompt     the tokens are the prompt's (a prefill chunk), not generated ones. Under {@code --batch-invariant}
- *                   a prompt chunk of one token (a budget remainder, or the one token a prefix-cache hit leaves)
- *                   attends in the prefill form like any other chunk, so its bits do not depend on how the prompt
- *                   was chunked
+ *                   the attention form follows it, not the slice's length: a prompt chunk of one token (a budget
+ *                   remainder, or the one token a prefix-cache hit leaves) attends in the prefill form like any other
+ *                   chunk, and generated tokens scored together (speculative verification) each in the decode form,
+ *                   so a token's bits depend neither on where chunking cut its prompt nor on speculation
  */
 public record SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits, float[][] inputEmbeddings,
                             boolean prompt) {
 
-    /** A slice whose tokens are generated ones, or whose origin does not matter (outside batch-invariant mode). */
+    /** A slice whose origin is not stated: several tokens are taken for a prompt chunk, one for a generated token. */
     public SequenceSlice(int[] tokens, int startPos, int[] blockTable, boolean allLogits, float[][] inputEmbeddings) {
-        this(tokens, startPos, blockTable, allLogits, inputEmbeddings, false);
+        this(tokens, startPos, blockTable, allLogits, inputEmbeddings, tokens.length > 1);
     }
 
     /** A text-only slice. */

@@ -13,8 +13,9 @@ import java.util.List;
  *
  * <p>Each slice attends in one of MLA's two forms (spec §3.2). <em>Absorbed</em>: a single token (a decode), or a
  * multi-token chunk for which the absorbed form costs fewer multiply-adds ({@link #absorbedIsCheaper}: a short chunk
- * deep into a long prompt, which the scheduler's prefill budget makes); on a batch-invariant backend only a generated
- * token, never a prompt chunk of any length (a token's bits must not depend on where chunking cut its prompt); each of its rows is one query over its own causal context, the slots of positions
+ * deep into a long prompt, which the scheduler's prefill budget makes); on a batch-invariant backend exactly the
+ * generated tokens (decodes and speculative verification rows), never a prompt chunk of any length, so a token's bits
+ * depend neither on where chunking cut its prompt nor on speculation; each of its rows is one query over its own causal context, the slots of positions
  * {@code 0 ..} its own, so all absorbed rows of the step are one batched attention. <em>Naive</em>: the other
  * multi-token slices, each over the slots of its whole context.
  *
@@ -78,7 +79,7 @@ final class StepInputs {
         for (int i = 0; i < slices; i++) {
             SequenceSlice s = batch.get(i);
             int n = s.tokens().length;
-            absorbed[i] = batchInvariant ? n == 1 && !s.prompt() : n == 1 || absorbedIsCheaper(n, s.startPos());
+            absorbed[i] = batchInvariant ? !s.prompt() : n == 1 || absorbedIsCheaper(n, s.startPos());
             total += n;
             if (absorbed[i]) {
                 absorbedSlices++;

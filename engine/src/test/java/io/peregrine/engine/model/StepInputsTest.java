@@ -99,17 +99,21 @@ class StepInputsTest {
 
     /** A one-token prompt chunk (a budget remainder, a prefix-cache hit's last token) is still a prompt chunk there. */
     @Test
-    void aBatchInvariantBackendAbsorbsOnlyGeneratedTokens() {
+    void aBatchInvariantBackendAbsorbsExactlyTheGeneratedTokens() {
         TextConfig cfg = tinyConfig();
         LatentCache cache = new LatentCache(cfg.numHiddenLayers(), 4, BLOCK, cfg.kvCacheWidth());
         List<SequenceSlice> batch = List.of(
                 new SequenceSlice(new int[] {7}, 20, new int[] {1, 0}, false, null, true),
-                new SequenceSlice(new int[] {13}, 9, new int[] {2}, false, null, false));
+                new SequenceSlice(new int[] {13}, 9, new int[] {2}, false, null, false),
+                new SequenceSlice(new int[] {4, 5, 6}, 2, new int[] {3}, true, null, false)); // verification rows
         StepInputs invariant = new StepInputs(cfg, true).build(batch, cache);
-        assertEquals(1, invariant.absorbedSlices(), "only the generated token");
-        assertArrayEquals(new int[] {1, 0}, new int[] {invariant.placementOf(0), invariant.placementOf(1)});
+        assertEquals(2, invariant.absorbedSlices(), "exactly the generated tokens");
+        assertEquals(4, invariant.absorbedRows());
+        assertArrayEquals(new int[] {2, 0, 1},
+                new int[] {invariant.placementOf(0), invariant.placementOf(1), invariant.placementOf(2)});
         StepInputs fast = new StepInputs(cfg, false).build(batch, cache);
-        assertEquals(2, fast.absorbedSlices(), "outside batch-invariant mode one token is always absorbed");
+        assertEquals(3, fast.absorbedSlices(), "outside batch-invariant mode by cost: one token always, and (on the "
+                + "tiny widths) the three-token chunk too, prompt or not");
     }
 
     @Test
