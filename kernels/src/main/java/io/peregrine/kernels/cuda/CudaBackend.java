@@ -4,6 +4,7 @@ import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.OperandChecks;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.backend.TokenCounts;
@@ -304,7 +305,7 @@ public final class CudaBackend implements Backend {
         DeviceTensor x = device(xa);
         DeviceTensor y = device(ya);
         Objects.checkFromIndexSize(row0, y.cols(), w.rows());
-        checkProduct(w, x, y);
+        OperandChecks.product(w, x, y);
         if (x.rows() == 0 || y.cols() == 0) {
             return;
         }
@@ -394,10 +395,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void matmulHeads(LinearWeight w, int heads, int headRows, int row0, int rows, Activation xa, Activation ya) {
         DeviceWeight.Bf16 b = bf16(w, "per-head products");
-        checkHeads(b, heads, headRows, row0, rows);
+        OperandChecks.heads(b, heads, headRows, row0, rows);
         DeviceTensor x = device(xa);
         DeviceTensor y = device(ya);
-        checkHeadRows(x, y, (long) heads * b.cols(), (long) heads * rows, w);
+        OperandChecks.headRows(x, y, (long) heads * b.cols(), (long) heads * rows, w);
         if (x.rows() == 0 || rows == 0) {
             return;
         }
@@ -415,10 +416,10 @@ public final class CudaBackend implements Backend {
     public void matmulHeadsTransposed(LinearWeight w, int heads, int headRows, int row0, int rows, Activation xa,
                                       int xHeadStride, Activation ya) {
         DeviceWeight.Bf16 b = bf16(w, "transposed per-head products");
-        checkHeads(b, heads, headRows, row0, rows);
+        OperandChecks.heads(b, heads, headRows, row0, rows);
         DeviceTensor x = device(xa);
         DeviceTensor y = device(ya);
-        checkHeadRows(x, y, (long) (heads - 1) * xHeadStride + rows, (long) heads * b.cols(), w);
+        OperandChecks.headRows(x, y, (long) (heads - 1) * xHeadStride + rows, (long) heads * b.cols(), w);
         if (x.rows() == 0) {
             return;
         }
@@ -768,32 +769,9 @@ public final class CudaBackend implements Backend {
         throw new IllegalArgumentException(op + " need a BF16 weight, got " + w.name());
     }
 
-    private static void checkProduct(LinearWeight w, DeviceTensor x, DeviceTensor y) {
-        if (x.cols() != w.cols() || x.rows() != y.rows()) {
-            throw new IllegalArgumentException(w.name() + " [" + w.rows() + ", " + w.cols() + "]: x is [" + x.rows()
-                    + ", " + x.cols() + "], y is [" + y.rows() + ", " + y.cols() + "]");
-        }
-    }
-
-    private static void checkHeads(DeviceWeight.Bf16 b, int heads, int headRows, int row0, int rows) {
-        if (heads <= 0 || row0 < 0 || rows < 0 || row0 + rows > headRows || (long) heads * headRows > b.rows()) {
-            throw new IllegalArgumentException(b.name() + ": " + heads + " heads of " + headRows + " rows, band "
-                    + row0 + "+" + rows + " do not fit " + b.rows() + " rows");
-        }
-    }
-
-    private static void checkHeadRows(DeviceTensor x, DeviceTensor y, long xCols, long yCols, LinearWeight w) {
-        if (x.rows() != y.rows() || x.cols() < xCols || y.cols() < yCols) {
-            throw new IllegalArgumentException(w.name() + " per head: x is [" + x.rows() + ", " + x.cols()
-                    + "], needs " + xCols + " columns; y is [" + y.rows() + ", " + y.cols() + "], needs " + yCols);
-        }
-    }
-
+    /** The contract's check, and each index inside the side it addresses (read from the host copy). */
     private static void checkRowMap(DeviceTensor src, DeviceIndices rows, DeviceTensor dst, int mapped) {
-        if (src.cols() != dst.cols() || rows.length() != mapped) {
-            throw new IllegalArgumentException(rows.length() + " row indices between [" + src.rows() + ", "
-                    + src.cols() + "] and [" + dst.rows() + ", " + dst.cols() + "]");
-        }
+        OperandChecks.rowMap(src, rows, dst, mapped);
         int bound = src.rows() == mapped ? dst.rows() : src.rows();
         for (int i = 0; i < rows.length(); i++) {
             Objects.checkIndex(rows.get(i), bound);

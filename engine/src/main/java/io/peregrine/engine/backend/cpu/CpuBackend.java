@@ -9,6 +9,7 @@ import io.peregrine.engine.backend.HostMemory;
 import io.peregrine.engine.backend.HostTensor;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.OperandChecks;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.checkpoint.DType;
@@ -105,7 +106,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         int rows = y.cols();
         int n = x.rows();
         Objects.checkFromIndexSize(row0, rows, w.rows());
-        checkProduct(w, x, y);
+        OperandChecks.product(w, x, y);
         if (n == 0 || rows == 0) {
             return;
         }
@@ -186,10 +187,10 @@ public final class CpuBackend extends HostMemory implements Backend {
     @Override
     public void matmulHeads(LinearWeight w, int heads, int headRows, int row0, int rows, Activation xa, Activation ya) {
         Bf16Weight b = bf16(w, "per-head products");
-        checkHeads(b, heads, headRows, row0, rows);
+        OperandChecks.heads(b, heads, headRows, row0, rows);
         HostTensor x = host(xa);
         HostTensor y = host(ya);
-        checkHeadRows(x, y, (long) heads * b.cols(), (long) heads * rows, w);
+        OperandChecks.headRows(x, y, (long) heads * b.cols(), (long) heads * rows, w);
         int n = x.rows();
         pool.parallelFor(n * heads, Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, rows * b.cols())), (lo, hi) -> {
             for (int p = lo; p < hi; p++) {
@@ -205,13 +206,13 @@ public final class CpuBackend extends HostMemory implements Backend {
     public void matmulHeadsTransposed(LinearWeight w, int heads, int headRows, int row0, int rows, Activation xa,
                                       int xHeadStride, Activation ya) {
         Bf16Weight b = bf16(w, "transposed per-head products");
-        checkHeads(b, heads, headRows, row0, rows);
+        OperandChecks.heads(b, heads, headRows, row0, rows);
         HostTensor x = host(xa);
         HostTensor y = host(ya);
         if (xHeadStride < rows) {
             throw new IllegalArgumentException("head stride " + xHeadStride + " < " + rows + " rows");
         }
-        checkHeadRows(x, y, (long) (heads - 1) * xHeadStride + rows, (long) heads * b.cols(), w);
+        OperandChecks.headRows(x, y, (long) (heads - 1) * xHeadStride + rows, (long) heads * b.cols(), w);
         int n = x.rows();
         pool.parallelFor(n * heads, Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, rows * b.cols())), (lo, hi) -> {
             for (int p = lo; p < hi; p++) {
@@ -312,7 +313,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         HostTensor src = host(srca);
         HostIndices r = host(rows);
         HostTensor dst = host(dsta);
-        checkRowMap(src, r, dst, dst.rows());
+        OperandChecks.rowMap(src, r, dst, dst.rows());
         for (int i = 0; i < r.length(); i++) {
             System.arraycopy(src.data(), src.at(row(r, i, src.rows()), 0), dst.data(), dst.at(i, 0), src.cols());
         }
@@ -323,7 +324,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         HostTensor src = host(srca);
         HostIndices r = host(rows);
         HostTensor dst = host(dsta);
-        checkRowMap(src, r, dst, src.rows());
+        OperandChecks.rowMap(src, r, dst, src.rows());
         for (int i = 0; i < r.length(); i++) {
             System.arraycopy(src.data(), src.at(i, 0), dst.data(), dst.at(row(r, i, dst.rows()), 0), src.cols());
         }
@@ -335,7 +336,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         HostIndices r = host(rows);
         HostTensor a = host(scale);
         HostTensor dst = host(dsta);
-        checkRowMap(src, r, dst, src.rows());
+        OperandChecks.rowMap(src, r, dst, src.rows());
         if (a.rows() != 1 || a.cols() != r.length()) {
             throw new IllegalArgumentException(r.length() + " rows but [" + a.rows() + ", " + a.cols() + "] scales");
         }
@@ -443,34 +444,6 @@ public final class CpuBackend extends HostMemory implements Backend {
             return b;
         }
         throw new IllegalArgumentException(what + " need a BF16 weight, got " + w.name());
-    }
-
-    private static void checkProduct(LinearWeight w, HostTensor x, HostTensor y) {
-        if (x.cols() != w.cols() || x.rows() != y.rows()) {
-            throw new IllegalArgumentException(w.name() + " [" + w.rows() + ", " + w.cols() + "]: x is [" + x.rows()
-                    + ", " + x.cols() + "], y is [" + y.rows() + ", " + y.cols() + "]");
-        }
-    }
-
-    private static void checkHeads(Bf16Weight b, int heads, int headRows, int row0, int rows) {
-        if (heads <= 0 || row0 < 0 || rows < 0 || row0 + rows > headRows || (long) heads * headRows > b.rows()) {
-            throw new IllegalArgumentException(b.name() + ": " + heads + " heads of " + headRows + " rows, band "
-                    + row0 + "+" + rows + " do not fit " + b.rows() + " rows");
-        }
-    }
-
-    private static void checkHeadRows(HostTensor x, HostTensor y, long xCols, long yCols, LinearWeight w) {
-        if (x.rows() != y.rows() || x.cols() < xCols || y.cols() < yCols) {
-            throw new IllegalArgumentException(w.name() + " per head: x is [" + x.rows() + ", " + x.cols()
-                    + "], needs " + xCols + " columns; y is [" + y.rows() + ", " + y.cols() + "], needs " + yCols);
-        }
-    }
-
-    private static void checkRowMap(HostTensor src, HostIndices rows, HostTensor dst, int mapped) {
-        if (src.cols() != dst.cols() || rows.length() != mapped) {
-            throw new IllegalArgumentException(rows.length() + " row indices between [" + src.rows() + ", " + src.cols()
-                    + "] and [" + dst.rows() + ", " + dst.cols() + "]");
-        }
     }
 
     private static int row(HostIndices rows, int i, int bound) {
