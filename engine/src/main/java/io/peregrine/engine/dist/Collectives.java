@@ -3,18 +3,21 @@ package io.peregrine.engine.dist;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** Argument checks the communicators share, so a wrong count fails before any rank waits on another. */
-final class Collectives {
+/**
+ * Argument checks every communicator shares (the NCCL one in module {@code kernels} too), so a wrong count fails
+ * before any rank waits on another, with one message whichever implementation runs.
+ */
+public final class Collectives {
     private Collectives() {}
 
-    static void checkCount(MemorySegment seg, long count, String what) {
+    public static void checkCount(MemorySegment seg, long count, String what) {
         if (count < 0 || count * ValueLayout.JAVA_FLOAT.byteSize() > seg.byteSize()) {
             throw new IllegalArgumentException(what + " holds " + seg.byteSize() / ValueLayout.JAVA_FLOAT.byteSize()
                     + " floats, " + count + " asked");
         }
     }
 
-    static void checkCounts(long[] sendCounts, long[] recvCounts, int size) {
+    public static void checkCounts(long[] sendCounts, long[] recvCounts, int size) {
         if (sendCounts.length != size || recvCounts.length != size) {
             throw new IllegalArgumentException("all-to-all needs one send and one receive count per rank (" + size
                     + "), got " + sendCounts.length + " and " + recvCounts.length);
@@ -26,7 +29,7 @@ final class Collectives {
         }
     }
 
-    static long sum(long[] counts) {
+    public static long sum(long[] counts) {
         long s = 0;
         for (long c : counts) {
             s += c;

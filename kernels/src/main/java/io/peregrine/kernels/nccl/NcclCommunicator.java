@@ -1,5 +1,6 @@
 package io.peregrine.kernels.nccl;
 
+import io.peregrine.engine.dist.Collectives;
 import io.peregrine.engine.dist.Communicator;
 import io.peregrine.engine.dist.CommunicatorException;
 import java.lang.foreign.Arena;
@@ -72,23 +73,23 @@ public final class NcclCommunicator implements Communicator {
     @Override
     public void allReduceSum(MemorySegment buf, long count) {
         usable();
-        counted(buf, count, "buf");
+        Collectives.checkCount(buf, count, "buf");
         check(nccl, nccl.allReduce(buf, buf, count, NcclApi.FLOAT32, NcclApi.SUM, comm, stream.handle()), "ncclAllReduce");
     }
 
     @Override
     public void allGather(MemorySegment send, long count, MemorySegment recv) {
         usable();
-        counted(send, count, "send");
-        counted(recv, count * size, "recv");
+        Collectives.checkCount(send, count, "send");
+        Collectives.checkCount(recv, count * size, "recv");
         check(nccl, nccl.allGather(send, recv, count, NcclApi.FLOAT32, comm, stream.handle()), "ncclAllGather");
     }
 
     @Override
     public void reduceScatterSum(MemorySegment send, MemorySegment recv, long count) {
         usable();
-        counted(send, count * size, "send");
-        counted(recv, count, "recv");
+        Collectives.checkCount(send, count * size, "send");
+        Collectives.checkCount(recv, count, "recv");
         check(nccl, nccl.reduceScatter(send, recv, count, NcclApi.FLOAT32, NcclApi.SUM, comm, stream.handle()),
                 "ncclReduceScatter");
     }
@@ -97,21 +98,9 @@ public final class NcclCommunicator implements Communicator {
     @Override
     public void allToAll(MemorySegment send, long[] sendCounts, MemorySegment recv, long[] recvCounts) {
         usable();
-        if (sendCounts.length != size || recvCounts.length != size) {
-            throw new IllegalArgumentException("all-to-all needs one send and one receive count per rank (" + size
-                    + "), got " + sendCounts.length + " and " + recvCounts.length);
-        }
-        long sendTotal = 0;
-        long recvTotal = 0;
-        for (int q = 0; q < size; q++) {
-            if (sendCounts[q] < 0 || recvCounts[q] < 0) {
-                throw new IllegalArgumentException("negative all-to-all count for rank " + q);
-            }
-            sendTotal += sendCounts[q];
-            recvTotal += recvCounts[q];
-        }
-        counted(send, sendTotal, "send");
-        counted(recv, recvTotal, "recv");
+        Collectives.checkCounts(sendCounts, recvCounts, size);
+        Collectives.checkCount(send, Collectives.sum(sendCounts), "send");
+        Collectives.checkCount(recv, Collectives.sum(recvCounts), "recv");
         check(nccl, nccl.groupStart(), "ncclGroupStart");
         long from = 0;
         long to = 0;
@@ -136,7 +125,7 @@ public final class NcclCommunicator implements Communicator {
         if (root < 0 || root >= size) {
             throw new IllegalArgumentException("root " + root + " outside a group of " + size);
         }
-        counted(buf, count, "buf");
+        Collectives.checkCount(buf, count, "buf");
         check(nccl, nccl.broadcast(buf, buf, count, NcclApi.FLOAT32, root, comm, stream.handle()), "ncclBroadcast");
     }
 
@@ -163,11 +152,6 @@ public final class NcclCommunicator implements Communicator {
         }
     }
 
-    private static void counted(MemorySegment seg, long count, String what) {
-        if (count < 0 || count * F > seg.byteSize()) {
-            throw new IllegalArgumentException(what + " holds " + seg.byteSize() / F + " floats, " + count + " asked");
-        }
-    }
 
     private static void check(NcclApi nccl, int result, String call) {
         if (result != NcclApi.SUCCESS) {
