@@ -38,7 +38,7 @@ public final class MessagesHandler {
         MessagesPlan plan = mapper.map(parsed.value(), parsed.tree(), rt.servedModelNames(), false);
         String id = "msg_" + UUID.randomUUID().toString().replace("-", "");
         ChatHandler.submit(plan.chat(), rt, id, "max_tokens", (prompt, sampling) -> new MessagesCall(exchange, plan, id,
-                prompt.length(), rt.parsers(), metrics, arrivalNanos, keepAliveNanos));
+                prompt.length(), metrics, arrivalNanos, keepAliveNanos));
     }
 
     /** The prompt tokens the same request to {@code /v1/messages} would prefill (images included). */

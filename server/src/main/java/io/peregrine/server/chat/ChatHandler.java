@@ -49,7 +49,7 @@ public final class ChatHandler {
         String param = parsed.value().maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         submit(plan, rt, id, param, (prompt, sampling) -> new ChatCall(exchange, plan, id, prompt.length(),
-                rt.parsers(), reasoningField, new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(),
+                reasoningField, new LogprobsMapper(rt.codec()), metrics, arrivalNanos, sampling.n(),
                 keepAliveNanos));
     }
 
@@ -75,7 +75,7 @@ public final class ChatHandler {
             SamplingParams sampling = plan.sampling().apply(maxTokens);
             GenerationCall call = calls.create(prompt, sampling);
             call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media(),
-                    later == null ? null : later.target()).withConstraint(prompt.constraint()));
+                    later == null ? null : later.target()).withConstraint(prompt.constraint()).withParser(prompt.parser()));
             if (later != null) {
                 later.start(); // after submission: the engine prefills while the later chunks encode
             }

@@ -40,8 +40,8 @@ public final class ResponsesHandler {
         ModelRuntime rt = state.requireServing();
         ResponsesPlan plan = mapper.map(bodies.read(body, ResponseCreateRequest.class).value(), rt.servedModelNames());
         ChatHandler.submit(plan.chat(), rt, plan.response().id(), "max_output_tokens",
-                (prompt, sampling) -> new ResponsesCall(exchange, plan, prompt.length(),
-                        rt.parsers().create(plan.chat().output()), store, metrics, arrivalNanos, keepAliveNanos));
+                (prompt, sampling) -> new ResponsesCall(exchange, plan, prompt.length(), store, metrics,
+                        arrivalNanos, keepAliveNanos));
     }
 
     /** The prompt size {@link #create} would submit for the same body, without generating. */

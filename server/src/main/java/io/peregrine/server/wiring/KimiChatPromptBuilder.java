@@ -15,6 +15,7 @@ import io.peregrine.engine.constrain.ThinkingBudget;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
 import io.peregrine.engine.parse.MarkerIds;
+import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.runtime.TokenConstraint;
 import io.peregrine.engine.media.MediaInputException;
 import io.peregrine.engine.media.MediaPart;
@@ -105,8 +106,9 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
                 : ThinkingBudget.factory(vocabulary().markers(), output.thinkingBudget());
         // The budget applies last: it forces </think>, which a tool-call rule allows while reasoning.
         TokenConstraint.Factory constraint = ConstraintChain.of(toolConstraint(input, output), budget);
-        ChatPrompt prompt = build(input, true);
-        return constraint == null ? prompt : prompt.withConstraint(constraint);
+        // The engine splits each choice's output with Kimi's token-id parser, from where the output starts.
+        return build(input, true).withConstraint(constraint)
+                .withParser(OutputParser.factory(vocabulary().markers(), output.thinking().enabled()));
     }
 
     /**
