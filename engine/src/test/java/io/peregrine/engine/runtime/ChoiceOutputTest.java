@@ -174,6 +174,47 @@ class ChoiceOutputTest {
     }
 
     @Test
+    void aStopStringInsideToolCallArgumentsCutsTheArgumentsNotTheContent() {
+        int[] out = concat(ids("Checking."), new int[] {M.sectionBegin(), M.callBegin()}, ids("functions.f:0"),
+                new int[] {M.argumentBegin()}, ids("{\"city\": \"Paris\"}"));
+        ChoiceOutput choice = new ChoiceOutput(new CountingDecoder(), false, List.of("ris"), new OutputParser(M, false));
+        MessageAccumulator client = new MessageAccumulator();
+        String stop = null;
+        for (int id : out) {
+            stop = choice.push(id);
+            client.applyAll(choice.take().deltas());
+            if (stop != null) {
+                break;
+            }
+        }
+        assertEquals("ris", stop);
+        choice.finish(-1, FinishReason.STOP, false);
+        client.applyAll(choice.take().deltas());
+        ParsedMessage m = client.build(OutputFinish.TOOL_CALLS, false, 0);
+        assertEquals("Checking.", m.content());
+        assertEquals("{\"city\": \"Pa", m.toolCalls().getFirst().arguments());
+    }
+
+    @Test
+    void anAbortSendsOnlyWhatWasReleased() {
+        ChoiceOutput choice = new ChoiceOutput(new CountingDecoder(), false, List.of("world"), new OutputParser(M, false));
+        StringBuilder content = new StringBuilder();
+        StringBuilder text = new StringBuilder();
+        for (int id : ids("Hello wor")) {
+            choice.push(id);
+            ChoiceOutput.Released r = choice.take();
+            text.append(r.text());
+            r.deltas().forEach(d -> content.append(((OutputDelta.Content) d).text()));
+        }
+        assertEquals("Hello ", text.toString(), "\"wor\" could begin the stop string");
+        choice.finish(-1, FinishReason.ABORT, false);
+        ChoiceOutput.Released last = choice.take();
+        last.deltas().forEach(d -> content.append(((OutputDelta.Content) d).text()));
+        assertEquals("", last.text(), "held text that could begin the stop string is never sent");
+        assertEquals("Hello ", content.toString(), "the parser gets exactly the released text");
+    }
+
+    @Test
     void aCharacterSplitAcrossTokensIsSentWhole() {
         ChoiceOutput out = new ChoiceOutput(new FakeDecoder(), false, List.of(), null);
         out.push(FakeDecoder.EURO_HEAD);
