@@ -311,6 +311,10 @@ public final class TcpCommunicator implements Communicator {
      */
     public void onPeerLost(Consumer<String> listener) {
         this.onPeerLost = listener;
+        String already = broken;
+        if (already != null && !closed) {
+            listener.accept(already);
+        }
     }
 
     private void watchPeers() {
