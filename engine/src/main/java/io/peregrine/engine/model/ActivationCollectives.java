@@ -16,7 +16,7 @@ import java.lang.foreign.MemorySegment;
  *   CUDA): in place on the device buffers, queued on the backend's stream like its kernels, no host copy. The
  *   logits' bands are gathered into a device buffer and laid out by device copies.</li>
  * </ul>
- * A group of one does nothing. The staging buffers grow to the largest step and are kept, so a step allocates
+ * A host group of one does nothing. The staging buffers grow to the largest step and are kept, so a step allocates
  * nothing once warm.
  */
 final class ActivationCollectives {
@@ -36,7 +36,7 @@ final class ActivationCollectives {
     ActivationCollectives(Communicator comm, TensorMemory memory) {
         this.comm = comm;
         this.memory = memory;
-        if (comm.onDevice() && comm.size() > 1) {
+        if (comm.onDevice()) {
             if (!(memory instanceof InPlaceCollectives p)) {
                 throw new IllegalArgumentException("the communicator works on device memory, but the backend's "
                         + "activations (" + memory.getClass().getSimpleName() + ") have no address to give it");
@@ -53,8 +53,8 @@ final class ActivationCollectives {
 
     /** {@code a} becomes the sum over the ranks of their {@code a} (host communicators: in rank order, same bits). */
     void allReduceSum(Activation a) {
-        if (comm.size() == 1) {
-            return;
+        if (inPlace == null && comm.size() == 1) {
+            return; // a device group of one still runs, so one GPU exercises the device path
         }
         long t0 = System.nanoTime();
         int n = a.rows() * a.cols();
