@@ -33,12 +33,15 @@ import jdk.net.ExtendedSocketOptions;
  * that sees it aborts the group (rank 0 closes every connection, so every other rank fails at its next read) and
  * throws {@link CommunicatorException} naming the rank, its address and the collective. Besides its data connection
  * each rank holds a second, silent one to rank 0, which rank 0 watches from a thread of its own: a rank lost while
- * the group is idle (no collective running) is reported at once through {@link #onPeerLost}.
+ * the group is idle (no collective running) is reported at once through {@link #onPeerLost}; a rank that leaves in
+ * order says so on it first, so rank 0 reports it without aborting the collectives it still owes the others.
  */
 public final class TcpCommunicator implements Communicator {
     private static final int MAGIC = 0x50524754; // "PRGT"
     private static final int DATA = 0;
     private static final int WATCH = 1;
+    /** What a rank sends on its watch connection when it leaves in order (a closed socket alone means it vanished). */
+    private static final int LEAVE = 0x4C;
     private static final int ERROR = -1;
     private static final int OK = 0;
     private static final int ALL_REDUCE = 1;
@@ -322,15 +325,23 @@ public final class TcpCommunicator implements Communicator {
             int peer = r;
             Socket s = watches[r];
             Thread.ofPlatform().daemon().name("peregrine-watch-rank-" + r).start(() -> {
+                int b;
                 String how;
                 try {
-                    how = s.getInputStream().read() < 0 ? "closed its connection" : "sent on its watch connection";
+                    b = s.getInputStream().read();
+                    how = b == LEAVE ? "left the group" : b < 0 ? "closed its connection (its process exited)"
+                            : "sent on its watch connection";
                 } catch (IOException e) {
+                    b = -1;
                     how = "was lost (" + e.getMessage() + ")";
                 }
                 if (!closed) {
                     String why = "rank " + peer + " (" + links[peer].address() + ") " + how;
-                    abort(why);
+                    // A rank that left in order may have done so right after its last collective while rank 0 still
+                    // serves the others theirs: only a rank that vanished aborts the group's connections.
+                    if (b != LEAVE) {
+                        abort(why);
+                    }
                     onPeerLost.accept(why);
                 }
             });
@@ -592,6 +603,14 @@ public final class TcpCommunicator implements Communicator {
     public void close() {
         if (!closed) {
             closed = true;
+            if (rank != 0 && watches[0] != null) {
+                try {
+                    watches[0].getOutputStream().write(LEAVE);
+                    watches[0].getOutputStream().flush();
+                } catch (IOException ignored) {
+                    // rank 0 is gone already
+                }
+            }
             for (Link l : links) {
                 if (l != null) {
                     closeQuietly(l.socket());

@@ -21,9 +21,9 @@ import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
- * The ranks of {@code serve --tensor-parallel-size N} on one host: this JVM is rank 0; the other N − 1 are worker
- * processes it starts itself ({@code peregrine worker}, same {@code java}, class path and JVM flags), joined over a
- * {@code shm} communicator. It supervises them: a worker that exits while the group is serving, or a step that
+ * The ranks of {@code serve --tensor-parallel-size N} as rank 0 sees them: this JVM is rank 0; the others on this host
+ * are worker processes it starts itself ({@code peregrine worker}, same {@code java}, class path and JVM flags),
+ * joined over a {@code shm} communicator on one node, or over TCP with the other nodes' ranks ({@link #launchLeader}). It supervises them: a worker that exits while the group is serving, or a step that
  * fails because the group broke, is reported once through {@code onFailure} (the server then answers 503); closing
  * stops the workers, waits for them and destroys any that remain.
  */
@@ -98,14 +98,15 @@ public final class ShardGroup implements AutoCloseable {
     public static ShardGroup launchLeader(Path checkpoint, int size, Nodes nodes, List<String> workerFlags,
                                           Consumer<String> onFailure) {
         int perNode = nodes.ranksPerNode(size);
+        TcpCommunicator.Listener listener = TcpCommunicator.listen(nodes.masterPort());
         Path dir;
         try {
             dir = Files.createTempDirectory("peregrine-ranks-");
         } catch (IOException e) {
+            listener.close();
             throw new IllegalStateException("cannot create the group's directory: " + e.getMessage(), e);
         }
         List<Process> workers = new ArrayList<>();
-        TcpCommunicator.Listener listener = TcpCommunicator.listen(nodes.masterPort());
         try {
             List<String> group = List.of("--master-addr", "127.0.0.1", "--master-port",
                     String.valueOf(listener.port()));
