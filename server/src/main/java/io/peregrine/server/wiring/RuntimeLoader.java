@@ -230,7 +230,7 @@ public final class RuntimeLoader {
         LOG.info("chat template: " + template.describe());
         BackendProvider provider = Backends.select(ranks > 1 ? cpuForRanks(o.backend()) : o.backend());
         // Ranks on one host share its cores: without --threads each gets its share.
-        Integer threads = o.threads() != null || ranks == 1 ? o.threads() : defaultThreads(parallel);
+        Integer threads = o.threads() != null || ranks == 1 ? o.threads() : Integer.valueOf(defaultThreads(parallel));
         Backend backend;
         if (threads != null) {
             try {
