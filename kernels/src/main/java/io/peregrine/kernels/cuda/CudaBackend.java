@@ -2,6 +2,7 @@ package io.peregrine.kernels.cuda;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.InPlaceCollectives;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.OperandChecks;
@@ -41,7 +42,7 @@ import jcuda.driver.CUmemorytype;
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
  * many tokens to the mma.sync kernels instead, which round activations to bf16 (faster prefill, bf16 tolerances).
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, InPlaceCollectives {
     /** Upload chunk for weights (the lm_head of K2.5 is 2.3 GB). */
     static final long UPLOAD_CHUNK = 64L << 20;
 
@@ -776,5 +777,16 @@ public final class CudaBackend implements Backend {
         for (int i = 0; i < rows.length(); i++) {
             Objects.checkIndex(rows.get(i), bound);
         }
+    }
+
+    /** For NCCL: the activation's device memory by address; its rows must be back to back. */
+    @Override
+    public MemorySegment segment(Activation a) {
+        DeviceTensor t = device(a);
+        if (!t.dense()) {
+            throw new IllegalArgumentException("a column view [" + t.rows() + ", " + t.cols() + "] of stride "
+                    + t.stride() + " is not one contiguous buffer, which a collective needs");
+        }
+        return MemorySegment.ofAddress(JCudaAddresses.of(t.base().ptr())).reinterpret(4L * t.size());
     }
 }

@@ -15,6 +15,7 @@ import io.peregrine.server.http.CorsPolicy;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingPolicy;
+import io.peregrine.server.wiring.Nodes;
 import io.peregrine.server.wiring.RuntimeLoader;
 import io.peregrine.server.serving.ServingState;
 import io.peregrine.server.serving.ShutdownSequence;
@@ -260,12 +261,46 @@ public final class ServeCommand implements Callable<Integer> {
                     + "instead of a slice of every expert.")
     boolean enableExpertParallel;
 
+    @Option(names = "--nnodes", defaultValue = "1", paramLabel = "N",
+            description = "Spread the --tensor-parallel-size ranks over N hosts, the same number on each (default: "
+                    + "${DEFAULT-VALUE}). Node 0 serves HTTP; run the same command with --node-rank 1..N-1 on the others.")
+    int nnodes;
+
+    @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R",
+            description = "This host's place among --nnodes (default: ${DEFAULT-VALUE}). A node above 0 serves no HTTP: "
+                    + "it starts its ranks, joins node 0 and exits when they end.")
+    int nodeRank;
+
+    @Option(names = "--master-addr", paramLabel = "HOST",
+            description = "Node 0's address as the other nodes reach it (required on --node-rank above 0).")
+    String masterAddr;
+
+    @Option(names = "--master-port", defaultValue = "" + Nodes.DEFAULT_PORT, paramLabel = "PORT",
+            description = "The TCP port node 0 listens on for the other nodes' ranks (default: ${DEFAULT-VALUE}).")
+    int masterPort;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
 
     @Override
     public Integer call() throws Exception {
+        RuntimeLoader.Parallel parallel;
+        try {
+            parallel = new RuntimeLoader.Parallel(tensorParallelSize, enableExpertParallel,
+                    new Nodes(nnodes, nodeRank, masterAddr, masterPort));
+        } catch (IllegalArgumentException e) {
+            LOG.severe(e.getMessage());
+            return 2;
+        }
+        if (nodeRank > 0) {
+            try {
+                return RuntimeLoader.runNode(model, demoPreset, backend, threads, batchInvariant, parallel);
+            } catch (RuntimeException e) {
+                LOG.severe("node " + nodeRank + " failed to start: " + e.getMessage());
+                return 1;
+            }
+        }
         ServerConfig config = serverConfig();
         long kvBytes = parseBytes(kvCacheMemory);
         long encoderBytes = parseBytes(encoderCacheMemory);
@@ -300,7 +335,7 @@ public final class ServeCommand implements Callable<Integer> {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
                     batchInvariant, chatTemplate, prefillCost(), threads, speculative),
-                    new RuntimeLoader.Parallel(tensorParallelSize, enableExpertParallel), state, metrics, tracing));
+                    parallel, state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);

@@ -141,13 +141,24 @@ public final class RuntimeLoader {
     /**
      * {@code --tensor-parallel-size} and {@code --enable-expert-parallel}: ranks on this host, experts by TP or EP.
      */
-    public record Parallel(int tensorParallelSize, boolean expertParallel) {
+    public record Parallel(int tensorParallelSize, boolean expertParallel, Nodes nodes) {
         public static final Parallel SINGLE = new Parallel(1, false);
 
         public Parallel {
             if (tensorParallelSize < 1) {
                 throw new IllegalArgumentException("--tensor-parallel-size must be at least 1, got " + tensorParallelSize);
             }
+            nodes.ranksPerNode(tensorParallelSize);
+        }
+
+        /** On one node. */
+        public Parallel(int tensorParallelSize, boolean expertParallel) {
+            this(tensorParallelSize, expertParallel, Nodes.ONE);
+        }
+
+        /** The ranks on this host. */
+        public int ranksPerNode() {
+            return nodes.ranksPerNode(tensorParallelSize);
         }
     }
 
@@ -219,8 +230,7 @@ public final class RuntimeLoader {
         LOG.info("chat template: " + template.describe());
         BackendProvider provider = Backends.select(ranks > 1 ? cpuForRanks(o.backend()) : o.backend());
         // Ranks on one host share its cores: without --threads each gets its share.
-        Integer threads = o.threads() != null || ranks == 1 ? o.threads()
-                : Integer.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
+        Integer threads = o.threads() != null || ranks == 1 ? o.threads() : Integer.valueOf(defaultThreads(parallel));
         Backend backend;
         if (threads != null) {
             try {
@@ -255,18 +265,21 @@ public final class RuntimeLoader {
             if (ranks == 1) {
                 model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
             } else {
-                List<String> flags = new ArrayList<>(List.of("--threads", String.valueOf(threads)));
-                if (parallel.expertParallel()) {
-                    flags.add("--enable-expert-parallel");
+                List<String> flags = workerFlags(threads, parallel, o.batchInvariant());
+                Nodes nodes = parallel.nodes();
+                Consumer<String> onFailure = why -> progress.engineFailed("the sharded model can no longer run: " + why);
+                if (nodes.multiNode()) {
+                    LOG.info("tensor parallel: " + ranks + " ranks on " + nodes.nnodes() + " nodes over TCP (node 0 "
+                            + "listens on port " + nodes.masterPort() + "), experts by " + (parallel.expertParallel()
+                            ? "expert parallelism (whole experts per rank)" : "tensor parallelism") + ", " + threads
+                            + " compute threads each");
+                    group = ShardGroup.launchLeader(ckDir.toAbsolutePath(), ranks, nodes, flags, onFailure);
+                } else {
+                    LOG.info("tensor parallel: " + ranks + " ranks on this host over shm, experts by "
+                            + (parallel.expertParallel() ? "expert parallelism (whole experts per rank)" : "tensor parallelism")
+                            + ", " + threads + " compute threads each");
+                    group = ShardGroup.launch(ckDir.toAbsolutePath(), ranks, flags, onFailure);
                 }
-                if (o.batchInvariant()) {
-                    flags.add("--batch-invariant");
-                }
-                LOG.info("tensor parallel: " + ranks + " ranks on this host over shm, experts by "
-                        + (parallel.expertParallel() ? "expert parallelism (whole experts per rank)" : "tensor parallelism")
-                        + ", " + threads + " compute threads each");
-                group = ShardGroup.launch(ckDir.toAbsolutePath(), ranks, flags,
-                        why -> progress.engineFailed("the sharded model can no longer run: " + why));
                 KimiTextModel rank0 = KimiTextModel.load(ck, backend, TextShard.of(plan, 0), group.communicator(),
                         weightLog(progress, backend.name()));
                 LOG.info("rank 0 loaded its shard (" + rank0.weightBytesRead() + " checkpoint bytes)");
@@ -314,6 +327,48 @@ public final class RuntimeLoader {
         progress.loading(1.0, "ready");
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
                 new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media));
+    }
+
+    /** Ranks on one host share its cores: without --threads each gets its share. */
+    private static int defaultThreads(Parallel parallel) {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / parallel.ranksPerNode());
+    }
+
+    /** What every worker rank is told besides its rank and group: its threads and the shard choice. */
+    private static List<String> workerFlags(int threads, Parallel parallel, boolean batchInvariant) {
+        List<String> flags = new ArrayList<>(List.of("--threads", String.valueOf(threads)));
+        if (parallel.expertParallel()) {
+            flags.add("--enable-expert-parallel");
+        }
+        if (batchInvariant) {
+            flags.add("--batch-invariant");
+        }
+        return flags;
+    }
+
+    /**
+     * {@code serve --node-rank R} for {@code R > 0}: no HTTP server, no scheduler; this node's ranks, started here
+     * and joined to node 0 ({@link NodeRanks}). The plan is built first, so counts the ranks cannot divide fail here
+     * as on node 0, before anything starts. Returns the exit status.
+     */
+    public static int runNode(Path model, String demoPreset, String backend, Integer threads, boolean batchInvariant,
+                              Parallel parallel) {
+        if (parallel.nodes().nodeRank() == 0) {
+            throw new IllegalArgumentException("node 0 serves (RuntimeLoader.load); runNode is for --node-rank above 0");
+        }
+        cpuForRanks(backend);
+        Path dir = model;
+        if (dir == null) {
+            dir = DemoCheckpoint.defaultDir();
+            LOG.info("no --model given: the demo checkpoint (preset " + demoPreset + ") at " + dir);
+            DemoCheckpoint.ensure(dir, demoPreset, DemoCheckpoint.DEFAULT_SEED, p -> { });
+        }
+        try (Checkpoint ck = Checkpoint.open(dir)) {
+            new ShardingPlan(ck.config(), parallel.tensorParallelSize(), parallel.expertParallel());
+        }
+        int t = threads != null ? threads : defaultThreads(parallel);
+        return NodeRanks.run(dir.toAbsolutePath(), parallel.tensorParallelSize(), parallel.nodes(),
+                workerFlags(t, parallel, batchInvariant));
     }
 
     /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */
