@@ -4,6 +4,7 @@ import static io.peregrine.engine.backend.HostMemory.host;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.Gelu;
 import io.peregrine.engine.backend.HostIndices;
 import io.peregrine.engine.backend.HostMemory;
 import io.peregrine.engine.backend.HostTensor;
@@ -415,6 +416,91 @@ public final class CpuBackend extends HostMemory implements Backend {
                 AttentionKernels.absorbed(qLat.data(), qLat.at(t, 0), qPe.data(), qPe.at(t, 0), qPeHeadStride, p % heads,
                         kvRank, rope, slab.data(), slab.offset(), slab.stride(), slots.data(), slots.offset() + from,
                         starts.get(t + 1) - from, scale, outLat.data(), outLat.at(t, 0), scores, true);
+            }
+        });
+    }
+
+    // ---- the vision tower (MoonViT-3D, issue 24) ---------------------------------------------------------------
+
+    @Override
+    public void layerNorm(Activation xa, Activation weight, Activation bias, float eps, Activation outa) {
+        HostTensor x = host(xa);
+        HostTensor out = host(outa);
+        TensorMemory.sameShape(x, out, "LayerNorm");
+        float[] w = whole(weight, x.cols(), "LayerNorm weight");
+        float[] b = whole(bias, x.cols(), "LayerNorm bias");
+        pool.parallelFor(x.rows(), Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, 4 * x.cols())), (lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                VisionKernels.layerNorm(x.data(), x.at(t, 0), x.cols(), w, b, eps, out.data(), out.at(t, 0), true);
+            }
+        });
+    }
+
+    @Override
+    public void addBias(Activation bias, Activation ya) {
+        HostTensor y = host(ya);
+        float[] b = whole(bias, y.cols(), "bias");
+        for (int t = 0; t < y.rows(); t++) {
+            VisionKernels.addBias(b, y.data(), y.at(t, 0), y.cols());
+        }
+    }
+
+    @Override
+    public void gelu(Activation xa, Gelu form, Activation outa) {
+        HostTensor x = host(xa);
+        HostTensor out = host(outa);
+        TensorMemory.sameShape(x, out, "GELU");
+        pool.parallelFor(x.rows(), Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, 16 * x.cols())), (lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                switch (form) {
+                    case TANH -> VisionKernels.geluTanh(x.data(), x.at(t, 0), out.data(), out.at(t, 0), x.cols());
+                    case ERF -> VisionKernels.geluErf(x.data(), x.at(t, 0), out.data(), out.at(t, 0), x.cols());
+                }
+            }
+        });
+    }
+
+    @Override
+    public void rotatePairs(Activation xa, int heads, int headStride, Activation cosa, Activation sina) {
+        HostTensor x = host(xa);
+        HostTensor cos = host(cosa);
+        HostTensor sin = host(sina);
+        OperandChecks.rotatePairs(x, heads, headStride, cos, sin);
+        for (int t = 0; t < x.rows(); t++) {
+            for (int h = 0; h < heads; h++) {
+                VisionKernels.rotatePairs(x.data(), x.at(t, h * headStride), cos.data(), cos.at(t, 0), sin.data(),
+                        sin.at(t, 0), cos.cols());
+            }
+        }
+    }
+
+    @Override
+    public void attentionSegments(Activation qa, Activation ka, Activation va, int heads, Indices segmentsi,
+                                  float scale, Activation outa) {
+        HostTensor q = host(qa);
+        HostTensor k = host(ka);
+        HostTensor v = host(va);
+        HostTensor out = host(outa);
+        HostIndices seg = host(segmentsi);
+        OperandChecks.segments(q, k, v, heads, seg.length(), seg::get, out);
+        int headDim = q.cols() / heads;
+        int rows = q.rows();
+        int[] segOf = new int[rows];
+        int longest = 0;
+        for (int s = 0; s + 1 < seg.length(); s++) {
+            java.util.Arrays.fill(segOf, seg.get(s), seg.get(s + 1), s);
+            longest = Math.max(longest, seg.get(s + 1) - seg.get(s));
+        }
+        int maxLen = longest;
+        int minPairs = Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, maxLen * 2 * headDim));
+        pool.parallelFor(rows * heads, minPairs, (lo, hi) -> {
+            float[] scores = scratch.get().scores(maxLen);
+            for (int p = lo; p < hi; p++) {
+                int t = p / heads;
+                int s = segOf[t];
+                VisionKernels.attendSegment(q.data(), q.offset(), q.stride(), k.data(), k.offset(), k.stride(),
+                        v.data(), v.offset(), v.stride(), t, p % heads, headDim, seg.get(s), seg.get(s + 1), scale,
+                        out.data(), out.offset(), out.stride(), scores, true);
             }
         });
     }
