@@ -492,15 +492,29 @@ public final class CpuBackend extends HostMemory implements Backend {
             longest = Math.max(longest, seg.get(s + 1) - seg.get(s));
         }
         int maxLen = longest;
+        // keys and values transposed per (head, segment) so the query loops run along the segment
+        float[][] packed = scratch.get().packedKv(rows * q.cols());
+        float[] kt = packed[0];
+        float[] vt = packed[1];
+        int segs = seg.length() - 1;
+        pool.parallelFor(heads * segs, 1, (lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                int h = p / segs;
+                int s = p % segs;
+                int from = seg.get(s);
+                VisionKernels.packSegment(k.data(), k.offset(), k.stride(), v.data(), v.offset(), v.stride(), h,
+                        headDim, from, seg.get(s + 1) - from, kt, vt, (h * rows + from) * headDim);
+            }
+        });
         int minPairs = Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, maxLen * 2 * headDim));
         pool.parallelFor(rows * heads, minPairs, (lo, hi) -> {
             float[] scores = scratch.get().scores(maxLen);
             for (int p = lo; p < hi; p++) {
                 int t = p / heads;
-                int s = segOf[t];
-                VisionKernels.attendSegment(q.data(), q.offset(), q.stride(), k.data(), k.offset(), k.stride(),
-                        v.data(), v.offset(), v.stride(), t, p % heads, headDim, seg.get(s), seg.get(s + 1), scale,
-                        out.data(), out.offset(), out.stride(), scores, true);
+                int h = p % heads;
+                int from = seg.get(segOf[t]);
+                VisionKernels.attendPacked(q.data(), q.at(t, h * headDim), kt, vt, (h * rows + from) * headDim,
+                        seg.get(segOf[t] + 1) - from, headDim, scale, out.data(), out.at(t, h * headDim), scores, true);
             }
         });
     }
@@ -552,6 +566,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         private float[][] slots = new float[4][];
         private final int[][] ints = {new int[8], new int[8]};
         private float[] scores = new float[64];
+        private float[][] packedKv = {new float[0], new float[0]};
 
         float[] prepared(int i, int len) {
             if (i >= prepared.length) {
@@ -576,6 +591,14 @@ public final class CpuBackend extends HostMemory implements Backend {
             }
             java.util.Arrays.fill(ints[which], 0, len, 0);
             return ints[which];
+        }
+
+        /** Two buffers of at least {@code len} floats for transposed keys and values. */
+        float[][] packedKv(int len) {
+            if (packedKv[0].length < len) {
+                packedKv = new float[][] {new float[len], new float[len]};
+            }
+            return packedKv;
         }
 
         float[] scores(int len) {

@@ -115,7 +115,8 @@ final class VisionKernels {
     }
 
     /**
-     * One query row {@code t}, head {@code h}, against keys and values {@code from .. to − 1}: fp32 scores,
+     * The row form, the plain twin {@link #attendPacked} is tested against. One query row {@code t}, head {@code h},
+     * against keys and values {@code from .. to − 1}: fp32 scores,
      * max-subtracted softmax, {@code Σ p·v}. Rows are {@code stride}s apart, heads {@code headDim} columns apart.
      */
     static void attendSegment(float[] q, int qOff, int qStride, float[] k, int kOff, int kStride, float[] v, int vOff,
@@ -138,6 +139,47 @@ final class VisionKernels {
             } else {
                 VectorMath.axpyScalar(scores[s], v, va, out, oa, headDim);
             }
+        }
+    }
+
+    /**
+     * Head {@code h}'s keys and values of rows {@code from .. from + len − 1} transposed into {@code kt} and
+     * {@code vt} at {@code off}: {@code kt[off + c·len + j] = k[from + j][h·headDim + c]}, so that the per-query loops
+     * below run along the segment (long vectors) instead of along a head (72 floats, or 16 in the tiny model).
+     */
+    static void packSegment(float[] k, int kOff, int kStride, float[] v, int vOff, int vStride, int h, int headDim,
+                            int from, int len, float[] kt, float[] vt, int off) {
+        for (int j = 0; j < len; j++) {
+            int ka = kOff + (from + j) * kStride + h * headDim;
+            int va = vOff + (from + j) * vStride + h * headDim;
+            for (int c = 0; c < headDim; c++) {
+                kt[off + c * len + j] = k[ka + c];
+                vt[off + c * len + j] = v[va + c];
+            }
+        }
+    }
+
+    /**
+     * One query (head slice at {@code qa}) against a segment packed by {@link #packSegment}: scores accumulated
+     * column by column of the head, fp32 max-subtracted softmax, then each output column as one dot over the segment.
+     */
+    static void attendPacked(float[] q, int qa, float[] kt, float[] vt, int off, int len, int headDim, float scale,
+                             float[] out, int oa, float[] scores, boolean vector) {
+        java.util.Arrays.fill(scores, 0, len, 0f);
+        for (int c = 0; c < headDim; c++) {
+            if (vector) {
+                VectorMath.axpy(q[qa + c], kt, off + c * len, scores, 0, len);
+            } else {
+                VectorMath.axpyScalar(q[qa + c], kt, off + c * len, scores, 0, len);
+            }
+        }
+        for (int j = 0; j < len; j++) {
+            scores[j] *= scale;
+        }
+        AttentionKernels.softmaxInPlace(scores, len);
+        for (int c = 0; c < headDim; c++) {
+            out[oa + c] = vector ? VectorMath.dot(scores, 0, vt, off + c * len, len)
+                    : VectorMath.dotScalar(scores, 0, vt, off + c * len, len);
         }
     }
 }

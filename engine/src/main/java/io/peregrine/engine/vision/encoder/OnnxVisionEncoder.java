@@ -108,7 +108,7 @@ public final class OnnxVisionEncoder implements VisionEncoder {
     /** Runs the graph and returns the requested outputs (names from {@link MoonVitGraph}) as flat arrays. */
     public Map<String, float[]> run(PreprocessedImage image, Set<String> outputs) {
         GridThw grid = image.grid();
-        check(image, grid);
+        check(cfg, image);
         int patches = grid.patches();
         int d = cfg.hidden();
         int pairs = cfg.headDim() / 2;
@@ -142,7 +142,9 @@ public final class OnnxVisionEncoder implements VisionEncoder {
         }
     }
 
-    private void check(PreprocessedImage image, GridThw grid) {
+    /** What the tower accepts, whichever runtime runs it. */
+    static void check(VisionConfig cfg, PreprocessedImage image) {
+        GridThw grid = image.grid();
         if (image.plan().patchSize() != cfg.patchSize()) {
             throw new IllegalArgumentException("image was patchified with patch " + image.plan().patchSize()
                     + " but the tower uses " + cfg.patchSize());

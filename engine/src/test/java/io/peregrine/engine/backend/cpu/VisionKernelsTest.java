@@ -49,6 +49,20 @@ class VisionKernelsTest {
         for (int i = 0; i < vec.length; i++) {
             assertEquals(sca[i], vec[i], 1e-5 * (1 + Math.abs(sca[i])), "element " + i);
         }
+        // the packed form (what the backend runs) against the row form's scalar twin
+        float[] kt = new float[len * headDim];
+        float[] vt = new float[len * headDim];
+        float[] packed = new float[rows * cols];
+        for (int h = 0; h < heads; h++) {
+            VisionKernels.packSegment(k, 0, cols, v, 0, cols, h, headDim, 2, len, kt, vt, 0);
+            for (int t = 2; t < 2 + len; t++) {
+                VisionKernels.attendPacked(q, t * cols + h * headDim, kt, vt, 0, len, headDim, 0.2f, packed,
+                        t * cols + h * headDim, scores, true);
+            }
+        }
+        for (int i = 0; i < vec.length; i++) {
+            assertEquals(sca[i], packed[i], 1e-5 * (1 + Math.abs(sca[i])), "packed element " + i);
+        }
     }
 
     /** Against erfc by Simpson's rule; relative error within the fit's stated 1.2e-7 (plus the rule's own). */
