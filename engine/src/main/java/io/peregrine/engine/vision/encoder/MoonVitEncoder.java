@@ -44,8 +44,13 @@ public final class MoonVitEncoder implements VisionEncoder {
     private final VisionConfig cfg;
     private final float[] posTable;
     private final Arena weightsArena;
-    /** Columns of a patch row: 3·14·14 = 588 padded to a multiple of 32, the GPU products' column step. */
+    /**
+     * Product widths padded with zero weights to a multiple of {@link #COLUMN_STEP}, the tensor-core products' column
+     * step: a patch row (3·14·14 = 588 → 608) and the MLP's hidden width (4304 → 4320). The padding adds exact zeros.
+     */
+    static final int COLUMN_STEP = 32;
     private final int patchCols;
+    private final int ffCols;
     private final LinearWeight patchW;
     private final Activation patchB;
     private final List<Block> blocks;
@@ -71,9 +76,16 @@ public final class MoonVitEncoder implements VisionEncoder {
         this.posTable = pos.toFloatArray();
         int d = cfg.hidden();
         int patchIn = 3 * cfg.patchSize() * cfg.patchSize();
-        this.patchCols = (patchIn + 31) / 32 * 32;
+        this.patchCols = padded(patchIn);
+        this.ffCols = padded(cfg.intermediate());
         this.weightsArena = Arena.ofShared();
-        this.patchW = backend.upload(paddedPatchWeight(ckpt.tensor("vision_tower.patch_embed.proj.weight"), d, patchIn));
+        Tensor conv = ckpt.tensor("vision_tower.patch_embed.proj.weight");
+        if (conv.numel() != (long) d * patchIn || conv.dim(0) != d) {
+            throw new CheckpointException("vision_tower.patch_embed.proj.weight: expected [" + d + ", 3, "
+                    + cfg.patchSize() + ", " + cfg.patchSize() + "], got " + conv);
+        }
+        this.patchW = backend.upload(padded(new Tensor(conv.name(), conv.dtype(), new long[] {d, patchIn}, conv.data()),
+                d, patchCols));
         this.patchB = vector(ckpt, "vision_tower.patch_embed.proj.bias", d);
         List<Block> bs = new ArrayList<>();
         for (int i = 0; i < cfg.layers(); i++) {
@@ -82,8 +94,9 @@ public final class MoonVitEncoder implements VisionEncoder {
                     linear(ckpt, p + "wqkv", 3 * d, d), vector(ckpt, p + "wqkv.bias", 3 * d),
                     linear(ckpt, p + "wo", d, d), vector(ckpt, p + "wo.bias", d),
                     vector(ckpt, p + "norm1.weight", d), vector(ckpt, p + "norm1.bias", d),
-                    linear(ckpt, p + "mlp.fc0", cfg.intermediate(), d), vector(ckpt, p + "mlp.fc0.bias", cfg.intermediate()),
-                    linear(ckpt, p + "mlp.fc1", d, cfg.intermediate()), vector(ckpt, p + "mlp.fc1.bias", d)));
+                    linear(ckpt, p + "mlp.fc0", cfg.intermediate(), d, ffCols, d),
+                    paddedVector(ckpt, p + "mlp.fc0.bias", cfg.intermediate(), ffCols),
+                    linear(ckpt, p + "mlp.fc1", d, cfg.intermediate(), d, ffCols), vector(ckpt, p + "mlp.fc1.bias", d)));
         }
         this.blocks = List.copyOf(bs);
         this.finalW = vector(ckpt, "vision_tower.encoder.final_layernorm.weight", d);
@@ -343,7 +356,7 @@ public final class MoonVitEncoder implements VisionEncoder {
             tmp = backend.allocate(rows, d);
             qkv = backend.allocate(rows, 3 * d);
             ctx = backend.allocate(rows, d);
-            ff = backend.allocate(rows, cfg.intermediate());
+            ff = backend.allocate(rows, ffCols);
             cos = backend.allocate(rows, cfg.headDim() / 2);
             sin = backend.allocate(rows, cfg.headDim() / 2);
             segments = backend.allocateIndices(items + 1);
@@ -369,32 +382,46 @@ public final class MoonVitEncoder implements VisionEncoder {
     }
 
     private LinearWeight linear(Checkpoint ckpt, String prefix, int rows, int cols) {
+        return linear(ckpt, prefix, rows, cols, rows, cols);
+    }
+
+    /** A {@code [rows, cols]} weight uploaded as {@code [padRows, padCols]}, zero outside. */
+    private LinearWeight linear(Checkpoint ckpt, String prefix, int rows, int cols, int padRows, int padCols) {
         Tensor t = ckpt.tensor(prefix + ".weight");
         if (t.rank() != 2 || t.dim(0) != rows || t.dim(1) != cols) {
             throw new CheckpointException(prefix + ".weight: expected [" + rows + ", " + cols + "], got " + t);
         }
-        return backend.upload(t);
+        return backend.upload(padRows == rows && padCols == cols ? t : padded(t, padRows, padCols));
     }
 
     private Activation vector(Checkpoint ckpt, String name, int size) {
+        return paddedVector(ckpt, name, size, size);
+    }
+
+    private Activation paddedVector(Checkpoint ckpt, String name, int size, int padded) {
         Tensor t = ckpt.tensor(name);
         if (t.numel() != size) {
             throw new CheckpointException(name + ": expected " + size + " elements, got " + t);
         }
-        return backend.vector(t.toFloatArray());
+        return backend.vector(java.util.Arrays.copyOf(t.toFloatArray(), padded));
     }
 
-    /** The Conv2d weight {@code [D, 3, 14, 14]} as a BF16 matrix {@code [D, patchCols]}, zero beyond column 588. */
-    private Tensor paddedPatchWeight(Tensor conv, int d, int patchIn) {
-        if (conv.numel() != (long) d * patchIn || conv.dim(0) != d || conv.dtype() != DType.BF16) {
-            throw new CheckpointException("vision_tower.patch_embed.proj.weight: expected BF16 [" + d + ", 3, "
-                    + cfg.patchSize() + ", " + cfg.patchSize() + "], got " + conv);
+    private static int padded(int width) {
+        return (width + COLUMN_STEP - 1) / COLUMN_STEP * COLUMN_STEP;
+    }
+
+    /** A BF16 matrix copied into a zeroed {@code [padRows, padCols]} one (kept in this encoder's arena). */
+    private Tensor padded(Tensor w, int padRows, int padCols) {
+        if (w.dtype() != DType.BF16) {
+            throw new CheckpointException(w.name() + ": the vision tower's weights are BF16, got " + w);
         }
-        MemorySegment padded = weightsArena.allocate((long) d * patchCols * 2, 16);
-        for (int r = 0; r < d; r++) {
-            MemorySegment.copy(conv.data(), (long) r * patchIn * 2, padded, (long) r * patchCols * 2, (long) patchIn * 2);
+        int rows = (int) w.dim(0);
+        int cols = (int) w.dim(1);
+        MemorySegment out = weightsArena.allocate((long) padRows * padCols * 2, 16);
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(w.data(), (long) r * cols * 2, out, (long) r * padCols * 2, (long) cols * 2);
         }
-        return new Tensor(conv.name(), DType.BF16, new long[] {d, patchCols}, padded);
+        return new Tensor(w.name(), DType.BF16, new long[] {padRows, padCols}, out);
     }
 
     /** The uploaded weights stay with the backend (freed when it closes); the padded patch weight is ours. */
