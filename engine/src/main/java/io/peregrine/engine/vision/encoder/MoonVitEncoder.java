@@ -241,26 +241,30 @@ public final class MoonVitEncoder implements VisionEncoder {
         Activation merged = w.merged.rows(0, tokens);
         merge(images, rowStart, tokStart, maxT, x, merged, w);
 
-        // projector: LayerNorm of each sub-patch, the 4 concatenated, Linear, exact GELU, Linear
-        Activation normed = w.normed.rows(0, tokens);
+        // projector: LayerNorm of each sub-patch, the 4 concatenated, Linear, exact GELU, Linear. It runs at least
+        // two rows (the second, if spare, is ignored): a backend may take another product path for one row alone
+        // (the CPU's one-token kernel sums in another order), and an item's bits must not depend on its batch.
+        int projRows = Math.max(tokens, 2);
+        merged = w.merged.rows(0, projRows);
+        Activation normed = w.normed.rows(0, projRows);
         for (int s = 0; s < mk * mk; s++) {
             backend.layerNorm(merged.cols(s * d, d), preNormW, preNormB, (float) cfg.projectorLnEps(),
                     normed.cols(s * d, d));
         }
-        Activation mid = w.mid.rows(0, tokens);
+        Activation mid = w.mid.rows(0, projRows);
         backend.matmul(proj0, normed, mid);
         backend.addBias(proj0B, mid);
         backend.gelu(mid, Gelu.ERF, mid);
-        Activation out = w.out.rows(0, tokens);
+        Activation out = w.out.rows(0, projRows);
         backend.matmul(proj2, mid, out);
         backend.addBias(proj2B, out);
 
         float[] emb = new float[tokens * cfg.textHidden()];
-        backend.copyOut(out, emb, 0);
+        backend.copyOut(out.rows(0, tokens), emb, 0);
         float[] tower = null;
         if (withTower) {
             tower = new float[tokens * mk * mk * d];
-            backend.copyOut(merged, tower, 0);
+            backend.copyOut(merged.rows(0, tokens), tower, 0);
         }
         List<ItemOutput> result = new ArrayList<>(items);
         for (int i = 0; i < items; i++) {
@@ -375,7 +379,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         // every item has at least one merged token, so `tokens` bounds the segment count too
         if (ws == null || ws.rows < rows || ws.tokens < tokens) {
             int r = Math.max(rows, ws == null ? 0 : 2 * ws.rows);
-            int t = Math.max(tokens, ws == null ? 0 : 2 * ws.tokens);
+            int t = Math.max(Math.max(tokens, 2), ws == null ? 0 : 2 * ws.tokens);
             ws = new Workspace(r, t, t);
         }
         return ws;
