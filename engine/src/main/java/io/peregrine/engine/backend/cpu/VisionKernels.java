@@ -165,15 +165,25 @@ final class VisionKernels {
      */
     static void attendPacked(float[] q, int qa, float[] kt, float[] vt, int off, int len, int headDim, float scale,
                              float[] out, int oa, float[] scores, boolean vector) {
-        java.util.Arrays.fill(scores, 0, len, 0f);
-        for (int c = 0; c < headDim; c++) {
-            if (vector) {
-                VectorMath.axpy(q[qa + c], kt, off + c * len, scores, 0, len);
-            } else {
-                VectorMath.axpyScalar(q[qa + c], kt, off + c * len, scores, 0, len);
+        int j = 0;
+        if (vector) {
+            // a register of keys at a time, summed over the head's columns: the packed keys are read once per query
+            for (int bound = F.loopBound(len); j < bound; j += L) {
+                FloatVector acc = FloatVector.zero(F);
+                for (int c = 0; c < headDim; c++) {
+                    acc = FloatVector.fromArray(F, kt, off + c * len + j).fma(FloatVector.broadcast(F, q[qa + c]), acc);
+                }
+                acc.intoArray(scores, j);
             }
         }
-        for (int j = 0; j < len; j++) {
+        for (; j < len; j++) {
+            float acc = 0f;
+            for (int c = 0; c < headDim; c++) {
+                acc = Math.fma(kt[off + c * len + j], q[qa + c], acc);
+            }
+            scores[j] = acc;
+        }
+        for (j = 0; j < len; j++) {
             scores[j] *= scale;
         }
         AttentionKernels.softmaxInPlace(scores, len);

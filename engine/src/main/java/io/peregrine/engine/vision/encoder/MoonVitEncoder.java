@@ -15,6 +15,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * MoonViT-3D + sd2_tpool merger + projector (spec §4.4–4.7) on a {@link Backend}: the CPU backend (the reference
@@ -64,10 +65,10 @@ public final class MoonVitEncoder implements VisionEncoder {
     private final Activation proj2B;
     private Workspace ws;
 
-    private MoonVitEncoder(Backend backend, Checkpoint ckpt, VisionConfig cfg) {
+    private MoonVitEncoder(Backend backend, Function<String, Tensor> ckpt, VisionConfig cfg) {
         this.backend = backend;
         this.cfg = cfg;
-        Tensor pos = ckpt.tensor("vision_tower.patch_embed.pos_emb.weight");
+        Tensor pos = ckpt.apply("vision_tower.patch_embed.pos_emb.weight");
         if (pos.rank() != 3 || pos.dim(0) != cfg.posEmbHeight() || pos.dim(1) != cfg.posEmbWidth()
                 || pos.dim(2) != cfg.hidden()) {
             throw new CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected [" + cfg.posEmbHeight()
@@ -79,7 +80,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         this.patchCols = padded(patchIn);
         this.ffCols = padded(cfg.intermediate());
         this.weightsArena = Arena.ofShared();
-        Tensor conv = ckpt.tensor("vision_tower.patch_embed.proj.weight");
+        Tensor conv = ckpt.apply("vision_tower.patch_embed.proj.weight");
         if (conv.numel() != (long) d * patchIn || conv.dim(0) != d) {
             throw new CheckpointException("vision_tower.patch_embed.proj.weight: expected [" + d + ", 3, "
                     + cfg.patchSize() + ", " + cfg.patchSize() + "], got " + conv);
@@ -103,8 +104,8 @@ public final class MoonVitEncoder implements VisionEncoder {
         this.finalB = vector(ckpt, "vision_tower.encoder.final_layernorm.bias", d);
         int mk = cfg.mergeKernel();
         int merged = mk * mk * d;
-        Tensor p0 = ckpt.tensor("mm_projector.proj.0.weight");
-        Tensor p2 = ckpt.tensor("mm_projector.proj.2.weight");
+        Tensor p0 = ckpt.apply("mm_projector.proj.0.weight");
+        Tensor p2 = ckpt.apply("mm_projector.proj.2.weight");
         if (p0.rank() != 2 || p2.rank() != 2 || p0.dim(1) != merged || p2.dim(1) != p0.dim(0) || p2.dim(0) != cfg.textHidden()) {
             throw new CheckpointException("mm_projector shapes " + p0 + ", " + p2 + " do not fit merge " + mk + "x" + mk
                     + " of hidden " + d + " into text_hidden_size " + cfg.textHidden());
@@ -120,7 +121,12 @@ public final class MoonVitEncoder implements VisionEncoder {
 
     /** Uploads the tower's and the projector's weights to {@code backend}; the backend stays the caller's. */
     public static MoonVitEncoder load(Checkpoint ckpt, Backend backend) {
-        return new MoonVitEncoder(backend, ckpt, VisionConfig.read(ckpt.dir()));
+        return new MoonVitEncoder(backend, ckpt::tensor, VisionConfig.read(ckpt.dir()));
+    }
+
+    /** From weights by checkpoint name (synthetic ones in the device check's throughput table). */
+    public static MoonVitEncoder load(VisionConfig cfg, Function<String, Tensor> weights, Backend backend) {
+        return new MoonVitEncoder(backend, weights, cfg);
     }
 
     public VisionConfig config() {
@@ -168,7 +174,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         int maxT = 1;
         for (int i = 0; i < items; i++) {
             PreprocessedImage img = images.get(i);
-            OnnxVisionEncoder.check(cfg, img);
+            cfg.check(img);
             rowStart[i + 1] = Math.addExact(rowStart[i], img.grid().patches());
             tokStart[i + 1] = tokStart[i] + img.grid().mergedTokens(mk);
             maxT = Math.max(maxT, img.grid().t());
@@ -281,14 +287,17 @@ public final class MoonVitEncoder implements VisionEncoder {
     /**
      * sd2_tpool: merged token (i, j) of an item is the 2×2 patches (2i + a, 2j + b), ordered (0,0),(0,1),(1,0),(1,1)
      * into column bands of {@code merged}, each the mean over the item's frames. Frame by frame and band by band the
-     * rows are gathered, then added scaled by 1/t into their band (for one frame, 1·x + 0 = x exactly).
+     * rows are gathered, then added scaled by 1/t into their band (for one frame, 1·x + 0 = x exactly); a pass of
+     * images only gathers straight into the bands (the same bits).
      */
     private void merge(List<PreprocessedImage> images, int[] rowStart, int[] tokStart, int maxT, Activation x,
                        Activation merged, Workspace w) {
         int d = cfg.hidden();
         int mk = cfg.mergeKernel();
         int tokens = tokStart[images.size()];
-        backend.zero(merged);
+        if (maxT > 1) {
+            backend.zero(merged);
+        }
         int[] src = new int[tokens];
         int[] dst = new int[tokens];
         float[] scale = new float[tokens];
@@ -315,14 +324,19 @@ public final class MoonVitEncoder implements VisionEncoder {
                         continue;
                     }
                     Indices from = w.gatherSrc.slice(0, count);
+                    backend.copyIn(src, 0, from);
+                    Activation band = merged.cols((a * mk + b) * d, d);
+                    if (maxT == 1) { // images only: every token once, in order, unscaled
+                        backend.gatherRows(x, from, band);
+                        continue;
+                    }
                     Indices to = w.gatherDst.slice(0, count);
                     Activation scales = w.scales.cols(0, count);
-                    backend.copyIn(src, 0, from);
                     backend.copyIn(dst, 0, to);
                     backend.copyIn(scale, 0, scales);
                     Activation gathered = w.gathered.rows(0, count);
                     backend.gatherRows(x, from, gathered);
-                    backend.scatterAddScaled(gathered, to, scales, merged.cols((a * mk + b) * d, d));
+                    backend.scatterAddScaled(gathered, to, scales, band);
                 }
             }
         }
@@ -385,25 +399,25 @@ public final class MoonVitEncoder implements VisionEncoder {
         return ws;
     }
 
-    private LinearWeight linear(Checkpoint ckpt, String prefix, int rows, int cols) {
+    private LinearWeight linear(Function<String, Tensor> ckpt, String prefix, int rows, int cols) {
         return linear(ckpt, prefix, rows, cols, rows, cols);
     }
 
     /** A {@code [rows, cols]} weight uploaded as {@code [padRows, padCols]}, zero outside. */
-    private LinearWeight linear(Checkpoint ckpt, String prefix, int rows, int cols, int padRows, int padCols) {
-        Tensor t = ckpt.tensor(prefix + ".weight");
+    private LinearWeight linear(Function<String, Tensor> ckpt, String prefix, int rows, int cols, int padRows, int padCols) {
+        Tensor t = ckpt.apply(prefix + ".weight");
         if (t.rank() != 2 || t.dim(0) != rows || t.dim(1) != cols) {
             throw new CheckpointException(prefix + ".weight: expected [" + rows + ", " + cols + "], got " + t);
         }
         return backend.upload(padRows == rows && padCols == cols ? t : padded(t, padRows, padCols));
     }
 
-    private Activation vector(Checkpoint ckpt, String name, int size) {
+    private Activation vector(Function<String, Tensor> ckpt, String name, int size) {
         return paddedVector(ckpt, name, size, size);
     }
 
-    private Activation paddedVector(Checkpoint ckpt, String name, int size, int padded) {
-        Tensor t = ckpt.tensor(name);
+    private Activation paddedVector(Function<String, Tensor> ckpt, String name, int size, int padded) {
+        Tensor t = ckpt.apply(name);
         if (t.numel() != size) {
             throw new CheckpointException(name + ": expected " + size + " elements, got " + t);
         }
