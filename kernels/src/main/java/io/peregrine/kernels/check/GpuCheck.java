@@ -85,6 +85,7 @@ public final class GpuCheck {
             golden.run(cpu);
             StepTraffic.run(testdata.resolve("golden"), cpu, null, System.out);
             vision.golden(cpu, "fp32", VisionCheck.FP32_TOL, false);
+            vision.endToEnd(cpu);
         }
         return golden.failures + vision.failures;
     }
@@ -148,6 +149,7 @@ public final class GpuCheck {
         long t0 = System.nanoTime();
         try (CudaBackend fp32 = CudaBackend.open(0, CudaBackend.Options.FP32)) {
             v.golden(fp32, "fp32 products", VisionCheck.FP32_TOL, false);
+            v.endToEnd(fp32);
         }
         try (CudaBackend tc = CudaBackend.open(0, new CudaBackend.Options(1, false))) {
             v.golden(tc, "bf16 tensor-core products", VisionCheck.BF16_SHARE, true);
@@ -212,7 +214,12 @@ public final class GpuCheck {
                 Perf perf = new Perf(copy > 0 ? copy : ownCopy, tflops);
                 new KernelTimings(ops, seed).run(perf);
                 try (CudaBackend vision = CudaBackend.open(0, new CudaBackend.Options(64, false))) {
-                    VisionCheck.throughput(vision, tflops, seed, out);
+                    VisionCheck.throughput(vision, "tensor-core products from 64 rows", VisionCheck.ALL_SIZES, tflops,
+                            seed, out);
+                }
+                try (CudaBackend vision = CudaBackend.open(0, CudaBackend.Options.FP32)) {
+                    VisionCheck.throughput(vision, "fp32 products, serve's default", VisionCheck.FP32_SIZES, tflops,
+                            seed, out);
                 }
                 // Every earlier stage has freed its buffers (each frees in a finally); the decode sizes itself to what
                 // is free, so a device with less memory than it was written for runs fewer layers instead of failing.

@@ -7,6 +7,10 @@ import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.checkpoint.DType;
 import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.kv.LatentCache;
+import io.peregrine.engine.model.KimiTextModel;
+import io.peregrine.engine.model.SequenceSlice;
+import io.peregrine.engine.sched.MediaSpan;
 import io.peregrine.engine.vision.GridThw;
 import io.peregrine.engine.vision.encoder.MoonVitEncoder;
 import io.peregrine.engine.vision.encoder.VisionConfig;
@@ -102,6 +106,65 @@ final class VisionCheck {
         }
     }
 
+    /**
+     * One image request end to end on {@code backend}: img2's pixels through the tower on the model's backend, its
+     * rows spliced over the expanded {@code <|media_pad|>} positions, prefill and 8 greedy steps of the tiny text model
+     * against the e2e golden (text tolerance per row, greedy ids exact), as {@code MultimodalGoldenTest} on the CPU.
+     */
+    void endToEnd(Backend backend) {
+        Path vg = golden.resolve("vision-golden");
+        try (Checkpoint ck = Checkpoint.open(golden.resolve("tiny-k25"));
+             MoonVitEncoder tower = MoonVitEncoder.load(ck, backend)) {
+            JsonNode e2e = new ObjectMapper().readTree(vg.resolve("vision_golden.json").toFile()).get("e2e_multimodal");
+            PreprocessedImage img = goldenItems(vg, List.of(e2e.get("image").asText())).values().iterator().next();
+            VisionEmbeddings emb = tower.encode(img);
+            KimiTextModel model = KimiTextModel.load(ck, backend);
+            int[] prompt = ints(e2e.get("prompt_ids_expanded"));
+            int[] greedy = ints(e2e.get("greedy_ids"));
+            int padStart = e2e.get("media_pad_positions_expanded").get(0).asInt();
+            List<MediaSpan> media = List.of(new MediaSpan(padStart, emb.tokens(), emb.hidden(), emb.values(), 1));
+            int block = GoldenTextCheck.BLOCK;
+            int blocks = (prompt.length + greedy.length + block - 1) / block;
+            LatentCache cache = model.newCache(blocks, block);
+            int[] table = new int[blocks];
+            for (int i = 0; i < blocks; i++) {
+                table[i] = blocks - 1 - i;
+            }
+            float[][] prefill = model.forward(List.of(new SequenceSlice(prompt, 0, table, true,
+                    MediaSpan.rowsFor(media, 0, prompt.length))), cache).getFirst();
+            float[][] wantPrefill = GoldenTextCheck.readF32Matrix(vg.resolve("e2e_img2.prefill_logits.f32.npy"));
+            float[][] wantSteps = GoldenTextCheck.readF32Matrix(vg.resolve("e2e_img2.greedy_step_logits.f32.npy"));
+            double worst = 0;
+            for (int t = 0; t < prefill.length; t++) {
+                worst = Math.max(worst, GoldenTextCheck.share(wantPrefill[t], prefill[t]));
+            }
+            int[] got = new int[greedy.length];
+            float[] last = prefill[prefill.length - 1];
+            for (int k = 0; k < greedy.length; k++) {
+                worst = Math.max(worst, GoldenTextCheck.share(wantSteps[k], last));
+                got[k] = GoldenTextCheck.argmax(last);
+                if (k + 1 < greedy.length) {
+                    last = model.forward(List.of(new SequenceSlice(new int[] {got[k]}, prompt.length + k, table, false)),
+                            cache).getFirst()[0];
+                }
+            }
+            boolean ids = java.util.Arrays.equals(greedy, got);
+            record(worst <= 1 && ids, String.format("vision e2e img2 on %s: %d image rows spliced, prefill %d rows + %d"
+                    + " greedy steps at %.3f of the text tolerance, greedy ids %s", backend.name(), emb.tokens(),
+                    prompt.length, greedy.length, worst, ids ? "equal" : "DIFFER " + java.util.Arrays.toString(got)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static int[] ints(JsonNode a) {
+        int[] o = new int[a.size()];
+        for (int i = 0; i < o.length; i++) {
+            o[i] = a.get(i).asInt();
+        }
+        return o;
+    }
+
     private void record(boolean ok, String line) {
         checks++;
         if (!ok) {
@@ -110,16 +173,21 @@ final class VisionCheck {
         out.println((ok ? "ok   " : "FAIL ") + line);
     }
 
-    /** Timings of K2.5's tower on {@code cuda} (tensor-core products) with random weights; a table row per size. */
-    static void throughput(CudaBackend cuda, double bf16TFlops, long seed, PrintStream out) {
+    /** Every size of the table: 448², 896², 1920×1080 (padded to 1932×1092) and 8 × 448² in one pass. */
+    static final int[][] ALL_SIZES = {{448, 448, 1}, {896, 896, 1}, {1932, 1092, 1}, {448, 448, 8}};
+    /** serve's default CUDA backend (fp32 GEMV products): the two ends only. */
+    static final int[][] FP32_SIZES = {{448, 448, 1}, {1932, 1092, 1}};
+
+    /** Timings of K2.5's tower on {@code cuda} with random weights; a table row per size. */
+    static void throughput(CudaBackend cuda, String products, int[][] sizes, double bf16TFlops, long seed,
+                           PrintStream out) {
         VisionConfig k25 = new VisionConfig(14, 1152, 16, 27, 4304, 64, 64, 4, 2, 7168, 1e-5, "{}");
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> weights = syntheticWeights(k25, arena, seed);
             try (MoonVitEncoder tower = MoonVitEncoder.load(k25, weights::get, cuda)) {
-                out.printf("%n| vision pass (K2.5 tower + projector, %s) | patches | tokens | ms/pass | images/s"
+                out.printf("%n| vision pass (K2.5 tower + projector, %s, %s) | patches | tokens | ms/pass | images/s"
                         + " | vision tokens/s | TFLOP/s | of bf16 | host positions ms |%n|---|---:|---:|---:|---:|---:|---:|---:|---:|%n",
-                        cuda.name());
-                int[][] sizes = {{448, 448, 1}, {896, 896, 1}, {1932, 1092, 1}, {448, 448, 8}};
+                        cuda.name(), products);
                 for (int[] s : sizes) {
                     int gh = s[1] / 14;
                     int gw = s[0] / 14;
