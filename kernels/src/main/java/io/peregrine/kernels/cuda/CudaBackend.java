@@ -2,6 +2,7 @@ package io.peregrine.kernels.cuda;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.Gelu;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.OperandChecks;
@@ -713,7 +714,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void gelu(Activation xa, io.peregrine.engine.backend.Gelu form, Activation outa) {
+    public void gelu(Activation xa, Gelu form, Activation outa) {
         DeviceTensor x = device(xa);
         DeviceTensor out = device(outa);
         TensorMemory.sameShape(x, out, "GELU");
@@ -724,7 +725,7 @@ public final class CudaBackend implements Backend {
         try {
             enter();
             ops.geluRows(x.base(), x.stride(), out.base(), out.stride(), x.rows(), x.cols(),
-                    form == io.peregrine.engine.backend.Gelu.TANH ? 0 : 1);
+                    form == Gelu.TANH ? 0 : 1);
         } finally {
             lock.unlock();
         }
