@@ -7,6 +7,8 @@ import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.engine.media.MediaBudget;
 import io.peregrine.engine.media.pdf.PdfLimits;
 import io.peregrine.engine.media.video.VideoLimits;
+import io.peregrine.engine.vision.encoder.EncoderPlacement;
+import io.peregrine.engine.vision.encoder.EncoderTpMode;
 import io.peregrine.server.chat.MediaLimits;
 import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.chat.ReasoningField;
@@ -135,6 +137,16 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--no-vision", description = "Do not load the vision tower even when the checkpoint has one.")
     boolean noVision;
+
+    @Option(names = "--mm-encoder-backend", defaultValue = "auto", paramLabel = "auto|onnx|device",
+            description = "Where the vision tower runs: device = on the model's backend (the GPU), onnx = ONNX Runtime"
+                    + " on the host CPU; auto = device on CUDA, onnx otherwise (default: ${DEFAULT-VALUE}).")
+    String mmEncoderBackend;
+
+    @Option(names = "--mm-encoder-tp-mode", defaultValue = "weights", paramLabel = "weights|data",
+            description = "With tensor-parallel ranks: weights = one copy of the vision tower encodes every item;"
+                    + " data = each rank encodes a share of the items (default: ${DEFAULT-VALUE}).")
+    String mmEncoderTpMode;
 
     @Option(names = "--max-request-body-bytes", defaultValue = "33554432",
             description = "Larger request bodies get 413 (default: 32 MiB).")
@@ -362,8 +374,14 @@ public final class ServeCommand implements Callable<Integer> {
         MediaBudget budget = new MediaBudget(tokens,
                 new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), tokens),
                 new PdfLimits(maxBytes, maxPdfPages));
+        EncoderTpMode tpMode = EncoderTpMode.parse(mmEncoderTpMode);
+        if (tpMode == EncoderTpMode.DATA && tensorParallelSize > 1) {
+            throw new IllegalArgumentException("--mm-encoder-tp-mode data with --tensor-parallel-size "
+                    + tensorParallelSize + ": the per-rank vision encoders are not wired to the sharded ranks yet"
+                    + " (docs/vision.md); use weights (rank 0 encodes every item)");
+        }
         return new RuntimeLoader.MediaOptions(!noVision, RuntimeLoader.MediaOptions.defaultOnnxCacheDir(), fetch, budget,
-                parseBytes(encoderCacheMemory), auto);
+                parseBytes(encoderCacheMemory), auto, EncoderPlacement.parse(mmEncoderBackend), tpMode);
     }
 
     /**

@@ -15,7 +15,11 @@ import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.video.VideoProcessorConfig;
 import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.engine.vision.decode.ImageDecoder;
+import io.peregrine.engine.vision.encoder.EncoderPlacement;
+import io.peregrine.engine.vision.encoder.EncoderTpMode;
+import io.peregrine.engine.vision.encoder.MoonVitEncoder;
 import io.peregrine.engine.vision.encoder.MoonVitGraph;
+import io.peregrine.engine.vision.encoder.VisionBatcher;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
 import io.peregrine.engine.vision.encoder.VisionEmbeddingCache;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
@@ -117,8 +121,24 @@ public final class RuntimeLoader {
      *                              {@link MediaBudget#CPU_VISION_TOKENS} on the CPU backend (the budget's own value
      *                              on CUDA), since there a large media prompt's prefill costs minutes
      */
+    /**
+     * @param encoderPlacement where the tower runs ({@code --mm-encoder-backend})
+     * @param encoderTpMode    how it uses tensor-parallel ranks ({@code --mm-encoder-tp-mode})
+     */
     public record MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
-                               long encoderCacheBytes, boolean visionTokensByBackend) {
+                               long encoderCacheBytes, boolean visionTokensByBackend, EncoderPlacement encoderPlacement,
+                               EncoderTpMode encoderTpMode) {
+
+        public MediaOptions {
+            encoderPlacement = encoderPlacement == null ? EncoderPlacement.AUTO : encoderPlacement;
+            encoderTpMode = encoderTpMode == null ? EncoderTpMode.WEIGHTS : encoderTpMode;
+        }
+
+        public MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
+                            long encoderCacheBytes, boolean visionTokensByBackend) {
+            this(vision, onnxCacheDir, fetch, budget, encoderCacheBytes, visionTokensByBackend, EncoderPlacement.AUTO,
+                    EncoderTpMode.WEIGHTS);
+        }
 
         public MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
                             long encoderCacheBytes) {
@@ -371,6 +391,12 @@ public final class RuntimeLoader {
                 workerFlags(t, parallel, batchInvariant));
     }
 
+    /**
+     * Patches per device pass of the vision tower: two of the largest images (16,384 patches each before padding) or
+     * four full video chunks; the pass's activations are ~9 KB a patch on K2.5 (hidden 1152, MLP 4320, fp32).
+     */
+    static final int DEVICE_PASS_PATCHES = 32_768;
+
     /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */
     private static String cpuForRanks(String requested) {
         String b = requested == null ? "auto" : requested.toLowerCase(java.util.Locale.ROOT);
@@ -402,16 +428,27 @@ public final class RuntimeLoader {
         };
     }
 
-    /** MoonViT + projector on ONNX Runtime (the CUDA provider when the text model runs on CUDA and ORT has it). */
+    /**
+     * MoonViT + projector where {@code --mm-encoder-backend} puts it: on the model's backend ({@link MoonVitEncoder},
+     * the default on CUDA), items of concurrent requests batched into one pass ({@link VisionBatcher}); or on ONNX
+     * Runtime's CPU provider (the default on the CPU backend).
+     */
     static KimiChatPromptBuilder.Multimodal multimodal(Checkpoint ck, Backend backend, KimiTokenizer tokenizer,
                                                        MediaOptions m, ServerMetrics metrics, Tracing tracing) {
         boolean cuda = backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda");
-        OnnxVisionEncoder encoder = OnnxVisionEncoder.open(ck,
-                // Half the cores at most: the engine's steps keep the other half while a large image or PDF encodes.
-                new OnnxVisionEncoder.Options(m.onnxCacheDir(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
-                        cuda, MoonVitGraph.Attention.FUSED, false));
-        LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
-                + m.onnxCacheDir());
+        VisionEncoder encoder;
+        if (m.encoderPlacement().resolve(backend.name()) == EncoderPlacement.DEVICE) {
+            encoder = new VisionBatcher(MoonVitEncoder.load(ck, backend), DEVICE_PASS_PATCHES);
+            LOG.info("vision encoder: MoonViT on " + backend.name() + " (the model's backend), concurrent requests'"
+                    + " items batched up to " + DEVICE_PASS_PATCHES + " patches a pass");
+        } else {
+            OnnxVisionEncoder onnx = OnnxVisionEncoder.open(ck,
+                    // Half the cores at most: the engine's steps keep the other half while a large image or PDF encodes.
+                    new OnnxVisionEncoder.Options(m.onnxCacheDir(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
+                            false, MoonVitGraph.Attention.FUSED, false));
+            encoder = onnx;
+            LOG.info("vision encoder: MoonViT on ONNX Runtime (CPU), model cache " + m.onnxCacheDir());
+        }
         MediaBudget budget = m.visionTokensByBackend() && !cuda ? m.budget().withMaxVisionTokens(
                 Math.min(m.budget().maxVisionTokens(), MediaBudget.CPU_VISION_TOKENS)) : m.budget();
         LOG.info("vision tokens per request: at most " + budget.maxVisionTokens() + (m.visionTokensByBackend()
