@@ -171,13 +171,31 @@ class HybridExpertsTest {
     }
 
     /**
-     * The overlap order: each layer's host rows are sent before the primary queues its shared expert, and the host
-     * computes only after the primary has queued all its products (on a device those then run meanwhile).
+     * The overlap: each layer's host rows are sent before the primary starts its shared expert, and the host computes
+     * on its own thread while the primary runs its products. The primary's shared-expert down product waits until the
+     * host has started that layer's gate/up batch: a model that ran the host after the primary (or the primary after
+     * the host) would wait in vain here. Each layer's host outputs are back before the next layer starts.
      */
     @Test
-    void theHostComputesAfterThePrimaryQueuedItsProducts() {
-        List<String> log = new ArrayList<>();
+    void theHostComputesWhileThePrimaryRunsItsProducts() {
+        List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         try (Recording primary = new Recording("primary", log); Recording host = new Recording("host", log)) {
+            java.util.concurrent.Semaphore hostStarted = new java.util.concurrent.Semaphore(0);
+            host.beforeBatch = first -> {
+                if (first.contains("experts.") && first.contains("gate_proj")) {
+                    hostStarted.release();
+                }
+            };
+            primary.beforeBatch = first -> {
+                if (first.contains("shared_experts.down_proj")) {
+                    try {
+                        assertTrue(hostStarted.tryAcquire(20, java.util.concurrent.TimeUnit.SECONDS),
+                                "the host did not start its experts while the primary ran its products");
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            };
             KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend,
                     ExpertPlacement.host(cfg), p -> { });
             LatentCache cache = model.newCache(BLOCKS, TinyModel.BLOCK);
@@ -185,19 +203,27 @@ class HybridExpertsTest {
             Arrays.setAll(table, i -> i);
             log.clear();
             model.forward(List.of(new SequenceSlice(new int[] {5, 6, 7}, 0, table, false)), cache);
-            List<String> moe = log.stream()
-                    .filter(e -> e.startsWith("host:") || e.contains("shared_experts"))
-                    .map(e -> e.replaceAll(":[^:]*layers\\.\\d+\\.mlp\\.", ":"))
-                    .toList();
-            List<String> layer = List.of("host:copyIn", "primary:matmulAll:shared_experts.gate_proj",
-                    "primary:matmulAll:shared_experts.down_proj", "host:matmulAll:experts.gate_proj",
-                    "host:matmulAll:experts.down_proj");
-            List<String> want = new ArrayList<>();
-            for (int l = 0; l < moeLayers(); l++) {
-                want.addAll(layer);
+            List<String> moe;
+            synchronized (log) {
+                moe = log.stream()
+                        .filter(e -> e.startsWith("host:") || e.contains("shared_experts"))
+                        .map(e -> e.replaceAll(":[^:]*layers\\.\\d+\\.mlp\\.", ":"))
+                        .map(e -> e.replaceAll("experts\\.\\d+\\.", "experts.").replace(".weight", ""))
+                        .toList();
             }
-            assertEquals(want, moe.stream().map(e -> e.replaceAll("experts\\.\\d+\\.", "experts.").replace(".weight", ""))
-                    .toList());
+            // per layer: rows in before the primary's shared expert; the host's two batches before the next layer
+            int at = 0;
+            for (int l = 0; l < moeLayers(); l++) {
+                assertEquals("host:copyIn", moe.get(at), "layer " + l + ": " + moe);
+                List<String> layer = moe.subList(at, at + 5);
+                assertEquals(1, layer.indexOf("primary:matmulAll:shared_experts.gate_proj") > 0 ? 1 : 0, moe.toString());
+                assertTrue(layer.indexOf("host:matmulAll:experts.gate_proj")
+                        < layer.indexOf("host:matmulAll:experts.down_proj"), moe.toString());
+                assertTrue(layer.indexOf("host:matmulAll:experts.gate_proj")
+                        < layer.indexOf("primary:matmulAll:shared_experts.down_proj"), moe.toString());
+                at += 5;
+            }
+            assertEquals(moe.size(), at, moe.toString());
         }
     }
 
@@ -288,12 +314,14 @@ class HybridExpertsTest {
         final Backend backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
                 new Class<?>[] {Backend.class}, this);
         final List<String> weights = new ArrayList<>();
+        /** Called with a product batch's first weight name before it runs. */
+        java.util.function.Consumer<String> beforeBatch = w -> { };
         /** {@code side:method[:first weight]} of every product batch and activation copy, shared by both sides. */
         final List<String> log;
         final String side;
 
         Recording() {
-            this("", new ArrayList<>());
+            this("", java.util.Collections.synchronizedList(new ArrayList<>()));
         }
 
         Recording(String side, List<String> log) {
@@ -310,7 +338,9 @@ class HybridExpertsTest {
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
             if (method.getName().equals("matmulAll")) {
                 List<Product> batch = (List<Product>) args[0];
-                log.add(side + ":matmulAll:" + (batch.isEmpty() ? "" : batch.getFirst().w().name()));
+                String first = batch.isEmpty() ? "" : batch.getFirst().w().name();
+                log.add(side + ":matmulAll:" + first);
+                beforeBatch.accept(first);
                 for (Product p : batch) {
                     weights.add(p.w().name());
                 }
