@@ -181,7 +181,7 @@ class HybridExpertsTest {
         List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         try (Recording primary = new Recording("primary", log); Recording host = new Recording("host", log)) {
             java.util.concurrent.Semaphore hostStarted = new java.util.concurrent.Semaphore(0);
-            host.beforeBatch = first -> {
+            host.logged = first -> {
                 if (first.contains("experts.") && first.contains("gate_proj")) {
                     hostStarted.release();
                 }
@@ -236,10 +236,69 @@ class HybridExpertsTest {
                 () -> ExpertPlacement.Mode.parse("GPU"));
     }
 
+    /** Every host expert with rows streamed to the primary for the step: the same logits, nothing left on the host. */
+    @Test
+    void streamingEveryHostExpertToThePrimary() {
+        HybridStats stats = check(ExpertPlacement.host(cfg), new ExpertStreaming(1, 0, 0, 0, 0));
+        assertTrue(stats.streamedExperts() > 0);
+        assertEquals(0, stats.hostComputedExperts());
+        assertEquals(0, stats.bytesToHost());
+    }
+
+    /**
+     * A threshold of 4 rows per expert: the prefills' experts (~5 rows each) stream, the decodes' stay on the host, in
+     * the same steps (the mixed batch): the same logits either way.
+     */
+    @Test
+    void streamingOnlyTheExpertsWithManyRowsInTheChunk() {
+        ExpertStreaming fromFour = new ExpertStreaming(0, 1, 0, 3.5, 0);
+        assertEquals(4, fromFour.threshold());
+        HybridStats stats = check(ExpertPlacement.host(cfg), fromFour);
+        assertTrue(stats.streamedExperts() > 0, "streamed " + stats.streamedExperts());
+        assertTrue(stats.hostComputedExperts() > 0, "kept " + stats.hostComputedExperts());
+    }
+
+    /**
+     * With every expert on the host: each MoE layer step copies {@code tokens × k} rows of {@code hidden} floats each
+     * way, and the routing histogram counts {@code tokens × k} rows per MoE layer; the parts are timed.
+     */
+    @Test
+    void theStatsCountTheCopiesAndTheHistogramTheRows() {
+        try (CpuBackend primary = new CpuBackend(1); CpuBackend host = new CpuBackend(1)) {
+            KimiTextModel model = KimiTextModel.load(checkpoint, primary, host, ExpertPlacement.host(cfg), p -> { });
+            steps(model);
+            int tokens = 21 + (1 + 13) + 2 + 2;
+            long rows = (long) tokens * cfg.numExpertsPerTok();
+            HybridStats stats = model.hybridStats();
+            assertEquals(4L * moeLayers(), stats.layerSteps());
+            assertEquals(rows * moeLayers(), stats.hostRows());
+            assertEquals(4L * cfg.hiddenSize() * rows * moeLayers(), stats.bytesToHost());
+            assertEquals(stats.bytesToHost(), stats.bytesToPrimary());
+            for (HybridStats.Part part : List.of(HybridStats.Part.COPY_OUT, HybridStats.Part.HOST_EXPERTS,
+                    HybridStats.Part.PRIMARY, HybridStats.Part.COMBINE)) {
+                assertTrue(stats.nanos(part) > 0, part.name());
+            }
+            long[][] counts = model.routingHistogram().counts();
+            for (int l = 0; l < cfg.numHiddenLayers(); l++) {
+                assertEquals(cfg.isMoeLayer(l) ? rows : 0, Arrays.stream(counts[l]).sum(), "layer " + l);
+            }
+        }
+    }
+
     /** Runs the steps under {@code placement} and checks the logits and which side multiplied which expert. */
     private static void check(ExpertPlacement placement) {
+        check(placement, ExpertStreaming.NEVER);
+    }
+
+    /**
+     * As above, streaming host experts as {@code streaming} decides: a streamed expert runs on the primary, so then
+     * the primary may multiply host experts and the host need not run.
+     */
+    private static HybridStats check(ExpertPlacement placement, ExpertStreaming streaming) {
+        boolean streams = streaming != ExpertStreaming.NEVER;
         try (Recording primary = new Recording(); Recording host = new Recording()) {
-            KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend, placement, p -> { });
+            KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend, placement, streaming,
+                    p -> { });
             List<List<float[][]>> got = steps(model);
             for (int s = 0; s < reference.size(); s++) {
                 for (int q = 0; q < reference.get(s).size(); q++) {
@@ -251,7 +310,7 @@ class HybridExpertsTest {
             }
             for (String w : primary.weights) {
                 int[] le = expert(w);
-                assertTrue(le == null || !placement.onHost(le[0], le[1]), "the primary ran host expert " + w);
+                assertTrue(streams || le == null || !placement.onHost(le[0], le[1]), "the primary ran host expert " + w);
             }
             boolean hostRan = false;
             for (String w : host.weights) {
@@ -259,7 +318,10 @@ class HybridExpertsTest {
                 assertTrue(le != null && placement.onHost(le[0], le[1]), "the host ran " + w);
                 hostRan = true;
             }
-            assertEquals(placement.usesHost(), hostRan, "host experts ran on the host");
+            HybridStats stats = model.hybridStats();
+            assertEquals(placement.usesHost() && stats.hostComputedExperts() > 0, hostRan, "host experts ran on the host");
+            assertEquals(streams ? stats.streamedExperts() > 0 : placement.usesHost(), hostRan || streams && stats.streamedExperts() > 0);
+            return stats;
         }
     }
 
@@ -316,6 +378,8 @@ class HybridExpertsTest {
         final List<String> weights = new ArrayList<>();
         /** Called with a product batch's first weight name before it runs. */
         java.util.function.Consumer<String> beforeBatch = w -> { };
+        /** Called with a product batch's first weight name once it is logged, before it runs. */
+        java.util.function.Consumer<String> logged = w -> { };
         /** {@code side:method[:first weight]} of every product batch and activation copy, shared by both sides. */
         final List<String> log;
         final String side;
@@ -339,8 +403,9 @@ class HybridExpertsTest {
             if (method.getName().equals("matmulAll")) {
                 List<Product> batch = (List<Product>) args[0];
                 String first = batch.isEmpty() ? "" : batch.getFirst().w().name();
-                log.add(side + ":matmulAll:" + first);
                 beforeBatch.accept(first);
+                log.add(side + ":matmulAll:" + first);
+                logged.accept(first);
                 for (Product p : batch) {
                     weights.add(p.w().name());
                 }
