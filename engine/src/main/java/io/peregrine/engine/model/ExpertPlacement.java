@@ -141,6 +141,23 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
         return host.get(layer).cardinality();
     }
 
+    /**
+     * The config's tensor layout less the routed experts this placement puts on the host: what the primary holds
+     * ({@code peregrine plan} sizes the GPU by it).
+     */
+    public List<TensorSpec> primaryTensors(ModelConfig config) {
+        TextConfig c = config.text();
+        StoredBytes.Experts names = new StoredBytes.Experts(c, CheckpointLayout.textPrefix(config));
+        List<TensorSpec> out = new ArrayList<>();
+        for (TensorSpec t : CheckpointLayout.of(config)) {
+            int[] le = names.expert(t.name());
+            if (le == null || !onHost(le[0], le[1])) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
     /** Whether any expert lives on the host (else the model needs no host backend). */
     public boolean usesHost() {
         return host.stream().anyMatch(b -> !b.isEmpty());
@@ -268,17 +285,23 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
             }
 
             void add(String name, long b) {
+                int[] le = expert(name);
+                if (le != null) {
+                    bytes[le[0]][le[1]] += b;
+                    total += b;
+                }
+            }
+
+            /** {@code {layer, expert}} of a routed expert's tensor, else null. */
+            int[] expert(String name) {
                 int at = name.indexOf(".mlp.experts.");
                 if (!name.startsWith(prefix) || at < 0) {
-                    return;
+                    return null;
                 }
                 int l = Integer.parseInt(name.substring(prefix.length(), at));
                 String rest = name.substring(at + ".mlp.experts.".length());
                 int e = Integer.parseInt(rest.substring(0, rest.indexOf('.')));
-                if (l < c.numHiddenLayers() && e < c.nRoutedExperts()) {
-                    bytes[l][e] += b;
-                    total += b;
-                }
+                return l < c.numHiddenLayers() && e < c.nRoutedExperts() ? new int[] {l, e} : null;
             }
         }
     }

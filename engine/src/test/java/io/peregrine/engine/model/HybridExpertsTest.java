@@ -239,7 +239,7 @@ class HybridExpertsTest {
     /** Every host expert with rows streamed to the primary for the step: the same logits, nothing left on the host. */
     @Test
     void streamingEveryHostExpertToThePrimary() {
-        HybridStats stats = check(ExpertPlacement.host(cfg), new ExpertStreaming(1, 0, 0, 0, 0));
+        HybridStats stats = check(ExpertPlacement.host(cfg), new ExpertStreaming(1, 0, 0, 0, 0, 1));
         assertTrue(stats.streamedExperts() > 0);
         assertEquals(0, stats.hostComputedExperts());
         assertEquals(0, stats.bytesToHost());
@@ -251,7 +251,7 @@ class HybridExpertsTest {
      */
     @Test
     void streamingOnlyTheExpertsWithManyRowsInTheChunk() {
-        ExpertStreaming fromFour = new ExpertStreaming(0, 1, 0, 3.5, 0);
+        ExpertStreaming fromFour = new ExpertStreaming(0, 1, 0, 3.5, 0, 1);
         assertEquals(4, fromFour.threshold());
         HybridStats stats = check(ExpertPlacement.host(cfg), fromFour);
         assertTrue(stats.streamedExperts() > 0, "streamed " + stats.streamedExperts());
