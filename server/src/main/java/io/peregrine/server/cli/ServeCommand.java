@@ -240,7 +240,8 @@ public final class ServeCommand implements Callable<Integer> {
     String otlpTracesEndpoint;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Compute threads of the CPU backend (default: all cores the JVM sees).")
+            description = "Compute threads of the CPU backend, and of the host backend with --moe-placement cpu|auto "
+                    + "(default: all cores the JVM sees).")
     Integer threads;
 
     @Option(names = "--speculative-config", paramLabel = "JSON",
