@@ -166,7 +166,7 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
     /**
      * How often each layer's routed experts were chosen ({@code counts[l][e]}), from a warm-up or a previous run: the
      * order in which {@link #auto} keeps experts on the primary. On disk ({@link #write}, {@link #read}) it is text:
-     * a comment line, then one line per layer of space-separated counts (empty for a dense layer).
+     * a comment line, then one line per layer of space-separated counts (zeros, or none, for a dense layer).
      */
     public record RoutingHistogram(long[][] counts) {
         long count(int layer, int expert) {
