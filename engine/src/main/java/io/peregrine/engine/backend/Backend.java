@@ -36,6 +36,19 @@ public interface Backend extends TensorMemory, AutoCloseable {
     /** A pack-quantized INT4 group-32 weight. */
     LinearWeight upload(Int4Group32 weight);
 
+    /**
+     * An INT4 weight uploaded for a while, until {@link #release}: a host expert streamed to the primary for one long
+     * prefill chunk (issue 20, docs/hybrid.md). A backend that keeps every upload until {@link #close} says so.
+     */
+    default LinearWeight uploadTransient(Int4Group32 weight) {
+        throw new UnsupportedOperationException(name() + " keeps every weight until it closes");
+    }
+
+    /** Frees a weight from {@link #uploadTransient} once the products queued on it are done. */
+    default void release(LinearWeight weight) {
+        throw new UnsupportedOperationException(name() + " keeps every weight until it closes");
+    }
+
     // ---- products -------------------------------------------------------------------------------------------
 
     /**

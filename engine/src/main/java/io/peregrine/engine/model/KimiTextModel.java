@@ -49,12 +49,14 @@ public final class KimiTextModel implements LanguageModel {
     /** Workspace of bucket {@code b} holds up to {@code 2^b} tokens. */
     private final Workspace[] workspaces = new Workspace[32];
     private final List<Product> products = new ArrayList<>();
-    /** Which routed experts run on {@link #hostExperts}' backend (none unless loaded with a host). */
+    /** Which routed experts run on the host backend (none unless loaded with a host). */
     private final ExpertPlacement placement;
-    private final HostExperts hostExperts;
+    /** The MoE layers over two backends when the placement puts experts on the host (issue 20), else null. */
+    private final HybridMoe hybrid;
+    private final HybridStats hybridStats = new HybridStats();
 
     private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights, TextShard shard, Communicator comm,
-                          ExpertPlacement placement, Backend host) {
+                          ExpertPlacement placement, Backend host, Checkpoint ck, ExpertStreaming streaming) {
         if (comm.size() != shard.ranks() || comm.rank() != shard.rank()) {
             throw new IllegalArgumentException("communicator rank " + comm.rank() + " of " + comm.size()
                     + " for shard " + shard.rank() + " of " + shard.ranks());
@@ -73,7 +75,8 @@ public final class KimiTextModel implements LanguageModel {
         this.routing = router == null ? null : router.scratch();
         this.inputs = new StepInputs(cfg, backend.batchInvariant());
         this.placement = placement;
-        this.hostExperts = placement.usesHost() ? new HostExperts(backend, host, cfg, shard.moeInter()) : null;
+        this.hybrid = placement.usesHost()
+                ? new HybridMoe(cfg, backend, host, ck, placement, streaming, shard.moeInter(), hybridStats) : null;
     }
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
@@ -96,7 +99,7 @@ public final class KimiTextModel implements LanguageModel {
     public static KimiTextModel load(Checkpoint ck, Backend backend, TextShard shard, Communicator comm,
                                      Consumer<WeightProgress> progress) {
         return new KimiTextModel(ck.config().text(), backend, KimiWeights.load(ck, backend, shard, progress), shard,
-                comm, ExpertPlacement.primary(ck.config().text()), backend);
+                comm, ExpertPlacement.primary(ck.config().text()), backend, ck, ExpertStreaming.NEVER);
     }
 
     /**
@@ -107,6 +110,15 @@ public final class KimiTextModel implements LanguageModel {
      */
     public static KimiTextModel load(Checkpoint ck, Backend primary, Backend host, ExpertPlacement placement,
                                      Consumer<WeightProgress> progress) {
+        return load(ck, primary, host, placement, ExpertStreaming.NEVER, progress);
+    }
+
+    /**
+     * As above, streaming a host expert's weights to the primary for a step when {@code streaming} finds that cheaper
+     * for its row count (long prefill chunks; {@link ExpertStreaming#calibrate} measures the costs).
+     */
+    public static KimiTextModel load(Checkpoint ck, Backend primary, Backend host, ExpertPlacement placement,
+                                     ExpertStreaming streaming, Consumer<WeightProgress> progress) {
         TextShard shard = TextShard.of(new ShardingPlan(ck.config(), 1, false), 0);
         if (placement.host().size() != ck.config().text().numHiddenLayers()) {
             throw new IllegalArgumentException("placement for " + placement.host().size() + " layers, the model has "
@@ -114,11 +126,21 @@ public final class KimiTextModel implements LanguageModel {
         }
         return new KimiTextModel(ck.config().text(), primary,
                 KimiWeights.load(ck, primary, host, placement, shard, progress), shard, new SingleRank(), placement,
-                host);
+                host, ck, streaming);
     }
 
     public ExpertPlacement placement() {
         return placement;
+    }
+
+    /** Copies, timings and streaming choices of the MoE layers over two backends (all zero without a host). */
+    public HybridStats hybridStats() {
+        return hybridStats;
+    }
+
+    /** Rows routed to each expert since load, counted where the routing is on the host; null without a host. */
+    public ExpertPlacement.RoutingHistogram routingHistogram() {
+        return hybrid == null ? null : hybrid.histogram();
     }
 
     @Override
@@ -335,11 +357,13 @@ public final class KimiTextModel implements LanguageModel {
      * products are one batch, all down products another; the outputs are added back weighted, in expert order.
      * Every rank routes every token (same router, same input bits) and runs its own experts, whose assignments are
      * one contiguous range since they are laid out in expert order; the caller's all-reduce adds the ranks' parts.
-     * Experts the placement puts on the host run there ({@link HostExperts}: their rows sent before the primary's
-     * products, computed after them) and leave their outputs in the same rows of the expert buffer, so the combine is
-     * unchanged.
+     * A placement with experts on the host runs the layer in {@link HybridMoe} instead.
      */
     private void moe(int layer, LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
+        if (hybrid != null) {
+            hybrid.forward(layer, moe, ws, trace, tag);
+            return;
+        }
         int n = ws.n;
         int experts = cfg.nRoutedExperts();
         int k = cfg.numExpertsPerTok();
@@ -367,9 +391,6 @@ public final class KimiTextModel implements LanguageModel {
         if (mine > 0) {
             backend.gatherRows(ws.xn, rows, ws.expertIn(first, mine));
         }
-        if (hostExperts != null) {
-            hostExperts.send(layer, placement, ws, firstExpert, endExpert);
-        }
 
         products.clear();
         if (moe.shared() != null) {
@@ -379,7 +400,7 @@ public final class KimiTextModel implements LanguageModel {
         for (int e = firstExpert; e < endExpert; e++) {
             int at = ws.expertFirst[e];
             int count = ws.expertCount[e];
-            if (count > 0 && !placement.onHost(layer, e)) {
+            if (count > 0) {
                 LayerWeights.Dense mlp = moe.experts().get(e - firstExpert);
                 products.add(new Product(mlp.gate(), ws.expertIn(at, count), ws.expertGate(at, count)));
                 products.add(new Product(mlp.up(), ws.expertIn(at, count), ws.expertUp(at, count)));
@@ -395,17 +416,13 @@ public final class KimiTextModel implements LanguageModel {
         for (int e = firstExpert; e < endExpert; e++) {
             int at = ws.expertFirst[e];
             int count = ws.expertCount[e];
-            if (count > 0 && !placement.onHost(layer, e)) {
+            if (count > 0) {
                 Activation g = ws.expertGate(at, count);
                 backend.siluMul(g, ws.expertUp(at, count), g);
                 products.add(new Product(moe.experts().get(e - firstExpert).down(), g, ws.expertOut(at, count)));
             }
         }
         backend.matmulAll(products);
-        if (hostExperts != null) {
-            // after the primary's products are queued: a device runs them while the host computes
-            hostExperts.compute(layer, moe, placement, ws, firstExpert, endExpert);
-        }
 
         backend.zero(ws.delta);
         if (moe.shared() != null) {

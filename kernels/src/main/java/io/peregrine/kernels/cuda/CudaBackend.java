@@ -290,6 +290,46 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
         }
     }
 
+    /**
+     * As {@link #upload(Int4Group32)}, but not kept until close: {@link #release} frees it. The copy is synchronous
+     * (pageable host memory), so a streamed expert costs its bytes over PCIe before its products are queued.
+     */
+    @Override
+    public LinearWeight uploadTransient(Int4Group32 weight) {
+        lock.lock();
+        try (Arena host = Arena.ofConfined()) {
+            enter();
+            Int4ExpertStack s = DeviceWeightLayout.int4Stack(weight);
+            DeviceBuffer words = ctx.alloc(s.wordBytes());
+            DeviceBuffer scales = ctx.alloc(s.scaleBytes());
+            MemorySegment w = host.allocate(s.wordBytes(), 16);
+            MemorySegment sc = host.allocate(s.scaleBytes(), 16);
+            DeviceWeightLayout.writeInt4Image(weight, w, sc);
+            copyToDevice(w, words);
+            copyToDevice(sc, scales);
+            return new DeviceWeight.Int4(weight.module(), weight.rows(), weight.cols(), s, words, scales);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits for the stream (the products queued on the weight), then frees its two buffers. */
+    @Override
+    public void release(LinearWeight weight) {
+        if (!(weight instanceof DeviceWeight.Int4 w)) {
+            throw new IllegalArgumentException(weight.name() + " was not uploaded by uploadTransient");
+        }
+        lock.lock();
+        try {
+            enter();
+            ctx.sync();
+            w.words().close();
+            w.scales().close();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Copies host bytes (mapped checkpoint memory) to the device, a chunk at a time. */
     private void copyToDevice(MemorySegment src, DeviceBuffer dst) {
         long total = src.byteSize();

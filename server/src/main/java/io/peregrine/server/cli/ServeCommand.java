@@ -253,7 +253,8 @@ public final class ServeCommand implements Callable<Integer> {
     String otlpTracesEndpoint;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Compute threads of the CPU backend (default: all cores the JVM sees).")
+            description = "Compute threads of the CPU backend, and of the host backend with --moe-placement cpu|auto "
+                    + "(default: all cores the JVM sees).")
     Integer threads;
 
     @Option(names = "--speculative-config", paramLabel = "JSON",
@@ -294,6 +295,30 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
+
+    // ---- routed experts on the host (issue 20, docs/hybrid.md) ----
+
+    @Option(names = "--moe-placement", defaultValue = "gpu", paramLabel = "gpu|cpu|auto",
+            description = "Where the routed experts live: gpu, with the rest of the model on the --backend device; cpu, "
+                    + "all in host memory, computed by the CPU while the device runs attention, the router and the "
+                    + "shared expert (llama.cpp's -ot exps=CPU, KTransformers); auto, those that fit --moe-gpu-memory "
+                    + "on the device and the rest on the host (default: ${DEFAULT-VALUE}).")
+    String moePlacement;
+
+    @Option(names = "--moe-gpu-memory", paramLabel = "SIZE",
+            description = "With --moe-placement auto: bytes of weights the device may hold, e.g. 120GiB (the weights "
+                    + "other than routed experts must fit; the KV cache, --kv-cache-memory, comes on top).")
+    String moeGpuMemory;
+
+    @Option(names = "--moe-routing-histogram", paramLabel = "FILE",
+            description = "Routing counts per expert: read at start when the file exists (auto then keeps the most "
+                    + "routed experts on the device), this run's counts added and written on shutdown.")
+    Path moeRoutingHistogram;
+
+    RuntimeLoader.MoeOptions moeOptions() {
+        return new RuntimeLoader.MoeOptions(io.peregrine.engine.model.ExpertPlacement.Mode.parse(moePlacement),
+                moeGpuMemory == null ? 0 : parseBytes(moeGpuMemory), moeRoutingHistogram);
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -346,7 +371,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, chatTemplate, prefillCost(), threads, speculative),
+                    batchInvariant, chatTemplate, prefillCost(), threads, speculative, moeOptions()),
                     parallel, state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

@@ -21,6 +21,28 @@ class ServeCommandTest {
     Path dir;
 
     @Test
+    void moePlacementFlags() {
+        ServeCommand plain = new ServeCommand();
+        new CommandLine(plain).parseArgs();
+        assertEquals(io.peregrine.server.wiring.RuntimeLoader.MoeOptions.GPU, plain.moeOptions());
+        ServeCommand auto = new ServeCommand();
+        new CommandLine(auto).parseArgs("--moe-placement", "auto", "--moe-gpu-memory", "100GiB",
+                "--moe-routing-histogram", "routing.txt");
+        var o = auto.moeOptions();
+        assertEquals(io.peregrine.engine.model.ExpertPlacement.Mode.AUTO, o.placement());
+        assertEquals(100L << 30, o.gpuMemory());
+        assertEquals(Path.of("routing.txt"), o.routingHistogram());
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--moe-placement", "disk");
+        assertTrue(assertThrows(IllegalArgumentException.class, bad::moeOptions).getMessage()
+                .contains("gpu, cpu or auto"));
+        ServeCommand budgetWithoutAuto = new ServeCommand();
+        new CommandLine(budgetWithoutAuto).parseArgs("--moe-placement", "cpu", "--moe-gpu-memory", "1GiB");
+        assertTrue(assertThrows(IllegalArgumentException.class, budgetWithoutAuto::moeOptions).getMessage()
+                .contains("auto only"));
+    }
+
+    @Test
     void flagsMapToTheServerConfig() throws Exception {
         Path keyFile = dir.resolve("keys.txt");
         Files.writeString(keyFile, "# team keys\nsk-file-1\n\nsk-file-2\n");

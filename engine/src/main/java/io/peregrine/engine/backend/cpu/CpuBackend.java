@@ -45,6 +45,8 @@ public final class CpuBackend extends HostMemory implements Backend {
     private final boolean batchInvariant;
     /** Repacked weights live here until {@link #close()}. */
     private final Arena weights = Arena.ofShared();
+    /** Weights of {@link #uploadTransient}, each in its own arena (products are synchronous: free at once). */
+    private final java.util.IdentityHashMap<LinearWeight, Arena> transientWeights = new java.util.IdentityHashMap<>();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
     private final BatchSampler sampler = new BatchSampler();
 
@@ -96,6 +98,29 @@ public final class CpuBackend extends HostMemory implements Backend {
     @Override
     public LinearWeight upload(Int4Group32 weight) {
         return Int4Weight.repack(weight, VectorMath.L, weights);
+    }
+
+    /** Repacked into an arena of its own, closed by {@link #release}. */
+    @Override
+    public LinearWeight uploadTransient(Int4Group32 weight) {
+        Arena own = Arena.ofShared();
+        Int4Weight w = Int4Weight.repack(weight, VectorMath.L, own);
+        synchronized (transientWeights) {
+            transientWeights.put(w, own);
+        }
+        return w;
+    }
+
+    @Override
+    public void release(LinearWeight weight) {
+        Arena own;
+        synchronized (transientWeights) {
+            own = transientWeights.remove(weight);
+        }
+        if (own == null) {
+            throw new IllegalArgumentException(weight.name() + " was not uploaded by uploadTransient");
+        }
+        own.close();
     }
 
     // ---- products -------------------------------------------------------------------------------------------
