@@ -4,7 +4,7 @@ import static io.peregrine.kernels.reference.ScalarReference.bf16;
 import static io.peregrine.kernels.reference.ScalarReference.relError;
 import static io.peregrine.kernels.reference.ScalarReference.toBf16;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceBuffer;
 import io.peregrine.kernels.cuda.DeviceOps;

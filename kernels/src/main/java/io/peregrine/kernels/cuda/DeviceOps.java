@@ -1,6 +1,6 @@
 package io.peregrine.kernels.cuda;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 
 /**
