@@ -1,5 +1,6 @@
 package io.peregrine.engine.model;
 
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
