@@ -27,6 +27,8 @@ final class Requests {
     private final LatentCache cache;
     private final Scheduler scheduler;
     private final EngineListener listener;
+    /** null: no speculative decoding */
+    private final Speculator speculator;
     /** Submitted and not yet scheduled; shared with the submitting threads (stats, the queue bound). */
     final AtomicInteger queued = new AtomicInteger();
     /** Submitted and not yet ended; shared with drain. */
@@ -38,11 +40,13 @@ final class Requests {
     long promptTokensTotal;
     long generationTokensTotal;
 
-    Requests(LanguageModel model, LatentCache cache, Scheduler scheduler, EngineListener listener) {
+    Requests(LanguageModel model, LatentCache cache, Scheduler scheduler, EngineListener listener,
+             Speculator speculator) {
         this.model = model;
         this.cache = cache;
         this.scheduler = scheduler;
         this.listener = listener;
+        this.speculator = speculator;
     }
 
     /** Choice 0 of a new request: its sequence goes to the scheduler's waiting queue. */
@@ -159,9 +163,7 @@ final class Requests {
 
     void finishChoice(Choice c, FinishReason reason, StopReason stopReason) {
         Admission a = c.admission;
-        c.done = true;
-        scheduler.finish(c.sequence);
-        bySequence.remove(c.sequence.id());
+        release(c);
         a.finishedChoices++;
         a.lastReason = reason;
         boolean last = a.finishedChoices == a.request.sampling().n();
@@ -193,9 +195,7 @@ final class Requests {
             }
             String text = "";
             if (c != null) {
-                c.done = true;
-                scheduler.finish(c.sequence);
-                bySequence.remove(c.sequence.id());
+                release(c);
                 if (reason == FinishReason.TIMEOUT) {
                     text = c.text.flush();
                 }
@@ -220,14 +220,22 @@ final class Requests {
         }
         for (Choice c : a.choices) {
             if (!c.done) {
-                c.done = true;
-                scheduler.finish(c.sequence);
-                bySequence.remove(c.sequence.id());
+                release(c);
             }
         }
         listener.failed(a.requestId(), message);
         emit(a, new EngineEvent.Failed(a.requestId(), message, invalidInput));
         retire(a);
+    }
+
+    /** The choice is done: its sequence leaves the scheduler (its blocks are freed) and the drafter. */
+    private void release(Choice c) {
+        c.done = true;
+        scheduler.finish(c.sequence);
+        bySequence.remove(c.sequence.id());
+        if (speculator != null) {
+            speculator.finished(c.sequence);
+        }
     }
 
     private void retire(Admission a) {

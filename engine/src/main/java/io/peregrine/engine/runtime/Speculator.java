@@ -33,10 +33,16 @@ final class Speculator {
             }
             // never draft past max_tokens: the step emits at most drafts + 1 tokens
             int max = Math.min(k, c.admission.request.sampling().maxTokens() - s.generated() - 1);
-            int n = drafter.propose(s.tokenArray(), s.length(), max, draft);
+            int n = drafter.propose(s.id(), s.tokenArray(), s.promptLength(), s.length(), max, draft);
             if (n > 0) {
                 s.propose(draft, n);
             }
         }
+    }
+
+    /** The sequence ended: its drafter forgets it (and may learn its output). */
+    void finished(Sequence s) {
+        // a step that failed may leave its drafts in the sequence: they are not output
+        drafter.finished(s.id(), s.tokenArray(), s.promptLength(), s.length() - s.drafts());
     }
 }

@@ -61,7 +61,7 @@ class RealEngineSpeculativeTest {
             plain = choice(server.post("/v1/chat/completions", body()));
         }
         try (RealEngineServer server = new RealEngineServer(dir.resolve("tiny"), 8, 32L << 20, null,
-                new SpeculativeConfig("ngram", 3, 1, 4))) {
+                SpeculativeConfig.ngram(3, 1, 4))) {
             JsonNode spec = choice(server.post("/v1/chat/completions", body()));
             assertEquals(plain.get("message").get("content"), spec.get("message").get("content"));
             assertEquals(plain.get("logprobs").get("content").size(), spec.get("logprobs").get("content").size());
