@@ -66,11 +66,11 @@ public final class ServingEngine implements InferenceEngine {
         this.config = config;
         this.listener = new GuardedListener(listener);
         this.scheduler = new Scheduler(config.scheduler(), new BlockManager(cache.numBlocks(), cache.blockSize()));
-        this.speculator = config.speculative() == null ? null
-                : new Speculator(drafter, config.speculative().numSpeculativeTokens());
-        this.requests = new Requests(model, cache, scheduler, this.listener, speculator);
         this.vocabSize = model.config().vocabSize();
         this.hiddenSize = model.config().hiddenSize();
+        this.speculator = config.speculative() == null ? null
+                : new Speculator(drafter, config.speculative().numSpeculativeTokens(), vocabSize);
+        this.requests = new Requests(model, cache, scheduler, this.listener, speculator);
         this.outputs = new StepOutputs(requests, this.listener, decoder, config, vocabSize);
         this.stats = snapshot();
         this.thread = Thread.ofPlatform().name("peregrine-engine").daemon(true).unstarted(this::loop);
