@@ -22,6 +22,7 @@ import java.util.Collection;
  * speculating.
  */
 final class Speculator {
+    private static final System.Logger LOG = System.getLogger(Speculator.class.getName());
     private final Drafter drafter;
     private final int k;
     private final int[] draft;
@@ -43,7 +44,14 @@ final class Speculator {
             }
             // never draft past max_tokens: the step emits at most drafts + 1 tokens
             int max = Math.min(k, c.admission.request.sampling().maxTokens() - s.generated() - 1);
-            int n = drafter.propose(s.id(), s.tokenArray(), s.promptLength(), s.length(), max, draft);
+            int n;
+            try {
+                n = drafter.propose(s.id(), s.tokenArray(), s.promptLength(), s.length(), max, draft);
+            } catch (RuntimeException e) {
+                // a drafter's bug costs its speedup, never a request: the choice decodes one token
+                LOG.log(System.Logger.Level.ERROR, "drafter failed; decoding without drafts", e);
+                continue;
+            }
             if (n > 0 && c.constraint != null) {
                 n = allowedPrefix(c, n);
             }
@@ -59,7 +67,11 @@ final class Speculator {
     /** The sequence ended: its drafter forgets it (and may learn its output). */
     void finished(Sequence s) {
         // a step that failed may leave its drafts in the sequence: they are not output
-        drafter.finished(s.id(), s.tokenArray(), s.promptLength(), s.length() - s.drafts());
+        try {
+            drafter.finished(s.id(), s.tokenArray(), s.promptLength(), s.length() - s.drafts());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "drafter failed to retire sequence " + s.id(), e);
+        }
     }
 
     /**
