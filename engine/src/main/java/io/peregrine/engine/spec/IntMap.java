@@ -14,10 +14,13 @@ final class IntMap<V> {
     private Object[] values;
     private int size;
 
+    private static final int[] NO_KEYS = new int[0];
+    private static final Object[] NO_VALUES = new Object[0];
+
+    /** Empty and allocation-free until the first put: most tree nodes never get children or endpoints. */
     IntMap() {
-        keys = new int[2];
-        values = new Object[2];
-        Arrays.fill(keys, FREE);
+        keys = NO_KEYS;
+        values = NO_VALUES;
     }
 
     int size() {
@@ -30,6 +33,9 @@ final class IntMap<V> {
 
     @SuppressWarnings("unchecked")
     V get(int key) {
+        if (size == 0) {
+            return null;
+        }
         int mask = keys.length - 1;
         for (int i = slot(key, mask); ; i = (i + 1) & mask) {
             int k = keys[i];
@@ -51,6 +57,11 @@ final class IntMap<V> {
             throw new IllegalArgumentException("negative key " + key);
         }
         java.util.Objects.requireNonNull(value);
+        if (keys.length == 0) {
+            keys = new int[2];
+            values = new Object[2];
+            Arrays.fill(keys, FREE);
+        }
         int mask = keys.length - 1;
         int i = slot(key, mask);
         while (keys[i] != FREE && keys[i] != key) {
@@ -69,6 +80,9 @@ final class IntMap<V> {
     }
 
     void remove(int key) {
+        if (size == 0) {
+            return;
+        }
         int mask = keys.length - 1;
         int i = slot(key, mask);
         while (keys[i] != key) {

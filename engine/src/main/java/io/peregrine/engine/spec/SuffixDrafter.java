@@ -13,8 +13,10 @@ import java.util.Map;
  *
  * <p>The trees learn a sequence's tokens when it next asks for a draft, and its whole output when it ends
  * ({@link #finished}); an output is cached whether or not the sequence ever speculated, as vLLM caches every
- * request's. Memory: the per-sequence trees are linear in the sequences' lengths and freed when they end; the
- * global tree is linear in the cached outputs' lengths.
+ * request's. Memory is linear in the tokens held, about 220 bytes of heap per token (measured: a million text-like
+ * tokens at depth 24): a sequence's own tree is freed when it ends; the global tree holds the cached outputs, so
+ * vLLM's default of 10,000 cached outputs of 1,000 tokens is about 2.2 GB (lower {@code max_cached_requests} on small
+ * hosts).
  */
 public final class SuffixDrafter implements Drafter {
     private final SpeculativeConfig.Suffix config;
