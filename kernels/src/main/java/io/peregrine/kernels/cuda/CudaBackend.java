@@ -6,6 +6,7 @@ import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.OperandChecks;
 import io.peregrine.engine.backend.Product;
+import io.peregrine.engine.backend.StepGraphs;
 import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Int4Group32;
@@ -20,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import jcuda.Pointer;
 import jcuda.driver.CUDA_MEMCPY2D;
@@ -33,9 +35,10 @@ import jcuda.driver.CUmemorytype;
  * driver call goes through {@link CudaContext}, so a recording fake sees all of it. Sampling runs on the device
  * ({@link DeviceSampler}): only sampled ids and requested logprobs come back.
  *
- * <p>Still eager: the MoE routing is decided on the host from copied-out router logits (see
- * {@code docs/performance.md} for what capturing a decode step as a CUDA graph still needs). Calls are serialised by
- * a lock.
+ * <p>A plain decode step is captured into a CUDA graph per batch bucket ({@link #stepGraphs}, driven by the model):
+ * every operation here is stream work whose launch shape depends only on the padded batch. Still eager: a step with
+ * MoE layers, whose routing is decided on the host from copied-out router logits (its capture is refused at that
+ * copy and the model falls back). Calls are serialised by a lock.
  *
  * <p>Numerics: by default every product is the fp32-accumulating GEMV (activations stay fp32, as on the CPU
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
@@ -74,6 +77,7 @@ public final class CudaBackend implements Backend {
     private final String name;
     private DeviceTensor scratch;
     private final DeviceSampler sampler;
+    private final CudaStepGraphs graphs;
     private boolean closed;
 
     /** Over an open context (a fake one in the CPU tests); the backend owns and closes it. */
@@ -83,6 +87,7 @@ public final class CudaBackend implements Backend {
         this.options = options;
         this.name = name;
         this.sampler = new DeviceSampler(ctx, lock);
+        this.graphs = new CudaStepGraphs(ctx, lock);
     }
 
     /** Opens device {@code ordinal}'s primary context and loads the kernels; the backend owns and closes them. */
@@ -127,6 +132,12 @@ public final class CudaBackend implements Backend {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** CUDA graphs on the context's stream: the model captures its plain decode steps per batch bucket. */
+    @Override
+    public Optional<StepGraphs> stepGraphs() {
+        return Optional.of(graphs);
     }
 
     // ---- memory ----------------------------------------------------------------------------------------------
