@@ -136,7 +136,7 @@ final class DecodeTpot {
         out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (Row r : rows) {
             double gbs = r.weightBytes() / (r.ms() / 1e3) / 1e9;
-            out.printf("| %s | %d | %.3f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s |%n", r.mode(), r.batch(),
+            out.printf("| %s | %d | %.3f | %.0f | %.1f | %s | %s | %s | %s | %s | %s | %s |%n", r.mode(), r.batch(),
                     r.ms(), r.batch() * 1e3 / r.ms(), gbs, copyGBs > 0 ? String.format("%.0f%%", 100 * gbs / copyGBs) : "-",
                     count(r.launches()), count(r.graphLaunches()), r.graphKernels() > 0 ? r.graphKernels() : "-",
                     count(r.bytesUp()), count(r.bytesDown()), count(r.syncs()));

@@ -211,7 +211,10 @@ public final class GpuCheck {
                 case "--checks-only" -> checksOnly = true;
                 case "--testdata" -> testdata = Path.of(args[++i]);
                 case "--dry-run" -> dry = true;
-                case "--bench-preset" -> benchPreset = args[++i];
+                case "--bench-preset" -> {
+                    String preset = args[++i];
+                    benchPreset = preset.equals("none") ? null : preset;
+                }
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
