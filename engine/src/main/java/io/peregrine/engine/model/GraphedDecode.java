@@ -18,9 +18,10 @@ import java.util.Locale;
  * <p>A graph reads the buffers it was captured over, so it is captured again when its workspace reallocated one (a
  * context longer than the packed indices hold; {@link Workspace#generation}) or the step runs over another cache. A
  * step that synchronises with the host cannot be captured ({@link StepCaptureException}: the MoE layer routes on the
- * host today): the first such capture logs one line and every later step runs eagerly.
+ * host today): the first such capture logs one line and every later step runs eagerly. The graphs live as long as
+ * the model (they go with the backend's context).
  */
-final class GraphedDecode implements AutoCloseable {
+final class GraphedDecode {
     private static final System.Logger LOG = System.getLogger(GraphedDecode.class.getName());
     /** Context slots per row reserved before a first capture, so short contexts growing do not force recaptures. */
     static final int CONTEXT_PER_ROW = 4096;
@@ -137,15 +138,5 @@ final class GraphedDecode implements AutoCloseable {
                 "decode graph for batch bucket %d captured in %.1f ms (eager step + capture)", buckets[b],
                 (System.nanoTime() - t0) / 1e6));
         return true;
-    }
-
-    @Override
-    public void close() {
-        for (int b = 0; b < graphs.length; b++) {
-            if (graphs[b] != null) {
-                graphs[b].close();
-                graphs[b] = null;
-            }
-        }
     }
 }
