@@ -28,6 +28,7 @@ final class GraphedDecode {
 
     private final KimiTextModel model;
     private final StepGraphs backend;
+    private final int contextPerRow;
     private final int[] buckets;
     private final Workspace[] workspaces;
     private final StepGraph[] graphs;
@@ -37,9 +38,10 @@ final class GraphedDecode {
     private int captures;
     private int launches;
 
-    GraphedDecode(KimiTextModel model, StepGraphs backend, int maxBatch) {
+    GraphedDecode(KimiTextModel model, StepGraphs backend, int maxBatch, int contextPerRow) {
         this.model = model;
         this.backend = backend;
+        this.contextPerRow = contextPerRow;
         this.buckets = buckets(maxBatch);
         this.workspaces = new Workspace[buckets.length];
         this.graphs = new StepGraph[buckets.length];
@@ -103,7 +105,7 @@ final class GraphedDecode {
         }
         StepGraph g = graphs[b];
         if (g == null) {
-            ws.reserveContext(Math.max(2 * in.contextSlots(), buckets[b] * CONTEXT_PER_ROW));
+            ws.reserveContext(Math.max(2 * in.contextSlots(), buckets[b] * contextPerRow));
         }
         ws.bind(in);
         if (g != null && (generations[b] != ws.generation() || caches[b] != cache)) {

@@ -199,13 +199,18 @@ public final class KimiTextModel implements LanguageModel {
      * @return the buckets that will be captured; empty when every step stays eager
      */
     public int[] captureDecodeGraphs(int maxBatch) {
+        return captureDecodeGraphs(maxBatch, GraphedDecode.CONTEXT_PER_ROW);
+    }
+
+    /** {@link #captureDecodeGraphs(int)} reserving {@code contextPerRow} context slots per row at a first capture. */
+    int[] captureDecodeGraphs(int maxBatch, int contextPerRow) {
         if (graphs != null) {
             throw new IllegalStateException("decode graphs are on already");
         }
         if (shard.ranks() > 1 || hostExperts != null || backend.stepGraphs().isEmpty()) {
             return new int[0];
         }
-        graphs = new GraphedDecode(this, backend.stepGraphs().orElseThrow(), maxBatch);
+        graphs = new GraphedDecode(this, backend.stepGraphs().orElseThrow(), maxBatch, contextPerRow);
         return graphs.buckets();
     }
 

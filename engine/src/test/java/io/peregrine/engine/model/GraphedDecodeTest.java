@@ -77,6 +77,30 @@ class GraphedDecodeTest {
     }
 
     @Test
+    void aContextOutgrowingItsBufferRecapturesTheBucket(@TempDir Path dir) throws IOException {
+        Path ck = SyntheticCheckpoint.write(dir.resolve("dense"), dense());
+        try (Checkpoint c = Checkpoint.open(ck); CpuBackend cpu = new CpuBackend(2);
+             CapturingBackend capturing = new CapturingBackend(2)) {
+            Run eager = new Run(KimiTextModel.load(c, cpu));
+            KimiTextModel graphedModel = KimiTextModel.load(c, capturing.backend);
+            graphedModel.captureDecodeGraphs(8, 1);  // room for twice the first step's context, no more
+            Run graphed = new Run(graphedModel);
+            eager.prefill();
+            graphed.prefill();
+            int[] two = {0, 1};
+            for (int k = 0; k < 30; k++) {  // contexts 6 + 7 = 13 slots at first, 35 + 36 = 71 at the end
+                eager.decode(two);
+                graphed.decode(two);
+                assertEquals(eager.log, graphed.log, "step " + k);
+            }
+            GraphedDecode g = graphedModel.graphedDecode();
+            // 26 context slots reserved at the capture; outgrown at step 7 (27 slots: 52), at step 20 (53: 104)
+            assertEquals(3, g.captures(), "captured, then again each time the context outgrew its buffer");
+            assertEquals(27, g.launches());
+        }
+    }
+
+    @Test
     void aStepThatSynchronisesWithTheHostFallsBackToEagerOnce(@TempDir Path dir) throws IOException {
         SyntheticCheckpoint.Shape s = dense();
         Path ck = SyntheticCheckpoint.write(dir.resolve("moe"), new SyntheticCheckpoint.Shape(s.vocab(), s.hidden(), 2,
