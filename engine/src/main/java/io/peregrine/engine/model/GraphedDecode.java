@@ -101,7 +101,8 @@ final class GraphedDecode {
         in.padDecode(buckets[b], cache.padSlot());
         Workspace ws = workspaces[b];
         if (ws == null) {
-            ws = workspaces[b] = new Workspace(model.backend(), model.config(), model.shard(), buckets[b]);
+            // no host-routed MoE layer: the model turns graphs on only without one
+            ws = workspaces[b] = new Workspace(model.backend(), model.config(), model.shard(), buckets[b], false);
         }
         StepGraph g = graphs[b];
         if (g == null) {

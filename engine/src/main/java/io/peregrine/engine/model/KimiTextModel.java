@@ -4,6 +4,8 @@ import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeRouter;
+import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
@@ -23,8 +25,8 @@ import java.util.function.Consumer;
  * workspace of its batch-size bucket ({@link Workspace}); every layer then runs on backend tensors, all tokens of the
  * batch through each projection together. Attention runs in the absorbed form for the decode slices and the short
  * prefill chunks deep into a prompt, every such row over its own causal context in one call, and in the naive form
- * per other prefill slice (the choice is {@link StepInputs}'). The host sees the router's logits (routing is decided
- * on the host) and the logits rows the step returns.
+ * per other prefill slice (the choice is {@link StepInputs}'). A MoE layer is one backend operation that routes where
+ * it computes ({@link Backend#moe}); only a layer whose experts are split between two backends routes on the host.
  *
  * <p>Sharded ({@link TextShard}, docs/parallelism.md), a rank runs the same code on its part of the weights: its
  * heads, its slice of each MLP, its routed experts, its vocabulary band. The partial results meet in the
@@ -52,6 +54,8 @@ public final class KimiTextModel implements LanguageModel {
     /** Which routed experts run on {@link #hostExperts}' backend (none unless loaded with a host). */
     private final ExpertPlacement placement;
     private final HostExperts hostExperts;
+    /** Whether some MoE layer routes on the host ({@link #moeRoutedOnHost}); the others run {@link Backend#moe}. */
+    private final boolean hostRouting;
     /** Plain decode steps as captured graphs ({@link #captureDecodeGraphs}); null: every step eager. */
     private GraphedDecode graphs;
 
@@ -76,6 +80,8 @@ public final class KimiTextModel implements LanguageModel {
         this.inputs = new StepInputs(cfg, backend.batchInvariant());
         this.placement = placement;
         this.hostExperts = placement.usesHost() ? new HostExperts(backend, host, cfg, shard.moeInter()) : null;
+        this.hostRouting = weights.layers().stream()
+                .anyMatch(l -> l.feedForward() instanceof LayerWeights.Moe m && m.block() == null);
     }
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
@@ -194,7 +200,7 @@ public final class KimiTextModel implements LanguageModel {
      * Turns on graph decode (vLLM's CUDA graphs; {@code --enforce-eager} leaves it off): plain decode steps of up to
      * {@code maxBatch} sequences run as one graph per batch bucket, captured on first use ({@link GraphedDecode}).
      * Only where the backend can capture ({@link Backend#stepGraphs}) and runs the whole model alone (one rank, no
-     * experts on a host backend).
+     * experts on a host backend, so no MoE layer routes on the host).
      *
      * @return the buckets that will be captured; empty when every step stays eager
      */
@@ -207,7 +213,7 @@ public final class KimiTextModel implements LanguageModel {
         if (graphs != null) {
             throw new IllegalStateException("decode graphs are on already");
         }
-        if (shard.ranks() > 1 || hostExperts != null || backend.stepGraphs().isEmpty()) {
+        if (shard.ranks() > 1 || hostExperts != null || hostRouting || backend.stepGraphs().isEmpty()) {
             return new int[0];
         }
         graphs = new GraphedDecode(this, backend.stepGraphs().orElseThrow(), maxBatch, contextPerRow);
@@ -239,7 +245,7 @@ public final class KimiTextModel implements LanguageModel {
     private Workspace workspace(int tokens) {
         int bucket = 32 - Integer.numberOfLeadingZeros(Math.max(1, tokens) - 1);
         if (workspaces[bucket] == null) {
-            workspaces[bucket] = new Workspace(backend, cfg, shard, 1 << bucket);
+            workspaces[bucket] = new Workspace(backend, cfg, shard, 1 << bucket, hostRouting);
         }
         return workspaces[bucket];
     }
@@ -264,7 +270,8 @@ public final class KimiTextModel implements LanguageModel {
             trace(trace, tag, "post_attention_layernorm_out", ws.xn);
             switch (lw.feedForward()) {
                 case LayerWeights.Dense dense -> swiglu(dense, ws.xn, ws.gate, ws.up, ws.delta);
-                case LayerWeights.Moe moe -> moe(l, moe, ws, trace, tag);
+                case LayerWeights.Moe moe when moe.block() != null -> moe(moe, ws, trace, tag);
+                case LayerWeights.Moe moe -> moeRoutedOnHost(l, moe, ws, trace, tag);
             }
             collectives.allReduceSum(ws.delta);
             trace(trace, tag, "mlp_out", ws.delta);
@@ -372,6 +379,34 @@ public final class KimiTextModel implements LanguageModel {
     }
 
     /**
+     * Routed and shared experts (spec §3.3) as one backend operation: the router's logits stay on the backend, which
+     * routes, runs this rank's experts and adds them onto the shared expert's output ({@link Backend#moe}). Nothing
+     * comes back to the host and the launches do not depend on the routing (a CUDA graph can hold the step), except
+     * under a trace, which copies the routing out.
+     */
+    private void moe(LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
+        backend.matmul(moe.router(), ws.xn, ws.router);
+        MoeScratch scratch = ws.moeScratch(moe.block());
+        backend.moe(moe.block(), ws.xn, ws.router, scratch, ws.delta);
+        if (tag != null) {
+            int n = ws.n;
+            int k = cfg.numExpertsPerTok();
+            int[] chosen = new int[n * k];
+            backend.copyOut(scratch.chosen(n), chosen, 0);
+            float[] idx = new float[n * k];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = chosen[i];
+            }
+            float[] weight = new float[n * k];
+            backend.copyOut(scratch.weights(n), weight, 0);
+            trace.record(tag + "router.topk_idx", idx, n, k);
+            trace.record(tag + "router.topk_weight", weight, n, k);
+        }
+    }
+
+    /**
+     * The MoE step of a layer whose experts live on two backends (issue 20), routed on the host from copied-out
+     * router logits.
      * Routed experts (spec §3.3): the router picks {@code k} experts per token; each active expert runs over the rows
      * routed to it, gathered contiguously in expert order; the shared expert runs over every row. All gate/up
      * products are one batch, all down products another; the outputs are added back weighted, in expert order.
@@ -381,7 +416,7 @@ public final class KimiTextModel implements LanguageModel {
      * products, computed after them) and leave their outputs in the same rows of the expert buffer, so the combine is
      * unchanged.
      */
-    private void moe(int layer, LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
+    private void moeRoutedOnHost(int layer, LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
         int n = ws.n;
         int experts = cfg.nRoutedExperts();
         int k = cfg.numExpertsPerTok();

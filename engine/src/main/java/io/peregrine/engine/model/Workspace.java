@@ -3,6 +3,8 @@ package io.peregrine.engine.model;
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
+import io.peregrine.engine.backend.MoeBlock;
+import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.config.TextConfig;
 
 /**
@@ -58,6 +60,7 @@ final class Workspace {
     private final Activation embeddedAll;
     private Activation contextLatentAll;
     private Activation contextKvAll;
+    private MoeScratch moeScratch;
 
     /** Host-side routing buffers (the router's decisions are made on the host from copied-out logits). */
     final float[] routerHost;
@@ -109,7 +112,11 @@ final class Workspace {
     Indices context;
     Indices absorbedStarts;
 
-    Workspace(Backend backend, TextConfig cfg, TextShard shard, int capacity) {
+    /**
+     * @param hostRouting whether some MoE layer routes on the host (experts on two backends): only then are the
+     *                    host-routed expert buffers sized for the bucket ({@link Backend#moe} keeps its own)
+     */
+    Workspace(Backend backend, TextConfig cfg, TextShard shard, int capacity, boolean hostRouting) {
         this.backend = backend;
         this.cfg = cfg;
         this.shard = shard;
@@ -140,7 +147,7 @@ final class Workspace {
         sharedUpAll = backend.allocate(capacity, sharedInter);
         sharedOutAll = backend.allocate(capacity, d);
         int experts = Math.max(1, cfg.nRoutedExperts());
-        int assignments = moe ? capacity * k : 1;
+        int assignments = moe && hostRouting ? capacity * k : 1;
         int moeInter = moe ? shard.moeInter() : 1;
         routerAll = backend.allocate(capacity, experts);
         expertInAll = backend.allocate(assignments, d);
@@ -151,9 +158,9 @@ final class Workspace {
         expertRowsAll = backend.allocateIndices(assignments);
         stepIndicesAll = backend.allocateIndices(rowIndices(capacity) + capacity);
         stepIndicesHost = new int[stepIndicesAll.length()];
-        routerHost = new float[moe ? capacity * experts : 0];
-        topIdx = new int[moe ? capacity * k : 0];
-        topWeight = new float[moe ? capacity * k : 0];
+        routerHost = new float[moe && hostRouting ? capacity * experts : 0];
+        topIdx = new int[moe && hostRouting ? capacity * k : 0];
+        topWeight = new float[moe && hostRouting ? capacity * k : 0];
         expertRowsHost = new int[moe ? assignments : 0];
         expertScaleHost = new float[moe ? assignments : 0];
         expertCount = new int[experts];
@@ -268,6 +275,14 @@ final class Workspace {
      */
     int generation() {
         return generation;
+    }
+
+    /** {@link Backend#moe}'s working memory for this bucket (allocated at the first MoE layer, then kept). */
+    MoeScratch moeScratch(MoeBlock block) {
+        if (moeScratch == null) {
+            moeScratch = backend.moeScratch(block, capacity);
+        }
+        return moeScratch;
     }
 
     /** Rows {@code [0, count)} of the expert buffers, for {@code count} routed assignments. */

@@ -25,17 +25,24 @@ import java.util.Set;
 final class CapturingBackend implements InvocationHandler, StepGraphs, AutoCloseable {
     /** Calls that move data across the host boundary or allocate: a graph cannot hold them. */
     private static final Set<String> HOST = Set.of("copyIn", "copyOut", "allocate", "allocateIndices", "vector",
-            "upload", "sample", "tokenCounts");
+            "upload", "sample", "tokenCounts", "moeScratch", "stackExperts");
 
     private record Call(Method method, Object[] args) {}
 
     final CpuBackend cpu;
     final Backend backend;
+    /** Operations refused during a capture besides the host ones (a backend whose such step syncs with the host). */
+    private final Set<String> syncing;
     final List<String> calls = new ArrayList<>();
     private List<Call> recording;
     int graphLaunches;
 
     CapturingBackend(int threads) {
+        this(threads, Set.of());
+    }
+
+    CapturingBackend(int threads, Set<String> syncing) {
+        this.syncing = syncing;
         cpu = new CpuBackend(threads);
         backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 this);
@@ -51,7 +58,7 @@ final class CapturingBackend implements InvocationHandler, StepGraphs, AutoClose
             return call(method, args);
         }
         if (recording != null) {
-            if (HOST.contains(name)) {
+            if (HOST.contains(name) || syncing.contains(name)) {
                 throw new StepCaptureException(name + " while a step is being captured");
             }
             Object[] held = args.clone();

@@ -38,7 +38,11 @@ public enum KernelName {
     ADD_ROWS,
     SAMPLE_ROWS,
     COUNTS_SEEN,
-    COPY_WORDS;
+    COPY_WORDS,
+    EXPERT_TABLE_SET,
+    MOE_INT4_GEMV,
+    MOE_BF16_GEMV,
+    MOE_COMBINE_HELD;
 
     /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
     public String symbol() {

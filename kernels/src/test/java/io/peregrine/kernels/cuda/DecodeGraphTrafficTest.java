@@ -23,12 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The decode step as a CUDA graph, through {@link CudaBackend} on a recording fake device: the golden tiny K2.5
- * checkpoint cut to its first (dense) layer, since the MoE layer still routes on the host. The fake computes nothing,
- * so what is held is the driver traffic: the first step of a bucket runs eagerly and then records exactly the same
+ * checkpoint cut to its first (dense) layer, and whole (two MoE layers, routed on the device). The fake computes
+ * nothing, so what is held is the driver traffic: the first step of a bucket runs eagerly and then records exactly the same
  * launches into a graph; each later step of that bucket is one upload of the step inputs, one graph launch and the
  * sampling (its upload, one launch, one download); a batch in a new bucket captures once; without graphs
- * ({@code --enforce-eager}) no graph call is made; the full model (MoE layers) is refused at its first host copy and
- * runs eagerly after.
+ * ({@code --enforce-eager}) no graph call is made; the MoE model's replayed step is one graph launch too.
  */
 class DecodeGraphTrafficTest {
     static final int SEQS = 4;
@@ -101,27 +100,35 @@ class DecodeGraphTrafficTest {
     }
 
     @Test
-    void aStepWithHostRoutingIsRefusedOnceAndRunsEagerly() throws IOException {
+    void theMoeModelsReplayedDecodeStepIsOneGraphLaunchToo() throws IOException {
         Path golden = Path.of(System.getProperty("peregrine.testdata", "../testdata")).resolve("golden");
         FakeDriver driver = new FakeDriver();
         try (CudaBackend backend = new CudaBackend(driver.open("fake"), CudaBackend.Options.FP32, "fake");
              Checkpoint ck = Checkpoint.open(golden.resolve("tiny-k25"))) {
+            CudaContext ctx = backend.context();
             KimiTextModel model = KimiTextModel.load(ck, backend);
             model.captureDecodeGraphs(8);
             Sequences seqs = new Sequences(model);
             seqs.prefill();
             driver.reset();
             seqs.decode(SEQS);
-            assertEquals(1, driver.calls("beginCapture").size());
-            assertEquals(1, driver.calls("endCapture").size(), "the refused capture ended");
-            assertEquals(1, driver.calls("destroyGraph").size(), "and discarded");
-            assertEquals(0, driver.calls("instantiate").size());
-            driver.reset();
-            for (int n : new int[] {4, 2, 1}) {
-                seqs.decode(n);
+            assertEquals(1, driver.calls("instantiate").size(), "routing on the device: nothing refuses the capture");
+            List<CUfunction> eager = driver.launched(0, driver.captureFrom);
+            List<CUfunction> captured = driver.launched(driver.captureFrom, driver.captureTo);
+            assertEquals(eager, captured, "the graph holds the eager step's launches, MoE blocks included");
+            for (int step = 0; step < 3; step++) {
+                driver.reset();
+                seqs.decode(step == 2 ? 3 : SEQS);  // 3 sequences: the same bucket, padded
+                assertEquals(1, driver.calls("launchGraph").size(), "one graph launch");
+                assertEquals(1, driver.calls("launch").size(), "besides the graph only the sampling launches");
+                assertEquals(1, driver.launches(ctx, KernelName.SAMPLE_ROWS));
+                assertEquals(2, driver.calls("copyToDevice").size(), "the step inputs and the sampling rows");
+                assertEquals(1, driver.calls("copyToHost").size(), "only the sampled ids and logprobs");
+                assertEquals(0, driver.calls("beginCapture").size());
+                assertEquals(0, driver.calls("alloc").size());
             }
-            assertEquals(0, driver.calls("beginCapture").size(), "no second attempt");
-            assertEquals(0, driver.calls("launchGraph").size());
+            System.out.printf("replayed decode step of the tiny MoE model (3 layers, 2 MoE): 1 graph of %d kernels%n",
+                    captured.size());
         }
     }
 

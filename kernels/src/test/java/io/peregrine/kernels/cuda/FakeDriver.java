@@ -34,6 +34,8 @@ final class FakeDriver implements Driver {
     /** Where in {@link #launched} the last capture began and ended. */
     volatile int captureFrom = -1;
     volatile int captureTo = -1;
+    /** The geometry of every launch, in the order of {@link #launched}. */
+    final List<LaunchGeometry> geometries = Collections.synchronizedList(new ArrayList<>());
 
     /** A context over this driver with its own handles. */
     CudaContext open(String name) {
@@ -70,6 +72,7 @@ final class FakeDriver implements Driver {
     void reset() {
         calls.clear();
         launched.clear();
+        geometries.clear();
         captureFrom = captureTo = -1;
     }
 
@@ -94,6 +97,7 @@ final class FakeDriver implements Driver {
     @Override
     public void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args) {
         launched.add(function);
+        geometries.add(geometry);
         record("launch", stream, args);
     }
 
