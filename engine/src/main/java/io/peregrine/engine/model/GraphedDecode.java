@@ -125,9 +125,8 @@ final class GraphedDecode {
     private boolean capture(int b, StepInputs in, Workspace ws, LatentCache cache) {
         long t0 = System.nanoTime();
         model.forward(in, ws, cache, ForwardTrace.NONE);
-        Workspace w = ws;
         try {
-            graphs[b] = backend.capture(() -> model.forward(in, w, cache, ForwardTrace.NONE));
+            graphs[b] = backend.capture(() -> model.forward(in, ws, cache, ForwardTrace.NONE));
         } catch (StepCaptureException e) {
             eager = true;
             LOG.log(System.Logger.Level.WARNING, "decode graphs off, every step runs eagerly: the decode step of "
