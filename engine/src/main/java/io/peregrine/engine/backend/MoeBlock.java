@@ -27,12 +27,21 @@ public record MoeBlock(MoeRouter router, Activation bias, ExpertStack experts, L
         if ((sharedGate == null) != (sharedUp == null) || (sharedGate == null) != (sharedDown == null)) {
             throw new IllegalArgumentException("a shared expert needs gate, up and down, or none of them");
         }
-        if (sharedGate != null && (sharedGate.cols() != experts.hidden() || sharedUp.cols() != experts.hidden()
-                || sharedUp.rows() != sharedGate.rows() || sharedDown.rows() != experts.hidden()
-                || sharedDown.cols() != sharedGate.rows())) {
+        int hidden = sharedGate == null ? experts.hidden() : sharedGate.cols();
+        if (sharedGate != null && (sharedUp.cols() != hidden || sharedUp.rows() != sharedGate.rows()
+                || sharedDown.rows() != hidden || sharedDown.cols() != sharedGate.rows()
+                || (experts.experts() > 0 && experts.hidden() != hidden))) {
             throw new IllegalArgumentException("shared expert " + sharedGate.name() + " [" + sharedGate.rows() + ", "
-                    + sharedGate.cols() + "] does not fit hidden " + experts.hidden());
+                    + sharedGate.cols() + "] does not fit the routed experts' hidden " + experts.hidden());
         }
+    }
+
+    /**
+     * The model's hidden size as the block knows it: the routed experts', else the shared expert's; 0 when this
+     * rank holds neither (its output is then zero).
+     */
+    public int hidden() {
+        return experts.experts() > 0 || sharedGate == null ? experts.hidden() : sharedGate.cols();
     }
 
     public boolean hasShared() {

@@ -142,13 +142,13 @@ final class Workspace {
         int denseInter = dense ? shard.denseInter() : 1;
         gateAll = backend.allocate(capacity, denseInter);
         upAll = backend.allocate(capacity, denseInter);
-        int sharedInter = moe ? Math.max(1, shard.sharedInter()) : 1;
+        int sharedInter = moe && hostRouting ? Math.max(1, shard.sharedInter()) : 1;
         sharedGateAll = backend.allocate(capacity, sharedInter);
         sharedUpAll = backend.allocate(capacity, sharedInter);
-        sharedOutAll = backend.allocate(capacity, d);
+        sharedOutAll = backend.allocate(capacity, moe && hostRouting ? d : 1);
         int experts = Math.max(1, cfg.nRoutedExperts());
         int assignments = moe && hostRouting ? capacity * k : 1;
-        int moeInter = moe ? shard.moeInter() : 1;
+        int moeInter = moe && hostRouting ? shard.moeInter() : 1;
         routerAll = backend.allocate(capacity, experts);
         expertInAll = backend.allocate(assignments, d);
         expertGateAll = backend.allocate(assignments, moeInter);

@@ -428,7 +428,7 @@ class BackendContractTest {
     /**
      * The whole MoE block against a plain reading of spec §3.3: routing (sigmoid, bias to choose, group limit, top-k
      * with ties to the lower index, normalised and scaled weights) and every chosen expert's SwiGLU in double. Token
-     * counts 1..9 (most experts get no token at one), a shard's sub-range of experts and the whole range, planted
+     * counts 1..9 (most experts get no token at one), a shard's sub-range of experts, none (the shared expert alone) and the whole range, planted
      * exact ties, BF16 and INT4 experts, with and without a shared expert; one scratch serves calls of different
      * sizes, and the output window starts as NaN (the operation writes it whole).
      */
@@ -440,7 +440,7 @@ class BackendContractTest {
             int experts = 12, hidden = 64, inter = 32, sharedInter = 64;
             // {nGroup, topkGroup, k, firstExpert, heldExperts, int4, shared}
             int[][] cases = {{1, 1, 3, 0, 12, 1, 1}, {1, 1, 3, 4, 5, 1, 1}, {1, 1, 2, 0, 12, 0, 0}, {1, 1, 1, 7, 5, 0, 1},
-                    {4, 2, 3, 0, 12, 1, 1}, {3, 3, 4, 2, 6, 1, 0}};
+                    {4, 2, 3, 0, 12, 1, 1}, {3, 3, 4, 2, 6, 1, 0}, {1, 1, 2, 12, 0, 1, 1}};
             for (int[] c : cases) {
                 MoeRouter router = new MoeRouter(experts, c[0], c[1], c[2], c[2] != 2, c[2] == 2 ? 1f : 2.5f);
                 int first = c[3], held = c[4];

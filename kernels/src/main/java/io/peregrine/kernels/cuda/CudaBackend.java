@@ -700,12 +700,12 @@ public final class CudaBackend implements Backend {
         int k = block.router().topK();
         int experts = block.router().experts();
         int assignments = Math.max(1, tokens * k);
-        int hidden = ex.hidden() > 0 ? ex.hidden() : block.sharedGate() == null ? 1 : block.sharedGate().cols();
+        int hidden = Math.max(1, block.hidden());
         DeviceIndices topIdx = allocateIndices(assignments);
         lock.lock();
         try {
             enter();
-            return new DeviceMoe(tokens, k, topIdx, allocate(1, assignments), keep(ctx.alloc(4L * (experts + 1))),
+            return new DeviceMoe(tokens, k, allocate(Math.max(1, tokens), experts), topIdx, allocate(1, assignments), keep(ctx.alloc(4L * (experts + 1))),
                     keep(ctx.alloc(4L * assignments)), keep(ctx.alloc(4L * assignments)),
                     keep(ctx.alloc(4L * experts)), keep(ctx.alloc(4)),
                     allocate(assignments, 2 * Math.max(1, ex.inter())), allocate(assignments, hidden),
@@ -718,7 +718,7 @@ public final class CudaBackend implements Backend {
 
     /**
      * Router → permutation → grouped gate‖up → SiLU·up → grouped down → combine, with the shared expert's products in
-     * between, all on the stream: {@code 4 + (held experts ? 3 : 0) + (shared expert ? 4 : 0)} launches whatever the
+     * between, all on the stream: {@code 3 + (held experts ? 3 : 0) + (shared expert ? 4 : 0)} launches whatever the
      * routing. The combine adds each token's held experts in ascending expert order onto the shared expert's output
      * (one fixed order; the CPU's order too, so the two differ only by the products' own fp32 rounding).
      */
@@ -736,11 +736,11 @@ public final class CudaBackend implements Backend {
         if (!(scratch instanceof DeviceMoe m) || n > m.capacity()) {
             throw new IllegalArgumentException(n + " tokens in MoE scratch " + scratch);
         }
-        if ((ex.experts() > 0 && x.cols() != ex.hidden()) || logits.rows() != n || logits.cols() != experts
-                || !logits.dense() || out.rows() != n || out.cols() != x.cols()) {
+        if ((block.hidden() > 0 && x.cols() != block.hidden()) || logits.rows() != n || logits.cols() != experts
+                || out.rows() != n || out.cols() != x.cols()) {
             throw new IllegalArgumentException("MoE over x [" + n + ", " + x.cols() + "]: router logits ["
-                    + logits.rows() + ", " + logits.cols() + "] (dense), out [" + out.rows() + ", " + out.cols()
-                    + "] for " + experts + " experts of hidden " + ex.hidden());
+                    + logits.rows() + ", " + logits.cols() + "], out [" + out.rows() + ", " + out.cols()
+                    + "] for " + experts + " experts of hidden " + block.hidden());
         }
         if (n == 0) {
             return;
@@ -751,7 +751,12 @@ public final class CudaBackend implements Backend {
         lock.lock();
         try {
             enter();
-            ops.router(logits.base(), n, block.router(), bias.base(), m.topIdx().base(), m.topW().base());
+            DeviceTensor dense = logits;
+            if (!logits.dense()) {
+                dense = m.logits().rows(0, n);
+                deviceCopy(logits, dense);
+            }
+            ops.router(dense.base(), n, block.router(), bias.base(), m.topIdx().base(), m.topW().base());
             ops.permute(m.topIdx().base(), assignments, k, experts, m.offsets(), m.permToken(), m.srcPos(), m.active(),
                     m.nActive());
             DeviceTensor sg = m.sharedGate().rows(0, n);

@@ -41,7 +41,7 @@ final class CpuMoe implements MoeScratch {
 
     CpuMoe(MoeBlock block, int capacity) {
         MoeRouter r = block.router();
-        int hidden = block.experts().hidden();
+        int hidden = block.hidden();
         this.capacity = capacity;
         this.k = r.topK();
         this.routing = r.scratch();
