@@ -7,8 +7,11 @@
 #                                  # kernels vs scalar references, the
 #                                  # golden tiny model (testdata/, tracked, travels with the tree) on CudaBackend,
 #                                  # the engine's decode step at batch 1/8/32 (launches, host<->device bytes per
-#                                  # step), timings, synthetic decode step
+#                                  # step), the golden greedy ids through the engine's step with decode graphs and
+#                                  # eagerly, TPOT at batch 1/8/32 on the bench preset (written on the device, ~2.8 GB)
+#                                  # with graphs and --enforce-eager, timings, synthetic decode step
 #
+# BENCH_PRESET=none skips the TPOT stage (its demo checkpoint takes ~1 min to write on the device).
 # Device call (one call, well under 8 minutes):
 #   run(command="scripts/gpu-check.sh run", carry=[".gpu-check"], timeout_s=480)
 # With no argument: prepare when a JDK is here and .gpu-check/ is missing, then run when a GPU is here.
@@ -121,7 +124,8 @@ run() {
   echo "== kernel checks, timings, synthetic decode step"
   set -o pipefail
   timeout 400 "$JRE/bin/java" -Xmx8g "${JFLAGS[@]}" -cp "$KIT/lib/*" \
-    io.peregrine.kernels.check.GpuCheck --copy-gbs "$copy" --bf16-tflops "$tflops" --testdata "$ROOT/testdata" "$@" 2>&1 \
+    io.peregrine.kernels.check.GpuCheck --copy-gbs "$copy" --bf16-tflops "$tflops" --testdata "$ROOT/testdata" \
+    --bench-preset "${BENCH_PRESET:-bench}" "$@" 2>&1 \
     | tee "$OUTDIR/gpu-check.log"
 }
 

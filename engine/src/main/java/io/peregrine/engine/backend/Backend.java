@@ -4,6 +4,7 @@ import io.peregrine.engine.checkpoint.Int4Group32;
 import io.peregrine.engine.checkpoint.Tensor;
 import io.peregrine.engine.sample.SamplingBatch;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The compute seam between the model and the hardware. The model code is written once against this interface; the
@@ -28,6 +29,14 @@ public interface Backend extends TensorMemory, AutoCloseable {
      */
     default boolean batchInvariant() {
         return false;
+    }
+
+    /**
+     * Whether this backend can record a step and replay it as one launch (CUDA graphs); the model then captures its
+     * plain decode steps per batch-size bucket. None by default (the CPU backend runs every step eagerly).
+     */
+    default Optional<StepGraphs> stepGraphs() {
+        return Optional.empty();
     }
 
     /** A 2-D BF16 tensor {@code [rows, cols]} as a linear weight (also the embedding table). */

@@ -13,6 +13,9 @@ import io.peregrine.engine.backend.TensorMemory;
  * <p>Each layer's slab is one {@code [numBlocks · blockSize, width]} tensor in the memory of the backend that
  * computes on it (heap on the CPU, device memory on CUDA), kept in fp32 so decode with the cache equals recomputing
  * the prefix.
+ *
+ * <p>Each slab has one row past the last block, the {@link #padSlot()}: a captured decode step padded to its batch
+ * bucket writes and reads its padding rows' latents there, so padding never touches a sequence's blocks.
  */
 public final class LatentCache {
     private final int layers;
@@ -32,7 +35,7 @@ public final class LatentCache {
         if (layers <= 0 || numBlocks <= 0 || blockSize <= 0 || width <= 0) {
             throw new IllegalArgumentException("bad cache geometry");
         }
-        long perLayer = (long) numBlocks * blockSize * width;
+        long perLayer = ((long) numBlocks * blockSize + 1) * width;
         if (perLayer > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("cache too large for one slab per layer: " + perLayer + " floats");
         }
@@ -43,7 +46,7 @@ public final class LatentCache {
         this.memory = memory;
         this.slabs = new Activation[layers];
         for (int l = 0; l < layers; l++) {
-            slabs[l] = memory.allocate(numBlocks * blockSize, width);
+            slabs[l] = memory.allocate(numBlocks * blockSize + 1, width);
         }
     }
 
@@ -74,7 +77,15 @@ public final class LatentCache {
         return blockTable[pos / blockSize] * blockSize + pos % blockSize;
     }
 
-    /** Layer {@code l}'s slab: row {@code s} is slot {@code s}. */
+    /**
+     * The slot past every block, owned by no sequence: where padding rows of a captured decode step write their
+     * latents and what they attend to.
+     */
+    public int padSlot() {
+        return numBlocks * blockSize;
+    }
+
+    /** Layer {@code l}'s slab: row {@code s} is slot {@code s} (and one row more, the {@link #padSlot()}). */
     public Activation slab(int layer) {
         return slabs[layer];
     }

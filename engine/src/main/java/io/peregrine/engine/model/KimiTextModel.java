@@ -54,6 +54,8 @@ public final class KimiTextModel implements LanguageModel {
     private final HybridStats hybridStats = new HybridStats();
     /** Whether the workspaces need the host-routing buffers ({@link HybridMoe}); the other layers run {@link Backend#moe}. */
     private final boolean hostRouting;
+    /** Plain decode steps as captured graphs ({@link #captureDecodeGraphs}); null: every step eager. */
+    private GraphedDecode graphs;
 
     private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights, TextShard shard, Communicator comm,
                           ExpertPlacement placement, Backend host, Checkpoint ck, ExpertStreaming streaming) {
@@ -190,12 +192,54 @@ public final class KimiTextModel implements LanguageModel {
         return out;
     }
 
-    /** Runs one step; its logits stay on the backend, which samples them (only ids and logprobs come back). */
+    /**
+     * Runs one step; its logits stay on the backend, which samples them (only ids and logprobs come back). A plain
+     * decode step runs as its bucket's captured graph once {@link #captureDecodeGraphs} turned them on.
+     */
     @Override
     public StepLogits step(List<SequenceSlice> batch, LatentCache cache) {
-        Workspace ws = run(batch, cache, ForwardTrace.NONE);
-        Activation logits = ws.logits;
+        checkCache(cache);
+        StepInputs in = inputs.build(batch, cache);
+        Workspace graphed = null;
+        int rows = in.rows();
+        if (graphs != null && graphs.accepts(in)) {
+            graphed = graphs.run(in, cache);
+            if (graphed == null) {  // the capture failed: graphs are off, this step runs eagerly from fresh inputs
+                in = inputs.build(batch, cache);
+            }
+        }
+        // the padding rows' logits are never sampled
+        Activation logits = graphed != null ? graphed.logits.rows(0, rows) : eager(in, cache, ForwardTrace.NONE).logits;
         return b -> backend.sample(logits, b);
+    }
+
+    /**
+     * Turns on graph decode (vLLM's CUDA graphs; {@code --enforce-eager} leaves it off): plain decode steps of up to
+     * {@code maxBatch} sequences run as one graph per batch bucket, captured on first use ({@link GraphedDecode}).
+     * Only where the backend can capture ({@link Backend#stepGraphs}) and runs the whole model alone (one rank, no
+     * experts on a host backend, so no MoE layer routes on the host).
+     *
+     * @return the buckets that will be captured; empty when every step stays eager
+     */
+    public int[] captureDecodeGraphs(int maxBatch) {
+        return captureDecodeGraphs(maxBatch, GraphedDecode.CONTEXT_PER_ROW);
+    }
+
+    /** {@link #captureDecodeGraphs(int)} reserving {@code contextPerRow} context slots per row at a first capture. */
+    int[] captureDecodeGraphs(int maxBatch, int contextPerRow) {
+        if (graphs != null) {
+            throw new IllegalStateException("decode graphs are on already");
+        }
+        if (shard.ranks() > 1 || hybrid != null || backend.stepGraphs().isEmpty()) {
+            return new int[0];
+        }
+        graphs = new GraphedDecode(this, backend.stepGraphs().orElseThrow(), maxBatch, contextPerRow);
+        return graphs.buckets();
+    }
+
+    /** The graph decode, or null while it is off (tests read its counts). */
+    GraphedDecode graphedDecode() {
+        return graphs;
     }
 
     @Override
@@ -205,7 +249,10 @@ public final class KimiTextModel implements LanguageModel {
 
     private Workspace run(List<SequenceSlice> batch, LatentCache cache, ForwardTrace trace) {
         checkCache(cache);
-        StepInputs in = inputs.build(batch, cache);
+        return eager(inputs.build(batch, cache), cache, trace);
+    }
+
+    private Workspace eager(StepInputs in, LatentCache cache, ForwardTrace trace) {
         Workspace ws = workspace(in.rows());
         ws.bind(in);
         forward(in, ws, cache, trace);
@@ -221,7 +268,7 @@ public final class KimiTextModel implements LanguageModel {
     }
 
     /** Spec §3: h = embed(ids); per layer h += attn(norm(h)); h += ffn(norm(h)); logits = lm_head(norm(h)). */
-    private void forward(StepInputs in, Workspace ws, LatentCache cache, ForwardTrace trace) {
+    void forward(StepInputs in, Workspace ws, LatentCache cache, ForwardTrace trace) {
         embed(in, ws);
         for (int m = 0; m < in.mediaRows(); m++) {
             backend.copyIn(in.mediaValues(m), 0, ws.h.rows(in.mediaRow(m), 1));

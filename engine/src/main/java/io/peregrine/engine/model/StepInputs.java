@@ -113,6 +113,49 @@ final class StepInputs {
     }
 
     /**
+     * Whether this step is a plain decode: every slice one token in the absorbed form, no media rows, one logits row
+     * per slice (so rows, slices and logits rows coincide, in batch order). Only such a step runs as a captured graph.
+     */
+    boolean plainDecode() {
+        return rows > 0 && absorbedRows == rows && slices == rows && logitRows == rows && media == 0;
+    }
+
+    /**
+     * Pads a {@link #plainDecode()} step to {@code bucket} rows with dummy decodes: token 0 at position 0, writing its
+     * latent to {@code padSlot} and attending to that slot alone, its logits row its own. Their results are never
+     * sampled and no sequence's slot is touched. The padded step has the same shape for every batch of the bucket.
+     */
+    StepInputs padDecode(int bucket, int padSlot) {
+        if (!plainDecode() || bucket < rows) {
+            throw new IllegalStateException("padding a step of " + rows + " rows (" + absorbedRows + " absorbed, "
+                    + slices + " slices) to " + bucket);
+        }
+        int pads = bucket - rows;
+        keep(bucket, contextSlots + pads);
+        for (int r = rows; r < bucket; r++) {
+            sliceOf[r] = -1;
+            firstRow[r] = r;
+            rowCount[r] = 1;
+            startPos[r] = 0;
+            contextStart[r] = contextSlots;
+            absorbedStarts[r] = contextSlots;
+            context[contextSlots++] = padSlot;
+            contextStart[r + 1] = contextSlots;
+            tokens[r] = 0;
+            positions[r] = 0;
+            slots[r] = padSlot;
+            logitRowIndex[r] = r;
+        }
+        absorbedStarts[bucket] = contextSlots;
+        slices = bucket;
+        rows = bucket;
+        absorbedRows = bucket;
+        absorbedSlices = bucket;
+        logitRows = bucket;
+        return this;
+    }
+
+    /**
      * Multiply-adds of a chunk of {@code n} tokens after {@code start} in each form: the naive one expands the latents
      * of all {@code start + n} positions through kv_b_proj, then attends per head in (qk, v) space; the absorbed one
      * folds kv_b_proj into each query and output ({@code n · heads · rank · (nope + v)}) and attends in the latent
@@ -203,6 +246,30 @@ final class StepInputs {
                 throw new IllegalArgumentException("slice " + i + ": block " + blk + " outside the cache's "
                         + cache.numBlocks());
             }
+        }
+    }
+
+    /** Grows the arrays to {@code rows} rows and slices and {@code contexts} slots, keeping what they hold. */
+    private void keep(int rows, int contexts) {
+        if (tokens.length < rows) {
+            tokens = Arrays.copyOf(tokens, rows);
+            positions = Arrays.copyOf(positions, rows);
+            slots = Arrays.copyOf(slots, rows);
+            logitRowIndex = Arrays.copyOf(logitRowIndex, rows);
+        }
+        if (sliceOf.length < rows) {
+            sliceOf = Arrays.copyOf(sliceOf, rows);
+            firstRow = Arrays.copyOf(firstRow, rows);
+            rowCount = Arrays.copyOf(rowCount, rows);
+            startPos = Arrays.copyOf(startPos, rows);
+            placementOf = Arrays.copyOf(placementOf, rows);
+            contextStart = Arrays.copyOf(contextStart, rows + 1);
+        }
+        if (absorbedStarts.length < rows + 1) {
+            absorbedStarts = Arrays.copyOf(absorbedStarts, rows + 1);
+        }
+        if (context.length < contexts) {
+            context = Arrays.copyOf(context, Math.max(contexts, 2 * context.length));
         }
     }
 

@@ -42,13 +42,15 @@ final class Workspace {
     private final Activation expertUpAll;
     private final Activation expertOutAll;
     private final Activation expertScaleAll;
-    private final Indices tokenIdsAll;
-    private final Indices positionsAll;
-    private final Indices slotsAll;
-    private final Indices logitRowsAll;
-    private final Indices absorbedStartsAll;
     private final Indices expertRowsAll;
-    private Indices contextAll;
+    /**
+     * A step's indices packed back to back, uploaded in one copy: token ids, positions, cache slots ({@code n} each),
+     * logits rows, absorbed starts, context slots ({@link #bind}). Grown when a step's context does not fit.
+     */
+    private Indices stepIndicesAll;
+    private int[] stepIndicesHost;
+    /** Bumped whenever a buffer a captured step reads is reallocated: a graph captured before is stale. */
+    private int generation;
     private Activation selectedAll;
     private Activation logitsAll;
     private Activation localLogitsAll;
@@ -153,13 +155,9 @@ final class Workspace {
         expertUpAll = backend.allocate(assignments, moeInter);
         expertOutAll = backend.allocate(assignments, d);
         expertScaleAll = backend.allocate(1, assignments);
-        tokenIdsAll = backend.allocateIndices(capacity);
-        positionsAll = backend.allocateIndices(capacity);
-        slotsAll = backend.allocateIndices(capacity);
-        logitRowsAll = backend.allocateIndices(capacity);
-        absorbedStartsAll = backend.allocateIndices(capacity + 1);
         expertRowsAll = backend.allocateIndices(assignments);
-        contextAll = backend.allocateIndices(capacity);
+        stepIndicesAll = backend.allocateIndices(rowIndices(capacity) + capacity);
+        stepIndicesHost = new int[stepIndicesAll.length()];
         routerHost = new float[moe && hostRouting ? capacity * experts : 0];
         topIdx = new int[moe && hostRouting ? capacity * k : 0];
         topWeight = new float[moe && hostRouting ? capacity * k : 0];
@@ -191,21 +189,26 @@ final class Workspace {
         int nope = cfg.qkNopeHeadDim();
         int rank = cfg.kvLoraRank();
         int rope = cfg.qkRopeHeadDim();
-        if (contextAll.length() < in.contextSlots()) {
-            contextAll = backend.allocateIndices(Math.max(in.contextSlots(), 2 * contextAll.length()));
+        int wantedRows = in.logitRows();
+        int used = 3 * n + wantedRows + absorbed + 1 + in.contextSlots();
+        if (stepIndicesAll.length() < used) {
+            int context = Math.max(in.contextSlots(), 2 * (stepIndicesAll.length() - rowIndices(capacity)));
+            stepIndicesAll = backend.allocateIndices(rowIndices(capacity) + context);
+            stepIndicesHost = new int[stepIndicesAll.length()];
+            generation++;
         }
-        tokenIds = tokenIdsAll.slice(0, n);
-        positions = positionsAll.slice(0, n);
-        slots = slotsAll.slice(0, n);
-        logitRows = logitRowsAll.slice(0, in.logitRows());
-        context = contextAll.slice(0, in.contextSlots());
-        absorbedStarts = absorbedStartsAll.slice(0, absorbed + 1);
-        backend.copyIn(in.tokens(), 0, tokenIds);
-        backend.copyIn(in.positions(), 0, positions);
-        backend.copyIn(in.slots(), 0, slots);
-        backend.copyIn(in.logitRowIndex(), 0, logitRows);
-        backend.copyIn(in.context(), 0, context);
-        backend.copyIn(in.absorbedStarts(), 0, absorbedStarts);
+        int at = 0;
+        tokenIds = pack(in.tokens(), n, at);
+        positions = pack(in.positions(), n, at += n);
+        slots = pack(in.slots(), n, at += n);
+        logitRows = pack(in.logitRowIndex(), wantedRows, at += n);
+        absorbedStarts = pack(in.absorbedStarts(), absorbed + 1, at += wantedRows);
+        at += absorbed + 1;
+        System.arraycopy(in.context(), 0, stepIndicesHost, at, in.contextSlots());
+        // the context view runs to the end of the buffer: the starts bound what each row reads, and a captured step
+        // keeps this view while later steps' contexts grow into it
+        context = stepIndicesAll.slice(at, stepIndicesAll.length() - at);
+        backend.copyIn(stepIndicesHost, 0, stepIndicesAll.slice(0, used));
 
         h = hAll.rows(0, n);
         xn = xnAll.rows(0, n);
@@ -231,8 +234,9 @@ final class Workspace {
         sharedUp = sharedUpAll.rows(0, n);
         sharedOut = sharedOutAll.rows(0, n);
         router = routerAll.rows(0, n);
-        int wanted = in.logitRows();
+        int wanted = wantedRows;
         if (selectedAll == null || selectedAll.rows() < wanted) {
+            generation++;
             int rows = selectedAll == null ? wanted : Math.max(wanted, Math.min(capacity, 2 * selectedAll.rows()));
             selectedAll = backend.allocate(rows, cfg.hiddenSize());
             logitsAll = backend.allocate(rows, cfg.vocabSize());
@@ -242,6 +246,35 @@ final class Workspace {
         logits = logitsAll.rows(0, wanted);
         localLogits = localLogitsAll.rows(0, wanted);
         vocabBand = localLogits.cols(0, shard.vocab());
+    }
+
+    /** Makes room for steps whose context has up to {@code slots} slots (a new {@link #generation} if it grows). */
+    void reserveContext(int slots) {
+        int have = stepIndicesAll.length() - rowIndices(capacity);
+        if (have < slots) {
+            stepIndicesAll = backend.allocateIndices(rowIndices(capacity) + slots);
+            stepIndicesHost = new int[stepIndicesAll.length()];
+            generation++;
+        }
+    }
+
+    /** Entries of the packed step indices besides the context, for up to {@code capacity} rows. */
+    private static int rowIndices(int capacity) {
+        return 5 * capacity + 1;
+    }
+
+    /** Copies {@code count} values of {@code src} into the packed host indices at {@code at}; their view. */
+    private Indices pack(int[] src, int count, int at) {
+        System.arraycopy(src, 0, stepIndicesHost, at, count);
+        return stepIndicesAll.slice(at, count);
+    }
+
+    /**
+     * Changes whenever a buffer a step reads is reallocated (the packed indices grown for a longer context, the
+     * logits rows grown): a graph captured under another generation reads freed memory and must be captured again.
+     */
+    int generation() {
+        return generation;
     }
 
     /** {@link Backend#moe}'s working memory for this bucket (allocated at the first MoE layer, then kept). */

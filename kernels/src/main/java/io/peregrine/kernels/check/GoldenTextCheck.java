@@ -7,6 +7,8 @@ import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.SequenceSlice;
+import io.peregrine.engine.sample.SamplingBatch;
+import io.peregrine.engine.sample.SamplingParams;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -52,6 +54,54 @@ public final class GoldenTextCheck {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The greedy ids of every case as the engine decodes them: {@code step} and sampling in the backend (only ids
+     * come back), with decode graphs when {@code graphs} (batch 1: bucket 1, captured on the first decode step, then
+     * replayed). Ids exact; the logits are what {@link #run} holds to the tolerance.
+     */
+    public void runSteps(Backend backend, boolean graphs) {
+        try (Checkpoint ck = Checkpoint.open(golden.resolve("tiny-k25"))) {
+            KimiTextModel model = KimiTextModel.load(ck, backend);
+            String mode = graphs ? "graphs " + (model.captureDecodeGraphs(1).length > 0 ? "on" : "unavailable")
+                    : "eager";
+            JsonNode cases = new ObjectMapper().readTree(golden.resolve("text-golden/text_golden.json").toFile()).get("cases");
+            for (JsonNode c : cases) {
+                int[] prompt = ints(c.get("prompt_ids"));
+                int[] greedy = ints(c.get("greedy_ids"));
+                int[] got = stepGreedy(model, prompt, greedy.length);
+                boolean ok = java.util.Arrays.equals(greedy, got);
+                checks++;
+                failures += ok ? 0 : 1;
+                out.printf("%-4s golden %-10s %d greedy ids through step + backend sampling (%s) %s%n", ok ? "ok" : "FAIL",
+                        c.get("name").asText(), greedy.length, mode, ok ? "equal" : "DIFFER " + java.util.Arrays.toString(got));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static int[] stepGreedy(KimiTextModel model, int[] prompt, int n) {
+        int blocks = (prompt.length + n + BLOCK - 1) / BLOCK;
+        LatentCache cache = model.newCache(blocks, BLOCK);
+        int[] table = new int[blocks];
+        for (int i = 0; i < blocks; i++) {
+            table[i] = blocks - 1 - i;
+        }
+        SamplingBatch batch = new SamplingBatch();
+        var counts = model.tokenCounts(prompt, prompt.length);
+        var rule = SamplingParams.greedy(n).rule();
+        int[] ids = new int[n];
+        SequenceSlice slice = new SequenceSlice(prompt, 0, table, false);
+        for (int s = 0; s < n; s++) {
+            batch.clear();
+            batch.add(0, rule, counts, 0, null, -1);
+            model.step(List.of(slice), cache).sample(batch);
+            ids[s] = batch.token(0);
+            slice = new SequenceSlice(new int[] {ids[s]}, prompt.length + s, table, false);
+        }
+        return ids;
     }
 
     private void runCase(KimiTextModel model, String name, int[] prompt, int[] greedy) {

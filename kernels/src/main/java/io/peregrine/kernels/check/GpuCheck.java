@@ -19,8 +19,11 @@ import java.util.Optional;
  * Exit status 1 when any kernel check fails.
  *
  * <p>Arguments: {@code [--copy-gbs N] [--bf16-tflops N] [--layers N] [--batch N] [--context N] [--seed N]
- * [--checks-only] [--testdata DIR]}; with {@code --testdata} (the repository's {@code testdata/}) the
- * golden tiny checkpoint also runs through the model on {@link CudaBackend}. The ceilings come from the script (PyTorch's copy and matmul); without them the copy ceiling is
+ * [--checks-only] [--testdata DIR] [--bench-preset NAME]}; with {@code --testdata} (the repository's {@code testdata/})
+ * the golden tiny checkpoint also runs through the model on {@link CudaBackend} (logits, and greedy ids through the
+ * engine's step with decode graphs and eagerly); with {@code --bench-preset} the demo checkpoint of that preset is
+ * written to {@code $TMPDIR} and the engine's decode TPOT measured on it with graphs and with {@code --enforce-eager}
+ * ({@link DecodeTpot}). The ceilings come from the script (PyTorch's copy and matmul); without them the copy ceiling is
  * measured with our own 16-byte copy kernel and the matrix share is left out.
  */
 public final class GpuCheck {
@@ -45,7 +48,7 @@ public final class GpuCheck {
      */
     static void dryRun() {
         for (String c : new String[] {"KernelChecks", "KernelTimings", "SyntheticDecode", "EventTimer", "Perf",
-                "GoldenTextCheck", "VisionCheck"}) {
+                "GoldenTextCheck", "VisionCheck", "DecodeTpot", "StepTraffic"}) {
             try {
                 Class.forName(GpuCheck.class.getPackageName() + "." + c, true, GpuCheck.class.getClassLoader());
             } catch (ClassNotFoundException e) {
@@ -83,9 +86,16 @@ public final class GpuCheck {
         VisionCheck vision = new VisionCheck(testdata.resolve("golden"), System.out);
         try (CpuBackend cpu = new CpuBackend(2)) {
             golden.run(cpu);
+            golden.runSteps(cpu, true);
             StepTraffic.run(testdata.resolve("golden"), cpu, null, System.out);
             vision.golden(cpu, "fp32", VisionCheck.FP32_TOL, false);
             vision.endToEnd(cpu);
+        }
+        // the TPOT stage's own code on the tiny model (the device runs it on the bench preset)
+        try (CpuBackend cpu = new CpuBackend(2);
+             io.peregrine.engine.checkpoint.Checkpoint ck = io.peregrine.engine.checkpoint.Checkpoint.open(
+                     testdata.resolve("golden").resolve("tiny-k25"))) {
+            DecodeTpot.print(DecodeTpot.measure(ck, cpu, null, true, 2), -1, System.out);
         }
         return golden.failures + vision.failures;
     }
@@ -159,6 +169,52 @@ public final class GpuCheck {
         return v.failures;
     }
 
+    /** The golden greedy ids through the engine's step on the device, with decode graphs and eagerly. */
+    static int goldenStepsOnDevice(Path testdata, PrintStream out) {
+        if (testdata == null) {
+            return 0;
+        }
+        int failures = 0;
+        for (boolean graphs : new boolean[] {true, false}) {
+            TrafficCounter counter = new TrafficCounter();
+            try (CudaBackend cuda = CudaBackend.open(0, CudaBackend.Options.FP32, counter)) {
+                GoldenTextCheck g = new GoldenTextCheck(testdata.resolve("golden"), out);
+                g.runSteps(cuda, graphs);
+                out.printf("golden greedy steps on %s, %s: %d of %d cases equal; %d graph launches, %d kernel launches%n",
+                        cuda.name(), graphs ? "graphs" : "--enforce-eager", g.checks - g.failures, g.checks,
+                        counter.graphLaunches(), counter.launches());
+                failures += g.failures;
+            }
+        }
+        return failures;
+    }
+
+    /**
+     * The demo checkpoint of {@code preset} (written once to {@code $TMPDIR/peregrine-gpu-check-<preset>}), then the
+     * engine's decode TPOT at batch 1, 8 and 32 with decode graphs and with {@code --enforce-eager}, one table.
+     */
+    static void decodeTpotOnDevice(String preset, double copyGBs, PrintStream out) {
+        if (preset == null) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        Path dir = io.peregrine.engine.checkpoint.demo.DemoCheckpoint.ensure(
+                Path.of(System.getProperty("java.io.tmpdir"), "peregrine-gpu-check-" + preset), preset);
+        out.printf("demo checkpoint '%s' ready in %.1f s: %s%n", preset, (System.nanoTime() - t0) / 1e9, dir);
+        java.util.List<DecodeTpot.Row> rows = new java.util.ArrayList<>();
+        for (boolean graphs : new boolean[] {true, false}) {
+            TrafficCounter counter = new TrafficCounter();
+            try (CudaBackend cuda = CudaBackend.open(0, CudaBackend.Options.FP32, counter);
+                 io.peregrine.engine.checkpoint.Checkpoint ck = io.peregrine.engine.checkpoint.Checkpoint.open(dir)) {
+                rows.addAll(DecodeTpot.measure(ck, cuda, counter, graphs, DecodeTpot.STEPS));
+            }
+        }
+        out.printf("engine decode on the '%s' preset (greedy, %d-token prompts, %d timed steps after %d warm-up; "
+                + "weight bytes: all but the routed experts, those expected to be touched)%n", preset, DecodeTpot.PROMPT,
+                DecodeTpot.STEPS, DecodeTpot.WARM);
+        DecodeTpot.print(rows, copyGBs, out);
+    }
+
     public static void main(String[] args) {
         double copy = -1;
         double tflops = -1;
@@ -168,6 +224,7 @@ public final class GpuCheck {
         long seed = System.nanoTime();
         boolean checksOnly = false;
         Path testdata = null;
+        String benchPreset = null;
         boolean dry = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -180,6 +237,10 @@ public final class GpuCheck {
                 case "--checks-only" -> checksOnly = true;
                 case "--testdata" -> testdata = Path.of(args[++i]);
                 case "--dry-run" -> dry = true;
+                case "--bench-preset" -> {
+                    String preset = args[++i];
+                    benchPreset = preset.equals("none") ? null : preset;
+                }
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -207,7 +268,9 @@ public final class GpuCheck {
             out.printf("kernel checks: %d of %d passed%n", checks.checks - failures, checks.checks);
             failures += goldenOnDevice(testdata, out);
             failures += visionOnDevice(testdata, out);
+            failures += goldenStepsOnDevice(testdata, out);
             stepTrafficOnDevice(testdata, out);
+            decodeTpotOnDevice(benchPreset, copy, out);
             if (!checksOnly) {
                 double ownCopy = new KernelTimings(ops, seed).copyGBs();
                 out.printf("own 16-byte copy kernel: %.0f GB/s (read+write)%n", ownCopy);

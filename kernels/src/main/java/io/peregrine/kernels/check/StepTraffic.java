@@ -18,8 +18,9 @@ import java.util.List;
  * The engine's own decode step on a backend, per batch size: the golden tiny checkpoint, {@code batch} sequences
  * prefilled, two warm-up decode steps, then {@link #STEPS} measured ones (forward + sampling in the backend, which
  * returns only when the ids are on the host), with the launches, host↔device bytes and synchronisations per step
- * when a {@link TrafficCounter} watches the backend. Eager (the decode step is not captured as a graph yet); on the
- * tiny model the time is launch and host overhead, not weight bandwidth.
+ * when a {@link TrafficCounter} watches the backend. Eager (the tiny model's MoE layers route on the host, and
+ * {@link DecodeTpot} compares graphs with eager); on the tiny model the time is launch and host overhead, not weight
+ * bandwidth.
  */
 final class StepTraffic {
     static final int STEPS = 8;

@@ -11,6 +11,7 @@ import io.peregrine.engine.backend.MoeBlock;
 import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.backend.OperandChecks;
 import io.peregrine.engine.backend.Product;
+import io.peregrine.engine.backend.StepGraphs;
 import io.peregrine.engine.backend.TensorMemory;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Int4Group32;
@@ -25,6 +26,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import jcuda.Pointer;
 import jcuda.driver.CUDA_MEMCPY2D;
@@ -40,7 +42,9 @@ import jcuda.driver.CUmemorytype;
  *
  * <p>A MoE layer is routed on the device ({@link #moe}): router, permutation, grouped expert GEMVs and an
  * expert-ordered combine, every launch sized from the token count, so a decode step waits for nothing before its
- * sampled ids come back and its launch list does not depend on the routing. Calls are serialised by a lock.
+ * sampled ids come back and its launch list does not depend on the routing. A plain decode step is therefore captured
+ * into a CUDA graph per batch bucket ({@link #stepGraphs}, driven by the model): every operation here is stream work
+ * whose launch shape depends only on the padded batch. Calls are serialised by a lock.
  *
  * <p>Numerics: by default every product is the fp32-accumulating GEMV (activations stay fp32, as on the CPU
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
@@ -79,6 +83,7 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
     private final String name;
     private DeviceTensor scratch;
     private final DeviceSampler sampler;
+    private final CudaStepGraphs graphs;
     private boolean closed;
 
     /** Over an open context (a fake one in the CPU tests); the backend owns and closes it. */
@@ -88,6 +93,7 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
         this.options = options;
         this.name = name;
         this.sampler = new DeviceSampler(ctx, lock);
+        this.graphs = new CudaStepGraphs(ctx, lock);
     }
 
     /** Opens device {@code ordinal}'s primary context and loads the kernels; the backend owns and closes them. */
@@ -132,6 +138,12 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** CUDA graphs on the context's stream: the model captures its plain decode steps per batch bucket. */
+    @Override
+    public Optional<StepGraphs> stepGraphs() {
+        return Optional.of(graphs);
     }
 
     // ---- memory ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 
+import io.peregrine.engine.backend.StepCaptureException;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.Map;
@@ -25,6 +26,8 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
@@ -44,8 +47,8 @@ import jcuda.driver.JCudaDriver;
  * <p>The stream is non-blocking: it does not synchronise with the legacy default stream, so nothing another thread
  * or library issues there can stall it or break a graph capture on it. Everything this class and {@link DeviceBuffer}
  * issue is therefore ordered on this stream, copies included. Copies from and to Java arrays (pageable memory) and
- * allocations cannot be part of a CUDA graph: they refuse with a clear message while the stream is being captured,
- * instead of invalidating the capture; launches and {@link DeviceBuffer#poison} are captured like any stream work.
+ * allocations cannot be part of a CUDA graph: they refuse with a clear message ({@link StepCaptureException}) while
+ * the stream is being captured, instead of invalidating the capture; launches and {@link DeviceBuffer#poison} are captured like any stream work.
  */
 public final class CudaContext implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(CudaContext.class.getName());
@@ -179,8 +182,9 @@ public final class CudaContext implements AutoCloseable {
         driver.setCurrent(context);
     }
 
+    /** Waits for the stream; refused while it is being captured (a graph cannot wait for the host). */
     public void sync() {
-        makeCurrent();
+        bindOutsideCapture("a stream synchronisation");
         driver.synchronize(stream);
     }
 
@@ -238,10 +242,53 @@ public final class CudaContext implements AutoCloseable {
         driver.free(ptr);
     }
 
+    /**
+     * Starts recording this stream's work into a graph (thread-local mode: only this thread's driver calls can
+     * invalidate it). Until {@link #endCapture} or {@link #discardCapture}, launches, fills and device-to-device copies
+     * are recorded instead of run, and host copies and allocations are refused ({@link StepCaptureException}).
+     */
+    public void beginCapture() {
+        makeCurrent();
+        driver.beginCapture(stream);
+    }
+
+    /** Ends the capture and instantiates what it recorded: one launchable graph. */
+    public CUgraphExec endCapture() {
+        makeCurrent();
+        CUgraph graph = new CUgraph();
+        driver.endCapture(stream, graph);
+        try {
+            CUgraphExec exec = new CUgraphExec();
+            driver.instantiate(exec, graph);
+            return exec;
+        } finally {
+            driver.destroyGraph(graph);
+        }
+    }
+
+    /** Ends a capture whose step failed and frees what it recorded. */
+    public void discardCapture() {
+        makeCurrent();
+        CUgraph graph = new CUgraph();
+        driver.endCapture(stream, graph);
+        driver.destroyGraph(graph);
+    }
+
+    /** Runs a captured graph on the stream, as one launch; returns without waiting. */
+    public void launchGraph(CUgraphExec exec) {
+        makeCurrent();
+        driver.launchGraph(exec, stream);
+    }
+
+    public void destroyGraph(CUgraphExec exec) {
+        makeCurrent();
+        driver.destroyGraphExec(exec);
+    }
+
     private void bindOutsideCapture(String what) {
         makeCurrent();
         if (driver.capturing(stream)) {
-            throw new IllegalStateException(what + " while the stream is being captured into a CUDA graph: a captured"
+            throw new StepCaptureException(what + " while the stream is being captured into a CUDA graph: a captured"
                     + " step may only launch kernels and issue stream-ordered device work");
         }
     }

@@ -6,6 +6,8 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
@@ -45,6 +47,24 @@ interface Driver {
 
     /** {@code cuStreamSynchronize}. */
     void synchronize(CUstream stream);
+
+    /** {@code cuStreamBeginCapture} in thread-local mode: work issued to {@code stream} is recorded, not run. */
+    void beginCapture(CUstream stream);
+
+    /** {@code cuStreamEndCapture}: the graph recorded on {@code stream} since {@link #beginCapture}, into {@code graph}. */
+    void endCapture(CUstream stream, CUgraph graph);
+
+    /** {@code cuGraphInstantiate}: {@code graph} made launchable. */
+    void instantiate(CUgraphExec exec, CUgraph graph);
+
+    /** {@code cuGraphDestroy}: a recorded graph (its instantiation lives on). */
+    void destroyGraph(CUgraph graph);
+
+    /** {@code cuGraphLaunch} on {@code stream}: every recorded node, in order, as one launch. */
+    void launchGraph(CUgraphExec exec, CUstream stream);
+
+    /** {@code cuGraphExecDestroy}. */
+    void destroyGraphExec(CUgraphExec exec);
 
     /** Destroys the stream, unloads the module and releases the device's primary context, in that order. */
     void release(CUstream stream, CUmodule module, CUdevice device);

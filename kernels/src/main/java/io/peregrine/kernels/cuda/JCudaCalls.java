@@ -1,6 +1,12 @@
 package io.peregrine.kernels.cuda;
 
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuMemsetD2D32Async;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
@@ -21,8 +27,11 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstreamCaptureStatus;
 
 /** {@link Driver} over JCuda's driver API (exceptions on: a failing call throws {@code CudaException}). */
@@ -84,6 +93,36 @@ final class JCudaCalls implements Driver {
     @Override
     public void synchronize(CUstream stream) {
         cuStreamSynchronize(stream);
+    }
+
+    @Override
+    public void beginCapture(CUstream stream) {
+        cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+    }
+
+    @Override
+    public void endCapture(CUstream stream, CUgraph graph) {
+        cuStreamEndCapture(stream, graph);
+    }
+
+    @Override
+    public void instantiate(CUgraphExec exec, CUgraph graph) {
+        cuGraphInstantiate(exec, graph, 0);
+    }
+
+    @Override
+    public void destroyGraph(CUgraph graph) {
+        cuGraphDestroy(graph);
+    }
+
+    @Override
+    public void launchGraph(CUgraphExec exec, CUstream stream) {
+        cuGraphLaunch(exec, stream);
+    }
+
+    @Override
+    public void destroyGraphExec(CUgraphExec exec) {
+        cuGraphExecDestroy(exec);
     }
 
     @Override

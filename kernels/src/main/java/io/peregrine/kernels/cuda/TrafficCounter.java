@@ -6,23 +6,38 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
 /**
- * Counts what a context issues: kernel launches, bytes copied host to device and device to host, stream
- * synchronisations. A decorator over the context's {@link Driver}, so it sees every call the backend makes; the device
+ * Counts what a context issues: kernel launches (those recorded into a graph apart), graph launches, bytes copied
+ * host to device and device to host, stream synchronisations. A decorator over the context's {@link Driver}, so it sees every call the backend makes; the device
  * check reads it per decode step. Read and reset on the thread that drives the backend.
  */
 public final class TrafficCounter {
     private long launches;
+    private long captured;
+    private long graphLaunches;
+    private boolean capturing;
     private long bytesUp;
     private long bytesDown;
     private long synchronisations;
 
     public long launches() {
         return launches;
+    }
+
+    /** Kernel launches recorded into a graph while a stream was being captured (not run then). */
+    public long captured() {
+        return captured;
+    }
+
+    /** Graphs launched, each running every kernel it recorded. */
+    public long graphLaunches() {
+        return graphLaunches;
     }
 
     public long bytesUp() {
@@ -38,7 +53,7 @@ public final class TrafficCounter {
     }
 
     public void reset() {
-        launches = bytesUp = bytesDown = synchronisations = 0;
+        launches = captured = graphLaunches = bytesUp = bytesDown = synchronisations = 0;
     }
 
     Driver wrap(Driver d) {
@@ -55,7 +70,11 @@ public final class TrafficCounter {
 
             @Override
             public void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args) {
-                launches++;
+                if (capturing) {
+                    captured++;
+                } else {
+                    launches++;
+                }
                 d.launch(function, geometry, stream, args);
             }
 
@@ -106,6 +125,39 @@ public final class TrafficCounter {
             public void synchronize(CUstream stream) {
                 synchronisations++;
                 d.synchronize(stream);
+            }
+
+            @Override
+            public void beginCapture(CUstream stream) {
+                d.beginCapture(stream);
+                capturing = true;
+            }
+
+            @Override
+            public void endCapture(CUstream stream, CUgraph graph) {
+                capturing = false;
+                d.endCapture(stream, graph);
+            }
+
+            @Override
+            public void instantiate(CUgraphExec exec, CUgraph graph) {
+                d.instantiate(exec, graph);
+            }
+
+            @Override
+            public void destroyGraph(CUgraph graph) {
+                d.destroyGraph(graph);
+            }
+
+            @Override
+            public void launchGraph(CUgraphExec exec, CUstream stream) {
+                graphLaunches++;
+                d.launchGraph(exec, stream);
+            }
+
+            @Override
+            public void destroyGraphExec(CUgraphExec exec) {
+                d.destroyGraphExec(exec);
             }
 
             @Override

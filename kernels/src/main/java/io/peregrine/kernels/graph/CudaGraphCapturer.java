@@ -1,21 +1,13 @@
 package io.peregrine.kernels.graph;
 
-import static jcuda.driver.JCudaDriver.cuGraphDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
-import static jcuda.driver.JCudaDriver.cuGraphLaunch;
-import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
-import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
-
 import io.peregrine.kernels.cuda.CudaContext;
 import java.util.function.IntConsumer;
-import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
-import jcuda.driver.CUstreamCaptureMode;
 
 /**
- * Captures a decode step by running its launches on the context's stream between {@code cuStreamBeginCapture} and
- * {@code cuStreamEndCapture}, then instantiates it. {@code step} issues the launches for a bucket (it must only
+ * Captures the synthetic check's decode step by running its launches on the context's stream between
+ * {@link CudaContext#beginCapture} and {@link CudaContext#endCapture} (which instantiates it). The engine's own
+ * decode is captured through the backend's {@code stepGraphs()} instead. {@code step} issues the launches for a bucket (it must only
  * launch and never synchronise or copy to the host while capturing); {@code prepare} runs before each replay to
  * refresh the small inputs (token ids, positions, block tables) in the buffers the graph reads.
  */
@@ -32,30 +24,24 @@ public final class CudaGraphCapturer implements DecodeGraphs.Capturer<CUgraphExe
 
     @Override
     public CUgraphExec capture(int bucket) {
-        ctx.makeCurrent();  // the capture, instantiation and launches below act on the calling thread's context
-        CUgraph graph = new CUgraph();
-        cuStreamBeginCapture(ctx.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+        ctx.beginCapture();
         try {
             step.accept(bucket);
-        } finally {
-            cuStreamEndCapture(ctx.stream(), graph);
+        } catch (RuntimeException | Error e) {
+            ctx.discardCapture();
+            throw e;
         }
-        CUgraphExec exec = new CUgraphExec();
-        cuGraphInstantiate(exec, graph, 0);
-        cuGraphDestroy(graph);
-        return exec;
+        return ctx.endCapture();
     }
 
     @Override
     public void replay(CUgraphExec graph, int batch) {
         prepare.accept(batch);
-        ctx.makeCurrent();
-        cuGraphLaunch(graph, ctx.stream());
+        ctx.launchGraph(graph);
     }
 
     @Override
     public void destroy(CUgraphExec graph) {
-        ctx.makeCurrent();
-        cuGraphExecDestroy(graph);
+        ctx.destroyGraph(graph);
     }
 }

@@ -137,7 +137,7 @@ class CudaContextTest {
         b.poison(DeviceBuffer.POISON_I32);
         for (Runnable r : List.<Runnable>of(() -> b.upload(new float[8]), () -> b.floats(8), () -> b.ints(1),
                 () -> ctx.alloc(64), b::close)) {
-            IllegalStateException e = assertThrows(IllegalStateException.class, r::run);
+            IllegalStateException e = assertThrows(io.peregrine.engine.backend.StepCaptureException.class, r::run);
             assertTrue(e.getMessage().contains("captured into a CUDA graph"), e.getMessage());
         }
         assertEquals(List.of("launch", "fill32"), d.calls.stream().map(FakeDriver.Call::name)

@@ -11,6 +11,8 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
@@ -27,8 +29,11 @@ final class FakeDriver implements Driver {
     private final ThreadLocal<CUcontext> current = new ThreadLocal<>();
     final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
     volatile boolean capturing;
-    /** The function of every launch, in order (handles told apart by identity). */
+    /** The function of every launch, in order (handles told apart by identity), those recorded into a graph included. */
     final List<CUfunction> launched = Collections.synchronizedList(new ArrayList<>());
+    /** Where in {@link #launched} the last capture began and ended. */
+    volatile int captureFrom = -1;
+    volatile int captureTo = -1;
     /** The geometry of every launch, in the order of {@link #launched}. */
     final List<LaunchGeometry> geometries = Collections.synchronizedList(new ArrayList<>());
 
@@ -68,6 +73,14 @@ final class FakeDriver implements Driver {
         calls.clear();
         launched.clear();
         geometries.clear();
+        captureFrom = captureTo = -1;
+    }
+
+    /** The functions launched from {@code from} to {@code to} in {@link #launched}. */
+    List<CUfunction> launched(int from, int to) {
+        synchronized (launched) {
+            return List.copyOf(launched.subList(from, to));
+        }
     }
 
     @Override
@@ -134,6 +147,41 @@ final class FakeDriver implements Driver {
     @Override
     public void synchronize(CUstream stream) {
         record("synchronize", stream);
+    }
+
+    /** Launches issued until {@link #endCapture} are recorded as usual (and counted in {@link #launched}). */
+    @Override
+    public void beginCapture(CUstream stream) {
+        record("beginCapture", stream);
+        captureFrom = launched.size();
+        capturing = true;
+    }
+
+    @Override
+    public void endCapture(CUstream stream, CUgraph graph) {
+        capturing = false;
+        captureTo = launched.size();
+        record("endCapture", stream);
+    }
+
+    @Override
+    public void instantiate(CUgraphExec exec, CUgraph graph) {
+        record("instantiate", null);
+    }
+
+    @Override
+    public void destroyGraph(CUgraph graph) {
+        record("destroyGraph", null);
+    }
+
+    @Override
+    public void launchGraph(CUgraphExec exec, CUstream stream) {
+        record("launchGraph", stream);
+    }
+
+    @Override
+    public void destroyGraphExec(CUgraphExec exec) {
+        record("destroyGraphExec", null);
     }
 
     @Override

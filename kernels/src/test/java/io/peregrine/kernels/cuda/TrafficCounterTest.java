@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import jcuda.Pointer;
 import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUstream;
 import org.junit.jupiter.api.Test;
@@ -41,5 +43,30 @@ class TrafficCounterTest {
         assertEquals(6, fake.calls.size(), "every call reached the driver underneath");
         counter.reset();
         assertEquals(0, counter.launches() + counter.bytesUp() + counter.bytesDown() + counter.synchronisations());
+    }
+
+    @Test
+    void launchesRecordedIntoAGraphAreCountedApartFromGraphLaunches() {
+        FakeDriver fake = new FakeDriver();
+        TrafficCounter counter = new TrafficCounter();
+        Driver d = counter.wrap(fake);
+        CUstream s = new CUstream();
+        d.beginCapture(s);
+        d.launch(null, LaunchGeometry.of(1, 32), s, new Object[0]);
+        d.launch(null, LaunchGeometry.of(1, 32), s, new Object[0]);
+        CUgraph graph = new CUgraph();
+        d.endCapture(s, graph);
+        CUgraphExec exec = new CUgraphExec();
+        d.instantiate(exec, graph);
+        d.destroyGraph(graph);
+        d.launchGraph(exec, s);
+        d.launch(null, LaunchGeometry.of(1, 32), s, new Object[0]);
+        assertEquals(2, counter.captured(), "recorded, not run");
+        assertEquals(1, counter.graphLaunches());
+        assertEquals(1, counter.launches(), "only the launch after the capture ran on its own");
+        assertEquals(java.util.List.of("beginCapture", "launch", "launch", "endCapture", "instantiate", "destroyGraph",
+                "launchGraph", "launch"), fake.calls.stream().map(FakeDriver.Call::name).toList());
+        counter.reset();
+        assertEquals(0, counter.captured() + counter.graphLaunches());
     }
 }

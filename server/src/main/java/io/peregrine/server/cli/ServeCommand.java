@@ -244,6 +244,12 @@ public final class ServeCommand implements Callable<Integer> {
                     + "mode): a seeded request then reproduces under any load. Slower prefill; CPU backend only.")
     boolean batchInvariant;
 
+    @Option(names = "--enforce-eager",
+            description = "Run every decode step eagerly: no CUDA graphs (vLLM's flag). By default a CUDA backend "
+                    + "replays plain decode steps as one graph per batch bucket (1, 2, 4, ... up to --max-num-seqs), "
+                    + "captured on first use; the CPU backend is always eager.")
+    boolean enforceEager;
+
     @Option(names = "--no-web-ui", description = "Do not serve the chat page at / (it is on by default).")
     boolean noWebUi;
 
@@ -373,7 +379,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, chatTemplate, prefillCost(), threads, speculative, moeOptions()),
+                    batchInvariant, chatTemplate, prefillCost(), threads, speculative, moeOptions(), enforceEager),
                     parallel, state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {

@@ -67,21 +67,22 @@ public final class RuntimeLoader {
      * @param threads        the backend's compute threads ({@code --threads}); null: the backend's default (all cores)
      * @param chatTemplate   {@code --chat-template FILE}, or null for the checkpoint's {@code chat_template.jinja}
      * @param moe            where the routed experts live ({@code --moe-placement} and its flags)
+     * @param enforceEager   {@code --enforce-eager} (vLLM's flag): no decode graphs; every step runs eagerly
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
                           String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate,
                           long maxPrefillCost, Integer threads, SpeculativeConfig speculative,
-                          MoeOptions moe) {
+                          MoeOptions moe, boolean enforceEager) {
 
-        /** All routed experts with the rest of the model. */
+        /** All routed experts with the rest of the model; decode graphs on where the backend has them. */
         public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
                        int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
                        MediaOptions media, boolean batchInvariant, Path chatTemplate, long maxPrefillCost,
                        Integer threads, SpeculativeConfig speculative) {
             this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
                     blockSize, backend, demoPreset, media, batchInvariant, chatTemplate, maxPrefillCost, threads,
-                    speculative, MoeOptions.GPU);
+                    speculative, MoeOptions.GPU, false);
         }
 
         /** {@link #maxPrefillCost} chosen by the backend: {@link SchedulerConfig#CPU_PREFILL_COST} on the CPU, no cap on CUDA. */
@@ -337,7 +338,9 @@ public final class RuntimeLoader {
                 hybrid = hybrid(ck, backend, threads, o, metrics, progress);
                 model = hybrid.model();
             } else if (ranks == 1) {
-                model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
+                KimiTextModel kimi = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
+                decodeGraphs(kimi, o);
+                model = kimi;
             } else {
                 List<String> flags = workerFlags(threads, parallel, o.batchInvariant());
                 Nodes nodes = parallel.nodes();
@@ -500,6 +503,26 @@ public final class RuntimeLoader {
         } catch (RuntimeException | Error e) {
             host.close();
             throw e;
+        }
+    }
+
+    /**
+     * Turns on decode graphs unless {@code --enforce-eager}, and says which batch buckets get one. They are captured
+     * lazily, on a bucket's first decode step, not at start-up as vLLM does: a bucket no load reaches costs neither
+     * capture time nor its workspace's device memory, and the capture log line gives its time when it happens.
+     */
+    private static void decodeGraphs(KimiTextModel model, Options o) {
+        String backend = model.backend().name();
+        if (o.enforceEager()) {
+            LOG.info("decode graphs: off (--enforce-eager), every step runs eagerly on " + backend);
+            return;
+        }
+        int[] buckets = model.captureDecodeGraphs(o.maxNumSeqs());
+        if (buckets.length == 0) {
+            LOG.info("decode graphs: none on " + backend + " (it runs every step eagerly)");
+        } else {
+            LOG.info("decode graphs on " + backend + ": batch buckets " + java.util.Arrays.toString(buckets)
+                    + ", each captured on its first decode step (--enforce-eager turns them off)");
         }
     }
 

@@ -88,6 +88,16 @@ class ServeCommandTest {
     }
 
     @Test
+    void enforceEagerIsOffByDefault() {
+        ServeCommand graphs = new ServeCommand();
+        new CommandLine(graphs).parseArgs();
+        assertFalse(graphs.enforceEager, "decode graphs on by default, as vLLM's CUDA graphs");
+        ServeCommand eager = new ServeCommand();
+        new CommandLine(eager).parseArgs("--enforce-eager");
+        assertTrue(eager.enforceEager);
+    }
+
+    @Test
     void badValuesAreClearErrors() {
         ServeCommand cmd = new ServeCommand();
         new CommandLine(cmd).parseArgs("--sampling-policy", "strict");

@@ -87,7 +87,7 @@ class HybridServeTest {
         ServerMetrics metrics = new ServerMetrics(MODEL, state::stats);
         state.ready(RuntimeLoader.load(new RuntimeLoader.Options(checkpoint, List.of(MODEL), 2048, 4, 64, 256,
                 32L << 20, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, null,
-                RuntimeLoader.Options.AUTO, 1, null, moe), RuntimeLoader.Parallel.SINGLE, state, metrics,
+                RuntimeLoader.Options.AUTO, 1, null, moe, false), RuntimeLoader.Parallel.SINGLE, state, metrics,
                 Tracing.off()));
         HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
         OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
