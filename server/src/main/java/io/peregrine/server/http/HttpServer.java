@@ -20,6 +20,7 @@ import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.anthropic.MessagesRequestMapper;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.completions.CompletionsHandler;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.tracing.Tracing;
@@ -28,6 +29,7 @@ import io.peregrine.server.responses.ResponseStore;
 import io.peregrine.server.responses.ResponsesHandler;
 import io.peregrine.server.responses.ResponsesRequestMapper;
 import io.peregrine.server.sampling.SamplingResolver;
+import io.peregrine.server.serving.EndpointContext;
 import io.peregrine.server.serving.ServingState;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
@@ -65,18 +67,16 @@ public final class HttpServer implements AutoCloseable {
                                    Tracing tracing) throws InterruptedException {
         JsonBodies bodies = new JsonBodies(requestMapper(config.maxBodyBytes()), config.rejectUnknownFields());
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
-        ChatRequestMapper chatMapper = new ChatRequestMapper(sampling, config.mediaLimits());
-        ChatHandler chat = new ChatHandler(state, bodies, chatMapper, config.reasoningField(), metrics,
-                config.sseKeepAlive().toNanos());
-        CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
-                config.sseKeepAlive().toNanos());
-        TokenizeHandler tokenize = new TokenizeHandler(state, bodies, chatMapper);
+        EndpointContext endpoint = new EndpointContext(state, bodies, metrics, config.sseKeepAlive().toNanos());
+        PlanBuilder plans = new PlanBuilder(sampling, config.mediaLimits());
+        ChatRequestMapper chatMapper = new ChatRequestMapper(plans);
+        ChatHandler chat = new ChatHandler(endpoint, chatMapper, config.reasoningField());
+        CompletionsHandler completions = new CompletionsHandler(endpoint, sampling);
+        TokenizeHandler tokenize = new TokenizeHandler(endpoint, plans, chatMapper);
         ResponseStore store = new ResponseStore(config.responsesStoreSize());
-        ResponsesHandler responses = new ResponsesHandler(state, bodies,
-                new ResponsesRequestMapper(chatMapper, bodies.mapper(), store), store, metrics,
-                config.sseKeepAlive().toNanos());
-        MessagesHandler messages = new MessagesHandler(state, bodies, new MessagesRequestMapper(sampling, chatMapper),
-                metrics, config.sseKeepAlive().toNanos());
+        ResponsesHandler responses = new ResponsesHandler(endpoint,
+                new ResponsesRequestMapper(plans, bodies.mapper(), store), store);
+        MessagesHandler messages = new MessagesHandler(endpoint, new MessagesRequestMapper(plans));
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, responses, messages,
