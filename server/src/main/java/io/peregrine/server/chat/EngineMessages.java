@@ -12,6 +12,7 @@ import io.peregrine.engine.chat.ToolCall;
 import io.peregrine.server.media.MediaMessages;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The api's chat records as the engine's message model, field by field: content parts become {@link ContentPart}s,
@@ -24,14 +25,12 @@ public final class EngineMessages {
 
     private EngineMessages() {}
 
-    /** What the template renders in place of one media part; called for each, in conversation order. */
-    @FunctionalInterface
-    public interface MediaParts {
-        List<ContentPart> rewrite(JsonNode part);
-    }
-
-    /** @param media null: media parts map as they are (their URLs), for a conversation that is not encoded */
-    public static List<ChatMessage> messages(List<io.peregrine.api.chat.ChatMessage> messages, MediaParts media) {
+    /**
+     * @param media what the template renders in place of each media part, called for each in conversation order;
+     *              null: media parts map as they are (their URLs)
+     */
+    public static List<ChatMessage> messages(List<io.peregrine.api.chat.ChatMessage> messages,
+                                             Function<JsonNode, List<ContentPart>> media) {
         List<ChatMessage> out = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++) {
             out.add(message(messages.get(i), "messages[" + i + "]", media));
@@ -43,7 +42,7 @@ public final class EngineMessages {
         return message(m, path, null);
     }
 
-    private static ChatMessage message(io.peregrine.api.chat.ChatMessage m, String path, MediaParts media) {
+    private static ChatMessage message(io.peregrine.api.chat.ChatMessage m, String path, Function<JsonNode, List<ContentPart>> media) {
         if (m == null) {
             throw new IllegalArgumentException(path + " must be an object");
         }
@@ -60,7 +59,7 @@ public final class EngineMessages {
                 m.reasoningContent(), m.reasoning(), calls, m.toolCallId());
     }
 
-    private static List<ContentPart> content(JsonNode c, String path, MediaParts media) {
+    private static List<ContentPart> content(JsonNode c, String path, Function<JsonNode, List<ContentPart>> media) {
         if (c == null || c.isNull()) {
             return null;
         }
@@ -80,7 +79,7 @@ public final class EngineMessages {
             String type = string(part.get("type"), p + ".type");
             type = type == null ? "" : type;
             if (media != null && MediaMessages.isMediaType(type)) {
-                out.addAll(media.rewrite(part));
+                out.addAll(media.apply(part));
                 continue;
             }
             out.add(switch (type) {
@@ -97,7 +96,7 @@ public final class EngineMessages {
     }
 
     /** {@code {"url": "..."}} or the URL itself. */
-    public static String url(JsonNode v) {
+    private static String url(JsonNode v) {
         if (v != null && v.isObject() && v.path("url").isTextual()) {
             return v.get("url").textValue();
         }
