@@ -3,6 +3,7 @@ package io.peregrine.server.chat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.api.chat.StreamOptions;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.UnsupportedFields;
@@ -33,17 +34,7 @@ public final class ChatRequestMapper {
         ThinkingMode thinking = ThinkingResolver.resolve(r.thinking(), r.chatTemplateKwargs(), r.reasoningEffort());
 
         boolean stream = Boolean.TRUE.equals(r.stream());
-        boolean includeUsage = false;
-        if (r.streamOptions() != null) {
-            if (!stream) {
-                throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
-            }
-            if (Boolean.TRUE.equals(r.streamOptions().continuousUsageStats())) {
-                throw ApiException.unsupported("stream_options.continuous_usage_stats is not supported",
-                        "stream_options.continuous_usage_stats");
-            }
-            includeUsage = Boolean.TRUE.equals(r.streamOptions().includeUsage());
-        }
+        boolean includeUsage = includeUsage(r.streamOptions(), stream);
         Integer maxTokens = maxTokens(r.maxTokens(), r.maxCompletionTokens());
         int topLogprobs = -1;
         if (Boolean.TRUE.equals(r.logprobs())) {
@@ -69,6 +60,24 @@ public final class ChatRequestMapper {
                 .streaming(stream, includeUsage, topLogprobs)
                 .content(StructuredOutput.content(r.responseFormat()))
                 .build();
+    }
+
+    /**
+     * {@code stream_options} of chat and text completions: allowed only when streaming; whether the last chunk
+     * carries the usage.
+     */
+    public static boolean includeUsage(StreamOptions options, boolean stream) throws ApiException {
+        if (options == null) {
+            return false;
+        }
+        if (!stream) {
+            throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
+        }
+        if (Boolean.TRUE.equals(options.continuousUsageStats())) {
+            throw ApiException.unsupported("stream_options.continuous_usage_stats is not supported",
+                    "stream_options.continuous_usage_stats");
+        }
+        return Boolean.TRUE.equals(options.includeUsage());
     }
 
     /**

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.completions.CompletionRequest;
 import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.sample.SamplingParams;
+import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.chat.LogprobsMapper;
 import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.http.ApiException;
@@ -39,17 +40,10 @@ public final class CompletionsHandler {
         UnsupportedFields.checkCompletions(parsed.tree());
         int[] prompt = promptIds(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens(), rt);
         boolean stream = Boolean.TRUE.equals(r.stream());
-        if (r.streamOptions() != null && !stream) {
-            throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
-        }
-        if (r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().continuousUsageStats())) {
-            throw ApiException.unsupported("stream_options.continuous_usage_stats is not supported",
-                    "stream_options.continuous_usage_stats");
-        }
+        boolean includeUsage = ChatRequestMapper.includeUsage(r.streamOptions(), stream);
         if (r.bestOf() != null && r.bestOf() < 1) {
             throw ApiException.invalid("best_of must be at least 1, got " + r.bestOf(), "best_of");
         }
-        boolean includeUsage = stream && r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().includeUsage());
         int logprobs = r.logprobs() == null ? -1 : r.logprobs();
         if (r.logprobs() != null && (logprobs < 0 || logprobs > 20)) {
             throw ApiException.invalid("logprobs must be between 0 and 20", "logprobs");
