@@ -16,6 +16,10 @@ import io.netty.util.concurrent.EventExecutor;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.api.json.Json;
+import io.peregrine.api.anthropic.MessagesRequest;
+import io.peregrine.api.chat.ChatCompletionRequest;
+import io.peregrine.api.completions.CompletionRequest;
+import io.peregrine.server.anthropic.MessagesFields;
 import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.anthropic.MessagesRequestMapper;
 import io.peregrine.server.chat.ChatHandler;
@@ -32,6 +36,7 @@ import io.peregrine.server.sampling.SamplingResolver;
 import io.peregrine.server.serving.EndpointContext;
 import io.peregrine.server.serving.ServingState;
 import java.net.InetSocketAddress;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -65,7 +70,10 @@ public final class HttpServer implements AutoCloseable {
      */
     public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics, WebUi webUi,
                                    Tracing tracing) throws InterruptedException {
-        JsonBodies bodies = new JsonBodies(requestMapper(config.maxBodyBytes()), config.rejectUnknownFields());
+        JsonBodies bodies = new JsonBodies(requestMapper(config.maxBodyBytes()), config.rejectUnknownFields(),
+                Map.of(ChatCompletionRequest.class, UnsupportedFields.CHAT_FIELDS,
+                        CompletionRequest.class, UnsupportedFields.COMPLETIONS_FIELDS,
+                        MessagesRequest.class, MessagesFields.RECOGNISED));
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
         EndpointContext endpoint = new EndpointContext(state, bodies, metrics, config.sseKeepAlive().toNanos());
         PlanBuilder plans = new PlanBuilder(sampling, config.mediaLimits());
