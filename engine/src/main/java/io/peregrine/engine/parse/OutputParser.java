@@ -1,6 +1,5 @@
 package io.peregrine.engine.parse;
 
-import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.engine.tokenizer.IncrementalDetokenizer;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 
@@ -22,14 +21,18 @@ import java.util.regex.Pattern;
  * Streaming and non-streaming use this same machine: {@link #parse} is {@link #push} of every id plus
  * {@link #finish}, and the final message is folded from the very deltas that were streamed. One per choice; not
  * thread-safe.
+ *
+ * <p>The serving engine decodes each token once and hands its text in ({@link #push(int, String)}); a parser made
+ * with a tokenizer decodes by the same rule itself, for one-shot use outside the engine ({@link #parse}).
  */
-public final class OutputParser {
+public final class OutputParser implements ChoiceParser {
     /** {@code functions.NAME:IDX}; names may contain dots and hyphens. */
     private static final Pattern CALL_ID = Pattern.compile("(?:functions\\.)?(.+):(\\d+)");
 
     private enum State { REASONING, CONTENT, TOOL_SECTION, TOOL_ID, TOOL_ARGS, AFTER_SECTION, DONE }
 
     private final MarkerIds markers;
+    /** null: the caller hands in each token's text */
     private final IncrementalDetokenizer detok;
     private final MessageAccumulator message = new MessageAccumulator();
     private State state;
@@ -44,10 +47,20 @@ public final class OutputParser {
      * @param startInReasoning true when the prompt ends with {@code <think>} (thinking mode): the output begins
      *                         inside reasoning
      */
+    public OutputParser(MarkerIds markers, boolean startInReasoning) {
+        this(null, markers, startInReasoning);
+    }
+
+    /** A parser that decodes the ids it is given itself ({@link #push(int)}), by the engine's rule. */
     public OutputParser(KimiTokenizer tokenizer, MarkerIds markers, boolean startInReasoning) {
         this.markers = markers;
-        this.detok = new IncrementalDetokenizer(tokenizer, false);
+        this.detok = tokenizer == null ? null : new IncrementalDetokenizer(tokenizer, false);
         this.state = startInReasoning ? State.REASONING : State.CONTENT;
+    }
+
+    /** Each choice's parser for output that starts inside reasoning or not. */
+    public static ChoiceParser.Factory factory(MarkerIds markers, boolean startInReasoning) {
+        return () -> new OutputParser(markers, startInReasoning);
     }
 
     /**
@@ -67,7 +80,7 @@ public final class OutputParser {
 
     /** One-shot parse of a finished generation. */
     public static ParsedMessage parse(KimiTokenizer tokenizer, MarkerIds markers, boolean startInReasoning,
-                                      int[] ids, FinishReason reason) {
+                                      int[] ids, OutputFinish reason) {
         OutputParser p = new OutputParser(tokenizer, markers, startInReasoning);
         p.push(ids);
         p.finish(reason);
@@ -75,6 +88,7 @@ public final class OutputParser {
     }
 
     /** True while the output is inside reasoning (for counting reasoning tokens). */
+    @Override
     public boolean inReasoning() {
         return state == State.REASONING;
     }
@@ -84,32 +98,44 @@ public final class OutputParser {
         return sawEnd;
     }
 
+    /** Decodes and parses several ids (a parser made with a tokenizer). */
     public List<OutputDelta> push(int[] ids) {
         List<OutputDelta> out = new ArrayList<>();
         for (int id : ids) {
-            step(id, out);
+            out.addAll(push(id));
         }
         return out;
     }
 
+    /**
+     * Decodes and parses one id (a parser made with a tokenizer): a marker ends the current text, so a held-back
+     * partial character is final at it.
+     */
     public List<OutputDelta> push(int id) {
+        if (detok == null) {
+            throw new IllegalStateException("this parser is handed its text; it has no tokenizer");
+        }
+        return push(id, markers.isSpecial(id) ? detok.flush() : detok.push(id));
+    }
+
+    @Override
+    public List<OutputDelta> push(int id, String text) {
         List<OutputDelta> out = new ArrayList<>(1);
-        step(id, out);
+        step(id, text, out);
         return out;
     }
 
-    private void step(int id, List<OutputDelta> out) {
+    private void step(int id, String decoded, List<OutputDelta> out) {
         if (result != null) {
             throw new IllegalStateException("push after finish");
         }
         if (state == State.DONE) {
             return;
         }
+        text(decoded, out); // for a marker: what it made final comes before it
         if (!markers.isSpecial(id)) {
-            text(detok.push(id), out);
             return;
         }
-        text(detok.flush(), out); // a marker ends the current text: a held-back partial char is final now
         if (markers.isEnd(id)) {
             closeOpenCall(out);
             sawEnd = true;
@@ -217,16 +243,24 @@ public final class OutputParser {
         out.add(d);
     }
 
+    /** Ends the output of a parser made with a tokenizer: what it still holds is final now. */
+    public List<OutputDelta> finish(OutputFinish reason) {
+        return finish(detok == null ? "" : detok.flush(), reason);
+    }
+
     /**
-     * Ends the output. {@code reason} is why the engine stopped; the result adds {@code tool_calls} and whether a
-     * length cut fell inside reasoning.
+     * Ends the output. {@code reason} is why the engine stopped ({@link OutputFinish#STOP} for any natural stop);
+     * the result adds {@code tool_calls} and whether a cut fell inside reasoning.
      */
-    public List<OutputDelta> finish(FinishReason reason) {
+    @Override
+    public List<OutputDelta> finish(String tail, OutputFinish reason) {
         if (result != null) {
             throw new IllegalStateException("finish called twice");
         }
         List<OutputDelta> out = new ArrayList<>();
-        text(detok.flush(), out);
+        if (state != State.DONE) {
+            text(tail, out);
+        }
         boolean inReasoning = state == State.REASONING;
         int incomplete = -1;
         if (state == State.TOOL_ID && !callId.toString().isBlank()) {
@@ -235,13 +269,9 @@ public final class OutputParser {
         } else if (state == State.TOOL_ARGS) {
             incomplete = openCall;
         }
-        OutputFinish finish = switch (reason) {
-            case STOP -> callCount > 0 ? OutputFinish.TOOL_CALLS : OutputFinish.STOP;
-            case LENGTH -> OutputFinish.LENGTH;
-            case ABORT -> OutputFinish.ABORT;
-            case TIMEOUT -> OutputFinish.TIMEOUT;
-        };
-        result = message.build(finish, reason != FinishReason.STOP && inReasoning, incomplete);
+        boolean natural = reason == OutputFinish.STOP || reason == OutputFinish.TOOL_CALLS;
+        OutputFinish finish = natural ? callCount > 0 ? OutputFinish.TOOL_CALLS : OutputFinish.STOP : reason;
+        result = message.build(finish, !natural && inReasoning, incomplete);
         state = State.DONE;
         return out;
     }

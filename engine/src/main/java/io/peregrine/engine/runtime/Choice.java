@@ -1,8 +1,8 @@
 package io.peregrine.engine.runtime;
 
 import io.peregrine.engine.backend.TokenCounts;
+import io.peregrine.engine.parse.ChoiceParser;
 import io.peregrine.engine.sample.SamplingParams;
-import io.peregrine.engine.sample.StopStrings;
 import io.peregrine.engine.sched.Sequence;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -15,7 +15,8 @@ final class Choice {
     /** Token counts for the penalties, kept where the model samples. */
     final TokenCounts penalties;
     final SplittableRandom rng;
-    final StopStrings text;
+    /** Its tokens turned into text once: stop strings, output parsing, what each step released. */
+    final ChoiceOutput output;
     /** null: unconstrained */
     final TokenConstraint constraint;
     /** The constraint's allowed tokens this step, packed (made on first use). */
@@ -26,10 +27,11 @@ final class Choice {
     private double[] aheadDraws = new double[0];
     private int ahead;
 
-    /** What one sampled token did to the choice: the text it released and, when it ended it, why. */
-    record Outcome(String text, FinishReason reason, StopReason stopReason) {}
+    /** What one sampled token did to the choice: what it released and, when it ended it, why. */
+    record Outcome(ChoiceOutput.Released released, FinishReason reason, StopReason stopReason) {}
 
-    Choice(Admission admission, int index, Sequence sequence, TokenCounts penalties) {
+    Choice(Admission admission, int index, Sequence sequence, TokenCounts penalties, TokenDecoder decoder,
+           boolean skipSpecialText) {
         this.admission = admission;
         this.index = index;
         this.sequence = sequence;
@@ -37,7 +39,9 @@ final class Choice {
         Long seed = admission.request.sampling().seed();
         // Each choice draws from its own stream, so neither batch-mates nor sibling choices shift it.
         this.rng = seed == null ? new SplittableRandom() : new SplittableRandom(seed + 0x9E3779B97F4A7C15L * index);
-        this.text = new StopStrings(admission.request.sampling().stop());
+        ChoiceParser.Factory parsers = admission.request.parser();
+        this.output = new ChoiceOutput(decoder, skipSpecialText, admission.request.sampling().stop(),
+                parsers == null ? null : parsers.forChoice());
         TokenConstraint.Factory f = admission.request.constraint();
         this.constraint = f == null ? null : f.forChoice(index);
     }
@@ -76,31 +80,31 @@ final class Choice {
      * ids, stop strings in the text, max_tokens. The ending token of an eos or stop id adds no text; a stop
      * string's text and everything after it is never released; any other ending releases all held text.
      */
-    Outcome accept(int token, Set<Integer> eos, TokenDecoder decoder, boolean skipSpecialTokens) {
+    Outcome accept(int token, Set<Integer> eos) {
         SamplingParams p = admission.request.sampling();
         FinishReason reason = null;
         StopReason stopReason = null;
-        String released = "";
+        int endId = -1;
         if (!p.ignoreEos() && eos.contains(token)) {
             reason = FinishReason.STOP;
+            endId = token;
         } else if (p.stopTokenIds().contains(token)) {
             reason = FinishReason.STOP;
             stopReason = new StopReason.StopToken(token);
+            endId = token;
         } else {
-            byte[] bytes = skipSpecialTokens && decoder.isSpecial(token) ? new byte[0] : decoder.bytes(token);
-            StopStrings.Release r = text.push(bytes);
-            released = r.text();
-            if (r.stop() != null) {
+            String stop = output.push(token);
+            if (stop != null) {
                 reason = FinishReason.STOP;
-                stopReason = new StopReason.StopString(r.stop());
+                stopReason = new StopReason.StopString(stop);
             }
         }
         if (reason == null && sequence.generated() >= p.maxTokens()) {
             reason = FinishReason.LENGTH;
         }
-        if (reason != null && !(stopReason instanceof StopReason.StopString)) {
-            released += text.flush();
+        if (reason != null) {
+            output.finish(endId, reason, !(stopReason instanceof StopReason.StopString));
         }
-        return new Outcome(released, reason, stopReason);
+        return new Outcome(output.take(), reason, stopReason);
     }
 }

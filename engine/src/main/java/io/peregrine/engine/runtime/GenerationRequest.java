@@ -1,5 +1,6 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.parse.ChoiceParser;
 import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.engine.sched.MediaSpan;
 import io.peregrine.engine.sched.PendingMedia;
@@ -16,9 +17,18 @@ import java.util.List;
  *                 video's later chunks): the engine prefills up to the first missing one and waits for it; a
  *                 producer failure fails the request, and the engine cancels it when the request ends
  * @param constraint null: sampling is unconstrained; else makes each choice's {@link TokenConstraint}
+ * @param parser     null: the output is raw text; else makes each choice's parser, whose typed deltas (reasoning,
+ *                   content, tool calls) the events carry
  */
 public record GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
-                                List<MediaSpan> media, PendingMedia pendingMedia, TokenConstraint.Factory constraint) {
+                                List<MediaSpan> media, PendingMedia pendingMedia, TokenConstraint.Factory constraint,
+                                ChoiceParser.Factory parser) {
+
+    /** A request whose output is raw text. */
+    public GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
+                             List<MediaSpan> media, PendingMedia pendingMedia, TokenConstraint.Factory constraint) {
+        this(requestId, promptIds, sampling, deadline, media, pendingMedia, constraint, null);
+    }
 
     /** An unconstrained request. */
     public GenerationRequest(String requestId, int[] promptIds, SamplingParams sampling, Instant deadline,
@@ -47,7 +57,12 @@ public record GenerationRequest(String requestId, int[] promptIds, SamplingParam
 
     /** This request with each choice constrained by {@code factory} (null: none). */
     public GenerationRequest withConstraint(TokenConstraint.Factory factory) {
-        return new GenerationRequest(requestId, promptIds, sampling, deadline, media, pendingMedia, factory);
+        return new GenerationRequest(requestId, promptIds, sampling, deadline, media, pendingMedia, factory, parser);
+    }
+
+    /** This request with each choice's output split by a parser from {@code factory} (null: raw text). */
+    public GenerationRequest withParser(ChoiceParser.Factory factory) {
+        return new GenerationRequest(requestId, promptIds, sampling, deadline, media, pendingMedia, constraint, factory);
     }
 
     @Override

@@ -27,6 +27,8 @@ final class Requests {
     private final LatentCache cache;
     private final Scheduler scheduler;
     private final EngineListener listener;
+    private final TokenDecoder decoder;
+    private final boolean skipSpecialText;
     /** Submitted and not yet scheduled; shared with the submitting threads (stats, the queue bound). */
     final AtomicInteger queued = new AtomicInteger();
     /** Submitted and not yet ended; shared with drain. */
@@ -38,7 +40,10 @@ final class Requests {
     long promptTokensTotal;
     long generationTokensTotal;
 
-    Requests(LanguageModel model, LatentCache cache, Scheduler scheduler, EngineListener listener) {
+    Requests(LanguageModel model, LatentCache cache, Scheduler scheduler, EngineListener listener,
+             TokenDecoder decoder, boolean skipSpecialText) {
+        this.decoder = decoder;
+        this.skipSpecialText = skipSpecialText;
         this.model = model;
         this.cache = cache;
         this.scheduler = scheduler;
@@ -55,7 +60,7 @@ final class Requests {
             s.setMedia(r.media(), MediaSpan.blockHashes(r.media(), r.pendingMedia(), cache.blockSize()));
             s.setPendingMedia(r.pendingMedia());
         }
-        Choice c = new Choice(a, 0, s, model.tokenCounts(prompt, prompt.length));
+        Choice c = new Choice(a, 0, s, model.tokenCounts(prompt, prompt.length), decoder, skipSpecialText);
         a.choices.add(c);
         bySequence.put(s.id(), c);
         admissions.add(a);
@@ -147,7 +152,7 @@ final class Requests {
         List<Choice> ready = new ArrayList<>();
         for (int k = 1; k < n; k++) {
             Sequence child = scheduler.fork(first.sequence, nextSequenceId++, cache);
-            Choice c = new Choice(a, k, child, first.penalties.copy());
+            Choice c = new Choice(a, k, child, first.penalties.copy(), decoder, skipSpecialText);
             a.choices.add(c);
             bySequence.put(child.id(), c);
             if (child.uncomputed() == 0) {
@@ -191,17 +196,17 @@ final class Requests {
             if (c != null && c.done) {
                 continue;
             }
-            String text = "";
+            ChoiceOutput.Released last = ChoiceOutput.Released.NONE;
             if (c != null) {
                 c.done = true;
                 scheduler.finish(c.sequence);
                 bySequence.remove(c.sequence.id());
-                if (reason == FinishReason.TIMEOUT) {
-                    text = c.text.flush();
-                }
+                // a deadline releases what was held; an abort sends only what was released already
+                c.output.finish(-1, reason, reason == FinishReason.TIMEOUT);
+                last = c.output.take();
             }
-            if (!text.isEmpty()) {
-                emit(a, new EngineEvent.Tokens(k, new int[0], text, List.of()));
+            if (!last.isEmpty() || last.reasoningTokens() > 0) {
+                emit(a, EngineEvent.Tokens.of(k, new int[0], List.of(), last));
             }
             emit(a, new EngineEvent.Finished(k, reason, null, c == null ? 0 : c.sequence.generated()));
         }

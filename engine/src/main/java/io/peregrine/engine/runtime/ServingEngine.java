@@ -66,10 +66,10 @@ public final class ServingEngine implements InferenceEngine {
         this.config = config;
         this.listener = new GuardedListener(listener);
         this.scheduler = new Scheduler(config.scheduler(), new BlockManager(cache.numBlocks(), cache.blockSize()));
-        this.requests = new Requests(model, cache, scheduler, this.listener);
+        this.requests = new Requests(model, cache, scheduler, this.listener, decoder, config.skipSpecialTokens());
         this.vocabSize = model.config().vocabSize();
         this.hiddenSize = model.config().hiddenSize();
-        this.outputs = new StepOutputs(requests, this.listener, decoder, config, vocabSize);
+        this.outputs = new StepOutputs(requests, this.listener, config, vocabSize);
         this.speculator = config.speculative() == null ? null
                 : new Speculator(drafter, config.speculative().numSpeculativeTokens());
         this.stats = snapshot();

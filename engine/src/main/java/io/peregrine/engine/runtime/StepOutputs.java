@@ -22,9 +22,7 @@ final class StepOutputs {
 
     private final Requests requests;
     private final EngineListener listener;
-    private final TokenDecoder decoder;
     private final Set<Integer> eos;
-    private final boolean skipSpecialTokens;
     private final int vocab;
     private final SamplingBatch sampling = new SamplingBatch();
     /** The choice of each sampling row. */
@@ -34,12 +32,10 @@ final class StepOutputs {
     private int[] group = new int[16];
     private int[] draftScratch = new int[0];
 
-    StepOutputs(Requests requests, EngineListener listener, TokenDecoder decoder, EngineConfig config, int vocab) {
+    StepOutputs(Requests requests, EngineListener listener, EngineConfig config, int vocab) {
         this.requests = requests;
         this.listener = listener;
-        this.decoder = decoder;
         this.eos = Set.copyOf(config.eosTokenIds());
-        this.skipSpecialTokens = config.skipSpecialTokens();
         this.vocab = vocab;
     }
 
@@ -225,8 +221,8 @@ final class StepOutputs {
         }
         c.lastTokenNanos = now;
 
-        Choice.Outcome out = c.accept(token, eos, decoder, skipSpecialTokens);
-        requests.emit(a, new EngineEvent.Tokens(c.index, new int[] {token}, out.text(), lp));
+        Choice.Outcome out = c.accept(token, eos);
+        requests.emit(a, EngineEvent.Tokens.of(c.index, new int[] {token}, lp, out.released()));
         if (out.reason() != null && !a.ended) {
             requests.finishChoice(c, out.reason(), out.stopReason());
         }

@@ -1,29 +1,18 @@
 package io.peregrine.engine.sample;
 
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * Turns one choice's token bytes into text that is safe to send, and finds stop strings in it.
- *
- * <p>Bytes are decoded incrementally: an incomplete UTF-8 sequence at the end waits for the next token, so a
- * character split across tokens is never sent in halves (invalid bytes become U+FFFD). Text that could be the
- * start of a stop string is held back until the next token decides; when a stop string appears, only the text
- * before it is released and nothing after it ever is.
+ * Finds stop strings in one choice's text as it grows and says how much of it is safe to send. Text that could
+ * be the start of a stop string is held back until the next piece decides; when a stop string appears, only the
+ * text before it is released and nothing after it ever is. The text comes already decoded (a character split
+ * across tokens arrives whole), so a released prefix never ends inside a character.
  */
 public final class StopStrings {
     /** Text released by one {@link #push}; {@code stop} is the matched stop string, or null. */
     public record Release(String text, String stop) {}
 
     private final List<String> stops;
-    private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
-            .onMalformedInput(CodingErrorAction.REPLACE)
-            .onUnmappableCharacter(CodingErrorAction.REPLACE);
-    private ByteBuffer pendingBytes = ByteBuffer.allocate(0);
     private final StringBuilder held = new StringBuilder();
     private boolean stopped;
 
@@ -36,11 +25,16 @@ public final class StopStrings {
         this.stops = List.copyOf(stops);
     }
 
-    public Release push(byte[] bytes) {
+    public Release push(String text) {
         if (stopped) {
             throw new IllegalStateException("text after a stop string");
         }
-        decode(bytes, false);
+        held.append(text);
+        if (stops.isEmpty()) {
+            String all = held.toString();
+            held.setLength(0);
+            return new Release(all, null);
+        }
         int at = -1;
         String match = null;
         for (String s : stops) {
@@ -52,17 +46,17 @@ public final class StopStrings {
         }
         if (match != null) {
             stopped = true;
-            String text = held.substring(0, at);
+            String released = held.substring(0, at);
             held.setLength(0);
-            return new Release(text, match);
+            return new Release(released, match);
         }
         int release = held.length() - heldBack();
         if (release > 0 && Character.isHighSurrogate(held.charAt(release - 1))) {
             release--;
         }
-        String text = held.substring(0, release);
+        String released = held.substring(0, release);
         held.delete(0, release);
-        return new Release(text, null);
+        return new Release(released, null);
     }
 
     /** Everything still held, at the end of the choice (no stop string completed). */
@@ -70,10 +64,6 @@ public final class StopStrings {
         if (stopped) {
             return "";
         }
-        decode(new byte[0], true);
-        CharBuffer tail = CharBuffer.allocate(8);
-        utf8.flush(tail);
-        held.append(tail.flip());
         String text = held.toString();
         held.setLength(0);
         stopped = true;
@@ -92,14 +82,5 @@ public final class StopStrings {
             }
         }
         return best;
-    }
-
-    private void decode(byte[] bytes, boolean end) {
-        ByteBuffer in = ByteBuffer.allocate(pendingBytes.remaining() + bytes.length);
-        in.put(pendingBytes).put(bytes).flip();
-        CharBuffer out = CharBuffer.allocate(in.remaining() + 2);
-        utf8.decode(in, out, end);
-        held.append(out.flip());
-        pendingBytes = in;
     }
 }

@@ -9,7 +9,8 @@ import java.util.Arrays;
  * {@code skipSpecial} off). Not thread-safe: one per sequence.
  */
 public final class IncrementalDetokenizer {
-    private final KimiTokenizer tokenizer;
+    private final KimiTokenizer tokenizer; // null: bytes come from {@link #source}
+    private final TokenBytes source;
     private final boolean skipSpecial;
     private byte[] pending = new byte[16];
     private int pendingLen;
@@ -20,7 +21,15 @@ public final class IncrementalDetokenizer {
      */
     public IncrementalDetokenizer(KimiTokenizer tokenizer, boolean skipSpecial) {
         this.tokenizer = tokenizer;
+        this.source = null;
         this.skipSpecial = skipSpecial;
+    }
+
+    /** Over any source of token bytes; every token's bytes count (the caller decides what to leave out). */
+    public IncrementalDetokenizer(TokenBytes source) {
+        this.tokenizer = null;
+        this.source = source;
+        this.skipSpecial = false;
     }
 
     /** Adds one token; returns the text that became stable (often empty mid-character). */
@@ -28,7 +37,7 @@ public final class IncrementalDetokenizer {
         if (skipSpecial && tokenizer.isSpecial(id) && tokenizer.special(id).hfSpecial()) {
             return "";
         }
-        byte[] b = tokenizer.tokenBytesView(id);
+        byte[] b = tokenizer != null ? tokenizer.tokenBytesView(id) : source.bytes(id);
         if (pendingLen + b.length > pending.length) {
             pending = Arrays.copyOf(pending, Math.max(pending.length * 2, pendingLen + b.length));
         }

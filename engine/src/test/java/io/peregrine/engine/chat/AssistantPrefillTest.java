@@ -3,7 +3,7 @@ package io.peregrine.engine.chat;
 import io.peregrine.engine.parse.MarkerIds;
 import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.parse.ParsedMessage;
-import io.peregrine.engine.runtime.FinishReason;
+import io.peregrine.engine.parse.OutputFinish;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.tokenizer.Tokenizers;
@@ -43,7 +43,7 @@ class AssistantPrefillTest {
         assertFalse(p.thinking());
         assertFalse(startsInReasoning(p.ids()));
         ParsedMessage m = OutputParser.parse(tok, markers, p.thinking(), concat(tok.encodeOrdinary("twice"),
-                new int[] {markers.imEnd()}), FinishReason.STOP);
+                new int[] {markers.imEnd()}), OutputFinish.STOP);
         assertEquals("twice", m.content());
     }
 
@@ -57,7 +57,7 @@ class AssistantPrefillTest {
         assertTrue(p.thinking());
         assertTrue(startsInReasoning(p.ids()), "the parser finds the same state from the ids alone");
         ParsedMessage m = OutputParser.parse(tok, markers, p.thinking(), concat(tok.encodeOrdinary(" two."),
-                new int[] {markers.thinkEnd()}, tok.encodeOrdinary("4"), new int[] {markers.imEnd()}), FinishReason.STOP);
+                new int[] {markers.thinkEnd()}, tok.encodeOrdinary("4"), new int[] {markers.imEnd()}), OutputFinish.STOP);
         assertEquals(" two.", m.reasoning());
         assertEquals("4", m.content());
         // the same prefix written inline, as an unclosed <think> at the start of the content
@@ -114,7 +114,7 @@ class AssistantPrefillTest {
     private boolean startsInReasoning(int[] promptIds) {
         OutputParser p = OutputParser.forPrompt(tok, markers, promptIds);
         p.push(tok.encodeOrdinary("x"));
-        p.finish(FinishReason.STOP);
+        p.finish(OutputFinish.STOP);
         return p.message().reasoning() != null && !p.message().reasoning().isEmpty();
     }
 

@@ -3,7 +3,7 @@ package io.peregrine.engine.chat;
 import io.peregrine.engine.parse.MarkerIds;
 import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.parse.ParsedMessage;
-import io.peregrine.engine.runtime.FinishReason;
+import io.peregrine.engine.parse.OutputFinish;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.tokenizer.Tokenizers;
@@ -32,7 +32,7 @@ class PromptEncoderTest {
                     ? concat(tok.encodeOrdinary("Add."), new int[] {markers.thinkEnd()}, tok.encodeOrdinary("4"),
                             new int[] {markers.imEnd()})
                     : concat(tok.encodeOrdinary("4"), new int[] {markers.imEnd()});
-            ParsedMessage m = OutputParser.parse(tok, markers, p.thinking(), out, FinishReason.STOP);
+            ParsedMessage m = OutputParser.parse(tok, markers, p.thinking(), out, OutputFinish.STOP);
             assertEquals("4", m.content());
             if (thinking) {
                 assertEquals("Add.", m.reasoning());
@@ -42,7 +42,7 @@ class PromptEncoderTest {
             // the parser can also find its start state from the prompt ids alone
             OutputParser q = OutputParser.forPrompt(tok, markers, ids);
             q.push(out);
-            q.finish(FinishReason.STOP);
+            q.finish(OutputFinish.STOP);
             assertEquals(m, q.message());
         }
     }

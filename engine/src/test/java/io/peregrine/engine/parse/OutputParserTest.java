@@ -1,6 +1,5 @@
 package io.peregrine.engine.parse;
 
-import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.Tokenizers;
 import org.junit.jupiter.api.Test;
@@ -36,13 +35,13 @@ class OutputParserTest {
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    static ParsedMessage parse(boolean thinking, int[] ids, FinishReason r) {
+    static ParsedMessage parse(boolean thinking, int[] ids, OutputFinish r) {
         return OutputParser.parse(TOK, M, thinking, ids, r);
     }
 
     @Test
     void reasoningThenContent() {
-        ParsedMessage m = parse(true, seq("The user wants 2.", M.thinkEnd(), "It is 2.", M.imEnd()), FinishReason.STOP);
+        ParsedMessage m = parse(true, seq("The user wants 2.", M.thinkEnd(), "It is 2.", M.imEnd()), OutputFinish.STOP);
         assertEquals("The user wants 2.", m.reasoning());
         assertEquals("It is 2.", m.content());
         assertEquals(List.of(), m.toolCalls());
@@ -52,7 +51,7 @@ class OutputParserTest {
 
     @Test
     void instantModeIsAllContent() {
-        ParsedMessage m = parse(false, seq("Hello there", M.imEnd()), FinishReason.STOP);
+        ParsedMessage m = parse(false, seq("Hello there", M.imEnd()), OutputFinish.STOP);
         assertNull(m.reasoning());
         assertEquals("Hello there", m.content());
     }
@@ -62,11 +61,11 @@ class OutputParserTest {
         int[] out = seq("abc", M.thinkEnd(), "x", M.imEnd());
         OutputParser p = OutputParser.forPrompt(TOK, M, new int[] {1, 2, M.thinkBegin()});
         p.push(out);
-        p.finish(FinishReason.STOP);
+        p.finish(OutputFinish.STOP);
         assertEquals("abc", p.message().reasoning());
         OutputParser q = OutputParser.forPrompt(TOK, M, new int[] {1, M.thinkBegin(), M.thinkEnd()});
         q.push(seq("x", M.imEnd()));
-        q.finish(FinishReason.STOP);
+        q.finish(OutputFinish.STOP);
         assertNull(q.message().reasoning());
         assertEquals("x", q.message().content());
     }
@@ -77,7 +76,7 @@ class OutputParserTest {
                 M.callBegin(), "functions.web.search-v2:0", M.argumentBegin(), "{\"q\": \"kimi\"}", M.callEnd(),
                 M.callBegin(), "functions.get_weather:1", M.argumentBegin(), "{\"city\": \"北京\"}", M.callEnd(),
                 M.sectionEnd(), M.imEnd());
-        ParsedMessage m = parse(true, ids, FinishReason.STOP);
+        ParsedMessage m = parse(true, ids, OutputFinish.STOP);
         assertEquals("Need tools.", m.reasoning());
         assertNull(m.content());
         assertEquals(OutputFinish.TOOL_CALLS, m.finish());
@@ -90,7 +89,7 @@ class OutputParserTest {
     @Test
     void callWithoutSectionMarkerInsideReasoning() {
         ParsedMessage m = parse(true, seq("hmm", M.callBegin(), "functions.f:0", M.argumentBegin(), "{}", M.callEnd(),
-                M.imEnd()), FinishReason.STOP);
+                M.imEnd()), OutputFinish.STOP);
         assertEquals("hmm", m.reasoning());
         assertEquals(OutputFinish.TOOL_CALLS, m.finish());
         assertEquals("f", m.toolCalls().get(0).name());
@@ -99,7 +98,7 @@ class OutputParserTest {
     @Test
     void contentBeforeToolSection() {
         ParsedMessage m = parse(true, seq("r", M.thinkEnd(), "Let me check.", M.sectionBegin(), M.callBegin(),
-                "functions.f:0", M.argumentBegin(), "{}", M.callEnd(), M.sectionEnd(), M.imEnd()), FinishReason.STOP);
+                "functions.f:0", M.argumentBegin(), "{}", M.callEnd(), M.sectionEnd(), M.imEnd()), OutputFinish.STOP);
         assertEquals("Let me check.", m.content());
         assertEquals("f", m.toolCalls().get(0).name());
     }
@@ -107,7 +106,7 @@ class OutputParserTest {
     @Test
     void missingSectionEndAtMaxTokens() {
         ParsedMessage m = parse(true, seq("r", M.thinkEnd(), M.sectionBegin(), M.callBegin(), "functions.f:0",
-                M.argumentBegin(), "{\"a\": [1, 2"), FinishReason.LENGTH);
+                M.argumentBegin(), "{\"a\": [1, 2"), OutputFinish.LENGTH);
         assertEquals(OutputFinish.LENGTH, m.finish());
         assertFalse(m.truncatedInReasoning());
         assertEquals(new ParsedToolCall(0, "functions.f:0", "f", "{\"a\": [1, 2", false), m.toolCalls().get(0));
@@ -124,7 +123,7 @@ class OutputParserTest {
     @Test
     void missingCallAndSectionEndBeforeImEnd() {
         ParsedMessage m = parse(false, seq(M.sectionBegin(), M.callBegin(), "functions.f:0", M.argumentBegin(),
-                "{}", M.callBegin(), "functions.g:1", M.argumentBegin(), "{\"x\": 1}", M.imEnd()), FinishReason.STOP);
+                "{}", M.callBegin(), "functions.g:1", M.argumentBegin(), "{\"x\": 1}", M.imEnd()), OutputFinish.STOP);
         assertEquals(2, m.toolCalls().size());
         assertEquals("{}", m.toolCalls().get(0).arguments());
         assertEquals("{\"x\": 1}", m.toolCalls().get(1).arguments());
@@ -133,7 +132,7 @@ class OutputParserTest {
 
     @Test
     void lengthCutInsideReasoningIsFlagged() {
-        ParsedMessage m = parse(true, seq("still thinking about"), FinishReason.LENGTH);
+        ParsedMessage m = parse(true, seq("still thinking about"), OutputFinish.LENGTH);
         assertTrue(m.truncatedInReasoning());
         assertEquals(OutputFinish.LENGTH, m.finish());
         assertNull(m.content());
@@ -141,7 +140,7 @@ class OutputParserTest {
 
     @Test
     void eosEndsAndNothingAfterTheEndCounts() {
-        ParsedMessage m = parse(false, seq("a", M.eos(), "b", M.imEnd(), "c"), FinishReason.STOP);
+        ParsedMessage m = parse(false, seq("a", M.eos(), "b", M.imEnd(), "c"), OutputFinish.STOP);
         assertEquals("a", m.content());
     }
 
@@ -149,7 +148,7 @@ class OutputParserTest {
     void noMarkerLeaksIntoText() {
         int[] ids = seq("r", M.thinkBegin(), "s", TOK.requireSpecialId("<|im_user|>"), M.thinkEnd(), "c",
                 TOK.requireSpecialId("<|media_pad|>"), M.thinkEnd(), "d", M.sectionEnd(), "e", M.imEnd());
-        ParsedMessage m = parse(true, ids, FinishReason.STOP);
+        ParsedMessage m = parse(true, ids, OutputFinish.STOP);
         assertEquals("rs", m.reasoning());
         assertEquals("cde", m.content());
     }
@@ -162,7 +161,7 @@ class OutputParserTest {
                 M.argumentBegin(), "{\"a\": 1}", M.callEnd(), M.sectionEnd(), M.imEnd())) {
             all.addAll(p.push(id));
         }
-        all.addAll(p.finish(FinishReason.STOP));
+        all.addAll(p.finish(OutputFinish.STOP));
         assertTrue(p.ended());
         int begin = indexOf(all, OutputDelta.ToolCallBegin.class);
         assertEquals(new OutputDelta.ToolCallBegin(0, "functions.f:0", "f"), all.get(begin));
@@ -197,7 +196,7 @@ class OutputParserTest {
         assertEquals(1794, tiny.imEnd());
         assertEquals(1803, tiny.sectionBegin());
         int[] ids = new int[] {19, 20, 1815, 21, 1794};
-        ParsedMessage m = OutputParser.parse(TOK, tiny, true, ids, FinishReason.STOP);
+        ParsedMessage m = OutputParser.parse(TOK, tiny, true, ids, OutputFinish.STOP);
         assertEquals(TOK.decode(new int[] {19, 20}), m.reasoning());
         assertEquals(TOK.decode(new int[] {21}), m.content());
         // the real id of </think> is an ordinary id of nothing in the tiny vocabulary: not a marker there
@@ -231,7 +230,7 @@ class OutputParserTest {
             }
             int[] all = ids.stream().mapToInt(Integer::intValue).toArray();
             boolean thinking = rnd.nextBoolean();
-            FinishReason reason = rnd.nextBoolean() ? FinishReason.STOP : FinishReason.LENGTH;
+            OutputFinish reason = rnd.nextBoolean() ? OutputFinish.STOP : OutputFinish.LENGTH;
             ParsedMessage oneShot = parse(thinking, all, reason);
 
             OutputParser p = new OutputParser(TOK, M, thinking);

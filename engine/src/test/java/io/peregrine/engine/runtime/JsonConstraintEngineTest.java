@@ -85,7 +85,7 @@ class JsonConstraintEngineTest {
     }
 
     static ParsedMessage parsed(Recorder rec, int choice, boolean thinking) {
-        return OutputParser.parse(TOK, M, thinking, rec.tokens(choice), rec.finished(choice).reason());
+        return OutputParser.parse(TOK, M, thinking, rec.tokens(choice), rec.finished(choice).reason().outputFinish());
     }
 
     static final ToolCallRule NO_TOOLS = new ToolCallRule.Auto(List.of(), false, Set.of(), 0);

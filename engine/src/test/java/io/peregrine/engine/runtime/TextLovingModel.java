@@ -37,8 +37,7 @@ final class TextLovingModel implements LanguageModel {
 
     /** A serving engine over this model that ends choices at {@code <|im_end|>} / EOS and decodes with {@code tok}. */
     ServingEngine serve(KimiTokenizer tok) {
-        EngineConfig cfg = new EngineConfig(new SchedulerConfig(8, 256), 1024, 100, List.of(m.imEnd(), m.eos()), false);
-        return new ServingEngine(this, new LatentCache(1, 64, 16, 1), cfg, new TokenDecoder() {
+        return serve(new TokenDecoder() {
             @Override
             public byte[] bytes(int id) {
                 return tok.tokenBytes(id);
@@ -48,7 +47,13 @@ final class TextLovingModel implements LanguageModel {
             public boolean isSpecial(int id) {
                 return tok.isSpecial(id);
             }
-        }, EngineListener.NONE);
+        });
+    }
+
+    /** The same engine decoding with {@code decoder}. */
+    ServingEngine serve(TokenDecoder decoder) {
+        EngineConfig cfg = new EngineConfig(new SchedulerConfig(8, 256), 1024, 100, List.of(m.imEnd(), m.eos()), false);
+        return new ServingEngine(this, new LatentCache(1, 64, 16, 1), cfg, decoder, EngineListener.NONE);
     }
 
     @Override

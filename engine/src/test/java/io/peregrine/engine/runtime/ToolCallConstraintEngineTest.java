@@ -73,7 +73,7 @@ class ToolCallConstraintEngineTest {
     }
 
     static ParsedMessage parsed(Recorder rec, int choice, boolean thinking) {
-        return OutputParser.parse(TOK, M, thinking, rec.tokens(choice), rec.finished(choice).reason());
+        return OutputParser.parse(TOK, M, thinking, rec.tokens(choice), rec.finished(choice).reason().outputFinish());
     }
 
     @Test

@@ -4,74 +4,66 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
+/** Stop strings over decoded text (how split UTF-8 characters become text: ChoiceOutputTest). */
 class StopStringsTest {
-    private static byte[] b(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     @Test
-    void aCharacterSplitAcrossTokensIsSentWhole() {
+    void withoutStopStringsEverythingIsReleasedAtOnce() {
         StopStrings s = new StopStrings(List.of());
-        byte[] euro = b("€");
-        assertEquals("", s.push(new byte[] {euro[0]}).text());
-        assertEquals("", s.push(new byte[] {euro[1]}).text());
-        assertEquals("€x", s.push(new byte[] {euro[2], 'x'}).text());
-        assertEquals("", s.push(new byte[] {(byte) 0xC3}).text());
-        assertEquals("é", s.push(new byte[] {(byte) 0xA9}).text());
-        assertEquals("😀", s.push(b("😀")).text());
+        assertEquals("€x", s.push("€x").text());
+        assertEquals("😀", s.push("😀").text());
+        assertEquals("", s.flush());
     }
 
     @Test
     void aStopStringAcrossTokensIsCutAndNothingAfterItIsSent() {
         StopStrings s = new StopStrings(List.of("abc"));
-        assertEquals("x", s.push(b("xa")).text(), "a possible start of the stop string is held");
-        assertEquals("", s.push(b("b")).text());
-        StopStrings.Release r = s.push(b("cdef"));
+        assertEquals("x", s.push("xa").text(), "a possible start of the stop string is held");
+        assertEquals("", s.push("b").text());
+        StopStrings.Release r = s.push("cdef");
         assertEquals("", r.text());
         assertEquals("abc", r.stop());
         assertEquals("", s.flush());
-        assertThrows(IllegalStateException.class, () -> s.push(b("more")));
+        assertThrows(IllegalStateException.class, () -> s.push("more"));
     }
 
     @Test
     void aFalseStartIsReleasedOnceItCannotBeAStop() {
         StopStrings s = new StopStrings(List.of("abc"));
-        assertEquals("", s.push(b("ab")).text());
-        StopStrings.Release r = s.push(b("x"));
+        assertEquals("", s.push("ab").text());
+        StopStrings.Release r = s.push("x");
         assertEquals("abx", r.text());
         assertNull(r.stop());
-        assertEquals("a", s.push(b("aa")).text());
+        assertEquals("a", s.push("aa").text());
         assertEquals("a", s.flush(), "the end releases what was held");
     }
 
     @Test
     void theEarliestStopWinsAndAStopInsideOneTokenCutsIt() {
         StopStrings s = new StopStrings(List.of("world", "lo w"));
-        StopStrings.Release r = s.push(b("hello world"));
+        StopStrings.Release r = s.push("hello world");
         assertEquals("hel", r.text());
         assertEquals("lo w", r.stop());
     }
 
     @Test
-    void aStopStringWithMultiByteCharactersMatchesAcrossSplitBytes() {
+    void aStopStringWithMultiByteCharactersMatchesAcrossPieces() {
         StopStrings s = new StopStrings(List.of("é!"));
-        assertEquals("ab", s.push(new byte[] {'a', 'b', (byte) 0xC3}).text());
-        assertEquals("", s.push(new byte[] {(byte) 0xA9}).text());
-        StopStrings.Release r = s.push(b("!"));
+        assertEquals("ab", s.push("ab").text());
+        assertEquals("", s.push("é").text());
+        StopStrings.Release r = s.push("!");
         assertEquals("", r.text());
         assertEquals("é!", r.stop());
     }
 
     @Test
-    void anUnfinishedCharacterAtTheEndBecomesAReplacementCharacter() {
-        StopStrings s = new StopStrings(List.of());
-        assertEquals("a", s.push(new byte[] {'a', (byte) 0xE2, (byte) 0x82}).text());
-        assertEquals("\uFFFD", s.flush());
-        StopStrings bad = new StopStrings(List.of());
-        assertEquals("\uFFFDz", bad.push(new byte[] {(byte) 0xFF, 'z'}).text());
+    void aHeldSurrogatePairIsNeverSplit() {
+        StopStrings s = new StopStrings(List.of("\uDE00x"));
+        // the low surrogate could begin the stop string; its high surrogate stays with it
+        assertEquals("a", s.push("a😀").text());
+        assertEquals("😀y", s.push("y").text());
     }
 }

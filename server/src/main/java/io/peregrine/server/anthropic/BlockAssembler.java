@@ -6,8 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.api.anthropic.BlockDelta;
 import io.peregrine.api.anthropic.ContentBlock;
 import io.peregrine.api.anthropic.StreamEvent;
-import io.peregrine.server.chat.ParsedDelta;
-import io.peregrine.server.chat.ToolCallDelta;
+import io.peregrine.engine.parse.OutputDelta;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -54,28 +53,33 @@ final class BlockAssembler {
         this.declared = Set.copyOf(declared);
     }
 
-    /** The events for one parser step (empty when it produced nothing visible yet). */
-    List<StreamEvent> accept(ParsedDelta d) {
+    /** The events for one engine step's deltas, in order (empty when they show nothing yet). */
+    List<StreamEvent> accept(List<OutputDelta> deltas) {
         List<StreamEvent> out = new ArrayList<>();
-        if (d.reasoning() != null && !d.reasoning().isEmpty()) {
-            append(Open.THINKING, d.reasoning(), out);
-        }
-        if (d.content() != null && !d.content().isEmpty()) {
-            append(Open.TEXT, d.content(), out);
-        }
-        for (ToolCallDelta c : d.toolCalls()) {
-            if (c.index() != callIndex) {
-                flushCall(out);
-                closeOpen(out);
-                callIndex = c.index();
-                callId = c.id();
-                callName = c.name();
-            }
-            if (c.arguments() != null) {
-                callArgs.append(c.arguments());
+        for (OutputDelta d : deltas) {
+            switch (d) {
+                case OutputDelta.Reasoning r when !r.text().isEmpty() -> append(Open.THINKING, r.text(), out);
+                case OutputDelta.Content c when !c.text().isEmpty() -> append(Open.TEXT, c.text(), out);
+                case OutputDelta.ToolCallBegin b -> call(b.index(), b.id(), b.name(), out);
+                case OutputDelta.ToolCallArguments a -> {
+                    call(a.index(), null, null, out);
+                    callArgs.append(a.fragment());
+                }
+                default -> { } // empty text
             }
         }
         return out;
+    }
+
+    /** A piece of call {@code index}: a new index ends what was open and starts collecting that call. */
+    private void call(int index, String id, String name, List<StreamEvent> out) {
+        if (index != callIndex) {
+            flushCall(out);
+            closeOpen(out);
+            callIndex = index;
+            callId = id;
+            callName = name;
+        }
     }
 
     /** Closes whatever block is still open; the choice has ended. */

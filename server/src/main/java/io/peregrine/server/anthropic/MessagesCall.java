@@ -8,9 +8,6 @@ import io.peregrine.api.common.Usage;
 import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.engine.runtime.StopReason;
-import io.peregrine.server.chat.OutputParser;
-import io.peregrine.server.chat.OutputParserFactory;
-import io.peregrine.server.chat.ParsedDelta;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.GenerationCall;
@@ -24,19 +21,17 @@ import java.util.List;
  */
 final class MessagesCall extends GenerationCall {
     private final MessagesPlan plan;
-    private final OutputParser parser;
     private final BlockAssembler blocks;
     private int reasoningTokens;
     private String stopReason;
     private String stopSequence;
     private String finishReason;
 
-    MessagesCall(Exchange exchange, MessagesPlan plan, String id, int promptTokens, OutputParserFactory parsers,
-                 ServerMetrics metrics, long arrivalNanos, long keepAliveNanos) {
+    MessagesCall(Exchange exchange, MessagesPlan plan, String id, int promptTokens, ServerMetrics metrics,
+                 long arrivalNanos, long keepAliveNanos) {
         super(exchange, plan.chat().stream(), false, id, plan.chat().model(), 1, promptTokens, metrics, arrivalNanos,
                 keepAliveNanos);
         this.plan = plan;
-        this.parser = parsers.create(plan.chat().output());
         this.blocks = new BlockAssembler(exchange.mapper(), plan.chat().input().tools().stream()
                 .map(t -> t.function().name()).collect(java.util.stream.Collectors.toSet()));
     }
@@ -49,13 +44,13 @@ final class MessagesCall extends GenerationCall {
 
     @Override
     protected List<?> onTokens(EngineEvent.Tokens t) {
-        return step(parser.accept(t.tokenIds(), t.text()));
+        reasoningTokens += t.reasoningTokens();
+        return blocks.accept(t.output());
     }
 
     @Override
     protected List<?> onFinished(EngineEvent.Finished f) {
-        List<StreamEvent> out = new ArrayList<>(step(parser.finish()));
-        out.addAll(blocks.finish());
+        List<StreamEvent> out = new ArrayList<>(blocks.finish());
         if (f.reason() == FinishReason.STOP && f.stopReason() instanceof StopReason.StopString(String s)
                 && plan.stopSequences().contains(s)) {
             stopReason = "stop_sequence";
@@ -71,11 +66,6 @@ final class MessagesCall extends GenerationCall {
             stopReason = f.reason() == FinishReason.LENGTH ? "max_tokens" : finishReason;
         }
         return out;
-    }
-
-    private List<StreamEvent> step(ParsedDelta d) {
-        reasoningTokens += d.reasoningTokens();
-        return blocks.accept(d);
     }
 
     @Override

@@ -29,7 +29,7 @@ public final class MessagesHandler {
         MessagesPlan plan = mapper.map(parsed.value(), parsed.tree(), rt.servedModelNames(), false);
         String id = EndpointContext.newId("msg_");
         try (Generation generation = Generation.prepare(rt, plan.chat())) {
-            generation.start(id, new MessagesCall(exchange, plan, id, generation.promptLength(), rt.parsers(),
+            generation.start(id, new MessagesCall(exchange, plan, id, generation.promptLength(),
                     endpoint.metrics(), arrivalNanos, endpoint.keepAliveNanos()));
         }
     }

@@ -10,6 +10,11 @@ import io.peregrine.api.chat.FunctionCall;
 import io.peregrine.api.chat.ResponseMessage;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.api.common.Usage;
+import io.peregrine.engine.parse.MessageAccumulator;
+import io.peregrine.engine.parse.OutputDelta;
+import io.peregrine.engine.parse.OutputFinish;
+import io.peregrine.engine.parse.ParsedMessage;
+import io.peregrine.engine.parse.ParsedToolCall;
 import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.server.http.Exchange;
@@ -17,25 +22,20 @@ import io.peregrine.server.http.GenerationCall;
 import io.peregrine.server.metrics.ServerMetrics;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
-/** A chat completion in flight: each choice's tokens go through its own {@link OutputParser}. */
+/**
+ * A chat completion in flight. The engine has split each choice's output into reasoning, content and tool-call
+ * deltas; each event's deltas become one chunk, and the engine's {@link MessageAccumulator} folds them into the
+ * choice's message for the non-streamed body, so both agree by construction.
+ */
 public final class ChatCall extends GenerationCall {
 
-    /** One choice's parser and what it has produced so far (for the non-streamed body). */
+    /** One choice's message so far, its logprobs and how it ended. */
     private static final class ChoiceState {
-        final OutputParser parser;
-        final StringBuilder reasoning = new StringBuilder();
-        final StringBuilder content = new StringBuilder();
-        final Map<Integer, String[]> toolCalls = new TreeMap<>(); // index -> {id, name, arguments}
+        final MessageAccumulator message = new MessageAccumulator();
         final List<ChatLogprobs.Entry> logprobs = new ArrayList<>();
         int reasoningTokens;
         String finishReason;
-
-        ChoiceState(OutputParser parser) {
-            this.parser = parser;
-        }
     }
 
     private final ChoiceState[] states;
@@ -43,14 +43,13 @@ public final class ChatCall extends GenerationCall {
     private final LogprobsMapper logprobs;
     private final boolean wantLogprobs;
 
-    public ChatCall(Exchange exchange, ChatPlan plan, String id, int promptTokens, OutputParserFactory parsers,
-                    ReasoningField reasoningField, LogprobsMapper logprobs, ServerMetrics metrics, long arrivalNanos,
-                    int n, long keepAliveNanos) {
+    public ChatCall(Exchange exchange, ChatPlan plan, String id, int promptTokens, ReasoningField reasoningField,
+                    LogprobsMapper logprobs, ServerMetrics metrics, long arrivalNanos, int n, long keepAliveNanos) {
         super(exchange, plan.stream(), plan.includeUsage(), id, plan.model(), n, promptTokens, metrics, arrivalNanos,
                 keepAliveNanos);
         this.states = new ChoiceState[n];
         for (int i = 0; i < n; i++) {
-            states[i] = new ChoiceState(parsers.create(plan.output()));
+            states[i] = new ChoiceState();
         }
         this.reasoningField = reasoningField;
         this.logprobs = logprobs;
@@ -69,20 +68,27 @@ public final class ChatCall extends GenerationCall {
     @Override
     protected List<?> onTokens(EngineEvent.Tokens t) {
         ChoiceState s = states[t.choice()];
-        ParsedDelta d = s.parser.accept(t.tokenIds(), t.text());
+        s.reasoningTokens += t.reasoningTokens();
+        s.message.applyAll(t.output());
         List<ChatLogprobs.Entry> lp = wantLogprobs ? logprobs.entries(t.logprobs()) : List.of();
         s.logprobs.addAll(lp);
-        return apply(t.choice(), s, d, lp);
+        if (!stream) {
+            return List.of();
+        }
+        Delta delta = delta(t.output());
+        if (delta == null && lp.isEmpty()) {
+            return List.of();
+        }
+        return List.of(chunk(t.choice(), delta == null ? Delta.EMPTY : delta, lp.isEmpty() ? null : new ChatLogprobs(lp),
+                null));
     }
 
     @Override
     protected List<?> onFinished(EngineEvent.Finished f) {
         ChoiceState s = states[f.choice()];
-        List<ChatCompletionChunk> out = new ArrayList<>(apply(f.choice(), s, s.parser.finish(), List.of()));
-        s.finishReason = f.reason() == FinishReason.STOP && !s.toolCalls.isEmpty()
+        s.finishReason = f.reason() == FinishReason.STOP && !message(s).toolCalls().isEmpty()
                 ? "tool_calls" : finishReason(f.reason());
-        out.add(chunk(f.choice(), Delta.EMPTY, null, s.finishReason));
-        return out;
+        return List.of(chunk(f.choice(), Delta.EMPTY, null, s.finishReason));
     }
 
     @Override
@@ -90,43 +96,48 @@ public final class ChatCall extends GenerationCall {
         return states[choice].finishReason;
     }
 
-    private List<ChatCompletionChunk> apply(int choice, ChoiceState s, ParsedDelta d, List<ChatLogprobs.Entry> lp) {
-        s.reasoningTokens += d.reasoningTokens();
-        if (d.reasoning() != null) {
-            s.reasoning.append(d.reasoning());
-        }
-        if (d.content() != null) {
-            s.content.append(d.content());
-        }
-        List<ToolCall> calls = null;
-        if (!d.toolCalls().isEmpty()) {
-            calls = new ArrayList<>(d.toolCalls().size());
-            for (ToolCallDelta c : d.toolCalls()) {
-                String[] acc = s.toolCalls.computeIfAbsent(c.index(), k -> new String[] {null, null, ""});
-                if (c.id() != null) {
-                    acc[0] = c.id();
+    /**
+     * One event's deltas as one chunk's delta (null when they show nothing): its reasoning and content, and each
+     * tool-call piece, a call's first piece with its id, type and name.
+     */
+    private Delta delta(List<OutputDelta> deltas) {
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        List<CallPiece> pieces = new ArrayList<>();
+        for (OutputDelta d : deltas) {
+            switch (d) {
+                case OutputDelta.Reasoning r -> reasoning.append(r.text());
+                case OutputDelta.Content c -> content.append(c.text());
+                case OutputDelta.ToolCallBegin b -> pieces.add(new CallPiece(b.index(), b.id(), b.name(), new StringBuilder()));
+                case OutputDelta.ToolCallArguments a -> {
+                    if (pieces.isEmpty() || pieces.getLast().index() != a.index()) {
+                        pieces.add(new CallPiece(a.index(), null, null, new StringBuilder()));
+                    }
+                    pieces.getLast().arguments().append(a.fragment());
                 }
-                if (c.name() != null) {
-                    acc[1] = c.name();
-                }
-                String args = c.arguments() == null ? "" : c.arguments();
-                acc[2] = acc[2] + args;
-                boolean first = c.id() != null || c.name() != null;
-                calls.add(new ToolCall(c.index(), c.id(), first ? "function" : null, new FunctionCall(c.name(), args)));
             }
         }
-        if (!stream || (d.isEmpty() && lp.isEmpty())) {
-            return List.of();
+        if (reasoning.isEmpty() && content.isEmpty() && pieces.isEmpty()) {
+            return null;
         }
-        String reasoning = empty(d.reasoning()) ? null : d.reasoning();
-        String content = empty(d.content()) ? null : d.content();
-        Delta delta = new Delta(null, content, reasoningField.contentField(reasoning),
-                reasoningField.reasoningField(reasoning), calls);
-        return List.of(chunk(choice, delta, lp.isEmpty() ? null : new ChatLogprobs(lp), null));
+        List<ToolCall> calls = null;
+        if (!pieces.isEmpty()) {
+            calls = new ArrayList<>(pieces.size());
+            for (CallPiece p : pieces) {
+                calls.add(new ToolCall(p.index(), p.id(), p.id() != null ? "function" : null,
+                        new FunctionCall(p.name(), p.arguments().toString())));
+            }
+        }
+        String r = reasoning.isEmpty() ? null : reasoning.toString();
+        return new Delta(null, content.isEmpty() ? null : content.toString(), reasoningField.contentField(r),
+                reasoningField.reasoningField(r), calls);
     }
 
-    private static boolean empty(String s) {
-        return s == null || s.isEmpty();
+    /** A tool call's piece in one chunk: the first carries the call's id and name. */
+    private record CallPiece(int index, String id, String name, StringBuilder arguments) {}
+
+    private static ParsedMessage message(ChoiceState s) {
+        return s.message.build(OutputFinish.STOP, false, -1);
     }
 
     private ChatCompletionChunk chunk(int choice, Delta delta, ChatLogprobs lp, String finishReason) {
@@ -152,18 +163,18 @@ public final class ChatCall extends GenerationCall {
         List<ChatChoice> choices = new ArrayList<>(states.length);
         for (int i = 0; i < states.length; i++) {
             ChoiceState s = states[i];
+            ParsedMessage m = message(s);
             List<ToolCall> calls = null;
-            if (!s.toolCalls.isEmpty()) {
+            if (!m.toolCalls().isEmpty()) {
                 calls = new ArrayList<>();
-                for (Map.Entry<Integer, String[]> e : s.toolCalls.entrySet()) {
-                    String[] c = e.getValue();
-                    calls.add(new ToolCall(null, c[0], "function", new FunctionCall(c[1], c[2])));
+                for (ParsedToolCall c : m.toolCalls()) {
+                    calls.add(new ToolCall(null, c.id(), "function", new FunctionCall(c.name(), c.arguments())));
                 }
             }
-            String reasoning = s.reasoning.isEmpty() ? null : s.reasoning.toString();
-            String content = s.content.isEmpty() && calls != null ? null : s.content.toString();
-            ResponseMessage msg = new ResponseMessage("assistant", content, reasoningField.contentField(reasoning),
-                    reasoningField.reasoningField(reasoning), calls);
+            // no content beside tool calls is null; a plain answer that is empty is ""
+            String content = m.content() == null && calls == null ? "" : m.content();
+            ResponseMessage msg = new ResponseMessage("assistant", content, reasoningField.contentField(m.reasoning()),
+                    reasoningField.reasoningField(m.reasoning()), calls);
             choices.add(new ChatChoice(i, msg, s.logprobs.isEmpty() && !wantLogprobs ? null
                     : new ChatLogprobs(s.logprobs), s.finishReason));
         }

@@ -25,7 +25,7 @@ public final class ChatHandler {
         ChatPlan plan = mapper.map(parsed.value(), parsed.tree(), rt.servedModelNames());
         String id = EndpointContext.newId("chatcmpl-");
         try (Generation generation = Generation.prepare(rt, plan)) {
-            generation.start(id, new ChatCall(exchange, plan, id, generation.promptLength(), rt.parsers(),
+            generation.start(id, new ChatCall(exchange, plan, id, generation.promptLength(),
                     reasoningField, new LogprobsMapper(rt.codec()), endpoint.metrics(), arrivalNanos,
                     generation.sampling().n(), endpoint.keepAliveNanos()));
         }

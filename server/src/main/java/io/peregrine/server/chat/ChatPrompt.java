@@ -1,6 +1,7 @@
 package io.peregrine.server.chat;
 
 import io.peregrine.engine.media.MediaProducer;
+import io.peregrine.engine.parse.ChoiceParser;
 import io.peregrine.engine.runtime.TokenConstraint;
 import io.peregrine.engine.sched.MediaSpan;
 import java.util.List;
@@ -14,12 +15,13 @@ import java.util.List;
  *                 with its {@link MediaProducer#target()} and then {@link MediaProducer#start() start} it, or
  *                 {@link MediaProducer#discard() discard} it when the prompt is not submitted
  * @param constraint null, or what constrains each choice's sampling (tool_choice required / a named function)
+ * @param parser     null, or what splits each choice's output into reasoning, content and tool calls in the engine
  */
 public record ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer laterMedia,
-                         TokenConstraint.Factory constraint) {
+                         TokenConstraint.Factory constraint, ChoiceParser.Factory parser) {
 
     public ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer laterMedia) {
-        this(tokenIds, media, laterMedia, null);
+        this(tokenIds, media, laterMedia, null, null);
     }
 
     public ChatPrompt(int[] tokenIds) {
@@ -37,7 +39,12 @@ public record ChatPrompt(int[] tokenIds, List<MediaSpan> media, MediaProducer la
 
     /** This prompt with each choice's sampling constrained by {@code factory} (null: none). */
     public ChatPrompt withConstraint(TokenConstraint.Factory factory) {
-        return new ChatPrompt(tokenIds, media, laterMedia, factory);
+        return new ChatPrompt(tokenIds, media, laterMedia, factory, parser);
+    }
+
+    /** This prompt with each choice's output split by a parser from {@code factory} (null: raw text). */
+    public ChatPrompt withParser(ChoiceParser.Factory factory) {
+        return new ChatPrompt(tokenIds, media, laterMedia, constraint, factory);
     }
 
     @Override

@@ -58,7 +58,8 @@ public final class Generation implements AutoCloseable {
     public void start(String id, GenerationCall call) throws ApiException {
         MediaProducer later = prompt.laterMedia();
         call.submit(rt.engine(), new GenerationRequest(id, prompt.tokenIds(), sampling, null, prompt.media(),
-                later == null ? null : later.target()).withConstraint(prompt.constraint()));
+                later == null ? null : later.target()).withConstraint(prompt.constraint())
+                .withParser(prompt.parser()));
         if (later != null) {
             later.start(); // after submission: the engine prefills while the later chunks encode
         }

@@ -12,13 +12,12 @@ import io.peregrine.api.responses.ResponseStreamEvent.ReasoningDelta;
 import io.peregrine.api.responses.ResponseStreamEvent.ReasoningDone;
 import io.peregrine.api.responses.ResponseStreamEvent.TextDelta;
 import io.peregrine.api.responses.ResponseStreamEvent.TextDone;
-import io.peregrine.server.chat.ParsedDelta;
-import io.peregrine.server.chat.ToolCallDelta;
+import io.peregrine.engine.parse.OutputDelta;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Turns one choice's parsed output (reasoning, content, tool calls, in the order the model wrote them) into
+ * Turns one choice's parsed output (the engine's deltas: reasoning, content, tool calls, in the order the model wrote them) into
  * Responses output items and the stream events that build them: each run of one kind is an item, opened with
  * {@code output_item.added} and closed with its {@code .done} events when the next kind starts or generation ends.
  * The same object serves streaming (the events) and non-streaming (the items), so both give the same output.
@@ -59,28 +58,41 @@ final class OutputAssembler {
         return new Lifecycle(type, sequence++, response);
     }
 
-    /** What one parser step adds; the returned events are for streaming. */
-    List<ResponseStreamEvent> accept(ParsedDelta d) {
-        reasoningTokens += d.reasoningTokens();
+    /**
+     * What one engine step adds, in the order the model wrote it; the returned events are for streaming.
+     *
+     * @param reasoningTokens how many of the step's tokens were reasoning (for usage)
+     */
+    List<ResponseStreamEvent> accept(List<OutputDelta> deltas, int reasoningTokens) {
+        this.reasoningTokens += reasoningTokens;
         List<ResponseStreamEvent> out = new ArrayList<>();
-        if (d.reasoning() != null && !d.reasoning().isEmpty()) {
-            if (open != Kind.REASONING) {
-                openReasoning(out);
-            }
-            text.append(d.reasoning());
-            out.add(new ReasoningDelta("response.reasoning_text.delta", sequence++, openId, index(), 0, d.reasoning()));
-        }
-        if (d.content() != null && !d.content().isEmpty()) {
-            content(d.content(), out);
-        }
-        for (ToolCallDelta c : d.toolCalls()) {
-            if (open != Kind.CALL || c.index() != openCall) {
-                openCall(c, out);
-            }
-            if (c.arguments() != null && !c.arguments().isEmpty()) {
-                text.append(c.arguments());
-                out.add(new ArgumentsDelta("response.function_call_arguments.delta", sequence++, openId, index(),
-                        c.arguments()));
+        for (OutputDelta d : deltas) {
+            switch (d) {
+                case OutputDelta.Reasoning r when !r.text().isEmpty() -> {
+                    if (open != Kind.REASONING) {
+                        openReasoning(out);
+                    }
+                    text.append(r.text());
+                    out.add(new ReasoningDelta("response.reasoning_text.delta", sequence++, openId, index(), 0,
+                            r.text()));
+                }
+                case OutputDelta.Content c when !c.text().isEmpty() -> content(c.text(), out);
+                case OutputDelta.ToolCallBegin b -> {
+                    if (open != Kind.CALL || b.index() != openCall) {
+                        openCall(b.index(), b.id(), b.name(), out);
+                    }
+                }
+                case OutputDelta.ToolCallArguments a -> {
+                    if (open != Kind.CALL || a.index() != openCall) {
+                        openCall(a.index(), null, null, out);
+                    }
+                    if (!a.fragment().isEmpty()) {
+                        text.append(a.fragment());
+                        out.add(new ArgumentsDelta("response.function_call_arguments.delta", sequence++, openId,
+                                index(), a.fragment()));
+                    }
+                }
+                default -> { } // empty text
             }
         }
         return out;
@@ -101,8 +113,8 @@ final class OutputAssembler {
     }
 
     /** Generation ended: closes the open item with {@code status} (completed, or incomplete when cut short). */
-    List<ResponseStreamEvent> finish(ParsedDelta last, String status) {
-        List<ResponseStreamEvent> out = new ArrayList<>(accept(last));
+    List<ResponseStreamEvent> finish(String status) {
+        List<ResponseStreamEvent> out = new ArrayList<>();
         close(status, out);
         return out;
     }
@@ -138,11 +150,11 @@ final class OutputAssembler {
     }
 
     /** A call's first piece carries its id (Kimi's {@code functions.NAME:IDX}) and name. */
-    private void openCall(ToolCallDelta c, List<ResponseStreamEvent> out) {
+    private void openCall(int index, String id, String name, List<ResponseStreamEvent> out) {
         int idx = begin(Kind.CALL, "fc_", out);
-        openCall = c.index();
-        callId = c.id();
-        callName = c.name();
+        openCall = index;
+        callId = id;
+        callName = name;
         out.add(new Item("response.output_item.added", sequence++, idx,
                 new OutputItem.FunctionCall(openId, callId, callName, "", "in_progress")));
     }

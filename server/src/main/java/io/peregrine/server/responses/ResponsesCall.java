@@ -8,7 +8,6 @@ import io.peregrine.api.responses.ResponseStreamEvent;
 import io.peregrine.api.responses.ResponseUsage;
 import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.FinishReason;
-import io.peregrine.server.chat.OutputParser;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.GenerationCall;
@@ -17,24 +16,21 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A Responses request in flight: one choice, parsed by the chat path's {@link OutputParser}, assembled into output
- * items; streamed as named Responses events (an error after the start ends it with {@code response.failed}) or
+ * A Responses request in flight: one choice, split by the engine's output parser, assembled into output items; streamed as named Responses events (an error after the start ends it with {@code response.failed}) or
  * answered as one response object. Admission, backpressure, keep-alive,
  * abort on disconnect and metrics are {@link GenerationCall}'s, as for chat.
  */
 final class ResponsesCall extends GenerationCall {
-    private final OutputParser parser;
     private final OutputAssembler output;
     private final ResponsesPlan plan;
     private final ResponseStore store;
     private Response result;
     private String finishReason;
 
-    ResponsesCall(Exchange exchange, ResponsesPlan plan, int promptTokens, OutputParser parser, ResponseStore store,
-                  ServerMetrics metrics, long arrivalNanos, long keepAliveNanos) {
+    ResponsesCall(Exchange exchange, ResponsesPlan plan, int promptTokens, ResponseStore store, ServerMetrics metrics,
+                  long arrivalNanos, long keepAliveNanos) {
         super(exchange, plan.chat().stream(), false, plan.response().id(), plan.chat().model(), 1, promptTokens,
                 metrics, arrivalNanos, keepAliveNanos);
-        this.parser = parser;
         this.plan = plan;
         this.store = store;
         this.output = new OutputAssembler(plan.response().id());
@@ -48,14 +44,14 @@ final class ResponsesCall extends GenerationCall {
 
     @Override
     protected List<?> onTokens(EngineEvent.Tokens t) {
-        return output.accept(parser.accept(t.tokenIds(), t.text()));
+        return output.accept(t.output(), t.reasoningTokens());
     }
 
     @Override
     protected List<?> onFinished(EngineEvent.Finished f) {
         // Anything but a natural stop leaves the response incomplete, an abort (shutdown, a stalled reader) included.
         boolean cut = f.reason() != FinishReason.STOP;
-        List<ResponseStreamEvent> out = new ArrayList<>(output.finish(parser.finish(), cut ? "incomplete" : "completed"));
+        List<ResponseStreamEvent> out = new ArrayList<>(output.finish(cut ? "incomplete" : "completed"));
         List<OutputItem> items = output.items();
         boolean called = items.stream().anyMatch(i -> i instanceof OutputItem.FunctionCall);
         finishReason = f.reason() == FinishReason.STOP && called ? "tool_calls" : finishReason(f.reason());

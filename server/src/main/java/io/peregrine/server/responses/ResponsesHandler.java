@@ -32,9 +32,8 @@ public final class ResponsesHandler {
         ResponsesPlan plan = mapper.map(endpoint.read(body, ResponseCreateRequest.class).value(),
                 rt.servedModelNames());
         try (Generation generation = Generation.prepare(rt, plan.chat())) {
-            generation.start(plan.response().id(), new ResponsesCall(exchange, plan, generation.promptLength(),
-                    rt.parsers().create(plan.chat().output()), store, endpoint.metrics(), arrivalNanos,
-                    endpoint.keepAliveNanos()));
+            generation.start(plan.response().id(), new ResponsesCall(exchange, plan, generation.promptLength(), store,
+                    endpoint.metrics(), arrivalNanos, endpoint.keepAliveNanos()));
         }
     }
 

@@ -2,7 +2,6 @@ package io.peregrine.server.serving;
 
 import io.peregrine.engine.runtime.InferenceEngine;
 import io.peregrine.server.chat.ChatPromptBuilder;
-import io.peregrine.server.chat.OutputParserFactory;
 import io.peregrine.server.text.TextCodec;
 import java.util.List;
 
@@ -17,8 +16,7 @@ public record ModelRuntime(
         String root,
         InferenceEngine engine,
         TextCodec codec,
-        ChatPromptBuilder prompts,
-        OutputParserFactory parsers) {
+        ChatPromptBuilder prompts) {
 
     public ModelRuntime {
         servedModelNames = List.copyOf(servedModelNames);

@@ -2,7 +2,6 @@ package io.peregrine.server.wiring;
 
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.media.MediaProcessor;
-import io.peregrine.engine.runtime.TokenConstraint;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPrompt;
@@ -21,8 +20,8 @@ import java.util.function.Supplier;
 /**
  * Builds the prompt of a validated chat request: the api records map straight to the engine's message model
  * ({@link EngineMessages}), the checkpoint's template renders them ({@link TemplateRenderer}), media are loaded and
- * spliced in ({@link PromptMedia}), and what the output must obey becomes a sampling constraint
- * ({@link OutputConstraints}).
+ * spliced in ({@link PromptMedia}), and what the output must obey becomes a sampling constraint and how it is split
+ * the engine's parser ({@link OutputConstraints}).
  */
 public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     private final TemplateRenderer renderer;
@@ -79,9 +78,7 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
 
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
-        TokenConstraint.Factory constraint = constraints.of(input, output);
-        ChatPrompt prompt = build(input, true);
-        return constraint == null ? prompt : prompt.withConstraint(constraint);
+        return build(input, true).withConstraint(constraints.of(input, output)).withParser(constraints.parser(output));
     }
 
     /**

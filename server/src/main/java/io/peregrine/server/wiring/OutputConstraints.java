@@ -7,7 +7,9 @@ import io.peregrine.engine.constrain.ThinkingBudget;
 import io.peregrine.engine.constrain.TokenBytesIndex;
 import io.peregrine.engine.constrain.ToolCallConstraint;
 import io.peregrine.engine.constrain.ToolCallRule;
+import io.peregrine.engine.parse.ChoiceParser;
 import io.peregrine.engine.parse.MarkerIds;
+import io.peregrine.engine.parse.OutputParser;
 import io.peregrine.engine.runtime.TokenConstraint;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.server.chat.ChatInput;
@@ -20,8 +22,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What one choice's output must obey, as a sampling constraint over Kimi's vocabulary: the tool-call rule
- * (tool_choice, strict tools, response_format) and the thinking budget.
+ * What one choice's output must obey, as a sampling constraint over Kimi's vocabulary (the tool-call rule for
+ * tool_choice, strict tools and response_format; the thinking budget), and the parser that splits it.
  */
 final class OutputConstraints {
     private final KimiTokenizer tokenizer;
@@ -37,6 +39,11 @@ final class OutputConstraints {
                 : ThinkingBudget.factory(vocabulary().markers(), output.thinkingBudget());
         // The budget applies last: it forces </think>, which a tool-call rule allows while reasoning.
         return ConstraintChain.of(toolConstraint(input, output), budget);
+    }
+
+    /** The engine splits each choice's output with Kimi's token-id parser, from where the output starts. */
+    ChoiceParser.Factory parser(OutputSpec output) {
+        return OutputParser.factory(vocabulary().markers(), output.thinking().enabled());
     }
 
     /**

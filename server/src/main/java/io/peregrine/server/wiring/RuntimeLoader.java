@@ -313,8 +313,7 @@ public final class RuntimeLoader {
         }
         progress.loading(1.0, "ready");
         return new ModelRuntime(o.servedModelNames(), ckDir.toAbsolutePath().toString(), engine, codec,
-                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media),
-                new KimiOutputParsers(tokenizer, engineConfig.skipSpecialTokens()));
+                new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media));
     }
 
     /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */

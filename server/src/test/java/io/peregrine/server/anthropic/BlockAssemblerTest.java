@@ -9,8 +9,7 @@ import io.peregrine.api.anthropic.BlockDelta;
 import io.peregrine.api.anthropic.ContentBlock;
 import io.peregrine.api.anthropic.StreamEvent;
 import io.peregrine.api.json.Json;
-import io.peregrine.server.chat.ParsedDelta;
-import io.peregrine.server.chat.ToolCallDelta;
+import io.peregrine.engine.parse.OutputDelta;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -69,26 +68,43 @@ class BlockAssemblerTest {
         return out;
     }
 
-    private static ParsedDelta reasoning(String s) {
-        return new ParsedDelta(s, null, List.of(), 1);
+    private static List<StreamEvent> accept(BlockAssembler a, Step s) {
+        return a.accept(s.deltas());
     }
 
-    private static ParsedDelta content(String s) {
-        return new ParsedDelta(null, s, List.of(), 0);
+    /** One engine step's deltas, as the engine emits them. */
+    private record Step(List<OutputDelta> deltas, int reasoningTokens) {
+        static final Step EMPTY = new Step(List.of(), 0);
     }
 
-    private static ParsedDelta call(int index, String id, String name, String args) {
-        return new ParsedDelta(null, null, List.of(new ToolCallDelta(index, id, name, args)), 0);
+    private static Step reasoning(String s) {
+        return new Step(List.of(new OutputDelta.Reasoning(s)), 1);
+    }
+
+    private static Step content(String s) {
+        return new Step(List.of(new OutputDelta.Content(s)), 0);
+    }
+
+    /** A call's piece: its first carries id and name (and maybe arguments), later ones only arguments. */
+    private static Step call(int index, String id, String name, String args) {
+        List<OutputDelta> d = new ArrayList<>();
+        if (id != null) {
+            d.add(new OutputDelta.ToolCallBegin(index, id, name));
+        }
+        if (id == null || !args.isEmpty()) {
+            d.add(new OutputDelta.ToolCallArguments(index, args));
+        }
+        return new Step(d, 0);
     }
 
     @Test
     void thinkingTextAndCallsInOrderWithTheStreamFoldingToTheBlocks() throws Exception {
         BlockAssembler a = new BlockAssembler(JSON, Set.of("f", "g"));
         List<StreamEvent> events = new ArrayList<>();
-        for (ParsedDelta d : List.of(reasoning("Let me "), reasoning("think."), content(""), content("Calling."),
+        for (Step d : List.of(reasoning("Let me "), reasoning("think."), content(""), content("Calling."),
                 call(0, "functions.f:0", "f", "{\"a\":"), call(0, null, null, "1}"), call(1, "functions.g:1", "g", ""),
-                ParsedDelta.EMPTY)) {
-            events.addAll(a.accept(d));
+                Step.EMPTY)) {
+            events.addAll(accept(a, d));
         }
         events.addAll(a.finish());
         String sig = BlockAssembler.signature("Let me think.");
@@ -103,7 +119,7 @@ class BlockAssemblerTest {
     void argumentsThatAreNotAJsonObjectComeBackAsTextNotAsACall() throws Exception {
         for (String args : new String[] {"{\"a\": 1", "[1, 2]", "\"x\""}) {
             BlockAssembler a = new BlockAssembler(JSON, Set.of("f", "g"));
-            List<StreamEvent> events = new ArrayList<>(a.accept(call(0, "functions.f:0", "f", args)));
+            List<StreamEvent> events = new ArrayList<>(accept(a, call(0, "functions.f:0", "f", args)));
             events.addAll(a.finish());
             assertEquals(List.of("text:" + args), describe(a.blocks()));
             assertEquals(describe(a.blocks()), fold(events));
@@ -114,8 +130,8 @@ class BlockAssemblerTest {
     @Test
     void aCallCutInsideItsNameIsNotACall() throws Exception {
         BlockAssembler a = new BlockAssembler(JSON, Set.of("get_time"));
-        List<StreamEvent> events = new ArrayList<>(a.accept(reasoning("hm")));
-        events.addAll(a.accept(call(0, "functions.get_tim", "get_tim", "")));
+        List<StreamEvent> events = new ArrayList<>(accept(a, reasoning("hm")));
+        events.addAll(accept(a, call(0, "functions.get_tim", "get_tim", "")));
         events.addAll(a.finish());
         assertEquals(List.of("thinking:hm#" + BlockAssembler.signature("hm")), describe(a.blocks()));
         assertEquals(describe(a.blocks()), fold(events));
@@ -125,7 +141,7 @@ class BlockAssemblerTest {
     @Test
     void nothingProducedIsNoBlock() throws Exception {
         BlockAssembler a = new BlockAssembler(JSON, Set.of("f", "g"));
-        assertTrue(a.accept(ParsedDelta.EMPTY).isEmpty());
+        assertTrue(accept(a, Step.EMPTY).isEmpty());
         assertTrue(a.finish().isEmpty());
         assertTrue(a.blocks().isEmpty());
     }

@@ -14,7 +14,7 @@ import io.peregrine.server.fakes.ByteCodec;
 import io.peregrine.server.fakes.FakeEngine;
 import io.peregrine.server.fakes.FakeEngine.Script;
 import io.peregrine.server.fakes.FakePromptBuilder;
-import io.peregrine.server.fakes.MarkerParser;
+import io.peregrine.server.fakes.ScriptedOutput;
 import io.peregrine.server.fakes.TestServer;
 import io.peregrine.server.http.HttpServer;
 import io.peregrine.server.http.ServerConfig;
@@ -71,7 +71,7 @@ class MessagesStreamTest {
             public RequestHandle submit(GenerationRequest request, EventSink sink) {
                 Thread.ofPlatform().daemon().start(() -> {
                     sink.accept(new EngineEvent.Scheduled(request.requestId(), request.promptLength(), 0, 0));
-                    sink.accept(new EngineEvent.Tokens(0, new int[] {'h'}, "h", null));
+                    sink.accept(new ScriptedOutput(request).step(0, 'h', "h", null));
                     sink.accept(new EngineEvent.Failed(request.requestId(), "device lost"));
                 });
                 return new RequestHandle() {
@@ -103,8 +103,7 @@ class MessagesStreamTest {
         };
         ServingState state = new ServingState();
         ServerMetrics metrics = new ServerMetrics("m", state::stats);
-        state.ready(new ModelRuntime(List.of("m"), "/m", failing, new ByteCodec(), new FakePromptBuilder(),
-                MarkerParser::new));
+        state.ready(new ModelRuntime(List.of("m"), "/m", failing, new ByteCodec(), new FakePromptBuilder()));
         try (HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
              java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
             HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(

@@ -1,6 +1,7 @@
 package io.peregrine.server.bench;
 
 import io.peregrine.engine.runtime.EngineEvent;
+import io.peregrine.server.fakes.ScriptedOutput;
 import io.peregrine.engine.runtime.EngineStats;
 import io.peregrine.engine.runtime.EventSink;
 import io.peregrine.engine.runtime.FinishReason;
@@ -58,13 +59,14 @@ final class PacedEngine implements InferenceEngine {
         promptTotal.addAndGet(request.promptLength());
         sink.accept(new EngineEvent.Scheduled(request.requestId(), request.promptLength(), 0, 0));
         int produced = 0;
+        ScriptedOutput output = new ScriptedOutput(request);
         try {
             while (produced < request.sampling().maxTokens()) {
                 if (abort.await(tokenMillis, TimeUnit.MILLISECONDS)) {
                     wasAborted = true;
                     break;
                 }
-                sink.accept(new EngineEvent.Tokens(0, new int[] {'a'}, "a", List.of()));
+                sink.accept(output.step(0, 'a', "a", List.of()));
                 produced++;
                 generated.incrementAndGet();
             }

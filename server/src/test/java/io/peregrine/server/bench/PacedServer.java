@@ -2,7 +2,6 @@ package io.peregrine.server.bench;
 
 import io.peregrine.server.fakes.ByteCodec;
 import io.peregrine.server.fakes.FakePromptBuilder;
-import io.peregrine.server.fakes.MarkerParser;
 import io.peregrine.server.http.HttpServer;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
@@ -27,7 +26,7 @@ final class PacedServer implements AutoCloseable {
         ServingState state = new ServingState();
         metrics = new ServerMetrics(MODEL, state::stats);
         state.ready(new ModelRuntime(List.of(MODEL), "/models/paced", engine, new ByteCodec(),
-                new FakePromptBuilder(), MarkerParser::new));
+                new FakePromptBuilder()));
         server = HttpServer.start(ServerConfig.defaults().withPort(port), state, metrics);
     }
 

@@ -20,7 +20,7 @@ import io.peregrine.engine.runtime.InferenceEngine;
 import io.peregrine.engine.runtime.RequestHandle;
 import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.fakes.ByteCodec;
-import io.peregrine.server.fakes.MarkerParser;
+import io.peregrine.server.fakes.ScriptedOutput;
 import io.peregrine.server.metrics.ServerMetrics;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -86,7 +86,7 @@ class StreamBackpressureTest {
         ChatPlan plan = new ChatPlan("m", input, new OutputSpec(ThinkingMode.DISABLED, List.of(), ToolChoice.NONE,
                 true, 0), null, null, "max_tokens", true, false, -1);
         ChatCall call = new ChatCall(new io.peregrine.server.http.Exchange(channel, true, Json.newMapper()), plan,
-                "chatcmpl-1", 3, MarkerParser::new, ReasoningField.BOTH, new LogprobsMapper(new ByteCodec()), metrics,
+                "chatcmpl-1", 3, ReasoningField.BOTH, new LogprobsMapper(new ByteCodec()), metrics,
                 System.nanoTime(), 1, 0);
         call.submit(engine, new GenerationRequest("chatcmpl-1", new int[] {1, 2, 3}, SamplingParams.greedy(10), null));
         channel.runPendingTasks();
@@ -130,7 +130,7 @@ class StreamBackpressureTest {
         channel.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
         assertFalse(channel.isWritable());
         for (String t : new String[] {"a", "b", "c"}) {
-            engineSays(new EngineEvent.Tokens(0, new int[] {t.charAt(0)}, t, List.of()));
+            engineSays(ScriptedOutput.content(0, t.charAt(0), t));
         }
         assertEquals(List.of(), drainOutbound(), "nothing is written while the channel is not writable");
 
@@ -157,7 +157,7 @@ class StreamBackpressureTest {
         channel.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
         String big = "x".repeat(8192);
         for (int i = 0; i < 2100 && channel.isOpen(); i++) {
-            engineSays(new EngineEvent.Tokens(0, new int[] {1}, big, List.of()));
+            engineSays(ScriptedOutput.content(0, 1, big));
         }
         assertFalse(channel.isOpen(), "the connection is closed past the backlog limit");
         assertTrue(aborts >= 1, "the engine request is aborted");

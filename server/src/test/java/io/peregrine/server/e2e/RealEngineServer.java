@@ -95,7 +95,7 @@ final class RealEngineServer implements AutoCloseable {
             }
         };
         state.ready(new ModelRuntime(loaded.servedModelNames(), loaded.root(), recording, loaded.codec(),
-                loaded.prompts(), loaded.parsers()));
+                loaded.prompts()));
         server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
     }
 

@@ -128,6 +128,7 @@ public final class FakeEngine implements InferenceEngine {
             started.countDown();
             int n = request.sampling().n();
             for (int c = 0; c < n; c++) {
+                ScriptedOutput output = new ScriptedOutput(request);
                 int produced = 0;
                 boolean wasAborted = false;
                 do {
@@ -148,7 +149,7 @@ public final class FakeEngine implements InferenceEngine {
                                             Math.min(2, request.sampling().logprobs()))
                                     : List.of()))
                                 : List.of();
-                        sink.accept(new EngineEvent.Tokens(c, new int[] {id}, step, lp));
+                        sink.accept(output.step(c, id, step, lp));
                         produced++;
                         generationTotal.incrementAndGet();
                     }
@@ -156,6 +157,10 @@ public final class FakeEngine implements InferenceEngine {
                 FinishReason reason = wasAborted ? FinishReason.ABORT : script.finish();
                 if (wasAborted) {
                     aborted.incrementAndGet();
+                }
+                EngineEvent.Tokens last = output.finish(c, reason);
+                if (last != null) {
+                    sink.accept(last);
                 }
                 sink.accept(new EngineEvent.Finished(c, reason, null, produced));
                 if (wasAborted) {

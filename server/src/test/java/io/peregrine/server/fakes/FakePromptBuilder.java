@@ -9,7 +9,8 @@ import io.peregrine.server.chat.OutputSpec;
 
 /**
  * Renders "role: text" lines through {@link ByteCodec} and remembers the last input it saw. The output spec is
- * not enforced: the scripted engines behind this builder choose their own tokens.
+ * not enforced (the scripted engines behind this builder choose their own tokens); it only sets where the
+ * {@link MarkerParser} that splits their output starts.
  */
 public final class FakePromptBuilder implements ChatPromptBuilder {
     public volatile ChatInput last;
@@ -17,7 +18,7 @@ public final class FakePromptBuilder implements ChatPromptBuilder {
 
     @Override
     public ChatPrompt build(ChatInput input, OutputSpec output) throws InvalidPromptException {
-        return build(input);
+        return build(input).withParser(() -> new MarkerParser(output));
     }
 
     @Override

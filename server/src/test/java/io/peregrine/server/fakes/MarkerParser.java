@@ -1,17 +1,17 @@
 package io.peregrine.server.fakes;
 
-import io.peregrine.server.chat.OutputParser;
+import io.peregrine.engine.parse.ChoiceParser;
+import io.peregrine.engine.parse.OutputDelta;
+import io.peregrine.engine.parse.OutputFinish;
 import io.peregrine.server.chat.OutputSpec;
-import io.peregrine.server.chat.ParsedDelta;
-import io.peregrine.server.chat.ToolCallDelta;
 import java.util.List;
 
 /**
- * A stand-in for Kimi's output parser with simple whole-step markers: with thinking on, steps are reasoning
- * until a {@code </think>} step; a step {@code <call:NAME>} opens a tool call whose arguments are the following
- * steps up to {@code </call>}.
+ * A stand-in for Kimi's output parser with simple whole-step markers, run by the fake engines as the real engine
+ * runs Kimi's: with thinking on, steps are reasoning until a {@code </think>} step; a step {@code <call:NAME>} opens
+ * a tool call whose arguments are the following steps up to {@code </call>}.
  */
-public final class MarkerParser implements OutputParser {
+public final class MarkerParser implements ChoiceParser {
     private boolean reasoning;
     private int callIndex = -1;
     private boolean inCall;
@@ -23,33 +23,37 @@ public final class MarkerParser implements OutputParser {
     }
 
     @Override
-    public ParsedDelta accept(int[] tokenIds, String text) {
+    public List<OutputDelta> push(int id, String text) {
         if (reasoning) {
             if (text.equals("</think>")) {
                 reasoning = false;
-                return new ParsedDelta(null, null, List.of(), tokenIds.length);
+                return List.of();
             }
-            return new ParsedDelta(text, null, List.of(), tokenIds.length);
+            return List.of(new OutputDelta.Reasoning(text));
         }
         if (text.startsWith("<call:")) {
             inCall = true;
             callIndex++;
             String name = text.substring(6, text.length() - 1);
-            return new ParsedDelta(null, null,
-                    List.of(new ToolCallDelta(callIndex, "functions." + name + ":" + (prior + callIndex), name, "")), 0);
+            return List.of(new OutputDelta.ToolCallBegin(callIndex, "functions." + name + ":" + (prior + callIndex), name));
         }
         if (text.equals("</call>")) {
             inCall = false;
-            return ParsedDelta.EMPTY;
+            return List.of();
         }
         if (inCall) {
-            return new ParsedDelta(null, null, List.of(new ToolCallDelta(callIndex, null, null, text)), 0);
+            return List.of(new OutputDelta.ToolCallArguments(callIndex, text));
         }
-        return new ParsedDelta(null, text, List.of(), 0);
+        return List.of(new OutputDelta.Content(text));
     }
 
     @Override
-    public ParsedDelta finish() {
-        return ParsedDelta.EMPTY;
+    public boolean inReasoning() {
+        return reasoning;
+    }
+
+    @Override
+    public List<OutputDelta> finish(String tail, OutputFinish reason) {
+        return List.of();
     }
 }

@@ -38,8 +38,7 @@ public final class TestServer implements AutoCloseable {
     }
 
     public ModelRuntime runtime() {
-        return new ModelRuntime(List.of(MODEL, "alias"), "/models/tiny-k25", engine, new ByteCodec(), prompts,
-                MarkerParser::new);
+        return new ModelRuntime(List.of(MODEL, "alias"), "/models/tiny-k25", engine, new ByteCodec(), prompts);
     }
 
     public String baseUrl() {

@@ -162,7 +162,7 @@ class StreamedVideoHttpTest {
             }
         };
         state.ready(new ModelRuntime(loaded.servedModelNames(), loaded.root(), loaded.engine(), loaded.codec(),
-                delegating, loaded.parsers()));
+                delegating));
         byte[] mp4 = Files.readAllBytes(Path.of(System.getProperty("peregrine.testdata", "../testdata"), "media",
                 "tiny_3s_4fps.mp4"));
         videoUrl = "data:video/mp4;base64," + Base64.getEncoder().encodeToString(mp4);

@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.peregrine.api.responses.OutputItem;
 import io.peregrine.api.responses.Response;
 import io.peregrine.api.responses.ResponseStreamEvent;
-import io.peregrine.server.chat.ParsedDelta;
-import io.peregrine.server.chat.ToolCallDelta;
+import io.peregrine.engine.parse.OutputDelta;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -16,20 +15,37 @@ import org.junit.jupiter.api.Test;
 /** Parsed output → output items and stream events, on scripted parser output. */
 class OutputAssemblerTest {
 
-    private static ParsedDelta reasoning(String s) {
-        return new ParsedDelta(s, null, List.of(), 1);
+    private static List<ResponseStreamEvent> accept(OutputAssembler a, Step s) {
+        return a.accept(s.deltas(), s.reasoningTokens());
     }
 
-    private static ParsedDelta content(String s) {
-        return new ParsedDelta(null, s, List.of(), 0);
+    /** One engine step's deltas, as the engine emits them. */
+    private record Step(List<OutputDelta> deltas, int reasoningTokens) {
+        static final Step EMPTY = new Step(List.of(), 0);
     }
 
-    private static ParsedDelta call(int index, String id, String name, String args) {
-        return new ParsedDelta(null, null, List.of(new ToolCallDelta(index, id, name, args)), 0);
+    private static Step reasoning(String s) {
+        return new Step(List.of(new OutputDelta.Reasoning(s)), 1);
+    }
+
+    private static Step content(String s) {
+        return new Step(List.of(new OutputDelta.Content(s)), 0);
+    }
+
+    /** A call's piece: its first carries id and name (and maybe arguments), later ones only arguments. */
+    private static Step call(int index, String id, String name, String args) {
+        List<OutputDelta> d = new ArrayList<>();
+        if (id != null) {
+            d.add(new OutputDelta.ToolCallBegin(index, id, name));
+        }
+        if (id == null || !args.isEmpty()) {
+            d.add(new OutputDelta.ToolCallArguments(index, args));
+        }
+        return new Step(d, 0);
     }
 
     /** A thinking turn that answers and then calls two tools, as Kimi's parser hands it over. */
-    private static final List<ParsedDelta> TURN = List.of(
+    private static final List<Step> TURN = List.of(
             reasoning("Let me "), reasoning("think."), content("\n"), content("Checking"), content(" now."),
             call(0, "functions.get_time:0", "get_time", "{\"tz\":"), call(0, null, null, "\"UTC\"}"),
             call(1, "functions.get_date:1", "get_date", "{}"));
@@ -37,8 +53,8 @@ class OutputAssemblerTest {
     @Test
     void eachRunOfOneKindIsAnItemInOrder() {
         OutputAssembler a = new OutputAssembler("resp_abc");
-        TURN.forEach(a::accept);
-        a.finish(ParsedDelta.EMPTY, "completed");
+        TURN.forEach(d -> accept(a, d));
+        a.finish("completed");
         assertEquals(List.of(
                 new OutputItem.Reasoning("rs_abc_0", List.of(new OutputItem.ReasoningText("Let me think.")), "completed"),
                 new OutputItem.Message("msg_abc_1", "completed", List.of(new OutputItem.OutputText("\nChecking now."))),
@@ -55,8 +71,8 @@ class OutputAssemblerTest {
         Response skeleton = new Response("resp_abc", "response", 0, "in_progress", null, null, null, null, "m",
                 List.of(), true, null, null, true, null, null, null, List.of(), null, "disabled", null, null, null);
         events.add(a.lifecycle("response.created", skeleton));
-        TURN.forEach(d -> events.addAll(a.accept(d)));
-        events.addAll(a.finish(ParsedDelta.EMPTY, "incomplete"));
+        TURN.forEach(d -> events.addAll(accept(a, d)));
+        events.addAll(a.finish("incomplete"));
         events.add(a.lifecycle("response.incomplete", skeleton.with("incomplete", a.items(), null, null, null)));
         for (int i = 0; i < events.size(); i++) {
             assertEquals(i, events.get(i).sequenceNumber(), events.get(i).toString());
@@ -107,7 +123,7 @@ class OutputAssemblerTest {
             OutputAssembler a = new OutputAssembler("resp_x");
             feed(a, thought, random, true);
             feed(a, answer, random, false);
-            a.finish(ParsedDelta.EMPTY, "completed");
+            a.finish("completed");
             if (first == null) {
                 first = a.items();
                 assertEquals(2, first.size(), first.toString());
@@ -122,7 +138,7 @@ class OutputAssemblerTest {
         while (at < s.length()) {
             int end = Math.min(s.length(), at + 1 + random.nextInt(5));
             String piece = s.substring(at, end);
-            a.accept(asReasoning ? reasoning(piece) : content(piece));
+            accept(a, asReasoning ? reasoning(piece) : content(piece));
             at = end;
         }
     }
@@ -130,9 +146,9 @@ class OutputAssemblerTest {
     @Test
     void whitespaceAloneIsNoMessage() {
         OutputAssembler a = new OutputAssembler("resp_y");
-        a.accept(reasoning("hm"));
-        a.accept(content("\n \n"));
-        a.finish(ParsedDelta.EMPTY, "completed");
+        accept(a, reasoning("hm"));
+        accept(a, content("\n \n"));
+        a.finish("completed");
         assertEquals(1, a.items().size(), a.items().toString());
         assertTrue(a.items().getFirst() instanceof OutputItem.Reasoning);
     }
