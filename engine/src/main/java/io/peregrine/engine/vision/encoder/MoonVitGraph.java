@@ -1,6 +1,5 @@
 package io.peregrine.engine.vision.encoder;
 
-import io.peregrine.engine.config.VisionConfig;
 import static io.peregrine.engine.vision.onnx.OnnxGraph.fixed;
 import static io.peregrine.engine.vision.onnx.OnnxGraph.sym;
 
@@ -50,9 +49,6 @@ public final class MoonVitGraph {
     }
 
     private final Checkpoint ckpt;
-    /** nn.LayerNorm's default, used by every norm inside the tower. */
-    private static final double TOWER_LN_EPS = 1e-5;
-
     private final VisionConfig cfg;
     private final Attention attention;
     private final OnnxGraph g = new OnnxGraph();
@@ -81,7 +77,7 @@ public final class MoonVitGraph {
     }
 
     private void build(boolean intermediates) {
-        int d = cfg.vtHiddenSize();
+        int d = cfg.hidden();
         int p = cfg.patchSize();
         int patchIn = 3 * p * p;
         int pairs = cfg.headDim() / 2;
@@ -99,13 +95,13 @@ public final class MoonVitGraph {
             expose("patch_embed.proj_out", proj);
             expose("patch_embed_out_with_pos_emb", x);
         }
-        for (int i = 0; i < cfg.vtNumHiddenLayers(); i++) {
+        for (int i = 0; i < cfg.layers(); i++) {
             x = block(i, x);
             if (intermediates) {
                 expose("encoder.blocks." + i + ".out", x);
             }
         }
-        x = layerNorm(x, "vision_tower.encoder.final_layernorm", d, TOWER_LN_EPS);
+        x = layerNorm(x, "vision_tower.encoder.final_layernorm", d, VisionConfig.TOWER_LN_EPS);
         if (intermediates) {
             expose("encoder.final_layernorm_out", x);
         }
@@ -114,7 +110,7 @@ public final class MoonVitGraph {
         String grid = g.op("Reshape", List.of(x, MERGE_SHAPE));
         String pooled = g.op("ReduceMean", List.of(grid, g.int64Constant(0)), new Attr.Int("keepdims", 0));
         String swapped = g.op("Transpose", List.of(pooled), new Attr.Ints("perm", new long[] {0, 2, 1, 3, 4}));
-        int mk = cfg.mergeKernelHeight();
+        int mk = cfg.mergeKernel();
         g.opNamed(TOWER_OUT, "Reshape", List.of(swapped, g.int64Constant(-1, (long) mk * mk, d)));
         g.output(TOWER_OUT, sym("tokens"), fixed((long) mk * mk), fixed(d));
 
@@ -124,9 +120,9 @@ public final class MoonVitGraph {
         Tensor proj2 = ckpt.tensor("mm_projector.proj.2.weight");
         int mid = (int) proj0.dim(0);
         int textHidden = (int) proj2.dim(0);
-        if (proj0.dim(1) != merged || proj2.dim(1) != mid || textHidden != cfg.textHiddenSize()) {
+        if (proj0.dim(1) != merged || proj2.dim(1) != mid || textHidden != cfg.textHidden()) {
             throw new CheckpointException("mm_projector shapes " + proj0 + ", " + proj2 + " do not fit merge "
-                    + mk + "x" + mk + " of hidden " + d + " into text_hidden_size " + cfg.textHiddenSize());
+                    + mk + "x" + mk + " of hidden " + d + " into text_hidden_size " + cfg.textHidden());
         }
         String y = layerNorm(TOWER_OUT, "mm_projector.pre_norm", d, cfg.projectorLnEps());
         y = g.op("Reshape", List.of(y, g.int64Constant(-1, merged)));
@@ -141,10 +137,10 @@ public final class MoonVitGraph {
     /** Pre-LN block: x + Wo·attn(RoPE2D(LN0 x)), then x + fc1·gelu_tanh(fc0·LN1 x). */
     private String block(int i, String x) {
         String pre = "vision_tower.encoder.blocks." + i + ".";
-        int d = cfg.vtHiddenSize();
-        int h = cfg.vtNumAttentionHeads();
+        int d = cfg.hidden();
+        int h = cfg.heads();
         int hd = cfg.headDim();
-        String n0 = layerNorm(x, pre + "norm0", d, TOWER_LN_EPS);
+        String n0 = layerNorm(x, pre + "norm0", d, VisionConfig.TOWER_LN_EPS);
         String qkv = add(g.op("MatMul", List.of(n0, linearWeight(pre + "wqkv", 3 * d, d))), vector(pre + "wqkv.bias", 3 * d));
         // [P, 3D] -> [P, 3, H, hd]: q, k, v are consecutive D-wide column blocks, heads contiguous inside each.
         String split = g.op("Reshape", List.of(qkv, g.int64Constant(0, 3, h, hd)));
@@ -155,8 +151,8 @@ public final class MoonVitGraph {
         String attn = add(g.op("MatMul", List.of(ctx, linearWeight(pre + "wo", d, d))), vector(pre + "wo.bias", d));
         x = g.op("Add", List.of(x, attn));
 
-        int ff = cfg.vtIntermediateSize();
-        String n1 = layerNorm(x, pre + "norm1", d, TOWER_LN_EPS);
+        int ff = cfg.intermediate();
+        String n1 = layerNorm(x, pre + "norm1", d, VisionConfig.TOWER_LN_EPS);
         String f0 = add(g.op("MatMul", List.of(n1, linearWeight(pre + "mlp.fc0", ff, d))), vector(pre + "mlp.fc0.bias", ff));
         String act = g.op("Gelu", List.of(f0), new Attr.Str("approximate", "tanh"));
         String f1 = add(g.op("MatMul", List.of(act, linearWeight(pre + "mlp.fc1", d, ff))), vector(pre + "mlp.fc1.bias", d));
@@ -207,7 +203,7 @@ public final class MoonVitGraph {
 
     private void expose(String name, String value) {
         g.opNamed(name, "Identity", List.of(value));
-        g.output(name, sym("patches"), fixed(cfg.vtHiddenSize()));
+        g.output(name, sym("patches"), fixed(cfg.hidden()));
     }
 
     private String vector(String name, int size) {
@@ -238,7 +234,7 @@ public final class MoonVitGraph {
         Tensor t = ckpt.tensor(name);
         if (t.numel() != numel) {
             throw new CheckpointException(name + ": expected " + numel + " elements for vision_config "
-                    + "(hidden " + cfg.vtHiddenSize() + "), got " + t + " " + Arrays.toString(t.shape()));
+                    + "(hidden " + cfg.hidden() + "), got " + t + " " + Arrays.toString(t.shape()));
         }
         return t;
     }

@@ -1,7 +1,5 @@
 package io.peregrine.engine.vision.encoder;
 
-import io.peregrine.engine.config.ConfigParser;
-import io.peregrine.engine.config.VisionConfig;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.checkpoint.Tensor;
 import java.io.IOException;
@@ -33,7 +31,7 @@ public final class OnnxModelCache {
     /** @return the model file, built now unless a model with the same key is already cached */
     public static Path getOrBuild(Checkpoint ckpt, VisionConfig cfg, Path cacheDir, MoonVitGraph.Attention attention,
                                   boolean intermediates) {
-        String key = key(ckpt, attention, intermediates);
+        String key = key(ckpt, cfg, attention, intermediates);
         Path dir = cacheDir.resolve("moonvit-" + key.substring(0, 32));
         Path model = dir.resolve(MODEL_FILE);
         if (Files.isRegularFile(model)) {
@@ -66,12 +64,10 @@ public final class OnnxModelCache {
         }
     }
 
-    /** The vision_config block as written, the tower's and projector's tensors, and how the graph is built. */
-    static String key(Checkpoint ckpt, MoonVitGraph.Attention attention, boolean intermediates) {
+    static String key(Checkpoint ckpt, VisionConfig cfg, MoonVitGraph.Attention attention, boolean intermediates) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            String visionConfig = ConfigParser.readJson(ckpt.dir().resolve("config.json")).path("vision_config").toString();
-            md.update((MoonVitGraph.VERSION + "\n" + visionConfig + "\nattention=" + attention + "\nintermediates=" + intermediates + "\n")
+            md.update((MoonVitGraph.VERSION + "\n" + cfg.rawJson() + "\nattention=" + attention + "\nintermediates=" + intermediates + "\n")
                     .getBytes(StandardCharsets.UTF_8));
             List<Tensor> tensors = ckpt.tensors().values().stream()
                     .filter(t -> t.name().startsWith("vision_tower.") || t.name().startsWith("mm_projector."))

@@ -1,7 +1,5 @@
 package io.peregrine.engine.vision.encoder;
 
-import io.peregrine.engine.config.ConfigException;
-import io.peregrine.engine.config.VisionConfig;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -59,12 +57,12 @@ public final class OnnxVisionEncoder implements VisionEncoder {
     }
 
     public static OnnxVisionEncoder open(Checkpoint ckpt, Options options) {
-        VisionConfig cfg = supported(ckpt);
+        VisionConfig cfg = VisionConfig.read(ckpt.dir());
         Tensor pos = ckpt.tensor("vision_tower.patch_embed.pos_emb.weight");
-        if (pos.rank() != 3 || pos.dim(0) != cfg.initPosEmbHeight() || pos.dim(1) != cfg.initPosEmbWidth()
-                || pos.dim(2) != cfg.vtHiddenSize()) {
+        if (pos.rank() != 3 || pos.dim(0) != cfg.posEmbHeight() || pos.dim(1) != cfg.posEmbWidth()
+                || pos.dim(2) != cfg.hidden()) {
             throw new CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected ["
-                    + cfg.initPosEmbHeight() + ", " + cfg.initPosEmbWidth() + ", " + cfg.vtHiddenSize() + "], got " + pos);
+                    + cfg.posEmbHeight() + ", " + cfg.posEmbWidth() + ", " + cfg.hidden() + "], got " + pos);
         }
         Path model = OnnxModelCache.getOrBuild(ckpt, cfg, options.cacheDir(), options.attention(), options.intermediates());
         OrtEnvironment env = OrtEnvironment.getEnvironment();
@@ -98,13 +96,13 @@ public final class OnnxVisionEncoder implements VisionEncoder {
 
     @Override
     public int outputHidden() {
-        return cfg.textHiddenSize();
+        return cfg.textHidden();
     }
 
     @Override
     public VisionEmbeddings encode(PreprocessedImage image) {
         float[] out = run(image, Set.of(MoonVitGraph.PROJECTOR_OUT)).get(MoonVitGraph.PROJECTOR_OUT);
-        return new VisionEmbeddings(image.numTokens(), cfg.textHiddenSize(), out);
+        return new VisionEmbeddings(image.numTokens(), cfg.textHidden(), out);
     }
 
     /** Runs the graph and returns the requested outputs (names from {@link MoonVitGraph}) as flat arrays. */
@@ -112,10 +110,10 @@ public final class OnnxVisionEncoder implements VisionEncoder {
         GridThw grid = image.grid();
         check(image, grid);
         int patches = grid.patches();
-        int d = cfg.vtHiddenSize();
+        int d = cfg.hidden();
         int pairs = cfg.headDim() / 2;
-        int mk = cfg.mergeKernelHeight();
-        float[] pos = VisionPositions.posEmbedding(posTable, cfg.initPosEmbHeight(), cfg.initPosEmbWidth(), d, grid);
+        int mk = cfg.mergeKernel();
+        float[] pos = VisionPositions.posEmbedding(posTable, cfg.posEmbHeight(), cfg.posEmbWidth(), d, grid);
         float[][] rope = VisionPositions.rope(cfg.headDim(), grid);
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
@@ -149,36 +147,20 @@ public final class OnnxVisionEncoder implements VisionEncoder {
             throw new IllegalArgumentException("image was patchified with patch " + image.plan().patchSize()
                     + " but the tower uses " + cfg.patchSize());
         }
-        if (grid.t() > cfg.initPosEmbTime()) {
+        if (grid.t() > cfg.posEmbTime()) {
             throw new IllegalArgumentException("video chunk of " + grid.t() + " frames; the tower takes at most "
-                    + cfg.initPosEmbTime());
+                    + cfg.posEmbTime());
         }
         if (grid.h() > MAX_GRID_SIDE || grid.w() > MAX_GRID_SIDE) {
             throw new IllegalArgumentException("grid " + grid + " exceeds the RoPE table of " + MAX_GRID_SIDE + " patches a side");
         }
-        if (grid.h() % cfg.mergeKernelHeight() != 0 || grid.w() % cfg.mergeKernelHeight() != 0) {
-            throw new IllegalArgumentException("grid " + grid + " is not a multiple of the merge kernel " + cfg.mergeKernelHeight());
+        if (grid.h() % cfg.mergeKernel() != 0 || grid.w() % cfg.mergeKernel() != 0) {
+            throw new IllegalArgumentException("grid " + grid + " is not a multiple of the merge kernel " + cfg.mergeKernel());
         }
-    }
-
-    /** The checkpoint's vision_config, if this encoder can build its tower: a square merge kernel, sd2_tpool. */
-    static VisionConfig supported(Checkpoint ckpt) {
-        Path file = ckpt.dir().resolve("config.json");
-        VisionConfig cfg = ckpt.config().vision().orElseThrow(() -> new ConfigException(file
-                + ": vision_config missing; this checkpoint has no vision tower"));
-        if (cfg.mergeKernelHeight() != cfg.mergeKernelWidth()) {
-            throw new ConfigException(file + ": vision_config.merge_kernel_size must be square, got ["
-                    + cfg.mergeKernelHeight() + ", " + cfg.mergeKernelWidth() + "]");
-        }
-        if (!cfg.mergeType().equals("sd2_tpool")) {
-            throw new ConfigException(file + ": vision_config.merge_type '" + cfg.mergeType()
-                    + "' is not supported (sd2_tpool)");
-        }
-        return cfg;
     }
 
     public static List<String> intermediateNames(VisionConfig cfg) {
-        return MoonVitGraph.intermediateNames(cfg.vtNumHiddenLayers());
+        return MoonVitGraph.intermediateNames(cfg.layers());
     }
 
     @Override
