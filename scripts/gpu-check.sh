@@ -46,6 +46,7 @@ prepare() {
   cp kernels/target/classes/io/peregrine/kernels/sm_90a/peregrine.cubin "$KIT/"
   echo "== dry run of the carried runtime (class loading, host-side layout, golden tiny model on the CPU backend; no device)"
   "$KIT/jre/bin/java" "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.check.GpuCheck --dry-run --testdata "$ROOT/testdata"
+  "$KIT/jre/bin/java" "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.nccl.ShardedNcclSmoke --dry-run --testdata "$ROOT/testdata"
   # xz halves the runtime (libjvm.so compresses 3x), leaving room under the device's 64 MiB for the tree to grow
   echo "== packing the runtime"
   tar -cJf "$KIT/jre.tar.xz" -C "$KIT" jre && rm -rf "$KIT/jre"
@@ -114,6 +115,9 @@ run() {
   echo "== NCCL smoke test (one rank: init, all-reduce, all-gather, broadcast, barrier; exit 2 = no NCCL here)"
   timeout 60 "$JRE/bin/java" "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.nccl.NcclSmoke 2>&1 \
     | tee "$OUTDIR/nccl-smoke.log" || true
+  echo "== sharded code path on one GPU (golden tiny model, one-rank NCCL all-reduces on the device activations)"
+  timeout 120 "$JRE/bin/java" -Xmx2g "${JFLAGS[@]}" -cp "$KIT/lib/*" io.peregrine.kernels.nccl.ShardedNcclSmoke \
+    --testdata "$ROOT/testdata" 2>&1 | tee "$OUTDIR/sharded-nccl-smoke.log" || true
   echo "== kernel checks, timings, synthetic decode step"
   set -o pipefail
   timeout 400 "$JRE/bin/java" -Xmx8g "${JFLAGS[@]}" -cp "$KIT/lib/*" \

@@ -13,3 +13,4 @@
 #include "fill.cuh"
 #include "rows.cuh"
 #include "sample_rows.cuh"
+#include "vision.cuh"

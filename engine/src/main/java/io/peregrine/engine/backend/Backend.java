@@ -124,6 +124,36 @@ public interface Backend extends TensorMemory, AutoCloseable {
     void attentionAbsorbed(Activation qLat, Activation qPe, int qPeHeadStride, int heads, Activation slab,
                            Indices slots, Indices starts, float scale, Activation outLat);
 
+    // ---- the vision tower (MoonViT-3D, issue 24) ---------------------------------------------------------------
+
+    /**
+     * LayerNorm of each row: {@code out = (x − mean) / sqrt(var + eps) ⊙ weight + bias}, biased variance, fp32
+     * statistics ({@code nn.LayerNorm}); weight and bias are {@code [1, x.cols]}; may run in place.
+     */
+    void layerNorm(Activation x, Activation weight, Activation bias, float eps, Activation out);
+
+    /** {@code y[t] += bias} for every row {@code t}: a linear layer's bias, {@code bias [1, y.cols]}. */
+    void addBias(Activation bias, Activation y);
+
+    /** {@code out = gelu(x)} in the given form, element-wise; may run in place. */
+    void gelu(Activation x, Gelu form, Activation out);
+
+    /**
+     * Rotates, in every row {@code t} and for every head {@code h < heads}, the interleaved pairs
+     * {@code (x[c + 2i], x[c + 2i + 1])}, {@code c = h·headStride}, {@code i < cos.cols()}, by the angle whose cosine
+     * and sine are {@code cos[t][i]} and {@code sin[t][i]} (a complex multiply, {@code view_as_complex}): rotary
+     * embeddings whose angles are not one position times a frequency (the ViT's 2-D RoPE).
+     */
+    void rotatePairs(Activation x, int heads, int headStride, Activation cos, Activation sin);
+
+    /**
+     * Bidirectional attention inside segments ({@code cu_seqlens}): rows {@code segments[s] .. segments[s+1] − 1}
+     * attend to each other and to no other row. {@code q, k, v, out} are {@code [rows, heads·headDim]} (views of a
+     * packed qkv are fine); {@code softmax(q_h·k_hᵀ·scale)·v_h} with fp32 scores. Segments cover all rows in order.
+     */
+    void attentionSegments(Activation q, Activation k, Activation v, int heads, Indices segments, float scale,
+                           Activation out);
+
     // ---- sampling -------------------------------------------------------------------------------------------
 
     /** A new sequence's token counts for the penalties (prompt tokens seen, no output yet), kept here. */

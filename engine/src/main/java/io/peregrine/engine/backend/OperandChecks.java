@@ -38,4 +38,45 @@ public final class OperandChecks {
                     + src.cols() + "] and [" + dst.rows() + ", " + dst.cols() + "]");
         }
     }
+
+    // ---- the vision tower ------------------------------------------------------------------------------------
+
+    /** A {@code [1, cols]} vector operand (norm gain, bias). */
+    public static void rowVector(Activation v, int cols, String what) {
+        if (v.rows() != 1 || v.cols() != cols) {
+            throw new IllegalArgumentException(what + ": [" + v.rows() + ", " + v.cols() + "], expected [1, " + cols + "]");
+        }
+    }
+
+    /** Per-row pair rotation: one cos/sin row per row of x, and the heads' pairs inside x. */
+    public static void rotatePairs(Activation x, int heads, int headStride, Activation cos, Activation sin) {
+        int pairs = cos.cols();
+        if (cos.rows() != x.rows() || sin.rows() != x.rows() || sin.cols() != pairs || heads < 0
+                || (heads > 0 && (long) (heads - 1) * headStride + 2L * pairs > x.cols())) {
+            throw new IllegalArgumentException("pair rotation over [" + x.rows() + ", " + x.cols() + "]: cos ["
+                    + cos.rows() + ", " + cos.cols() + "], sin [" + sin.rows() + ", " + sin.cols() + "], " + heads
+                    + " heads of stride " + headStride);
+        }
+    }
+
+    /** Segment attention: q, k, v, out of one shape, whole heads, and segment bounds rising from 0 to the row count. */
+    public static void segments(Activation q, Activation k, Activation v, int heads, int bounds,
+                                java.util.function.IntUnaryOperator bound, Activation out) {
+        if (heads <= 0 || q.cols() % heads != 0 || k.rows() != q.rows() || v.rows() != q.rows()
+                || out.rows() != q.rows() || k.cols() != q.cols() || v.cols() != q.cols() || out.cols() != q.cols()
+                || bounds < 1) {
+            throw new IllegalArgumentException("segment attention: q [" + q.rows() + ", " + q.cols() + "], k ["
+                    + k.rows() + ", " + k.cols() + "], v [" + v.rows() + ", " + v.cols() + "], out [" + out.rows()
+                    + ", " + out.cols() + "], " + heads + " heads, " + bounds + " segment bounds");
+        }
+        int prev = 0;
+        for (int s = 0; s < bounds; s++) {
+            int b = bound.applyAsInt(s);
+            if ((s == 0 && b != 0) || b < prev || (s == bounds - 1 && b != q.rows())) {
+                throw new IllegalArgumentException("segment bounds must rise from 0 to " + q.rows() + "; bound " + s
+                        + " is " + b);
+            }
+            prev = b;
+        }
+    }
 }

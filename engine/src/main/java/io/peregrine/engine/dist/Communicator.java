@@ -39,6 +39,15 @@ public interface Communicator extends AutoCloseable {
     /** {@code buf[0, count)} on every rank becomes rank {@code root}'s. */
     void broadcast(MemorySegment buf, long count, int root);
 
+    /**
+     * Whether its buffers are device memory (NCCL): the model then hands it activations in place
+     * ({@link io.peregrine.engine.backend.InPlaceCollectives}) instead of host copies. The host implementations take
+     * Java memory.
+     */
+    default boolean onDevice() {
+        return false;
+    }
+
     /** Returns once every rank has called it. */
     void barrier();
 

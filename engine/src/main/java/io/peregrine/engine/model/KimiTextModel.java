@@ -139,6 +139,11 @@ public final class KimiTextModel implements LanguageModel {
         return weights.bytesRead();
     }
 
+    /** Time this rank has spent in its step's collectives (waiting for the slowest rank included), and their count. */
+    public CollectiveTime collectiveTime() {
+        return collectives.time();
+    }
+
     /** A latent cache in the backend's memory, where the layers read and write it in place. */
     public LatentCache newCache(int blocks, int blockSize) {
         return new LatentCache(backend, cfg.numHiddenLayers(), blocks, blockSize, cfg.kvCacheWidth());

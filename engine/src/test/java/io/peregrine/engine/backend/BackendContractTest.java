@@ -425,6 +425,163 @@ class BackendContractTest {
         }
     }
 
+    // ---- the vision tower's operations (issue 24) -------------------------------------------------------------
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void layerNormBiasAndGelu(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(11);
+            for (int[] s : new int[][] {{1, 8}, {7, 36}, {13, 1152}, {3, 101}}) {
+                int n = s[0], dim = s[1];
+                float[] x = floats(rnd, n * dim);
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = 3 * x[i] + 1.5f; // an offset mean, so centring matters
+                }
+                float[] g = floats(rnd, dim);
+                float[] bias = floats(rnd, dim);
+                Activation out = window(b, n, dim);
+                b.layerNorm(put(b, x, n, dim), b.vector(g), b.vector(bias), 1e-5f, out);
+                double[][] ref = new double[2][n * dim];
+                for (int t = 0; t < n; t++) {
+                    double mean = 0;
+                    for (int c = 0; c < dim; c++) {
+                        mean += x[t * dim + c];
+                    }
+                    mean /= dim;
+                    double var = 0;
+                    for (int c = 0; c < dim; c++) {
+                        var += (x[t * dim + c] - mean) * (x[t * dim + c] - mean);
+                    }
+                    double inv = 1 / Math.sqrt(var / dim + 1e-5);
+                    for (int c = 0; c < dim; c++) {
+                        double scaled = (x[t * dim + c] - mean) * inv * g[c];
+                        ref[0][t * dim + c] = scaled + bias[c];
+                        ref[1][t * dim + c] = (Math.abs(scaled) + Math.abs(bias[c])) * 4;
+                    }
+                }
+                close(ref, get(b, out), "layerNorm " + n + "x" + dim);
+
+                Activation y = put(b, x, n, dim);
+                b.addBias(b.vector(bias), y);
+                double[][] refB = new double[2][n * dim];
+                for (int i = 0; i < n * dim; i++) {
+                    refB[0][i] = (double) x[i] + bias[i % dim];
+                    refB[1][i] = Math.abs(x[i]) + Math.abs(bias[i % dim]);
+                }
+                close(refB, get(b, y), "addBias");
+
+                for (Gelu form : Gelu.values()) {
+                    Activation gOut = window(b, n, dim);
+                    b.gelu(put(b, x, n, dim), form, gOut);
+                    double[][] refG = new double[2][n * dim];
+                    for (int i = 0; i < n * dim; i++) {
+                        double v = x[i];
+                        refG[0][i] = form == Gelu.TANH
+                                ? 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))
+                                : 0.5 * v * (1 + erf(v / Math.sqrt(2)));
+                        refG[1][i] = Math.abs(refG[0][i]) * 4;
+                    }
+                    close(refG, get(b, gOut), "gelu " + form);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void rotatePairsByPerRowAngles(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(12);
+            int n = 9, heads = 3, headStride = 22, pairs = 9, cols = 70;
+            float[] x = floats(rnd, n * cols);
+            float[] cos = new float[n * pairs];
+            float[] sin = new float[n * pairs];
+            for (int i = 0; i < cos.length; i++) {
+                double a = rnd.nextDouble() * 20 - 10;
+                cos[i] = (float) Math.cos(a);
+                sin[i] = (float) Math.sin(a);
+            }
+            Activation xa = put(b, x, n, cols);
+            b.rotatePairs(xa, heads, headStride, put(b, cos, n, pairs), put(b, sin, n, pairs));
+            double[][] ref = new double[2][n * cols];
+            for (int i = 0; i < n * cols; i++) {
+                ref[0][i] = x[i];
+                ref[1][i] = Math.abs(x[i]);
+            }
+            for (int t = 0; t < n; t++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int i = 0; i < pairs; i++) {
+                        int at = t * cols + h * headStride + 2 * i;
+                        double c = cos[t * pairs + i], si = sin[t * pairs + i];
+                        ref[0][at] = x[at] * c - x[at + 1] * si;
+                        ref[0][at + 1] = x[at] * si + x[at + 1] * c;
+                        ref[1][at] = ref[1][at + 1] = Math.abs(x[at]) + Math.abs(x[at + 1]);
+                    }
+                }
+            }
+            close(ref, get(b, xa), "rotatePairs");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void attentionInsideSegments(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(13);
+            for (int[] bounds : new int[][] {{0, 1}, {0, 37}, {0, 5, 5, 69, 70}, {0, 16, 113, 130}}) {
+                int heads = 3, headDim = 20, cols = heads * headDim;
+                int rows = bounds[bounds.length - 1];
+                float[] qkv = floats(rnd, rows * 3 * cols);
+                Activation packed = put(b, qkv, rows, 3 * cols);
+                Activation out = window(b, rows, cols);
+                float scale = (float) (1 / Math.sqrt(headDim));
+                b.attentionSegments(packed.cols(0, cols), packed.cols(cols, cols), packed.cols(2 * cols, cols), heads,
+                        indices(b, bounds), scale, out);
+                double[][] ref = new double[2][rows * cols];
+                for (int s = 0; s + 1 < bounds.length; s++) {
+                    int from = bounds[s], len = bounds[s + 1] - from;
+                    for (int t = from; t < from + len; t++) {
+                        for (int h = 0; h < heads; h++) {
+                            double[] p = new double[len];
+                            double max = Double.NEGATIVE_INFINITY;
+                            for (int j = 0; j < len; j++) {
+                                double d = 0;
+                                for (int c = 0; c < headDim; c++) {
+                                    d += (double) qkv[t * 3 * cols + h * headDim + c]
+                                            * qkv[(from + j) * 3 * cols + cols + h * headDim + c];
+                                }
+                                p[j] = d * scale;
+                                max = Math.max(max, p[j]);
+                            }
+                            softmax(p, max);
+                            for (int c = 0; c < headDim; c++) {
+                                for (int j = 0; j < len; j++) {
+                                    double term = p[j] * qkv[(from + j) * 3 * cols + 2 * cols + h * headDim + c];
+                                    ref[0][t * cols + h * headDim + c] += term;
+                                    ref[1][t * cols + h * headDim + c] += Math.abs(term);
+                                }
+                            }
+                        }
+                    }
+                }
+                close(ref, get(b, out), "segments " + java.util.Arrays.toString(bounds));
+            }
+        }
+    }
+
+    /** erf by Simpson's rule on 2/√π·exp(−t²) (2000 panels: ~1e-13), independent of any backend's approximation. */
+    private static double erf(double x) {
+        int panels = 2000;
+        double h = x / panels;
+        double sum = 1 + Math.exp(-x * x);
+        for (int i = 1; i < panels; i++) {
+            double t = i * h;
+            sum += (i % 2 == 1 ? 4 : 2) * Math.exp(-t * t);
+        }
+        return 2 / Math.sqrt(Math.PI) * sum * h / 3;
+    }
+
     // ---- the plain references and the tensors they are compared on --------------------------------------------
 
     private static void softmax(double[] p, double max) {

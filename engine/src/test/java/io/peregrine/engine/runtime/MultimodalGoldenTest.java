@@ -88,10 +88,26 @@ class MultimodalGoldenTest {
 
     @Test
     void splicedPrefillAndGreedyStepsMatchTheReference() {
-        assertEquals(golden.get("num_image_tokens").asInt(), img2.numTokens());
+        assertGoldenRun(img2);
+    }
+
+    /** The tower on the model's own backend (what serve runs on CUDA), here the CPU backend: the same greedy ids. */
+    @Test
+    void theBackendTowerOnTheModelsBackendGivesTheSameRun() {
+        try (io.peregrine.engine.vision.encoder.MoonVitEncoder tower =
+                     io.peregrine.engine.vision.encoder.MoonVitEncoder.load(checkpoint, backend)) {
+            VisionPipeline pipeline = new VisionPipeline(new ImageDecoder(), new ImagePreprocessor(), tower,
+                    new VisionEmbeddingCache(1 << 24));
+            assertGoldenRun(pipeline.encode(VisionGolden.input("inputs/img2_300x200_rgba.png")));
+        }
+    }
+
+    private void assertGoldenRun(VisionPipeline.EncodedImage img) {
+        assertEquals(golden.get("num_image_tokens").asInt(), img.numTokens());
         int padEnd = golden.get("media_pad_positions_expanded").get(1).asInt();
-        assertEquals(padStart + img2.numTokens() - 1, padEnd);
-        List<MediaSpan> media = List.of(span(1));
+        assertEquals(padStart + img.numTokens() - 1, padEnd);
+        List<MediaSpan> media = List.of(new MediaSpan(padStart, img.numTokens(), img.embeddings().hidden(),
+                img.embeddings().values(), 1));
         LatentCache cache = new LatentCache(model.config().numHiddenLayers(), 16, BLOCK, model.config().kvCacheWidth());
         int[] table = new int[16];
         for (int i = 0; i < table.length; i++) {

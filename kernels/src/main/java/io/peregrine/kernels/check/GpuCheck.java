@@ -45,7 +45,7 @@ public final class GpuCheck {
      */
     static void dryRun() {
         for (String c : new String[] {"KernelChecks", "KernelTimings", "SyntheticDecode", "EventTimer", "Perf",
-                "GoldenTextCheck"}) {
+                "GoldenTextCheck", "VisionCheck"}) {
             try {
                 Class.forName(GpuCheck.class.getPackageName() + "." + c, true, GpuCheck.class.getClassLoader());
             } catch (ClassNotFoundException e) {
@@ -80,11 +80,14 @@ public final class GpuCheck {
      */
     static int dryRunGolden(Path testdata) {
         GoldenTextCheck golden = new GoldenTextCheck(testdata.resolve("golden"), System.out);
+        VisionCheck vision = new VisionCheck(testdata.resolve("golden"), System.out);
         try (CpuBackend cpu = new CpuBackend(2)) {
             golden.run(cpu);
             StepTraffic.run(testdata.resolve("golden"), cpu, null, System.out);
+            vision.golden(cpu, "fp32", VisionCheck.FP32_TOL, false);
+            vision.endToEnd(cpu);
         }
-        return golden.failures;
+        return golden.failures + vision.failures;
     }
 
     /**
@@ -131,6 +134,29 @@ public final class GpuCheck {
                     fp32.name(), g.checks - g.failures, g.checks, g.worstShare, (System.nanoTime() - t0) / 1e9);
             return g.failures;
         }
+    }
+
+    /**
+     * The vision tower on the device against vision-golden: fp32 products within 1e-4, tensor-core products within
+     * {@value VisionCheck#BF16_SHARE} of the golden's magnitude; batched = alone; device = CPU backend. Returns the
+     * failures.
+     */
+    static int visionOnDevice(Path testdata, PrintStream out) {
+        if (testdata == null) {
+            return 0;
+        }
+        VisionCheck v = new VisionCheck(testdata.resolve("golden"), out);
+        long t0 = System.nanoTime();
+        try (CudaBackend fp32 = CudaBackend.open(0, CudaBackend.Options.FP32)) {
+            v.golden(fp32, "fp32 products", VisionCheck.FP32_TOL, false);
+            v.endToEnd(fp32);
+        }
+        try (CudaBackend tc = CudaBackend.open(0, new CudaBackend.Options(1, false))) {
+            v.golden(tc, "bf16 tensor-core products", VisionCheck.BF16_SHARE, true);
+        }
+        out.printf("vision golden on the device: %d of %d checks passed (%.1f s)%n", v.checks - v.failures, v.checks,
+                (System.nanoTime() - t0) / 1e9);
+        return v.failures;
     }
 
     public static void main(String[] args) {
@@ -180,12 +206,21 @@ public final class GpuCheck {
             failures = checks.failures;
             out.printf("kernel checks: %d of %d passed%n", checks.checks - failures, checks.checks);
             failures += goldenOnDevice(testdata, out);
+            failures += visionOnDevice(testdata, out);
             stepTrafficOnDevice(testdata, out);
             if (!checksOnly) {
                 double ownCopy = new KernelTimings(ops, seed).copyGBs();
                 out.printf("own 16-byte copy kernel: %.0f GB/s (read+write)%n", ownCopy);
                 Perf perf = new Perf(copy > 0 ? copy : ownCopy, tflops);
                 new KernelTimings(ops, seed).run(perf);
+                try (CudaBackend vision = CudaBackend.open(0, new CudaBackend.Options(64, false))) {
+                    VisionCheck.throughput(vision, "tensor-core products from 64 rows", VisionCheck.ALL_SIZES, tflops,
+                            seed, out);
+                }
+                try (CudaBackend vision = CudaBackend.open(0, CudaBackend.Options.FP32)) {
+                    VisionCheck.throughput(vision, "fp32 products, serve's default", VisionCheck.FP32_SIZES, tflops,
+                            seed, out);
+                }
                 // Every earlier stage has freed its buffers (each frees in a finally); the decode sizes itself to what
                 // is free, so a device with less memory than it was written for runs fewer layers instead of failing.
                 long[] free = new long[1];

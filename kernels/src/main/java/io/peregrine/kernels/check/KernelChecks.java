@@ -61,6 +61,7 @@ final class KernelChecks {
             mlaPrefill();
             argmaxAndTopP();
             sampleRows();
+            visionOps();
         } finally {
             owned.forEach(DeviceBuffer::close);
             owned.clear();
@@ -725,5 +726,59 @@ final class KernelChecks {
 
     static float bf(short s) {
         return bf16(s);
+    }
+
+    /** The vision tower's kernels (vision.cuh) at K2.5's widths, and the segment attention at both head sizes. */
+    void visionOps() {
+        int rows = 5, dim = 1152;
+        float[] x = gauss(rows * dim, 2), w = gauss(dim, 1), b = gauss(dim, 1);
+        for (int i = 0; i < x.length; i++) {
+            x[i] += 3; // an offset mean: centring matters
+        }
+        DeviceBuffer y = outF((long) rows * dim);
+        ops.layerNorm(up(x), dim, rows, dim, up(w), up(b), 1e-5f, y, dim);
+        report("layer_norm 5x1152", relError(y.floats(rows * dim), ScalarReference.layerNorm(x, rows, dim, w, b, 1e-5f)), FP32);
+
+        DeviceBuffer xb = up(x);
+        ops.addBiasRows(up(b), xb, dim, rows, dim);
+        float[] biased = x.clone();
+        for (int i = 0; i < biased.length; i++) {
+            biased[i] += b[i % dim];
+        }
+        report("add_bias_rows 5x1152", relError(xb.floats(rows * dim), biased), FP32);
+
+        int inter = 4320;
+        float[] g = gauss(3 * inter, 2);
+        for (int form = 0; form < 2; form++) {
+            DeviceBuffer gy = outF(3L * inter);
+            ops.geluRows(up(g), inter, gy, inter, 3, inter, form);
+            report("gelu_rows " + (form == 0 ? "tanh" : "erf") + " 3x4320",
+                    relError(gy.floats(3 * inter), ScalarReference.gelu(g, form == 0)), FP32);
+        }
+
+        int tokens = 7, heads = 16, hd = 72, pairs = 36, cols = 3 * heads * hd;
+        float[] qkv = gauss(tokens * cols, 1);
+        float[] cos = new float[tokens * pairs], sin = new float[tokens * pairs];
+        for (int i = 0; i < cos.length; i++) {
+            double a = rnd.nextDouble() * 400 - 200;
+            cos[i] = (float) Math.cos(a);
+            sin[i] = (float) Math.sin(a);
+        }
+        DeviceBuffer qb = up(qkv);
+        ops.rotatePairs(qb, cols, tokens, heads, hd, up(cos), pairs, up(sin), pairs, pairs);
+        report("rotate_pairs 7x16x36 (q of a packed qkv)", relError(qb.floats(qkv.length),
+                ScalarReference.rotatePairs(qkv, tokens, cols, heads, hd, cos, sin, pairs)), FP32);
+
+        for (int headDim : new int[] {16, 72}) {
+            int h = headDim == 16 ? 2 : 16;
+            int[] seg = {0, 70, 70, 200, 201};
+            int n = seg[seg.length - 1], c = h * headDim;
+            float[] q = gauss(n * c, 1), k = gauss(n * c, 1), v = gauss(n * c, 1);
+            DeviceBuffer o = outF((long) n * c);
+            float scale = (float) (1 / Math.sqrt(headDim));
+            ops.attentionSegments(up(q), c, up(k), c, up(v), c, h, headDim, up(seg), seg.length - 1, 130, scale, o, c);
+            report("attention_segments d" + headDim + " [70,0,130,1]", relError(o.floats(n * c),
+                    ScalarReference.attentionSegments(q, k, v, h, headDim, seg, scale)), FP32);
+        }
     }
 }

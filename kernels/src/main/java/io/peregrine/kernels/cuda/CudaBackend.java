@@ -2,6 +2,8 @@ package io.peregrine.kernels.cuda;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.InPlaceCollectives;
+import io.peregrine.engine.backend.Gelu;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
 import io.peregrine.engine.backend.OperandChecks;
@@ -41,7 +43,7 @@ import jcuda.driver.CUmemorytype;
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
  * many tokens to the mma.sync kernels instead, which round activations to bf16 (faster prefill, bf16 tolerances).
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, InPlaceCollectives {
     /** Upload chunk for weights (the lm_head of K2.5 is 2.3 GB). */
     static final long UPLOAD_CHUNK = 64L << 20;
 
@@ -674,6 +676,109 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    // ---- the vision tower (MoonViT-3D, issue 24) ---------------------------------------------------------------
+
+    @Override
+    public void layerNorm(Activation xa, Activation weight, Activation bias, float eps, Activation outa) {
+        DeviceTensor x = device(xa);
+        DeviceTensor out = device(outa);
+        TensorMemory.sameShape(x, out, "LayerNorm");
+        OperandChecks.rowVector(weight, x.cols(), "LayerNorm weight");
+        OperandChecks.rowVector(bias, x.cols(), "LayerNorm bias");
+        if (x.rows() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.layerNorm(x.base(), x.stride(), x.rows(), x.cols(), device(weight).base(), device(bias).base(), eps,
+                    out.base(), out.stride());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void addBias(Activation bias, Activation ya) {
+        DeviceTensor y = device(ya);
+        OperandChecks.rowVector(bias, y.cols(), "bias");
+        if (y.size() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.addBiasRows(device(bias).base(), y.base(), y.stride(), y.rows(), y.cols());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void gelu(Activation xa, Gelu form, Activation outa) {
+        DeviceTensor x = device(xa);
+        DeviceTensor out = device(outa);
+        TensorMemory.sameShape(x, out, "GELU");
+        if (x.size() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.geluRows(x.base(), x.stride(), out.base(), out.stride(), x.rows(), x.cols(),
+                    form == Gelu.TANH ? 0 : 1);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void rotatePairs(Activation xa, int heads, int headStride, Activation cosa, Activation sina) {
+        DeviceTensor x = device(xa);
+        DeviceTensor cos = device(cosa);
+        DeviceTensor sin = device(sina);
+        OperandChecks.rotatePairs(x, heads, headStride, cos, sin);
+        if (x.rows() == 0 || heads == 0 || cos.cols() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.rotatePairs(x.base(), x.stride(), x.rows(), heads, headStride, cos.base(), cos.stride(), sin.base(),
+                    sin.stride(), cos.cols());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One launch over every segment; the bounds are read on the device, their host copy sizes the grid. */
+    @Override
+    public void attentionSegments(Activation qa, Activation ka, Activation va, int heads, Indices segmentsi,
+                                  float scale, Activation outa) {
+        DeviceTensor q = device(qa);
+        DeviceTensor k = device(ka);
+        DeviceTensor v = device(va);
+        DeviceTensor out = device(outa);
+        DeviceIndices seg = indices(segmentsi);
+        OperandChecks.segments(q, k, v, heads, seg.length(), seg::get, out);
+        int segments = seg.length() - 1;
+        int longest = 0;
+        for (int s = 0; s < segments; s++) {
+            longest = Math.max(longest, seg.get(s + 1) - seg.get(s));
+        }
+        if (q.rows() == 0 || segments == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ops.attentionSegments(q.base(), q.stride(), k.base(), k.stride(), v.base(), v.stride(), heads,
+                    q.cols() / heads, seg.base(), segments, longest, scale, out.base(), out.stride());
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- sampling -------------------------------------------------------------------------------------------
 
     /** Counts kept on the device, in the sampler's pool (placed at the sequence's first sample). */
@@ -776,5 +881,16 @@ public final class CudaBackend implements Backend {
         for (int i = 0; i < rows.length(); i++) {
             Objects.checkIndex(rows.get(i), bound);
         }
+    }
+
+    /** For NCCL: the activation's device memory by address; its rows must be back to back. */
+    @Override
+    public MemorySegment segment(Activation a) {
+        DeviceTensor t = device(a);
+        if (!t.dense()) {
+            throw new IllegalArgumentException("a column view [" + t.rows() + ", " + t.cols() + "] of stride "
+                    + t.stride() + " is not one contiguous buffer, which a collective needs");
+        }
+        return MemorySegment.ofAddress(JCudaAddresses.of(t.base().ptr())).reinterpret(4L * t.size());
     }
 }

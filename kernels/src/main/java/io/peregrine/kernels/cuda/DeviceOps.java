@@ -263,4 +263,43 @@ public final class DeviceOps {
 
     /** Doubles per sampling row: logits row, counts slot, mask row, top logprobs, top_k, T, top_p, min_p, presence, frequency, repetition, draw. */
     public static final int SAMPLE_PARAMS = 12;
+
+    // ---- the vision tower (vision.cuh) ------------------------------------------------------------------------
+
+    public void layerNorm(DeviceBuffer x, int xStride, int rows, int dim, DeviceBuffer weight, DeviceBuffer bias,
+                          float eps, DeviceBuffer out, int outStride) {
+        ctx.launch(KernelName.LAYER_NORM, Geometries.perRow(rows, 256), x, xStride, weight, bias, out, outStride, dim, eps);
+    }
+
+    public void addBiasRows(DeviceBuffer bias, DeviceBuffer y, int yStride, int rows, int cols) {
+        ctx.launch(KernelName.ADD_BIAS_ROWS, Geometries.perRow(rows, 256), bias, y, yStride, cols);
+    }
+
+    /** {@code form}: 0 the tanh approximation, 1 the exact erf form. */
+    public void geluRows(DeviceBuffer x, int xStride, DeviceBuffer out, int outStride, int rows, int cols, int form) {
+        ctx.launch(KernelName.GELU_ROWS, Geometries.perRow(rows, 256), x, xStride, out, outStride, cols, form);
+    }
+
+    public void rotatePairs(DeviceBuffer x, int xStride, int rows, int heads, int headStride, DeviceBuffer cos,
+                            int cosStride, DeviceBuffer sin, int sinStride, int pairs) {
+        ctx.launch(KernelName.ROTATE_PAIRS, Geometries.perRow(rows, 128), x, xStride, heads, headStride, cos, cosStride,
+                sin, sinStride, pairs);
+    }
+
+    /** The head sizes the segment attention is compiled for. */
+    public static KernelName attentionSegmentsKernel(int headDim) {
+        return switch (headDim) {
+            case 16 -> KernelName.ATTENTION_SEGMENTS_D16;
+            case 72 -> KernelName.ATTENTION_SEGMENTS_D72;
+            default -> throw new IllegalArgumentException("segment attention is compiled for head sizes 16 and 72"
+                    + " (the tiny golden model, K2.5's MoonViT); this tower has " + headDim);
+        };
+    }
+
+    public void attentionSegments(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer v,
+                                  int vStride, int heads, int headDim, DeviceBuffer segments, int segmentCount,
+                                  int longest, float scale, DeviceBuffer out, int outStride) {
+        ctx.launch(attentionSegmentsKernel(headDim), Geometries.attentionSegments(longest, heads, segmentCount), q,
+                qStride, k, kStride, v, vStride, segments, scale, out, outStride);
+    }
 }

@@ -134,4 +134,14 @@ public final class Geometries {
             return 2L * batch * heads * splits;
         }
     }
+
+    // ---- the vision tower (vision.cuh) ------------------------------------------------------------------------
+
+    /** vision.cuh: PG_SEG_BQ, queries (threads) per block of the segment attention. */
+    public static final int SEGMENT_QUERIES = 64;
+
+    /** Blocks (query tile, head, segment): tiles past a shorter segment's end exit at once. */
+    public static LaunchGeometry attentionSegments(int longest, int heads, int segments) {
+        return new LaunchGeometry(Math.max(1, ceilDiv(longest, SEGMENT_QUERIES)), heads, segments, SEGMENT_QUERIES, 0);
+    }
 }

@@ -38,7 +38,14 @@ public enum KernelName {
     ADD_ROWS,
     SAMPLE_ROWS,
     COUNTS_SEEN,
-    COPY_WORDS;
+    COPY_WORDS,
+    // the vision tower (vision.cuh)
+    LAYER_NORM,
+    ADD_BIAS_ROWS,
+    GELU_ROWS,
+    ROTATE_PAIRS,
+    ATTENTION_SEGMENTS_D16,
+    ATTENTION_SEGMENTS_D72;
 
     /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
     public String symbol() {

@@ -6,7 +6,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Hands rank 0's {@code ncclUniqueId} to every rank over a host communicator (the {@code shm} group of one node),
+ * Hands rank 0's {@code ncclUniqueId} to every rank over a host communicator (the {@code shm} group of one node, or
+ * the TCP group through {@code --master-addr:--master-port} across nodes),
  * the step NCCL leaves to its caller. The 128 bytes travel as 32 floats: a broadcast only copies them.
  */
 public final class NcclBootstrap {

@@ -60,6 +60,12 @@ public final class NcclCommunicator implements Communicator {
         }
     }
 
+    /** NCCL takes device addresses: the model hands it its activations in place. */
+    @Override
+    public boolean onDevice() {
+        return true;
+    }
+
     @Override
     public int rank() {
         return rank;

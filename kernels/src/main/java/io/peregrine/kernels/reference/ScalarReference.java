@@ -378,4 +378,106 @@ public final class ScalarReference {
         }
         return den == 0 ? (num == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(num / den);
     }
+
+    // ---- the vision tower (vision.cuh) -------------------------------------------------------------------------
+
+    /** {@code nn.LayerNorm} of each row in double: biased variance, then {@code ⊙ w + b}. */
+    public static float[] layerNorm(float[] x, int rows, int dim, float[] w, float[] b, float eps) {
+        float[] out = new float[rows * dim];
+        for (int t = 0; t < rows; t++) {
+            double mean = 0;
+            for (int i = 0; i < dim; i++) {
+                mean += x[t * dim + i];
+            }
+            mean /= dim;
+            double var = 0;
+            for (int i = 0; i < dim; i++) {
+                var += (x[t * dim + i] - mean) * (x[t * dim + i] - mean);
+            }
+            double inv = 1 / Math.sqrt(var / dim + eps);
+            for (int i = 0; i < dim; i++) {
+                out[t * dim + i] = (float) ((x[t * dim + i] - mean) * inv * w[i] + b[i]);
+            }
+        }
+        return out;
+    }
+
+    /** GELU in double: {@code tanh} the approximation, else {@code 0.5·x·(1 + erf(x/√2))} with erf by Simpson's rule. */
+    public static float[] gelu(float[] x, boolean tanh) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double v = x[i];
+            out[i] = (float) (tanh ? 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))
+                    : 0.5 * v * (1 + erf(v / Math.sqrt(2))));
+        }
+        return out;
+    }
+
+    private static double erf(double x) {
+        int panels = 2000;
+        double h = x / panels;
+        double sum = 1 + Math.exp(-x * x);
+        for (int i = 1; i < panels; i++) {
+            double t = i * h;
+            sum += (i % 2 == 1 ? 4 : 2) * Math.exp(-t * t);
+        }
+        return 2 / Math.sqrt(Math.PI) * sum * h / 3;
+    }
+
+    /** Rows of {@code cols}; pairs {@code (2i, 2i+1)} of every head (stride {@code headStride}) times cos + j·sin of the row. */
+    public static float[] rotatePairs(float[] x, int rows, int cols, int heads, int headStride, float[] cos,
+                                      float[] sin, int pairs) {
+        float[] y = x.clone();
+        for (int t = 0; t < rows; t++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < pairs; i++) {
+                    int at = t * cols + h * headStride + 2 * i;
+                    double c = cos[t * pairs + i], s = sin[t * pairs + i];
+                    y[at] = (float) (x[at] * c - x[at + 1] * s);
+                    y[at + 1] = (float) (x[at] * s + x[at + 1] * c);
+                }
+            }
+        }
+        return y;
+    }
+
+    /**
+     * Bidirectional attention inside segments, in double: q, k, v, out dense {@code [rows, heads·headDim]}; row t of
+     * segment s attends to rows {@code seg[s] .. seg[s+1] − 1}.
+     */
+    public static float[] attentionSegments(float[] q, float[] k, float[] v, int heads, int headDim, int[] seg,
+                                            float scale) {
+        int cols = heads * headDim;
+        float[] out = new float[q.length];
+        for (int s = 0; s + 1 < seg.length; s++) {
+            for (int t = seg[s]; t < seg[s + 1]; t++) {
+                for (int h = 0; h < heads; h++) {
+                    int len = seg[s + 1] - seg[s];
+                    double[] p = new double[len];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < len; j++) {
+                        double d = 0;
+                        for (int c = 0; c < headDim; c++) {
+                            d += (double) q[t * cols + h * headDim + c] * k[(seg[s] + j) * cols + h * headDim + c];
+                        }
+                        p[j] = d * scale;
+                        max = Math.max(max, p[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < len; j++) {
+                        p[j] = Math.exp(p[j] - max);
+                        sum += p[j];
+                    }
+                    for (int c = 0; c < headDim; c++) {
+                        double acc = 0;
+                        for (int j = 0; j < len; j++) {
+                            acc += p[j] * v[(seg[s] + j) * cols + h * headDim + c];
+                        }
+                        out[t * cols + h * headDim + c] = (float) (acc / sum);
+                    }
+                }
+            }
+        }
+        return out;
+    }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.peregrine.engine.dist.CommunicatorException;
 import io.peregrine.engine.dist.ShmCommunicator;
+import io.peregrine.engine.dist.TcpCommunicator;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -153,6 +154,37 @@ class NcclCommunicatorTest {
             }
             assertEquals(List.of("getUniqueId()"), fakes.get(0).calls);
             assertEquals(List.of(), fakes.get(1).calls);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Across nodes: rank 0's id reaches the other nodes' ranks through the TCP rendezvous at the master port. */
+    @Test
+    void theUniqueIdTravelsThroughTheMasterPortAcrossNodes() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try (TcpCommunicator.Listener listener = TcpCommunicator.listen(0)) {
+            java.net.InetSocketAddress master = new java.net.InetSocketAddress("127.0.0.1", listener.port());
+            List<Future<byte[]>> ids = new ArrayList<>();
+            for (int r = 0; r < 3; r++) {
+                int rank = r;
+                RecordingNccl nccl = new RecordingNccl(0);
+                ids.add(pool.submit(() -> {
+                    try (TcpCommunicator host = rank == 0
+                            ? listener.accept(3, Duration.ofSeconds(30), Duration.ofSeconds(30))
+                            : TcpCommunicator.open(master, rank, 3, Duration.ofSeconds(30), Duration.ofSeconds(30));
+                         Arena a = Arena.ofConfined()) {
+                        return NcclBootstrap.uniqueId(nccl, host, a).toArray(ValueLayout.JAVA_BYTE);
+                    }
+                }));
+            }
+            byte[] expected = new byte[NcclApi.UNIQUE_ID_BYTES];
+            for (int i = 0; i < expected.length; i++) {
+                expected[i] = (byte) (i * 7 + 1);
+            }
+            for (Future<byte[]> f : ids) {
+                assertArrayEquals(expected, f.get(30, TimeUnit.SECONDS));
+            }
         } finally {
             pool.shutdownNow();
         }

@@ -182,4 +182,66 @@ class ScalarReferenceTest {
         for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
         return (float) s;
     }
+
+    /** The vision references against the engine's CPU backend (the tower's reference), on odd sizes. */
+    @Test
+    void visionReferencesAgreeWithTheCpuBackend() {
+        Random rnd = new Random(24);
+        try (io.peregrine.engine.backend.cpu.CpuBackend cpu = new io.peregrine.engine.backend.cpu.CpuBackend(1)) {
+            int rows = 3, dim = 37;
+            float[] x = new float[rows * dim], w = new float[dim], b = new float[dim];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) rnd.nextGaussian() * 3 + 1;
+            }
+            for (int i = 0; i < dim; i++) {
+                w[i] = (float) rnd.nextGaussian();
+                b[i] = (float) rnd.nextGaussian();
+            }
+            var xa = cpu.allocate(rows, dim);
+            cpu.copyIn(x, 0, xa);
+            var ya = cpu.allocate(rows, dim);
+            cpu.layerNorm(xa, cpu.vector(w), cpu.vector(b), 1e-5f, ya);
+            assertTrue(ScalarReference.relError(get(cpu, ya), ScalarReference.layerNorm(x, rows, dim, w, b, 1e-5f)) < 1e-5);
+            cpu.gelu(xa, io.peregrine.engine.backend.Gelu.ERF, ya);
+            assertTrue(ScalarReference.relError(get(cpu, ya), ScalarReference.gelu(x, false)) < 1e-5);
+            cpu.gelu(xa, io.peregrine.engine.backend.Gelu.TANH, ya);
+            assertTrue(ScalarReference.relError(get(cpu, ya), ScalarReference.gelu(x, true)) < 1e-5);
+
+            int heads = 3, hd = 8;
+            int[] seg = {0, 4, 4, 11};
+            int n = 11, c = heads * hd;
+            float[] q = new float[n * c], k = new float[n * c], v = new float[n * c];
+            for (int i = 0; i < q.length; i++) {
+                q[i] = (float) rnd.nextGaussian();
+                k[i] = (float) rnd.nextGaussian();
+                v[i] = (float) rnd.nextGaussian();
+            }
+            var out = cpu.allocate(n, c);
+            var segs = cpu.allocateIndices(seg.length);
+            cpu.copyIn(seg, 0, segs);
+            cpu.attentionSegments(put(cpu, q, n, c), put(cpu, k, n, c), put(cpu, v, n, c), heads, segs, 0.3f, out);
+            assertTrue(ScalarReference.relError(get(cpu, out), ScalarReference.attentionSegments(q, k, v, heads, hd, seg, 0.3f)) < 1e-5);
+
+            float[] cos = new float[n * 4], sin = new float[n * 4];
+            for (int i = 0; i < cos.length; i++) {
+                cos[i] = (float) Math.cos(i * 0.7);
+                sin[i] = (float) Math.sin(i * 0.7);
+            }
+            var qa = put(cpu, q, n, c);
+            cpu.rotatePairs(qa, heads, hd, put(cpu, cos, n, 4), put(cpu, sin, n, 4));
+            assertTrue(ScalarReference.relError(get(cpu, qa), ScalarReference.rotatePairs(q, n, c, heads, hd, cos, sin, 4)) < 1e-6);
+        }
+    }
+
+    private static io.peregrine.engine.backend.Activation put(io.peregrine.engine.backend.Backend b, float[] a, int rows, int cols) {
+        var t = b.allocate(rows, cols);
+        b.copyIn(a, 0, t);
+        return t;
+    }
+
+    private static float[] get(io.peregrine.engine.backend.Backend b, io.peregrine.engine.backend.Activation a) {
+        float[] out = new float[a.rows() * a.cols()];
+        b.copyOut(a, out, 0);
+        return out;
+    }
 }

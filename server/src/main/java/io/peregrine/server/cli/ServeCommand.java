@@ -7,6 +7,8 @@ import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.engine.media.MediaBudget;
 import io.peregrine.engine.media.pdf.PdfLimits;
 import io.peregrine.engine.media.video.VideoLimits;
+import io.peregrine.engine.vision.encoder.EncoderPlacement;
+import io.peregrine.engine.vision.encoder.EncoderTpMode;
 import io.peregrine.server.chat.MediaLimits;
 import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.chat.ReasoningField;
@@ -15,6 +17,7 @@ import io.peregrine.server.http.CorsPolicy;
 import io.peregrine.server.http.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingPolicy;
+import io.peregrine.server.wiring.Nodes;
 import io.peregrine.server.wiring.RuntimeLoader;
 import io.peregrine.server.serving.ServingState;
 import io.peregrine.server.serving.ShutdownSequence;
@@ -134,6 +137,16 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--no-vision", description = "Do not load the vision tower even when the checkpoint has one.")
     boolean noVision;
+
+    @Option(names = "--mm-encoder-backend", defaultValue = "auto", paramLabel = "auto|onnx|device",
+            description = "Where the vision tower runs: device = on the model's backend (the GPU), onnx = ONNX Runtime"
+                    + " on the host CPU; auto = device on CUDA, onnx otherwise (default: ${DEFAULT-VALUE}).")
+    String mmEncoderBackend;
+
+    @Option(names = "--mm-encoder-tp-mode", defaultValue = "weights", paramLabel = "weights|data",
+            description = "With tensor-parallel ranks: weights = one copy of the vision tower encodes every item;"
+                    + " data = each rank encodes a share of the items (default: ${DEFAULT-VALUE}).")
+    String mmEncoderTpMode;
 
     @Option(names = "--max-request-body-bytes", defaultValue = "33554432",
             description = "Larger request bodies get 413 (default: 32 MiB).")
@@ -260,12 +273,46 @@ public final class ServeCommand implements Callable<Integer> {
                     + "instead of a slice of every expert.")
     boolean enableExpertParallel;
 
+    @Option(names = "--nnodes", defaultValue = "1", paramLabel = "N",
+            description = "Spread the --tensor-parallel-size ranks over N hosts, the same number on each (default: "
+                    + "${DEFAULT-VALUE}). Node 0 serves HTTP; run the same command with --node-rank 1..N-1 on the others.")
+    int nnodes;
+
+    @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R",
+            description = "This host's place among --nnodes (default: ${DEFAULT-VALUE}). A node above 0 serves no HTTP: "
+                    + "it starts its ranks, joins node 0 and exits when they end.")
+    int nodeRank;
+
+    @Option(names = "--master-addr", paramLabel = "HOST",
+            description = "Node 0's address as the other nodes reach it (required on --node-rank above 0).")
+    String masterAddr;
+
+    @Option(names = "--master-port", defaultValue = "" + Nodes.DEFAULT_PORT, paramLabel = "PORT",
+            description = "The TCP port node 0 listens on for the other nodes' ranks (default: ${DEFAULT-VALUE}).")
+    int masterPort;
+
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
 
     @Override
     public Integer call() throws Exception {
+        RuntimeLoader.Parallel parallel;
+        try {
+            parallel = new RuntimeLoader.Parallel(tensorParallelSize, enableExpertParallel,
+                    new Nodes(nnodes, nodeRank, masterAddr, masterPort));
+        } catch (IllegalArgumentException e) {
+            LOG.severe(e.getMessage());
+            return 2;
+        }
+        if (nodeRank > 0) {
+            try {
+                return RuntimeLoader.runNode(model, demoPreset, backend, threads, batchInvariant, parallel);
+            } catch (RuntimeException e) {
+                LOG.severe("node " + nodeRank + " failed to start: " + e.getMessage());
+                return 1;
+            }
+        }
         ServerConfig config = serverConfig();
         long kvBytes = parseBytes(kvCacheMemory);
         long encoderBytes = parseBytes(encoderCacheMemory);
@@ -300,7 +347,7 @@ public final class ServeCommand implements Callable<Integer> {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
                     batchInvariant, chatTemplate, prefillCost(), threads, speculative),
-                    new RuntimeLoader.Parallel(tensorParallelSize, enableExpertParallel), state, metrics, tracing));
+                    parallel, state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
             LOG.log(Level.SEVERE, "model load failed", e);
@@ -327,8 +374,14 @@ public final class ServeCommand implements Callable<Integer> {
         MediaBudget budget = new MediaBudget(tokens,
                 new VideoLimits(maxBytes, maxVideoSeconds, maxVideoFrames, d.maxPixelsPerFrame(), tokens),
                 new PdfLimits(maxBytes, maxPdfPages));
+        EncoderTpMode tpMode = EncoderTpMode.parse(mmEncoderTpMode);
+        if (tpMode == EncoderTpMode.DATA && tensorParallelSize > 1) {
+            throw new IllegalArgumentException("--mm-encoder-tp-mode data with --tensor-parallel-size "
+                    + tensorParallelSize + ": the per-rank vision encoders are not wired to the sharded ranks yet"
+                    + " (docs/vision.md); use weights (rank 0 encodes every item)");
+        }
         return new RuntimeLoader.MediaOptions(!noVision, RuntimeLoader.MediaOptions.defaultOnnxCacheDir(), fetch, budget,
-                parseBytes(encoderCacheMemory), auto);
+                parseBytes(encoderCacheMemory), auto, EncoderPlacement.parse(mmEncoderBackend), tpMode);
     }
 
     /**

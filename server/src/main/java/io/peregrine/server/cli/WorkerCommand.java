@@ -3,7 +3,10 @@ package io.peregrine.server.cli;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Backends;
 import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.dist.Communicator;
 import io.peregrine.engine.dist.ShmCommunicator;
+import io.peregrine.engine.dist.TcpCommunicator;
+import java.net.InetSocketAddress;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.ShardWorker;
 import io.peregrine.engine.model.TextShard;
@@ -17,9 +20,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code peregrine worker}: one worker rank of {@code serve --tensor-parallel-size N}, started by rank 0 itself
- * (never by hand). Joins rank 0's {@code shm} group, loads its shard, runs the steps rank 0 broadcasts until told to
- * stop. It exits when rank 0 does, however rank 0 ends: a stop, a broken group, or rank 0's process gone.
+ * {@code peregrine worker}: one worker rank of {@code serve --tensor-parallel-size N}, started by rank 0 itself or,
+ * on the other nodes of {@code --nnodes}, by {@code serve --node-rank R} (never by hand). Joins rank 0's group
+ * ({@code --shm FILE} on one node, {@code --master-addr/--master-port} over TCP across nodes), loads its shard, runs the steps rank 0 broadcasts until told to
+ * stop. It exits when rank 0 does, however rank 0 ends: a stop, a broken group, or its parent process gone (rank 0
+ * on one node, the node's {@code serve} elsewhere).
  */
 @Command(name = "worker", hidden = true, description = "A worker rank of serve --tensor-parallel-size (internal).")
 public final class WorkerCommand implements Callable<Integer> {
@@ -33,8 +38,14 @@ public final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--size", required = true)
     int size;
 
-    @Option(names = "--shm", required = true, paramLabel = "FILE")
+    @Option(names = "--shm", paramLabel = "FILE")
     Path shm;
+
+    @Option(names = "--master-addr", paramLabel = "HOST")
+    String masterAddr;
+
+    @Option(names = "--master-port", paramLabel = "PORT")
+    Integer masterPort;
 
     @Option(names = "--model", required = true, paramLabel = "DIR")
     Path model;
@@ -56,7 +67,7 @@ public final class WorkerCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(3);
         }));
         try (Checkpoint ck = Checkpoint.open(model);
-             ShmCommunicator comm = ShmCommunicator.open(shm, rank, size, ShardGroup.SLOT_BYTES, IDLE_FOREVER);
+             Communicator comm = join();
              Backend backend = Backends.select("cpu").create(threads, batchInvariant)) {
             ShardingPlan plan = new ShardingPlan(ck.config(), size, expertParallel);
             KimiTextModel shard = KimiTextModel.load(ck, backend, TextShard.of(plan, rank), comm, p -> { });
@@ -69,5 +80,15 @@ public final class WorkerCommand implements Callable<Integer> {
             LOG.severe("worker rank " + rank + " failed: " + e.getMessage());
             return 1;
         }
+    }
+
+    private Communicator join() {
+        if ((shm == null) == (masterAddr == null || masterPort == null)) {
+            throw new IllegalArgumentException("a worker joins either over --shm FILE or over --master-addr and "
+                    + "--master-port");
+        }
+        return shm != null ? ShmCommunicator.open(shm, rank, size, ShardGroup.SLOT_BYTES, IDLE_FOREVER)
+                : TcpCommunicator.open(new InetSocketAddress(masterAddr, masterPort), rank, size,
+                        ShardGroup.NODES_JOIN_TIMEOUT, IDLE_FOREVER);
     }
 }

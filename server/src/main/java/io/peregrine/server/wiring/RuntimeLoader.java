@@ -15,7 +15,11 @@ import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.media.video.VideoProcessorConfig;
 import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.engine.vision.decode.ImageDecoder;
+import io.peregrine.engine.vision.encoder.EncoderPlacement;
+import io.peregrine.engine.vision.encoder.EncoderTpMode;
+import io.peregrine.engine.vision.encoder.MoonVitEncoder;
 import io.peregrine.engine.vision.encoder.MoonVitGraph;
+import io.peregrine.engine.vision.encoder.VisionBatcher;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
 import io.peregrine.engine.vision.encoder.VisionEmbeddingCache;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
@@ -117,8 +121,24 @@ public final class RuntimeLoader {
      *                              {@link MediaBudget#CPU_VISION_TOKENS} on the CPU backend (the budget's own value
      *                              on CUDA), since there a large media prompt's prefill costs minutes
      */
+    /**
+     * @param encoderPlacement where the tower runs ({@code --mm-encoder-backend})
+     * @param encoderTpMode    how it uses tensor-parallel ranks ({@code --mm-encoder-tp-mode})
+     */
     public record MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
-                               long encoderCacheBytes, boolean visionTokensByBackend) {
+                               long encoderCacheBytes, boolean visionTokensByBackend, EncoderPlacement encoderPlacement,
+                               EncoderTpMode encoderTpMode) {
+
+        public MediaOptions {
+            encoderPlacement = encoderPlacement == null ? EncoderPlacement.AUTO : encoderPlacement;
+            encoderTpMode = encoderTpMode == null ? EncoderTpMode.WEIGHTS : encoderTpMode;
+        }
+
+        public MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
+                            long encoderCacheBytes, boolean visionTokensByBackend) {
+            this(vision, onnxCacheDir, fetch, budget, encoderCacheBytes, visionTokensByBackend, EncoderPlacement.AUTO,
+                    EncoderTpMode.WEIGHTS);
+        }
 
         public MediaOptions(boolean vision, Path onnxCacheDir, MediaFetchPolicy fetch, MediaBudget budget,
                             long encoderCacheBytes) {
@@ -141,13 +161,24 @@ public final class RuntimeLoader {
     /**
      * {@code --tensor-parallel-size} and {@code --enable-expert-parallel}: ranks on this host, experts by TP or EP.
      */
-    public record Parallel(int tensorParallelSize, boolean expertParallel) {
+    public record Parallel(int tensorParallelSize, boolean expertParallel, Nodes nodes) {
         public static final Parallel SINGLE = new Parallel(1, false);
 
         public Parallel {
             if (tensorParallelSize < 1) {
                 throw new IllegalArgumentException("--tensor-parallel-size must be at least 1, got " + tensorParallelSize);
             }
+            nodes.ranksPerNode(tensorParallelSize);
+        }
+
+        /** On one node. */
+        public Parallel(int tensorParallelSize, boolean expertParallel) {
+            this(tensorParallelSize, expertParallel, Nodes.ONE);
+        }
+
+        /** The ranks on this host. */
+        public int ranksPerNode() {
+            return nodes.ranksPerNode(tensorParallelSize);
         }
     }
 
@@ -219,8 +250,7 @@ public final class RuntimeLoader {
         LOG.info("chat template: " + template.describe());
         BackendProvider provider = Backends.select(ranks > 1 ? cpuForRanks(o.backend()) : o.backend());
         // Ranks on one host share its cores: without --threads each gets its share.
-        Integer threads = o.threads() != null || ranks == 1 ? o.threads()
-                : Integer.valueOf(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
+        Integer threads = o.threads() != null || ranks == 1 ? o.threads() : Integer.valueOf(defaultThreads(parallel));
         Backend backend;
         if (threads != null) {
             try {
@@ -255,18 +285,21 @@ public final class RuntimeLoader {
             if (ranks == 1) {
                 model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
             } else {
-                List<String> flags = new ArrayList<>(List.of("--threads", String.valueOf(threads)));
-                if (parallel.expertParallel()) {
-                    flags.add("--enable-expert-parallel");
+                List<String> flags = workerFlags(threads, parallel, o.batchInvariant());
+                Nodes nodes = parallel.nodes();
+                Consumer<String> onFailure = why -> progress.engineFailed("the sharded model can no longer run: " + why);
+                if (nodes.multiNode()) {
+                    LOG.info("tensor parallel: " + ranks + " ranks on " + nodes.nnodes() + " nodes over TCP (node 0 "
+                            + "listens on port " + nodes.masterPort() + "), experts by " + (parallel.expertParallel()
+                            ? "expert parallelism (whole experts per rank)" : "tensor parallelism") + ", " + threads
+                            + " compute threads each");
+                    group = ShardGroup.launchLeader(ckDir.toAbsolutePath(), ranks, nodes, flags, onFailure);
+                } else {
+                    LOG.info("tensor parallel: " + ranks + " ranks on this host over shm, experts by "
+                            + (parallel.expertParallel() ? "expert parallelism (whole experts per rank)" : "tensor parallelism")
+                            + ", " + threads + " compute threads each");
+                    group = ShardGroup.launch(ckDir.toAbsolutePath(), ranks, flags, onFailure);
                 }
-                if (o.batchInvariant()) {
-                    flags.add("--batch-invariant");
-                }
-                LOG.info("tensor parallel: " + ranks + " ranks on this host over shm, experts by "
-                        + (parallel.expertParallel() ? "expert parallelism (whole experts per rank)" : "tensor parallelism")
-                        + ", " + threads + " compute threads each");
-                group = ShardGroup.launch(ckDir.toAbsolutePath(), ranks, flags,
-                        why -> progress.engineFailed("the sharded model can no longer run: " + why));
                 KimiTextModel rank0 = KimiTextModel.load(ck, backend, TextShard.of(plan, 0), group.communicator(),
                         weightLog(progress, backend.name()));
                 LOG.info("rank 0 loaded its shard (" + rank0.weightBytesRead() + " checkpoint bytes)");
@@ -316,6 +349,54 @@ public final class RuntimeLoader {
                 new KimiChatPromptBuilder(new PromptEncoder(template, tokenizer), media));
     }
 
+    /** Ranks on one host share its cores: without --threads each gets its share. */
+    private static int defaultThreads(Parallel parallel) {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / parallel.ranksPerNode());
+    }
+
+    /** What every worker rank is told besides its rank and group: its threads and the shard choice. */
+    private static List<String> workerFlags(int threads, Parallel parallel, boolean batchInvariant) {
+        List<String> flags = new ArrayList<>(List.of("--threads", String.valueOf(threads)));
+        if (parallel.expertParallel()) {
+            flags.add("--enable-expert-parallel");
+        }
+        if (batchInvariant) {
+            flags.add("--batch-invariant");
+        }
+        return flags;
+    }
+
+    /**
+     * {@code serve --node-rank R} for {@code R > 0}: no HTTP server, no scheduler; this node's ranks, started here
+     * and joined to node 0 ({@link NodeRanks}). The plan is built first, so counts the ranks cannot divide fail here
+     * as on node 0, before anything starts. Returns the exit status.
+     */
+    public static int runNode(Path model, String demoPreset, String backend, Integer threads, boolean batchInvariant,
+                              Parallel parallel) {
+        if (parallel.nodes().nodeRank() == 0) {
+            throw new IllegalArgumentException("node 0 serves (RuntimeLoader.load); runNode is for --node-rank above 0");
+        }
+        cpuForRanks(backend);
+        Path dir = model;
+        if (dir == null) {
+            dir = DemoCheckpoint.defaultDir();
+            LOG.info("no --model given: the demo checkpoint (preset " + demoPreset + ") at " + dir);
+            DemoCheckpoint.ensure(dir, demoPreset, DemoCheckpoint.DEFAULT_SEED, p -> { });
+        }
+        try (Checkpoint ck = Checkpoint.open(dir)) {
+            new ShardingPlan(ck.config(), parallel.tensorParallelSize(), parallel.expertParallel());
+        }
+        int t = threads != null ? threads : defaultThreads(parallel);
+        return NodeRanks.run(dir.toAbsolutePath(), parallel.tensorParallelSize(), parallel.nodes(),
+                workerFlags(t, parallel, batchInvariant));
+    }
+
+    /**
+     * Patches per device pass of the vision tower: two of the largest images (16,384 patches each before padding) or
+     * four full video chunks; the pass's activations are ~9 KB a patch on K2.5 (hidden 1152, MLP 4320, fp32).
+     */
+    static final int DEVICE_PASS_PATCHES = 32_768;
+
     /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */
     private static String cpuForRanks(String requested) {
         String b = requested == null ? "auto" : requested.toLowerCase(java.util.Locale.ROOT);
@@ -347,16 +428,27 @@ public final class RuntimeLoader {
         };
     }
 
-    /** MoonViT + projector on ONNX Runtime (the CUDA provider when the text model runs on CUDA and ORT has it). */
+    /**
+     * MoonViT + projector where {@code --mm-encoder-backend} puts it: on the model's backend ({@link MoonVitEncoder},
+     * the default on CUDA), items of concurrent requests batched into one pass ({@link VisionBatcher}); or on ONNX
+     * Runtime's CPU provider (the default on the CPU backend).
+     */
     static KimiChatPromptBuilder.Multimodal multimodal(Checkpoint ck, Backend backend, KimiTokenizer tokenizer,
                                                        MediaOptions m, ServerMetrics metrics, Tracing tracing) {
         boolean cuda = backend.name().toLowerCase(java.util.Locale.ROOT).contains("cuda");
-        OnnxVisionEncoder encoder = OnnxVisionEncoder.open(ck,
-                // Half the cores at most: the engine's steps keep the other half while a large image or PDF encodes.
-                new OnnxVisionEncoder.Options(m.onnxCacheDir(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
-                        cuda, MoonVitGraph.Attention.FUSED, false));
-        LOG.info("vision encoder: MoonViT on ONNX Runtime (" + (encoder.onCuda() ? "CUDA" : "CPU") + "), model cache "
-                + m.onnxCacheDir());
+        VisionEncoder encoder;
+        if (m.encoderPlacement().resolve(backend.name()) == EncoderPlacement.DEVICE) {
+            encoder = new VisionBatcher(MoonVitEncoder.load(ck, backend), DEVICE_PASS_PATCHES);
+            LOG.info("vision encoder: MoonViT on " + backend.name() + " (the model's backend), concurrent requests'"
+                    + " items batched up to " + DEVICE_PASS_PATCHES + " patches a pass");
+        } else {
+            OnnxVisionEncoder onnx = OnnxVisionEncoder.open(ck,
+                    // Half the cores at most: the engine's steps keep the other half while a large image or PDF encodes.
+                    new OnnxVisionEncoder.Options(m.onnxCacheDir(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
+                            false, MoonVitGraph.Attention.FUSED, false));
+            encoder = onnx;
+            LOG.info("vision encoder: MoonViT on ONNX Runtime (CPU), model cache " + m.onnxCacheDir());
+        }
         MediaBudget budget = m.visionTokensByBackend() && !cuda ? m.budget().withMaxVisionTokens(
                 Math.min(m.budget().maxVisionTokens(), MediaBudget.CPU_VISION_TOKENS)) : m.budget();
         LOG.info("vision tokens per request: at most " + budget.maxVisionTokens() + (m.visionTokensByBackend()

@@ -1,6 +1,8 @@
 package io.peregrine.server.wiring;
 
+import io.peregrine.engine.dist.Communicator;
 import io.peregrine.engine.dist.ShmCommunicator;
+import io.peregrine.engine.dist.TcpCommunicator;
 import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.ShardedModel;
 import java.io.IOException;
@@ -15,12 +17,13 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
- * The ranks of {@code serve --tensor-parallel-size N} on one host: this JVM is rank 0; the other N − 1 are worker
- * processes it starts itself ({@code peregrine worker}, same {@code java}, class path and JVM flags), joined over a
- * {@code shm} communicator. It supervises them: a worker that exits while the group is serving, or a step that
+ * The ranks of {@code serve --tensor-parallel-size N} as rank 0 sees them: this JVM is rank 0; the others on this host
+ * are worker processes it starts itself ({@code peregrine worker}, same {@code java}, class path and JVM flags),
+ * joined over a {@code shm} communicator on one node, or over TCP with the other nodes' ranks ({@link #launchLeader}). It supervises them: a worker that exits while the group is serving, or a step that
  * fails because the group broke, is reported once through {@code onFailure} (the server then answers 503); closing
  * stops the workers, waits for them and destroys any that remain.
  */
@@ -34,17 +37,19 @@ public final class ShardGroup implements AutoCloseable {
      */
     static final Duration RANK0_TIMEOUT = Duration.ofMinutes(30);
     private static final Duration JOIN_TIMEOUT = Duration.ofMinutes(2);
+    /** Across nodes the others may start minutes later (a scheduler placing pods, an image being pulled). */
+    public static final Duration NODES_JOIN_TIMEOUT = Duration.ofMinutes(10);
     private static final long STOP_WAIT_MILLIS = 10_000;
 
     private final Path dir;
     private final List<Process> workers;
-    private final ShmCommunicator comm;
+    private final Communicator comm;
     private final Consumer<String> onFailure;
     private volatile boolean closing;
     private volatile boolean failed;
     private ShardedModel model;
 
-    private ShardGroup(Path dir, List<Process> workers, ShmCommunicator comm, Consumer<String> onFailure) {
+    private ShardGroup(Path dir, List<Process> workers, Communicator comm, Consumer<String> onFailure) {
         this.dir = dir;
         this.workers = workers;
         this.comm = comm;
@@ -68,22 +73,13 @@ public final class ShardGroup implements AutoCloseable {
         List<Process> workers = new ArrayList<>();
         try {
             for (int r = 1; r < size; r++) {
-                List<String> cmd = new ArrayList<>(jvmCommand());
-                cmd.addAll(List.of("io.peregrine.server.Main", "worker", "--rank", String.valueOf(r), "--size",
-                        String.valueOf(size), "--shm", file.toString(), "--model", checkpoint.toString()));
-                cmd.addAll(workerFlags);
-                workers.add(new ProcessBuilder(cmd).inheritIO().start());
+                workers.add(startWorker(checkpoint, r, size, List.of("--shm", file.toString()), workerFlags));
             }
             LOG.info("started " + workers.size() + " worker rank(s): pids "
                     + workers.stream().map(p -> String.valueOf(p.pid())).toList());
-            ShmCommunicator comm = join(file, size, workers);
-            ShardGroup group = new ShardGroup(dir, workers, comm, onFailure);
-            for (int r = 0; r < workers.size(); r++) {
-                int rank = r + 1;
-                Process p = workers.get(r);
-                p.onExit().thenAccept(done -> group.workerExited(rank, done));
-            }
-            return group;
+            Communicator comm = join(() -> ShmCommunicator.open(file, 0, size, SLOT_BYTES, RANK0_TIMEOUT), workers, 1,
+                    JOIN_TIMEOUT);
+            return supervise(dir, workers, comm, 1, onFailure);
         } catch (IOException e) {
             destroy(workers, dir);
             throw new IllegalStateException("cannot start a worker rank: " + e.getMessage(), e);
@@ -94,29 +90,95 @@ public final class ShardGroup implements AutoCloseable {
     }
 
     /**
+     * Node 0 of a multi-node group ({@code --nnodes}): listens on {@code --master-port}, starts this node's ranks
+     * 1 .. perNode − 1 (they join over loopback), and waits up to {@link #NODES_JOIN_TIMEOUT} for the other nodes'
+     * ranks. The whole group talks TCP ({@link TcpCommunicator}); a rank on another node that is lost, also while the
+     * server is idle, fails the group as a local worker's exit does.
+     */
+    public static ShardGroup launchLeader(Path checkpoint, int size, Nodes nodes, List<String> workerFlags,
+                                          Consumer<String> onFailure) {
+        int perNode = nodes.ranksPerNode(size);
+        TcpCommunicator.Listener listener = TcpCommunicator.listen(nodes.masterPort());
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("peregrine-ranks-");
+        } catch (IOException e) {
+            listener.close();
+            throw new IllegalStateException("cannot create the group's directory: " + e.getMessage(), e);
+        }
+        List<Process> workers = new ArrayList<>();
+        try {
+            List<String> group = List.of("--master-addr", "127.0.0.1", "--master-port",
+                    String.valueOf(listener.port()));
+            for (int r = 1; r < perNode; r++) {
+                workers.add(startWorker(checkpoint, r, size, group, workerFlags));
+            }
+            LOG.info("node 0 of " + nodes.nnodes() + ": listening on port " + listener.port() + " for " + (size - 1)
+                    + " rank(s), " + workers.size() + " of them started here"
+                    + (workers.isEmpty() ? "" : " (pids " + workers.stream().map(p -> String.valueOf(p.pid())).toList() + ")"));
+            TcpCommunicator comm = join(() -> listener.accept(size, NODES_JOIN_TIMEOUT, RANK0_TIMEOUT),
+                    workers, 1, NODES_JOIN_TIMEOUT);
+            LOG.info("all " + size + " ranks of " + nodes.nnodes() + " nodes joined");
+            ShardGroup g = supervise(dir, workers, comm, 1, onFailure);
+            comm.onPeerLost(g::fail);
+            return g;
+        } catch (IOException e) {
+            destroy(workers, dir);
+            throw new IllegalStateException("cannot start a worker rank: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            destroy(workers, dir);
+            throw e;
+        } finally {
+            listener.close();
+        }
+    }
+
+    private static ShardGroup supervise(Path dir, List<Process> workers, Communicator comm, int firstRank,
+                                        Consumer<String> onFailure) {
+        ShardGroup group = new ShardGroup(dir, workers, comm, onFailure);
+        for (int r = 0; r < workers.size(); r++) {
+            int rank = r + firstRank;
+            Process p = workers.get(r);
+            p.onExit().thenAccept(done -> group.workerExited(rank, done));
+        }
+        return group;
+    }
+
+    /** {@code peregrine worker} for one rank: this JVM's launch, the rank, how it joins, and the shared flags. */
+    static Process startWorker(Path checkpoint, int rank, int size, List<String> groupFlags, List<String> workerFlags)
+            throws IOException {
+        List<String> cmd = new ArrayList<>(jvmCommand());
+        cmd.addAll(List.of("io.peregrine.server.Main", "worker", "--rank", String.valueOf(rank), "--size",
+                String.valueOf(size), "--model", checkpoint.toString()));
+        cmd.addAll(groupFlags);
+        cmd.addAll(workerFlags);
+        return new ProcessBuilder(cmd).inheritIO().start();
+    }
+
+    /**
      * Opens the group as rank 0 while watching the workers: one that exits before it joins (a bad flag, too little
      * memory) fails the start at once instead of after the join's timeout.
      */
-    private static ShmCommunicator join(Path file, int size, List<Process> workers) {
-        CompletableFuture<ShmCommunicator> open = CompletableFuture.supplyAsync(
-                () -> ShmCommunicator.open(file, 0, size, SLOT_BYTES, RANK0_TIMEOUT), runnable -> {
+    private static <C extends Communicator> C join(Supplier<C> opening, List<Process> workers, int firstRank,
+                                                   Duration joinTimeout) {
+        CompletableFuture<C> open = CompletableFuture.supplyAsync(opening, runnable -> {
                     Thread t = new Thread(runnable, "peregrine-rank0-join");
                     t.setDaemon(true);
                     t.start();
                 });
-        long deadline = System.nanoTime() + JOIN_TIMEOUT.toNanos();
+        long deadline = System.nanoTime() + joinTimeout.toNanos();
         while (true) {
             try {
                 return open.get(50, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
                 for (int r = 0; r < workers.size(); r++) {
                     if (!workers.get(r).isAlive()) {
-                        throw new IllegalStateException("worker rank " + (r + 1) + " (pid " + workers.get(r).pid()
+                        throw new IllegalStateException("worker rank " + (r + firstRank) + " (pid " + workers.get(r).pid()
                                 + ") exited with status " + workers.get(r).exitValue() + " before joining the group");
                     }
                 }
                 if (System.nanoTime() - deadline > 0) {
-                    throw new IllegalStateException("the worker ranks did not join within " + JOIN_TIMEOUT);
+                    throw new IllegalStateException("the worker ranks did not join within " + joinTimeout);
                 }
             } catch (ExecutionException e) {
                 throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
@@ -128,7 +190,7 @@ public final class ShardGroup implements AutoCloseable {
     }
 
     /** The group's communicator, for loading rank 0's shard. */
-    public ShmCommunicator communicator() {
+    public Communicator communicator() {
         return comm;
     }
 

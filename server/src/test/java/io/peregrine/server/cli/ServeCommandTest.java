@@ -134,4 +134,32 @@ class ServeCommandTest {
                     e.getMessage());
         }
     }
+
+    @Test
+    void visionEncoderPlacementAndTpMode() {
+        ServeCommand dflt = new ServeCommand();
+        new CommandLine(dflt).parseArgs();
+        assertEquals(io.peregrine.engine.vision.encoder.EncoderPlacement.AUTO, dflt.mediaOptions().encoderPlacement());
+        assertEquals(io.peregrine.engine.vision.encoder.EncoderTpMode.WEIGHTS, dflt.mediaOptions().encoderTpMode());
+        assertEquals(io.peregrine.engine.vision.encoder.EncoderPlacement.DEVICE,
+                dflt.mediaOptions().encoderPlacement().resolve("cuda:0"));
+        assertEquals(io.peregrine.engine.vision.encoder.EncoderPlacement.ONNX,
+                dflt.mediaOptions().encoderPlacement().resolve("cpu"));
+
+        ServeCommand onnx = new ServeCommand();
+        new CommandLine(onnx).parseArgs("--mm-encoder-backend", "onnx", "--mm-encoder-tp-mode", "data");
+        assertEquals(io.peregrine.engine.vision.encoder.EncoderPlacement.ONNX,
+                onnx.mediaOptions().encoderPlacement().resolve("cuda:0"));
+        assertEquals(io.peregrine.engine.vision.encoder.EncoderTpMode.DATA, onnx.mediaOptions().encoderTpMode());
+
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--mm-encoder-backend", "gpu");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, bad::mediaOptions);
+        assertTrue(e.getMessage().contains("auto, onnx or device"), e.getMessage());
+
+        ServeCommand sharded = new ServeCommand();
+        new CommandLine(sharded).parseArgs("--mm-encoder-tp-mode", "data", "--tensor-parallel-size", "2");
+        e = assertThrows(IllegalArgumentException.class, sharded::mediaOptions);
+        assertTrue(e.getMessage().contains("not wired"), e.getMessage());
+    }
 }

@@ -158,6 +158,55 @@ class ShardedServeTest {
         assertEquals(List.of(), workers(), "no worker process after shutdown");
     }
 
+    /**
+     * A request with a tool and an image, greedy, through two ranks and through one: the same message (reasoning,
+     * content, tool calls; the call ids are random and left out). The image's embedding rows travel to the worker in
+     * the step broadcast and are written after the embedding's all-reduce on every rank.
+     */
+    @Test
+    void aRequestWithAToolAndAnImageAnswersLikeOneRank() throws Exception {
+        one = serve(RuntimeLoader.Parallel.SINGLE, 2);
+        sharded = serve(new RuntimeLoader.Parallel(2, true), 1);
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(64, 48,
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = img.createGraphics();
+        g.setColor(java.awt.Color.ORANGE);
+        g.fillRect(8, 8, 40, 24);
+        g.dispose();
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(img, "png", png);
+        String url = "data:image/png;base64," + java.util.Base64.getEncoder().encodeToString(png.toByteArray());
+        String body = "{\"model\":\"demo\",\"max_tokens\":24,\"temperature\":0,\"ignore_eos\":true,"
+                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":"
+                + "\"Weather at a place\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
+                + "{\"type\":\"string\"}},\"required\":[\"city\"]}}}],"
+                + "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                + "\"Where was this taken, and what is the weather there?\"},"
+                + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + url + "\"}}]}]}";
+        String expected = message(post(one, body));
+        assertEquals(expected, message(post(sharded, body)));
+        assertTrue(expected.length() > 20, expected);
+    }
+
+    private String post(Served s, String body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return r.body();
+    }
+
+    /** The reply's message and usage, without the random tool-call ids. */
+    private static String message(String response) throws Exception {
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var root = mapper.readTree(response);
+        var m = (com.fasterxml.jackson.databind.node.ObjectNode) root.path("choices").path(0).path("message");
+        for (var call : m.path("tool_calls")) {
+            ((com.fasterxml.jackson.databind.node.ObjectNode) call).remove("id");
+        }
+        return m + " " + root.path("usage");
+    }
+
     @Test
     void aKilledWorkerFailsTheInFlightStreamAndHealth() throws Exception {
         sharded = serve(new RuntimeLoader.Parallel(2, true), 1);

@@ -4,6 +4,7 @@ import static io.peregrine.engine.backend.HostMemory.host;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.Gelu;
 import io.peregrine.engine.backend.HostIndices;
 import io.peregrine.engine.backend.HostMemory;
 import io.peregrine.engine.backend.HostTensor;
@@ -419,6 +420,105 @@ public final class CpuBackend extends HostMemory implements Backend {
         });
     }
 
+    // ---- the vision tower (MoonViT-3D, issue 24) ---------------------------------------------------------------
+
+    @Override
+    public void layerNorm(Activation xa, Activation weight, Activation bias, float eps, Activation outa) {
+        HostTensor x = host(xa);
+        HostTensor out = host(outa);
+        TensorMemory.sameShape(x, out, "LayerNorm");
+        float[] w = whole(weight, x.cols(), "LayerNorm weight");
+        float[] b = whole(bias, x.cols(), "LayerNorm bias");
+        pool.parallelFor(x.rows(), Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, 4 * x.cols())), (lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                VisionKernels.layerNorm(x.data(), x.at(t, 0), x.cols(), w, b, eps, out.data(), out.at(t, 0), true);
+            }
+        });
+    }
+
+    @Override
+    public void addBias(Activation bias, Activation ya) {
+        HostTensor y = host(ya);
+        float[] b = whole(bias, y.cols(), "bias");
+        for (int t = 0; t < y.rows(); t++) {
+            VisionKernels.addBias(b, y.data(), y.at(t, 0), y.cols());
+        }
+    }
+
+    @Override
+    public void gelu(Activation xa, Gelu form, Activation outa) {
+        HostTensor x = host(xa);
+        HostTensor out = host(outa);
+        TensorMemory.sameShape(x, out, "GELU");
+        pool.parallelFor(x.rows(), Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, 16 * x.cols())), (lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                switch (form) {
+                    case TANH -> VisionKernels.geluTanh(x.data(), x.at(t, 0), out.data(), out.at(t, 0), x.cols());
+                    case ERF -> VisionKernels.geluErf(x.data(), x.at(t, 0), out.data(), out.at(t, 0), x.cols());
+                }
+            }
+        });
+    }
+
+    @Override
+    public void rotatePairs(Activation xa, int heads, int headStride, Activation cosa, Activation sina) {
+        HostTensor x = host(xa);
+        HostTensor cos = host(cosa);
+        HostTensor sin = host(sina);
+        OperandChecks.rotatePairs(x, heads, headStride, cos, sin);
+        for (int t = 0; t < x.rows(); t++) {
+            for (int h = 0; h < heads; h++) {
+                VisionKernels.rotatePairs(x.data(), x.at(t, h * headStride), cos.data(), cos.at(t, 0), sin.data(),
+                        sin.at(t, 0), cos.cols());
+            }
+        }
+    }
+
+    @Override
+    public void attentionSegments(Activation qa, Activation ka, Activation va, int heads, Indices segmentsi,
+                                  float scale, Activation outa) {
+        HostTensor q = host(qa);
+        HostTensor k = host(ka);
+        HostTensor v = host(va);
+        HostTensor out = host(outa);
+        HostIndices seg = host(segmentsi);
+        OperandChecks.segments(q, k, v, heads, seg.length(), seg::get, out);
+        int headDim = q.cols() / heads;
+        int rows = q.rows();
+        int[] segOf = new int[rows];
+        int longest = 0;
+        for (int s = 0; s + 1 < seg.length(); s++) {
+            java.util.Arrays.fill(segOf, seg.get(s), seg.get(s + 1), s);
+            longest = Math.max(longest, seg.get(s + 1) - seg.get(s));
+        }
+        int maxLen = longest;
+        // keys and values transposed per (head, segment) so the query loops run along the segment
+        float[][] packed = scratch.get().packedKv(rows * q.cols());
+        float[] kt = packed[0];
+        float[] vt = packed[1];
+        int segs = seg.length() - 1;
+        pool.parallelFor(heads * segs, 1, (lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                int h = p / segs;
+                int s = p % segs;
+                int from = seg.get(s);
+                VisionKernels.packSegment(k.data(), k.offset(), k.stride(), v.data(), v.offset(), v.stride(), h,
+                        headDim, from, seg.get(s + 1) - from, kt, vt, (h * rows + from) * headDim);
+            }
+        });
+        int minPairs = Math.max(1, MIN_WORK_PER_CHUNK / Math.max(1, maxLen * 2 * headDim));
+        pool.parallelFor(rows * heads, minPairs, (lo, hi) -> {
+            float[] scores = scratch.get().scores(maxLen);
+            for (int p = lo; p < hi; p++) {
+                int t = p / heads;
+                int h = p % heads;
+                int from = seg.get(segOf[t]);
+                VisionKernels.attendPacked(q.data(), q.at(t, h * headDim), kt, vt, (h * rows + from) * headDim,
+                        seg.get(segOf[t] + 1) - from, headDim, scale, out.data(), out.at(t, h * headDim), scores, true);
+            }
+        });
+    }
+
     // ---- sampling -------------------------------------------------------------------------------------------
 
     @Override
@@ -466,6 +566,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         private float[][] slots = new float[4][];
         private final int[][] ints = {new int[8], new int[8]};
         private float[] scores = new float[64];
+        private float[][] packedKv = {new float[0], new float[0]};
 
         float[] prepared(int i, int len) {
             if (i >= prepared.length) {
@@ -490,6 +591,14 @@ public final class CpuBackend extends HostMemory implements Backend {
             }
             java.util.Arrays.fill(ints[which], 0, len, 0);
             return ints[which];
+        }
+
+        /** Two buffers of at least {@code len} floats for transposed keys and values. */
+        float[][] packedKv(int len) {
+            if (packedKv[0].length < len) {
+                packedKv = new float[][] {new float[len], new float[len]};
+            }
+            return packedKv;
         }
 
         float[] scores(int len) {

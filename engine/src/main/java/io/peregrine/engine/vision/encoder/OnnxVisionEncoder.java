@@ -39,9 +39,6 @@ public final class OnnxVisionEncoder implements VisionEncoder {
         }
     }
 
-    /** Maximum grid side: the reference's RoPE table is 512 x 512 patches. */
-    static final int MAX_GRID_SIDE = 512;
-
     private final VisionConfig cfg;
     private final float[] posTable;
     private final OrtEnvironment env;
@@ -108,7 +105,7 @@ public final class OnnxVisionEncoder implements VisionEncoder {
     /** Runs the graph and returns the requested outputs (names from {@link MoonVitGraph}) as flat arrays. */
     public Map<String, float[]> run(PreprocessedImage image, Set<String> outputs) {
         GridThw grid = image.grid();
-        check(image, grid);
+        cfg.check(image);
         int patches = grid.patches();
         int d = cfg.hidden();
         int pairs = cfg.headDim() / 2;
@@ -139,23 +136,6 @@ public final class OnnxVisionEncoder implements VisionEncoder {
             throw new IllegalStateException("vision encoder failed on grid " + grid + ": " + e.getMessage(), e);
         } finally {
             in.values().forEach(OnnxTensor::close);
-        }
-    }
-
-    private void check(PreprocessedImage image, GridThw grid) {
-        if (image.plan().patchSize() != cfg.patchSize()) {
-            throw new IllegalArgumentException("image was patchified with patch " + image.plan().patchSize()
-                    + " but the tower uses " + cfg.patchSize());
-        }
-        if (grid.t() > cfg.posEmbTime()) {
-            throw new IllegalArgumentException("video chunk of " + grid.t() + " frames; the tower takes at most "
-                    + cfg.posEmbTime());
-        }
-        if (grid.h() > MAX_GRID_SIDE || grid.w() > MAX_GRID_SIDE) {
-            throw new IllegalArgumentException("grid " + grid + " exceeds the RoPE table of " + MAX_GRID_SIDE + " patches a side");
-        }
-        if (grid.h() % cfg.mergeKernel() != 0 || grid.w() % cfg.mergeKernel() != 0) {
-            throw new IllegalArgumentException("grid " + grid + " is not a multiple of the merge kernel " + cfg.mergeKernel());
         }
     }
 

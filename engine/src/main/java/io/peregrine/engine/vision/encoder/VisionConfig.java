@@ -3,6 +3,8 @@ package io.peregrine.engine.vision.encoder;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.engine.config.ConfigException;
 import io.peregrine.engine.config.ConfigParser;
+import io.peregrine.engine.vision.GridThw;
+import io.peregrine.engine.vision.preprocess.PreprocessedImage;
 import java.nio.file.Path;
 
 /**
@@ -21,6 +23,28 @@ public record VisionConfig(int patchSize, int hidden, int heads, int layers, int
         if (hidden % heads != 0 || (hidden / heads) % 4 != 0) {
             throw new ConfigException("vision_config: vt_hidden_size " + hidden + " / heads " + heads
                     + " must give a head dim divisible by 4 (2-D RoPE)");
+        }
+    }
+
+    /** Maximum grid side: the reference's RoPE table is 512 x 512 patches. */
+    public static final int MAX_GRID_SIDE = 512;
+
+    /** What the tower accepts, whichever runtime runs it. */
+    public void check(PreprocessedImage image) {
+        GridThw grid = image.grid();
+        if (image.plan().patchSize() != patchSize) {
+            throw new IllegalArgumentException("image was patchified with patch " + image.plan().patchSize()
+                    + " but the tower uses " + patchSize);
+        }
+        if (grid.t() > posEmbTime) {
+            throw new IllegalArgumentException("video chunk of " + grid.t() + " frames; the tower takes at most "
+                    + posEmbTime);
+        }
+        if (grid.h() > MAX_GRID_SIDE || grid.w() > MAX_GRID_SIDE) {
+            throw new IllegalArgumentException("grid " + grid + " exceeds the RoPE table of " + MAX_GRID_SIDE + " patches a side");
+        }
+        if (grid.h() % mergeKernel != 0 || grid.w() % mergeKernel != 0) {
+            throw new IllegalArgumentException("grid " + grid + " is not a multiple of the merge kernel " + mergeKernel);
         }
     }
 
