@@ -113,29 +113,24 @@ extern "C" __global__ void pg_moe_permute(const int* __restrict__ topk_idx, int 
 
 #define PG_INT4_ROWS 4  // weight rows per warp: each activation group loaded once serves four rows
 
-// Grouped INT4 group-32 GEMV for decode: for every active expert (blockIdx.y < *n_active; the grid is sized for the
-// worst case so the launch can be captured in a graph) and each of its permuted rows p, y[p][r] = sum_c W_e[r][c] *
-// x[row(p)][c] with row(p) = row_token ? row_token[p] : p. One warp per 4 weight rows; per step each lane issues the
-// four rows' 16-byte loads of one group (32 weights each) before using any, dequantises in registers, and applies
-// each group's scale once. The 32 activations of the group (8 float4 per token) are loaded once for the four rows:
-// a row at a time they would be 8 bytes of L1 traffic per byte of weight, more than L1 delivers at HBM speed.
-// Requires cols % 32 == 0 and x_stride % 4 == 0.
-extern "C" __global__ void pg_int4_grouped_gemv(const uint4* __restrict__ words, const uint16_t* __restrict__ scales,
-                                                long long expert_words4, long long expert_scales, int rows, int cols,
-                                                const int* __restrict__ active, const int* __restrict__ n_active,
-                                                const int* __restrict__ offsets, const float* __restrict__ x,
-                                                int x_stride, const int* __restrict__ row_token,
-                                                float* __restrict__ y, int y_stride) {
-    if ((int) blockIdx.y >= *n_active) return;
-    int e = active[blockIdx.y];
+// The body of the grouped INT4 group-32 GEMV for one expert whose weight starts at words/scales: for each of its
+// permuted rows p in [p0, p1), y[p][r] = sum_c W[r][c] * x[row(p)][c] with row(p) = row_token ? row_token[p] : p.
+// One warp per 4 weight rows; per step each lane issues the four rows' 16-byte loads of one group (32 weights each)
+// before using any, dequantises in registers, and applies each group's scale once. The 32 activations of the group
+// (8 float4 per token) are loaded once for the four rows: a row at a time they would be 8 bytes of L1 traffic per
+// byte of weight, more than L1 delivers at HBM speed. Requires cols % 32 == 0 and x_stride % 4 == 0.
+__device__ __forceinline__ void pg_int4_expert_rows(const uint4* __restrict__ words,
+                                                    const uint16_t* __restrict__ scales, int rows, int cols, int p0,
+                                                    int p1, const float* __restrict__ x, int x_stride,
+                                                    const int* __restrict__ row_token, float* __restrict__ y,
+                                                    int y_stride) {
     int row0 = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) * PG_INT4_ROWS;
     int lane = threadIdx.x & 31;
     if (row0 >= rows) return;
     int nr = min(PG_INT4_ROWS, rows - row0);
     int groups = cols >> 5;
-    const uint4* wr = words + e * expert_words4 + (size_t) row0 * groups;
-    const uint16_t* sr = scales + e * expert_scales + (size_t) row0 * groups;
-    int p0 = offsets[e], p1 = offsets[e + 1];
+    const uint4* wr = words + (size_t) row0 * groups;
+    const uint16_t* sr = scales + (size_t) row0 * groups;
     for (int pc = p0; pc < p1; pc += 4) {
         float acc[PG_INT4_ROWS][4] = {};
         const float* xr[4];
@@ -175,6 +170,21 @@ extern "C" __global__ void pg_int4_grouped_gemv(const uint4* __restrict__ words,
             }
         }
     }
+}
+
+// Grouped INT4 group-32 GEMV for decode over a stacked buffer (Int4ExpertStack): for every active expert
+// (blockIdx.y < *n_active; the grid is sized for the worst case so the launch can be captured in a graph), expert e's
+// weight at words + e * expert_words4, its rows offsets[e] .. offsets[e+1]-1 (pg_int4_expert_rows).
+extern "C" __global__ void pg_int4_grouped_gemv(const uint4* __restrict__ words, const uint16_t* __restrict__ scales,
+                                                long long expert_words4, long long expert_scales, int rows, int cols,
+                                                const int* __restrict__ active, const int* __restrict__ n_active,
+                                                const int* __restrict__ offsets, const float* __restrict__ x,
+                                                int x_stride, const int* __restrict__ row_token,
+                                                float* __restrict__ y, int y_stride) {
+    if ((int) blockIdx.y >= *n_active) return;
+    int e = active[blockIdx.y];
+    pg_int4_expert_rows(words + e * expert_words4, scales + e * expert_scales, rows, cols, offsets[e], offsets[e + 1],
+                        x, x_stride, row_token, y, y_stride);
 }
 
 // out[t][d] = (shared ? shared[t][d] : 0) + sum_j w[t][j] * y_perm[src_pos[t][j]][d]. One block per token; the k

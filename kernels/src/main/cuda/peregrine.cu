@@ -6,6 +6,7 @@
 #include "mma_gemm.cuh"
 #include "wgmma_gemm.cuh"
 #include "int4_moe.cuh"
+#include "moe_experts.cuh"
 #include "mla.cuh"
 #include "mla_mma.cuh"
 #include "attention_f32.cuh"

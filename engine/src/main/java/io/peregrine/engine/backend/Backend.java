@@ -36,6 +36,19 @@ public interface Backend extends TensorMemory, AutoCloseable {
     /** A pack-quantized INT4 group-32 weight. */
     LinearWeight upload(Int4Group32 weight);
 
+    /**
+     * An INT4 weight uploaded for a while, until {@link #release}: a host expert streamed to the primary for one long
+     * prefill chunk (issue 20, docs/hybrid.md). A backend that keeps every upload until {@link #close} says so.
+     */
+    default LinearWeight uploadTransient(Int4Group32 weight) {
+        throw new UnsupportedOperationException(name() + " keeps every weight until it closes");
+    }
+
+    /** Frees a weight from {@link #uploadTransient} once the products queued on it are done. */
+    default void release(LinearWeight weight) {
+        throw new UnsupportedOperationException(name() + " keeps every weight until it closes");
+    }
+
     // ---- products -------------------------------------------------------------------------------------------
 
     /**
@@ -103,6 +116,29 @@ public interface Backend extends TensorMemory, AutoCloseable {
 
     /** {@code dst[rows[i]] += scale[i] · src[i]}, in order of {@code i} (the MoE combine). */
     void scatterAddScaled(Activation src, Indices rows, Activation scale, Activation dst);
+
+    // ---- mixture of experts ---------------------------------------------------------------------------------
+
+    /**
+     * This rank's routed experts of one MoE layer, experts {@code firstExpert ..} in order ({@code gate}, {@code up},
+     * {@code down} one entry per expert, weights this backend uploaded), as one {@link ExpertStack} for {@link #moe}.
+     * Nothing is copied: the stack refers to the experts' weights where they lie.
+     */
+    ExpertStack stackExperts(int firstExpert, List<LinearWeight> gate, List<LinearWeight> up, List<LinearWeight> down);
+
+    /** {@link #moe}'s working memory for up to {@code tokens} tokens of MoE layers shaped like {@code block}. */
+    MoeScratch moeScratch(MoeBlock block, int tokens);
+
+    /**
+     * A whole MoE block (spec §3.3) with its routing decided here, never on the host: for every token {@code t} of
+     * {@code x}, the router picks {@code k} experts from {@code routerLogits[t]} and the block's bias
+     * ({@link MoeRouter}'s rule and tie order), and
+     * {@code out[t] = shared(x[t]) + Σ w_{t,e} · expert_e(x[t])} over the chosen experts {@code e} that
+     * {@code block.experts()} holds, added in ascending expert order onto the shared expert's output (zero without
+     * one). {@code scratch} keeps the routing ({@link MoeScratch#chosen}). The work a call issues depends only on the
+     * token count and the block's shapes, never on which experts were chosen, so a device can capture it in a graph.
+     */
+    void moe(MoeBlock block, Activation x, Activation routerLogits, MoeScratch scratch, Activation out);
 
     // ---- attention ------------------------------------------------------------------------------------------
 

@@ -41,6 +41,12 @@ public class HostMemory implements TensorMemory {
     }
 
     @Override
+    public void copyOut(Indices src, int[] dst, int dstOff) {
+        HostIndices s = host(src);
+        System.arraycopy(s.data(), s.offset(), dst, dstOff, s.length());
+    }
+
+    @Override
     public void copy(Activation src, Activation dst) {
         TensorMemory.sameShape(src, dst, "copy");
         HostTensor s = host(src);

@@ -22,6 +22,9 @@ public interface TensorMemory {
     /** {@code dst[dstOff ..] ← src}, {@code src.rows() × src.cols()} values. */
     void copyOut(Activation src, float[] dst, int dstOff);
 
+    /** {@code dst[dstOff ..] ← src}, {@code src.length()} values. */
+    void copyOut(Indices src, int[] dst, int dstOff);
+
     /** {@code dst ← src} where both already live here (shapes equal). */
     void copy(Activation src, Activation dst);
 

@@ -7,4 +7,13 @@ package io.peregrine.engine.backend;
 public interface TokenCounts {
     /** An independent copy (a forked choice continues from its parent's counts). */
     TokenCounts copy();
+
+    /**
+     * An independent copy that has also seen {@code tokens[from, to)} as output: the counts a speculating step's row
+     * after those draft tokens samples with, as plain decoding would have them there. null when the counts live
+     * where the host cannot add to them (the device pool); penalised choices then decode without speculation.
+     */
+    default TokenCounts copyWith(int[] tokens, int from, int to) {
+        return null;
+    }
 }

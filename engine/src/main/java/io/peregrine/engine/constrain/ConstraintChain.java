@@ -29,6 +29,13 @@ public final class ConstraintChain implements TokenConstraint {
     }
 
     @Override
+    public TokenConstraint copy() {
+        TokenConstraint a = first.copy();
+        TokenConstraint b = second.copy();
+        return a == null || b == null ? null : new ConstraintChain(a, b);
+    }
+
+    @Override
     public void mask(float[] logits) {
         first.mask(logits);
         second.mask(logits);

@@ -32,6 +32,14 @@ public final class ThinkingBudget implements TokenConstraint {
     }
 
     @Override
+    public ThinkingBudget copy() {
+        ThinkingBudget c = new ThinkingBudget(m, budget);
+        c.spent = spent;
+        c.reasoning = reasoning;
+        return c;
+    }
+
+    @Override
     public void mask(float[] logits) {
         if (reasoning && spent >= budget) {
             float keep = logits[m.thinkEnd()];

@@ -73,6 +73,30 @@ public final class ToolCallConstraint implements TokenConstraint {
         this.phase = startInReasoning ? Phase.REASONING : afterReasoning();
     }
 
+    /** A copy in this one's state; the scratch buffers are its own. */
+    private ToolCallConstraint(ToolCallConstraint o) {
+        this.m = o.m;
+        this.vocab = o.vocab;
+        this.names = o.names;
+        this.firstIndex = o.firstIndex;
+        this.forced = o.forced;
+        this.moreCalls = o.moreCalls;
+        this.parameterless = o.parameterless;
+        this.grammars = o.grammars;
+        this.phase = o.phase;
+        this.calls = o.calls;
+        this.ids = o.ids; // immutable
+        this.json = o.json; // immutable
+        this.contentStarted = o.contentStarted;
+        this.name = o.name.clone();
+        this.nameLen = o.nameLen;
+    }
+
+    @Override
+    public ToolCallConstraint copy() {
+        return new ToolCallConstraint(this);
+    }
+
     /**
      * Named / required calls with free-form JSON-object arguments ({@link OutputGrammars#NONE}).
      *

@@ -1,7 +1,10 @@
 package io.peregrine.engine.model;
 
 import io.peregrine.engine.checkpoint.Checkpoint;
+import io.peregrine.engine.checkpoint.CheckpointLayout;
 import io.peregrine.engine.checkpoint.Tensor;
+import io.peregrine.engine.checkpoint.TensorSpec;
+import io.peregrine.engine.config.ModelConfig;
 import io.peregrine.engine.config.TextConfig;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -79,8 +82,15 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
      * expert id. Fails when the non-expert weights alone exceed the budget.
      */
     public static ExpertPlacement auto(Checkpoint ck, long primaryBudget, RoutingHistogram histogram) {
-        TextConfig c = ck.config().text();
-        StoredBytes bytes = StoredBytes.of(ck, c);
+        return auto(ck.config().text(), StoredBytes.of(ck, ck.config().text()), primaryBudget, histogram);
+    }
+
+    /** {@link #auto(Checkpoint, long, RoutingHistogram)} from the config's tensor layout alone ({@code peregrine plan}). */
+    public static ExpertPlacement auto(ModelConfig config, long primaryBudget, RoutingHistogram histogram) {
+        return auto(config.text(), StoredBytes.of(config), primaryBudget, histogram);
+    }
+
+    private static ExpertPlacement auto(TextConfig c, StoredBytes bytes, long primaryBudget, RoutingHistogram histogram) {
         if (bytes.fixed() > primaryBudget) {
             throw new IllegalArgumentException("the weights other than routed experts need " + bytes.fixed()
                     + " bytes, more than the primary budget of " + primaryBudget);
@@ -131,6 +141,23 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
         return host.get(layer).cardinality();
     }
 
+    /**
+     * The config's tensor layout less the routed experts this placement puts on the host: what the primary holds
+     * ({@code peregrine plan} sizes the GPU by it).
+     */
+    public List<TensorSpec> primaryTensors(ModelConfig config) {
+        TextConfig c = config.text();
+        StoredBytes.Experts names = new StoredBytes.Experts(c, CheckpointLayout.textPrefix(config));
+        List<TensorSpec> out = new ArrayList<>();
+        for (TensorSpec t : CheckpointLayout.of(config)) {
+            int[] le = names.expert(t.name());
+            if (le == null || !onHost(le[0], le[1])) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
     /** Whether any expert lives on the host (else the model needs no host backend). */
     public boolean usesHost() {
         return host.stream().anyMatch(b -> !b.isEmpty());
@@ -138,39 +165,144 @@ public record ExpertPlacement(Mode mode, List<BitSet> host) {
 
     /**
      * How often each layer's routed experts were chosen ({@code counts[l][e]}), from a warm-up or a previous run: the
-     * order in which {@link #auto} keeps experts on the primary.
+     * order in which {@link #auto} keeps experts on the primary. On disk ({@link #write}, {@link #read}) it is text:
+     * a comment line, then one line per layer of space-separated counts (zeros, or none, for a dense layer).
      */
     public record RoutingHistogram(long[][] counts) {
         long count(int layer, int expert) {
             long[] row = counts[layer];
             return row == null || expert >= row.length ? 0 : row[expert];
         }
+
+        /** The counts of both, layer by layer (this run's added to an earlier run's file). */
+        public RoutingHistogram plus(RoutingHistogram other) {
+            if (other.counts.length != counts.length) {
+                throw new IllegalArgumentException("routing histograms of " + counts.length + " and "
+                        + other.counts.length + " layers");
+            }
+            long[][] sum = new long[counts.length][];
+            for (int l = 0; l < counts.length; l++) {
+                long[] a = counts[l] == null ? new long[0] : counts[l];
+                long[] b = other.counts[l] == null ? new long[0] : other.counts[l];
+                sum[l] = new long[Math.max(a.length, b.length)];
+                for (int e = 0; e < sum[l].length; e++) {
+                    sum[l][e] = (e < a.length ? a[e] : 0) + (e < b.length ? b[e] : 0);
+                }
+            }
+            return new RoutingHistogram(sum);
+        }
+
+        /** Writes the file (through a temporary file in the same directory, then a rename). */
+        public void write(java.nio.file.Path file) throws java.io.IOException {
+            StringBuilder out = new StringBuilder("# peregrine routing histogram: rows routed to each expert, one line "
+                    + "per layer\n");
+            for (long[] row : counts) {
+                for (int e = 0; row != null && e < row.length; e++) {
+                    out.append(e == 0 ? "" : " ").append(row[e]);
+                }
+                out.append('\n');
+            }
+            java.nio.file.Path abs = file.toAbsolutePath();
+            java.nio.file.Path tmp = java.nio.file.Files.createTempFile(abs.getParent(), ".routing", ".tmp");
+            java.nio.file.Files.writeString(tmp, out);
+            java.nio.file.Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        }
+
+        /** Reads a file {@link #write} wrote; a malformed one is an error naming the file and line. */
+        public static RoutingHistogram read(java.nio.file.Path file) throws java.io.IOException {
+            List<long[]> rows = new ArrayList<>();
+            int n = 0;
+            for (String line : java.nio.file.Files.readAllLines(file)) {
+                n++;
+                if (line.startsWith("#")) {
+                    continue;
+                }
+                String t = line.trim();
+                String[] parts = t.isEmpty() ? new String[0] : t.split("\\s+");
+                long[] row = new long[parts.length];
+                for (int e = 0; e < parts.length; e++) {
+                    try {
+                        row[e] = Long.parseLong(parts[e]);
+                    } catch (NumberFormatException ex) {
+                        row[e] = -1;
+                    }
+                    if (row[e] < 0) {
+                        throw new IllegalArgumentException(file + " line " + n + ": '" + parts[e]
+                                + "' is not a count");
+                    }
+                }
+                rows.add(row);
+            }
+            return new RoutingHistogram(rows.toArray(long[][]::new));
+        }
     }
 
-    /** Stored bytes of the text weights: the routed experts one by one, everything else in one sum. */
-    record StoredBytes(long fixed, long[][] expert) {
+    /**
+     * Stored bytes of the text weights: the routed experts one by one, everything else in one sum ({@code fixed}),
+     * of which {@code embedding} is the embedding table (a token reads one row of it).
+     */
+    record StoredBytes(long fixed, long[][] expert, long embedding) {
         static StoredBytes of(Checkpoint ck, TextConfig c) {
             String root = ck.has("language_model.model.embed_tokens.weight") ? "language_model." : "";
             TextWeightBytes all = TextWeightBytes.of(ck, root, c.numHiddenLayers());
-            long[][] expert = new long[c.numHiddenLayers()][c.nRoutedExperts()];
-            long experts = 0;
-            String prefix = root + "model.layers.";
+            Experts experts = new Experts(c, root);
             for (Map.Entry<String, Tensor> t : ck.tensors().entrySet()) {
-                String name = t.getKey();
+                experts.add(t.getKey(), t.getValue().data().byteSize());
+            }
+            return new StoredBytes(all.total() - experts.total, experts.bytes,
+                    ck.tensor(root + "model.embed_tokens.weight").data().byteSize());
+        }
+
+        /** From the config's tensor layout (the checkpoint as it would be stored). */
+        static StoredBytes of(ModelConfig config) {
+            TextConfig c = config.text();
+            String root = CheckpointLayout.textPrefix(config);
+            Experts experts = new Experts(c, root);
+            long text = 0;
+            long embedding = 0;
+            for (TensorSpec t : CheckpointLayout.of(config)) {
+                if (!t.isVision()) {
+                    text += t.byteSize();
+                    experts.add(t.name(), t.byteSize());
+                    embedding += t.name().equals(root + "model.embed_tokens.weight") ? t.byteSize() : 0;
+                }
+            }
+            return new StoredBytes(text - experts.total, experts.bytes, embedding);
+        }
+
+        /** Routed expert tensors by layer and expert, from their names. */
+        private static final class Experts {
+            final long[][] bytes;
+            final String prefix;
+            final TextConfig c;
+            long total;
+
+            Experts(TextConfig c, String root) {
+                this.c = c;
+                this.prefix = root + "model.layers.";
+                this.bytes = new long[c.numHiddenLayers()][c.nRoutedExperts()];
+            }
+
+            void add(String name, long b) {
+                int[] le = expert(name);
+                if (le != null) {
+                    bytes[le[0]][le[1]] += b;
+                    total += b;
+                }
+            }
+
+            /** {@code {layer, expert}} of a routed expert's tensor, else null. */
+            int[] expert(String name) {
                 int at = name.indexOf(".mlp.experts.");
                 if (!name.startsWith(prefix) || at < 0) {
-                    continue;
+                    return null;
                 }
                 int l = Integer.parseInt(name.substring(prefix.length(), at));
                 String rest = name.substring(at + ".mlp.experts.".length());
                 int e = Integer.parseInt(rest.substring(0, rest.indexOf('.')));
-                if (l < c.numHiddenLayers() && e < c.nRoutedExperts()) {
-                    long b = t.getValue().data().byteSize();
-                    expert[l][e] += b;
-                    experts += b;
-                }
+                return l < c.numHiddenLayers() && e < c.nRoutedExperts() ? new int[] {l, e} : null;
             }
-            return new StoredBytes(all.total() - experts, expert);
         }
     }
 

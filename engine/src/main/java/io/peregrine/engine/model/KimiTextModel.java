@@ -4,6 +4,7 @@ import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
@@ -13,7 +14,6 @@ import io.peregrine.engine.dist.SingleRank;
 import io.peregrine.engine.kv.LatentCache;
 import io.peregrine.engine.shard.ShardingPlan;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -23,8 +23,8 @@ import java.util.function.Consumer;
  * workspace of its batch-size bucket ({@link Workspace}); every layer then runs on backend tensors, all tokens of the
  * batch through each projection together. Attention runs in the absorbed form for the decode slices and the short
  * prefill chunks deep into a prompt, every such row over its own causal context in one call, and in the naive form
- * per other prefill slice (the choice is {@link StepInputs}'). The host sees the router's logits (routing is decided
- * on the host) and the logits rows the step returns.
+ * per other prefill slice (the choice is {@link StepInputs}'). A MoE layer is one backend operation that routes where
+ * it computes ({@link Backend#moe}); only a layer whose experts are split between two backends routes on the host.
  *
  * <p>Sharded ({@link TextShard}, docs/parallelism.md), a rank runs the same code on its part of the weights: its
  * heads, its slice of each MLP, its routed experts, its vocabulary band. The partial results meet in the
@@ -43,18 +43,20 @@ public final class KimiTextModel implements LanguageModel {
     private final ActivationCollectives collectives;
     private final YarnRope rope;
     private final Activation invFreq;
-    private final MoeRouter router;
-    private final MoeRouter.Scratch routing;
     private final StepInputs inputs;
     /** Workspace of bucket {@code b} holds up to {@code 2^b} tokens. */
     private final Workspace[] workspaces = new Workspace[32];
     private final List<Product> products = new ArrayList<>();
-    /** Which routed experts run on {@link #hostExperts}' backend (none unless loaded with a host). */
+    /** Which routed experts run on the host backend (none unless loaded with a host). */
     private final ExpertPlacement placement;
-    private final HostExperts hostExperts;
+    /** The MoE layers over two backends when the placement puts experts on the host (issue 20), else null. */
+    private final HybridMoe hybrid;
+    private final HybridStats hybridStats = new HybridStats();
+    /** Whether the workspaces need the host-routing buffers ({@link HybridMoe}); the other layers run {@link Backend#moe}. */
+    private final boolean hostRouting;
 
     private KimiTextModel(TextConfig cfg, Backend backend, KimiWeights weights, TextShard shard, Communicator comm,
-                          ExpertPlacement placement, Backend host) {
+                          ExpertPlacement placement, Backend host, Checkpoint ck, ExpertStreaming streaming) {
         if (comm.size() != shard.ranks() || comm.rank() != shard.rank()) {
             throw new IllegalArgumentException("communicator rank " + comm.rank() + " of " + comm.size()
                     + " for shard " + shard.rank() + " of " + shard.ranks());
@@ -66,14 +68,11 @@ public final class KimiTextModel implements LanguageModel {
         this.collectives = new ActivationCollectives(comm, backend);
         this.rope = YarnRope.of(cfg);
         this.invFreq = backend.vector(rope.invFreq());
-        this.router = cfg.nRoutedExperts() > 0
-                ? new MoeRouter(cfg.nRoutedExperts(), cfg.nGroup(), cfg.topkGroup(), cfg.numExpertsPerTok(),
-                        cfg.normTopkProb(), (float) cfg.routedScalingFactor())
-                : null;
-        this.routing = router == null ? null : router.scratch();
         this.inputs = new StepInputs(cfg, backend.batchInvariant());
         this.placement = placement;
-        this.hostExperts = placement.usesHost() ? new HostExperts(backend, host, cfg, shard.moeInter()) : null;
+        this.hybrid = placement.usesHost()
+                ? new HybridMoe(cfg, backend, host, ck, placement, streaming, shard.moeInter(), hybridStats) : null;
+        this.hostRouting = hybrid != null;
     }
 
     /** Binds the checkpoint's text weights to the backend (BF16 in place, INT4 repacked once). */
@@ -96,7 +95,7 @@ public final class KimiTextModel implements LanguageModel {
     public static KimiTextModel load(Checkpoint ck, Backend backend, TextShard shard, Communicator comm,
                                      Consumer<WeightProgress> progress) {
         return new KimiTextModel(ck.config().text(), backend, KimiWeights.load(ck, backend, shard, progress), shard,
-                comm, ExpertPlacement.primary(ck.config().text()), backend);
+                comm, ExpertPlacement.primary(ck.config().text()), backend, ck, ExpertStreaming.NEVER);
     }
 
     /**
@@ -107,6 +106,15 @@ public final class KimiTextModel implements LanguageModel {
      */
     public static KimiTextModel load(Checkpoint ck, Backend primary, Backend host, ExpertPlacement placement,
                                      Consumer<WeightProgress> progress) {
+        return load(ck, primary, host, placement, ExpertStreaming.NEVER, progress);
+    }
+
+    /**
+     * As above, streaming a host expert's weights to the primary for a step when {@code streaming} finds that cheaper
+     * for its row count (long prefill chunks; {@link ExpertStreaming#calibrate} measures the costs).
+     */
+    public static KimiTextModel load(Checkpoint ck, Backend primary, Backend host, ExpertPlacement placement,
+                                     ExpertStreaming streaming, Consumer<WeightProgress> progress) {
         TextShard shard = TextShard.of(new ShardingPlan(ck.config(), 1, false), 0);
         if (placement.host().size() != ck.config().text().numHiddenLayers()) {
             throw new IllegalArgumentException("placement for " + placement.host().size() + " layers, the model has "
@@ -114,11 +122,21 @@ public final class KimiTextModel implements LanguageModel {
         }
         return new KimiTextModel(ck.config().text(), primary,
                 KimiWeights.load(ck, primary, host, placement, shard, progress), shard, new SingleRank(), placement,
-                host);
+                host, ck, streaming);
     }
 
     public ExpertPlacement placement() {
         return placement;
+    }
+
+    /** Copies, timings and streaming choices of the MoE layers over two backends (all zero without a host). */
+    public HybridStats hybridStats() {
+        return hybridStats;
+    }
+
+    /** Rows routed to each expert since load, counted where the routing is on the host; null without a host. */
+    public ExpertPlacement.RoutingHistogram routingHistogram() {
+        return hybrid == null ? null : hybrid.histogram();
     }
 
     @Override
@@ -197,7 +215,7 @@ public final class KimiTextModel implements LanguageModel {
     private Workspace workspace(int tokens) {
         int bucket = 32 - Integer.numberOfLeadingZeros(Math.max(1, tokens) - 1);
         if (workspaces[bucket] == null) {
-            workspaces[bucket] = new Workspace(backend, cfg, shard, 1 << bucket);
+            workspaces[bucket] = new Workspace(backend, cfg, shard, 1 << bucket, hostRouting);
         }
         return workspaces[bucket];
     }
@@ -222,7 +240,8 @@ public final class KimiTextModel implements LanguageModel {
             trace(trace, tag, "post_attention_layernorm_out", ws.xn);
             switch (lw.feedForward()) {
                 case LayerWeights.Dense dense -> swiglu(dense, ws.xn, ws.gate, ws.up, ws.delta);
-                case LayerWeights.Moe moe -> moe(l, moe, ws, trace, tag);
+                case LayerWeights.Moe moe when hybrid != null -> hybrid.forward(l, moe, ws, trace, tag);
+                case LayerWeights.Moe moe -> moe(moe, ws, trace, tag);
             }
             collectives.allReduceSum(ws.delta);
             trace(trace, tag, "mlp_out", ws.delta);
@@ -330,124 +349,29 @@ public final class KimiTextModel implements LanguageModel {
     }
 
     /**
-     * Routed experts (spec §3.3): the router picks {@code k} experts per token; each active expert runs over the rows
-     * routed to it, gathered contiguously in expert order; the shared expert runs over every row. All gate/up
-     * products are one batch, all down products another; the outputs are added back weighted, in expert order.
-     * Every rank routes every token (same router, same input bits) and runs its own experts, whose assignments are
-     * one contiguous range since they are laid out in expert order; the caller's all-reduce adds the ranks' parts.
-     * Experts the placement puts on the host run there ({@link HostExperts}: their rows sent before the primary's
-     * products, computed after them) and leave their outputs in the same rows of the expert buffer, so the combine is
-     * unchanged.
+     * Routed and shared experts (spec §3.3) as one backend operation: the router's logits stay on the backend, which
+     * routes, runs this rank's experts and adds them onto the shared expert's output ({@link Backend#moe}). Nothing
+     * comes back to the host and the launches do not depend on the routing (a CUDA graph can hold the step), except
+     * under a trace, which copies the routing out.
      */
-    private void moe(int layer, LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
-        int n = ws.n;
-        int experts = cfg.nRoutedExperts();
-        int k = cfg.numExpertsPerTok();
+    private void moe(LayerWeights.Moe moe, Workspace ws, ForwardTrace trace, String tag) {
         backend.matmul(moe.router(), ws.xn, ws.router);
-        backend.copyOut(ws.router, ws.routerHost, 0);
-        int assignments = route(moe, ws, n, experts, k);
+        MoeScratch scratch = ws.moeScratch(moe.block());
+        backend.moe(moe.block(), ws.xn, ws.router, scratch, ws.delta);
         if (tag != null) {
+            int n = ws.n;
+            int k = cfg.numExpertsPerTok();
+            int[] chosen = new int[n * k];
+            backend.copyOut(scratch.chosen(n), chosen, 0);
             float[] idx = new float[n * k];
             for (int i = 0; i < idx.length; i++) {
-                idx[i] = ws.topIdx[i];
+                idx[i] = chosen[i];
             }
+            float[] weight = new float[n * k];
+            backend.copyOut(scratch.weights(n), weight, 0);
             trace.record(tag + "router.topk_idx", idx, n, k);
-            trace.record(tag + "router.topk_weight", Arrays.copyOf(ws.topWeight, n * k), n, k);
+            trace.record(tag + "router.topk_weight", weight, n, k);
         }
-        int firstExpert = shard.firstExpert();
-        int endExpert = firstExpert + shard.experts();
-        int first = ws.expertFirst[firstExpert];
-        int mine = ws.expertFirst[endExpert] - first;
-        Indices rows = ws.expertRows(assignments);
-        backend.copyIn(ws.expertRowsHost, 0, rows);
-        Activation scale = ws.expertScale(assignments);
-        backend.copyIn(ws.expertScaleHost, 0, scale);
-        rows = rows.slice(first, mine);
-        scale = scale.cols(first, mine);
-        if (mine > 0) {
-            backend.gatherRows(ws.xn, rows, ws.expertIn(first, mine));
-        }
-        if (hostExperts != null) {
-            hostExperts.send(layer, placement, ws, firstExpert, endExpert);
-        }
-
-        products.clear();
-        if (moe.shared() != null) {
-            products.add(new Product(moe.shared().gate(), ws.xn, ws.sharedGate));
-            products.add(new Product(moe.shared().up(), ws.xn, ws.sharedUp));
-        }
-        for (int e = firstExpert; e < endExpert; e++) {
-            int at = ws.expertFirst[e];
-            int count = ws.expertCount[e];
-            if (count > 0 && !placement.onHost(layer, e)) {
-                LayerWeights.Dense mlp = moe.experts().get(e - firstExpert);
-                products.add(new Product(mlp.gate(), ws.expertIn(at, count), ws.expertGate(at, count)));
-                products.add(new Product(mlp.up(), ws.expertIn(at, count), ws.expertUp(at, count)));
-            }
-        }
-        backend.matmulAll(products);
-
-        products.clear();
-        if (moe.shared() != null) {
-            backend.siluMul(ws.sharedGate, ws.sharedUp, ws.sharedGate);
-            products.add(new Product(moe.shared().down(), ws.sharedGate, ws.sharedOut));
-        }
-        for (int e = firstExpert; e < endExpert; e++) {
-            int at = ws.expertFirst[e];
-            int count = ws.expertCount[e];
-            if (count > 0 && !placement.onHost(layer, e)) {
-                Activation g = ws.expertGate(at, count);
-                backend.siluMul(g, ws.expertUp(at, count), g);
-                products.add(new Product(moe.experts().get(e - firstExpert).down(), g, ws.expertOut(at, count)));
-            }
-        }
-        backend.matmulAll(products);
-        if (hostExperts != null) {
-            // after the primary's products are queued: a device runs them while the host computes
-            hostExperts.compute(layer, moe, placement, ws, firstExpert, endExpert);
-        }
-
-        backend.zero(ws.delta);
-        if (moe.shared() != null) {
-            backend.add(ws.sharedOut, ws.delta);
-        }
-        if (mine > 0) {
-            backend.scatterAddScaled(ws.expertOut(first, mine), rows, scale, ws.delta);
-        }
-    }
-
-    /**
-     * Picks each token's experts from the copied-out router logits and lays the assignments out grouped by expert,
-     * in token order within an expert: {@code expertRowsHost} (the token row), {@code expertScaleHost} (its weight),
-     * {@code expertFirst}/{@code expertCount} per expert.
-     */
-    private int route(LayerWeights.Moe moe, Workspace ws, int n, int experts, int k) {
-        Arrays.fill(ws.expertCount, 0);
-        for (int t = 0; t < n; t++) {
-            router.route(ws.routerHost, t * experts, moe.correctionBias(), ws.topIdx, ws.topWeight, t * k, routing);
-            for (int j = 0; j < k; j++) {
-                ws.expertCount[ws.topIdx[t * k + j]]++;
-            }
-        }
-        ws.expertFirst[0] = 0;
-        for (int e = 0; e < experts; e++) {
-            ws.expertFirst[e + 1] = ws.expertFirst[e] + ws.expertCount[e];
-        }
-        int[] next = ws.expertFirst;
-        // fill in expert order, token order within an expert; expertFirst is restored below
-        for (int t = 0; t < n; t++) {
-            for (int j = 0; j < k; j++) {
-                int e = ws.topIdx[t * k + j];
-                int at = next[e]++;
-                ws.expertRowsHost[at] = t;
-                ws.expertScaleHost[at] = ws.topWeight[t * k + j];
-            }
-        }
-        for (int e = experts; e > 0; e--) {
-            next[e] = next[e - 1];
-        }
-        next[0] = 0;
-        return n * k;
     }
 
     /** Two products as one batch (the q and latent projections, or gate and up). */

@@ -2,7 +2,10 @@ package io.peregrine.engine.model;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
+import io.peregrine.engine.backend.ExpertStack;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeBlock;
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.checkpoint.CheckpointException;
 import io.peregrine.engine.checkpoint.DType;
@@ -60,15 +63,19 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
             if (c.isMoeLayer(i)) {
                 String g = p + "mlp.gate.";
                 List<LayerWeights.Dense> experts = new ArrayList<>();
+                boolean primaryOnly = true;
                 for (int e = shard.firstExpert(); e < shard.firstExpert() + shard.experts(); e++) {
+                    primaryOnly &= !placement.onHost(i, e);
                     Loader side = placement.onHost(i, e) ? hostLoader : l;
                     experts.add(side.mlp(p + "mlp.experts." + e + ".", c.hiddenSize(), c.moeIntermediateSize()));
                 }
                 LayerWeights.Dense shared = c.nSharedExperts() > 0
                         ? l.mlp(p + "mlp.shared_experts.", c.hiddenSize(), c.moeIntermediateSize() * c.nSharedExperts())
                         : null;
-                ffn = new LayerWeights.Moe(l.linear(g.substring(0, g.length() - 1), c.nRoutedExperts(), c.hiddenSize()),
-                        l.hostVector(g + "e_score_correction_bias", c.nRoutedExperts()), List.copyOf(experts), shared);
+                LinearWeight router = l.linear(g.substring(0, g.length() - 1), c.nRoutedExperts(), c.hiddenSize());
+                float[] bias = l.hostVector(g + "e_score_correction_bias", c.nRoutedExperts());
+                ffn = new LayerWeights.Moe(router, bias, List.copyOf(experts), shared,
+                        primaryOnly ? block(backend, c, shard, experts, shared, bias) : null);
             } else {
                 ffn = l.mlp(p + "mlp.", c.hiddenSize(), c.intermediateSize());
             }
@@ -84,6 +91,19 @@ record KimiWeights(LinearWeight embedding, List<LayerWeights> layers, Activation
         progress.accept(new WeightProgress(c.numHiddenLayers(), c.numHiddenLayers(), sizes.total(), sizes.total(),
                 System.nanoTime() - start));
         return w;
+    }
+
+    /** The layer as one {@link Backend#moe} operation: this rank's experts stacked, the bias on the backend. */
+    private static MoeBlock block(Backend backend, TextConfig c, TextShard shard, List<LayerWeights.Dense> experts,
+                                  LayerWeights.Dense shared, float[] bias) {
+        MoeRouter router = new MoeRouter(c.nRoutedExperts(), c.nGroup(), c.topkGroup(), c.numExpertsPerTok(),
+                c.normTopkProb(), (float) c.routedScalingFactor());
+        ExpertStack stack = backend.stackExperts(shard.firstExpert(),
+                experts.stream().map(LayerWeights.Dense::gate).toList(),
+                experts.stream().map(LayerWeights.Dense::up).toList(),
+                experts.stream().map(LayerWeights.Dense::down).toList());
+        return new MoeBlock(router, backend.vector(bias), stack, shared == null ? null : shared.gate(),
+                shared == null ? null : shared.up(), shared == null ? null : shared.down());
     }
 
     private static final class Loader {

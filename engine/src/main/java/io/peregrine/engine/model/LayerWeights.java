@@ -2,6 +2,7 @@ package io.peregrine.engine.model;
 
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeBlock;
 import java.util.List;
 
 /** One decoder layer's weights as the backend holds them; norm gains as backend vectors, the router bias on the host. */
@@ -21,8 +22,11 @@ record LayerWeights(
     record Dense(LinearWeight gate, LinearWeight up, LinearWeight down) implements FeedForward {}
 
     /**
-     * @param correctionBias the router's score bias, on the host where routing is decided
+     * @param correctionBias the router's score bias on the host, for the layers routed there (experts on two backends)
      * @param shared         the shared experts fused as one SwiGLU (null when there are none)
+     * @param block          the layer as one {@code Backend.moe} operation, routed on the primary backend; null when
+     *                       some of this rank's experts live on the host backend ({@link ExpertPlacement})
      */
-    record Moe(LinearWeight router, float[] correctionBias, List<Dense> experts, Dense shared) implements FeedForward {}
+    record Moe(LinearWeight router, float[] correctionBias, List<Dense> experts, Dense shared, MoeBlock block)
+            implements FeedForward {}
 }

@@ -3,6 +3,8 @@ package io.peregrine.engine.model;
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Indices;
+import io.peregrine.engine.backend.MoeBlock;
+import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.config.TextConfig;
 
 /**
@@ -56,6 +58,7 @@ final class Workspace {
     private final Activation embeddedAll;
     private Activation contextLatentAll;
     private Activation contextKvAll;
+    private MoeScratch moeScratch;
 
     /** Host-side routing buffers (the router's decisions are made on the host from copied-out logits). */
     final float[] routerHost;
@@ -107,7 +110,11 @@ final class Workspace {
     Indices context;
     Indices absorbedStarts;
 
-    Workspace(Backend backend, TextConfig cfg, TextShard shard, int capacity) {
+    /**
+     * @param hostRouting whether some MoE layer routes on the host (experts on two backends): only then are the
+     *                    host-routed expert buffers sized for the bucket ({@link Backend#moe} keeps its own)
+     */
+    Workspace(Backend backend, TextConfig cfg, TextShard shard, int capacity, boolean hostRouting) {
         this.backend = backend;
         this.cfg = cfg;
         this.shard = shard;
@@ -133,13 +140,13 @@ final class Workspace {
         int denseInter = dense ? shard.denseInter() : 1;
         gateAll = backend.allocate(capacity, denseInter);
         upAll = backend.allocate(capacity, denseInter);
-        int sharedInter = moe ? Math.max(1, shard.sharedInter()) : 1;
+        int sharedInter = moe && hostRouting ? Math.max(1, shard.sharedInter()) : 1;
         sharedGateAll = backend.allocate(capacity, sharedInter);
         sharedUpAll = backend.allocate(capacity, sharedInter);
-        sharedOutAll = backend.allocate(capacity, d);
+        sharedOutAll = backend.allocate(capacity, moe && hostRouting ? d : 1);
         int experts = Math.max(1, cfg.nRoutedExperts());
-        int assignments = moe ? capacity * k : 1;
-        int moeInter = moe ? shard.moeInter() : 1;
+        int assignments = moe && hostRouting ? capacity * k : 1;
+        int moeInter = moe && hostRouting ? shard.moeInter() : 1;
         routerAll = backend.allocate(capacity, experts);
         expertInAll = backend.allocate(assignments, d);
         expertGateAll = backend.allocate(assignments, moeInter);
@@ -153,9 +160,9 @@ final class Workspace {
         absorbedStartsAll = backend.allocateIndices(capacity + 1);
         expertRowsAll = backend.allocateIndices(assignments);
         contextAll = backend.allocateIndices(capacity);
-        routerHost = new float[moe ? capacity * experts : 0];
-        topIdx = new int[moe ? capacity * k : 0];
-        topWeight = new float[moe ? capacity * k : 0];
+        routerHost = new float[moe && hostRouting ? capacity * experts : 0];
+        topIdx = new int[moe && hostRouting ? capacity * k : 0];
+        topWeight = new float[moe && hostRouting ? capacity * k : 0];
         expertRowsHost = new int[moe ? assignments : 0];
         expertScaleHost = new float[moe ? assignments : 0];
         expertCount = new int[experts];
@@ -235,6 +242,14 @@ final class Workspace {
         logits = logitsAll.rows(0, wanted);
         localLogits = localLogitsAll.rows(0, wanted);
         vocabBand = localLogits.cols(0, shard.vocab());
+    }
+
+    /** {@link Backend#moe}'s working memory for this bucket (allocated at the first MoE layer, then kept). */
+    MoeScratch moeScratch(MoeBlock block) {
+        if (moeScratch == null) {
+            moeScratch = backend.moeScratch(block, capacity);
+        }
+        return moeScratch;
     }
 
     /** Rows {@code [0, count)} of the expert buffers, for {@code count} routed assignments. */

@@ -12,8 +12,11 @@ final class Choice {
     final Admission admission;
     final int index;
     final Sequence sequence;
-    /** Token counts for the penalties, kept where the model samples. */
-    final TokenCounts penalties;
+    /**
+     * Token counts for the penalties, kept where the model samples; after a speculating step, those of the last
+     * emitted row ({@link #draftCounts}).
+     */
+    TokenCounts penalties;
     final SplittableRandom rng;
     /** Its tokens turned into text once: stop strings, output parsing, what each step released. */
     final ChoiceOutput output;
@@ -21,6 +24,16 @@ final class Choice {
     final TokenConstraint constraint;
     /** The constraint's allowed tokens this step, packed (made on first use). */
     long[] allowed;
+    /**
+     * A speculating step of a constrained choice: the allowed tokens at each position from its last token through
+     * its drafts, {@code draftMasks[j]} after drafts {@code 0 .. j-1} (made by {@link Speculator}, buffers reused).
+     */
+    long[][] draftMasks;
+    /**
+     * A speculating step of a penalised choice: the counts each position samples with, {@code draftCounts[0]} the
+     * choice's own and {@code draftCounts[j]} a copy that has also seen drafts {@code 0 .. j-1} ({@link Speculator}).
+     */
+    TokenCounts[] draftCounts;
     long lastTokenNanos;
     boolean done;
     /** Draws taken from {@link #rng} ahead of the tokens that use them (a speculating step's draft rows). */

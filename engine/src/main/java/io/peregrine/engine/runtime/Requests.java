@@ -29,6 +29,8 @@ final class Requests {
     private final EngineListener listener;
     private final TokenDecoder decoder;
     private final boolean skipSpecialText;
+    /** null: no speculative decoding */
+    private final Speculator speculator;
     /** Submitted and not yet scheduled; shared with the submitting threads (stats, the queue bound). */
     final AtomicInteger queued = new AtomicInteger();
     /** Submitted and not yet ended; shared with drain. */
@@ -41,13 +43,14 @@ final class Requests {
     long generationTokensTotal;
 
     Requests(LanguageModel model, LatentCache cache, Scheduler scheduler, EngineListener listener,
-             TokenDecoder decoder, boolean skipSpecialText) {
+             TokenDecoder decoder, boolean skipSpecialText, Speculator speculator) {
         this.decoder = decoder;
         this.skipSpecialText = skipSpecialText;
         this.model = model;
         this.cache = cache;
         this.scheduler = scheduler;
         this.listener = listener;
+        this.speculator = speculator;
     }
 
     /** Choice 0 of a new request: its sequence goes to the scheduler's waiting queue. */
@@ -164,9 +167,7 @@ final class Requests {
 
     void finishChoice(Choice c, FinishReason reason, StopReason stopReason) {
         Admission a = c.admission;
-        c.done = true;
-        scheduler.finish(c.sequence);
-        bySequence.remove(c.sequence.id());
+        release(c);
         a.finishedChoices++;
         a.lastReason = reason;
         boolean last = a.finishedChoices == a.request.sampling().n();
@@ -198,9 +199,7 @@ final class Requests {
             }
             ChoiceOutput.Released last = ChoiceOutput.Released.NONE;
             if (c != null) {
-                c.done = true;
-                scheduler.finish(c.sequence);
-                bySequence.remove(c.sequence.id());
+                release(c);
                 // a deadline releases what was held; an abort sends only what was released already
                 c.output.finish(-1, reason, reason == FinishReason.TIMEOUT);
                 last = c.output.take();
@@ -225,14 +224,22 @@ final class Requests {
         }
         for (Choice c : a.choices) {
             if (!c.done) {
-                c.done = true;
-                scheduler.finish(c.sequence);
-                bySequence.remove(c.sequence.id());
+                release(c);
             }
         }
         listener.failed(a.requestId(), message);
         emit(a, new EngineEvent.Failed(a.requestId(), message, invalidInput));
         retire(a);
+    }
+
+    /** The choice is done: its sequence leaves the scheduler (its blocks are freed) and the drafter. */
+    private void release(Choice c) {
+        c.done = true;
+        scheduler.finish(c.sequence);
+        bySequence.remove(c.sequence.id());
+        if (speculator != null) {
+            speculator.finished(c.sequence);
+        }
     }
 
     private void retire(Admission a) {

@@ -66,12 +66,13 @@ public final class ServingEngine implements InferenceEngine {
         this.config = config;
         this.listener = new GuardedListener(listener);
         this.scheduler = new Scheduler(config.scheduler(), new BlockManager(cache.numBlocks(), cache.blockSize()));
-        this.requests = new Requests(model, cache, scheduler, this.listener, decoder, config.skipSpecialTokens());
         this.vocabSize = model.config().vocabSize();
         this.hiddenSize = model.config().hiddenSize();
-        this.outputs = new StepOutputs(requests, this.listener, config, vocabSize);
         this.speculator = config.speculative() == null ? null
-                : new Speculator(drafter, config.speculative().numSpeculativeTokens());
+                : new Speculator(drafter, config.speculative().numSpeculativeTokens(), vocabSize);
+        this.requests = new Requests(model, cache, scheduler, this.listener, decoder, config.skipSpecialTokens(),
+                speculator);
+        this.outputs = new StepOutputs(requests, this.listener, config, vocabSize);
         this.stats = snapshot();
         this.thread = Thread.ofPlatform().name("peregrine-engine").daemon(true).unstarted(this::loop);
         thread.start();

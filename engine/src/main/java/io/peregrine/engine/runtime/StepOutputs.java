@@ -1,5 +1,6 @@
 package io.peregrine.engine.runtime;
 
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.model.StepLogits;
 import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.engine.sample.SamplingParams;
@@ -23,11 +24,10 @@ final class StepOutputs {
     private final Requests requests;
     private final EngineListener listener;
     private final Set<Integer> eos;
-    private final int vocab;
     private final SamplingBatch sampling = new SamplingBatch();
     /** The choice of each sampling row. */
     private final List<Choice> rows = new ArrayList<>();
-    private float[] maskScratch = new float[0]; // what a constraint masks, to read its allowed tokens from
+    private final ConstraintMasks masks;
     /** By sampling row: rows of its choice's group (k + 1 at a speculating choice's first row, 0 in it, else 1). */
     private int[] group = new int[16];
     private int[] draftScratch = new int[0];
@@ -36,7 +36,7 @@ final class StepOutputs {
         this.requests = requests;
         this.listener = listener;
         this.eos = Set.copyOf(config.eosTokenIds());
-        this.vocab = vocab;
+        this.masks = new ConstraintMasks(vocab);
     }
 
     /** Samples every choice the step's slices end on, from {@code logits}, and hands each its token(s). */
@@ -92,10 +92,13 @@ final class StepOutputs {
     private void addDraftRows(Choice c, int row, int k) {
         SamplingParams p = c.admission.request.sampling();
         var rule = p.rule();
+        boolean penalised = rule.penalised();
         for (int j = 0; j <= k; j++) {
-            // only penalty-free choices speculate (Speculator): their counts are never read, so rows past a
-            // rejection may add their tokens to them
-            int r = sampling.add(row + j, rule, c.penalties, rule.greedy() ? 0.0 : c.peekDraw(j), null, p.logprobs());
+            // row j's mask and counts are those after drafts 0 .. j-1 (Speculator made them); an unpenalised
+            // choice's counts are never read, so its rows share them and rows past a rejection may add to them
+            TokenCounts counts = penalised ? c.draftCounts[j] : c.penalties;
+            long[] allowed = c.constraint == null ? null : c.draftMasks[j];
+            int r = sampling.add(row + j, rule, counts, rule.greedy() ? 0.0 : c.peekDraw(j), allowed, p.logprobs());
             rows.add(c);
             setGroup(r, j == 0 ? k + 1 : 0);
         }
@@ -134,6 +137,12 @@ final class StepOutputs {
         if (!c.admission.request.sampling().rule().greedy()) {
             c.useDraws(emitted);
         }
+        if (c.admission.request.sampling().rule().penalised()) {
+            // the last emitted row's counts saw the drafts before it, which equal the emitted tokens, and the
+            // backend added its own token: exactly the emitted tokens, as plain decoding would count them
+            c.penalties = c.draftCounts[emitted - 1];
+            Arrays.fill(c.draftCounts, null);
+        }
         listener.speculated(k, accepted);
         if (!c.done && !c.admission.ended) {
             requests.scheduler().verified(s, accepted);
@@ -169,27 +178,8 @@ final class StepOutputs {
 
     /** The constraint's allowed next tokens as the choice's packed bitmask (rewritten each step). */
     private long[] allowedTokens(Choice c) {
-        if (maskScratch.length != vocab) {
-            maskScratch = new float[vocab];
-        }
-        Arrays.fill(maskScratch, 0f);
-        c.constraint.mask(maskScratch);
-        if (c.allowed == null) {
-            c.allowed = SamplingBatch.mask(vocab);
-        }
-        long[] bits = c.allowed;
-        Arrays.fill(bits, 0L);
-        boolean any = false;
-        for (int t = 0; t < vocab; t++) {
-            if (maskScratch[t] != Float.NEGATIVE_INFINITY) {
-                bits[t >>> 6] |= 1L << t;
-                any = true;
-            }
-        }
-        if (!any) {
-            throw new IllegalStateException("the token constraint allows no token");
-        }
-        return bits;
+        c.allowed = masks.allowed(c.constraint, c.allowed);
+        return c.allowed;
     }
 
     /** Row {@code r}'s sampled token through its choice: constraint, sequence, events, stop checks. */

@@ -22,6 +22,15 @@ public interface TokenConstraint {
      */
     void accept(int tokenId);
 
+    /**
+     * An independent copy in the current state: speculative decoding advances it over a choice's draft tokens to
+     * mask each draft position as plain decoding would mask it there, leaving this one as it is. null when the
+     * constraint cannot be copied; its choice then decodes without speculation.
+     */
+    default TokenConstraint copy() {
+        return null;
+    }
+
     /** Makes the constraint of each choice of a request ({@code n > 1}: one each, in their own state). */
     @FunctionalInterface
     interface Factory {

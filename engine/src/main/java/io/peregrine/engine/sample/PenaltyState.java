@@ -26,6 +26,15 @@ public final class PenaltyState implements io.peregrine.engine.backend.TokenCoun
         return c;
     }
 
+    @Override
+    public PenaltyState copyWith(int[] tokens, int from, int to) {
+        PenaltyState c = copy();
+        for (int i = from; i < to; i++) {
+            c.accept(tokens[i]);
+        }
+        return c;
+    }
+
     public void accept(int token) {
         seen.set(token);
         outputCounts.merge(token, 1, Integer::sum);

@@ -19,7 +19,7 @@ public final class NgramDrafter implements Drafter {
     }
 
     @Override
-    public int propose(int[] tokens, int length, int max, int[] out) {
+    public int propose(long sequence, int[] tokens, int promptLength, int length, int max, int[] out) {
         if (max <= 0) {
             return 0;
         }

@@ -582,6 +582,207 @@ class BackendContractTest {
         return 2 / Math.sqrt(Math.PI) * sum * h / 3;
     }
 
+    /**
+     * The whole MoE block against a plain reading of spec §3.3: routing (sigmoid, bias to choose, group limit, top-k
+     * with ties to the lower index, normalised and scaled weights) and every chosen expert's SwiGLU in double. Token
+     * counts 1..9 (most experts get no token at one), a shard's sub-range of experts, none (the shared expert alone) and the whole range, planted
+     * exact ties, BF16 and INT4 experts, with and without a shared expert; one scratch serves calls of different
+     * sizes, and the output window starts as NaN (the operation writes it whole).
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void moeRoutesAndCombinesLikeTheSpec(Supplier<Backend> make) {
+        try (Backend b = make.get()) {
+            Random rnd = new Random(11);
+            int experts = 12, hidden = 64, inter = 32, sharedInter = 64;
+            // {nGroup, topkGroup, k, firstExpert, heldExperts, int4, shared}
+            int[][] cases = {{1, 1, 3, 0, 12, 1, 1}, {1, 1, 3, 4, 5, 1, 1}, {1, 1, 2, 0, 12, 0, 0}, {1, 1, 1, 7, 5, 0, 1},
+                    {4, 2, 3, 0, 12, 1, 1}, {3, 3, 4, 2, 6, 1, 0}, {1, 1, 2, 12, 0, 1, 1}};
+            for (int[] c : cases) {
+                MoeRouter router = new MoeRouter(experts, c[0], c[1], c[2], c[2] != 2, c[2] == 2 ? 1f : 2.5f);
+                int first = c[3], held = c[4];
+                boolean int4 = c[5] == 1;
+                Object[][] w = new Object[held][];
+                List<LinearWeight> gate = new ArrayList<>(), up = new ArrayList<>(), down = new ArrayList<>();
+                for (int e = 0; e < held; e++) {
+                    w[e] = new Object[] {weight(rnd, int4, inter, hidden), weight(rnd, int4, inter, hidden),
+                            weight(rnd, int4, hidden, inter)};
+                    gate.add(upload(b, w[e][0]));
+                    up.add(upload(b, w[e][1]));
+                    down.add(upload(b, w[e][2]));
+                }
+                Tensor[] sw = c[6] == 1 ? new Tensor[] {bf16(rnd, sharedInter, hidden), bf16(rnd, sharedInter, hidden),
+                        bf16(rnd, hidden, sharedInter)} : null;
+                float[] bias = new float[experts];
+                for (int e = 0; e < experts; e++) {
+                    bias[e] = 0.002f * rnd.nextInt(5);
+                }
+                MoeBlock block = new MoeBlock(router, b.vector(bias), b.stackExperts(first, gate, up, down),
+                        sw == null ? null : b.upload(sw[0]), sw == null ? null : b.upload(sw[1]),
+                        sw == null ? null : b.upload(sw[2]));
+                MoeScratch scratch;
+                try {
+                    scratch = b.moeScratch(block, 9);
+                } catch (IllegalArgumentException refused) {
+                    // a device router may refuse group-limited routing, saying so; the CPU reference never does
+                    assertTrue(!b.name().startsWith("cpu") && c[0] != c[1] && refused.getMessage().contains("group"),
+                            refused.getMessage());
+                    continue;
+                }
+                for (int n : new int[] {1, 2, 9, 5}) {
+                    float[] logits = new float[n * experts];
+                    for (int t = 0; t < n; t++) {
+                        int[] perm = permutation(rnd, experts);
+                        for (int e = 0; e < experts; e++) {
+                            logits[t * experts + e] = 0.25f * (perm[e] - experts / 2f);  // well apart
+                        }
+                        // an exact tie between two experts (same logit, same bias): the lower index goes first
+                        int a = rnd.nextInt(experts), z = rnd.nextInt(experts);
+                        logits[t * experts + z] = logits[t * experts + a];
+                        if (bias[z] != bias[a]) {
+                            logits[t * experts + z] = logits[t * experts + a] = 3f;
+                            bias[z] = bias[a];
+                        }
+                    }
+                    b.copyIn(bias, 0, block.bias());
+                    float[] x = floats(rnd, n * hidden);
+                    Activation out = window(b, n, hidden);
+                    float[] nan = new float[n * hidden];
+                    java.util.Arrays.fill(nan, Float.NaN);
+                    b.copyIn(nan, 0, out);
+                    b.moe(block, put(b, x, n, hidden), put(b, logits, n, experts), scratch, out);
+
+                    int k = router.topK();
+                    int[] idx = new int[n * k];
+                    double[] weight = new double[n * k];
+                    for (int t = 0; t < n; t++) {
+                        route(router, logits, t, bias, idx, weight);
+                    }
+                    int[] chosen = new int[n * k];
+                    b.copyOut(scratch.chosen(n), chosen, 0);
+                    assertArrayEquals(idx, chosen, "routing " + java.util.Arrays.toString(c) + " n=" + n);
+                    float[] gotWeight = new float[n * k];
+                    b.copyOut(scratch.weights(n), gotWeight, 0);
+                    for (int i = 0; i < n * k; i++) {
+                        assertEquals(weight[i], gotWeight[i], 1e-5 * Math.abs(weight[i]) + 1e-7, "weight " + i);
+                    }
+                    double[][] ref = new double[2][n * hidden];
+                    for (int t = 0; t < n; t++) {
+                        if (sw != null) {
+                            swiglu(sw, x, t, hidden, 1, ref, t * hidden);
+                        }
+                        for (int j = 0; j < k; j++) {
+                            int e = idx[t * k + j];
+                            if (e >= first && e < first + held) {
+                                swiglu(w[e - first], x, t, hidden, weight[t * k + j], ref, t * hidden);
+                            }
+                        }
+                    }
+                    close(ref, get(b, out), "moe " + java.util.Arrays.toString(c) + " n=" + n);
+                }
+            }
+        }
+    }
+
+    /** The spec's routing for token {@code t}, scores and sums in double. */
+    private static void route(MoeRouter r, float[] logits, int t, float[] bias, int[] idx, double[] weight) {
+        int experts = r.experts();
+        double[] score = new double[experts];
+        double[] choice = new double[experts];
+        for (int e = 0; e < experts; e++) {
+            score[e] = 1 / (1 + Math.exp(-logits[t * experts + e]));
+            choice[e] = score[e] + bias[e];
+        }
+        int per = experts / r.nGroup();
+        Integer[] groups = new Integer[r.nGroup()];
+        double[] groupScore = new double[r.nGroup()];
+        for (int g = 0; g < r.nGroup(); g++) {
+            groups[g] = g;
+            double[] in = java.util.Arrays.copyOfRange(choice, g * per, (g + 1) * per);
+            java.util.Arrays.sort(in);
+            groupScore[g] = in[per - 1] + (per >= 2 ? in[per - 2] : 0);
+        }
+        java.util.Arrays.sort(groups, (p, q) -> groupScore[p] != groupScore[q]
+                ? Double.compare(groupScore[q], groupScore[p]) : Integer.compare(p, q));
+        List<Integer> allowed = new ArrayList<>();
+        for (int e = 0; e < experts; e++) {
+            for (int g = 0; g < r.topkGroup(); g++) {
+                if (e / per == groups[g]) {
+                    allowed.add(e);
+                }
+            }
+        }
+        allowed.sort((p, q) -> choice[p] != choice[q] ? Double.compare(choice[q], choice[p]) : Integer.compare(p, q));
+        double sum = 0;
+        for (int j = 0; j < r.topK(); j++) {
+            idx[t * r.topK() + j] = allowed.get(j);
+            sum += score[allowed.get(j)];
+        }
+        for (int j = 0; j < r.topK(); j++) {
+            double s = score[idx[t * r.topK() + j]];
+            weight[t * r.topK() + j] = (r.normTopkProb() && r.topK() > 1 ? s / sum : s) * r.scaling();
+        }
+    }
+
+    /**
+     * Adds {@code scale · down(silu(gate(x_t)) ⊙ up(x_t))} into {@code ref[0]} at {@code at}, and into {@code ref[1]}
+     * the magnitude an fp32 evaluation's error scales with (each term of down, its input's error carried through).
+     */
+    private static void swiglu(Object[] w, float[] x, int t, int hidden, double scale, double[][] ref, int at) {
+        int inter = rows(w[0]);
+        double[] h = new double[inter];
+        double[] hMag = new double[inter];
+        for (int r = 0; r < inter; r++) {
+            double g = 0, u = 0, gm = 0, um = 0;
+            for (int c = 0; c < hidden; c++) {
+                double gp = at(w[0], r, c) * x[t * hidden + c];
+                double upp = at(w[1], r, c) * x[t * hidden + c];
+                g += gp;
+                u += upp;
+                gm += Math.abs(gp);
+                um += Math.abs(upp);
+            }
+            double silu = g / (1 + Math.exp(-g));
+            h[r] = silu * u;
+            hMag[r] = Math.abs(h[r]) + (Math.abs(u) * gm + Math.abs(silu) * um) * 1.2;
+        }
+        for (int r = 0; r < hidden; r++) {
+            for (int c = 0; c < inter; c++) {
+                ref[0][at + r] += scale * at(w[2], r, c) * h[c];
+                ref[1][at + r] += Math.abs(scale * at(w[2], r, c)) * hMag[c];
+            }
+        }
+    }
+
+    private static int[] permutation(Random rnd, int n) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int tmp = p[i];
+            p[i] = p[j];
+            p[j] = tmp;
+        }
+        return p;
+    }
+
+    private static Object weight(Random rnd, boolean int4, int rows, int cols) {
+        return int4 ? int4(rnd, rows, cols) : bf16(rnd, rows, cols);
+    }
+
+    private static LinearWeight upload(Backend b, Object w) {
+        return w instanceof Tensor t ? b.upload(t) : b.upload((Int4Group32) w);
+    }
+
+    private static int rows(Object w) {
+        return w instanceof Tensor t ? (int) t.dim(0) : ((Int4Group32) w).rows();
+    }
+
+    private static double at(Object w, int r, int c) {
+        return w instanceof Tensor t ? bf16(t, r, c) : ((Int4Group32) w).dequant(r, c);
+    }
     // ---- the plain references and the tensors they are compared on --------------------------------------------
 
     private static void softmax(double[] p, double max) {

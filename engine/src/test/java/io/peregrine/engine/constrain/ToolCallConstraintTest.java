@@ -278,4 +278,38 @@ class ToolCallConstraintTest {
         c.accept(M.callEnd());
         assertEquals(List.of(M.sectionEnd()), allowed(c), "parallel_tool_calls false");
     }
+
+    @Test
+    void aCopyGoesOnAloneFromTheSameStateAndTheOriginalIsUntouched() {
+        // the speculative-decoding use: advance a copy over draft tokens mid-name and mid-arguments
+        TokenConstraint c = ToolCallConstraint.factory(new ToolCallRule.Required(List.of("get_unit", "now"), true,
+                java.util.Set.of(), 3), new OutputGrammars(null, java.util.Map.of("get_unit", UNIT)), M, VOCAB, false)
+                .forChoice(0);
+        c.accept(M.sectionBegin());
+        c.accept(M.callBegin());
+        feed(c, "functions.get_");
+        List<Integer> before = allowed(c);
+        TokenConstraint copy = c.copy();
+        assertEquals(before, allowed(copy));
+        feed(copy, "unit:3");
+        copy.accept(M.argumentBegin());
+        feed(copy, "{\"unit\": \"C");
+        assertEquals(before, allowed(c), "advancing the copy moved the original");
+        // the original takes another path from the same state; the copy's own goes on unchanged
+        TokenConstraint second = c.copy();
+        feed(c, "unit:3");
+        c.accept(M.argumentBegin());
+        feed(c, "{\"unit\": \"F\"}");
+        c.accept(M.callEnd());
+        feed(copy, "\"}");
+        assertTrue(allowed(copy).contains(M.callEnd()));
+        assertEquals(before, allowed(second));
+        // a copy of a ThinkingBudget keeps the count spent so far
+        TokenConstraint budget = ThinkingBudget.factory(M, 2).forChoice(0);
+        budget.accept(TOK.encodeOrdinary("a")[0]);
+        TokenConstraint ahead = budget.copy();
+        ahead.accept(TOK.encodeOrdinary("b")[0]);
+        assertEquals(List.of(M.thinkEnd()), allowed(ahead));
+        assertTrue(allowed(budget).size() > 1, "the original spent only one token");
+    }
 }

@@ -86,6 +86,11 @@ class ActivationCollectivesTest {
         }
 
         @Override
+        public void copyOut(Indices src, int[] dst, int dstOff) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
         public void copyOut(Activation src, float[] dst, int dstOff) {
             hostCopies++;
             T s = (T) src;
@@ -227,6 +232,7 @@ class ActivationCollectivesTest {
         public void copyIn(float[] src, int srcOff, Activation dst) { m.copyIn(src, srcOff, dst); }
         public void copyIn(int[] src, int srcOff, Indices dst) { m.copyIn(src, srcOff, dst); }
         public void copyOut(Activation src, float[] dst, int dstOff) { m.copyOut(src, dst, dstOff); }
+        public void copyOut(Indices src, int[] dst, int dstOff) { m.copyOut(src, dst, dstOff); }
         public void copy(Activation src, Activation dst) { m.copy(src, dst); }
         public void zero(Activation x) { m.zero(x); }
     }

@@ -171,13 +171,31 @@ class HybridExpertsTest {
     }
 
     /**
-     * The overlap order: each layer's host rows are sent before the primary queues its shared expert, and the host
-     * computes only after the primary has queued all its products (on a device those then run meanwhile).
+     * The overlap: each layer's host rows are sent before the primary starts its shared expert, and the host computes
+     * on its own thread while the primary runs its products. The primary's shared-expert down product waits until the
+     * host has started that layer's gate/up batch: a model that ran the host after the primary (or the primary after
+     * the host) would wait in vain here. Each layer's host outputs are back before the next layer starts.
      */
     @Test
-    void theHostComputesAfterThePrimaryQueuedItsProducts() {
-        List<String> log = new ArrayList<>();
+    void theHostComputesWhileThePrimaryRunsItsProducts() {
+        List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         try (Recording primary = new Recording("primary", log); Recording host = new Recording("host", log)) {
+            java.util.concurrent.Semaphore hostStarted = new java.util.concurrent.Semaphore(0);
+            host.logged = first -> {
+                if (first.contains("experts.") && first.contains("gate_proj")) {
+                    hostStarted.release();
+                }
+            };
+            primary.beforeBatch = first -> {
+                if (first.contains("shared_experts.down_proj")) {
+                    try {
+                        assertTrue(hostStarted.tryAcquire(20, java.util.concurrent.TimeUnit.SECONDS),
+                                "the host did not start its experts while the primary ran its products");
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            };
             KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend,
                     ExpertPlacement.host(cfg), p -> { });
             LatentCache cache = model.newCache(BLOCKS, TinyModel.BLOCK);
@@ -185,19 +203,27 @@ class HybridExpertsTest {
             Arrays.setAll(table, i -> i);
             log.clear();
             model.forward(List.of(new SequenceSlice(new int[] {5, 6, 7}, 0, table, false)), cache);
-            List<String> moe = log.stream()
-                    .filter(e -> e.startsWith("host:") || e.contains("shared_experts"))
-                    .map(e -> e.replaceAll(":[^:]*layers\\.\\d+\\.mlp\\.", ":"))
-                    .toList();
-            List<String> layer = List.of("host:copyIn", "primary:matmulAll:shared_experts.gate_proj",
-                    "primary:matmulAll:shared_experts.down_proj", "host:matmulAll:experts.gate_proj",
-                    "host:matmulAll:experts.down_proj");
-            List<String> want = new ArrayList<>();
-            for (int l = 0; l < moeLayers(); l++) {
-                want.addAll(layer);
+            List<String> moe;
+            synchronized (log) {
+                moe = log.stream()
+                        .filter(e -> e.startsWith("host:") || e.contains("shared_experts"))
+                        .map(e -> e.replaceAll(":[^:]*layers\\.\\d+\\.mlp\\.", ":"))
+                        .map(e -> e.replaceAll("experts\\.\\d+\\.", "experts.").replace(".weight", ""))
+                        .toList();
             }
-            assertEquals(want, moe.stream().map(e -> e.replaceAll("experts\\.\\d+\\.", "experts.").replace(".weight", ""))
-                    .toList());
+            // per layer: rows in before the primary's shared expert; the host's two batches before the next layer
+            int at = 0;
+            for (int l = 0; l < moeLayers(); l++) {
+                assertEquals("host:copyIn", moe.get(at), "layer " + l + ": " + moe);
+                List<String> layer = moe.subList(at, at + 5);
+                assertEquals(1, layer.indexOf("primary:matmulAll:shared_experts.gate_proj") > 0 ? 1 : 0, moe.toString());
+                assertTrue(layer.indexOf("host:matmulAll:experts.gate_proj")
+                        < layer.indexOf("host:matmulAll:experts.down_proj"), moe.toString());
+                assertTrue(layer.indexOf("host:matmulAll:experts.gate_proj")
+                        < layer.indexOf("primary:matmulAll:shared_experts.down_proj"), moe.toString());
+                at += 5;
+            }
+            assertEquals(moe.size(), at, moe.toString());
         }
     }
 
@@ -210,10 +236,69 @@ class HybridExpertsTest {
                 () -> ExpertPlacement.Mode.parse("GPU"));
     }
 
+    /** Every host expert with rows streamed to the primary for the step: the same logits, nothing left on the host. */
+    @Test
+    void streamingEveryHostExpertToThePrimary() {
+        HybridStats stats = check(ExpertPlacement.host(cfg), new ExpertStreaming(1, 0, 0, 0, 0, 1));
+        assertTrue(stats.streamedExperts() > 0);
+        assertEquals(0, stats.hostComputedExperts());
+        assertEquals(0, stats.bytesToHost());
+    }
+
+    /**
+     * A threshold of 4 rows per expert: the prefills' experts (~5 rows each) stream, the decodes' stay on the host, in
+     * the same steps (the mixed batch): the same logits either way.
+     */
+    @Test
+    void streamingOnlyTheExpertsWithManyRowsInTheChunk() {
+        ExpertStreaming fromFour = new ExpertStreaming(0, 1, 0, 3.5, 0, 1);
+        assertEquals(4, fromFour.threshold());
+        HybridStats stats = check(ExpertPlacement.host(cfg), fromFour);
+        assertTrue(stats.streamedExperts() > 0, "streamed " + stats.streamedExperts());
+        assertTrue(stats.hostComputedExperts() > 0, "kept " + stats.hostComputedExperts());
+    }
+
+    /**
+     * With every expert on the host: each MoE layer step copies {@code tokens × k} rows of {@code hidden} floats each
+     * way, and the routing histogram counts {@code tokens × k} rows per MoE layer; the parts are timed.
+     */
+    @Test
+    void theStatsCountTheCopiesAndTheHistogramTheRows() {
+        try (CpuBackend primary = new CpuBackend(1); CpuBackend host = new CpuBackend(1)) {
+            KimiTextModel model = KimiTextModel.load(checkpoint, primary, host, ExpertPlacement.host(cfg), p -> { });
+            steps(model);
+            int tokens = 21 + (1 + 13) + 2 + 2;
+            long rows = (long) tokens * cfg.numExpertsPerTok();
+            HybridStats stats = model.hybridStats();
+            assertEquals(4L * moeLayers(), stats.layerSteps());
+            assertEquals(rows * moeLayers(), stats.hostRows());
+            assertEquals(4L * cfg.hiddenSize() * rows * moeLayers(), stats.bytesToHost());
+            assertEquals(stats.bytesToHost(), stats.bytesToPrimary());
+            for (HybridStats.Part part : List.of(HybridStats.Part.COPY_OUT, HybridStats.Part.HOST_EXPERTS,
+                    HybridStats.Part.PRIMARY, HybridStats.Part.COMBINE)) {
+                assertTrue(stats.nanos(part) > 0, part.name());
+            }
+            long[][] counts = model.routingHistogram().counts();
+            for (int l = 0; l < cfg.numHiddenLayers(); l++) {
+                assertEquals(cfg.isMoeLayer(l) ? rows : 0, Arrays.stream(counts[l]).sum(), "layer " + l);
+            }
+        }
+    }
+
     /** Runs the steps under {@code placement} and checks the logits and which side multiplied which expert. */
     private static void check(ExpertPlacement placement) {
+        check(placement, ExpertStreaming.NEVER);
+    }
+
+    /**
+     * As above, streaming host experts as {@code streaming} decides: a streamed expert runs on the primary, so then
+     * the primary may multiply host experts and the host need not run.
+     */
+    private static HybridStats check(ExpertPlacement placement, ExpertStreaming streaming) {
+        boolean streams = streaming != ExpertStreaming.NEVER;
         try (Recording primary = new Recording(); Recording host = new Recording()) {
-            KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend, placement, p -> { });
+            KimiTextModel model = KimiTextModel.load(checkpoint, primary.backend, host.backend, placement, streaming,
+                    p -> { });
             List<List<float[][]>> got = steps(model);
             for (int s = 0; s < reference.size(); s++) {
                 for (int q = 0; q < reference.get(s).size(); q++) {
@@ -225,7 +310,7 @@ class HybridExpertsTest {
             }
             for (String w : primary.weights) {
                 int[] le = expert(w);
-                assertTrue(le == null || !placement.onHost(le[0], le[1]), "the primary ran host expert " + w);
+                assertTrue(streams || le == null || !placement.onHost(le[0], le[1]), "the primary ran host expert " + w);
             }
             boolean hostRan = false;
             for (String w : host.weights) {
@@ -233,7 +318,10 @@ class HybridExpertsTest {
                 assertTrue(le != null && placement.onHost(le[0], le[1]), "the host ran " + w);
                 hostRan = true;
             }
-            assertEquals(placement.usesHost(), hostRan, "host experts ran on the host");
+            HybridStats stats = model.hybridStats();
+            assertEquals(placement.usesHost() && stats.hostComputedExperts() > 0, hostRan, "host experts ran on the host");
+            assertEquals(streams ? stats.streamedExperts() > 0 : placement.usesHost(), hostRan || streams && stats.streamedExperts() > 0);
+            return stats;
         }
     }
 
@@ -288,12 +376,16 @@ class HybridExpertsTest {
         final Backend backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
                 new Class<?>[] {Backend.class}, this);
         final List<String> weights = new ArrayList<>();
+        /** Called with a product batch's first weight name before it runs. */
+        java.util.function.Consumer<String> beforeBatch = w -> { };
+        /** Called with a product batch's first weight name once it is logged, before it runs. */
+        java.util.function.Consumer<String> logged = w -> { };
         /** {@code side:method[:first weight]} of every product batch and activation copy, shared by both sides. */
         final List<String> log;
         final String side;
 
         Recording() {
-            this("", new ArrayList<>());
+            this("", java.util.Collections.synchronizedList(new ArrayList<>()));
         }
 
         Recording(String side, List<String> log) {
@@ -310,7 +402,10 @@ class HybridExpertsTest {
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
             if (method.getName().equals("matmulAll")) {
                 List<Product> batch = (List<Product>) args[0];
-                log.add(side + ":matmulAll:" + (batch.isEmpty() ? "" : batch.getFirst().w().name()));
+                String first = batch.isEmpty() ? "" : batch.getFirst().w().name();
+                beforeBatch.accept(first);
+                log.add(side + ":matmulAll:" + first);
+                logged.accept(first);
                 for (Product p : batch) {
                     weights.add(p.w().name());
                 }

@@ -33,7 +33,12 @@ final class Recorder implements EventSink {
     }
 
     Recorder await() throws InterruptedException {
-        if (!done.await(20, TimeUnit.SECONDS)) {
+        return await(20);
+    }
+
+    /** Waits up to {@code seconds} (benchmarks on large checkpoints). */
+    Recorder await(long seconds) throws InterruptedException {
+        if (!done.await(seconds, TimeUnit.SECONDS)) {
             throw new AssertionError("request did not end; events so far: " + events());
         }
         return this;

@@ -54,7 +54,7 @@ class SpeculativeBatchInvariantTest {
     }
 
     /** Plain decoding's own continuation, wrong at every fourth drafted position (so rejections happen too). */
-    private static final Drafter ORACLE = (tokens, length, max, out) -> {
+    private static final Drafter ORACLE = (seq, tokens, prompt, length, max, out) -> {
         for (var e : prompts.entrySet()) {
             int[] p = e.getValue();
             int[] gen = plainTokens.get(e.getKey());
@@ -83,7 +83,7 @@ class SpeculativeBatchInvariantTest {
             }
         };
         try (ServingEngine engine = tiny.engine(512, 4, 8, 64, counting,
-                new SpeculativeConfig("ngram", 3, 1, 4), ORACLE)) {
+                SpeculativeConfig.ngram(3, 1, 4), ORACLE)) {
             List<Recorder> runs = new ArrayList<>();
             for (var e : prompts.entrySet()) {
                 runs.add(submit(engine, e.getKey(), e.getValue()));

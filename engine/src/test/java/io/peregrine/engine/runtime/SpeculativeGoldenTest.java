@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Speculative decoding over the real model on the golden tiny checkpoint: greedy outputs must be token-for-token
  * those of plain decoding (and the golden ids), alone, in a mixed batch with prefill chunks, and under forced
- * preemption. Two drafters: the ngram drafter on prompts that repeat a span (it drafts, but the tiny checkpoint's
- * random weights never continue a repeat, so it exercises rejection), and an oracle that drafts plain decoding's
+ * preemption. Three drafters: the ngram and suffix drafters on prompts that repeat a span (they draft, but the tiny
+ * checkpoint's random weights never continue a repeat, so they exercise rejection; a request asked again is drafted
+ * from the suffix drafter's cache of earlier outputs, which exercises acceptance), and an oracle that drafts plain decoding's
  * own continuation with every third position or so corrupted (acceptance of whole drafts, partial acceptance and
  * rejection at every position, the bonus token, and draft blocks released on rollback).
  */
@@ -107,11 +108,11 @@ class SpeculativeGoldenTest {
     }
 
     private static SpeculativeConfig ngram(int k) {
-        return new SpeculativeConfig("ngram", k, 1, 4);
+        return SpeculativeConfig.ngram(k, 1, 4);
     }
 
     /** Plain decoding's continuation of whichever prompt the sequence starts with, corrupted at some positions. */
-    private static final Drafter ORACLE = (tokens, length, max, out) -> {
+    private static final Drafter ORACLE = (seq, tokens, prompt, length, max, out) -> {
         for (var e : prompts.entrySet()) {
             int[] p = e.getValue();
             int[] gen = plain.get(e.getKey());
@@ -133,9 +134,11 @@ class SpeculativeGoldenTest {
 
     private static ServingEngine engine(String drafter, int k, int blocks, int maxRunning, int budget,
                                         Counting counting) {
-        return drafter.equals("oracle")
-                ? tiny.engine(blocks, 4, maxRunning, budget, counting, ngram(k), ORACLE)
-                : tiny.engine(blocks, 4, maxRunning, budget, counting, ngram(k));
+        return switch (drafter) {
+            case "oracle" -> tiny.engine(blocks, 4, maxRunning, budget, counting, ngram(k), ORACLE);
+            case "suffix" -> tiny.engine(blocks, 4, maxRunning, budget, counting, SpeculativeConfig.suffix(k));
+            default -> tiny.engine(blocks, 4, maxRunning, budget, counting, ngram(k));
+        };
     }
 
     private static void assertPlain(Map<String, Recorder> runs, String what) throws InterruptedException {
@@ -162,7 +165,7 @@ class SpeculativeGoldenTest {
     }
 
     static Stream<Arguments> cases() {
-        return Stream.of("ngram", "oracle").flatMap(d -> IntStream.of(1, 3, 5).mapToObj(k -> Arguments.of(d, k)));
+        return Stream.of("ngram", "suffix", "oracle").flatMap(d -> IntStream.of(1, 3, 5).mapToObj(k -> Arguments.of(d, k)));
     }
 
     @ParameterizedTest
@@ -211,5 +214,38 @@ class SpeculativeGoldenTest {
         }
         assertTrue(counting.preemptions.get() > 0, "the cache never ran out; the test does not test preemption");
         assertDrafted(drafter, counting, drafter + " preempted, k=" + k);
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 3, 5})
+    void aRepeatedRequestIsDraftedFromTheSuffixCacheAndAccepted(int k) throws Exception {
+        Counting counting = new Counting();
+        Drafter suffix = SpeculativeConfig.suffix(k).drafter();
+        java.util.Set<Long> open = new java.util.HashSet<>(); // sequences drafted for and not yet ended
+        Drafter tracked = new Drafter() {
+            @Override
+            public int propose(long seq, int[] tokens, int prompt, int length, int max, int[] out) {
+                open.add(seq);
+                return suffix.propose(seq, tokens, prompt, length, max, out);
+            }
+
+            @Override
+            public void finished(long seq, int[] tokens, int prompt, int length) {
+                open.remove(seq);
+                suffix.finished(seq, tokens, prompt, length);
+            }
+        };
+        try (ServingEngine engine = tiny.engine(512, 4, 16, 64, counting, SpeculativeConfig.suffix(k), tracked)) {
+            for (int round = 0; round < 2; round++) {
+                for (var e : prompts.entrySet()) {
+                    assertPlain(Map.of(e.getKey(), submit(engine, e.getKey(), e.getValue())), "suffix again, k=" + k);
+                    assertIdle(engine);
+                }
+            }
+        }
+        assertTrue(open.isEmpty(), "the drafter was never told these sequences ended: " + open);
+        // the second time, each output is in the global tree: greedy decoding repeats it, so drafts are accepted
+        assertTrue(counting.accepted.get() > counting.draftTokens.get() / 4,
+                "accepted " + counting.accepted + " of " + counting.draftTokens + " draft tokens");
     }
 }

@@ -93,7 +93,7 @@ class SpeculativeSamplingTest {
         LatentCache cache = new LatentCache(model.config().numHiddenLayers(), 2048, 4,
                 model.config().kvCacheWidth());
         EngineConfig cfg = new EngineConfig(new SchedulerConfig(16, 256), 4096, 1000, List.of(), false,
-                drafter == null ? null : new SpeculativeConfig("ngram", K, 1, 4));
+                drafter == null ? null : SpeculativeConfig.ngram(K, 1, 4));
         return new ServingEngine(model, cache, cfg, new FakeDecoder(), listener, drafter);
     }
 
@@ -205,11 +205,11 @@ class SpeculativeSamplingTest {
         }
         assertTargetDistribution(plain, lastPromptTokens(2), "plain (control)");
 
-        Drafter wrong = (tokens, length, max, out) -> {
+        Drafter wrong = (seq, tokens, prompt, length, max, out) -> {
             Arrays.fill(out, 0, max, 7);
             return max;
         };
-        Drafter mode = (tokens, length, max, out) -> {
+        Drafter mode = (seq, tokens, prompt, length, max, out) -> {
             int prev = tokens[length - 1];
             for (int j = 0; j < max; j++) {
                 double[] p = target(prev);
@@ -251,7 +251,7 @@ class SpeculativeSamplingTest {
             plain = run(e, 1);
         }
         // drafts what the seeded target draws (each request's prompt is unique, n = 1)
-        Drafter right = (tokens, length, max, out) -> {
+        Drafter right = (seq, tokens, prompt, length, max, out) -> {
             for (int i = 0; i < REQUESTS; i++) {
                 int[] p = prompt(i);
                 if (Arrays.equals(p, 0, 3, tokens, 0, 3)) {

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class NgramDrafterTest {
     private static int[] propose(NgramDrafter d, int[] tokens, int max) {
         int[] out = new int[max];
-        return Arrays.copyOf(out, d.propose(tokens, tokens.length, max, out));
+        return Arrays.copyOf(out, d.propose(0, tokens, 0, tokens.length, max, out));
     }
 
     @Test
@@ -37,9 +37,9 @@ class NgramDrafterTest {
     void configurationIsCheckedAtStartUp() {
         assertThrows(IllegalArgumentException.class, () -> new NgramDrafter(0, 3));
         assertThrows(IllegalArgumentException.class, () -> new NgramDrafter(4, 3));
-        var e = assertThrows(IllegalArgumentException.class, () -> new SpeculativeConfig("eagle3", 3, 1, 4));
-        assertTrue(e.getMessage().contains("eagle3"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new SpeculativeConfig("ngram", 0, 1, 4));
-        assertThrows(IllegalArgumentException.class, () -> new SpeculativeConfig("ngram", 17, 1, 4));
+        var e = assertThrows(IllegalArgumentException.class, () -> SpeculativeConfig.ngram(3, 0, 4));
+        assertTrue(e.getMessage().contains("prompt_lookup_min"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> SpeculativeConfig.ngram(0, 1, 4));
+        assertThrows(IllegalArgumentException.class, () -> SpeculativeConfig.ngram(17, 1, 4));
     }
 }

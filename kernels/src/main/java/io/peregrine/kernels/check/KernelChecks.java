@@ -4,7 +4,7 @@ import static io.peregrine.kernels.reference.ScalarReference.bf16;
 import static io.peregrine.kernels.reference.ScalarReference.relError;
 import static io.peregrine.kernels.reference.ScalarReference.toBf16;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceBuffer;
 import io.peregrine.kernels.cuda.DeviceOps;
@@ -56,6 +56,7 @@ final class KernelChecks {
             bf16Gemm();
             router();
             moeDecodeBlock();
+            moeHeldExperts();
             int4GroupedGemm();
             mlaCacheAndDecode();
             mlaPrefill();
@@ -401,6 +402,78 @@ final class KernelChecks {
         }
         float[] ref = ScalarReference.combine(expertOut, rw, tokens, k, shared, hidden);
         report("moe block: int4 gemv+swiglu+combine", relError(o.floats(tokens * hidden), ref), FP32);
+    }
+
+    /**
+     * {@code CudaBackend.moe}'s kernels: a rank holding experts 5..12 of 16, their addresses in a table written by
+     * {@code pg_expert_table_set} (one buffer per matrix, as uploaded), router → permute → grouped gate‖up over the
+     * table → SiLU·up → grouped down → {@code pg_moe_combine_held} onto the shared output; INT4 and BF16 experts.
+     */
+    void moeHeldExperts() {
+        int tokens = 5, experts = 16, k = 4, hidden = 256, inter = 64, first = 5, held = 8;
+        float[] x = gauss(tokens * hidden, 1);
+        float[] logits = gauss(tokens * experts, 2);
+        float[] bias = gauss(experts, 0.1);
+        float[] shared = gauss(tokens * hidden, 1);
+        int a = tokens * k;
+        DeviceBuffer idx = outI(a), w = outF(a);
+        ops.router(up(logits), tokens, new MoeRouter(experts, 1, 1, k, true, 2.827f), up(bias), idx, w);
+        DeviceBuffer off = outI(experts + 1), permTok = outI(a), srcPos = outI(a), active = outI(experts), nAct = outI(1);
+        ops.permute(idx, a, k, experts, off, permTok, srcPos, active, nAct);
+        int[] gi = idx.ints(a);
+        float[] rw = w.floats(a);
+        for (boolean int4 : new boolean[] {true, false}) {
+            DeviceBuffer table = keep(ctx.alloc(8L * held * (int4 ? 6 : 3)));
+            int[][] words = new int[3 * held][];
+            short[][] halves = new short[3 * held][];
+            for (int e = 0; e < held; e++) {
+                DeviceBuffer[] ptrs = new DeviceBuffer[int4 ? 6 : 3];
+                for (int m = 0; m < 3; m++) {
+                    int rows = m == 2 ? hidden : inter, cols = m == 2 ? inter : hidden;
+                    if (int4) {
+                        words[3 * e + m] = randomWords(rows * cols / 8);
+                        halves[3 * e + m] = bf16s(rows * cols / 32, 0.01);
+                        ptrs[2 * m] = up(words[3 * e + m]);
+                        ptrs[2 * m + 1] = up(halves[3 * e + m]);
+                    } else {
+                        halves[3 * e + m] = bf16s(rows * cols, 0.05);
+                        ptrs[m] = up(halves[3 * e + m]);
+                    }
+                }
+                ops.expertTableSet(table, e, held, ptrs);
+            }
+            DeviceBuffer gateUp = outF((long) a * 2 * inter), yPerm = outF((long) a * hidden);
+            ops.moeExpertGemv(int4, table, held, first, 0, 2, inter, hidden, active, nAct, off, up(x), hidden, permTok,
+                    gateUp, 2 * inter, inter, tokens, k, experts);
+            ops.siluMulRows(gateUp, 2 * inter, gateUp.at(4L * inter), 2 * inter, gateUp, 2 * inter, a, inter);
+            ops.moeExpertGemv(int4, table, held, first, 2, 1, hidden, inter, active, nAct, off, gateUp, 2 * inter,
+                    KernelArgs.NULL, yPerm, hidden, 0, tokens, k, experts);
+            DeviceBuffer o = outF((long) tokens * hidden);
+            ops.combineHeld(yPerm, hidden, srcPos, idx, w, k, first, held, up(shared), hidden, o, hidden, tokens, hidden);
+            float[] expertOut = new float[a * hidden];
+            for (int i = 0; i < a; i++) {
+                int e = gi[i] - first;
+                if (e < 0 || e >= held) {
+                    continue;
+                }
+                float[] xt = Arrays.copyOfRange(x, (i / k) * hidden, (i / k + 1) * hidden);
+                float[][] gu = new float[2][];
+                for (int m = 0; m < 2; m++) {
+                    gu[m] = int4 ? ScalarReference.int4Matmul(words[3 * e + m], halves[3 * e + m], inter, hidden, xt, 1)
+                            : ScalarReference.bf16Matmul(halves[3 * e + m], inter, hidden, xt, 1);
+                }
+                float[] both = new float[2 * inter];
+                System.arraycopy(gu[0], 0, both, 0, inter);
+                System.arraycopy(gu[1], 0, both, inter, inter);
+                float[] h = ScalarReference.siluMul(both, 1, inter);
+                float[] d = int4 ? ScalarReference.int4Matmul(words[3 * e + 2], halves[3 * e + 2], hidden, inter, h, 1)
+                        : ScalarReference.bf16Matmul(halves[3 * e + 2], hidden, inter, h, 1);
+                System.arraycopy(d, 0, expertOut, i * hidden, hidden);
+            }
+            float[] ref = ScalarReference.combineHeld(expertOut, rw, gi, tokens, k, first, held, shared, hidden);
+            report("moe held experts " + (int4 ? "int4" : "bf16") + ": table gemv+swiglu+ordered combine",
+                    relError(o.floats(tokens * hidden), ref), FP32);
+        }
     }
 
     void int4GroupedGemm() {

@@ -1,6 +1,6 @@
 package io.peregrine.kernels.check;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.kernels.cuda.CudaContext;
 import io.peregrine.kernels.cuda.DeviceBuffer;
 import io.peregrine.kernels.cuda.DeviceOps;

@@ -4,8 +4,11 @@ import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.InPlaceCollectives;
 import io.peregrine.engine.backend.Gelu;
+import io.peregrine.engine.backend.ExpertStack;
 import io.peregrine.engine.backend.Indices;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeBlock;
+import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.backend.OperandChecks;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
@@ -35,9 +38,9 @@ import jcuda.driver.CUmemorytype;
  * driver call goes through {@link CudaContext}, so a recording fake sees all of it. Sampling runs on the device
  * ({@link DeviceSampler}): only sampled ids and requested logprobs come back.
  *
- * <p>Still eager: the MoE routing is decided on the host from copied-out router logits (see
- * {@code docs/performance.md} for what capturing a decode step as a CUDA graph still needs). Calls are serialised by
- * a lock.
+ * <p>A MoE layer is routed on the device ({@link #moe}): router, permutation, grouped expert GEMVs and an
+ * expert-ordered combine, every launch sized from the token count, so a decode step waits for nothing before its
+ * sampled ids come back and its launch list does not depend on the routing. Calls are serialised by a lock.
  *
  * <p>Numerics: by default every product is the fp32-accumulating GEMV (activations stay fp32, as on the CPU
  * backend), so the golden fp32 tolerances apply. {@link Options#tensorCoreMinTokens} sends products of at least that
@@ -228,6 +231,22 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
     }
 
     @Override
+    public void copyOut(Indices src, int[] dst, int dstOff) {
+        DeviceIndices s = indices(src);
+        Objects.checkFromIndexSize(dstOff, s.length(), dst.length);
+        if (s.length() == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            enter();
+            ctx.copyToHost(Pointer.to(dst).withByteOffset(4L * dstOff), s.base().ptr(), 4L * s.length());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public void copy(Activation src, Activation dst) {
         TensorMemory.sameShape(src, dst, "copy");
         DeviceTensor s = device(src);
@@ -285,6 +304,46 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
             copyToDevice(w, words);
             copyToDevice(sc, scales);
             return new DeviceWeight.Int4(weight.module(), weight.rows(), weight.cols(), s, words, scales);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * As {@link #upload(Int4Group32)}, but not kept until close: {@link #release} frees it. The copy is synchronous
+     * (pageable host memory), so a streamed expert costs its bytes over PCIe before its products are queued.
+     */
+    @Override
+    public LinearWeight uploadTransient(Int4Group32 weight) {
+        lock.lock();
+        try (Arena host = Arena.ofConfined()) {
+            enter();
+            Int4ExpertStack s = DeviceWeightLayout.int4Stack(weight);
+            DeviceBuffer words = ctx.alloc(s.wordBytes());
+            DeviceBuffer scales = ctx.alloc(s.scaleBytes());
+            MemorySegment w = host.allocate(s.wordBytes(), 16);
+            MemorySegment sc = host.allocate(s.scaleBytes(), 16);
+            DeviceWeightLayout.writeInt4Image(weight, w, sc);
+            copyToDevice(w, words);
+            copyToDevice(sc, scales);
+            return new DeviceWeight.Int4(weight.module(), weight.rows(), weight.cols(), s, words, scales);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits for the stream (the products queued on the weight), then frees its two buffers. */
+    @Override
+    public void release(LinearWeight weight) {
+        if (!(weight instanceof DeviceWeight.Int4 w)) {
+            throw new IllegalArgumentException(weight.name() + " was not uploaded by uploadTransient");
+        }
+        lock.lock();
+        try {
+            enter();
+            ctx.sync();
+            w.words().close();
+            w.scales().close();
         } finally {
             lock.unlock();
         }
@@ -604,6 +663,168 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
         } finally {
             lock.unlock();
         }
+    }
+
+    // ---- mixture of experts ---------------------------------------------------------------------------------
+
+    /**
+     * The experts' address table, written on the device by one {@code pg_expert_table_set} launch per expert (the
+     * addresses are the driver's, which only the device side reads); no weight is copied.
+     */
+    @Override
+    public ExpertStack stackExperts(int firstExpert, List<LinearWeight> gate, List<LinearWeight> up,
+                                    List<LinearWeight> down) {
+        int held = gate.size();
+        if (up.size() != held || down.size() != held || firstExpert < 0) {
+            throw new IllegalArgumentException("expert stack from " + firstExpert + ": " + gate.size() + " gate, "
+                    + up.size() + " up, " + down.size() + " down weights");
+        }
+        if (held == 0) {
+            return new DeviceExperts(firstExpert, 0, 0, 0, true, null);
+        }
+        int hidden = gate.getFirst().cols();
+        int inter = gate.getFirst().rows();
+        boolean int4 = cuda(gate.getFirst()) instanceof DeviceWeight.Int4;
+        for (int e = 0; e < held; e++) {
+            for (LinearWeight w : List.of(gate.get(e), up.get(e), down.get(e))) {
+                boolean isInt4 = cuda(w) instanceof DeviceWeight.Int4;
+                boolean isDown = w == down.get(e);
+                if (isInt4 != int4 || w.rows() != (isDown ? hidden : inter) || w.cols() != (isDown ? inter : hidden)) {
+                    throw new IllegalArgumentException("expert " + (firstExpert + e) + ": " + w.name() + " ["
+                            + w.rows() + ", " + w.cols() + "] does not fit a stack of " + (int4 ? "INT4" : "BF16")
+                            + " experts [" + inter + ", " + hidden + "]");
+                }
+            }
+        }
+        if (hidden % 4 != 0 || inter % 2 != 0 || (!int4 && (hidden % 8 != 0 || inter % 8 != 0))) {
+            throw new IllegalArgumentException("expert stack [" + inter + ", " + hidden + "]: the grouped GEMVs need "
+                    + "hidden % 4 (INT4) or % 8 (BF16) and an even intermediate size");
+        }
+        lock.lock();
+        try {
+            enter();
+            DeviceBuffer table = keep(ctx.alloc(8L * held * (int4 ? 6 : 3)));
+            for (int e = 0; e < held; e++) {
+                if (int4) {
+                    DeviceWeight.Int4 g = (DeviceWeight.Int4) cuda(gate.get(e));
+                    DeviceWeight.Int4 u = (DeviceWeight.Int4) cuda(up.get(e));
+                    DeviceWeight.Int4 d = (DeviceWeight.Int4) cuda(down.get(e));
+                    ops.expertTableSet(table, e, held, g.words(), g.scales(), u.words(), u.scales(), d.words(),
+                            d.scales());
+                } else {
+                    ops.expertTableSet(table, e, held, bf16(gate.get(e), "experts").data(),
+                            bf16(up.get(e), "experts").data(), bf16(down.get(e), "experts").data());
+                }
+            }
+            return new DeviceExperts(firstExpert, held, hidden, inter, int4, table);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public MoeScratch moeScratch(MoeBlock block, int tokens) {
+        DeviceOps.checkRouter(block.router());
+        Geometries.router(tokens, block.router().experts());
+        DeviceExperts ex = experts(block);
+        int k = block.router().topK();
+        int experts = block.router().experts();
+        int assignments = Math.max(1, tokens * k);
+        int hidden = Math.max(1, block.hidden());
+        DeviceIndices topIdx = allocateIndices(assignments);
+        lock.lock();
+        try {
+            enter();
+            return new DeviceMoe(tokens, k, allocate(Math.max(1, tokens), experts), topIdx, allocate(1, assignments), keep(ctx.alloc(4L * (experts + 1))),
+                    keep(ctx.alloc(4L * assignments)), keep(ctx.alloc(4L * assignments)),
+                    keep(ctx.alloc(4L * experts)), keep(ctx.alloc(4)),
+                    allocate(assignments, 2 * Math.max(1, ex.inter())), allocate(assignments, hidden),
+                    allocate(Math.max(1, tokens), block.sharedInter()), allocate(Math.max(1, tokens), block.sharedInter()),
+                    allocate(Math.max(1, tokens), hidden));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Router → permutation → grouped gate‖up → SiLU·up → grouped down → combine, with the shared expert's products in
+     * between, all on the stream: {@code 3 + (held experts ? 3 : 0) + (shared expert ? 4 : 0)} launches whatever the
+     * routing. The combine adds each token's held experts in ascending expert order onto the shared expert's output
+     * (one fixed order; the CPU's order too, so the two differ only by the products' own fp32 rounding).
+     */
+    @Override
+    public void moe(MoeBlock block, Activation xa, Activation routerLogits, MoeScratch scratch, Activation outa) {
+        DeviceExperts ex = experts(block);
+        DeviceTensor x = device(xa);
+        DeviceTensor logits = device(routerLogits);
+        DeviceTensor out = device(outa);
+        DeviceTensor bias = device(block.bias());
+        int n = x.rows();
+        int experts = block.router().experts();
+        int k = block.router().topK();
+        int hidden = out.cols();
+        if (!(scratch instanceof DeviceMoe m) || n > m.capacity()) {
+            throw new IllegalArgumentException(n + " tokens in MoE scratch " + scratch);
+        }
+        if ((block.hidden() > 0 && x.cols() != block.hidden()) || logits.rows() != n || logits.cols() != experts
+                || out.rows() != n || out.cols() != x.cols()) {
+            throw new IllegalArgumentException("MoE over x [" + n + ", " + x.cols() + "]: router logits ["
+                    + logits.rows() + ", " + logits.cols() + "], out [" + out.rows() + ", " + out.cols()
+                    + "] for " + experts + " experts of hidden " + block.hidden());
+        }
+        if (n == 0) {
+            return;
+        }
+        DeviceOps.checkRouter(block.router());
+        int assignments = n * k;
+        int inter = ex.inter();
+        lock.lock();
+        try {
+            enter();
+            DeviceTensor dense = logits;
+            if (!logits.dense()) {
+                dense = m.logits().rows(0, n);
+                deviceCopy(logits, dense);
+            }
+            ops.router(dense.base(), n, block.router(), bias.base(), m.topIdx().base(), m.topW().base());
+            ops.permute(m.topIdx().base(), assignments, k, experts, m.offsets(), m.permToken(), m.srcPos(), m.active(),
+                    m.nActive());
+            DeviceTensor sg = m.sharedGate().rows(0, n);
+            DeviceTensor su = m.sharedUp().rows(0, n);
+            DeviceTensor so = m.sharedOut().rows(0, n);
+            if (block.hasShared()) {
+                product(cuda(block.sharedGate()), 0, sg.cols(), x, sg);
+                product(cuda(block.sharedUp()), 0, su.cols(), x, su);
+            }
+            if (ex.experts() > 0) {
+                DeviceTensor gateUp = m.gateUp().rows(0, assignments);
+                ops.moeExpertGemv(ex.int4(), ex.table(), ex.experts(), ex.firstExpert(), 0, 2, inter, hidden,
+                        m.active(), m.nActive(), m.offsets(), x.base(), x.stride(), m.permToken(), gateUp.base(),
+                        gateUp.stride(), inter, n, k, experts);
+                DeviceTensor g = gateUp.cols(0, inter);
+                ops.siluMulRows(g.base(), g.stride(), gateUp.cols(inter, inter).base(), gateUp.stride(), g.base(),
+                        g.stride(), assignments, inter);
+                ops.moeExpertGemv(ex.int4(), ex.table(), ex.experts(), ex.firstExpert(), 2, 1, hidden, inter,
+                        m.active(), m.nActive(), m.offsets(), g.base(), g.stride(), KernelArgs.NULL, m.out().base(),
+                        m.out().stride(), 0, n, k, experts);
+            }
+            if (block.hasShared()) {
+                ops.siluMulRows(sg.base(), sg.stride(), su.base(), su.stride(), sg.base(), sg.stride(), n, sg.cols());
+                product(cuda(block.sharedDown()), 0, hidden, sg, so);
+            }
+            ops.combineHeld(m.out().base(), m.out().stride(), m.srcPos(), m.topIdx().base(), m.topW().base(), k,
+                    ex.firstExpert(), ex.experts(), block.hasShared() ? so.base() : KernelArgs.NULL, so.stride(),
+                    out.base(), out.stride(), n, hidden);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static DeviceExperts experts(MoeBlock block) {
+        if (block.experts() instanceof DeviceExperts e) {
+            return e;
+        }
+        throw new IllegalArgumentException("not a CUDA expert stack: " + block.experts().getClass().getName());
     }
 
     // ---- attention -----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 package io.peregrine.kernels.cuda;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.MoeRouter;
 import io.peregrine.kernels.layout.Int4ExpertStack;
 
 /**
@@ -157,6 +157,49 @@ public final class DeviceOps {
     public void combine(DeviceBuffer yPerm, int yStride, DeviceBuffer srcPos, DeviceBuffer topkW, int k,
                         Object shared, DeviceBuffer out, int tokens, int dim) {
         ctx.launch(KernelName.MOE_COMBINE, Geometries.perRow(tokens, 256), yPerm, yStride, srcPos, topkW, k, shared, out, dim);
+    }
+
+    // ---- a layer's routed experts through their address table (moe_experts.cuh, CudaBackend.moe) -------------
+
+    /** Writes expert {@code e}'s weight addresses ({@code pointers}, at most 6) into its column of {@code table}. */
+    public void expertTableSet(DeviceBuffer table, int e, int held, DeviceBuffer... pointers) {
+        require(pointers.length <= 6 && e >= 0 && e < held, "expert table: expert " + e + " of " + held + ", "
+                + pointers.length + " addresses");
+        Object[] args = new Object[10];
+        args[0] = table;
+        args[1] = e;
+        args[2] = held;
+        args[3] = pointers.length;
+        for (int j = 0; j < 6; j++) {
+            args[4 + j] = j < pointers.length ? pointers[j] : KernelArgs.NULL;
+        }
+        ctx.launch(KernelName.EXPERT_TABLE_SET, LaunchGeometry.of(1, 32), args);
+    }
+
+    /**
+     * The grouped GEMV of the held experts' weight sets {@code set0 .. set0 + sets - 1} (0 gate, 1 up, 2 down), set
+     * {@code z} writing {@code y + z·ySet}: sized for {@code tokens · k} assignments over {@code experts} layer-wide
+     * experts, whatever the routing.
+     */
+    public void moeExpertGemv(boolean int4, DeviceBuffer table, int held, int first, int set0, int sets, int rows,
+                              int cols, DeviceBuffer active, DeviceBuffer nActive, DeviceBuffer offsets, DeviceBuffer x,
+                              int xStride, Object rowToken, DeviceBuffer y, int yStride, int ySet, int tokens, int k,
+                              int experts) {
+        require(xStride % 4 == 0 && cols % (int4 ? 32 : 8) == 0, "expert gemv: cols " + cols + " % " + (int4 ? 32 : 8)
+                + " and x stride " + xStride + " % 4 must be 0");
+        LaunchGeometry g = Geometries.int4GroupedGemv(rows, tokens, k, experts);
+        ctx.launch(int4 ? KernelName.MOE_INT4_GEMV : KernelName.MOE_BF16_GEMV,
+                new LaunchGeometry(g.gridX(), g.gridY(), sets, g.block(), 0), table, held, first, set0, rows, cols,
+                active, nActive, offsets, x, xStride, rowToken, y, yStride, ySet);
+    }
+
+    /** {@code pg_moe_combine_held}: the held experts' outputs onto the shared expert's, in expert order. */
+    public void combineHeld(DeviceBuffer yPerm, int yStride, DeviceBuffer srcPos, DeviceBuffer topkIdx,
+                            DeviceBuffer topkW, int k, int first, int held, Object shared, int sharedStride,
+                            DeviceBuffer out, int outStride, int tokens, int dim) {
+        require(k <= 64, "the combine keeps at most 64 experts per token, got " + k);
+        ctx.launch(KernelName.MOE_COMBINE_HELD, Geometries.perRow(tokens, 256), yPerm, yStride, srcPos, topkIdx, topkW,
+                k, first, held, shared, sharedStride, out, outStride, dim);
     }
 
     public void mlaCacheWrite(DeviceBuffer ckv, int ckvStride, DeviceBuffer kpe, int kpeStride, DeviceBuffer slots,

@@ -45,7 +45,12 @@ public enum KernelName {
     GELU_ROWS,
     ROTATE_PAIRS,
     ATTENTION_SEGMENTS_D16,
-    ATTENTION_SEGMENTS_D72;
+    ATTENTION_SEGMENTS_D72,
+    // the MoE block (int4_moe.cuh)
+    EXPERT_TABLE_SET,
+    MOE_INT4_GEMV,
+    MOE_BF16_GEMV,
+    MOE_COMBINE_HELD;
 
     /** The C symbol, e.g. {@code pg_int4_grouped_gemv}. */
     public String symbol() {

@@ -181,6 +181,35 @@ public final class ScalarReference {
     }
 
     /**
+     * {@code pg_moe_combine_held}: {@code out[t] = shared[t] + Σ w[t][j] · expertOut[t·k + j]} over the slots {@code j}
+     * of token {@code t} whose expert {@code idx[t·k + j]} lies in {@code [first, first + held)} (a rank's experts),
+     * added in ascending expert order as the CPU backend adds them; {@code shared} may be null.
+     */
+    public static float[] combineHeld(float[] expertOut, float[] w, int[] idx, int tokens, int k, int first, int held,
+                                      float[] shared, int dim) {
+        float[] out = new float[tokens * dim];
+        for (int t = 0; t < tokens; t++) {
+            Integer[] order = new Integer[k];
+            for (int j = 0; j < k; j++) {
+                order[j] = j;
+            }
+            int tok = t;
+            java.util.Arrays.sort(order, (a, b) -> Integer.compare(idx[tok * k + a], idx[tok * k + b]));
+            for (int d = 0; d < dim; d++) {
+                double s = shared == null ? 0 : shared[t * dim + d];
+                for (int j : order) {
+                    int e = idx[t * k + j];
+                    if (e >= first && e < first + held) {
+                        s += (double) w[t * k + j] * expertOut[(t * k + j) * dim + d];
+                    }
+                }
+                out[t * dim + d] = (float) s;
+            }
+        }
+        return out;
+    }
+
+    /**
      * Absorbed MLA decode for one sequence and all heads over a paged bf16 latent cache of {@code width = kvRank +
      * rope}: slot of position s = {@code blockTable[s / page] · page + s % page}.
      */

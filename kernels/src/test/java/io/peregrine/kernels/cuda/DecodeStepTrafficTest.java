@@ -1,7 +1,9 @@
 package io.peregrine.kernels.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.peregrine.engine.backend.TokenCounts;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.config.TextConfig;
 import io.peregrine.engine.kv.LatentCache;
@@ -9,24 +11,28 @@ import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.sample.SamplingBatch;
 import io.peregrine.engine.sample.SamplingRule;
-import io.peregrine.engine.backend.TokenCounts;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import jcuda.driver.CUfunction;
 import org.junit.jupiter.api.Test;
 
 /**
- * The golden tiny K2.5 checkpoint's decode step through {@link CudaBackend} on a recording fake device: what a step
- * uploads, downloads and launches, counted. The fake computes nothing (downloads leave the host arrays as they are),
- * which is enough to see the traffic, and pins down what still stands between the step and a CUDA graph: besides the
- * step inputs and the sampled ids, each MoE layer downloads its router logits and uploads its routing (the host
- * decides the routing, one synchronisation per MoE layer). The attention is one launch per layer for all rows.
+ * The golden tiny K2.5 checkpoint's decode step (3 layers, 2 of them MoE with 8 INT4 experts, top-2 + a shared
+ * expert) through {@link CudaBackend} on a recording fake device: what a step uploads, downloads, launches and waits
+ * for, counted. The fake computes nothing (downloads leave the host arrays as they are), which is enough to see the
+ * traffic: the step uploads its inputs, then runs the whole forward pass — the MoE layers routed on the device —
+ * with no copy either way and no synchronisation until the sampler's upload, and downloads only the sampled ids. Its
+ * launches (kernel and grid) are the same for other tokens at other positions: nothing in them depends on the
+ * routing, which is what a CUDA graph of the step needs.
  */
 class DecodeStepTrafficTest {
     static final int SEQS = 4;
 
+    record Step(List<FakeDriver.Call> calls, List<CUfunction> launched, List<LaunchGeometry> geometries) {}
+
     @Test
-    void aDecodeStepMovesItsInputsItsIdsAndOneRoutingRoundTripPerMoeLayer() {
+    void aDecodeStepRoutesOnTheDeviceAndWaitsForNothingBeforeSampling() {
         Path golden = Path.of(System.getProperty("peregrine.testdata", "../testdata")).resolve("golden");
         FakeDriver driver = new FakeDriver();
         try (CudaBackend backend = new CudaBackend(driver.open("fake"), CudaBackend.Options.FP32, "fake");
@@ -34,6 +40,11 @@ class DecodeStepTrafficTest {
             CudaContext ctx = backend.context();
             KimiTextModel model = KimiTextModel.load(ck, backend);
             TextConfig cfg = model.config();
+            int moeLayers = 0;
+            for (int l = 0; l < cfg.numHiddenLayers(); l++) {
+                moeLayers += cfg.isMoeLayer(l) ? 1 : 0;
+            }
+            assertTrue(moeLayers > 0 && cfg.nRoutedExperts() > cfg.numExpertsPerTok(), "a model with routed experts");
             LatentCache cache = model.newCache(64, 16);
             int[][] prompts = new int[SEQS][];
             TokenCounts[] counts = new TokenCounts[SEQS];
@@ -49,36 +60,80 @@ class DecodeStepTrafficTest {
                 batch.add(s, greedy, counts[s], 0, null, -1);
             }
             model.step(prefill, cache).sample(batch);
-            List<SequenceSlice> decode = new ArrayList<>();
-            for (int s = 0; s < SEQS; s++) {
-                decode.add(new SequenceSlice(new int[] {batch.token(s)}, prompts[s].length, new int[] {2 * s, 2 * s + 1}, false));
-            }
-            model.step(decode, cache).sample(batch);  // the decode workspace sized
-            driver.reset();
+            model.step(decode(prompts, 3, 500), cache).sample(batch);  // the decode workspace and context sized
 
-            model.step(decode, cache).sample(batch);
+            Step first = step(driver, model, cache, batch, decode(prompts, 1, 900));
+            Step second = step(driver, model, cache, batch, decode(prompts, 2, 1500));
 
-            int moeLayers = 0;
-            for (int l = 0; l < cfg.numHiddenLayers(); l++) {
-                if (cfg.isMoeLayer(l)) {
-                    moeLayers++;
-                }
-            }
-            long routerLogits = 4L * SEQS * cfg.nRoutedExperts();
-            long ids = 4L * 2 * SEQS;
+            int sample = index(first, ctx.function(KernelName.SAMPLE_ROWS));
+            int firstLaunch = first.calls().indexOf(first.calls().stream().filter(c -> c.name().equals("launch"))
+                    .findFirst().orElseThrow());
+            List<String> forward = first.calls().subList(firstLaunch, sample).stream().map(FakeDriver.Call::name)
+                    .filter(n -> !n.equals("launch") && !n.equals("fill32") && !n.equals("copyOnDevice")).toList();
+            // the sampler's one upload of its rows (a copy and the wait that returns it), then its launch
+            assertEquals(List.of("capturing", "copyToDevice", "synchronize"), forward,
+                    "between the first launch and the sampler: no copy either way and no wait");
+            List<String> before = first.calls().subList(0, firstLaunch).stream().map(FakeDriver.Call::name).distinct()
+                    .toList();
+            assertTrue(List.of("capturing", "copyToDevice", "synchronize").containsAll(before),
+                    "before the forward pass only the step's inputs go up: " + before);
+
             long down = driver.bytes("copyToHost");
+            long ids = 4L * 2 * SEQS;
             System.out.printf("decode step of %d sequences on the tiny model (%d layers, %d MoE): %d launches, "
                             + "%d B up in %d copies, %d B down in %d copies, %d synchronisations%n", SEQS,
-                    cfg.numHiddenLayers(), moeLayers, driver.calls("launch").size(), driver.bytes("copyToDevice"),
+                    cfg.numHiddenLayers(), moeLayers, second.launched().size(), driver.bytes("copyToDevice"),
                     driver.calls("copyToDevice").size(), down, driver.calls("copyToHost").size(),
                     driver.calls("synchronize").size());
+            assertEquals(ids, down, "downloads: the sampled ids and logprobs, nothing else");
+            assertEquals(1, driver.calls("copyToHost").size());
             assertEquals(1, driver.launches(ctx, KernelName.SAMPLE_ROWS), "sampled on the device");
             assertEquals(cfg.numHiddenLayers(), driver.launches(ctx, KernelName.MLA_ABSORBED_F32),
                     "one attention launch per layer for every decode row");
-            assertEquals(ids + moeLayers * routerLogits, down,
-                    "downloads: the sampled ids and logprobs, and each MoE layer's router logits — nothing else");
-            assertEquals(moeLayers + 1, driver.calls("copyToHost").size());
+            assertEquals(moeLayers, driver.launches(ctx, KernelName.MOE_ROUTER), "each MoE layer routed on the device");
+            assertEquals(2L * moeLayers, driver.launches(ctx, KernelName.MOE_INT4_GEMV), "gate‖up and down per layer");
+            assertEquals(moeLayers, driver.launches(ctx, KernelName.MOE_COMBINE_HELD));
             assertEquals(0, driver.calls("alloc").size(), "a decode step of a seen size allocates nothing");
+
+            assertEquals(first.launched(), second.launched(), "the same kernels for other tokens and positions");
+            assertEquals(first.geometries(), second.geometries(), "with the same grids");
+            assertEquals(first.calls().stream().map(FakeDriver.Call::name).toList(),
+                    second.calls().stream().map(FakeDriver.Call::name).toList(), "and the same driver calls");
         }
+    }
+
+    /** One decode token per sequence: token {@code base + s} at position {@code prompt + offset}. */
+    private static List<SequenceSlice> decode(int[][] prompts, int offset, int base) {
+        List<SequenceSlice> decode = new ArrayList<>();
+        for (int s = 0; s < prompts.length; s++) {
+            decode.add(new SequenceSlice(new int[] {base + 37 * s}, prompts[s].length + offset,
+                    new int[] {2 * s, 2 * s + 1}, false));
+        }
+        return decode;
+    }
+
+    private static Step step(FakeDriver driver, KimiTextModel model, LatentCache cache, SamplingBatch batch,
+                             List<SequenceSlice> slices) {
+        driver.reset();
+        model.step(slices, cache).sample(batch);
+        return new Step(List.copyOf(driver.calls), List.copyOf(driver.launched), List.copyOf(driver.geometries));
+    }
+
+    /** The position in {@code step.calls()} of the first launch of {@code f}. */
+    private static int index(Step step, CUfunction f) {
+        int launch = -1;
+        for (int i = 0; i < step.launched().size(); i++) {
+            if (step.launched().get(i) == f) {
+                launch = i;
+                break;
+            }
+        }
+        int seen = -1;
+        for (int i = 0; i < step.calls().size(); i++) {
+            if (step.calls().get(i).name().equals("launch") && ++seen == launch) {
+                return i;
+            }
+        }
+        throw new AssertionError("no launch of " + f);
     }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.MoeRouter;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -29,6 +29,8 @@ final class FakeDriver implements Driver {
     volatile boolean capturing;
     /** The function of every launch, in order (handles told apart by identity). */
     final List<CUfunction> launched = Collections.synchronizedList(new ArrayList<>());
+    /** The geometry of every launch, in the order of {@link #launched}. */
+    final List<LaunchGeometry> geometries = Collections.synchronizedList(new ArrayList<>());
 
     /** A context over this driver with its own handles. */
     CudaContext open(String name) {
@@ -65,6 +67,7 @@ final class FakeDriver implements Driver {
     void reset() {
         calls.clear();
         launched.clear();
+        geometries.clear();
     }
 
     @Override
@@ -81,6 +84,7 @@ final class FakeDriver implements Driver {
     @Override
     public void launch(CUfunction function, LaunchGeometry geometry, CUstream stream, Object[] args) {
         launched.add(function);
+        geometries.add(geometry);
         record("launch", stream, args);
     }
 

@@ -4,7 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.peregrine.engine.model.MoeRouter;
+import io.peregrine.engine.backend.Activation;
+import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeBlock;
+import io.peregrine.engine.backend.MoeRouter;
+import io.peregrine.engine.backend.cpu.CpuBackend;
+import io.peregrine.engine.checkpoint.DType;
+import io.peregrine.engine.checkpoint.Int4Group32;
+import io.peregrine.engine.checkpoint.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +73,96 @@ class ScalarReferenceTest {
                 assertEquals(wantW[j], w[j], 1e-5f * wantW[j]);
             }
         }
+    }
+
+    @Test
+    void heldCombineAddsOnlyThisRanksExpertsOntoTheShared() {
+        // one token, k = 3 on experts 5, 1, 3; the rank holds 1..3
+        float[] expertOut = {100, 200, 10, 20, 1, 2};
+        float[] w = {0.5f, 2f, 3f};
+        float[] out = ScalarReference.combineHeld(expertOut, w, new int[] {5, 1, 3}, 1, 3, 1, 3, new float[] {7, 8}, 2);
+        assertArrayEquals(new float[] {7 + 20 + 3, 8 + 40 + 6}, out);
+        assertArrayEquals(new float[] {23, 46}, ScalarReference.combineHeld(expertOut, w, new int[] {5, 1, 3}, 1, 3, 1,
+                3, null, 2));
+    }
+
+    /**
+     * The reference the device check holds {@code CudaBackend.moe}'s kernels to (route, INT4 products, SwiGLU, held
+     * combine) is the CPU backend's {@code moe}, on a shard's sub-range of experts with a token count that leaves
+     * some held experts without rows.
+     */
+    @Test
+    void theMoeBlockReferenceIsTheCpuBackends() {
+        Random rnd = new Random(9);
+        int experts = 10, k = 3, hidden = 64, inter = 32, first = 3, held = 5, tokens = 4;
+        int[][] words = new int[3 * held][];
+        short[][] scales = new short[3 * held][];
+        List<LinearWeight> gate = new ArrayList<>(), up = new ArrayList<>(), down = new ArrayList<>();
+        try (CpuBackend cpu = new CpuBackend(1); Arena arena = Arena.ofConfined()) {
+            for (int e = 0; e < held; e++) {
+                for (int m = 0; m < 3; m++) {
+                    int rows = m == 2 ? hidden : inter, cols = m == 2 ? inter : hidden;
+                    words[3 * e + m] = rnd.ints(rows * cols / 8).toArray();
+                    scales[3 * e + m] = new short[rows * cols / 32];
+                    for (int i = 0; i < scales[3 * e + m].length; i++) {
+                        scales[3 * e + m][i] = ScalarReference.toBf16((float) (0.01 + 0.05 * rnd.nextDouble()));
+                    }
+                    LinearWeight lw = cpu.upload(int4(arena, words[3 * e + m], scales[3 * e + m], rows, cols));
+                    (m == 0 ? gate : m == 1 ? up : down).add(lw);
+                }
+            }
+            float[] logits = new float[tokens * experts];
+            float[] bias = new float[experts];
+            float[] x = new float[tokens * hidden];
+            for (int i = 0; i < logits.length; i++) {
+                logits[i] = (float) (2 * rnd.nextGaussian());
+            }
+            for (int e = 0; e < experts; e++) {
+                bias[e] = (float) (0.1 * rnd.nextGaussian());
+            }
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) rnd.nextGaussian();
+            }
+            MoeBlock block = new MoeBlock(new MoeRouter(experts, 1, 1, k, true, 2.827f), cpu.vector(bias),
+                    cpu.stackExperts(first, gate, up, down), null, null, null);
+            Activation out = cpu.allocate(tokens, hidden);
+            Activation xa = cpu.allocate(tokens, hidden);
+            Activation la = cpu.allocate(tokens, experts);
+            cpu.copyIn(x, 0, xa);
+            cpu.copyIn(logits, 0, la);
+            cpu.moe(block, xa, la, cpu.moeScratch(block, tokens), out);
+            float[] got = new float[tokens * hidden];
+            cpu.copyOut(out, got, 0);
+
+            float[] w = new float[tokens * k];
+            int[] idx = ScalarReference.route(logits, tokens, experts, bias, k, 2.827f, w);
+            float[] expertOut = new float[tokens * k * hidden];
+            for (int i = 0; i < tokens * k; i++) {
+                int e = idx[i] - first;
+                if (e < 0 || e >= held) {
+                    continue;
+                }
+                float[] xt = java.util.Arrays.copyOfRange(x, (i / k) * hidden, (i / k + 1) * hidden);
+                float[] both = new float[2 * inter];
+                System.arraycopy(ScalarReference.int4Matmul(words[3 * e], scales[3 * e], inter, hidden, xt, 1), 0, both, 0, inter);
+                System.arraycopy(ScalarReference.int4Matmul(words[3 * e + 1], scales[3 * e + 1], inter, hidden, xt, 1), 0,
+                        both, inter, inter);
+                float[] h = ScalarReference.siluMul(both, 1, inter);
+                System.arraycopy(ScalarReference.int4Matmul(words[3 * e + 2], scales[3 * e + 2], hidden, inter, h, 1), 0,
+                        expertOut, i * hidden, hidden);
+            }
+            float[] ref = ScalarReference.combineHeld(expertOut, w, idx, tokens, k, first, held, null, hidden);
+            assertTrue(ScalarReference.relError(got, ref) < 1e-5, "relative error " + ScalarReference.relError(got, ref));
+        }
+    }
+
+    private static Int4Group32 int4(Arena arena, int[] words, short[] scales, int rows, int cols) {
+        MemorySegment packed = arena.allocate(4L * words.length, 4);
+        MemorySegment.copy(words, 0, packed, ValueLayout.JAVA_INT, 0, words.length);
+        MemorySegment scale = arena.allocate(2L * scales.length, 2);
+        MemorySegment.copy(scales, 0, scale, ValueLayout.JAVA_SHORT, 0, scales.length);
+        return new Int4Group32("e", rows, cols, new Tensor("e.weight_packed", DType.I32, new long[] {rows, cols / 8}, packed),
+                new Tensor("e.weight_scale", DType.BF16, new long[] {rows, cols / 32}, scale));
     }
 
     @Test

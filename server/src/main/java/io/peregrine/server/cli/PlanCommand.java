@@ -3,7 +3,10 @@ package io.peregrine.server.cli;
 import io.peregrine.engine.config.ConfigException;
 import io.peregrine.engine.config.ConfigParser;
 import io.peregrine.engine.config.ModelConfig;
+import io.peregrine.engine.model.ExpertPlacement;
+import io.peregrine.engine.model.PlacementReport;
 import io.peregrine.engine.shard.CapacityPlan;
+import io.peregrine.engine.shard.RankWeights;
 import io.peregrine.engine.shard.ShardingException;
 import io.peregrine.engine.shard.ShardingPlan;
 import java.nio.file.Files;
@@ -66,6 +69,21 @@ public final class PlanCommand implements Callable<Integer> {
             description = "Tokens per KV block (default: ${DEFAULT-VALUE}, FlashMLA's).")
     int blockSize;
 
+    @Option(names = "--moe-placement", defaultValue = "gpu", paramLabel = "gpu|cpu|auto",
+            description = "As serve takes it: routed experts on the GPU, all on the host (cpu), or those that fit "
+                    + "--moe-gpu-memory on the GPU (auto); cpu and auto plan one GPU plus the host and print which "
+                    + "experts go where and the bytes per decoded token from DRAM and from HBM (default: ${DEFAULT-VALUE}).")
+    String moePlacement;
+
+    @Option(names = "--moe-gpu-memory", paramLabel = "SIZE",
+            description = "With --moe-placement auto: bytes of weights the GPU may hold.")
+    String moeGpuMemory;
+
+    @Option(names = "--moe-routing-histogram", paramLabel = "FILE",
+            description = "Routing counts per expert (serve writes them): auto keeps the most routed on the GPU, and "
+                    + "the bytes per token follow the counts instead of uniform routing.")
+    Path moeRoutingHistogram;
+
     @Spec
     CommandSpec spec;
 
@@ -88,9 +106,39 @@ public final class PlanCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("peregrine plan: " + e.getMessage());
             return 2;
         }
+        ExpertPlacement placement;
+        ExpertPlacement.RoutingHistogram histogram = null;
+        try {
+            ExpertPlacement.Mode mode = ExpertPlacement.Mode.parse(moePlacement);
+            if (mode != ExpertPlacement.Mode.GPU && (gpus != 1 || tensorParallelSize != null && tensorParallelSize != 1)) {
+                throw new IllegalArgumentException("--moe-placement " + moePlacement + " plans one GPU and the host");
+            }
+            if (moeRoutingHistogram != null) {
+                histogram = ExpertPlacement.RoutingHistogram.read(moeRoutingHistogram);
+            }
+            placement = switch (mode) {
+                case GPU -> null;
+                case CPU -> ExpertPlacement.host(config.text());
+                case AUTO -> {
+                    if (moeGpuMemory == null) {
+                        throw new IllegalArgumentException("--moe-placement auto needs --moe-gpu-memory");
+                    }
+                    yield ExpertPlacement.auto(config, ServeCommand.parseBytes(moeGpuMemory), histogram);
+                }
+                case CUSTOM -> throw new IllegalArgumentException("--moe-placement must be gpu, cpu or auto");
+            };
+        } catch (IllegalArgumentException | java.io.IOException e) {
+            spec.commandLine().getErr().println("peregrine plan: " + e.getMessage());
+            return 2;
+        }
         try {
             int ranks = tensorParallelSize != null ? tensorParallelSize : gpus;
-            CapacityPlan plan = CapacityPlan.of(new ShardingPlan(config, ranks, expertParallel), request);
+            ShardingPlan sharding = new ShardingPlan(config, ranks, expertParallel);
+            CapacityPlan plan = placement == null ? CapacityPlan.of(sharding, request)
+                    : CapacityPlan.of(RankWeights.of(sharding, placement.primaryTensors(config)), request);
+            if (placement != null) {
+                spec.commandLine().getOut().print(PlacementReport.of(placement, config, histogram).render(placement));
+            }
             spec.commandLine().getOut().print(plan.render());
             spec.commandLine().getOut().flush();
             return plan.fits() ? 0 : 1;

@@ -253,13 +253,16 @@ public final class ServeCommand implements Callable<Integer> {
     String otlpTracesEndpoint;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Compute threads of the CPU backend (default: all cores the JVM sees).")
+            description = "Compute threads of the CPU backend, and of the host backend with --moe-placement cpu|auto "
+                    + "(default: all cores the JVM sees).")
     Integer threads;
 
     @Option(names = "--speculative-config", paramLabel = "JSON",
             description = "Speculative decoding, as vLLM spells it: {\"method\": \"ngram\", "
-                    + "\"num_speculative_tokens\": k, \"prompt_lookup_min\": n, \"prompt_lookup_max\": m} "
-                    + "(default: off; ngram is the only method so far).")
+                    + "\"num_speculative_tokens\": k, \"prompt_lookup_min\": n, \"prompt_lookup_max\": m} or "
+                    + "{\"method\": \"suffix\", \"num_speculative_tokens\": k, \"suffix_decoding_max_tree_depth\": 24, "
+                    + "\"suffix_decoding_max_spec_factor\": 1.0, \"suffix_decoding_min_token_prob\": 0.1, "
+                    + "\"suffix_decoding_max_cached_requests\": 10000} (default: off).")
     String speculativeConfig;
 
     @Option(names = {"--tensor-parallel-size", "-tp"}, defaultValue = "1", paramLabel = "N",
@@ -294,6 +297,30 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--demo-preset", defaultValue = "demo",
             description = "Demo checkpoint preset served when --model is absent: tiny, demo or bench (default: ${DEFAULT-VALUE}).")
     String demoPreset;
+
+    // ---- routed experts on the host (issue 20, docs/hybrid.md) ----
+
+    @Option(names = "--moe-placement", defaultValue = "gpu", paramLabel = "gpu|cpu|auto",
+            description = "Where the routed experts live: gpu, with the rest of the model on the --backend device; cpu, "
+                    + "all in host memory, computed by the CPU while the device runs attention, the router and the "
+                    + "shared expert (llama.cpp's -ot exps=CPU, KTransformers); auto, those that fit --moe-gpu-memory "
+                    + "on the device and the rest on the host (default: ${DEFAULT-VALUE}).")
+    String moePlacement;
+
+    @Option(names = "--moe-gpu-memory", paramLabel = "SIZE",
+            description = "With --moe-placement auto: bytes of weights the device may hold, e.g. 120GiB (the weights "
+                    + "other than routed experts must fit; the KV cache, --kv-cache-memory, comes on top).")
+    String moeGpuMemory;
+
+    @Option(names = "--moe-routing-histogram", paramLabel = "FILE",
+            description = "Routing counts per expert: read at start when the file exists (auto then keeps the most "
+                    + "routed experts on the device), this run's counts added and written on shutdown.")
+    Path moeRoutingHistogram;
+
+    RuntimeLoader.MoeOptions moeOptions() {
+        return new RuntimeLoader.MoeOptions(io.peregrine.engine.model.ExpertPlacement.Mode.parse(moePlacement),
+                moeGpuMemory == null ? 0 : parseBytes(moeGpuMemory), moeRoutingHistogram);
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -346,7 +373,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             state.ready(RuntimeLoader.load(new RuntimeLoader.Options(model, names, maxModelLen, maxNumSeqs, maxWaiting,
                     maxNumBatchedTokens, kvBytes, blockSize, backend, demoPreset, mediaOptions(),
-                    batchInvariant, chatTemplate, prefillCost(), threads, speculative),
+                    batchInvariant, chatTemplate, prefillCost(), threads, speculative, moeOptions()),
                     parallel, state, metrics, tracing));
             LOG.info("ready: serving " + names);
         } catch (Exception | LinkageError e) {
@@ -465,9 +492,12 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     /**
-     * {@code --speculative-config} as vLLM reads it: {@code method} and {@code num_speculative_tokens} required;
-     * for ngram, {@code prompt_lookup_max} defaults to {@code prompt_lookup_min} or 5, and {@code prompt_lookup_min}
-     * to {@code prompt_lookup_max}. Unknown fields and methods are start-up errors; null text: no speculation.
+     * {@code --speculative-config} as vLLM reads it: {@code method} required, and {@code num_speculative_tokens}
+     * (for suffix it defaults to {@code suffix_decoding_max_tree_depth}, as in vLLM, capped at
+     * {@link SpeculativeConfig#MAX_SPECULATIVE_TOKENS}). ngram: {@code prompt_lookup_max} defaults to
+     * {@code prompt_lookup_min} or 5, and {@code prompt_lookup_min} to {@code prompt_lookup_max}. suffix: the four
+     * {@code suffix_decoding_*} settings with vLLM's defaults. Unknown methods, unknown fields and fields of another
+     * method are start-up errors; null text: no speculation.
      */
     static SpeculativeConfig speculativeConfig(String text) {
         if (text == null) {
@@ -483,32 +513,55 @@ public final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--speculative-config must be a JSON object like "
                     + "{\"method\": \"ngram\", \"num_speculative_tokens\": 3}, got " + text);
         }
-        java.util.Set<String> known = java.util.Set.of("method", "num_speculative_tokens", "prompt_lookup_min",
-                "prompt_lookup_max");
+        JsonNode method = node.get("method");
+        if (method == null || !method.isTextual()) {
+            throw new IllegalArgumentException("--speculative-config needs \"method\" (a string), got " + text);
+        }
+        java.util.Set<String> known = switch (method.asText()) {
+            case "ngram" -> java.util.Set.of("method", "num_speculative_tokens", "prompt_lookup_min",
+                    "prompt_lookup_max");
+            case "suffix" -> java.util.Set.of("method", "num_speculative_tokens", "suffix_decoding_max_tree_depth",
+                    "suffix_decoding_max_spec_factor", "suffix_decoding_min_token_prob",
+                    "suffix_decoding_max_cached_requests");
+            default -> throw new IllegalArgumentException("--speculative-config: speculative method '"
+                    + method.asText() + "' is not supported (supported: ngram, suffix; eagle3 is not built yet)");
+        };
         for (String field : (Iterable<String>) node::fieldNames) {
             if (!known.contains(field)) {
                 throw new IllegalArgumentException("--speculative-config: unsupported field '" + field
-                        + "' (supported: " + String.join(", ", new java.util.TreeSet<>(known)) + ")");
+                        + "' for method " + method.asText() + " (supported: "
+                        + String.join(", ", new java.util.TreeSet<>(known)) + ")");
             }
         }
-        JsonNode method = node.get("method");
-        JsonNode k = node.get("num_speculative_tokens");
-        if (method == null || !method.isTextual() || k == null || !k.canConvertToInt() || !k.isIntegralNumber()) {
-            throw new IllegalArgumentException("--speculative-config needs \"method\" (a string) and "
-                    + "\"num_speculative_tokens\" (an integer), got " + text);
-        }
-        Integer min = lookup(node, "prompt_lookup_min");
-        Integer max = lookup(node, "prompt_lookup_max");
-        int lookupMax = max != null ? max : min != null ? min : 5;
-        int lookupMin = min != null ? min : lookupMax;
+        Integer k = integer(node, "num_speculative_tokens");
         try {
-            return new SpeculativeConfig(method.asText(), k.asInt(), lookupMin, lookupMax);
+            if (method.asText().equals("suffix")) {
+                SpeculativeConfig.Suffix d = SpeculativeConfig.Suffix.DEFAULTS;
+                Integer depth = integer(node, "suffix_decoding_max_tree_depth");
+                Integer cachedRequests = integer(node, "suffix_decoding_max_cached_requests");
+                Float factor = number(node, "suffix_decoding_max_spec_factor");
+                Float minProb = number(node, "suffix_decoding_min_token_prob");
+                var suffix = new SpeculativeConfig.Suffix(depth != null ? depth : d.maxTreeDepth(),
+                        factor != null ? factor : d.maxSpecFactor(), minProb != null ? minProb : d.minTokenProb(),
+                        cachedRequests != null ? cachedRequests : d.maxCachedRequests());
+                int tokens = k != null ? k
+                        : Math.min(suffix.maxTreeDepth(), SpeculativeConfig.MAX_SPECULATIVE_TOKENS);
+                return new SpeculativeConfig(tokens, suffix);
+            }
+            if (k == null) {
+                throw new IllegalArgumentException("needs \"num_speculative_tokens\" (an integer), got " + text);
+            }
+            Integer min = integer(node, "prompt_lookup_min");
+            Integer max = integer(node, "prompt_lookup_max");
+            int lookupMax = max != null ? max : min != null ? min : 5;
+            int lookupMin = min != null ? min : lookupMax;
+            return SpeculativeConfig.ngram(k, lookupMin, lookupMax);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--speculative-config: " + e.getMessage(), e);
         }
     }
 
-    private static Integer lookup(JsonNode node, String field) {
+    private static Integer integer(JsonNode node, String field) {
         JsonNode v = node.get(field);
         if (v == null || v.isNull()) {
             return null;
@@ -517,6 +570,17 @@ public final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--speculative-config: " + field + " must be an integer, got " + v);
         }
         return v.asInt();
+    }
+
+    private static Float number(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isNumber()) {
+            throw new IllegalArgumentException("--speculative-config: " + field + " must be a number, got " + v);
+        }
+        return v.floatValue();
     }
 
     /** vLLM's spelling: a JSON list of strings. */

@@ -3,6 +3,7 @@ package io.peregrine.server.metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.peregrine.engine.model.HybridStats;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -229,6 +230,35 @@ public final class ServerMetrics implements AutoCloseable {
                     .register(registry);
         }
         return specAcceptedPerPos[pos];
+    }
+
+    /**
+     * The MoE layers over a primary and a host backend (issue 20): activation bytes copied each way, routed rows the
+     * host computed, host experts streamed to the primary or kept, and the seconds of each part of a MoE layer.
+     */
+    public void hybridExperts(HybridStats h) {
+        FunctionCounter.builder("peregrine:moe_host_copy_bytes", h, HybridStats::bytesToHost).tags(tags.and("direction",
+                "to_host")).description("Activation bytes copied between the primary and the host experts")
+                .register(registry);
+        FunctionCounter.builder("peregrine:moe_host_copy_bytes", h, HybridStats::bytesToPrimary).tags(tags.and(
+                "direction", "to_primary")).description("Activation bytes copied between the primary and the host "
+                + "experts").register(registry);
+        FunctionCounter.builder("peregrine:moe_host_rows", h, HybridStats::hostRows).tags(tags)
+                .description("Routed rows computed by host experts").register(registry);
+        FunctionCounter.builder("peregrine:moe_layer_steps", h, HybridStats::layerSteps).tags(tags)
+                .description("MoE layer steps over the primary and the host").register(registry);
+        FunctionCounter.builder("peregrine:moe_host_expert_choices", h, HybridStats::streamedExperts)
+                .tags(tags.and("choice", "streamed")).description("Host experts of a step, streamed to the primary "
+                        + "or computed on the host (long prefill)").register(registry);
+        FunctionCounter.builder("peregrine:moe_host_expert_choices", h, HybridStats::hostComputedExperts)
+                .tags(tags.and("choice", "host")).description("Host experts of a step, streamed to the primary "
+                        + "or computed on the host (long prefill)").register(registry);
+        for (HybridStats.Part part : HybridStats.Part.values()) {
+            FunctionCounter.builder("peregrine:moe_hybrid_seconds", h, s -> s.nanos(part) / 1e9)
+                    .tags(tags.and("part", part.name().toLowerCase(java.util.Locale.ROOT)))
+                    .description("Time of each part of the MoE layers over the primary and the host")
+                    .baseUnit("seconds").register(registry);
+        }
     }
 
     /** Prometheus text exposition format 0.0.4. */

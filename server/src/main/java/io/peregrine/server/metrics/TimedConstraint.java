@@ -21,6 +21,13 @@ final class TimedConstraint implements TokenConstraint {
         timer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
     }
 
+    /** The copy's masks (a speculating step's draft positions) are timed too. */
+    @Override
+    public TokenConstraint copy() {
+        TokenConstraint c = inner.copy();
+        return c == null ? null : new TimedConstraint(c, timer);
+    }
+
     @Override
     public void accept(int tokenId) {
         inner.accept(tokenId);

@@ -25,7 +25,10 @@ import io.peregrine.engine.vision.encoder.VisionEmbeddingCache;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import io.peregrine.server.media.MediaFetchPolicy;
 import io.peregrine.server.media.MediaFetcher;
+import io.peregrine.engine.model.ExpertPlacement;
+import io.peregrine.engine.model.ExpertStreaming;
 import io.peregrine.engine.model.KimiTextModel;
+import io.peregrine.engine.model.PlacementReport;
 import io.peregrine.engine.model.LanguageModel;
 import io.peregrine.engine.model.TextShard;
 import io.peregrine.engine.runtime.InferenceEngine;
@@ -63,11 +66,23 @@ public final class RuntimeLoader {
      * @param batchInvariant the backend's batch-invariant mode ({@code --batch-invariant})
      * @param threads        the backend's compute threads ({@code --threads}); null: the backend's default (all cores)
      * @param chatTemplate   {@code --chat-template FILE}, or null for the checkpoint's {@code chat_template.jinja}
+     * @param moe            where the routed experts live ({@code --moe-placement} and its flags)
      */
     public record Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs,
                           int maxWaiting, int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend,
                           String demoPreset, MediaOptions media, boolean batchInvariant, Path chatTemplate,
-                          long maxPrefillCost, Integer threads, SpeculativeConfig speculative) {
+                          long maxPrefillCost, Integer threads, SpeculativeConfig speculative,
+                          MoeOptions moe) {
+
+        /** All routed experts with the rest of the model. */
+        public Options(Path model, List<String> servedModelNames, Integer maxModelLen, int maxNumSeqs, int maxWaiting,
+                       int maxNumBatchedTokens, long kvCacheBytes, int blockSize, String backend, String demoPreset,
+                       MediaOptions media, boolean batchInvariant, Path chatTemplate, long maxPrefillCost,
+                       Integer threads, SpeculativeConfig speculative) {
+            this(model, servedModelNames, maxModelLen, maxNumSeqs, maxWaiting, maxNumBatchedTokens, kvCacheBytes,
+                    blockSize, backend, demoPreset, media, batchInvariant, chatTemplate, maxPrefillCost, threads,
+                    speculative, MoeOptions.GPU);
+        }
 
         /** {@link #maxPrefillCost} chosen by the backend: {@link SchedulerConfig#CPU_PREFILL_COST} on the CPU, no cap on CUDA. */
         public static final long AUTO = -1;
@@ -103,6 +118,7 @@ public final class RuntimeLoader {
 
         public Options {
             media = media == null ? MediaOptions.defaults() : media;
+            moe = moe == null ? MoeOptions.GPU : moe;
             if (threads != null && threads < 1) {
                 throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
             }
@@ -179,6 +195,35 @@ public final class RuntimeLoader {
         /** The ranks on this host. */
         public int ranksPerNode() {
             return nodes.ranksPerNode(tensorParallelSize);
+        }
+    }
+
+    /**
+     * {@code --moe-placement gpu|cpu|auto}, {@code --moe-gpu-memory SIZE} and {@code --moe-routing-histogram FILE}:
+     * routed experts with the rest of the model on the primary backend, all on a CPU host backend, or those that fit
+     * {@code gpuMemory} bytes of weights on the primary (the most routed first when the histogram file exists), the
+     * rest on the host. The histogram file gets this run's routing counts added on shutdown.
+     *
+     * @param gpuMemory weight bytes the primary may hold under {@code auto}; 0 when not given
+     */
+    public record MoeOptions(ExpertPlacement.Mode placement, long gpuMemory, Path routingHistogram) {
+        public static final MoeOptions GPU = new MoeOptions(ExpertPlacement.Mode.GPU, 0, null);
+
+        public MoeOptions {
+            if (placement == ExpertPlacement.Mode.CUSTOM) {
+                throw new IllegalArgumentException("--moe-placement must be gpu, cpu or auto");
+            }
+            if (placement == ExpertPlacement.Mode.AUTO && gpuMemory <= 0) {
+                throw new IllegalArgumentException("--moe-placement auto needs --moe-gpu-memory (the bytes of "
+                        + "weights the GPU may hold, e.g. 120GiB)");
+            }
+            if (placement != ExpertPlacement.Mode.AUTO && gpuMemory > 0) {
+                throw new IllegalArgumentException("--moe-gpu-memory applies to --moe-placement auto only");
+            }
+        }
+
+        boolean hybrid() {
+            return placement != ExpertPlacement.Mode.GPU;
         }
     }
 
@@ -281,8 +326,17 @@ public final class RuntimeLoader {
         progress.loading(0.7, "preparing weights on " + backend.name());
         ShardGroup group = null;
         LanguageModel model;
+        Hybrid hybrid = null;
         try {
-            if (ranks == 1) {
+            if (o.moe().hybrid()) {
+                if (ranks > 1) {
+                    throw new IllegalArgumentException("--moe-placement " + o.moe().placement().name()
+                            .toLowerCase(java.util.Locale.ROOT) + " runs on one rank (a GPU and the host); "
+                            + "with --tensor-parallel-size above 1 it is not supported");
+                }
+                hybrid = hybrid(ck, backend, threads, o, metrics, progress);
+                model = hybrid.model();
+            } else if (ranks == 1) {
                 model = KimiTextModel.load(ck, backend, weightLog(progress, backend.name()));
             } else {
                 List<String> flags = workerFlags(threads, parallel, o.batchInvariant());
@@ -338,6 +392,9 @@ public final class RuntimeLoader {
         InferenceEngine engine = new ServingEngine(model, cache, engineConfig, codec, listener);
         if (group != null) {
             engine = new GroupEngine(engine, group);
+        }
+        if (hybrid != null) {
+            engine = new HybridEngine(engine, hybrid.model(), hybrid.host(), o.moe().routingHistogram());
         }
         KimiChatPromptBuilder.Multimodal media = null;
         if (o.media().vision() && ck.has("vision_tower.patch_embed.pos_emb.weight")) {
@@ -396,6 +453,55 @@ public final class RuntimeLoader {
      * four full video chunks; the pass's activations are ~9 KB a patch on K2.5 (hidden 1152, MLP 4320, fp32).
      */
     static final int DEVICE_PASS_PATCHES = 32_768;
+
+    /** A model over the primary backend and a CPU host backend, and the host backend it owns. */
+    private record Hybrid(KimiTextModel model, Backend host) {}
+
+    /**
+     * The placement (read from the histogram file when it exists), logged with its bytes per token; a CPU host
+     * backend (the primary's thread count when the primary is the CPU too, else {@code --threads} or all cores); the
+     * streaming cost model measured on both; the model, its copy counters registered with {@code metrics}.
+     */
+    private static Hybrid hybrid(Checkpoint ck, Backend primary, Integer threads, Options o, ServerMetrics metrics,
+                                 ServingState progress) {
+        MoeOptions moe = o.moe();
+        ExpertPlacement.RoutingHistogram histogram = null;
+        if (moe.routingHistogram() != null && java.nio.file.Files.exists(moe.routingHistogram())) {
+            try {
+                histogram = ExpertPlacement.RoutingHistogram.read(moe.routingHistogram());
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("--moe-routing-histogram: cannot read " + moe.routingHistogram()
+                        + ": " + e.getMessage(), e);
+            }
+            LOG.info("routing histogram: " + moe.routingHistogram());
+        }
+        ExpertPlacement placement = switch (moe.placement()) {
+            case CPU -> ExpertPlacement.host(ck.config().text());
+            case AUTO -> ExpertPlacement.auto(ck, moe.gpuMemory(), histogram);
+            case GPU, CUSTOM -> throw new IllegalStateException("not a hybrid placement: " + moe.placement());
+        };
+        LOG.info(PlacementReport.of(placement, ck, histogram).render(placement).stripTrailing());
+        Backend host = threads != null ? new CpuBackend(threads, o.batchInvariant())
+                : new CpuBackend(Runtime.getRuntime().availableProcessors(), o.batchInvariant());
+        try {
+            if (!placement.usesHost()) {
+                LOG.info("MoE placement: every routed expert fits the primary; the host backend stays idle");
+            }
+            ExpertStreaming streaming = ExpertStreaming.calibrate(ck, primary, host);
+            LOG.info("MoE host backend: cpu, " + ((CpuBackend) host).threads() + " threads; long-prefill streaming: "
+                    + streaming);
+            progress.loading(0.7, "preparing weights on " + primary.name() + " and the host");
+            KimiTextModel model = KimiTextModel.load(ck, primary, host, placement, streaming,
+                    weightLog(progress, primary.name() + " + host"));
+            if (metrics != null) {
+                metrics.hybridExperts(model.hybridStats());
+            }
+            return new Hybrid(model, host);
+        } catch (RuntimeException | Error e) {
+            host.close();
+            throw e;
+        }
+    }
 
     /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */
     private static String cpuForRanks(String requested) {

@@ -48,6 +48,33 @@ class PlanCommandTest {
         assertTrue(r.out().contains("Weights per rank: 71.8 GiB"), r.out());
     }
 
+    /** K2.5 on one H200 with the routed experts in host memory: the placement block, the GPU sized without them. */
+    @Test
+    void moePlacementOnOneGpuAndTheHost() throws IOException {
+        Path cfg = k25Config();
+        Run all = plan("--model", cfg.toString(), "--gpu-memory", "141GiB", "--moe-placement", "gpu");
+        assertEquals(1, all.exit(), "all 594 GB on one H200: refused\n" + all.out());
+        Run cpu = plan("--model", cfg.toString(), "--gpu-memory", "141GiB", "--moe-placement", "cpu",
+                "--max-model-len", "131072");
+        assertEquals(0, cpu.exit(), cpu.out() + cpu.err());
+        assertTrue(cpu.out().contains("MoE placement cpu: 21.83 GiB of weights on the primary, 531.56 GiB of routed "
+                + "experts on the host"), cpu.out());
+        assertTrue(cpu.out().contains("  layer 0: dense\n  layers 1-60: 384 experts on the host\n"), cpu.out());
+        assertTrue(cpu.out().contains("11.89 GB from host DRAM, 21.10 GB from the primary's memory"), cpu.out());
+        assertTrue(cpu.out().contains("Fits."), cpu.out());
+        Run auto = plan("--model", cfg.toString(), "--gpu-memory", "141GiB", "--moe-placement", "auto",
+                "--moe-gpu-memory", "100GiB");
+        assertEquals(0, auto.exit(), auto.out() + auto.err());
+        assertTrue(auto.out().contains("  layers 1-8: 384 experts on the primary\n  layer 9: 316 experts on the "
+                + "primary, 68 on the host\n  layers 10-60: 384 experts on the host\n"), auto.out());
+        Run noBudget = plan("--model", cfg.toString(), "--gpu-memory", "141GiB", "--moe-placement", "auto");
+        assertEquals(2, noBudget.exit());
+        assertTrue(noBudget.err().contains("--moe-gpu-memory"), noBudget.err());
+        Run twoGpus = plan("--model", cfg.toString(), "--gpus", "2", "--gpu-memory", "141GiB", "--moe-placement", "cpu");
+        assertEquals(2, twoGpus.exit());
+        assertTrue(twoGpus.err().contains("one GPU and the host"), twoGpus.err());
+    }
+
     @Test
     void refusalsExitWithOneAndSayWhy() throws IOException {
         Path cfg = k25Config();

@@ -21,6 +21,28 @@ class ServeCommandTest {
     Path dir;
 
     @Test
+    void moePlacementFlags() {
+        ServeCommand plain = new ServeCommand();
+        new CommandLine(plain).parseArgs();
+        assertEquals(io.peregrine.server.wiring.RuntimeLoader.MoeOptions.GPU, plain.moeOptions());
+        ServeCommand auto = new ServeCommand();
+        new CommandLine(auto).parseArgs("--moe-placement", "auto", "--moe-gpu-memory", "100GiB",
+                "--moe-routing-histogram", "routing.txt");
+        var o = auto.moeOptions();
+        assertEquals(io.peregrine.engine.model.ExpertPlacement.Mode.AUTO, o.placement());
+        assertEquals(100L << 30, o.gpuMemory());
+        assertEquals(Path.of("routing.txt"), o.routingHistogram());
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--moe-placement", "disk");
+        assertTrue(assertThrows(IllegalArgumentException.class, bad::moeOptions).getMessage()
+                .contains("gpu, cpu or auto"));
+        ServeCommand budgetWithoutAuto = new ServeCommand();
+        new CommandLine(budgetWithoutAuto).parseArgs("--moe-placement", "cpu", "--moe-gpu-memory", "1GiB");
+        assertTrue(assertThrows(IllegalArgumentException.class, budgetWithoutAuto::moeOptions).getMessage()
+                .contains("auto only"));
+    }
+
+    @Test
     void flagsMapToTheServerConfig() throws Exception {
         Path keyFile = dir.resolve("keys.txt");
         Files.writeString(keyFile, "# team keys\nsk-file-1\n\nsk-file-2\n");
@@ -121,10 +143,26 @@ class ServeCommandTest {
         assertEquals(null, ServeCommand.speculativeConfig(null));
         var c = ServeCommand.speculativeConfig("{\"method\": \"ngram\", \"num_speculative_tokens\": 4, "
                 + "\"prompt_lookup_max\": 3}");
-        assertEquals(new SpeculativeConfig("ngram", 4, 3, 3), c);
-        assertEquals(new SpeculativeConfig("ngram", 2, 5, 5),
+        assertEquals(SpeculativeConfig.ngram(4, 3, 3), c);
+        assertEquals(SpeculativeConfig.ngram(2, 5, 5),
                 ServeCommand.speculativeConfig("{\"method\": \"ngram\", \"num_speculative_tokens\": 2}"));
+        // suffix: vLLM's defaults, k defaulting to the tree depth (capped at 16)
+        assertEquals(new SpeculativeConfig(16, new SpeculativeConfig.Suffix(24, 1.0f, 0.1f, 10000)),
+                ServeCommand.speculativeConfig("{\"method\": \"suffix\"}"));
+        assertEquals(new SpeculativeConfig(5, new SpeculativeConfig.Suffix(12, 0.5f, 0.25f, 0)),
+                ServeCommand.speculativeConfig("{\"method\": \"suffix\", \"num_speculative_tokens\": 5, "
+                        + "\"suffix_decoding_max_tree_depth\": 12, \"suffix_decoding_max_spec_factor\": 0.5, "
+                        + "\"suffix_decoding_min_token_prob\": 0.25, \"suffix_decoding_max_cached_requests\": 0}"));
+        assertEquals(8, ServeCommand.speculativeConfig("{\"method\": \"suffix\", "
+                + "\"suffix_decoding_max_tree_depth\": 8}").numSpeculativeTokens());
         for (String bad : java.util.List.of("{\"method\": \"eagle3\", \"num_speculative_tokens\": 3}",
+                "{\"method\": \"suffix\", \"prompt_lookup_min\": 2}",
+                "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"suffix_decoding_max_tree_depth\": 8}",
+                "{\"method\": \"suffix\", \"suffix_decoding_max_tree_depth\": 0}",
+                "{\"method\": \"suffix\", \"suffix_decoding_min_token_prob\": 1.5}",
+                "{\"method\": \"suffix\", \"suffix_decoding_max_spec_factor\": -1}",
+                "{\"method\": \"suffix\", \"suffix_decoding_max_cached_requests\": -1}",
+                "{\"method\": \"suffix\", \"suffix_decoding_max_spec_factor\": \"x\"}",
                 "{\"method\": \"ngram\"}", "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"model\": \"x\"}",
                 "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"prompt_lookup_min\": 4, "
                         + "\"prompt_lookup_max\": 2}", "[1]", "not json")) {

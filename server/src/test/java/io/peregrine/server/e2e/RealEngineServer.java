@@ -60,10 +60,17 @@ final class RealEngineServer implements AutoCloseable {
     /** @param speculative {@code --speculative-config}, or null for none */
     RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes, Path chatTemplate, SpeculativeConfig speculative)
             throws Exception {
+        this(dir, maxNumSeqs, kvCacheBytes, chatTemplate, speculative, false);
+    }
+
+    /** @param batchInvariant {@code --batch-invariant} */
+    RealEngineServer(Path dir, int maxNumSeqs, long kvCacheBytes, Path chatTemplate, SpeculativeConfig speculative,
+                     boolean batchInvariant) throws Exception {
         Path model = DemoCheckpoint.ensure(dir, "tiny");
         metrics = new ServerMetrics(MODEL, state::stats);
         ModelRuntime loaded = RuntimeLoader.load(new RuntimeLoader.Options(model, List.of(MODEL), 2048, maxNumSeqs,
-                64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, chatTemplate,
+                64, 256, kvCacheBytes, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), batchInvariant,
+                chatTemplate,
                 RuntimeLoader.Options.AUTO, THREADS, speculative),
                 state, metrics.engineListener());
         engine = loaded.engine();

@@ -14,13 +14,13 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** /metrics is valid Prometheus text with vLLM's names, and the numbers move with traffic. */
-class MetricsScrapeTest {
+public class MetricsScrapeTest {
     // name{labels} value, per the Prometheus text exposition format.
     private static final Pattern SAMPLE = Pattern.compile(
             "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? (-?[0-9.eE+-]+|NaN|\\+Inf|-Inf)");
 
     /** Parses every sample line; fails on any line that is neither a comment nor a sample. */
-    static Map<String, Double> parse(String text) {
+    public static Map<String, Double> parse(String text) {
         Map<String, Double> samples = new HashMap<>();
         for (String line : text.split("\n")) {
             if (line.isEmpty() || line.startsWith("#")) {

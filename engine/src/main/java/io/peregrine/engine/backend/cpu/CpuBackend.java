@@ -9,7 +9,10 @@ import io.peregrine.engine.backend.HostIndices;
 import io.peregrine.engine.backend.HostMemory;
 import io.peregrine.engine.backend.HostTensor;
 import io.peregrine.engine.backend.Indices;
+import io.peregrine.engine.backend.ExpertStack;
 import io.peregrine.engine.backend.LinearWeight;
+import io.peregrine.engine.backend.MoeBlock;
+import io.peregrine.engine.backend.MoeScratch;
 import io.peregrine.engine.backend.OperandChecks;
 import io.peregrine.engine.backend.Product;
 import io.peregrine.engine.backend.TensorMemory;
@@ -45,6 +48,8 @@ public final class CpuBackend extends HostMemory implements Backend {
     private final boolean batchInvariant;
     /** Repacked weights live here until {@link #close()}. */
     private final Arena weights = Arena.ofShared();
+    /** Weights of {@link #uploadTransient}, each in its own arena (products are synchronous: free at once). */
+    private final java.util.IdentityHashMap<LinearWeight, Arena> transientWeights = new java.util.IdentityHashMap<>();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
     private final BatchSampler sampler = new BatchSampler();
 
@@ -96,6 +101,29 @@ public final class CpuBackend extends HostMemory implements Backend {
     @Override
     public LinearWeight upload(Int4Group32 weight) {
         return Int4Weight.repack(weight, VectorMath.L, weights);
+    }
+
+    /** Repacked into an arena of its own, closed by {@link #release}. */
+    @Override
+    public LinearWeight uploadTransient(Int4Group32 weight) {
+        Arena own = Arena.ofShared();
+        Int4Weight w = Int4Weight.repack(weight, VectorMath.L, own);
+        synchronized (transientWeights) {
+            transientWeights.put(w, own);
+        }
+        return w;
+    }
+
+    @Override
+    public void release(LinearWeight weight) {
+        Arena own;
+        synchronized (transientWeights) {
+            own = transientWeights.remove(weight);
+        }
+        if (own == null) {
+            throw new IllegalArgumentException(weight.name() + " was not uploaded by uploadTransient");
+        }
+        own.close();
     }
 
     // ---- products -------------------------------------------------------------------------------------------
@@ -345,6 +373,50 @@ public final class CpuBackend extends HostMemory implements Backend {
             VectorMath.axpy(a.data()[a.at(0, i)], src.data(), src.at(i, 0), dst.data(), dst.at(row(r, i, dst.rows()), 0),
                     src.cols());
         }
+    }
+
+    // ---- mixture of experts ---------------------------------------------------------------------------------
+
+    @Override
+    public ExpertStack stackExperts(int firstExpert, List<LinearWeight> gate, List<LinearWeight> up,
+                                    List<LinearWeight> down) {
+        return CpuExperts.of(firstExpert, gate, up, down);
+    }
+
+    @Override
+    public MoeScratch moeScratch(MoeBlock block, int tokens) {
+        cpuExperts(block);
+        return new CpuMoe(block, tokens);
+    }
+
+    /** On the heap the routing is visible at once: routed here, then only the experts with rows run ({@link CpuMoe}). */
+    @Override
+    public void moe(MoeBlock block, Activation xa, Activation routerLogits, MoeScratch scratch, Activation outa) {
+        CpuExperts experts = cpuExperts(block);
+        HostTensor x = host(xa);
+        HostTensor logits = host(routerLogits);
+        HostTensor out = host(outa);
+        int n = x.rows();
+        if (!(scratch instanceof CpuMoe m) || n > m.capacity()) {
+            throw new IllegalArgumentException(n + " tokens in MoE scratch " + scratch);
+        }
+        if ((block.hidden() > 0 && x.cols() != block.hidden()) || logits.rows() != n
+                || logits.cols() != block.router().experts() || out.rows() != n || out.cols() != x.cols()) {
+            throw new IllegalArgumentException("MoE over x [" + n + ", " + x.cols() + "]: router logits ["
+                    + logits.rows() + ", " + logits.cols() + "], out [" + out.rows() + ", " + out.cols() + "] for "
+                    + block.router().experts() + " experts of hidden " + block.hidden());
+        }
+        if (n == 0) {
+            return;
+        }
+        m.run(this, block, x, logits, whole(block.bias(), block.router().experts(), "router bias"), out);
+    }
+
+    private static CpuExperts cpuExperts(MoeBlock block) {
+        if (block.experts() instanceof CpuExperts e) {
+            return e;
+        }
+        throw new IllegalArgumentException("not a CPU expert stack: " + block.experts().getClass().getName());
     }
 
     // ---- attention ------------------------------------------------------------------------------------------

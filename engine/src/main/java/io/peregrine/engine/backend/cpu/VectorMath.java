@@ -128,15 +128,16 @@ final class VectorMath {
         siluMul(gate, 0, up, 0, out, 0, n);
     }
 
+    /**
+     * Scalar on purpose: the Vector API's {@code lanewise(EXP)} is SVML's float exp once C2 compiles the loop and
+     * {@code Math.exp} per lane before, and the two differ in the last bit (1 lane in ~1,000 on random inputs), so a
+     * product downstream — and a seeded request's token — depended on how warm the JVM was (a cold run's logits were
+     * 6e-5 off its warm reruns on the bench preset). {@code Math.exp} is one stub for the interpreter and the JIT.
+     * The cost is small next to the products around it: one exp per intermediate activation, ~10^5 per decoded token on
+     * the bench preset against ~10^9 weight multiply-adds.
+     */
     static void siluMul(float[] gate, int gOff, float[] up, int uOff, float[] out, int oOff, int n) {
-        FloatVector one = FloatVector.broadcast(F, 1f);
-        int i = 0;
-        for (int bound = F.loopBound(n); i < bound; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, gOff + i);
-            FloatVector sig = one.div(g.neg().lanewise(VectorOperators.EXP).add(one));
-            g.mul(sig).mul(FloatVector.fromArray(F, up, uOff + i)).intoArray(out, oOff + i);
-        }
-        for (; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             out[oOff + i] = silu(gate[gOff + i]) * up[uOff + i];
         }
     }

@@ -1,4 +1,4 @@
-package io.peregrine.engine.model;
+package io.peregrine.engine.backend;
 
 import java.util.Arrays;
 

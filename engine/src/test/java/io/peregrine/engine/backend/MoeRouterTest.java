@@ -1,4 +1,4 @@
-package io.peregrine.engine.model;
+package io.peregrine.engine.backend;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
