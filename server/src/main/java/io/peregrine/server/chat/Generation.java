@@ -5,7 +5,7 @@ import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.ContextCheck;
-import io.peregrine.server.http.GenerationCall;
+import io.peregrine.server.stream.GenerationCall;
 import io.peregrine.server.sampling.SamplingResolver;
 import io.peregrine.server.serving.ModelRuntime;
 

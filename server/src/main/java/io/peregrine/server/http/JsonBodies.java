@@ -1,5 +1,7 @@
 package io.peregrine.server.http;
 
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import io.peregrine.api.json.Json;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -114,5 +116,18 @@ public final class JsonBodies {
             }
         }
         return sb.toString();
+    }
+
+    /**
+     * The wire mapper with the parser's string limit (Jackson's default is 20 million characters) set to the body
+     * limit: a string cannot be longer than the body that carries it, so the configured limits
+     * ({@code --max-request-body-bytes}, and {@code --max-media-bytes} for what a data URL decodes to) are the
+     * only caps a client meets.
+     */
+    public static ObjectMapper requestMapper(int maxBodyBytes) {
+        ObjectMapper mapper = Json.newMapper();
+        mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxStringLength(maxBodyBytes).build());
+        return mapper;
     }
 }

@@ -10,7 +10,7 @@ import io.peregrine.api.anthropic.MessagesRequest;
 import io.peregrine.api.json.Json;
 import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.http.ApiException;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.sampling.SamplingPolicy;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.List;

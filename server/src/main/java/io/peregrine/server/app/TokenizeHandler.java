@@ -1,5 +1,7 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.JsonBodies;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.tokenize.DetokenizeRequest;
 import io.peregrine.api.tokenize.DetokenizeResponse;

@@ -1,5 +1,15 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.CorsPolicy;
+import io.peregrine.server.http.ErrorDialect;
+import io.peregrine.server.http.Exchange;
+import io.peregrine.server.http.JsonBodies;
+import io.peregrine.server.http.Quote;
+import io.peregrine.server.http.RequestQueue;
+import io.peregrine.server.http.RequestTarget;
+import io.peregrine.server.http.TransferCodings;
+import io.peregrine.server.stream.GenerationCall;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -107,7 +117,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 bodies.mapper(), () -> afterAnswer(ctx, keepAlive), h -> cors.addResponseHeaders(origin, h));
         String path;
         try {
-            path = new QueryStringDecoder(originForm(req.uri())).path();
+            path = new QueryStringDecoder(RequestTarget.originForm(req.uri())).path();
         } catch (IllegalArgumentException e) {
             ex.error(ApiException.invalid("The request URI is not valid: " + Quote.clip(String.valueOf(e.getMessage())),
                     null));
@@ -175,14 +185,6 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         }
     }
 
-    /** RFC 9112 3.2.2: a server must accept the absolute form ({@code http://host/path}) that proxies send. */
-    static String originForm(String uri) {
-        if (!(uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8))) {
-            return uri;
-        }
-        int slash = uri.indexOf('/', uri.indexOf("//") + 2);
-        return slash < 0 ? "/" : uri.substring(slash);
-    }
 
     private void afterAnswer(ChannelHandlerContext ctx, boolean requestedKeepAlive) {
         // A close-delimited stream ends the connection whatever the client asked: nothing may follow it.

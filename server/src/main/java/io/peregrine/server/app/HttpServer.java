@@ -1,5 +1,11 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.AuthGate;
+import io.peregrine.server.http.BodyLimit;
+import io.peregrine.server.http.JsonBodies;
+import io.peregrine.server.http.RequestDeadline;
+import io.peregrine.server.http.UnsupportedFields;
+import io.peregrine.server.http.WriteStallGuard;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -13,9 +19,6 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.EventExecutor;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.peregrine.api.json.Json;
 import io.peregrine.api.anthropic.MessagesRequest;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.completions.CompletionRequest;
@@ -70,7 +73,7 @@ public final class HttpServer implements AutoCloseable {
      */
     public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics, WebUi webUi,
                                    Tracing tracing) throws InterruptedException {
-        JsonBodies bodies = new JsonBodies(requestMapper(config.maxBodyBytes()), config.rejectUnknownFields(),
+        JsonBodies bodies = new JsonBodies(JsonBodies.requestMapper(config.maxBodyBytes()), config.rejectUnknownFields(),
                 Map.of(ChatCompletionRequest.class, UnsupportedFields.CHAT_FIELDS,
                         CompletionRequest.class, UnsupportedFields.COMPLETIONS_FIELDS,
                         MessagesRequest.class, MessagesFields.RECOGNISED));
@@ -112,7 +115,7 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(deadline.requestsOut())
-                                .addLast(new AuthGate(config.apiKeys(), config.cors(), webUi))
+                                .addLast(new AuthGate(config.apiKeys(), config.cors(), webUi::serves))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(api);
                     }
@@ -128,18 +131,6 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
-    /**
-     * The wire mapper with the parser's string limit (Jackson's default is 20 million characters) set to the body
-     * limit: a string cannot be longer than the body that carries it, so the configured limits
-     * ({@code --max-request-body-bytes}, and {@code --max-media-bytes} for what a data URL decodes to) are the
-     * only caps a client meets.
-     */
-    static ObjectMapper requestMapper(int maxBodyBytes) {
-        ObjectMapper mapper = Json.newMapper();
-        mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                .maxStringLength(maxBodyBytes).build());
-        return mapper;
-    }
 
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
