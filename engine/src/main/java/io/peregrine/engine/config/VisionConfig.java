@@ -24,8 +24,46 @@ public record VisionConfig(
         String projectorHiddenAct,
         double projectorLnEps) {
 
+    /** nn.LayerNorm's default, used by every norm inside the tower. */
+    public static final double TOWER_LN_EPS = 1e-5;
+
+    /** Maximum grid side: the reference's RoPE table is 512 x 512 patches. */
+    public static final int MAX_GRID_SIDE = 512;
+
+    /**
+     * A MoonViT-3D of these sizes with the K2.5 defaults for the rest (square merge kernel, {@code sd2_tpool},
+     * patch-merger projector over the tower's width): synthetic towers in checks and benchmarks.
+     */
+    public static VisionConfig moonVit(int patchSize, int hidden, int heads, int layers, int intermediate,
+                                       int posEmbHeight, int posEmbWidth, int posEmbTime, int mergeKernel,
+                                       int textHidden, double projectorLnEps) {
+        return new VisionConfig(patchSize, posEmbHeight, posEmbWidth, posEmbTime, "divided_fixed", hidden,
+                intermediate, heads, layers, mergeKernel, mergeKernel, "sd2_tpool", "spatial_temporal",
+                "patchmerger", hidden, textHidden, "gelu", projectorLnEps);
+    }
+
+    /**
+     * This config as the tower runs it (both runtimes): a square merge kernel and {@code sd2_tpool} merging. Checked
+     * when an encoder opens, not when the config is read, so such a checkpoint still serves text.
+     */
+    public VisionConfig requireSupportedTower() {
+        if (mergeKernelHeight != mergeKernelWidth) {
+            throw new ConfigException("vision_config.merge_kernel_size must be square, got [" + mergeKernelHeight
+                    + ", " + mergeKernelWidth + "]");
+        }
+        if (!mergeType.equals("sd2_tpool")) {
+            throw new ConfigException("vision_config.merge_type '" + mergeType + "' is not supported (sd2_tpool)");
+        }
+        return this;
+    }
+
     public int headDim() {
         return vtHiddenSize / vtNumAttentionHeads;
+    }
+
+    /** The side of the square patch-merge kernel ({@link #requireSupportedTower}). */
+    public int mergeKernel() {
+        return mergeKernelHeight;
     }
 
     /** Input width of the projector: the merged 2x2 block of tower outputs, concatenated. */

@@ -4,7 +4,7 @@ import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.vision.decode.ImageDecoder;
 import io.peregrine.engine.vision.encoder.MoonVitGraph;
 import io.peregrine.engine.vision.encoder.OnnxVisionEncoder;
-import io.peregrine.engine.vision.encoder.VisionConfig;
+import io.peregrine.engine.config.VisionConfig;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
 import io.peregrine.engine.vision.preprocess.PreprocessedImage;
 import java.awt.image.BufferedImage;
@@ -89,11 +89,11 @@ public final class VisionBenchmark {
     /** Multiply-adds x2 of one item: patch embed, per block qkv/o/MLP and attention (QK and PV), projector. */
     static double flops(VisionConfig c, int patches, int layers) {
         double p = patches;
-        double d = c.hidden();
+        double d = c.vtHiddenSize();
         double patchEmbed = 2 * p * 3 * c.patchSize() * c.patchSize() * d;
-        double block = 2 * p * (3 * d * d + d * d + 2 * d * c.intermediate()) + 2 * 2 * p * p * d;
+        double block = 2 * p * (3 * d * d + d * d + 2 * d * c.vtIntermediateSize()) + 2 * 2 * p * p * d;
         double tokens = p / 4;
-        double projector = 2 * tokens * (4 * d * 4 * d + 4 * d * c.textHidden());
+        double projector = 2 * tokens * (4 * d * 4 * d + 4 * d * c.textHiddenSize());
         return patchEmbed + layers * block + projector;
     }
 

@@ -13,7 +13,7 @@ import io.peregrine.engine.model.SequenceSlice;
 import io.peregrine.engine.sched.MediaSpan;
 import io.peregrine.engine.vision.GridThw;
 import io.peregrine.engine.vision.encoder.MoonVitEncoder;
-import io.peregrine.engine.vision.encoder.VisionConfig;
+import io.peregrine.engine.config.VisionConfig;
 import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import io.peregrine.engine.vision.encoder.VisionPositions;
 import io.peregrine.engine.vision.preprocess.PreprocessedImage;
@@ -181,7 +181,7 @@ final class VisionCheck {
     /** Timings of K2.5's tower on {@code cuda} with random weights; a table row per size. */
     static void throughput(CudaBackend cuda, String products, int[][] sizes, double bf16TFlops, long seed,
                            PrintStream out) {
-        VisionConfig k25 = new VisionConfig(14, 1152, 16, 27, 4304, 64, 64, 4, 2, 7168, 1e-5, "{}");
+        VisionConfig k25 = VisionConfig.moonVit(14, 1152, 16, 27, 4304, 64, 64, 4, 2, 7168, 1e-5);
         try (Arena arena = Arena.ofShared()) {
             Map<String, Tensor> weights = syntheticWeights(k25, arena, seed);
             try (MoonVitEncoder tower = MoonVitEncoder.load(k25, weights::get, cuda)) {
@@ -225,10 +225,10 @@ final class VisionCheck {
 
     /** Multiply-adds ×2 of one item of {@code patches} patches and {@code tokens} merged tokens. */
     static double flops(VisionConfig c, long patches, long tokens) {
-        double d = c.hidden();
-        double perPatch = 2 * (588 * d + c.layers() * (3 * d * d + d * d + 2 * d * c.intermediate()));
-        double attention = c.layers() * 4.0 * patches * patches * d;
-        double projector = 2 * (4 * d * 4 * d + 4 * d * c.textHidden());
+        double d = c.vtHiddenSize();
+        double perPatch = 2 * (588 * d + c.vtNumHiddenLayers() * (3 * d * d + d * d + 2 * d * c.vtIntermediateSize()));
+        double attention = c.vtNumHiddenLayers() * 4.0 * patches * patches * d;
+        double projector = 2 * (4 * d * 4 * d + 4 * d * c.textHiddenSize());
         return patches * perPatch + attention + tokens * projector;
     }
 
@@ -236,11 +236,11 @@ final class VisionCheck {
     static Map<String, Tensor> syntheticWeights(VisionConfig c, Arena arena, long seed) {
         Random rnd = new Random(seed);
         Map<String, Tensor> w = new HashMap<>();
-        int d = c.hidden();
+        int d = c.vtHiddenSize();
         put(w, arena, rnd, "vision_tower.patch_embed.proj.weight", 0.02f, d, 3, 14, 14);
         put(w, arena, rnd, "vision_tower.patch_embed.proj.bias", 0.02f, d);
         put(w, arena, rnd, "vision_tower.patch_embed.pos_emb.weight", 0.02f, 64, 64, d);
-        for (int i = 0; i < c.layers(); i++) {
+        for (int i = 0; i < c.vtNumHiddenLayers(); i++) {
             String p = "vision_tower.encoder.blocks." + i + ".";
             put(w, arena, rnd, p + "norm0.weight", -1f, d);
             put(w, arena, rnd, p + "norm0.bias", 0.02f, d);
@@ -250,9 +250,9 @@ final class VisionCheck {
             put(w, arena, rnd, p + "wo.bias", 0.02f, d);
             put(w, arena, rnd, p + "norm1.weight", -1f, d);
             put(w, arena, rnd, p + "norm1.bias", 0.02f, d);
-            put(w, arena, rnd, p + "mlp.fc0.weight", 0.02f, c.intermediate(), d);
-            put(w, arena, rnd, p + "mlp.fc0.bias", 0.02f, c.intermediate());
-            put(w, arena, rnd, p + "mlp.fc1.weight", 0.02f, d, c.intermediate());
+            put(w, arena, rnd, p + "mlp.fc0.weight", 0.02f, c.vtIntermediateSize(), d);
+            put(w, arena, rnd, p + "mlp.fc0.bias", 0.02f, c.vtIntermediateSize());
+            put(w, arena, rnd, p + "mlp.fc1.weight", 0.02f, d, c.vtIntermediateSize());
             put(w, arena, rnd, p + "mlp.fc1.bias", 0.02f, d);
         }
         put(w, arena, rnd, "vision_tower.encoder.final_layernorm.weight", -1f, d);
@@ -261,8 +261,8 @@ final class VisionCheck {
         put(w, arena, rnd, "mm_projector.pre_norm.bias", 0.02f, d);
         put(w, arena, rnd, "mm_projector.proj.0.weight", 0.02f, 4 * d, 4 * d);
         put(w, arena, rnd, "mm_projector.proj.0.bias", 0.02f, 4 * d);
-        put(w, arena, rnd, "mm_projector.proj.2.weight", 0.02f, c.textHidden(), 4 * d);
-        put(w, arena, rnd, "mm_projector.proj.2.bias", 0.02f, c.textHidden());
+        put(w, arena, rnd, "mm_projector.proj.2.weight", 0.02f, c.textHiddenSize(), 4 * d);
+        put(w, arena, rnd, "mm_projector.proj.2.bias", 0.02f, c.textHiddenSize());
         return w;
     }
 

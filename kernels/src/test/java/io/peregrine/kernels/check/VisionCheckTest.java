@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.checkpoint.Tensor;
 import io.peregrine.engine.vision.encoder.MoonVitEncoder;
-import io.peregrine.engine.vision.encoder.VisionConfig;
+import io.peregrine.engine.config.VisionConfig;
 import io.peregrine.engine.vision.encoder.VisionEmbeddings;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -20,7 +20,7 @@ class VisionCheckTest {
 
     @Test
     void syntheticWeightsHaveEveryTensorTheTowerLoads() {
-        VisionConfig small = new VisionConfig(14, 64, 2, 2, 100, 64, 64, 4, 2, 96, 1e-5, "{}");
+        VisionConfig small = VisionConfig.moonVit(14, 64, 2, 2, 100, 64, 64, 4, 2, 96, 1e-5);
         try (Arena arena = Arena.ofShared(); CpuBackend cpu = new CpuBackend(1)) {
             Map<String, Tensor> w = VisionCheck.syntheticWeights(small, arena, 3);
             try (MoonVitEncoder tower = MoonVitEncoder.load(small, w::get, cpu)) {
@@ -36,7 +36,7 @@ class VisionCheckTest {
 
     @Test
     void flopsCountTheBlocksAttentionAndProjector() {
-        VisionConfig c = new VisionConfig(14, 1152, 16, 27, 4304, 64, 64, 4, 2, 7168, 1e-5, "{}");
+        VisionConfig c = VisionConfig.moonVit(14, 1152, 16, 27, 4304, 64, 64, 4, 2, 7168, 1e-5);
         double d = 1152;
         double blocks = 1024 * 27 * 2 * (4 * d * d + 2 * d * 4304);
         double attention = 27 * 4.0 * 1024 * 1024 * d;

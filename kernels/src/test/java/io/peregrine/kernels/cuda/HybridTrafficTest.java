@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The hybrid MoE step (issue 20) with {@link CudaBackend} as the primary, on a recording fake device, and a CPU host
  * backend: a decode step with every routed expert on the host moves, beyond what the same step moves with every
- * expert on the device, exactly each MoE layer's routed rows down (one copy) and their outputs up (one copy). And a
+ * expert on the device (routed there, nothing down), exactly each MoE layer's router logits and routed rows down (one
+ * copy each: the host routes), and the routing's row map and weights (one copy each) and the host experts' outputs up. And a
  * streamed expert's device memory is freed after the stream has finished with it. The fake computes nothing, so only
  * the traffic is checked; the values wait for a device run.
  */
@@ -41,13 +42,17 @@ class HybridTrafficTest {
                 moeLayers += cfg.isMoeLayer(l) ? 1 : 0;
             }
             long rows = 4L * SEQS * cfg.numExpertsPerTok() * cfg.hiddenSize();
+            long logits = 4L * SEQS * cfg.nRoutedExperts();
+            long routing = 2 * 4L * SEQS * cfg.numExpertsPerTok(); // the row map (int) and the weights (float)
             System.out.printf("hybrid decode step of %d sequences: %d B more down in %d more copies, %d B more up "
                     + "in %d more copies than all on the device%n", SEQS, hybrid[0] - plain[0], hybrid[1] - plain[1],
                     hybrid[2] - plain[2], hybrid[3] - plain[3]);
-            assertEquals(moeLayers * rows, hybrid[0] - plain[0], "bytes down: the routed rows of each MoE layer");
-            assertEquals(moeLayers, hybrid[1] - plain[1], "one copy down per MoE layer");
-            assertEquals(moeLayers * rows, hybrid[2] - plain[2], "bytes up: the host experts' outputs");
-            assertEquals(moeLayers, hybrid[3] - plain[3], "one copy up per MoE layer");
+            assertEquals(moeLayers * (logits + rows), hybrid[0] - plain[0],
+                    "bytes down: the router logits and the routed rows of each MoE layer");
+            assertEquals(2 * moeLayers, hybrid[1] - plain[1], "two copies down per MoE layer");
+            assertEquals(moeLayers * (routing + rows), hybrid[2] - plain[2],
+                    "bytes up: the routing and the host experts' outputs");
+            assertEquals(3 * moeLayers, hybrid[3] - plain[3], "three copies up per MoE layer");
         }
     }
 

@@ -1,5 +1,6 @@
 package io.peregrine.engine.vision.encoder;
 
+import io.peregrine.engine.config.VisionConfig;
 import io.peregrine.engine.backend.Activation;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Gelu;
@@ -69,16 +70,16 @@ public final class MoonVitEncoder implements VisionEncoder {
         this.backend = backend;
         this.cfg = cfg;
         Tensor pos = ckpt.apply("vision_tower.patch_embed.pos_emb.weight");
-        if (pos.rank() != 3 || pos.dim(0) != cfg.posEmbHeight() || pos.dim(1) != cfg.posEmbWidth()
-                || pos.dim(2) != cfg.hidden()) {
-            throw new CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected [" + cfg.posEmbHeight()
-                    + ", " + cfg.posEmbWidth() + ", " + cfg.hidden() + "], got " + pos);
+        if (pos.rank() != 3 || pos.dim(0) != cfg.initPosEmbHeight() || pos.dim(1) != cfg.initPosEmbWidth()
+                || pos.dim(2) != cfg.vtHiddenSize()) {
+            throw new CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected [" + cfg.initPosEmbHeight()
+                    + ", " + cfg.initPosEmbWidth() + ", " + cfg.vtHiddenSize() + "], got " + pos);
         }
         this.posTable = pos.toFloatArray();
-        int d = cfg.hidden();
+        int d = cfg.vtHiddenSize();
         int patchIn = 3 * cfg.patchSize() * cfg.patchSize();
         this.patchCols = padded(patchIn);
-        this.ffCols = padded(cfg.intermediate());
+        this.ffCols = padded(cfg.vtIntermediateSize());
         this.weightsArena = Arena.ofShared();
         Tensor conv = ckpt.apply("vision_tower.patch_embed.proj.weight");
         if (conv.numel() != (long) d * patchIn || conv.dim(0) != d) {
@@ -89,15 +90,15 @@ public final class MoonVitEncoder implements VisionEncoder {
                 d, patchCols));
         this.patchB = vector(ckpt, "vision_tower.patch_embed.proj.bias", d);
         List<Block> bs = new ArrayList<>();
-        for (int i = 0; i < cfg.layers(); i++) {
+        for (int i = 0; i < cfg.vtNumHiddenLayers(); i++) {
             String p = "vision_tower.encoder.blocks." + i + ".";
             bs.add(new Block(vector(ckpt, p + "norm0.weight", d), vector(ckpt, p + "norm0.bias", d),
                     linear(ckpt, p + "wqkv", 3 * d, d), vector(ckpt, p + "wqkv.bias", 3 * d),
                     linear(ckpt, p + "wo", d, d), vector(ckpt, p + "wo.bias", d),
                     vector(ckpt, p + "norm1.weight", d), vector(ckpt, p + "norm1.bias", d),
-                    linear(ckpt, p + "mlp.fc0", cfg.intermediate(), d, ffCols, d),
-                    paddedVector(ckpt, p + "mlp.fc0.bias", cfg.intermediate(), ffCols),
-                    linear(ckpt, p + "mlp.fc1", d, cfg.intermediate(), d, ffCols), vector(ckpt, p + "mlp.fc1.bias", d)));
+                    linear(ckpt, p + "mlp.fc0", cfg.vtIntermediateSize(), d, ffCols, d),
+                    paddedVector(ckpt, p + "mlp.fc0.bias", cfg.vtIntermediateSize(), ffCols),
+                    linear(ckpt, p + "mlp.fc1", d, cfg.vtIntermediateSize(), d, ffCols), vector(ckpt, p + "mlp.fc1.bias", d)));
         }
         this.blocks = List.copyOf(bs);
         this.finalW = vector(ckpt, "vision_tower.encoder.final_layernorm.weight", d);
@@ -106,22 +107,22 @@ public final class MoonVitEncoder implements VisionEncoder {
         int merged = mk * mk * d;
         Tensor p0 = ckpt.apply("mm_projector.proj.0.weight");
         Tensor p2 = ckpt.apply("mm_projector.proj.2.weight");
-        if (p0.rank() != 2 || p2.rank() != 2 || p0.dim(1) != merged || p2.dim(1) != p0.dim(0) || p2.dim(0) != cfg.textHidden()) {
+        if (p0.rank() != 2 || p2.rank() != 2 || p0.dim(1) != merged || p2.dim(1) != p0.dim(0) || p2.dim(0) != cfg.textHiddenSize()) {
             throw new CheckpointException("mm_projector shapes " + p0 + ", " + p2 + " do not fit merge " + mk + "x" + mk
-                    + " of hidden " + d + " into text_hidden_size " + cfg.textHidden());
+                    + " of hidden " + d + " into text_hidden_size " + cfg.textHiddenSize());
         }
         int mid = (int) p0.dim(0);
         this.preNormW = vector(ckpt, "mm_projector.pre_norm.weight", d);
         this.preNormB = vector(ckpt, "mm_projector.pre_norm.bias", d);
         this.proj0 = linear(ckpt, "mm_projector.proj.0", mid, merged);
         this.proj0B = vector(ckpt, "mm_projector.proj.0.bias", mid);
-        this.proj2 = linear(ckpt, "mm_projector.proj.2", cfg.textHidden(), mid);
-        this.proj2B = vector(ckpt, "mm_projector.proj.2.bias", cfg.textHidden());
+        this.proj2 = linear(ckpt, "mm_projector.proj.2", cfg.textHiddenSize(), mid);
+        this.proj2B = vector(ckpt, "mm_projector.proj.2.bias", cfg.textHiddenSize());
     }
 
     /** Uploads the tower's and the projector's weights to {@code backend}; the backend stays the caller's. */
     public static MoonVitEncoder load(Checkpoint ckpt, Backend backend) {
-        return new MoonVitEncoder(backend, ckpt::tensor, VisionConfig.read(ckpt.dir()));
+        return new MoonVitEncoder(backend, ckpt::tensor, TowerLimits.config(ckpt));
     }
 
     /** From weights by checkpoint name (synthetic ones in the device check's throughput table). */
@@ -139,7 +140,7 @@ public final class MoonVitEncoder implements VisionEncoder {
 
     @Override
     public int outputHidden() {
-        return cfg.textHidden();
+        return cfg.textHiddenSize();
     }
 
     @Override
@@ -165,7 +166,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         if (images.isEmpty()) {
             return List.of();
         }
-        int d = cfg.hidden();
+        int d = cfg.vtHiddenSize();
         int pairs = cfg.headDim() / 2;
         int mk = cfg.mergeKernel();
         int items = images.size();
@@ -174,7 +175,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         int maxT = 1;
         for (int i = 0; i < items; i++) {
             PreprocessedImage img = images.get(i);
-            cfg.check(img);
+            TowerLimits.check(cfg, img);
             rowStart[i + 1] = Math.addExact(rowStart[i], img.grid().patches());
             tokStart[i + 1] = tokStart[i] + img.grid().mergedTokens(mk);
             maxT = Math.max(maxT, img.grid().t());
@@ -195,7 +196,7 @@ public final class MoonVitEncoder implements VisionEncoder {
             for (int r = 0; r < img.grid().patches(); r++) {
                 System.arraycopy(pv, r * patchIn, px, (rowStart[i] + r) * patchCols, patchIn);
             }
-            float[] p = VisionPositions.posEmbedding(posTable, cfg.posEmbHeight(), cfg.posEmbWidth(), d, img.grid());
+            float[] p = VisionPositions.posEmbedding(posTable, cfg.initPosEmbHeight(), cfg.initPosEmbWidth(), d, img.grid());
             System.arraycopy(p, 0, pos, rowStart[i] * d, p.length);
             float[][] rope = VisionPositions.rope(cfg.headDim(), img.grid());
             System.arraycopy(rope[0], 0, cos, rowStart[i] * pairs, rope[0].length);
@@ -228,9 +229,9 @@ public final class MoonVitEncoder implements VisionEncoder {
             backend.addBias(b.wqkvB, qkv);
             Activation q = qkv.cols(0, d);
             Activation k = qkv.cols(d, d);
-            backend.rotatePairs(q, cfg.heads(), cfg.headDim(), cosA, sinA);
-            backend.rotatePairs(k, cfg.heads(), cfg.headDim(), cosA, sinA);
-            backend.attentionSegments(q, k, qkv.cols(2 * d, d), cfg.heads(), segments, scale, ctx);
+            backend.rotatePairs(q, cfg.vtNumAttentionHeads(), cfg.headDim(), cosA, sinA);
+            backend.rotatePairs(k, cfg.vtNumAttentionHeads(), cfg.headDim(), cosA, sinA);
+            backend.attentionSegments(q, k, qkv.cols(2 * d, d), cfg.vtNumAttentionHeads(), segments, scale, ctx);
             backend.matmul(b.wo, ctx, n);
             backend.addBias(b.woB, n);
             backend.add(n, x);
@@ -265,7 +266,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         backend.matmul(proj2, mid, out);
         backend.addBias(proj2B, out);
 
-        float[] emb = new float[tokens * cfg.textHidden()];
+        float[] emb = new float[tokens * cfg.textHiddenSize()];
         backend.copyOut(out.rows(0, tokens), emb, 0);
         float[] tower = null;
         if (withTower) {
@@ -276,10 +277,10 @@ public final class MoonVitEncoder implements VisionEncoder {
         for (int i = 0; i < items; i++) {
             int t0 = tokStart[i];
             int count = tokStart[i + 1] - t0;
-            float[] e = java.util.Arrays.copyOfRange(emb, t0 * cfg.textHidden(), (t0 + count) * cfg.textHidden());
+            float[] e = java.util.Arrays.copyOfRange(emb, t0 * cfg.textHiddenSize(), (t0 + count) * cfg.textHiddenSize());
             float[] tw = tower == null ? null
                     : java.util.Arrays.copyOfRange(tower, t0 * mk * mk * d, (t0 + count) * mk * mk * d);
-            result.add(new ItemOutput(tw, new VisionEmbeddings(count, cfg.textHidden(), e)));
+            result.add(new ItemOutput(tw, new VisionEmbeddings(count, cfg.textHiddenSize(), e)));
         }
         return result;
     }
@@ -292,7 +293,7 @@ public final class MoonVitEncoder implements VisionEncoder {
      */
     private void merge(List<PreprocessedImage> images, int[] rowStart, int[] tokStart, int maxT, Activation x,
                        Activation merged, Workspace w) {
-        int d = cfg.hidden();
+        int d = cfg.vtHiddenSize();
         int mk = cfg.mergeKernel();
         int tokens = tokStart[images.size()];
         if (maxT > 1) {
@@ -367,7 +368,7 @@ public final class MoonVitEncoder implements VisionEncoder {
         Workspace(int rows, int tokens, int items) {
             this.rows = rows;
             this.tokens = tokens;
-            int d = cfg.hidden();
+            int d = cfg.vtHiddenSize();
             int mk2 = cfg.mergeKernel() * cfg.mergeKernel();
             pixels = backend.allocate(rows, patchCols);
             x = backend.allocate(rows, d);
@@ -381,7 +382,7 @@ public final class MoonVitEncoder implements VisionEncoder {
             merged = backend.allocate(tokens, mk2 * d);
             normed = backend.allocate(tokens, mk2 * d);
             mid = backend.allocate(tokens, proj0.rows());
-            out = backend.allocate(tokens, cfg.textHidden());
+            out = backend.allocate(tokens, cfg.textHiddenSize());
             gatherSrc = backend.allocateIndices(tokens);
             gatherDst = backend.allocateIndices(tokens);
             scales = backend.allocate(1, tokens);

@@ -1,5 +1,6 @@
 package io.peregrine.engine.vision.encoder;
 
+import io.peregrine.engine.config.VisionConfig;
 import static io.peregrine.engine.vision.onnx.OnnxGraph.fixed;
 import static io.peregrine.engine.vision.onnx.OnnxGraph.sym;
 
@@ -77,7 +78,7 @@ public final class MoonVitGraph {
     }
 
     private void build(boolean intermediates) {
-        int d = cfg.hidden();
+        int d = cfg.vtHiddenSize();
         int p = cfg.patchSize();
         int patchIn = 3 * p * p;
         int pairs = cfg.headDim() / 2;
@@ -95,7 +96,7 @@ public final class MoonVitGraph {
             expose("patch_embed.proj_out", proj);
             expose("patch_embed_out_with_pos_emb", x);
         }
-        for (int i = 0; i < cfg.layers(); i++) {
+        for (int i = 0; i < cfg.vtNumHiddenLayers(); i++) {
             x = block(i, x);
             if (intermediates) {
                 expose("encoder.blocks." + i + ".out", x);
@@ -120,9 +121,9 @@ public final class MoonVitGraph {
         Tensor proj2 = ckpt.tensor("mm_projector.proj.2.weight");
         int mid = (int) proj0.dim(0);
         int textHidden = (int) proj2.dim(0);
-        if (proj0.dim(1) != merged || proj2.dim(1) != mid || textHidden != cfg.textHidden()) {
+        if (proj0.dim(1) != merged || proj2.dim(1) != mid || textHidden != cfg.textHiddenSize()) {
             throw new CheckpointException("mm_projector shapes " + proj0 + ", " + proj2 + " do not fit merge "
-                    + mk + "x" + mk + " of hidden " + d + " into text_hidden_size " + cfg.textHidden());
+                    + mk + "x" + mk + " of hidden " + d + " into text_hidden_size " + cfg.textHiddenSize());
         }
         String y = layerNorm(TOWER_OUT, "mm_projector.pre_norm", d, cfg.projectorLnEps());
         y = g.op("Reshape", List.of(y, g.int64Constant(-1, merged)));
@@ -137,8 +138,8 @@ public final class MoonVitGraph {
     /** Pre-LN block: x + Wo·attn(RoPE2D(LN0 x)), then x + fc1·gelu_tanh(fc0·LN1 x). */
     private String block(int i, String x) {
         String pre = "vision_tower.encoder.blocks." + i + ".";
-        int d = cfg.hidden();
-        int h = cfg.heads();
+        int d = cfg.vtHiddenSize();
+        int h = cfg.vtNumAttentionHeads();
         int hd = cfg.headDim();
         String n0 = layerNorm(x, pre + "norm0", d, VisionConfig.TOWER_LN_EPS);
         String qkv = add(g.op("MatMul", List.of(n0, linearWeight(pre + "wqkv", 3 * d, d))), vector(pre + "wqkv.bias", 3 * d));
@@ -151,7 +152,7 @@ public final class MoonVitGraph {
         String attn = add(g.op("MatMul", List.of(ctx, linearWeight(pre + "wo", d, d))), vector(pre + "wo.bias", d));
         x = g.op("Add", List.of(x, attn));
 
-        int ff = cfg.intermediate();
+        int ff = cfg.vtIntermediateSize();
         String n1 = layerNorm(x, pre + "norm1", d, VisionConfig.TOWER_LN_EPS);
         String f0 = add(g.op("MatMul", List.of(n1, linearWeight(pre + "mlp.fc0", ff, d))), vector(pre + "mlp.fc0.bias", ff));
         String act = g.op("Gelu", List.of(f0), new Attr.Str("approximate", "tanh"));
@@ -203,7 +204,7 @@ public final class MoonVitGraph {
 
     private void expose(String name, String value) {
         g.opNamed(name, "Identity", List.of(value));
-        g.output(name, sym("patches"), fixed(cfg.hidden()));
+        g.output(name, sym("patches"), fixed(cfg.vtHiddenSize()));
     }
 
     private String vector(String name, int size) {
@@ -234,7 +235,7 @@ public final class MoonVitGraph {
         Tensor t = ckpt.tensor(name);
         if (t.numel() != numel) {
             throw new CheckpointException(name + ": expected " + numel + " elements for vision_config "
-                    + "(hidden " + cfg.hidden() + "), got " + t + " " + Arrays.toString(t.shape()));
+                    + "(hidden " + cfg.vtHiddenSize() + "), got " + t + " " + Arrays.toString(t.shape()));
         }
         return t;
     }

@@ -1,5 +1,6 @@
 package io.peregrine.engine.vision.encoder;
 
+import io.peregrine.engine.config.VisionConfig;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.checkpoint.Tensor;
 import java.io.IOException;
@@ -67,7 +68,7 @@ public final class OnnxModelCache {
     static String key(Checkpoint ckpt, VisionConfig cfg, MoonVitGraph.Attention attention, boolean intermediates) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update((MoonVitGraph.VERSION + "\n" + cfg.rawJson() + "\nattention=" + attention + "\nintermediates=" + intermediates + "\n")
+            md.update((MoonVitGraph.VERSION + "\n" + cfg + "\nattention=" + attention + "\nintermediates=" + intermediates + "\n")
                     .getBytes(StandardCharsets.UTF_8));
             List<Tensor> tensors = ckpt.tensors().values().stream()
                     .filter(t -> t.name().startsWith("vision_tower.") || t.name().startsWith("mm_projector."))

@@ -1,5 +1,6 @@
 package io.peregrine.engine.vision.encoder;
 
+import io.peregrine.engine.config.VisionConfig;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -54,12 +55,12 @@ public final class OnnxVisionEncoder implements VisionEncoder {
     }
 
     public static OnnxVisionEncoder open(Checkpoint ckpt, Options options) {
-        VisionConfig cfg = VisionConfig.read(ckpt.dir());
+        VisionConfig cfg = TowerLimits.config(ckpt);
         Tensor pos = ckpt.tensor("vision_tower.patch_embed.pos_emb.weight");
-        if (pos.rank() != 3 || pos.dim(0) != cfg.posEmbHeight() || pos.dim(1) != cfg.posEmbWidth()
-                || pos.dim(2) != cfg.hidden()) {
+        if (pos.rank() != 3 || pos.dim(0) != cfg.initPosEmbHeight() || pos.dim(1) != cfg.initPosEmbWidth()
+                || pos.dim(2) != cfg.vtHiddenSize()) {
             throw new CheckpointException("vision_tower.patch_embed.pos_emb.weight: expected ["
-                    + cfg.posEmbHeight() + ", " + cfg.posEmbWidth() + ", " + cfg.hidden() + "], got " + pos);
+                    + cfg.initPosEmbHeight() + ", " + cfg.initPosEmbWidth() + ", " + cfg.vtHiddenSize() + "], got " + pos);
         }
         Path model = OnnxModelCache.getOrBuild(ckpt, cfg, options.cacheDir(), options.attention(), options.intermediates());
         OrtEnvironment env = OrtEnvironment.getEnvironment();
@@ -93,24 +94,24 @@ public final class OnnxVisionEncoder implements VisionEncoder {
 
     @Override
     public int outputHidden() {
-        return cfg.textHidden();
+        return cfg.textHiddenSize();
     }
 
     @Override
     public VisionEmbeddings encode(PreprocessedImage image) {
         float[] out = run(image, Set.of(MoonVitGraph.PROJECTOR_OUT)).get(MoonVitGraph.PROJECTOR_OUT);
-        return new VisionEmbeddings(image.numTokens(), cfg.textHidden(), out);
+        return new VisionEmbeddings(image.numTokens(), cfg.textHiddenSize(), out);
     }
 
     /** Runs the graph and returns the requested outputs (names from {@link MoonVitGraph}) as flat arrays. */
     public Map<String, float[]> run(PreprocessedImage image, Set<String> outputs) {
         GridThw grid = image.grid();
-        cfg.check(image);
+        TowerLimits.check(cfg, image);
         int patches = grid.patches();
-        int d = cfg.hidden();
+        int d = cfg.vtHiddenSize();
         int pairs = cfg.headDim() / 2;
         int mk = cfg.mergeKernel();
-        float[] pos = VisionPositions.posEmbedding(posTable, cfg.posEmbHeight(), cfg.posEmbWidth(), d, grid);
+        float[] pos = VisionPositions.posEmbedding(posTable, cfg.initPosEmbHeight(), cfg.initPosEmbWidth(), d, grid);
         float[][] rope = VisionPositions.rope(cfg.headDim(), grid);
         Map<String, OnnxTensor> in = new HashMap<>();
         try {
@@ -140,7 +141,7 @@ public final class OnnxVisionEncoder implements VisionEncoder {
     }
 
     public static List<String> intermediateNames(VisionConfig cfg) {
-        return MoonVitGraph.intermediateNames(cfg.layers());
+        return MoonVitGraph.intermediateNames(cfg.vtNumHiddenLayers());
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.peregrine.engine.vision.encoder;
 
+import io.peregrine.engine.config.VisionConfig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
@@ -28,7 +29,7 @@ class OnnxModelCacheTest {
         Path first;
         String keyOriginal;
         try (Checkpoint ckpt = Checkpoint.open(TestData.tinyCheckpoint())) {
-            VisionConfig cfg = VisionConfig.read(ckpt.dir());
+            VisionConfig cfg = TowerLimits.config(ckpt);
             keyOriginal = OnnxModelCache.key(ckpt, cfg, F, false);
             first = OnnxModelCache.getOrBuild(ckpt, cfg, cache, F, false);
             long built = Files.getLastModifiedTime(first).toMillis();
@@ -38,12 +39,12 @@ class OnnxModelCacheTest {
             assertNotEquals(first, OnnxModelCache.getOrBuild(ckpt, cfg, cache, F, true), "debug outputs are a different model");
         }
         try (Checkpoint same = Checkpoint.open(copy)) {
-            assertEquals(keyOriginal, OnnxModelCache.key(same, VisionConfig.read(copy), F, false), "key must not depend on the path");
+            assertEquals(keyOriginal, OnnxModelCache.key(same, TowerLimits.config(same), F, false), "key must not depend on the path");
         }
         String cfgText = Files.readString(copy.resolve("config.json"));
-        Files.writeString(copy.resolve("config.json"), cfgText.replace("\"vt_intermediate_size\"", "\"note\": 1, \"vt_intermediate_size\""));
+        Files.writeString(copy.resolve("config.json"), cfgText.replace("\"projector_ln_eps\": 1e-05", "\"projector_ln_eps\": 2e-05"));
         try (Checkpoint changed = Checkpoint.open(copy)) {
-            assertNotEquals(keyOriginal, OnnxModelCache.key(changed, VisionConfig.read(copy), F, false));
+            assertNotEquals(keyOriginal, OnnxModelCache.key(changed, TowerLimits.config(changed), F, false));
         }
         try (Stream<Path> s = Files.list(cache)) {
             assertEquals(2, s.filter(p -> p.getFileName().toString().startsWith("moonvit-")).count(), "no temp folders left");
