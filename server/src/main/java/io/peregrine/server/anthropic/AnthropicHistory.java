@@ -27,11 +27,10 @@ final class AnthropicHistory {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     /**
-     * @param priorToolCalls tool_use blocks in the history: Kimi's call ids count on from here
-     * @param prefill        the conversation ends with an assistant turn, which the reply continues (Anthropic's
-     *                       prefill; chat's partial mode)
+     * @param prefill the conversation ends with an assistant turn, which the reply continues (Anthropic's prefill;
+     *                chat's partial mode)
      */
-    record Conversation(List<ChatMessage> messages, int priorToolCalls, boolean prefill) {}
+    record Conversation(List<ChatMessage> messages, boolean prefill) {}
 
     private AnthropicHistory() {}
 
@@ -48,7 +47,6 @@ final class AnthropicHistory {
         }
         Set<String> called = new HashSet<>();
         Set<String> answered = new HashSet<>();
-        int calls = 0;
         for (int i = 0; i < messages.size(); i++) {
             InputMessage m = messages.get(i);
             String at = "messages[" + i + "]";
@@ -72,7 +70,7 @@ final class AnthropicHistory {
             if (m.role().equals("user")) {
                 user(content, at, called, answered, out);
             } else {
-                calls += assistant(content, at, called, out);
+                assistant(content, at, called, out);
             }
         }
         boolean prefill = messages.getLast().role().equals("assistant");
@@ -81,7 +79,7 @@ final class AnthropicHistory {
             throw ApiException.invalid(at + ": a final assistant turn is a prefill the reply continues; it cannot "
                     + "hold tool_use blocks", at + ".content");
         }
-        return new Conversation(out, calls, prefill);
+        return new Conversation(out, prefill);
     }
 
     private static JsonNode system(JsonNode system) throws ApiException {
@@ -131,12 +129,11 @@ final class AnthropicHistory {
         }
     }
 
-    /** Returns the number of tool calls the turn makes. */
-    private static int assistant(JsonNode content, String at, Set<String> called, List<ChatMessage> out)
+    private static void assistant(JsonNode content, String at, Set<String> called, List<ChatMessage> out)
             throws ApiException {
         if (content.isTextual()) {
             out.add(message("assistant", content));
-            return 0;
+            return;
         }
         StringBuilder text = new StringBuilder();
         StringBuilder reasoning = null;
@@ -186,7 +183,6 @@ final class AnthropicHistory {
         JsonNode textNode = text.isEmpty() && !calls.isEmpty() ? null : TextNode.valueOf(text.toString());
         out.add(new ChatMessage("assistant", textNode, null, calls.isEmpty() ? null : calls, null,
                 reasoning == null ? null : reasoning.toString(), null, null));
-        return calls.size();
     }
 
     /**

@@ -1,19 +1,13 @@
 package io.peregrine.server.anthropic;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.peregrine.api.anthropic.MessagesRequest;
 import io.peregrine.api.anthropic.ToolDefinition;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
-import io.peregrine.engine.constrain.OutputGrammars;
-import io.peregrine.engine.sample.SamplingParams;
-import io.peregrine.server.chat.ChatInput;
-import io.peregrine.server.chat.ChatPlan;
-import io.peregrine.server.chat.ChatRequestMapper;
-import io.peregrine.server.chat.OutputSpec;
-import io.peregrine.server.chat.StructuredOutput;
+import io.peregrine.engine.constrain.json.JsonGrammar;
+import io.peregrine.server.chat.FieldNames;
+import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
@@ -21,15 +15,12 @@ import io.peregrine.server.http.Quote;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.function.IntFunction;
 
 /**
- * Validates a Messages API request and maps it onto the chat pipeline's {@link ChatPlan}: the same template,
- * tool declarations, thinking switch, tool_choice constraint, sampling defaults and output parser as
- * {@code /v1/chat/completions}.
+ * Validates a Messages API request and plans it through the {@link PlanBuilder} every chat-shaped API shares: the
+ * same template, tool declarations, thinking switch, tool_choice constraint, sampling defaults and output parser as
+ * {@code /v1/chat/completions}, with the shared checks naming this API's fields ({@link #NAMES}).
  *
  * <p>Thinking: {@code {"type": "enabled"}} (and {@code "adaptive"}) is Kimi's thinking mode, {@code "disabled"}
  * its instant mode; omitted means Kimi's default, thinking, as on every other endpoint. {@code budget_tokens}
@@ -37,19 +28,19 @@ import java.util.function.IntFunction;
  * {@code max_tokens}.
  */
 public final class MessagesRequestMapper {
-    private final SamplingResolver sampling;
-    private final ChatRequestMapper chat;
+    static final FieldNames NAMES = new FieldNames("messages", i -> "tools[" + i + "].name",
+            i -> "tools[" + i + "].input_schema");
 
-    /** @param chat the chat endpoint's validation, run on the mapped conversation as well */
-    public MessagesRequestMapper(SamplingResolver sampling, ChatRequestMapper chat) {
-        this.sampling = sampling;
-        this.chat = chat;
+    private final PlanBuilder plans;
+
+    public MessagesRequestMapper(PlanBuilder plans) {
+        this.plans = plans;
     }
 
     /** @param forCounting a count_tokens request: no max_tokens, nothing about sampling */
     public MessagesPlan map(MessagesRequest r, JsonNode tree, List<String> servedNames, boolean forCounting)
             throws ApiException {
-        String model = ChatRequestMapper.resolveModel(r.model(), servedNames);
+        PlanBuilder.Draft plan = plans.begin(r.model(), servedNames, NAMES);
         MessagesFields.check(tree);
         Integer maxTokens = r.maxTokens();
         if (!forCounting) {
@@ -61,64 +52,48 @@ public final class MessagesRequestMapper {
             }
         }
         AnthropicHistory.Conversation conversation = AnthropicHistory.convert(r.system(), r.messages());
-        List<Tool> tools = tools(r.tools());
-        OutputGrammars grammars = new OutputGrammars(OutputFormat.of(tree),
-                StructuredOutput.arguments(tools, i -> "tools[" + i + "].input_schema"));
+        List<Tool> tools = plan.tools(tools(r.tools())).tools();
+        JsonGrammar content = OutputFormat.of(tree);
         JsonNode choiceNode = r.toolChoice();
         ToolChoice toolChoice = toolChoice(choiceNode, tools);
         boolean parallel = choiceNode == null || !choiceNode.path("disable_parallel_tool_use").asBoolean(false);
         Thinking requested = thinking(r.thinking(), forCounting ? null : maxTokens);
-        ThinkingMode thinking = requested.mode();
         if (r.metadata() != null && !r.metadata().isNull() && !r.metadata().isObject()) {
             throw ApiException.invalid("metadata must be an object", "metadata");
         }
         List<String> stops = r.stopSequences() == null ? List.of() : r.stopSequences();
-        ArrayNode stopNode = JsonNodeFactory.instance.arrayNode();
         for (int i = 0; i < stops.size(); i++) {
             String s = stops.get(i);
             if (s == null || s.isEmpty()) {
                 throw ApiException.invalid("stop_sequences[" + i + "] must be a non-empty string",
                         "stop_sequences[" + i + "]");
             }
-            stopNode.add(s);
         }
-        chat.validateConversation(conversation.messages(), tools);
-        IntFunction<SamplingParams> params = forCounting ? null : sampling(r, stops.isEmpty() ? null : stopNode,
-                thinking);
         boolean prefill = conversation.prefill();
-        ChatInput input = new ChatInput(conversation.messages(), tools, toolChoice, thinking, null, !prefill, prefill);
-        ThinkingMode outputStart = prefill
-                ? ChatRequestMapper.outputStart(conversation.messages().getLast(), thinking) : thinking;
-        OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallel, conversation.priorToolCalls(),
-                grammars, requested.budget());
-        ChatPlan plan = new ChatPlan(model, input, output, params, maxTokens, Boolean.TRUE.equals(r.stream()), false,
-                -1);
-        return new MessagesPlan(plan, stops);
-    }
-
-    /** Chat's sampling rules; their errors name stop_sequences where chat's say stop. */
-    private IntFunction<SamplingParams> sampling(MessagesRequest r, JsonNode stops, ThinkingMode thinking)
-            throws ApiException {
-        try {
-            return sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null,
-                    r.seed(), stops, null, null, null, -1), thinking.enabled());
-        } catch (ApiException e) {
-            String param = e.param();
-            throw param != null && (param.equals("stop") || param.startsWith("stop["))
-                    ? e.withParam("stop_sequences" + param.substring("stop".length())) : e;
+        plan.conversation(conversation.messages(), null)
+                .toolChoice(toolChoice, parallel)
+                .thinking(requested.mode(), requested.budget())
+                .promptEnd(!prefill, prefill)
+                .content(content)
+                .maxTokens(maxTokens, "max_tokens")
+                .streaming(Boolean.TRUE.equals(r.stream()), false, -1);
+        if (!forCounting) {
+            plan.sampling(new SamplingInput(r.temperature(), r.topP(), r.topK(), null, null, null, null, r.seed(),
+                    SamplingResolver.stopSequences(stops, "stop_sequences"), null, null, null, -1));
         }
+        return new MessagesPlan(plan.build(), stops);
     }
 
+    /** Client tools as chat tools; names and strict schemas are checked by the plan, in this API's names. */
     private static List<Tool> tools(List<ToolDefinition> defs) throws ApiException {
         if (defs == null) {
             return List.of();
         }
-        if (defs.size() > ChatRequestMapper.MAX_TOOLS) {
-            throw ApiException.invalid("at most " + ChatRequestMapper.MAX_TOOLS + " tools are allowed, got "
+        if (defs.size() > PlanBuilder.MAX_TOOLS) {
+            throw ApiException.invalid("at most " + PlanBuilder.MAX_TOOLS + " tools are allowed, got "
                     + defs.size(), "tools");
         }
         List<Tool> tools = new ArrayList<>(defs.size());
-        Set<String> names = new HashSet<>();
         for (int i = 0; i < defs.size(); i++) {
             ToolDefinition d = defs.get(i);
             String at = "tools[" + i + "]";
@@ -128,12 +103,6 @@ public final class MessagesRequestMapper {
             if (d.type() != null && !d.type().equals("custom")) {
                 throw ApiException.unsupported(at + ": server tools ('" + Quote.clip(d.type()) + "') are not "
                         + "supported; declare client tools with a name and an input_schema", at + ".type");
-            }
-            if (d.name() == null || !ChatRequestMapper.TOOL_NAME.matcher(d.name()).matches()) {
-                throw ApiException.invalid(at + ".name must be 1-64 letters, digits, '_' or '-'", at + ".name");
-            }
-            if (!names.add(d.name())) {
-                throw ApiException.invalid("duplicate tool name '" + d.name() + "'", at + ".name");
             }
             if (d.inputSchema() == null || !d.inputSchema().isObject()) {
                 throw ApiException.invalid(at + ".input_schema must be a JSON Schema object", at + ".input_schema");

@@ -3,6 +3,7 @@ package io.peregrine.server.chat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.Tool;
+import io.peregrine.server.media.MediaMessages;
 import java.util.List;
 
 /**
@@ -34,15 +35,6 @@ public record ChatInput(
 
     /** Whether any message carries an image, video or file part (whose tokens cost more to produce than to count). */
     public boolean hasMedia() {
-        for (ChatMessage m : messages) {
-            if (m.content() != null && m.content().isArray()) {
-                for (JsonNode part : m.content()) {
-                    if (io.peregrine.server.media.MediaMessages.isMediaType(part.path("type").asText(""))) {
-                        return true;
-                    }
-                }
-            }
-        }
-        return false;
+        return MediaMessages.firstMedia(messages) != null;
     }
 }

@@ -2,7 +2,6 @@ package io.peregrine.server.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.chat.Tool;
-import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.constrain.json.JsonGrammar;
 import io.peregrine.engine.constrain.json.SchemaException;
 import io.peregrine.server.http.ApiException;
@@ -24,17 +23,25 @@ import java.util.function.IntFunction;
 public final class StructuredOutput {
     private StructuredOutput() {}
 
-    /** The grammars of a chat request: its response_format (null or absent: free text) and its strict tools. */
-    public static OutputGrammars grammars(JsonNode responseFormat, List<Tool> tools) throws ApiException {
-        return new OutputGrammars(content(responseFormat), arguments(tools));
+    /**
+     * A {@code response_format} object ({@code {"type": "text" | "json_object" | "json_schema", ...}}, the schema's
+     * fields under {@code json_schema}); null for free text.
+     */
+    public static JsonGrammar content(JsonNode format) throws ApiException {
+        return content(format, "response_format", true);
     }
 
     /**
-     * A {@code response_format} object ({@code {"type": "text" | "json_object" | "json_schema", ...}}); null for
-     * free text. The Responses API's text.format arrives here rewritten in this shape.
+     * The same for an API that writes json_schema's fields beside {@code type} (the Responses API's
+     * {@code text.format}).
+     *
+     * @param param the client's name for the format object
      */
-    public static JsonGrammar content(JsonNode format) throws ApiException {
-        String param = "response_format";
+    public static JsonGrammar flatContent(JsonNode format, String param) throws ApiException {
+        return content(format, param, false);
+    }
+
+    private static JsonGrammar content(JsonNode format, String param, boolean nested) throws ApiException {
         if (format == null || format.isNull()) {
             return null;
         }
@@ -46,6 +53,9 @@ public final class StructuredOutput {
             case "text" -> null;
             case "json_object" -> JsonGrammar.anyObject();
             case "json_schema" -> {
+                if (!nested) {
+                    yield jsonSchema(format, param);
+                }
                 JsonNode js = format.get("json_schema");
                 if (js == null || !js.isObject()) {
                     throw ApiException.invalid(param + ".json_schema must be an object with the schema",
@@ -75,14 +85,13 @@ public final class StructuredOutput {
         return compile(schema, strict == null || strict.isNull() || strict.booleanValue(), param + ".schema");
     }
 
-    /** The argument grammars of the tools declared {@code "strict": true}, by function name. */
+    /** The argument grammars of the tools declared {@code "strict": true}, by function name, in chat's names. */
     public static Map<String, JsonGrammar> arguments(List<Tool> tools) throws ApiException {
-        return arguments(tools, i -> "tools[" + i + "].function.parameters");
+        return arguments(tools, FieldNames.CHAT.toolSchema());
     }
 
     /**
-     * {@link #arguments(List)} for an API that declares tools in its own shape and maps them onto chat tools one
-     * for one (Anthropic's {@code input_schema}).
+     * The argument grammars of the tools declared {@code "strict": true}, by function name.
      *
      * @param schemaAt where tool i's schema sits in the client's request, for error messages
      */

@@ -12,8 +12,8 @@ import java.util.Set;
  *   <li>Moonshot: {@code thinking: {"type": "enabled"|"disabled", "keep": null|"all"}} (also a bare boolean);</li>
  *   <li>vLLM/SGLang: {@code chat_template_kwargs.thinking} and the Qwen spelling
  *       {@code chat_template_kwargs.enable_thinking}, as a boolean, a 0/1 number or a string;</li>
- *   <li>OpenAI: {@code reasoning_effort} ("none" turns thinking off, minimal/low/medium/high/xhigh/max leave it on; the Responses API's
- *   {@code reasoning.effort} arrives here as this field).</li>
+ *   <li>OpenAI: {@code reasoning_effort} ("none" turns thinking off, minimal/low/medium/high/xhigh/max leave it on;
+ *   the Responses API's {@code reasoning.effort} is read by the same rule, under its own name).</li>
  * </ul>
  * Omitted means enabled (K2.5's default). Spellings that disagree are a 400, and so is sending
  * {@code thinking} together with {@code reasoning_effort}, as the Moonshot API does. Strings are parsed, not
@@ -26,12 +26,18 @@ public final class ThinkingResolver {
 
     public static ThinkingMode resolve(JsonNode thinking, JsonNode templateKwargs, String reasoningEffort)
             throws ApiException {
+        return resolve(thinking, templateKwargs, reasoningEffort, "reasoning_effort");
+    }
+
+    /** @param effortField the client's name for the effort ({@code reasoning_effort}, {@code reasoning.effort}) */
+    public static ThinkingMode resolve(JsonNode thinking, JsonNode templateKwargs, String reasoningEffort,
+                                       String effortField) throws ApiException {
         Boolean decided = null;
         String decidedBy = null;
         String keep = null;
         boolean hasThinking = thinking != null && !thinking.isNull();
         if (hasThinking && reasoningEffort != null) {
-            throw ApiException.invalid("Send either 'thinking' or 'reasoning_effort', not both", "reasoning_effort");
+            throw ApiException.invalid("Send either 'thinking' or '" + effortField + "', not both", effortField);
         }
         if (hasThinking) {
             if (thinking.isObject()) {
@@ -93,11 +99,11 @@ public final class ThinkingResolver {
             } else if (EFFORTS_ON.contains(effort)) {
                 on = true;
             } else {
-                throw ApiException.invalid("reasoning_effort must be one of none, minimal, low, medium, high, "
-                        + "xhigh, max", "reasoning_effort");
+                throw ApiException.invalid(effortField + " must be one of none, minimal, low, medium, high, "
+                        + "xhigh, max", effortField);
             }
             if (decided != null && decided != on) {
-                throw conflict(decidedBy, "reasoning_effort");
+                throw conflict(decidedBy, effortField);
             }
             decided = on;
         }

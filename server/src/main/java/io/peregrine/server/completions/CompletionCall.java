@@ -8,7 +8,7 @@ import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.sample.TokenLogprob;
 import io.peregrine.server.chat.LogprobsMapper;
 import io.peregrine.server.http.Exchange;
-import io.peregrine.server.http.GenerationCall;
+import io.peregrine.server.stream.GenerationCall;
 import io.peregrine.server.metrics.ServerMetrics;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

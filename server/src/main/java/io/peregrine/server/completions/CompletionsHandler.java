@@ -6,17 +6,17 @@ import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.chat.ChatRequestMapper;
 import io.peregrine.server.chat.LogprobsMapper;
+import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.ContextCheck;
 import io.peregrine.server.http.Exchange;
 import io.peregrine.server.http.JsonBodies;
 import io.peregrine.server.http.UnsupportedFields;
-import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
+import io.peregrine.server.sampling.SamplingSettings;
+import io.peregrine.server.serving.EndpointContext;
 import io.peregrine.server.serving.ModelRuntime;
-import io.peregrine.server.serving.ServingState;
-import java.util.UUID;
 
 /**
  * {@code POST /v1/completions}: a raw prompt (text, or token ids) with no chat template. Sampling defaults are
@@ -24,40 +24,26 @@ import java.util.UUID;
  */
 public final class CompletionsHandler {
     static final int DEFAULT_MAX_TOKENS = 16;
-    private final ServingState state;
-    private final JsonBodies bodies;
+    private final EndpointContext endpoint;
     private final SamplingResolver sampling;
-    private final ServerMetrics metrics;
-    private final long keepAliveNanos;
 
-    public CompletionsHandler(ServingState state, JsonBodies bodies, SamplingResolver sampling, ServerMetrics metrics,
-                              long keepAliveNanos) {
-        this.keepAliveNanos = keepAliveNanos;
-        this.state = state;
-        this.bodies = bodies;
+    public CompletionsHandler(EndpointContext endpoint, SamplingResolver sampling) {
+        this.endpoint = endpoint;
         this.sampling = sampling;
-        this.metrics = metrics;
     }
 
     public void handle(Exchange exchange, byte[] body, long arrivalNanos) throws ApiException {
-        ModelRuntime rt = state.requireServing();
-        JsonBodies.Parsed<CompletionRequest> parsed = bodies.read(body, CompletionRequest.class);
+        ModelRuntime rt = endpoint.serving();
+        JsonBodies.Parsed<CompletionRequest> parsed = endpoint.read(body, CompletionRequest.class);
         CompletionRequest r = parsed.value();
-        String model = ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
+        String model = PlanBuilder.resolveModel(r.model(), rt.servedModelNames());
         UnsupportedFields.checkCompletions(parsed.tree());
         int[] prompt = promptIds(r.prompt(), r.addSpecialTokens() == null || r.addSpecialTokens(), rt);
         boolean stream = Boolean.TRUE.equals(r.stream());
-        if (r.streamOptions() != null && !stream) {
-            throw ApiException.invalid("stream_options is only allowed when stream is true", "stream_options");
-        }
-        if (r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().continuousUsageStats())) {
-            throw ApiException.unsupported("stream_options.continuous_usage_stats is not supported",
-                    "stream_options.continuous_usage_stats");
-        }
+        boolean includeUsage = ChatRequestMapper.includeUsage(r.streamOptions(), stream);
         if (r.bestOf() != null && r.bestOf() < 1) {
             throw ApiException.invalid("best_of must be at least 1, got " + r.bestOf(), "best_of");
         }
-        boolean includeUsage = stream && r.streamOptions() != null && Boolean.TRUE.equals(r.streamOptions().includeUsage());
         int logprobs = r.logprobs() == null ? -1 : r.logprobs();
         if (r.logprobs() != null && (logprobs < 0 || logprobs > 20)) {
             throw ApiException.invalid("logprobs must be between 0 and 20", "logprobs");
@@ -65,19 +51,20 @@ public final class CompletionsHandler {
         if (r.maxTokens() != null && r.maxTokens() < 1) {
             throw ApiException.invalid("max_tokens must be at least 1, got " + r.maxTokens(), "max_tokens");
         }
-        var draft = sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), r.minP(),
-                r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), r.stop(),
-                r.stopTokenIds(), r.ignoreEos(), r.n(), logprobs), false);
+        SamplingSettings settings = sampling.resolve(new SamplingInput(r.temperature(), r.topP(), r.topK(), r.minP(),
+                r.presencePenalty(), r.frequencyPenalty(), r.repetitionPenalty(), r.seed(),
+                SamplingResolver.stopStrings(r.stop()), r.stopTokenIds(), r.ignoreEos(), r.n(), logprobs), false);
         SamplingResolver.requireStopIdsInVocabulary(r.stopTokenIds(), rt.codec().vocabSize());
         int maxModelLen = rt.engine().maxModelLen();
         // OpenAI's legacy default (vLLM's too), within what the context has left; chat keeps the whole remainder.
         Integer requested = r.maxTokens() != null ? r.maxTokens()
                 : Integer.valueOf(Math.max(1, Math.min(DEFAULT_MAX_TOKENS, maxModelLen - prompt.length)));
         int maxTokens = ContextCheck.maxTokens(requested, prompt.length, maxModelLen, "max_tokens");
-        SamplingParams params = draft.apply(maxTokens);
-        String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+        SamplingParams params = settings.forMaxTokens(maxTokens);
+        String id = EndpointContext.newId("cmpl-");
         CompletionCall call = new CompletionCall(exchange, stream, includeUsage, id, model, params.n(), prompt.length,
-                logprobs >= 0, new LogprobsMapper(rt.codec()), metrics, arrivalNanos, keepAliveNanos);
+                logprobs >= 0, new LogprobsMapper(rt.codec()), endpoint.metrics(), arrivalNanos,
+                endpoint.keepAliveNanos());
         call.submit(rt.engine(), new GenerationRequest(id, prompt, params, null));
     }
 

@@ -15,7 +15,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
 import io.peregrine.server.auth.ApiKeys;
-import io.peregrine.server.webui.WebUi;
+import java.util.function.Predicate;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,18 +23,19 @@ import java.util.concurrent.TimeUnit;
  * make the server buffer a body up to the size limit on every connection it opens. A rejected request gets the
  * 401 at once; its body is dropped as it arrives and the connection closes when it ends (or after
  * {@link BodyLimit#LINGER_SECONDS}), so the client reads the 401 rather than a reset. Liveness stays open, as in
- * {@link ApiHandler}, which checks again on the full request. Per connection (not sharable).
+ * {@code app.ApiHandler}, which checks again on the full request. Per connection (not sharable).
  */
-final class AuthGate extends ChannelInboundHandlerAdapter {
+public final class AuthGate extends ChannelInboundHandlerAdapter {
     private static final CannedErrorBody UNAUTHORIZED = CannedErrorBody.of(ApiException.unauthorized());
 
     private final ApiKeys keys;
     private final CorsPolicy cors;
-    private final WebUi webUi;
+    private final Predicate<String> keyless;
     private boolean rejected;
 
-    AuthGate(ApiKeys keys, CorsPolicy cors, WebUi webUi) {
-        this.webUi = webUi;
+    /** @param keyless paths beyond liveness that load without a key (the chat page's files) */
+    public AuthGate(ApiKeys keys, CorsPolicy cors, Predicate<String> keyless) {
+        this.keyless = keyless;
         this.keys = keys;
         this.cors = cors;
     }
@@ -81,8 +82,8 @@ final class AuthGate extends ChannelInboundHandlerAdapter {
     /** Liveness, and the chat page's files when it is on (it asks for the key and sends it on its API calls). */
     private boolean isPublic(String uri) {
         try {
-            String path = new QueryStringDecoder(ApiHandler.originForm(uri)).path();
-            return path.equals("/health") || path.equals("/v1/health/live") || webUi.serves(path);
+            String path = new QueryStringDecoder(RequestTarget.originForm(uri)).path();
+            return path.equals("/health") || path.equals("/v1/health/live") || keyless.test(path);
         } catch (IllegalArgumentException e) {
             return false; // not a valid target: let the router answer it
         }

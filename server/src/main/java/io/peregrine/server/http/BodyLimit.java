@@ -23,14 +23,14 @@ import io.netty.handler.codec.http.HttpRequest;
  * body is read and dropped, and the connection closes when it ends or after {@link #LINGER_SECONDS}, whichever
  * comes first (nginx's lingering close).
  */
-final class BodyLimit extends HttpObjectAggregator {
+public final class BodyLimit extends HttpObjectAggregator {
     /** Set on a connection that has been answered 413 and only waits to be closed. */
     static final AttributeKey<Boolean> LINGERING = AttributeKey.valueOf("peregrine.lingering");
     static final int LINGER_SECONDS = 5;
 
     private final CannedErrorBody tooLarge;
 
-    BodyLimit(int maxBytes) {
+    public BodyLimit(int maxBytes) {
         super(maxBytes, true);
         this.tooLarge = CannedErrorBody.of(ApiException.tooLarge(maxBytes));
     }

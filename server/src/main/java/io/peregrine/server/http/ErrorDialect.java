@@ -22,7 +22,7 @@ public enum ErrorDialect {
     /** {@link #forPath} of a raw request URI; one that does not parse gets OpenAI's envelope. */
     static ErrorDialect forUri(String uri) {
         try {
-            return forPath(new QueryStringDecoder(ApiHandler.originForm(uri)).path());
+            return forPath(new QueryStringDecoder(RequestTarget.originForm(uri)).path());
         } catch (IllegalArgumentException e) {
             return OPENAI;
         }

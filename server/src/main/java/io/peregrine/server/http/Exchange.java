@@ -39,7 +39,7 @@ public final class Exchange {
     private static final Runnable NOTHING = () -> {};
     private static final Consumer<HttpHeaders> NO_HEADERS = h -> {};
     /** Set on a connection whose current answer is a stream delimited by closing it (an HTTP/1.0 client). */
-    static final AttributeKey<Boolean> CLOSE_DELIMITED = AttributeKey.valueOf("peregrine.closeDelimited");
+    public static final AttributeKey<Boolean> CLOSE_DELIMITED = AttributeKey.valueOf("peregrine.closeDelimited");
 
     private final Channel channel;
     private final boolean keepAlive;

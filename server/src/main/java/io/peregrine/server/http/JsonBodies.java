@@ -1,5 +1,7 @@
 package io.peregrine.server.http;
 
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import io.peregrine.api.json.Json;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.logging.Logger;
 
@@ -29,11 +32,18 @@ public final class JsonBodies {
     /** Trailing data is checked by hand, so that its error names no Jackson feature. */
     private final ObjectReader treeReader;
     private final boolean rejectUnknownFields;
+    private final Map<Class<? extends Record>, Set<String>> recognised;
 
-    public JsonBodies(ObjectMapper mapper, boolean rejectUnknownFields) {
+    /**
+     * @param recognised by request type, the fields an API recognises without implementing them (each gets its
+     *                   own 400 when set): neither unknown nor ignored
+     */
+    public JsonBodies(ObjectMapper mapper, boolean rejectUnknownFields,
+                      Map<Class<? extends Record>, Set<String>> recognised) {
         this.mapper = mapper;
         this.treeReader = mapper.reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         this.rejectUnknownFields = rejectUnknownFields;
+        this.recognised = Map.copyOf(recognised);
     }
 
     public ObjectMapper mapper() {
@@ -71,17 +81,17 @@ public final class JsonBodies {
         }
     }
 
-    private void logUnknownFields(JsonNode tree, Class<?> type) throws ApiException {
+    private void logUnknownFields(JsonNode tree, Class<? extends Record> type) throws ApiException {
         Set<String> known = new HashSet<>();
-        Set<String> recognised = UnsupportedFields.recognised(type);
+        Set<String> recognised = this.recognised.getOrDefault(type, Set.of());
         for (RecordComponent c : type.getRecordComponents()) {
             known.add(snake(c.getName()));
         }
         List<String> unknown = new ArrayList<>();
         for (Iterator<String> it = tree.fieldNames(); it.hasNext(); ) {
             String name = it.next();
-            // Fields this server recognises but does not implement get their own 400 from UnsupportedFields when
-            // set; they are neither "unknown" nor "ignored".
+            // Fields this server recognises but does not implement get their own 400 when set; they are neither
+            // "unknown" nor "ignored".
             if (!known.contains(name) && !recognised.contains(name)) {
                 unknown.add(name);
             }
@@ -106,5 +116,18 @@ public final class JsonBodies {
             }
         }
         return sb.toString();
+    }
+
+    /**
+     * The wire mapper with the parser's string limit (Jackson's default is 20 million characters) set to the body
+     * limit: a string cannot be longer than the body that carries it, so the configured limits
+     * ({@code --max-request-body-bytes}, and {@code --max-media-bytes} for what a data URL decodes to) are the
+     * only caps a client meets.
+     */
+    public static ObjectMapper requestMapper(int maxBodyBytes) {
+        ObjectMapper mapper = Json.newMapper();
+        mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxStringLength(maxBodyBytes).build());
+        return mapper;
     }
 }

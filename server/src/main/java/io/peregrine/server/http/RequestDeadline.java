@@ -33,7 +33,7 @@ import java.util.logging.Logger;
  * <p>Two handlers share the state: {@link #bytesIn()} sits before the HTTP codec (it sees raw bytes arrive),
  * {@link #requestsOut()} right after it (it sees where a request's head and body end).
  */
-final class RequestDeadline {
+public final class RequestDeadline {
     private static final Logger LOG = Logger.getLogger(RequestDeadline.class.getName());
     private static final byte[] BODY;
 
@@ -53,7 +53,7 @@ final class RequestDeadline {
     private ScheduledFuture<?> pending;
     private Phase phase = Phase.IDLE;
 
-    RequestDeadline(Duration timeout) {
+    public RequestDeadline(Duration timeout) {
         this.timeoutNanos = timeout.toNanos();
     }
 
@@ -62,7 +62,7 @@ final class RequestDeadline {
      * nothing to do: no request arriving, none being answered. A long non-streamed generation is silent too, so
      * the request queue decides, not the silence alone. Sits after an {@link io.netty.handler.timeout.IdleStateHandler}.
      */
-    ChannelHandler idleCloser() {
+    public ChannelHandler idleCloser() {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -76,7 +76,7 @@ final class RequestDeadline {
         };
     }
 
-    ChannelHandler bytesIn() {
+    public ChannelHandler bytesIn() {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -99,7 +99,7 @@ final class RequestDeadline {
         };
     }
 
-    ChannelHandler requestsOut() {
+    public ChannelHandler requestsOut() {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -11,7 +11,7 @@ import java.util.ArrayDeque;
  * threads and the engine, a later cheap request (e.g. {@code /health}) would otherwise overtake an earlier
  * generation, and its {@code Connection: close} would cut that generation's answer off. Event-loop confined.
  */
-final class RequestQueue {
+public final class RequestQueue {
     private static final AttributeKey<RequestQueue> KEY = AttributeKey.valueOf("peregrine.requestQueue");
     /** Past this many waiting requests the connection stops reading until the queue drains. */
     static final int MAX_WAITING = 16;
@@ -19,7 +19,7 @@ final class RequestQueue {
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private boolean busy;
 
-    static RequestQueue of(Channel ch) {
+    public static RequestQueue of(Channel ch) {
         RequestQueue q = ch.attr(KEY).get();
         if (q == null) {
             q = new RequestQueue();
@@ -29,7 +29,7 @@ final class RequestQueue {
     }
 
     /** True when the caller may serve {@code req} now; otherwise it has been retained and parked. */
-    boolean admit(FullHttpRequest req, Channel ch) {
+    public boolean admit(FullHttpRequest req, Channel ch) {
         if (!busy) {
             busy = true;
             return true;
@@ -45,7 +45,7 @@ final class RequestQueue {
      * The current request has been answered: returns the next one to serve (the caller releases it), or null
      * and the connection is idle.
      */
-    FullHttpRequest next(Channel ch) {
+    public FullHttpRequest next(Channel ch) {
         FullHttpRequest r = waiting.poll();
         busy = r != null;
         if (waiting.size() < MAX_WAITING && !ch.config().isAutoRead()) {
@@ -54,12 +54,12 @@ final class RequestQueue {
         return r;
     }
 
-    boolean busy() {
+    public boolean busy() {
         return busy;
     }
 
     /** The connection is gone: what was waiting will never be answered. */
-    void discard() {
+    public void discard() {
         for (FullHttpRequest r; (r = waiting.poll()) != null; ) {
             r.release();
         }

@@ -14,11 +14,11 @@ import java.util.Locale;
  * {@code gzip, chunked} used to be read as if it were plain JSON. The connection is closed after the 501: without
  * a final chunked the body's length was never known, so nothing after it can be trusted.
  */
-final class TransferCodings {
+public final class TransferCodings {
     private TransferCodings() {}
 
     /** A 501 naming the request's transfer codings other than chunked, or null when it has none. */
-    static ApiException refusal(HttpHeaders headers) {
+    public static ApiException refusal(HttpHeaders headers) {
         List<String> others = new ArrayList<>();
         for (String value : headers.getAll(HttpHeaderNames.TRANSFER_ENCODING)) {
             for (String part : value.split(",")) {

@@ -1,10 +1,6 @@
 package io.peregrine.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.peregrine.api.anthropic.MessagesRequest;
-import io.peregrine.api.chat.ChatCompletionRequest;
-import io.peregrine.api.completions.CompletionRequest;
-import io.peregrine.server.anthropic.MessagesFields;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -78,21 +74,12 @@ public final class UnsupportedFields {
             new Rule("echo", TRUE, "echo is not supported"),
             new Rule("suffix", PRESENT, "suffix is not supported"));
 
-    private static final Set<String> CHAT_FIELDS = fields(SHARED, CHAT_ONLY);
-    private static final Set<String> COMPLETIONS_FIELDS = fields(SHARED, COMPLETIONS_ONLY);
+    /** The fields {@link #checkChat} has a rule for: the body reader must not call them "ignored". */
+    public static final Set<String> CHAT_FIELDS = fields(SHARED, CHAT_ONLY);
+    /** The fields {@link #checkCompletions} has a rule for. */
+    public static final Set<String> COMPLETIONS_FIELDS = fields(SHARED, COMPLETIONS_ONLY);
 
     private UnsupportedFields() {}
-
-    /** The fields {@link #checkChat} (for a chat request type) or {@link #checkCompletions} has a rule for. */
-    public static Set<String> recognised(Class<?> requestType) {
-        if (requestType == ChatCompletionRequest.class) {
-            return CHAT_FIELDS;
-        }
-        if (requestType == MessagesRequest.class) {
-            return MessagesFields.RECOGNISED;
-        }
-        return requestType == CompletionRequest.class ? COMPLETIONS_FIELDS : Set.of();
-    }
 
     @SafeVarargs
     private static Set<String> fields(List<Rule>... lists) {

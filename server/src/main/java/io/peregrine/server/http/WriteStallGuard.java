@@ -13,13 +13,13 @@ import java.util.logging.Logger;
  * request through the usual disconnect path. A client that reads, however slowly, makes the channel writable again
  * and resets the clock; the streaming code's own byte cap still catches one that reads too slowly to keep up.
  */
-final class WriteStallGuard extends ChannelDuplexHandler {
+public final class WriteStallGuard extends ChannelDuplexHandler {
     private static final Logger LOG = Logger.getLogger(WriteStallGuard.class.getName());
 
     private final long timeoutNanos;
     private ScheduledFuture<?> pendingClose;
 
-    WriteStallGuard(Duration timeout) {
+    public WriteStallGuard(Duration timeout) {
         this.timeoutNanos = timeout.toNanos();
     }
 

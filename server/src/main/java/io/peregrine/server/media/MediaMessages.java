@@ -1,16 +1,18 @@
 package io.peregrine.server.media;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.peregrine.api.chat.ChatMessage;
+import io.peregrine.engine.chat.ContentPart;
 import io.peregrine.engine.media.MediaPart;
 import io.peregrine.engine.media.MediaProcessor;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Function;
 
 /**
- * Finds the media parts of a conversation (its JSON shape: lists and maps), loads them, and afterwards rewrites each
- * into what the chat template renders: one image part per image or PDF page, one video part per video. The
- * rewritten parts carry no URL payload, so megabytes of base64 never reach the template renderer.
+ * Finds the media parts of a conversation, loads them, and afterwards tells what the chat template renders in each
+ * one's place: one image part per image or PDF page, one video part per video. The template's parts carry no URL
+ * payload, so megabytes of base64 never reach the renderer.
  */
 public final class MediaMessages {
     private MediaMessages() {}
@@ -24,11 +26,12 @@ public final class MediaMessages {
     }
 
     /** Where the first media part is ("messages[i].content[j]"), or null when there is none. */
-    public static String firstMedia(List<?> messages) {
+    public static String firstMedia(List<ChatMessage> messages) {
         for (int i = 0; i < messages.size(); i++) {
-            if (messages.get(i) instanceof Map<?, ?> msg && msg.get("content") instanceof List<?> parts) {
+            JsonNode parts = messages.get(i).content();
+            if (parts != null && parts.isArray()) {
                 for (int j = 0; j < parts.size(); j++) {
-                    if (parts.get(j) instanceof Map<?, ?> part && part.get("type") instanceof String t && isMediaType(t)) {
+                    if (isMediaType(parts.get(j).path("type").asText(""))) {
                         return "messages[" + i + "].content[" + j + "]";
                     }
                 }
@@ -38,25 +41,25 @@ public final class MediaMessages {
     }
 
     /** Loads every media part in conversation order. */
-    public static List<MediaPart> load(List<?> messages, MediaFetcher fetcher) {
+    public static List<MediaPart> load(List<ChatMessage> messages, MediaFetcher fetcher) {
         List<MediaPart> out = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
-            if (!(messages.get(i) instanceof Map<?, ?> msg) || !(msg.get("content") instanceof List<?> parts)) {
+            JsonNode parts = messages.get(i).content();
+            if (parts == null || !parts.isArray()) {
                 continue;
             }
             for (int j = 0; j < parts.size(); j++) {
-                if (!(parts.get(j) instanceof Map<?, ?> part) || !(part.get("type") instanceof String type)
-                        || !isMediaType(type)) {
-                    continue;
+                JsonNode part = parts.get(j);
+                String type = part.path("type").asText("");
+                if (part.isObject() && isMediaType(type)) {
+                    out.add(load(type, part, "messages[" + i + "].content[" + j + "]", fetcher));
                 }
-                String source = "messages[" + i + "].content[" + j + "]";
-                out.add(load(type, part, source, fetcher));
             }
         }
         return out;
     }
 
-    private static MediaPart load(String type, Map<?, ?> part, String source, MediaFetcher fetcher) {
+    private static MediaPart load(String type, JsonNode part, String source, MediaFetcher fetcher) {
         switch (type) {
             case "video_url", "video" -> {
                 FetchedMedia m = fetcher.fetch(url(part.get(type)), source);
@@ -64,15 +67,16 @@ public final class MediaMessages {
             }
             case "file" -> {
                 // OpenAI's file part: {"type": "file", "file": {"file_data": "data:application/pdf;base64,...", ...}}
-                Object file = part.get("file");
-                if (!(file instanceof Map<?, ?> f)) {
+                JsonNode f = part.get("file");
+                if (f == null || !f.isObject()) {
                     throw new MediaFetchException(source, "a file part needs a 'file' object with 'file_data'");
                 }
-                if (!(f.get("file_data") instanceof String data)) {
-                    throw new MediaFetchException(source, f.get("file_id") != null
+                if (!f.path("file_data").isTextual()) {
+                    throw new MediaFetchException(source, f.hasNonNull("file_id")
                             ? "file_id is not supported (this server has no files API); send file_data as a data URL"
                             : "a file part needs 'file_data' (a data URL of a PDF)");
                 }
+                String data = f.get("file_data").textValue();
                 boolean dataUrl = data.regionMatches(true, 0, "data:", 0, 5);
                 if (!dataUrl && data.indexOf(':') > 0) {
                     // Base64 has no ':'; this is a URL. file_data carries the file's bytes, never a reference.
@@ -95,47 +99,50 @@ public final class MediaMessages {
         }
     }
 
-    private static String url(Object v) {
-        if (v instanceof Map<?, ?> m && m.get("url") instanceof String s) {
-            return s;
+    /** {@code {"url": "..."}} or the URL itself. */
+    private static String url(JsonNode v) {
+        if (v != null && v.isObject() && v.path("url").isTextual()) {
+            return v.get("url").textValue();
         }
-        return v instanceof String s ? s : null;
+        return v != null && v.isTextual() ? v.textValue() : null;
     }
 
     /**
-     * The conversation with each media part replaced by its template parts, in the order {@link #load} found them:
-     * {@code plans.get(k)} describes the k-th media part.
+     * What the template renders in place of each media part, in the order {@link #load} found them:
+     * {@code plans.get(k)} describes the k-th media part. Call {@link TemplateParts#requireAllUsed} after the
+     * conversation is mapped.
      */
-    public static List<Object> rewrite(List<?> messages, List<MediaProcessor.PartPlan> plans) {
-        List<Object> out = new ArrayList<>(messages.size());
-        int k = 0;
-        for (Object m : messages) {
-            if (!(m instanceof Map<?, ?> msg) || !(msg.get("content") instanceof List<?> parts)) {
-                out.add(m);
-                continue;
-            }
-            List<Object> content = new ArrayList<>();
-            for (Object p : parts) {
-                if (!(p instanceof Map<?, ?> part) || !(part.get("type") instanceof String type) || !isMediaType(type)) {
-                    content.add(p);
-                    continue;
-                }
-                MediaProcessor.PartPlan plan = plans.get(k++);
-                if (plan.part() instanceof MediaPart.Video) {
-                    content.add(Map.of("type", "video_url", "video_url", Map.of("url", "media:" + (k - 1))));
-                } else {
-                    for (int page = 0; page < plan.imageParts(); page++) {
-                        content.add(Map.of("type", "image_url", "image_url", Map.of("url", "media:" + (k - 1))));
-                    }
-                }
-            }
-            Map<Object, Object> copy = new LinkedHashMap<>(msg);
-            copy.put("content", content);
-            out.add(copy);
+    public static TemplateParts templateParts(List<MediaProcessor.PartPlan> plans) {
+        return new TemplateParts(plans);
+    }
+
+    /** Hands out each media part's template parts in turn; one per conversation. */
+    public static final class TemplateParts implements Function<JsonNode, List<ContentPart>> {
+        private final List<MediaProcessor.PartPlan> plans;
+        private int next;
+
+        private TemplateParts(List<MediaProcessor.PartPlan> plans) {
+            this.plans = plans;
         }
-        if (k != plans.size()) {
-            throw new IllegalStateException("rewrote " + k + " media parts of " + plans.size());
+
+        @Override
+        public List<ContentPart> apply(JsonNode part) {
+            int k = next++;
+            MediaProcessor.PartPlan plan = plans.get(k);
+            if (plan.part() instanceof MediaPart.Video) {
+                return List.of(new ContentPart.Video("media:" + k));
+            }
+            List<ContentPart> pages = new ArrayList<>(plan.imageParts());
+            for (int page = 0; page < plan.imageParts(); page++) {
+                pages.add(new ContentPart.Image("media:" + k));
+            }
+            return pages;
         }
-        return out;
+
+        public void requireAllUsed() {
+            if (next != plans.size()) {
+                throw new IllegalStateException("rewrote " + next + " media parts of " + plans.size());
+            }
+        }
     }
 }

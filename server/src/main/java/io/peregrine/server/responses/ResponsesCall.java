@@ -10,7 +10,7 @@ import io.peregrine.engine.runtime.EngineEvent;
 import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
-import io.peregrine.server.http.GenerationCall;
+import io.peregrine.server.stream.GenerationCall;
 import io.peregrine.server.metrics.ServerMetrics;
 import java.util.ArrayList;
 import java.util.List;

@@ -4,51 +4,45 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.peregrine.api.responses.InputTokens;
 import io.peregrine.api.responses.ResponseCreateRequest;
 import io.peregrine.api.responses.ResponseDeleted;
-import io.peregrine.server.chat.ChatHandler;
+import io.peregrine.server.chat.Generation;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Exchange;
-import io.peregrine.server.http.JsonBodies;
 import io.peregrine.server.http.Quote;
-import io.peregrine.server.metrics.ServerMetrics;
+import io.peregrine.server.serving.EndpointContext;
 import io.peregrine.server.serving.ModelRuntime;
-import io.peregrine.server.serving.ServingState;
 
 /**
- * The OpenAI Responses API: {@code POST /v1/responses} (through the chat pipeline), {@code GET} and
+ * The OpenAI Responses API: {@code POST /v1/responses} (planned like every chat-shaped request), {@code GET} and
  * {@code DELETE /v1/responses/{id}} (the in-memory {@link ResponseStore}), and {@code POST
  * /v1/responses/input_tokens} (the exact prompt size). Request work runs on a request thread.
  */
 public final class ResponsesHandler {
-    private final ServingState state;
-    private final JsonBodies bodies;
+    private final EndpointContext endpoint;
     private final ResponsesRequestMapper mapper;
     private final ResponseStore store;
-    private final ServerMetrics metrics;
-    private final long keepAliveNanos;
 
-    public ResponsesHandler(ServingState state, JsonBodies bodies, ResponsesRequestMapper mapper, ResponseStore store,
-                            ServerMetrics metrics, long keepAliveNanos) {
-        this.state = state;
-        this.bodies = bodies;
+    public ResponsesHandler(EndpointContext endpoint, ResponsesRequestMapper mapper, ResponseStore store) {
+        this.endpoint = endpoint;
         this.mapper = mapper;
         this.store = store;
-        this.metrics = metrics;
-        this.keepAliveNanos = keepAliveNanos;
     }
 
     public void create(Exchange exchange, byte[] body, long arrivalNanos) throws ApiException {
-        ModelRuntime rt = state.requireServing();
-        ResponsesPlan plan = mapper.map(bodies.read(body, ResponseCreateRequest.class).value(), rt.servedModelNames());
-        ChatHandler.submit(plan.chat(), rt, plan.response().id(), "max_output_tokens",
-                (prompt, sampling) -> new ResponsesCall(exchange, plan, prompt.length(), store, metrics,
-                        arrivalNanos, keepAliveNanos));
+        ModelRuntime rt = endpoint.serving();
+        ResponsesPlan plan = mapper.map(endpoint.read(body, ResponseCreateRequest.class).value(),
+                rt.servedModelNames());
+        try (Generation generation = Generation.prepare(rt, plan.chat())) {
+            generation.start(plan.response().id(), new ResponsesCall(exchange, plan, generation.promptLength(), store,
+                    endpoint.metrics(), arrivalNanos, endpoint.keepAliveNanos()));
+        }
     }
 
     /** The prompt size {@link #create} would submit for the same body, without generating. */
     public InputTokens inputTokens(byte[] body) throws ApiException {
-        ModelRuntime rt = state.requireServing();
-        ResponsesPlan plan = mapper.map(bodies.read(body, ResponseCreateRequest.class).value(), rt.servedModelNames());
-        return new InputTokens(ChatHandler.renderForCounting(rt, plan.chat().input()).length());
+        ModelRuntime rt = endpoint.serving();
+        ResponsesPlan plan = mapper.map(endpoint.read(body, ResponseCreateRequest.class).value(),
+                rt.servedModelNames());
+        return new InputTokens(Generation.countPrompt(rt, plan.chat().input()).length());
     }
 
     public void retrieve(Exchange exchange, String id) throws ApiException {

@@ -3,10 +3,8 @@ package io.peregrine.server.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.chat.ChatMessage;
 import io.peregrine.api.chat.FunctionDefinition;
 import io.peregrine.api.chat.Tool;
@@ -15,25 +13,31 @@ import io.peregrine.api.responses.Response;
 import io.peregrine.api.responses.ResponseCreateRequest;
 import io.peregrine.api.responses.ResponseTool;
 import io.peregrine.server.chat.ChatPlan;
-import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.chat.FieldNames;
+import io.peregrine.server.chat.PlanBuilder;
+import io.peregrine.server.chat.StructuredOutput;
+import io.peregrine.server.chat.ThinkingMode;
+import io.peregrine.server.chat.ThinkingResolver;
+import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
+import io.peregrine.server.sampling.SamplingInput;
+import io.peregrine.server.serving.EndpointContext;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 
 /**
- * Validates a Responses request and maps it onto the chat pipeline: the conversation (stored turns, instructions,
- * input items) becomes chat messages, function tools become chat tools, and the result goes through
- * {@link ChatRequestMapper} like any chat request, so both APIs validate, render, constrain and sample the same
- * way. What is checked here first is what only the Responses API has, with its field names in the errors.
+ * Validates a Responses request and plans it through the {@link PlanBuilder} every chat-shaped API shares: the
+ * conversation (stored turns, instructions, input items) becomes chat messages, function tools chat tools, and the
+ * shared checks name this API's fields ({@link #NAMES}), so both APIs validate, render, constrain and sample the
+ * same way and every 400 names what a Responses client sent. What only this API has is checked here.
  *
  * <p>{@code reasoning.effort}: Kimi has one switch, so {@code none} turns thinking off and every other effort
  * (minimal, low, medium, high, xhigh, max) leaves it on; omitted means on, K2.5's default. Chat's
- * {@code reasoning_effort} rule decides it, so both APIs take the same values.
+ * {@code reasoning_effort} rule decides it ({@link ThinkingResolver}), so both APIs take the same values.
  *
  * <p>Read and deliberately not used: {@code service_tier} (one tier here), {@code max_tool_calls} (it caps
  * built-in tool calls, and there are none), {@code reasoning.summary} (the reasoning comes back whole).
@@ -48,14 +52,19 @@ public final class ResponsesRequestMapper {
             "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
             "code_interpreter_call.outputs", "computer_call_output.output.image_url", "message.input_image.image_url");
 
-    private final ChatRequestMapper chat;
-    private final ObjectMapper json;
+    /**
+     * A limit on the whole conversation names input; a message's own index (messages[i]) is left as it is, as the
+     * messages merge instructions, stored turns and items and their indices do not follow input's.
+     */
+    static final FieldNames NAMES = new FieldNames("input", i -> "tools[" + i + "].name",
+            i -> "tools[" + i + "].parameters");
+
+    private final PlanBuilder plans;
     private final InputItems inputItems;
     private final ResponseStore store;
 
-    public ResponsesRequestMapper(ChatRequestMapper chat, ObjectMapper json, ResponseStore store) {
-        this.chat = chat;
-        this.json = json;
+    public ResponsesRequestMapper(PlanBuilder plans, ObjectMapper json, ResponseStore store) {
+        this.plans = plans;
         this.inputItems = new InputItems(json, itemId -> {
             OutputItem item = store.item(itemId);
             return item == null ? null : json.valueToTree(item);
@@ -95,22 +104,24 @@ public final class ResponsesRequestMapper {
         }
 
         List<Tool> tools = tools(r.tools());
-        JsonNode toolChoice = toolChoice(r.toolChoice());
-        String effort = r.reasoning() == null ? null : r.reasoning().effort(); // chat's reasoning_effort decides
-        ChatCompletionRequest asChat = new ChatCompletionRequest(r.model(), messages, r.stream(), null, null,
-                maxOutput, r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(), r.frequencyPenalty(),
-                r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, null, null, r.user(), tools, toolChoice,
-                r.parallelToolCalls(), r.thinking(), r.chatTemplateKwargs(), null, effort, responseFormat(r.text()),
-                r.promptCacheKey(), r.safetyIdentifier(), null, null);
-        ChatPlan plan;
-        try {
-            plan = chat.map(asChat, json.valueToTree(asChat), servedNames);
-        } catch (ApiException e) {
-            throw ChatParamNames.inResponsesTerms(e);
-        }
+        PlanBuilder.Draft draft = plans.begin(r.model(), servedNames, NAMES)
+                .conversation(messages, r.chatTemplateKwargs())
+                .tools(tools);
+        draft.toolChoice(toolChoice(r.toolChoice(), draft.tools()),
+                r.parallelToolCalls() == null || r.parallelToolCalls());
+        String effort = r.reasoning() == null ? null : r.reasoning().effort();
+        ThinkingMode thinking = ThinkingResolver.resolve(r.thinking(), r.chatTemplateKwargs(), effort,
+                "reasoning.effort");
+        ChatPlan plan = draft.thinking(thinking, null)
+                .sampling(new SamplingInput(r.temperature(), r.topP(), r.topK(), r.minP(), r.presencePenalty(),
+                        r.frequencyPenalty(), r.repetitionPenalty(), r.seed(), null, null, r.ignoreEos(), null, -1))
+                .maxTokens(maxOutput, "max_output_tokens")
+                .streaming(Boolean.TRUE.equals(r.stream()), false, -1)
+                .content(StructuredOutput.flatContent(r.text() == null ? null : r.text().format(), "text.format"))
+                .build();
 
         boolean storeIt = r.store() == null || r.store();
-        String id = "resp_" + UUID.randomUUID().toString().replace("-", "");
+        String id = EndpointContext.newId("resp_");
         JsonNode echoedChoice = r.toolChoice() == null || r.toolChoice().isNull()
                 ? TextNode.valueOf(tools == null || tools.isEmpty() ? "none" : "auto") : r.toolChoice();
         ResponseCreateRequest.TextConfig text = r.text() != null ? r.text()
@@ -167,30 +178,8 @@ public final class ResponsesRequestMapper {
     }
 
     /**
-     * text.format in chat's response_format shape ({@code json_schema}'s fields nest under {@code json_schema}
-     * there), so JSON output is decided where chat decides it, and a Responses client gets what a chat client gets.
-     * Every other value goes to chat as it is: chat's checks judge it, and {@link ChatParamNames} names text.format
-     * in their errors.
-     */
-    private static JsonNode responseFormat(ResponseCreateRequest.TextConfig text) {
-        if (text == null || text.format() == null || !"json_schema".equals(text.format().path("type").asText())) {
-            return text == null ? null : text.format();
-        }
-        JsonNode format = text.format();
-        ObjectNode schema = NODES.objectNode();
-        for (String field : List.of("name", "description", "schema", "strict")) {
-            if (format.has(field)) {
-                schema.set(field, format.get(field));
-            }
-        }
-        ObjectNode out = NODES.objectNode().put("type", "json_schema");
-        out.set("json_schema", schema);
-        return out;
-    }
-
-    /**
      * Function tools as chat tools; built-in tools (web_search, file_search, ...) are a 400 naming the type. Names
-     * and parameters are checked by the chat mapper, whose errors {@link ChatParamNames} renames.
+     * and parameters are checked by the plan, in this API's names.
      */
     private static List<Tool> tools(List<ResponseTool> tools) throws ApiException {
         if (tools == null) {
@@ -212,19 +201,32 @@ public final class ResponsesRequestMapper {
         return out;
     }
 
-    /** The Responses tool_choice in chat's spelling; hosted-tool and allowed_tools choices are a 400. */
-    private static JsonNode toolChoice(JsonNode choice) throws ApiException {
-        if (choice == null || choice.isNull()
-                || choice.isTextual() && Set.of("none", "auto", "required").contains(choice.textValue())) {
-            return choice;
+    /** none, auto, required or a named function; hosted-tool and allowed_tools choices are a 400. */
+    private static ToolChoice toolChoice(JsonNode choice, List<Tool> tools) throws ApiException {
+        if (choice == null || choice.isNull()) {
+            return tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
+        }
+        if (choice.isTextual() && Set.of("none", "auto", "required").contains(choice.textValue())) {
+            ToolChoice c = switch (choice.textValue()) {
+                case "none" -> ToolChoice.NONE;
+                case "auto" -> ToolChoice.AUTO;
+                default -> ToolChoice.REQUIRED;
+            };
+            if (tools.isEmpty() && c instanceof ToolChoice.Required) {
+                throw ApiException.invalid("tool_choice '" + choice + "' requires 'tools'", "tool_choice");
+            }
+            return c;
         }
         if (choice.isObject() && "function".equals(choice.path("type").asText())) {
             if (!choice.path("name").isTextual()) {
                 throw ApiException.invalid("tool_choice.name is required for type 'function'", "tool_choice.name");
             }
-            ObjectNode out = NODES.objectNode().put("type", "function");
-            out.putObject("function").put("name", choice.path("name").textValue());
-            return out;
+            String name = choice.path("name").textValue();
+            if (tools.stream().noneMatch(t -> t.function().name().equals(name))) {
+                throw ApiException.invalid("tool_choice names function '" + Quote.clip(name) + "', which is not in "
+                        + "'tools'", "tool_choice");
+            }
+            return new ToolChoice.Named(name);
         }
         if (choice.isObject() && choice.hasNonNull("type")) {
             throw ApiException.unsupported("tool_choice of type '" + Quote.clip(choice.path("type").asText())

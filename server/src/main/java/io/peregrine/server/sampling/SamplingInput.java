@@ -1,9 +1,13 @@
 package io.peregrine.server.sampling;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 
-/** The sampling fields of a chat or text completion request, as sent (null: absent). */
+/**
+ * The sampling fields of a request, as sent (null: absent), in every API's terms.
+ *
+ * @param stop stop sequences as read from the request (each API reads its own field: {@link
+ *             SamplingResolver#stopStrings}, {@link SamplingResolver#stopSequences})
+ */
 public record SamplingInput(
         Double temperature,
         Double topP,
@@ -13,7 +17,7 @@ public record SamplingInput(
         Double frequencyPenalty,
         Double repetitionPenalty,
         Long seed,
-        JsonNode stop,
+        List<String> stop,
         List<Integer> stopTokenIds,
         Boolean ignoreEos,
         Integer n,

@@ -1,12 +1,10 @@
 package io.peregrine.server.sampling;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.http.ApiException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.IntFunction;
 
 /**
  * Validates sampling fields (ranges as vLLM and OpenAI define them) and applies the policy and defaults.
@@ -27,8 +25,8 @@ public final class SamplingResolver {
         this.policy = policy;
     }
 
-    /** Returns the final params once max_tokens is known (it depends on the prompt length). */
-    public IntFunction<SamplingParams> resolve(SamplingInput in, boolean thinking) throws ApiException {
+    /** The request's sampling, all but max_tokens (known once the prompt is rendered). */
+    public SamplingSettings resolve(SamplingInput in, boolean thinking) throws ApiException {
         double recommendedTemperature = thinking ? THINKING_TEMPERATURE : INSTANT_TEMPERATURE;
         if (policy == SamplingPolicy.MOONSHOT) {
             requireFixed(in.temperature(), recommendedTemperature, "temperature",
@@ -64,7 +62,7 @@ public final class SamplingResolver {
         if (n < 1 || n > MAX_N) {
             throw ApiException.invalid("n must be between 1 and " + MAX_N + ", got " + n, "n");
         }
-        List<String> stop = stopStrings(in.stop());
+        List<String> stop = in.stop() == null ? List.of() : in.stop();
         List<Integer> stopIds = in.stopTokenIds() == null ? List.of() : in.stopTokenIds();
         for (int i = 0; i < stopIds.size(); i++) {
             if (stopIds.get(i) == null || stopIds.get(i) < 0) {
@@ -74,9 +72,8 @@ public final class SamplingResolver {
         boolean ignoreEos = Boolean.TRUE.equals(in.ignoreEos());
         int logprobs = in.logprobs();
         Long seed = in.seed();
-        int topKFinal = Math.max(topK, 0);
-        return maxTokens -> new SamplingParams(temperature, topP, topKFinal, minP, presence, frequency, repetition,
-                seed, maxTokens, stop, stopIds, ignoreEos, logprobs, n);
+        return new SamplingSettings(temperature, topP, Math.max(topK, 0), minP, presence, frequency, repetition,
+                seed, stop, stopIds, ignoreEos, logprobs, n);
     }
 
     /**
@@ -114,8 +111,8 @@ public final class SamplingResolver {
         }
     }
 
-    /** {@code stop} is a string or an array of strings (OpenAI); each must be non-empty. */
-    static List<String> stopStrings(JsonNode stop) throws ApiException {
+    /** OpenAI's {@code stop}: a string or an array of strings, each non-empty. */
+    public static List<String> stopStrings(JsonNode stop) throws ApiException {
         if (stop == null || stop.isNull()) {
             return List.of();
         }
@@ -133,14 +130,23 @@ public final class SamplingResolver {
         } else {
             throw ApiException.invalid("stop must be a string or an array of strings", "stop");
         }
-        if (out.size() > MAX_STOP) {
-            throw ApiException.invalid("at most " + MAX_STOP + " stop sequences are allowed, got " + out.size(), "stop");
+        return stopSequences(out, "stop");
+    }
+
+    /**
+     * Stop sequences already read from the request, held to the limits every API shares.
+     *
+     * @param field the client's name for them ({@code stop}, Anthropic's {@code stop_sequences}), for the 400
+     */
+    public static List<String> stopSequences(List<String> stops, String field) throws ApiException {
+        if (stops.size() > MAX_STOP) {
+            throw ApiException.invalid("at most " + MAX_STOP + " stop sequences are allowed, got " + stops.size(), field);
         }
-        for (String s : out) {
+        for (String s : stops) {
             if (s.isEmpty() || s.getBytes(StandardCharsets.UTF_8).length > 256) {
-                throw ApiException.invalid("each stop sequence must be 1 to 256 bytes", "stop");
+                throw ApiException.invalid("each stop sequence must be 1 to 256 bytes", field);
             }
         }
-        return out;
+        return stops;
     }
 }

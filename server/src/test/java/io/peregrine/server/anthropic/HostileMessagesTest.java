@@ -8,9 +8,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.api.anthropic.MessagesRequest;
 import io.peregrine.api.json.Json;
-import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.http.ApiException;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.sampling.SamplingPolicy;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.List;
@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Test;
 class HostileMessagesTest {
     private static final ObjectMapper JSON = Json.newMapper();
     private static final SamplingResolver SAMPLING = new SamplingResolver(SamplingPolicy.FREE);
-    private static final MessagesRequestMapper MAPPER = new MessagesRequestMapper(SAMPLING,
-            new ChatRequestMapper(SAMPLING, ServerConfig.defaults().mediaLimits()));
+    private static final MessagesRequestMapper MAPPER = new MessagesRequestMapper(
+            new PlanBuilder(SAMPLING, ServerConfig.defaults().mediaLimits()));
 
     private static MessagesPlan map(String tools) throws Exception {
         JsonNode tree = JSON.readTree("{\"model\":\"m\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\","

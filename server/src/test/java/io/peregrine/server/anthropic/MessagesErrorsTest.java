@@ -17,7 +17,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.engine.runtime.RejectedException;
 import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.fakes.TestServer;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.ServerConfig;
 import java.net.http.HttpResponse;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;

@@ -2,8 +2,8 @@ package io.peregrine.server.bench;
 
 import io.peregrine.server.fakes.ByteCodec;
 import io.peregrine.server.fakes.FakePromptBuilder;
-import io.peregrine.server.http.HttpServer;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.HttpServer;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;

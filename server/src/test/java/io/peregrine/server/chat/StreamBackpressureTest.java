@@ -84,7 +84,7 @@ class StreamBackpressureTest {
                 null, null, null, null));
         ChatInput input = new ChatInput(messages, List.of(), ToolChoice.NONE, ThinkingMode.DISABLED, null, true);
         ChatPlan plan = new ChatPlan("m", input, new OutputSpec(ThinkingMode.DISABLED, List.of(), ToolChoice.NONE,
-                true, 0), SamplingParams::greedy, null, true, false, -1);
+                true, 0), null, null, "max_tokens", true, false, -1);
         ChatCall call = new ChatCall(new io.peregrine.server.http.Exchange(channel, true, Json.newMapper()), plan,
                 "chatcmpl-1", 3, ReasoningField.BOTH, new LogprobsMapper(new ByteCodec()), metrics,
                 System.nanoTime(), 1, 0);

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.peregrine.engine.spec.SpeculativeConfig;
 import io.peregrine.server.chat.ReasoningField;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.sampling.SamplingPolicy;
 import java.nio.file.Files;
 import java.nio.file.Path;

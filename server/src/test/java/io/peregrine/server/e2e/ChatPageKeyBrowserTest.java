@@ -7,7 +7,7 @@ import io.peregrine.engine.runtime.FinishReason;
 import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.fakes.FakeEngine.Script;
 import io.peregrine.server.fakes.TestServer;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.ServerConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

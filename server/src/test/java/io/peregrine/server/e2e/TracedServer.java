@@ -1,8 +1,8 @@
 package io.peregrine.server.e2e;
 
 import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
-import io.peregrine.server.http.HttpServer;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.HttpServer;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;

@@ -1,7 +1,7 @@
 package io.peregrine.server.fakes;
 
-import io.peregrine.server.http.HttpServer;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.app.HttpServer;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ModelRuntime;
 import io.peregrine.server.serving.ServingState;

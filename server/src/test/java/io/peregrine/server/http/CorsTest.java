@@ -1,5 +1,6 @@
 package io.peregrine.server.http;
 
+import io.peregrine.server.app.ServerConfig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -92,6 +92,6 @@ class JsonErrorWordingTest {
         String pad = "x".repeat(20_000_001);
         HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":1,\"pad\":\"" + pad + "\"}");
         assertEquals(200, r.statusCode(), r.body().substring(0, Math.min(300, r.body().length())));
-        assertEquals(1 << 20, HttpServer.requestMapper(1 << 20).getFactory().streamReadConstraints().getMaxStringLength());
+        assertEquals(1 << 20, JsonBodies.requestMapper(1 << 20).getFactory().streamReadConstraints().getMaxStringLength());
     }
 }

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.peregrine.server.fakes.FakeEngine.Script;
 import io.peregrine.server.fakes.TestServer;
-import io.peregrine.server.serving.ShutdownSequence;
+import io.peregrine.server.app.ShutdownSequence;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;

@@ -1,5 +1,7 @@
 package io.peregrine.server.http;
 
+import io.peregrine.server.app.HttpServer;
+import io.peregrine.server.app.ServerConfig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peregrine.engine.chat.ChatMessage;
 import io.peregrine.engine.chat.ChatTemplate;
-import io.peregrine.engine.chat.OpenAiShapes;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
@@ -24,8 +23,9 @@ import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.vision.encoder.VisionEmbeddingCache;
 import io.peregrine.engine.vision.preprocess.ImagePreprocessor;
-import io.peregrine.server.http.HttpServer;
-import io.peregrine.server.http.ServerConfig;
+import io.peregrine.server.chat.EngineMessages;
+import io.peregrine.server.app.HttpServer;
+import io.peregrine.server.app.ServerConfig;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ServingState;
 import io.peregrine.server.wiring.KimiChatPromptBuilder;
@@ -155,8 +155,9 @@ class MultimodalHttpTest {
 
     /** Prompt ids the server must build, rendered here with each media part as one placeholder. */
     static int[] rendered(String body, List<String> videoTexts) throws Exception {
-        List<?> raw = JSON.convertValue(JSON.readTree(body).get("messages"), List.class);
-        List<ChatMessage> messages = OpenAiShapes.messages(raw);
+        List<io.peregrine.api.chat.ChatMessage> sent = List.of(io.peregrine.api.json.Json.newMapper()
+                .treeToValue(JSON.readTree(body).get("messages"), io.peregrine.api.chat.ChatMessage[].class));
+        List<ChatMessage> messages = EngineMessages.messages(sent, null);
         var enc = prompts.encode(messages, List.of(), new RenderOptions(true, true, false), SpecialTextPolicy.AS_TEXT);
         return videoTexts.isEmpty() ? enc.ids()
                 : enc.rendered().expandVideoTexts(videoTexts).tokenize(tokenizer, SpecialTextPolicy.AS_TEXT);

@@ -16,13 +16,13 @@ class SamplingResolverTest {
 
     @Test
     void defaultsAreKimisRecommendedValues() throws Exception {
-        SamplingParams thinking = new SamplingResolver(SamplingPolicy.FREE).resolve(in(null, null, null), true).apply(9);
+        SamplingParams thinking = new SamplingResolver(SamplingPolicy.FREE).resolve(in(null, null, null), true).forMaxTokens(9);
         assertEquals(1.0, thinking.temperature());
         assertEquals(0.95, thinking.topP());
         assertEquals(9, thinking.maxTokens());
         assertEquals(1, thinking.n());
         assertEquals(1.0, thinking.repetitionPenalty());
-        SamplingParams instant = new SamplingResolver(SamplingPolicy.FREE).resolve(in(null, null, null), false).apply(9);
+        SamplingParams instant = new SamplingResolver(SamplingPolicy.FREE).resolve(in(null, null, null), false).forMaxTokens(9);
         assertEquals(0.6, instant.temperature());
     }
 
@@ -57,8 +57,8 @@ class SamplingResolverTest {
     @Test
     void moonshotPolicyFixesValuesPerMode() throws Exception {
         SamplingResolver r = new SamplingResolver(SamplingPolicy.MOONSHOT);
-        assertEquals(1.0, r.resolve(in(null, null, null), true).apply(1).temperature());
-        assertEquals(0.6, r.resolve(in(0.6, 0.95, 1), false).apply(1).temperature());
+        assertEquals(1.0, r.resolve(in(null, null, null), true).forMaxTokens(1).temperature());
+        assertEquals(0.6, r.resolve(in(0.6, 0.95, 1), false).forMaxTokens(1).temperature());
         ApiException e = assertThrows(ApiException.class, () -> r.resolve(in(0.6, null, null), true));
         assertEquals("temperature", e.param());
         assertEquals("invalid temperature: only 1 is allowed for this model in thinking mode", e.getMessage());

@@ -5,7 +5,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Maps OpenAI-shaped chat JSON, given as plain trees (what Jackson's {@code convertValue(node, Object.class)}
+ * Test fixtures' reader: the golden template cases are OpenAI-shaped chat JSON. The server maps its typed api
+ * records straight to the message model instead (server {@code EngineMessages}).
+ *
+ * <p>Maps OpenAI-shaped chat JSON, given as plain trees (what Jackson's {@code convertValue(node, Object.class)}
  * gives: maps, lists, strings, numbers, booleans, null), to the message model. Unknown fields are ignored; a
  * structurally wrong message fails with the path of the offending field.
  */

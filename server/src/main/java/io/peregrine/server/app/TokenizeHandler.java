@@ -1,42 +1,48 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.JsonBodies;
 import io.peregrine.api.chat.ChatCompletionRequest;
 import io.peregrine.api.tokenize.DetokenizeRequest;
 import io.peregrine.api.tokenize.DetokenizeResponse;
 import io.peregrine.api.tokenize.TokenizeRequest;
 import io.peregrine.api.tokenize.TokenCountResponse;
 import io.peregrine.api.tokenize.TokenizeResponse;
-import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.chat.Generation;
 import io.peregrine.server.chat.LogprobsMapper;
+import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ThinkingResolver;
 import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.serving.ModelRuntime;
-import io.peregrine.server.serving.ServingState;
+import io.peregrine.server.serving.EndpointContext;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /** vLLM's {@code POST /tokenize} and {@code POST /detokenize}; Moonshot's token count estimate. */
 public final class TokenizeHandler {
-    private final ServingState state;
-    private final JsonBodies bodies;
+    private final EndpointContext endpoint;
+    private final PlanBuilder plans;
     private final ChatRequestMapper chat;
 
-    /** @param chat validates a conversation exactly as a chat completion would */
-    public TokenizeHandler(ServingState state, JsonBodies bodies, ChatRequestMapper chat) {
-        this.state = state;
-        this.bodies = bodies;
+    /**
+     * @param plans validates a conversation exactly as a chat completion would
+     * @param chat  reads a chat completion request, for the token count estimate
+     */
+    public TokenizeHandler(EndpointContext endpoint, PlanBuilder plans, ChatRequestMapper chat) {
+        this.endpoint = endpoint;
+        this.plans = plans;
         this.chat = chat;
     }
 
     public TokenizeResponse tokenize(byte[] body) throws ApiException {
-        ModelRuntime rt = state.requireServing();
-        TokenizeRequest r = bodies.read(body, TokenizeRequest.class).value();
-        ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
+        ModelRuntime rt = endpoint.serving();
+        TokenizeRequest r = endpoint.read(body, TokenizeRequest.class).value();
+        PlanBuilder.resolveModel(r.model(), rt.servedModelNames());
         int[] ids;
         if ((r.prompt() == null) == (r.messages() == null)) {
             throw ApiException.invalid("Send exactly one of 'prompt' and 'messages'", "prompt");
@@ -48,7 +54,7 @@ public final class TokenizeHandler {
                 throw ApiException.unsupported("add_special_tokens: true applies to 'prompt' only; with 'messages' the "
                         + "chat template places the special tokens", "add_special_tokens");
             }
-            List<io.peregrine.api.chat.Tool> tools = chat.validateConversation(r.messages(), r.tools());
+            List<io.peregrine.api.chat.Tool> tools = plans.validateConversation(r.messages(), r.tools());
             ThinkingMode thinking = ThinkingResolver.resolve(null, r.chatTemplateKwargs(), null);
             ToolChoice choice = tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
             boolean continueFinal = Boolean.TRUE.equals(r.continueFinalMessage())
@@ -59,7 +65,7 @@ public final class TokenizeHandler {
             }
             ChatInput input = new ChatInput(r.messages(), tools, choice, thinking, r.chatTemplateKwargs(),
                     !continueFinal && (r.addGenerationPrompt() == null || r.addGenerationPrompt()), continueFinal);
-            ids = ChatHandler.renderForCounting(rt, input).tokenIds();
+            ids = Generation.countPrompt(rt, input).tokenIds();
         }
         List<Integer> tokens = Arrays.stream(ids).boxed().toList();
         List<String> strs = null;
@@ -80,16 +86,16 @@ public final class TokenizeHandler {
      * {@code prompt_tokens} that request would be billed, vision tokens included. Nothing is generated.
      */
     public TokenCountResponse estimateTokenCount(byte[] body) throws ApiException {
-        ModelRuntime rt = state.requireServing();
-        JsonBodies.Parsed<ChatCompletionRequest> parsed = bodies.read(body, ChatCompletionRequest.class);
+        ModelRuntime rt = endpoint.serving();
+        JsonBodies.Parsed<ChatCompletionRequest> parsed = endpoint.read(body, ChatCompletionRequest.class);
         ChatPlan plan = chat.map(parsed.value(), parsed.tree(), rt.servedModelNames());
-        return TokenCountResponse.of(ChatHandler.renderForCounting(rt, plan.input()).length());
+        return TokenCountResponse.of(Generation.countPrompt(rt, plan.input()).length());
     }
 
     public DetokenizeResponse detokenize(byte[] body) throws ApiException {
-        ModelRuntime rt = state.requireServing();
-        DetokenizeRequest r = bodies.read(body, DetokenizeRequest.class).value();
-        ChatRequestMapper.resolveModel(r.model(), rt.servedModelNames());
+        ModelRuntime rt = endpoint.serving();
+        DetokenizeRequest r = endpoint.read(body, DetokenizeRequest.class).value();
+        PlanBuilder.resolveModel(r.model(), rt.servedModelNames());
         if (r.tokens() == null) {
             throw ApiException.invalid("'tokens' is required", "tokens");
         }

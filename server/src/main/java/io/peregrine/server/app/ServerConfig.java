@@ -1,5 +1,6 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.CorsPolicy;
 import io.peregrine.server.auth.ApiKeys;
 import io.peregrine.server.chat.MediaLimits;
 import io.peregrine.server.chat.ReasoningField;

@@ -1,5 +1,15 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.CorsPolicy;
+import io.peregrine.server.http.ErrorDialect;
+import io.peregrine.server.http.Exchange;
+import io.peregrine.server.http.JsonBodies;
+import io.peregrine.server.http.Quote;
+import io.peregrine.server.http.RequestQueue;
+import io.peregrine.server.http.RequestTarget;
+import io.peregrine.server.http.TransferCodings;
+import io.peregrine.server.stream.GenerationCall;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -31,6 +41,7 @@ import io.peregrine.server.tracing.Tracing;
 import io.peregrine.server.webui.WebUi;
 import io.opentelemetry.context.Scope;
 import java.io.IOException;
+import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
@@ -54,10 +65,6 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final ServingState state;
     private final ApiKeys keys;
     private final JsonBodies bodies;
-    private final ChatHandler chat;
-    private final CompletionsHandler completions;
-    private final TokenizeHandler tokenize;
-    private final MessagesHandler messages;
     private final ServerMetrics metrics;
     private final Executor requestThreads;
     private final CorsPolicy cors;
@@ -65,6 +72,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final WebUi webUi;
     private final Tracing tracing;
     private final long created = System.currentTimeMillis() / 1000;
+    private final Map<String, Route> routes;
 
     public ApiHandler(ServingState state, ApiKeys keys, JsonBodies bodies, ChatHandler chat,
                       CompletionsHandler completions, TokenizeHandler tokenize, ResponsesHandler responses,
@@ -72,17 +80,14 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                       WebUi webUi, Tracing tracing) {
         this.webUi = webUi;
         this.tracing = tracing;
-        this.messages = messages;
         this.cors = cors;
         this.responses = responses;
         this.state = state;
         this.keys = keys;
         this.bodies = bodies;
-        this.chat = chat;
-        this.completions = completions;
-        this.tokenize = tokenize;
         this.metrics = metrics;
         this.requestThreads = requestThreads;
+        this.routes = routes(chat, completions, tokenize, messages);
     }
 
     @Override
@@ -112,7 +117,7 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
                 bodies.mapper(), () -> afterAnswer(ctx, keepAlive), h -> cors.addResponseHeaders(origin, h));
         String path;
         try {
-            path = new QueryStringDecoder(originForm(req.uri())).path();
+            path = new QueryStringDecoder(RequestTarget.originForm(req.uri())).path();
         } catch (IllegalArgumentException e) {
             ex.error(ApiException.invalid("The request URI is not valid: " + Quote.clip(String.valueOf(e.getMessage())),
                     null));
@@ -180,14 +185,6 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         }
     }
 
-    /** RFC 9112 3.2.2: a server must accept the absolute form ({@code http://host/path}) that proxies send. */
-    static String originForm(String uri) {
-        if (!(uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8))) {
-            return uri;
-        }
-        int slash = uri.indexOf('/', uri.indexOf("//") + 2);
-        return slash < 0 ? "/" : uri.substring(slash);
-    }
 
     private void afterAnswer(ChannelHandlerContext ctx, boolean requestedKeepAlive) {
         // A close-delimited stream ends the connection whatever the client asked: nothing may follow it.
@@ -241,85 +238,98 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     private void route(Exchange ex, HttpMethod method, String path, byte[] body, long arrival, HttpHeaders headers)
             throws ApiException {
-        switch (path) {
-            case "/ready", "/v1/health/ready" -> {
-                requireMethod(method, HttpMethod.GET, path);
-                readiness(ex);
-            }
-            case "/metrics", "/v1/metrics" -> {
-                requireMethod(method, HttpMethod.GET, path);
-                ex.text(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
-            }
-            case "/v1/models" -> {
-                requireMethod(method, HttpMethod.GET, path);
-                ModelRuntime rt = state.requireServing();
-                int len = rt.engine().maxModelLen();
-                ex.json(HttpResponseStatus.OK, new ModelList(rt.servedModelNames().stream()
-                        .map(n -> new ModelCard(n, created, rt.root(), len)).toList()));
-            }
-            case "/v1/chat/completions" -> {
-                requireMethod(method, HttpMethod.POST, path);
+        Route route = routes.get(path);
+        if (route != null) {
+            requireMethod(method, route.method(), path);
+            if (route.traced()) {
                 ex.trace(tracing.begin(path, headers, arrival));
-                offload(ex, e -> chat.handle(e, body, arrival));
             }
-            case "/v1/completions" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                ex.trace(tracing.begin(path, headers, arrival));
-                offload(ex, e -> completions.handle(e, body, arrival));
+            if (route.offloaded()) {
+                offload(ex, e -> route.work().run(e, body, arrival));
+            } else {
+                route.work().run(ex, body, arrival);
             }
-            case "/v1/responses" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                ex.trace(tracing.begin(path, headers, arrival));
-                offload(ex, e -> responses.create(e, body, arrival));
+        } else if (path.startsWith("/v1/models/")) {
+            requireMethod(method, HttpMethod.GET, path);
+            ModelRuntime rt = state.requireServing();
+            String name = path.substring("/v1/models/".length());
+            if (!rt.servedModelNames().contains(name)) {
+                throw ApiException.modelNotFound(name);
             }
-            case "/v1/responses/input_tokens" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                offload(ex, e -> e.json(HttpResponseStatus.OK, responses.inputTokens(body)));
+            ex.json(HttpResponseStatus.OK, new ModelCard(name, created, rt.root(), rt.engine().maxModelLen()));
+        } else if (path.startsWith("/v1/responses/") && path.indexOf('/', "/v1/responses/".length()) < 0) {
+            String id = path.substring("/v1/responses/".length());
+            if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
+                offload(ex, e -> responses.retrieve(e, id)); // a stored response may be large to serialize
+            } else if (method.equals(HttpMethod.DELETE)) {
+                offload(ex, e -> responses.delete(e, id));
+            } else {
+                throw ApiException.methodNotAllowed("Use GET or DELETE " + path);
             }
-            case "/v1/messages" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                ex.trace(tracing.begin(path, headers, arrival));
-                offload(ex, e -> messages.handle(e, body, arrival));
-            }
-            case "/v1/messages/count_tokens" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                offload(ex, e -> e.json(HttpResponseStatus.OK, messages.countTokens(body)));
-            }
-            case "/tokenize" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.tokenize(body)));
-            }
-            case "/v1/tokenizers/estimate-token-count" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.estimateTokenCount(body)));
-            }
-            case "/detokenize" -> {
-                requireMethod(method, HttpMethod.POST, path);
-                offload(ex, e -> e.json(HttpResponseStatus.OK, tokenize.detokenize(body)));
-            }
-            default -> {
-                if (path.startsWith("/v1/models/")) {
-                    requireMethod(method, HttpMethod.GET, path);
-                    ModelRuntime rt = state.requireServing();
-                    String name = path.substring("/v1/models/".length());
-                    if (!rt.servedModelNames().contains(name)) {
-                        throw ApiException.modelNotFound(name);
-                    }
-                    ex.json(HttpResponseStatus.OK, new ModelCard(name, created, rt.root(), rt.engine().maxModelLen()));
-                } else if (path.startsWith("/v1/responses/") && path.indexOf('/', "/v1/responses/".length()) < 0) {
-                    String id = path.substring("/v1/responses/".length());
-                    if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
-                        offload(ex, e -> responses.retrieve(e, id)); // a stored response may be large to serialize
-                    } else if (method.equals(HttpMethod.DELETE)) {
-                        offload(ex, e -> responses.delete(e, id));
-                    } else {
-                        throw ApiException.methodNotAllowed("Use GET or DELETE " + path);
-                    }
-                } else {
-                    throw ApiException.notFound("No endpoint " + method + " " + path);
-                }
-            }
+        } else {
+            throw ApiException.notFound("No endpoint " + method + " " + path);
         }
+    }
+
+    /** What an endpoint does with a request that reached it by the right method. */
+    @FunctionalInterface
+    private interface Endpoint {
+        void run(Exchange exchange, byte[] body, long arrivalNanos) throws ApiException;
+    }
+
+    /**
+     * One row of the routing table.
+     *
+     * @param traced    opens a request span (the generating endpoints)
+     * @param offloaded runs on a request thread: it parses a body or tokenizes; the rest are cheap reads
+     */
+    private record Route(HttpMethod method, boolean traced, boolean offloaded, Endpoint work) {
+        static Route read(Endpoint work) {
+            return new Route(HttpMethod.GET, false, false, work);
+        }
+
+        static Route generate(Endpoint work) {
+            return new Route(HttpMethod.POST, true, true, work);
+        }
+
+        static Route post(Endpoint work) {
+            return new Route(HttpMethod.POST, false, true, work);
+        }
+    }
+
+    /** Fixed paths; {@code /v1/models/{id}} and {@code /v1/responses/{id}} are matched by prefix in {@link #route}. */
+    private Map<String, Route> routes(ChatHandler chat, CompletionsHandler completions, TokenizeHandler tokenize,
+                                      MessagesHandler messages) {
+        Route ready = Route.read((ex, body, t) -> readiness(ex));
+        Route scrape = Route.read((ex, body, t) -> ex.text(HttpResponseStatus.OK,
+                "text/plain; version=0.0.4; charset=utf-8", metrics.scrape()));
+        return Map.ofEntries(
+                Map.entry("/ready", ready),
+                Map.entry("/v1/health/ready", ready),
+                Map.entry("/metrics", scrape),
+                Map.entry("/v1/metrics", scrape),
+                Map.entry("/v1/models", Route.read((ex, body, t) -> models(ex))),
+                Map.entry("/v1/chat/completions", Route.generate(chat::handle)),
+                Map.entry("/v1/completions", Route.generate(completions::handle)),
+                Map.entry("/v1/responses", Route.generate(responses::create)),
+                Map.entry("/v1/messages", Route.generate(messages::handle)),
+                Map.entry("/v1/responses/input_tokens", Route.post((ex, body, t) ->
+                        ex.json(HttpResponseStatus.OK, responses.inputTokens(body)))),
+                Map.entry("/v1/messages/count_tokens", Route.post((ex, body, t) ->
+                        ex.json(HttpResponseStatus.OK, messages.countTokens(body)))),
+                Map.entry("/tokenize", Route.post((ex, body, t) ->
+                        ex.json(HttpResponseStatus.OK, tokenize.tokenize(body)))),
+                Map.entry("/v1/tokenizers/estimate-token-count", Route.post((ex, body, t) ->
+                        ex.json(HttpResponseStatus.OK, tokenize.estimateTokenCount(body)))),
+                Map.entry("/detokenize", Route.post((ex, body, t) ->
+                        ex.json(HttpResponseStatus.OK, tokenize.detokenize(body)))));
+    }
+
+    private void models(Exchange ex) throws ApiException {
+        ModelRuntime rt = state.requireServing();
+        int len = rt.engine().maxModelLen();
+        ex.json(HttpResponseStatus.OK, new ModelList(rt.servedModelNames().stream()
+                .map(n -> new ModelCard(n, created, rt.root(), len)).toList()));
     }
 
     private void readiness(Exchange ex) {

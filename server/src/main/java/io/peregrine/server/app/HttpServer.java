@@ -1,5 +1,11 @@
-package io.peregrine.server.http;
+package io.peregrine.server.app;
 
+import io.peregrine.server.http.AuthGate;
+import io.peregrine.server.http.BodyLimit;
+import io.peregrine.server.http.JsonBodies;
+import io.peregrine.server.http.RequestDeadline;
+import io.peregrine.server.http.UnsupportedFields;
+import io.peregrine.server.http.WriteStallGuard;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -13,13 +19,15 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.EventExecutor;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.peregrine.api.json.Json;
+import io.peregrine.api.anthropic.MessagesRequest;
+import io.peregrine.api.chat.ChatCompletionRequest;
+import io.peregrine.api.completions.CompletionRequest;
+import io.peregrine.server.anthropic.MessagesFields;
 import io.peregrine.server.anthropic.MessagesHandler;
 import io.peregrine.server.anthropic.MessagesRequestMapper;
 import io.peregrine.server.chat.ChatHandler;
 import io.peregrine.server.chat.ChatRequestMapper;
+import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.completions.CompletionsHandler;
 import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.tracing.Tracing;
@@ -28,8 +36,10 @@ import io.peregrine.server.responses.ResponseStore;
 import io.peregrine.server.responses.ResponsesHandler;
 import io.peregrine.server.responses.ResponsesRequestMapper;
 import io.peregrine.server.sampling.SamplingResolver;
+import io.peregrine.server.serving.EndpointContext;
 import io.peregrine.server.serving.ServingState;
 import java.net.InetSocketAddress;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -63,20 +73,21 @@ public final class HttpServer implements AutoCloseable {
      */
     public static HttpServer start(ServerConfig config, ServingState state, ServerMetrics metrics, WebUi webUi,
                                    Tracing tracing) throws InterruptedException {
-        JsonBodies bodies = new JsonBodies(requestMapper(config.maxBodyBytes()), config.rejectUnknownFields());
+        JsonBodies bodies = new JsonBodies(JsonBodies.requestMapper(config.maxBodyBytes()), config.rejectUnknownFields(),
+                Map.of(ChatCompletionRequest.class, UnsupportedFields.CHAT_FIELDS,
+                        CompletionRequest.class, UnsupportedFields.COMPLETIONS_FIELDS,
+                        MessagesRequest.class, MessagesFields.RECOGNISED));
         SamplingResolver sampling = new SamplingResolver(config.samplingPolicy());
-        ChatRequestMapper chatMapper = new ChatRequestMapper(sampling, config.mediaLimits());
-        ChatHandler chat = new ChatHandler(state, bodies, chatMapper, config.reasoningField(), metrics,
-                config.sseKeepAlive().toNanos());
-        CompletionsHandler completions = new CompletionsHandler(state, bodies, sampling, metrics,
-                config.sseKeepAlive().toNanos());
-        TokenizeHandler tokenize = new TokenizeHandler(state, bodies, chatMapper);
+        EndpointContext endpoint = new EndpointContext(state, bodies, metrics, config.sseKeepAlive().toNanos());
+        PlanBuilder plans = new PlanBuilder(sampling, config.mediaLimits());
+        ChatRequestMapper chatMapper = new ChatRequestMapper(plans);
+        ChatHandler chat = new ChatHandler(endpoint, chatMapper, config.reasoningField());
+        CompletionsHandler completions = new CompletionsHandler(endpoint, sampling);
+        TokenizeHandler tokenize = new TokenizeHandler(endpoint, plans, chatMapper);
         ResponseStore store = new ResponseStore(config.responsesStoreSize());
-        ResponsesHandler responses = new ResponsesHandler(state, bodies,
-                new ResponsesRequestMapper(chatMapper, bodies.mapper(), store), store, metrics,
-                config.sseKeepAlive().toNanos());
-        MessagesHandler messages = new MessagesHandler(state, bodies, new MessagesRequestMapper(sampling, chatMapper),
-                metrics, config.sseKeepAlive().toNanos());
+        ResponsesHandler responses = new ResponsesHandler(endpoint,
+                new ResponsesRequestMapper(plans, bodies.mapper(), store), store);
+        MessagesHandler messages = new MessagesHandler(endpoint, new MessagesRequestMapper(plans));
         ExecutorService requestThreads = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("peregrine-request-", 0).factory());
         ApiHandler api = new ApiHandler(state, config.apiKeys(), bodies, chat, completions, tokenize, responses, messages,
@@ -104,7 +115,7 @@ public final class HttpServer implements AutoCloseable {
                                 .addLast(deadline.bytesIn())
                                 .addLast(new HttpServerCodec())
                                 .addLast(deadline.requestsOut())
-                                .addLast(new AuthGate(config.apiKeys(), config.cors(), webUi))
+                                .addLast(new AuthGate(config.apiKeys(), config.cors(), webUi::serves))
                                 .addLast(new BodyLimit(config.maxBodyBytes()))
                                 .addLast(api);
                     }
@@ -120,18 +131,6 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
-    /**
-     * The wire mapper with the parser's string limit (Jackson's default is 20 million characters) set to the body
-     * limit: a string cannot be longer than the body that carries it, so the configured limits
-     * ({@code --max-request-body-bytes}, and {@code --max-media-bytes} for what a data URL decodes to) are the
-     * only caps a client meets.
-     */
-    static ObjectMapper requestMapper(int maxBodyBytes) {
-        ObjectMapper mapper = Json.newMapper();
-        mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                .maxStringLength(maxBodyBytes).build());
-        return mapper;
-    }
 
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 

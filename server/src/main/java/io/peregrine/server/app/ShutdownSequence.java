@@ -1,6 +1,7 @@
-package io.peregrine.server.serving;
+package io.peregrine.server.app;
 
-import io.peregrine.server.http.HttpServer;
+import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.serving.ServingState;
 import java.util.logging.Logger;
 
 /**

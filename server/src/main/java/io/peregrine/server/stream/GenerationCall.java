@@ -1,5 +1,7 @@
-package io.peregrine.server.http;
+package io.peregrine.server.stream;
 
+import io.peregrine.server.http.ApiException;
+import io.peregrine.server.http.Exchange;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -36,7 +38,7 @@ public abstract class GenerationCall implements EventSink {
     public static final AttributeKey<GenerationCall> ACTIVE = AttributeKey.valueOf("peregrine.activeCall");
     static final long MAX_PENDING_BYTES = 16L << 20;
     /** Set on a connection whose client has half-closed it (sent FIN after its request). */
-    static final AttributeKey<Boolean> INPUT_SHUT = AttributeKey.valueOf("peregrine.inputShut");
+    public static final AttributeKey<Boolean> INPUT_SHUT = AttributeKey.valueOf("peregrine.inputShut");
     /**
      * How often a half-closed connection is probed: a FIN is both "done sending" and "gone", and only a write
      * tells them apart (a gone client's TCP stack answers it with a reset, and the write after that fails).
@@ -146,7 +148,7 @@ public abstract class GenerationCall implements EventSink {
      * an SSE comment (the API's keep-alive) once the stream has started, else an interim 102. An HTTP/1.0 client
      * may get no interim response, so there a FIN is taken as a hang-up, as before.
      */
-    final void inputShutdown() {
+    public final void inputShutdown() {
         if (done || probe != null) {
             return;
         }
