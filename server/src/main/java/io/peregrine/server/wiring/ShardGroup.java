@@ -46,7 +46,7 @@ public final class ShardGroup implements AutoCloseable {
     private final Communicator comm;
     private final Consumer<String> onFailure;
     /** The ranks' device collectives (NCCL), when the model's collectives do not go through {@link #comm}. */
-    private volatile AutoCloseable deviceCollectives;
+    private volatile Communicator deviceCollectives;
     private volatile boolean closing;
     private volatile boolean failed;
     private ShardedModel model;
@@ -200,7 +200,7 @@ public final class ShardGroup implements AutoCloseable {
      * Rank 0's device collectives (NCCL on a CUDA group), closed with the group after the workers are gone. The
      * group's own communicator stays the control plane: {@link #serve} broadcasts each step's inputs over it.
      */
-    public void closeWith(AutoCloseable collectives) {
+    public void closeWith(Communicator collectives) {
         deviceCollectives = collectives;
     }
 
@@ -226,6 +226,15 @@ public final class ShardGroup implements AutoCloseable {
         }
         failed = true;
         LOG.severe("the sharded model can no longer run: " + why);
+        Communicator device = deviceCollectives;
+        if (device != null) {
+            // NCCL would wait for the dead peer forever, holding the engine thread in its step
+            try {
+                device.abort();
+            } catch (RuntimeException e) {
+                LOG.warning("could not abort the device collectives: " + e.getMessage());
+            }
+        }
         onFailure.accept(why);
     }
 
@@ -265,11 +274,11 @@ public final class ShardGroup implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         comm.close();
-        AutoCloseable device = deviceCollectives;
+        Communicator device = deviceCollectives;
         if (device != null) {
             try {
                 device.close();
-            } catch (Exception e) {
+            } catch (RuntimeException e) {
                 LOG.warning("could not close the device collectives: " + e.getMessage());
             }
         }
