@@ -43,4 +43,15 @@ public interface BackendProvider {
     default Backend createBatchInvariant() {
         throw new UnsupportedOperationException("the " + name() + " backend has no batch-invariant mode");
     }
+
+    /**
+     * One device per rank for {@code --tensor-parallel-size} above 1 ({@link DeviceRanks}). A backend whose ranks
+     * meet over the host group alone (the CPU) has none.
+     *
+     * @throws UnsupportedOperationException when this backend runs no device ranks
+     * @throws IllegalStateException         when its collective library is missing (the message says what to install)
+     */
+    default DeviceRanks deviceRanks() {
+        throw new UnsupportedOperationException("the " + name() + " backend has no device ranks");
+    }
 }

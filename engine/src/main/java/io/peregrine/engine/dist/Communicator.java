@@ -51,6 +51,14 @@ public interface Communicator extends AutoCloseable {
     /** Returns once every rank has called it. */
     void barrier();
 
+    /**
+     * The group is broken (a peer is gone): end this rank's pending and later collectives, from any thread. The host
+     * implementations see a dead peer by themselves (they watch its pid or socket), so they need nothing here; NCCL's
+     * waits on a dead peer never end until the communicator is aborted.
+     */
+    default void abort() {
+    }
+
     /** Leaves the group; a peer still waiting on this rank fails instead of hanging. */
     @Override
     void close();

@@ -2,6 +2,9 @@ package io.peregrine.kernels.cuda;
 
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.BackendProvider;
+import io.peregrine.engine.backend.DeviceRanks;
+import io.peregrine.kernels.nccl.CudaRanks;
+import io.peregrine.kernels.nccl.FfmNccl;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -53,5 +56,22 @@ public final class CudaBackendProvider implements BackendProvider {
             throw new IllegalStateException("CUDA backend unavailable: " + why.get());
         }
         return factory.get();
+    }
+
+    /**
+     * One device per rank, NCCL between them ({@link CudaRanks}); {@code libnccl.so.2} missing is the start-up error
+     * naming what to install. The visible devices are the driver's count, which already honours
+     * {@code CUDA_VISIBLE_DEVICES}.
+     */
+    @Override
+    public DeviceRanks deviceRanks() {
+        Optional<String> why = unavailableReason();
+        if (why.isPresent()) {
+            throw new IllegalStateException("CUDA backend unavailable: " + why.get());
+        }
+        FfmNccl nccl = FfmNccl.load();
+        int[] count = new int[1];
+        jcuda.driver.JCudaDriver.cuDeviceGetCount(count);
+        return new CudaRanks(nccl, ordinal -> CudaBackend.open(ordinal, CudaBackend.Options.FP32), count[0]);
     }
 }

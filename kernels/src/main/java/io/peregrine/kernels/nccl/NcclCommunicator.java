@@ -26,7 +26,7 @@ public final class NcclCommunicator implements Communicator {
     private final MemorySegment scratch;
     private final int rank;
     private final int size;
-    private boolean closed;
+    private volatile boolean closed;
 
     private NcclCommunicator(NcclApi nccl, MemorySegment comm, DeviceStream stream, MemorySegment scratch, int rank,
                              int size) {
@@ -144,11 +144,24 @@ public final class NcclCommunicator implements Communicator {
         stream.synchronize();
     }
 
+    /** Destroys the communicator; after {@link #abort} there is nothing left to destroy. */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
             check(nccl, nccl.commDestroy(comm), "ncclCommDestroy");
+        }
+    }
+
+    /**
+     * {@code ncclCommAbort}, from the group's supervisor while the engine thread may be waiting on the device for a
+     * collective whose peer died: NCCL ends the pending operations and frees the communicator; later calls fail.
+     */
+    @Override
+    public synchronized void abort() {
+        if (!closed) {
+            closed = true;
+            check(nccl, nccl.commAbort(comm), "ncclCommAbort");
         }
     }
 

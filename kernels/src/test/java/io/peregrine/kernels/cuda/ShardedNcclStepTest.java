@@ -34,7 +34,7 @@ class ShardedNcclStepTest {
     static final int SEQS = 4;
 
     /** NCCL calls, recorded into the fake driver's call list so their place among the launches shows. */
-    static final class DriverLoggedNccl implements NcclApi {
+    static class DriverLoggedNccl implements NcclApi {
         final FakeDriver driver;
 
         DriverLoggedNccl(FakeDriver driver) {

@@ -72,6 +72,22 @@ class NcclCommunicatorTest {
         }
     }
 
+    /** The supervisor's abort (a peer died): ncclCommAbort once, then nothing else reaches NCCL, not even a destroy. */
+    @Test
+    void anAbortedCommunicatorIsAbortedOnceAndNeitherRunsNorDestroys() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment mem = a.allocate(4096, 64);
+            RecordingNccl nccl = new RecordingNccl(mem.address());
+            MemorySegment id = a.allocate(NcclApi.UNIQUE_ID_BYTES);
+            NcclCommunicator c = NcclCommunicator.open(nccl, 0, 2, id, new CountingStream(), mem.asSlice(4092, 4));
+            c.abort();
+            c.abort();
+            assertThrows(IllegalStateException.class, () -> c.allReduceSum(mem, 1));
+            c.close();
+            assertEquals(List.of("commInitRank(2, id[1]=0, 0)", "commAbort(c0ffee)"), nccl.calls);
+        }
+    }
+
     @Test
     void allToAllIsOneGroupOfSendsAndReceivesWithoutTheEmptyParts() {
         try (Arena a = Arena.ofConfined()) {

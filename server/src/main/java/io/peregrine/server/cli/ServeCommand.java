@@ -273,7 +273,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = {"--tensor-parallel-size", "-tp"}, defaultValue = "1", paramLabel = "N",
             description = "Shard the model over N ranks on this host: serve starts N-1 worker processes itself, joined "
-                    + "over shared memory (CPU backend); a model whose heads, experts or quantization groups N cannot "
+                    + "over shared memory; on --backend cuda one GPU per rank, NCCL between them; a model whose heads, experts or quantization groups N cannot "
                     + "divide is refused at start-up (default: ${DEFAULT-VALUE}).")
     int tensorParallelSize;
 

@@ -2,6 +2,7 @@ package io.peregrine.server.cli;
 
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.Backends;
+import io.peregrine.engine.backend.DeviceRanks;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.dist.Communicator;
 import io.peregrine.engine.dist.ShmCommunicator;
@@ -11,6 +12,7 @@ import io.peregrine.engine.model.KimiTextModel;
 import io.peregrine.engine.model.ShardWorker;
 import io.peregrine.engine.model.TextShard;
 import io.peregrine.engine.shard.ShardingPlan;
+import io.peregrine.server.wiring.RankDevices;
 import io.peregrine.server.wiring.ShardGroup;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,6 +61,14 @@ public final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--batch-invariant")
     boolean batchInvariant;
 
+    /** {@code cpu}: the model's collectives over the host group; a device backend: one GPU per rank, NCCL. */
+    @Option(names = "--backend", defaultValue = "cpu")
+    String backend;
+
+    /** With a device backend: this rank's GPU is its place on its node, {@code rank % ranksPerNode}. */
+    @Option(names = "--ranks-per-node")
+    Integer ranksPerNode;
+
     @Override
     public Integer call() {
         // Parent-death watch: rank 0 killed while this rank loads (before any collective could notice) ends it too.
@@ -66,11 +76,21 @@ public final class WorkerCommand implements Callable<Integer> {
             LOG.severe("rank 0 (pid " + p.pid() + ") is gone; worker rank " + rank + " exits");
             Runtime.getRuntime().halt(3);
         }));
+        DeviceRanks devices;
+        try {
+            devices = backend.equals("cpu") ? null : Backends.select(backend).deviceRanks();
+        } catch (RuntimeException e) {
+            LOG.severe("worker rank " + rank + " cannot use the " + backend + " backend: " + e.getMessage());
+            return 1;
+        }
         try (Checkpoint ck = Checkpoint.open(model);
              Communicator comm = join();
-             Backend backend = Backends.select("cpu").create(threads, batchInvariant)) {
+             Backend compute = devices == null ? Backends.select("cpu").create(threads, batchInvariant) : openDevice(devices);
+             // the host group carries rank 0's steps (ShardWorker); the model's collectives are NCCL's on a GPU
+             Communicator collectives = devices == null ? null : devices.collectives(compute, comm)) {
             ShardingPlan plan = new ShardingPlan(ck.config(), size, expertParallel);
-            KimiTextModel shard = KimiTextModel.load(ck, backend, TextShard.of(plan, rank), comm, p -> { });
+            KimiTextModel shard = KimiTextModel.load(ck, compute, TextShard.of(plan, rank),
+                    collectives == null ? comm : collectives, p -> { });
             LOG.info("worker rank " + rank + "/" + size + " loaded its shard (" + shard.weightBytesRead()
                     + " checkpoint bytes)");
             long steps = ShardWorker.run(shard, comm);
@@ -80,6 +100,12 @@ public final class WorkerCommand implements Callable<Integer> {
             LOG.severe("worker rank " + rank + " failed: " + e.getMessage());
             return 1;
         }
+    }
+
+    private Backend openDevice(DeviceRanks devices) {
+        int ordinal = RankDevices.ordinal(rank, ranksPerNode == null ? size : ranksPerNode);
+        LOG.info("worker rank " + rank + " on " + RankDevices.fromEnvironment().describe(ordinal));
+        return devices.open(ordinal);
     }
 
     private Communicator join() {

@@ -3,6 +3,8 @@ package io.peregrine.server.wiring;
 import io.peregrine.engine.backend.Backend;
 import io.peregrine.engine.backend.BackendProvider;
 import io.peregrine.engine.backend.Backends;
+import io.peregrine.engine.backend.DeviceRanks;
+import io.peregrine.engine.dist.Communicator;
 import io.peregrine.engine.backend.cpu.CpuBackend;
 import io.peregrine.engine.chat.ChatTemplate;
 import io.peregrine.engine.chat.PromptEncoder;
@@ -294,11 +296,16 @@ public final class RuntimeLoader {
         ChatTemplate template = o.chatTemplate() != null ? ChatTemplate.fromFile(o.chatTemplate())
                 : ChatTemplate.fromCheckpoint(ckDir);
         LOG.info("chat template: " + template.describe());
-        BackendProvider provider = Backends.select(ranks > 1 ? cpuForRanks(o.backend()) : o.backend());
+        BackendProvider provider = Backends.select(o.backend());
+        // Several ranks on a device backend: one GPU per rank, NCCL between them (checked before any worker starts).
+        DeviceRanks devices = ranks > 1 ? deviceRanks(provider, parallel, o.batchInvariant()) : null;
         // Ranks on one host share its cores: without --threads each gets its share.
         Integer threads = o.threads() != null || ranks == 1 ? o.threads() : Integer.valueOf(defaultThreads(parallel));
         Backend backend;
-        if (threads != null) {
+        if (devices != null) {
+            backend = devices.open(RankDevices.ordinal(0, parallel.ranksPerNode()));
+            LOG.info("rank 0 on " + RankDevices.fromEnvironment().describe(0));
+        } else if (threads != null) {
             try {
                 backend = provider.create(threads, o.batchInvariant());
             } catch (UnsupportedOperationException e) {
@@ -342,22 +349,30 @@ public final class RuntimeLoader {
                 decodeGraphs(kimi, o);
                 model = kimi;
             } else {
-                List<String> flags = workerFlags(threads, parallel, o.batchInvariant());
+                List<String> flags = workerFlags(threads, parallel, o.batchInvariant(), devices == null ? null
+                        : provider.name());
                 Nodes nodes = parallel.nodes();
                 Consumer<String> onFailure = why -> progress.engineFailed("the sharded model can no longer run: " + why);
                 if (nodes.multiNode()) {
                     LOG.info("tensor parallel: " + ranks + " ranks on " + nodes.nnodes() + " nodes over TCP (node 0 "
                             + "listens on port " + nodes.masterPort() + "), experts by " + (parallel.expertParallel()
-                            ? "expert parallelism (whole experts per rank)" : "tensor parallelism") + ", " + threads
-                            + " compute threads each");
+                            ? "expert parallelism (whole experts per rank)" : "tensor parallelism") + (devices == null
+                            ? ", " + threads + " compute threads each" : ", one GPU each, NCCL between them"));
                     group = ShardGroup.launchLeader(ckDir.toAbsolutePath(), ranks, nodes, flags, onFailure);
                 } else {
                     LOG.info("tensor parallel: " + ranks + " ranks on this host over shm, experts by "
                             + (parallel.expertParallel() ? "expert parallelism (whole experts per rank)" : "tensor parallelism")
-                            + ", " + threads + " compute threads each");
+                            + (devices == null ? ", " + threads + " compute threads each"
+                            : ", one GPU each, NCCL between them"));
                     group = ShardGroup.launch(ckDir.toAbsolutePath(), ranks, flags, onFailure);
                 }
-                KimiTextModel rank0 = KimiTextModel.load(ck, backend, TextShard.of(plan, 0), group.communicator(),
+                // The host group is the control plane (step inputs, stop, a lost peer); on a device backend the
+                // model's collectives go through NCCL, its id handed out over that group.
+                Communicator collectives = devices == null ? group.communicator() : devices.collectives(backend, group.communicator());
+                if (devices != null) {
+                    group.closeWith(collectives);
+                }
+                KimiTextModel rank0 = KimiTextModel.load(ck, backend, TextShard.of(plan, 0), collectives,
                         weightLog(progress, backend.name()));
                 LOG.info("rank 0 loaded its shard (" + rank0.weightBytesRead() + " checkpoint bytes)");
                 model = group.serve(rank0);
@@ -414,9 +429,15 @@ public final class RuntimeLoader {
         return Math.max(1, Runtime.getRuntime().availableProcessors() / parallel.ranksPerNode());
     }
 
-    /** What every worker rank is told besides its rank and group: its threads and the shard choice. */
-    private static List<String> workerFlags(int threads, Parallel parallel, boolean batchInvariant) {
+    /**
+     * What every worker rank is told besides its rank and group: its threads and the shard choice, and on a device
+     * backend ({@code deviceBackend} not null) the backend and the ranks per node (its GPU is its local rank).
+     */
+    static List<String> workerFlags(int threads, Parallel parallel, boolean batchInvariant, String deviceBackend) {
         List<String> flags = new ArrayList<>(List.of("--threads", String.valueOf(threads)));
+        if (deviceBackend != null) {
+            flags.addAll(List.of("--backend", deviceBackend, "--ranks-per-node", String.valueOf(parallel.ranksPerNode())));
+        }
         if (parallel.expertParallel()) {
             flags.add("--enable-expert-parallel");
         }
@@ -436,7 +457,8 @@ public final class RuntimeLoader {
         if (parallel.nodes().nodeRank() == 0) {
             throw new IllegalArgumentException("node 0 serves (RuntimeLoader.load); runNode is for --node-rank above 0");
         }
-        cpuForRanks(backend);
+        BackendProvider provider = Backends.select(backend == null ? "auto" : backend);
+        DeviceRanks devices = deviceRanks(provider, parallel, batchInvariant);
         Path dir = model;
         if (dir == null) {
             dir = DemoCheckpoint.defaultDir();
@@ -448,7 +470,7 @@ public final class RuntimeLoader {
         }
         int t = threads != null ? threads : defaultThreads(parallel);
         return NodeRanks.run(dir.toAbsolutePath(), parallel.tensorParallelSize(), parallel.nodes(),
-                workerFlags(t, parallel, batchInvariant));
+                workerFlags(t, parallel, batchInvariant, devices == null ? null : provider.name()));
     }
 
     /**
@@ -526,15 +548,27 @@ public final class RuntimeLoader {
         }
     }
 
-    /** The sharded path runs on the CPU backend: the shm collectives stage through host memory. */
-    private static String cpuForRanks(String requested) {
-        String b = requested == null ? "auto" : requested.toLowerCase(java.util.Locale.ROOT);
-        if (!b.equals("auto") && !b.equals("cpu")) {
-            throw new IllegalArgumentException("--tensor-parallel-size above 1 runs on the CPU backend today (ranks "
-                    + "joined over shared memory); --backend " + requested + " with several ranks waits for NCCL "
-                    + "collectives on device buffers (docs/parallelism.md)");
+    /**
+     * The ranks' devices for {@code --tensor-parallel-size} above 1: none on the CPU backend (its ranks meet over the
+     * host group alone); on a device backend its {@link DeviceRanks}, NCCL bound and one visible GPU per rank of this
+     * node checked, so a missing library or too few GPUs is the start-up error, before any worker starts.
+     */
+    static DeviceRanks deviceRanks(BackendProvider provider, Parallel parallel, boolean batchInvariant) {
+        if (provider.name().equals("cpu")) {
+            return null;
         }
-        return "cpu";
+        if (batchInvariant) {
+            throw new IllegalArgumentException("--batch-invariant: the " + provider.name() + " backend has no "
+                    + "batch-invariant mode");
+        }
+        DeviceRanks devices;
+        try {
+            devices = provider.deviceRanks();
+        } catch (UnsupportedOperationException e) {
+            throw new IllegalArgumentException("--tensor-parallel-size above 1: " + e.getMessage(), e);
+        }
+        RankDevices.fromEnvironment().requireDevices(parallel.ranksPerNode(), devices.visibleDevices());
+        return devices;
     }
 
     /**

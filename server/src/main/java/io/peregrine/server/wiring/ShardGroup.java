@@ -45,6 +45,8 @@ public final class ShardGroup implements AutoCloseable {
     private final List<Process> workers;
     private final Communicator comm;
     private final Consumer<String> onFailure;
+    /** The ranks' device collectives (NCCL), when the model's collectives do not go through {@link #comm}. */
+    private volatile Communicator deviceCollectives;
     private volatile boolean closing;
     private volatile boolean failed;
     private ShardedModel model;
@@ -194,6 +196,14 @@ public final class ShardGroup implements AutoCloseable {
         return comm;
     }
 
+    /**
+     * Rank 0's device collectives (NCCL on a CUDA group), closed with the group after the workers are gone. The
+     * group's own communicator stays the control plane: {@link #serve} broadcasts each step's inputs over it.
+     */
+    public void closeWith(Communicator collectives) {
+        deviceCollectives = collectives;
+    }
+
     /** Rank 0's model as the engine drives it: each step goes to the workers first; a broken group is reported. */
     public ShardedModel serve(KimiTextModel rank0) {
         model = new ShardedModel(rank0, comm, e -> fail(e.getMessage()));
@@ -216,6 +226,15 @@ public final class ShardGroup implements AutoCloseable {
         }
         failed = true;
         LOG.severe("the sharded model can no longer run: " + why);
+        Communicator device = deviceCollectives;
+        if (device != null) {
+            // NCCL would wait for the dead peer forever, holding the engine thread in its step
+            try {
+                device.abort();
+            } catch (RuntimeException e) {
+                LOG.warning("could not abort the device collectives: " + e.getMessage());
+            }
+        }
         onFailure.accept(why);
     }
 
@@ -255,6 +274,14 @@ public final class ShardGroup implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         comm.close();
+        Communicator device = deviceCollectives;
+        if (device != null) {
+            try {
+                device.close();
+            } catch (RuntimeException e) {
+                LOG.warning("could not close the device collectives: " + e.getMessage());
+            }
+        }
         LOG.info("worker ranks stopped");
     }
 
