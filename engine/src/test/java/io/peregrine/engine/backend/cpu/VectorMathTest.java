@@ -90,4 +90,32 @@ class VectorMathTest {
         }
         assertArrayEquals(want, got);
     }
+
+    /** The deterministic exp: vector = scalar twin bit for bit, within 1.5 ulp of the true exp where it is normal. */
+    @org.junit.jupiter.api.Test
+    void expIsItsTwinAndWithinAnUlpAndAHalf() {
+        Random rnd = new Random(9);
+        int n = VectorMath.L * 4096;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (rnd.nextDouble() * 180 - 90);
+        }
+        float[] edge = {0f, -0f, 1e-8f, -1e-8f, 0.34657359f, -0.34657359f, 88.3f, -87.3f, 100f, -100f, 0.5f, -0.5f};
+        System.arraycopy(edge, 0, x, 0, edge.length);
+        float[] got = new float[n];
+        for (int rep = 0; rep < 50; rep++) {
+            for (int i = 0; i < n; i += VectorMath.L) {
+                VectorMath.exp(jdk.incubator.vector.FloatVector.fromArray(VectorMath.F, x, i)).intoArray(got, i);
+            }
+        }
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            float s = VectorMath.exp(x[i]);
+            assertEquals(Float.floatToRawIntBits(s), Float.floatToRawIntBits(got[i]), "x = " + x[i]);
+            float clamped = Math.min(Math.max(x[i], -87.3f), 88.3f);
+            double want = Math.exp(clamped);
+            worst = Math.max(worst, Math.abs(s - want) / Math.ulp((float) want));
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(worst <= 1.5, "worst error " + worst + " ulp");
+    }
 }
