@@ -70,7 +70,7 @@ public final class MessagesRequestMapper {
             }
         }
         boolean prefill = conversation.prefill();
-        plan.conversation(conversation.messages(), null)
+        plan.conversation(conversation.messages(), conversation.paths(), null)
                 .toolChoice(toolChoice, parallel)
                 .thinking(requested.mode(), requested.budget())
                 .promptEnd(!prefill, prefill)

@@ -92,10 +92,10 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     }
 
     private ChatPrompt build(ChatInput input, boolean encode) throws InvalidPromptException {
-        String firstMedia = MediaMessages.firstMedia(input.messages());
+        String firstMedia = MediaMessages.firstMedia(input.messages(), input::partPath);
         if (firstMedia == null) {
             return renderingErrorsAs400(() -> new ChatPrompt(
-                    renderer.encode(input, EngineMessages.messages(input.messages(), null)).ids()));
+                    renderer.encode(input, EngineMessages.messages(input, null)).ids()));
         }
         if (mediaPrompts == null) {
             throw new InvalidPromptException("image, video and file inputs are not supported: this model has no "

@@ -20,7 +20,7 @@ class InputItemsTest {
                     "name", "f", "arguments", "{}")) : null);
 
     private List<ChatMessage> convert(String input) throws Exception {
-        return items.toMessages(items.items(json.readTree(input)), 0);
+        return items.toMessages(items.items(json.readTree(input)), 0).messages();
     }
 
     private String paramOf(String input) throws Exception {
@@ -120,8 +120,11 @@ class InputItemsTest {
                 [{"role":"user","content":"hi"},
                  {"type":"function_call","call_id":"c1","name":"f","arguments":"{}"}]""")));
         all.addAll(items.items(json.readTree("[{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"ok\"}]")));
-        List<ChatMessage> m = items.toMessages(all, 2);
+        InputItems.Messages converted = items.toMessages(all, 2);
+        List<ChatMessage> m = converted.messages();
         assertEquals(List.of("user", "assistant", "tool"), m.stream().map(ChatMessage::role).toList());
+        assertEquals(List.of("previous_response_id", "previous_response_id", "input[0]"),
+                converted.paths().stream().map(io.peregrine.server.chat.MessagePath::message).toList());
         all.add(json.readTree("{\"type\":\"function_call_output\",\"call_id\":\"c9\",\"output\":\"x\"}"));
         assertEquals("input[1].call_id", assertThrows(ApiException.class, () -> items.toMessages(all, 2)).param());
     }
