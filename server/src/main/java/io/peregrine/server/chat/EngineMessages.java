@@ -10,6 +10,8 @@ import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.chat.ToolArguments;
 import io.peregrine.engine.chat.ToolCall;
 import io.peregrine.server.media.MediaMessages;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.MessagePath;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;

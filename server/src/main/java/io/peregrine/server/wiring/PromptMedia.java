@@ -8,12 +8,12 @@ import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.media.MediaSplice;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.vision.decode.ImageDecodeException;
-import io.peregrine.server.chat.ChatInput;
-import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.EngineMessages;
-import io.peregrine.server.chat.InvalidPromptException;
 import io.peregrine.server.media.MediaFetchException;
 import io.peregrine.server.media.MediaMessages;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ChatPrompt;
+import io.peregrine.server.prompt.InvalidPromptException;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,11 +1,11 @@
 package io.peregrine.server.fakes;
 
 import io.peregrine.api.chat.ChatMessage;
-import io.peregrine.server.chat.ChatInput;
-import io.peregrine.server.chat.ChatPrompt;
-import io.peregrine.server.chat.ChatPromptBuilder;
-import io.peregrine.server.chat.InvalidPromptException;
-import io.peregrine.server.chat.OutputSpec;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ChatPrompt;
+import io.peregrine.server.prompt.ChatPromptBuilder;
+import io.peregrine.server.prompt.InvalidPromptException;
+import io.peregrine.server.prompt.OutputSpec;
 
 /**
  * Renders "role: text" lines through {@link ByteCodec} and remembers the last input it saw. The output spec is

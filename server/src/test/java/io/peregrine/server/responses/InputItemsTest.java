@@ -124,7 +124,7 @@ class InputItemsTest {
         List<ChatMessage> m = converted.messages();
         assertEquals(List.of("user", "assistant", "tool"), m.stream().map(ChatMessage::role).toList());
         assertEquals(List.of("previous_response_id", "previous_response_id", "input[0]"),
-                converted.paths().stream().map(io.peregrine.server.chat.MessagePath::message).toList());
+                converted.paths().stream().map(io.peregrine.server.prompt.MessagePath::message).toList());
         all.add(json.readTree("{\"type\":\"function_call_output\",\"call_id\":\"c9\",\"output\":\"x\"}"));
         assertEquals("input[1].call_id", assertThrows(ApiException.class, () -> items.toMessages(all, 2)).param());
     }

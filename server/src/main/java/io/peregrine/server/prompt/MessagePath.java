@@ -1,4 +1,4 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
 
 import java.util.List;
 

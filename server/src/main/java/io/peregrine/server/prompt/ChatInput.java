@@ -1,4 +1,4 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.chat.ChatMessage;
@@ -40,7 +40,7 @@ public record ChatInput(
     public ChatInput(List<ChatMessage> messages, List<Tool> tools, ToolChoice toolChoice, ThinkingMode thinking,
                      JsonNode templateKwargs, boolean addGenerationPrompt, boolean continueFinalMessage) {
         this(messages, tools, toolChoice, thinking, templateKwargs, addGenerationPrompt, continueFinalMessage,
-                MessagePath.chat(messages.size()), FieldNames.CHAT.conversation());
+                MessagePath.chat(messages.size()), "messages");
     }
 
     public ChatInput(List<ChatMessage> messages, List<Tool> tools, ToolChoice toolChoice, ThinkingMode thinking,
