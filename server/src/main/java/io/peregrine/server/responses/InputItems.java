@@ -16,6 +16,7 @@ import io.peregrine.server.http.JsonErrors;
 import io.peregrine.server.http.Quote;
 import io.peregrine.server.prompt.MessagePath;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -194,9 +195,12 @@ final class InputItems {
             return;
         }
         turn.flush(out);
-        // chatContent keeps each part at its index, so part k's path is at.content[k]
-        add(out, new ChatMessage(role, ItemContent.chatContent(content, at + ".content"), null, null, null, null, null,
-                null), at);
+        JsonNode parts = ItemContent.chatContent(content, at + ".content");
+        out.messages().add(new ChatMessage(role, parts, null, null, null, null, null, null));
+        // chatContent keeps each part at its index, so part k's path is at.content[k]; a stored turn's parts are
+        // named by the continuation as a whole, as the turn itself is
+        out.paths().add(at.startsWith("input") || !parts.isArray() ? MessagePath.of(at)
+                : new MessagePath(at, Collections.nCopies(parts.size(), at)));
     }
 
     private static String required(String value, String param) throws ApiException {
