@@ -10,6 +10,7 @@ import io.peregrine.api.chat.FunctionCall;
 import io.peregrine.api.chat.ToolCall;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
+import io.peregrine.server.prompt.MessagePath;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -30,16 +31,18 @@ final class AnthropicHistory {
      * @param prefill the conversation ends with an assistant turn, which the reply continues (Anthropic's prefill;
      *                chat's partial mode)
      */
-    record Conversation(List<ChatMessage> messages, boolean prefill) {}
+    record Conversation(List<ChatMessage> messages, List<MessagePath> paths, boolean prefill) {}
 
     private AnthropicHistory() {}
 
     static Conversation convert(JsonNode system, List<InputMessage> messages) throws ApiException {
         List<ChatMessage> out = new ArrayList<>();
+        List<MessagePath> paths = new ArrayList<>();
         if (system != null && !system.isNull()) {
             JsonNode content = system(system);
             if (content != null) {
                 out.add(message("system", content));
+                paths.add(new MessagePath("system", content.isArray() ? blockPaths("system", content.size()) : null));
             }
         }
         if (messages == null || messages.isEmpty()) {
@@ -68,9 +71,10 @@ final class AnthropicHistory {
                         at + ".content");
             }
             if (m.role().equals("user")) {
-                user(content, at, called, answered, out);
+                user(content, at, called, answered, out, paths);
             } else {
                 assistant(content, at, called, out);
+                paths.add(MessagePath.of(at));
             }
         }
         boolean prefill = messages.getLast().role().equals("assistant");
@@ -79,7 +83,7 @@ final class AnthropicHistory {
             throw ApiException.invalid(at + ": a final assistant turn is a prefill the reply continues; it cannot "
                     + "hold tool_use blocks", at + ".content");
         }
-        return new Conversation(out, prefill);
+        return new Conversation(out, paths, prefill);
     }
 
     private static JsonNode system(JsonNode system) throws ApiException {
@@ -101,14 +105,29 @@ final class AnthropicHistory {
         return parts.isEmpty() ? null : parts;
     }
 
+    /** {@code at[0]}, {@code at[1]}, ...: the system prompt's text blocks. */
+    private static List<String> blockPaths(String at, int n) {
+        List<String> out = new ArrayList<>(n);
+        for (int j = 0; j < n; j++) {
+            out.add(at + "[" + j + "]");
+        }
+        return out;
+    }
+
+    /**
+     * A user turn: its tool results, each a message named by its block, then one message of its other blocks,
+     * each part named by the block it came from (a document's parts by the document).
+     */
     private static void user(JsonNode content, String at, Set<String> called, Set<String> answered,
-                             List<ChatMessage> out)
+                             List<ChatMessage> out, List<MessagePath> paths)
             throws ApiException {
         if (content.isTextual()) {
             out.add(message("user", content));
+            paths.add(MessagePath.of(at));
             return;
         }
         ArrayNode parts = NODES.arrayNode();
+        List<String> partPaths = new ArrayList<>();
         for (int j = 0; j < content.size(); j++) {
             JsonNode b = content.get(j);
             String bat = at + ".content[" + j + "]";
@@ -116,16 +135,23 @@ final class AnthropicHistory {
             switch (type) {
                 case "text" -> parts.add(ContentParts.text(ContentParts.string(b, bat)));
                 case "image" -> parts.add(ContentParts.image(b, bat));
-                case "tool_result" -> out.add(toolResult(b, bat, called, answered));
+                case "tool_result" -> {
+                    out.add(toolResult(b, bat, called, answered));
+                    paths.add(toolResultPath(b, bat));
+                }
                 case "document" -> ContentParts.document(b, bat, parts);
                 case "tool_use", "thinking", "redacted_thinking" -> throw ApiException.invalid(bat + ": '" + type
                         + "' blocks belong to assistant turns, not user turns", bat + ".type");
                 default -> throw ApiException.invalid(bat + ".type must be 'text', 'image', 'document' or "
                         + "'tool_result' in a user turn, got '" + type + "'", bat + ".type");
             }
+            while (partPaths.size() < parts.size()) {
+                partPaths.add(bat);
+            }
         }
         if (!parts.isEmpty()) {
             out.add(message("user", parts));
+            paths.add(new MessagePath(at, partPaths));
         }
     }
 
@@ -235,6 +261,20 @@ final class AnthropicHistory {
             throw ApiException.invalid(at + ".content must be a string or an array of blocks", at + ".content");
         }
         return new ChatMessage("tool", rendered, null, null, id, null, null, null);
+    }
+
+    /** A tool result's message: its parts (after an error's "Error: " prefix) named by its own content blocks. */
+    private static MessagePath toolResultPath(JsonNode b, String at) {
+        JsonNode content = b.get("content");
+        if (content == null || !content.isArray()) {
+            return MessagePath.of(at);
+        }
+        List<String> parts = new ArrayList<>();
+        if (b.path("is_error").asBoolean(false)) {
+            parts.add(at + ".is_error");
+        }
+        parts.addAll(blockPaths(at + ".content", content.size()));
+        return new MessagePath(at, parts);
     }
 
     private static ChatMessage message(String role, JsonNode content) {

@@ -8,10 +8,10 @@ import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.json.JsonGrammar;
 import io.peregrine.server.chat.FieldNames;
 import io.peregrine.server.chat.PlanBuilder;
-import io.peregrine.server.chat.ThinkingMode;
-import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
+import io.peregrine.server.prompt.ThinkingMode;
+import io.peregrine.server.prompt.ToolChoice;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.ArrayList;
@@ -70,7 +70,7 @@ public final class MessagesRequestMapper {
             }
         }
         boolean prefill = conversation.prefill();
-        plan.conversation(conversation.messages(), null)
+        plan.conversation(conversation.messages(), conversation.paths(), null)
                 .toolChoice(toolChoice, parallel)
                 .thinking(requested.mode(), requested.budget())
                 .promptEnd(!prefill, prefill)

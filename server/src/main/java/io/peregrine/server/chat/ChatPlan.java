@@ -1,5 +1,7 @@
 package io.peregrine.server.chat;
 
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.OutputSpec;
 import io.peregrine.server.sampling.SamplingSettings;
 
 /**

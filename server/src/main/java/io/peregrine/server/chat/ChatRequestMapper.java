@@ -7,6 +7,8 @@ import io.peregrine.api.chat.StreamOptions;
 import io.peregrine.api.chat.Tool;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.UnsupportedFields;
+import io.peregrine.server.prompt.ThinkingMode;
+import io.peregrine.server.prompt.ToolChoice;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import java.util.List;

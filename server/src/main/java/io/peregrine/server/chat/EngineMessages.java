@@ -10,6 +10,8 @@ import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.chat.ToolArguments;
 import io.peregrine.engine.chat.ToolCall;
 import io.peregrine.server.media.MediaMessages;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.MessagePath;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -29,20 +31,32 @@ public final class EngineMessages {
      * @param media what the template renders in place of each media part, called for each in conversation order;
      *              null: media parts map as they are (their URLs)
      */
+    public static List<ChatMessage> messages(ChatInput input, Function<JsonNode, List<ContentPart>> media) {
+        return messages(input.messages(), input.paths(), media);
+    }
+
+    /** Messages in chat's names ({@code messages[i]}). */
     public static List<ChatMessage> messages(List<io.peregrine.api.chat.ChatMessage> messages,
                                              Function<JsonNode, List<ContentPart>> media) {
+        return messages(messages, MessagePath.chat(messages.size()), media);
+    }
+
+    private static List<ChatMessage> messages(List<io.peregrine.api.chat.ChatMessage> messages,
+                                              List<MessagePath> paths, Function<JsonNode, List<ContentPart>> media) {
         List<ChatMessage> out = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++) {
-            out.add(message(messages.get(i), "messages[" + i + "]", media));
+            out.add(message(messages.get(i), paths.get(i), media));
         }
         return out;
     }
 
-    public static ChatMessage message(io.peregrine.api.chat.ChatMessage m, String path) {
+    public static ChatMessage message(io.peregrine.api.chat.ChatMessage m, MessagePath path) {
         return message(m, path, null);
     }
 
-    private static ChatMessage message(io.peregrine.api.chat.ChatMessage m, String path, Function<JsonNode, List<ContentPart>> media) {
+    private static ChatMessage message(io.peregrine.api.chat.ChatMessage m, MessagePath at,
+                                       Function<JsonNode, List<ContentPart>> media) {
+        String path = at.message();
         if (m == null) {
             throw new IllegalArgumentException(path + " must be an object");
         }
@@ -55,11 +69,11 @@ public final class EngineMessages {
                 calls.add(toolCall(m.toolCalls().get(i), path + ".tool_calls[" + i + "]"));
             }
         }
-        return new ChatMessage(m.role(), content(m.content(), path + ".content", media), m.name(),
+        return new ChatMessage(m.role(), content(m.content(), at, media), m.name(),
                 m.reasoningContent(), m.reasoning(), calls, m.toolCallId());
     }
 
-    private static List<ContentPart> content(JsonNode c, String path, Function<JsonNode, List<ContentPart>> media) {
+    private static List<ContentPart> content(JsonNode c, MessagePath at, Function<JsonNode, List<ContentPart>> media) {
         if (c == null || c.isNull()) {
             return null;
         }
@@ -67,11 +81,11 @@ public final class EngineMessages {
             return List.of(new ContentPart.Text(c.textValue()));
         }
         if (!c.isArray()) {
-            throw new IllegalArgumentException(path + " must be a string, a list of parts or null");
+            throw new IllegalArgumentException(at.field("content") + " must be a string, a list of parts or null");
         }
         List<ContentPart> out = new ArrayList<>(c.size());
         for (int i = 0; i < c.size(); i++) {
-            String p = path + "[" + i + "]";
+            String p = at.part(i);
             JsonNode part = c.get(i);
             if (!part.isObject()) {
                 throw new IllegalArgumentException(p + " must be an object");

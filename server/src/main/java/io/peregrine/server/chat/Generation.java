@@ -5,9 +5,12 @@ import io.peregrine.engine.runtime.GenerationRequest;
 import io.peregrine.engine.sample.SamplingParams;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.ContextCheck;
-import io.peregrine.server.stream.GenerationCall;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ChatPrompt;
+import io.peregrine.server.prompt.InvalidPromptException;
 import io.peregrine.server.sampling.SamplingResolver;
 import io.peregrine.server.serving.ModelRuntime;
+import io.peregrine.server.stream.GenerationCall;
 
 /**
  * A planned chat-shaped request rendered and fitted into the context, ready to start: the one path from a

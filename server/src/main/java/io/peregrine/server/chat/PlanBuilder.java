@@ -10,6 +10,11 @@ import io.peregrine.engine.constrain.OutputGrammars;
 import io.peregrine.engine.constrain.json.JsonGrammar;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.MessagePath;
+import io.peregrine.server.prompt.OutputSpec;
+import io.peregrine.server.prompt.ThinkingMode;
+import io.peregrine.server.prompt.ToolChoice;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.sampling.SamplingResolver;
 import io.peregrine.server.sampling.SamplingSettings;
@@ -65,7 +70,7 @@ public final class PlanBuilder {
      * without generating ({@code /tokenize}): the same messages get the same answer everywhere.
      */
     public List<Tool> validateConversation(List<ChatMessage> messages, List<Tool> tools) throws ApiException {
-        validateMessages(messages, FieldNames.CHAT);
+        validateMessages(messages, MessagePath.chat(messages == null ? 0 : messages.size()), FieldNames.CHAT);
         return validateTools(tools, FieldNames.CHAT);
     }
 
@@ -74,6 +79,7 @@ public final class PlanBuilder {
         private final String model;
         private final FieldNames names;
         private List<ChatMessage> messages;
+        private List<MessagePath> paths;
         private int priorToolCalls;
         private boolean addGenerationPrompt = true;
         private boolean continueFinalMessage;
@@ -100,14 +106,23 @@ public final class PlanBuilder {
             return model;
         }
 
+        /** Chat's conversation, whose message i is {@code messages[i]}. */
+        public Draft conversation(List<ChatMessage> messages, JsonNode templateKwargs) throws ApiException {
+            return conversation(messages, MessagePath.chat(messages == null ? 0 : messages.size()), templateKwargs);
+        }
+
         /**
-         * The conversation in chat's message shape (each API maps its own history onto it), checked role by role.
+         * The conversation in chat's message shape (each API maps its own history onto it), checked role by role;
+         * an error about one message or part names its path in the client's request.
          *
+         * @param paths          where each message sits in the client's request
          * @param templateKwargs chat_template_kwargs verbatim (an object or null)
          */
-        public Draft conversation(List<ChatMessage> messages, JsonNode templateKwargs) throws ApiException {
-            this.priorToolCalls = validateMessages(messages, names);
+        public Draft conversation(List<ChatMessage> messages, List<MessagePath> paths, JsonNode templateKwargs)
+                throws ApiException {
+            this.priorToolCalls = validateMessages(messages, paths, names);
             this.messages = messages;
+            this.paths = paths;
             this.templateKwargs = templateKwargs;
             return this;
         }
@@ -182,11 +197,11 @@ public final class PlanBuilder {
                 throw new IllegalStateException("a plan needs its conversation and thinking switch");
             }
             ThinkingMode outputStart = continueFinalMessage
-                    ? outputStart(messages.getLast(), thinking, names.conversation()) : thinking;
+                    ? outputStart(messages.getLast(), paths.getLast(), thinking, names.conversation()) : thinking;
             OutputGrammars grammars = new OutputGrammars(content,
                     StructuredOutput.arguments(tools, names.toolSchema()));
             ChatInput input = new ChatInput(messages, tools, toolChoice, thinking, templateKwargs,
-                    addGenerationPrompt, continueFinalMessage);
+                    addGenerationPrompt, continueFinalMessage, paths, names.conversation());
             OutputSpec output = new OutputSpec(outputStart, tools, toolChoice, parallelToolCalls, priorToolCalls,
                     grammars, thinkingBudget);
             return new ChatPlan(model, input, output, samplingSettings, maxTokens, maxTokensField, stream,
@@ -199,11 +214,11 @@ public final class PlanBuilder {
      * prefix has no answer text yet, else in content. Decided by the engine's own rule on the history-repaired
      * message ({@link AssistantPrefill#continuesReasoning}), so the parser starts exactly where the prompt ends.
      */
-    static ThinkingMode outputStart(ChatMessage last, ThinkingMode thinking, String conversation)
+    static ThinkingMode outputStart(ChatMessage last, MessagePath at, ThinkingMode thinking, String conversation)
             throws ApiException {
         io.peregrine.engine.chat.ChatMessage m;
         try {
-            m = HistoryRepair.repair(List.of(EngineMessages.message(last, conversation + "[-1]"))).getLast();
+            m = HistoryRepair.repair(List.of(EngineMessages.message(last, at))).getLast();
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(e.getMessage(), conversation);
         }
@@ -212,10 +227,14 @@ public final class PlanBuilder {
     }
 
     /** Returns the number of tool calls already in the history. */
-    private int validateMessages(List<ChatMessage> messages, FieldNames names) throws ApiException {
+    private int validateMessages(List<ChatMessage> messages, List<MessagePath> paths, FieldNames names)
+            throws ApiException {
         if (messages == null || messages.isEmpty()) {
             throw ApiException.invalid("'" + names.conversation() + "' must be a non-empty array",
                     names.conversation());
+        }
+        if (paths.size() != messages.size()) {
+            throw new IllegalArgumentException(paths.size() + " paths for " + messages.size() + " messages");
         }
         int images = 0;
         int videos = 0;
@@ -224,7 +243,8 @@ public final class PlanBuilder {
         List<String> unanswered = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);
-            String at = "messages[" + i + "]";
+            MessagePath where = paths.get(i);
+            String at = where.message();
             if (m == null) {
                 throw ApiException.invalid(at + " must be an object", at);
             }
@@ -240,7 +260,7 @@ public final class PlanBuilder {
             } else if (content.isArray()) {
                 for (int j = 0; j < content.size(); j++) {
                     JsonNode part = content.get(j);
-                    String pat = at + ".content[" + j + "]";
+                    String pat = where.part(j);
                     String type = part.path("type").asText("");
                     switch (type) {
                         case "text" -> {
@@ -257,7 +277,8 @@ public final class PlanBuilder {
                     }
                 }
             } else if (!content.isTextual()) {
-                throw ApiException.invalid(at + ".content must be a string or an array of content parts", at + ".content");
+                throw ApiException.invalid(at + ".content must be a string or an array of content parts",
+                        at + ".content");
             }
             if (m.role().equals("tool")) {
                 answer(m.toolCallId(), called, unanswered, at);

@@ -2,6 +2,7 @@ package io.peregrine.server.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.server.http.ApiException;
+import io.peregrine.server.prompt.ThinkingMode;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;

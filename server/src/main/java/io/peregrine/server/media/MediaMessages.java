@@ -25,14 +25,20 @@ public final class MediaMessages {
         };
     }
 
-    /** Where the first media part is ("messages[i].content[j]"), or null when there is none. */
-    public static String firstMedia(List<ChatMessage> messages) {
+    /** The client's path of content part {@code part} of message {@code message}, e.g. "input[2].content[1]". */
+    @FunctionalInterface
+    public interface PartPaths {
+        String at(int message, int part);
+    }
+
+    /** Where the first media part is, or null when there is none. */
+    public static String firstMedia(List<ChatMessage> messages, PartPaths paths) {
         for (int i = 0; i < messages.size(); i++) {
             JsonNode parts = messages.get(i).content();
             if (parts != null && parts.isArray()) {
                 for (int j = 0; j < parts.size(); j++) {
                     if (isMediaType(parts.get(j).path("type").asText(""))) {
-                        return "messages[" + i + "].content[" + j + "]";
+                        return paths.at(i, j);
                     }
                 }
             }
@@ -40,8 +46,8 @@ public final class MediaMessages {
         return null;
     }
 
-    /** Loads every media part in conversation order. */
-    public static List<MediaPart> load(List<ChatMessage> messages, MediaFetcher fetcher) {
+    /** Loads every media part in conversation order; a failure names the part's path. */
+    public static List<MediaPart> load(List<ChatMessage> messages, PartPaths paths, MediaFetcher fetcher) {
         List<MediaPart> out = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             JsonNode parts = messages.get(i).content();
@@ -52,7 +58,7 @@ public final class MediaMessages {
                 JsonNode part = parts.get(j);
                 String type = part.path("type").asText("");
                 if (part.isObject() && isMediaType(type)) {
-                    out.add(load(type, part, "messages[" + i + "].content[" + j + "]", fetcher));
+                    out.add(load(type, part, paths.at(i, j), fetcher));
                 }
             }
         }

@@ -14,7 +14,9 @@ import io.peregrine.api.responses.ResponseInputItem;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.JsonErrors;
 import io.peregrine.server.http.Quote;
+import io.peregrine.server.prompt.MessagePath;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -28,6 +30,12 @@ import java.util.Set;
 final class InputItems {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final Set<String> ROLES = Set.of("user", "system", "developer", "assistant");
+
+    /**
+     * The chat messages and where each came from in the request: {@code input[i]} (for an assistant turn merged
+     * from several items, the first of them) or {@code previous_response_id} for a stored turn.
+     */
+    record Messages(List<ChatMessage> messages, List<MessagePath> paths) {}
 
     /** Finds an earlier output item by its id; null when it is not (or no longer) stored. */
     @FunctionalInterface
@@ -74,9 +82,9 @@ final class InputItems {
      * @param items    stored items (already validated) followed by this request's input items
      * @param firstNew the index of the first item of this request; errors name it {@code input[i - firstNew]}
      */
-    List<ChatMessage> toMessages(List<JsonNode> items, int firstNew) throws ApiException {
+    Messages toMessages(List<JsonNode> items, int firstNew) throws ApiException {
         Turn turn = new Turn();
-        List<ChatMessage> out = new ArrayList<>();
+        Messages out = new Messages(new ArrayList<>(), new ArrayList<>());
         Set<String> calls = new HashSet<>();
         for (int i = 0; i < items.size(); i++) {
             String at = i >= firstNew ? "input[" + (i - firstNew) + "]" : "previous_response_id";
@@ -99,6 +107,7 @@ final class InputItems {
                     if (turn.hasMessage || !turn.calls.isEmpty()) {
                         turn.flush(out);
                     }
+                    turn.from(at);
                     turn.reasoning.append(ItemContent.reasoningText(item, at));
                 }
                 case "function_call" -> {
@@ -112,6 +121,7 @@ final class InputItems {
                         throw ApiException.invalid(at + ".call_id '" + Quote.clip(callId) + "' is used by an earlier "
                                 + "function_call", at + ".call_id");
                     }
+                    turn.from(at);
                     turn.calls.add(new ToolCall(null, callId, "function", new FunctionCall(name, args.textValue())));
                 }
                 case "function_call_output" -> {
@@ -122,7 +132,8 @@ final class InputItems {
                     }
                     turn.flush(out);
                     String output = ItemContent.toolOutput(item.output(), at + ".output");
-                    out.add(new ChatMessage("tool", TextNode.valueOf(output), null, null, callId, null, null, null));
+                    add(out, new ChatMessage("tool", TextNode.valueOf(output), null, null, callId, null, null, null),
+                            at);
                 }
                 default -> throw ApiException.unsupported("input items of type '" + Quote.clip(type) + "' are not "
                         + "supported (message, function_call, function_call_output and reasoning are)", at + ".type");
@@ -159,7 +170,12 @@ final class InputItems {
         }
     }
 
-    private void message(ResponseInputItem item, String at, Turn turn, List<ChatMessage> out) throws ApiException {
+    private static void add(Messages out, ChatMessage m, String at) {
+        out.messages().add(m);
+        out.paths().add(MessagePath.of(at));
+    }
+
+    private void message(ResponseInputItem item, String at, Turn turn, Messages out) throws ApiException {
         String role = item.role();
         if (role == null || !ROLES.contains(role)) {
             throw ApiException.invalid(at + ".role must be one of assistant, developer, system, user, got "
@@ -173,13 +189,18 @@ final class InputItems {
             if (!turn.calls.isEmpty()) {
                 turn.flush(out); // text after the calls is the next turn
             }
+            turn.from(at);
             turn.content.append(ItemContent.assistantText(content, at + ".content"));
             turn.hasMessage = true;
             return;
         }
         turn.flush(out);
-        out.add(new ChatMessage(role, ItemContent.chatContent(content, at + ".content"), null, null, null, null, null,
-                null));
+        JsonNode parts = ItemContent.chatContent(content, at + ".content");
+        out.messages().add(new ChatMessage(role, parts, null, null, null, null, null, null));
+        // chatContent keeps each part at its index, so part k's path is at.content[k]; a stored turn's parts are
+        // named by the continuation as a whole, as the turn itself is
+        out.paths().add(at.startsWith("input") || !parts.isArray() ? MessagePath.of(at)
+                : new MessagePath(at, Collections.nCopies(parts.size(), at)));
     }
 
     private static String required(String value, String param) throws ApiException {
@@ -195,14 +216,23 @@ final class InputItems {
         final StringBuilder content = new StringBuilder();
         final List<ToolCall> calls = new ArrayList<>();
         boolean hasMessage;
+        /** The item that opened the turn. */
+        String at;
 
-        void flush(List<ChatMessage> out) {
+        void from(String at) {
+            if (this.at == null) {
+                this.at = at;
+            }
+        }
+
+        void flush(Messages out) {
             if (reasoning.isEmpty() && !hasMessage && calls.isEmpty()) {
                 return;
             }
             JsonNode content = hasMessage || calls.isEmpty() ? TextNode.valueOf(this.content.toString()) : null;
-            out.add(new ChatMessage("assistant", content, null, calls.isEmpty() ? null : List.copyOf(calls), null,
-                    reasoning.isEmpty() ? null : reasoning.toString(), null, null));
+            add(out, new ChatMessage("assistant", content, null, calls.isEmpty() ? null : List.copyOf(calls), null,
+                    reasoning.isEmpty() ? null : reasoning.toString(), null, null), at);
+            at = null;
             reasoning.setLength(0);
             this.content.setLength(0);
             calls.clear();

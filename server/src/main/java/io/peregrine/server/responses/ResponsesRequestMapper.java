@@ -16,11 +16,12 @@ import io.peregrine.server.chat.ChatPlan;
 import io.peregrine.server.chat.FieldNames;
 import io.peregrine.server.chat.PlanBuilder;
 import io.peregrine.server.chat.StructuredOutput;
-import io.peregrine.server.chat.ThinkingMode;
 import io.peregrine.server.chat.ThinkingResolver;
-import io.peregrine.server.chat.ToolChoice;
 import io.peregrine.server.http.ApiException;
 import io.peregrine.server.http.Quote;
+import io.peregrine.server.prompt.MessagePath;
+import io.peregrine.server.prompt.ThinkingMode;
+import io.peregrine.server.prompt.ToolChoice;
 import io.peregrine.server.sampling.SamplingInput;
 import io.peregrine.server.serving.EndpointContext;
 import java.util.ArrayList;
@@ -53,8 +54,8 @@ public final class ResponsesRequestMapper {
             "code_interpreter_call.outputs", "computer_call_output.output.image_url", "message.input_image.image_url");
 
     /**
-     * A limit on the whole conversation names input; a message's own index (messages[i]) is left as it is, as the
-     * messages merge instructions, stored turns and items and their indices do not follow input's.
+     * A limit on the whole conversation names input; an error about one message or part names the item it came
+     * from ({@code input[j]}, {@code input[j].content[k]}), by the paths {@link InputItems} gives each message.
      */
     static final FieldNames NAMES = new FieldNames("input", i -> "tools[" + i + "].name",
             i -> "tools[" + i + "].parameters");
@@ -94,18 +95,22 @@ public final class ResponsesRequestMapper {
         List<JsonNode> items = new ArrayList<>(prior);
         items.addAll(inputItems.items(r.input()));
         List<ChatMessage> messages = new ArrayList<>();
+        List<MessagePath> paths = new ArrayList<>();
         if (r.instructions() != null && !r.instructions().isEmpty()) {
             messages.add(new ChatMessage("system", TextNode.valueOf(r.instructions()), null, null, null, null, null,
                     null));
+            paths.add(MessagePath.of("instructions"));
         }
-        messages.addAll(inputItems.toMessages(items, prior.size()));
+        InputItems.Messages converted = inputItems.toMessages(items, prior.size());
+        messages.addAll(converted.messages());
+        paths.addAll(converted.paths());
         if (messages.isEmpty()) {
             throw ApiException.invalid("'input' has no message to answer", "input");
         }
 
         List<Tool> tools = tools(r.tools());
         PlanBuilder.Draft draft = plans.begin(r.model(), servedNames, NAMES)
-                .conversation(messages, r.chatTemplateKwargs())
+                .conversation(messages, paths, r.chatTemplateKwargs())
                 .tools(tools);
         draft.toolChoice(toolChoice(r.toolChoice(), draft.tools()),
                 r.parallelToolCalls() == null || r.parallelToolCalls());

@@ -1,7 +1,7 @@
 package io.peregrine.server.serving;
 
 import io.peregrine.engine.runtime.InferenceEngine;
-import io.peregrine.server.chat.ChatPromptBuilder;
+import io.peregrine.server.prompt.ChatPromptBuilder;
 import io.peregrine.server.text.TextCodec;
 import java.util.List;
 

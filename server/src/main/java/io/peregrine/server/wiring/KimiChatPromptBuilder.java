@@ -3,14 +3,14 @@ package io.peregrine.server.wiring;
 import io.peregrine.engine.chat.PromptEncoder;
 import io.peregrine.engine.media.MediaProcessor;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
-import io.peregrine.server.chat.ChatInput;
-import io.peregrine.server.chat.ChatPrompt;
-import io.peregrine.server.chat.ChatPromptBuilder;
 import io.peregrine.server.chat.EngineMessages;
-import io.peregrine.server.chat.InvalidPromptException;
-import io.peregrine.server.chat.OutputSpec;
 import io.peregrine.server.media.MediaFetcher;
 import io.peregrine.server.media.MediaMessages;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ChatPrompt;
+import io.peregrine.server.prompt.ChatPromptBuilder;
+import io.peregrine.server.prompt.InvalidPromptException;
+import io.peregrine.server.prompt.OutputSpec;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -92,10 +92,10 @@ public final class KimiChatPromptBuilder implements ChatPromptBuilder {
     }
 
     private ChatPrompt build(ChatInput input, boolean encode) throws InvalidPromptException {
-        String firstMedia = MediaMessages.firstMedia(input.messages());
+        String firstMedia = MediaMessages.firstMedia(input.messages(), input::partPath);
         if (firstMedia == null) {
             return renderingErrorsAs400(() -> new ChatPrompt(
-                    renderer.encode(input, EngineMessages.messages(input.messages(), null)).ids()));
+                    renderer.encode(input, EngineMessages.messages(input, null)).ids()));
         }
         if (mediaPrompts == null) {
             throw new InvalidPromptException("image, video and file inputs are not supported: this model has no "

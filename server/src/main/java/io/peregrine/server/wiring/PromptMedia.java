@@ -8,12 +8,12 @@ import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.media.MediaSplice;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
 import io.peregrine.engine.vision.decode.ImageDecodeException;
-import io.peregrine.server.chat.ChatInput;
-import io.peregrine.server.chat.ChatPrompt;
 import io.peregrine.server.chat.EngineMessages;
-import io.peregrine.server.chat.InvalidPromptException;
 import io.peregrine.server.media.MediaFetchException;
 import io.peregrine.server.media.MediaMessages;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ChatPrompt;
+import io.peregrine.server.prompt.InvalidPromptException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,7 +36,7 @@ final class PromptMedia {
     ChatPrompt build(ChatInput input, TemplateRenderer renderer, boolean encode) throws InvalidPromptException {
         List<MediaPart> parts;
         try {
-            parts = MediaMessages.load(input.messages(), media.fetcher()); // network and file I/O: fine on a virtual thread
+            parts = MediaMessages.load(input.messages(), input::partPath, media.fetcher()); // network and file I/O: fine on a virtual thread
         } catch (MediaFetchException e) {
             throw new InvalidPromptException(e.getMessage(), e.source());
         }
@@ -47,7 +47,7 @@ final class PromptMedia {
             MediaMessages.TemplateParts template = MediaMessages.templateParts(plan.parts());
             MediaProcessor.Plan planned = plan;
             prompt = KimiChatPromptBuilder.renderingErrorsAs400(() -> {
-                var messages = EngineMessages.messages(input.messages(), template);
+                var messages = EngineMessages.messages(input, template);
                 template.requireAllUsed();
                 return splice(renderer.encode(input, messages), planned, encode);
             });
@@ -55,7 +55,7 @@ final class PromptMedia {
         } catch (MediaFetchException e) {
             throw new InvalidPromptException(e.getMessage(), e.source());
         } catch (MediaInputException | ImageDecodeException e) {
-            throw new InvalidPromptException(e.getMessage(), "messages");
+            throw new InvalidPromptException(e.getMessage(), input.conversation());
         } finally {
             // The producer of the later chunks owns the plan's open videos from here on.
             if (plan != null && (prompt == null || prompt.laterMedia() == null)) {

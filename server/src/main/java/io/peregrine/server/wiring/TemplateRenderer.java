@@ -9,9 +9,9 @@ import io.peregrine.engine.chat.RenderOptions;
 import io.peregrine.engine.chat.Tool;
 import io.peregrine.engine.tokenizer.KimiTokenizer;
 import io.peregrine.engine.tokenizer.SpecialTextPolicy;
-import io.peregrine.server.chat.ChatInput;
 import io.peregrine.server.chat.EngineMessages;
-import io.peregrine.server.chat.ToolChoice;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ToolChoice;
 import java.util.List;
 import java.util.Map;
 

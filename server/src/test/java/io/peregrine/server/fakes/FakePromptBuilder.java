@@ -1,11 +1,11 @@
 package io.peregrine.server.fakes;
 
 import io.peregrine.api.chat.ChatMessage;
-import io.peregrine.server.chat.ChatInput;
-import io.peregrine.server.chat.ChatPrompt;
-import io.peregrine.server.chat.ChatPromptBuilder;
-import io.peregrine.server.chat.InvalidPromptException;
-import io.peregrine.server.chat.OutputSpec;
+import io.peregrine.server.prompt.ChatInput;
+import io.peregrine.server.prompt.ChatPrompt;
+import io.peregrine.server.prompt.ChatPromptBuilder;
+import io.peregrine.server.prompt.InvalidPromptException;
+import io.peregrine.server.prompt.OutputSpec;
 
 /**
  * Renders "role: text" lines through {@link ByteCodec} and remembers the last input it saw. The output spec is
@@ -35,12 +35,12 @@ public final class FakePromptBuilder implements ChatPromptBuilder {
                     if (!type.equals("text")) {
                         // as the real builder answers for a checkpoint without a vision tower
                         throw new InvalidPromptException("image, video and file inputs are not supported: this model "
-                                + "has no vision tower", "messages[" + i + "].content[" + j + "]");
+                                + "has no vision tower", input.partPath(i, j));
                     }
                 }
             }
             if (text.equals("UNRENDERABLE")) {
-                throw new InvalidPromptException("cannot render message " + i, "messages[" + i + "].content");
+                throw new InvalidPromptException("cannot render message " + i, input.paths().get(i).field("content"));
             }
             sb.append(m.role()).append(": ").append(text).append('\n');
         }

@@ -3,7 +3,7 @@ package io.peregrine.server.fakes;
 import io.peregrine.engine.parse.ChoiceParser;
 import io.peregrine.engine.parse.OutputDelta;
 import io.peregrine.engine.parse.OutputFinish;
-import io.peregrine.server.chat.OutputSpec;
+import io.peregrine.server.prompt.OutputSpec;
 import java.util.List;
 
 /**

@@ -64,6 +64,18 @@ class HostileRequestTest {
         assertEquals(200, server.post("/tokenize", "{\"messages\":[" + USER + "]}").statusCode());
     }
 
+    /** The prompt builder's refusal of one part names the Responses client's input item, not a merged message. */
+    @Test
+    void aResponsesPartThePromptRefusesIsNamedByItsInputItem() throws Exception {
+        String image = "{\"type\":\"input_image\",\"image_url\":\"data:image/png;base64,AAAA\"}";
+        error(server.post("/v1/responses", "{\"max_output_tokens\":2,\"instructions\":\"Be brief.\",\"input\":["
+                + "{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{}\"},"
+                + "{\"role\":\"assistant\",\"content\":\"done\"},"
+                + "{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"ok\"},"
+                + "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"see\"}," + image + "]}]}"),
+                400, "input[3].content[1]");
+    }
+
     @Test
     void aToolMessageMustAnswerACallFromTheHistory() throws Exception {
         error(chat(USER + ",{\"role\":\"tool\",\"tool_call_id\":\"nope\",\"content\":\"r\"}"), 400,

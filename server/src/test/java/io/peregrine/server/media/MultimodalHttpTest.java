@@ -132,7 +132,11 @@ class MultimodalHttpTest {
     }
 
     static HttpResponse<String> post(String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions"))
+        return post("/v1/chat/completions", body);
+    }
+
+    static HttpResponse<String> post(String path, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
@@ -243,6 +247,35 @@ class MultimodalHttpTest {
         error(request(part("image_url", "http://169.254.169.254/latest/meta-data")), "loopback, private");
         error(request(part("image_url", "http://[::1]/a.png")), "loopback, private");
         error(request(part("image_url", "ftp://example.com/a.png")), "unsupported media URL");
+    }
+
+    /**
+     * A media part the server refuses is named where the client put it, although the Responses API's instructions
+     * and merged turns and Anthropic's split tool results shift the conversation's message indices.
+     */
+    @Test
+    void aRefusedMediaPartIsNamedInTheClientsOwnRequest() throws Exception {
+        String badUrl = "ftp://example.com/a.png";
+        HttpResponse<String> r = post("/v1/responses", "{\"model\":\"tiny\",\"max_output_tokens\":2,"
+                + "\"instructions\":\"Be brief.\",\"input\":[{\"role\":\"user\",\"content\":\"hi\"},"
+                + "{\"type\":\"reasoning\",\"summary\":[{\"type\":\"summary_text\",\"text\":\"hm\"}]},"
+                + "{\"role\":\"assistant\",\"content\":\"hello\"},"
+                + "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"and this?\"},"
+                + "{\"type\":\"input_image\",\"image_url\":\"" + badUrl + "\"}]}]}");
+        assertEquals(400, r.statusCode(), r.body());
+        JsonNode e = JSON.readTree(r.body()).get("error");
+        assertEquals("input[3].content[1]", e.get("param").asText(), r.body());
+        assertTrue(e.get("message").asText().startsWith("input[3].content[1]: unsupported media URL"), r.body());
+
+        r = post("/v1/messages", "{\"model\":\"tiny\",\"max_tokens\":2,\"system\":\"Be brief.\",\"messages\":["
+                + "{\"role\":\"user\",\"content\":\"look\"},"
+                + "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{}}]},"
+                + "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":\"ok\"},"
+                + "{\"type\":\"text\",\"text\":\"and this?\"},"
+                + "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"" + badUrl + "\"}}]}]}");
+        assertEquals(400, r.statusCode(), r.body());
+        e = JSON.readTree(r.body()).get("error"); // Anthropic's error body has no param: the message names it
+        assertTrue(e.get("message").asText().startsWith("messages[2].content[2]: unsupported media URL"), r.body());
     }
 
     @Test

@@ -14,13 +14,15 @@ import org.junit.jupiter.api.Test;
 
 /** Responses input items → the chat messages the one chat pipeline renders. */
 class InputItemsTest {
+    private static final String IMAGE_MESSAGE = "[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+            + "\"text\":\"b\"},{\"type\":\"input_image\",\"image_url\":\"data:image/png;base64,AAAA\"}]}]";
     private final ObjectMapper json = Json.newMapper();
     private final InputItems items = new InputItems(json, id -> id.equals("fc_stored_0")
             ? json.valueToTree(java.util.Map.of("type", "function_call", "id", "fc_stored_0", "call_id", "c7",
                     "name", "f", "arguments", "{}")) : null);
 
     private List<ChatMessage> convert(String input) throws Exception {
-        return items.toMessages(items.items(json.readTree(input)), 0);
+        return items.toMessages(items.items(json.readTree(input)), 0).messages();
     }
 
     private String paramOf(String input) throws Exception {
@@ -120,8 +122,16 @@ class InputItemsTest {
                 [{"role":"user","content":"hi"},
                  {"type":"function_call","call_id":"c1","name":"f","arguments":"{}"}]""")));
         all.addAll(items.items(json.readTree("[{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"ok\"}]")));
-        List<ChatMessage> m = items.toMessages(all, 2);
+        InputItems.Messages converted = items.toMessages(all, 2);
+        List<ChatMessage> m = converted.messages();
         assertEquals(List.of("user", "assistant", "tool"), m.stream().map(ChatMessage::role).toList());
+        assertEquals(List.of("previous_response_id", "previous_response_id", "input[0]"),
+                converted.paths().stream().map(io.peregrine.server.prompt.MessagePath::message).toList());
+        List<JsonNode> withImage = new java.util.ArrayList<>(items.items(json.readTree(IMAGE_MESSAGE)));
+        withImage.addAll(items.items(json.readTree(IMAGE_MESSAGE)));
+        var paths = items.toMessages(withImage, 1).paths();
+        assertEquals("previous_response_id", paths.get(0).part(1));
+        assertEquals("input[0].content[1]", paths.get(1).part(1));
         all.add(json.readTree("{\"type\":\"function_call_output\",\"call_id\":\"c9\",\"output\":\"x\"}"));
         assertEquals("input[1].call_id", assertThrows(ApiException.class, () -> items.toMessages(all, 2)).param());
     }

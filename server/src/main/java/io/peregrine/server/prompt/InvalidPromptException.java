@@ -1,4 +1,5 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
+
 
 /** The conversation is well-formed JSON but cannot be rendered, e.g. a tool message with no matching call. */
 public final class InvalidPromptException extends Exception {

@@ -1,4 +1,5 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
+
 
 /** OpenAI's tool_choice after validation. */
 public sealed interface ToolChoice {

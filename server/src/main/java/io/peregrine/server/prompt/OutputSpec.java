@@ -1,4 +1,4 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
 
 import io.peregrine.api.chat.Tool;
 import io.peregrine.engine.constrain.OutputGrammars;

@@ -1,4 +1,5 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
+
 
 /**
  * The one resolved thinking switch of a request, from whichever spelling the client used. It drives both the

@@ -1,4 +1,5 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
+
 
 /**
  * Renders a conversation with the model's chat template and tokenizes it. Implemented over the engine's

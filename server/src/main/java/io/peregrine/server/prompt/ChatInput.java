@@ -1,4 +1,4 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peregrine.api.chat.ChatMessage;
@@ -13,6 +13,8 @@ import java.util.List;
  *
  * @param continueFinalMessage partial mode: the final assistant message is a prefix the model continues (Moonshot's
  *                             {@code partial}, vLLM's {@code continue_final_message}, Anthropic's prefill)
+ * @param paths                where each message sits in the client's request, for errors about one message or part
+ * @param conversation         the client's name for the conversation as a whole ({@code messages}, {@code input})
  */
 public record ChatInput(
         List<ChatMessage> messages,
@@ -21,11 +23,24 @@ public record ChatInput(
         ThinkingMode thinking,
         JsonNode templateKwargs,
         boolean addGenerationPrompt,
-        boolean continueFinalMessage) {
+        boolean continueFinalMessage,
+        List<MessagePath> paths,
+        String conversation) {
 
     public ChatInput {
         messages = List.copyOf(messages);
         tools = tools == null ? List.of() : List.copyOf(tools);
+        paths = List.copyOf(paths);
+        if (paths.size() != messages.size()) {
+            throw new IllegalArgumentException(paths.size() + " paths for " + messages.size() + " messages");
+        }
+    }
+
+    /** A conversation in chat's names ({@code messages[i]}). */
+    public ChatInput(List<ChatMessage> messages, List<Tool> tools, ToolChoice toolChoice, ThinkingMode thinking,
+                     JsonNode templateKwargs, boolean addGenerationPrompt, boolean continueFinalMessage) {
+        this(messages, tools, toolChoice, thinking, templateKwargs, addGenerationPrompt, continueFinalMessage,
+                MessagePath.chat(messages.size()), "messages");
     }
 
     public ChatInput(List<ChatMessage> messages, List<Tool> tools, ToolChoice toolChoice, ThinkingMode thinking,
@@ -33,8 +48,13 @@ public record ChatInput(
         this(messages, tools, toolChoice, thinking, templateKwargs, addGenerationPrompt, false);
     }
 
+    /** The client's path of content part k of message i. */
+    public String partPath(int message, int part) {
+        return paths.get(message).part(part);
+    }
+
     /** Whether any message carries an image, video or file part (whose tokens cost more to produce than to count). */
     public boolean hasMedia() {
-        return MediaMessages.firstMedia(messages) != null;
+        return MediaMessages.firstMedia(messages, this::partPath) != null;
     }
 }

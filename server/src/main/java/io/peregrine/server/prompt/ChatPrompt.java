@@ -1,4 +1,4 @@
-package io.peregrine.server.chat;
+package io.peregrine.server.prompt;
 
 import io.peregrine.engine.media.MediaProducer;
 import io.peregrine.engine.parse.ChoiceParser;
