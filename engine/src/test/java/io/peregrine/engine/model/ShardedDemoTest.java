@@ -13,12 +13,12 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The demo checkpoint (the real 163,840-entry vocabulary, 128-wide INT4 experts) at 2 ranks with the routed experts
- * split by tensor parallelism, the path the tiny golden model refuses: every expert's {@code gate_proj}/{@code up_proj}
+ * The demo checkpoint (the real 163,840-entry vocabulary, 128-wide INT4 experts) at 2 and 4 ranks, routed experts by
+ * expert parallelism (whole experts per rank) and by tensor parallelism, the path the tiny golden model refuses: every
+ * expert's {@code gate_proj}/{@code up_proj}
  * cut by rows and its INT4 {@code down_proj} by input columns ({@code weight_packed} and {@code weight_scale} on whole
  * groups), beside the heads, the MLPs and the vocabulary. Logits within the golden tolerance of one rank's and the
  * same greedy ids, over real processes.
@@ -43,12 +43,13 @@ class ShardedDemoTest {
         ck.close();
     }
 
-    @Test
-    void tensorParallelExpertsMatchOneRank(@TempDir Path work) throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} ranks, experts by EP: {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"2, false", "4, false", "2, true", "4, true"})
+    void shardedRanksMatchOneRank(int ranks, boolean expertParallel, @TempDir Path work) throws Exception {
         String prompts = "spread:" + ck.config().text().vocabSize();
         ShardedScript.Result one = ShardedScript.run(ck, new ShardingPlan(ck.config(), 1, false), new SingleRank(), STEPS,
                 ShardedScript.prompts(prompts));
-        ShardingPlan plan = new ShardingPlan(ck.config(), 2, false);
+        ShardingPlan plan = new ShardingPlan(ck.config(), ranks, expertParallel);
         ShardGroup.Outcome outcome = ShardGroup.run(work, demo, ck, plan, prompts, STEPS);
         List<ShardedScript.CaseRun> sharded = outcome.rank0().cases();
         assertEquals(one.cases().size(), sharded.size());
@@ -67,7 +68,7 @@ class ShardedDemoTest {
         long rank0 = outcome.rank0().bytesRead();
         long rank1 = Long.parseLong(outcome.workers().getFirst().getFirst().substring("bytesRead=".length()));
         assertTrue(rank0 < one.bytesRead() && rank1 < one.bytesRead(), rank0 + ", " + rank1 + " of " + one.bytesRead());
-        System.out.printf("demo, 2 ranks (TP experts): checkpoint bytes read per rank [%d, %d] of %d for one rank%n",
-                rank0, rank1, one.bytesRead());
+        System.out.printf("demo, %d ranks (%s experts): checkpoint bytes read by ranks 0 and 1 [%d, %d] of %d for one "
+                + "rank%n", ranks, expertParallel ? "EP" : "TP", rank0, rank1, one.bytesRead());
     }
 }
