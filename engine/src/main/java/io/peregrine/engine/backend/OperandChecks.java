@@ -39,6 +39,17 @@ public final class OperandChecks {
         }
     }
 
+    /** A MoE block over {@code x}: the block's width, one router row of all its experts and one output row per token. */
+    public static void moe(MoeBlock block, Activation x, Activation logits, Activation out) {
+        int n = x.rows();
+        if ((block.hidden() > 0 && x.cols() != block.hidden()) || logits.rows() != n
+                || logits.cols() != block.router().experts() || out.rows() != n || out.cols() != x.cols()) {
+            throw new IllegalArgumentException("MoE over x [" + n + ", " + x.cols() + "]: router logits ["
+                    + logits.rows() + ", " + logits.cols() + "], out [" + out.rows() + ", " + out.cols() + "] for "
+                    + block.router().experts() + " experts of hidden " + block.hidden());
+        }
+    }
+
     // ---- the vision tower ------------------------------------------------------------------------------------
 
     /** A {@code [1, cols]} vector operand (norm gain, bias). */

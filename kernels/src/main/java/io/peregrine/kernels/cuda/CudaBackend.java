@@ -778,12 +778,7 @@ public final class CudaBackend implements Backend, InPlaceCollectives {
         if (!(scratch instanceof DeviceMoe m) || n > m.capacity()) {
             throw new IllegalArgumentException(n + " tokens in MoE scratch " + scratch);
         }
-        if ((block.hidden() > 0 && x.cols() != block.hidden()) || logits.rows() != n || logits.cols() != experts
-                || out.rows() != n || out.cols() != x.cols()) {
-            throw new IllegalArgumentException("MoE over x [" + n + ", " + x.cols() + "]: router logits ["
-                    + logits.rows() + ", " + logits.cols() + "], out [" + out.rows() + ", " + out.cols()
-                    + "] for " + experts + " experts of hidden " + block.hidden());
-        }
+        OperandChecks.moe(block, x, logits, out);
         if (n == 0) {
             return;
         }

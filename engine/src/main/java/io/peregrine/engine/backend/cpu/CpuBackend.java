@@ -400,12 +400,7 @@ public final class CpuBackend extends HostMemory implements Backend {
         if (!(scratch instanceof CpuMoe m) || n > m.capacity()) {
             throw new IllegalArgumentException(n + " tokens in MoE scratch " + scratch);
         }
-        if ((block.hidden() > 0 && x.cols() != block.hidden()) || logits.rows() != n
-                || logits.cols() != block.router().experts() || out.rows() != n || out.cols() != x.cols()) {
-            throw new IllegalArgumentException("MoE over x [" + n + ", " + x.cols() + "]: router logits ["
-                    + logits.rows() + ", " + logits.cols() + "], out [" + out.rows() + ", " + out.cols() + "] for "
-                    + block.router().experts() + " experts of hidden " + block.hidden());
-        }
+        OperandChecks.moe(block, x, logits, out);
         if (n == 0) {
             return;
         }
