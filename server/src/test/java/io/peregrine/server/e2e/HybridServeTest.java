@@ -4,24 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
-import com.openai.core.JsonValue;
-import com.openai.core.http.StreamResponse;
-import com.openai.models.chat.completions.ChatCompletion;
-import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
 import io.peregrine.engine.checkpoint.Checkpoint;
 import io.peregrine.engine.model.ExpertPlacement;
 import io.peregrine.engine.model.PlacementReport;
-import io.peregrine.server.app.HttpServer;
 import io.peregrine.server.http.MetricsScrapeTest;
-import io.peregrine.server.app.ServerConfig;
-import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ServingState;
-import io.peregrine.server.app.ShutdownSequence;
-import io.peregrine.server.tracing.Tracing;
 import io.peregrine.server.wiring.RuntimeLoader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -29,7 +18,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -45,27 +33,15 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code auto} start under a small budget reads it and answers the same again.
  */
 class HybridServeTest {
-    private static final String MODEL = "demo";
+    private static final String MODEL = ServedRuntime.MODEL;
 
     @TempDir
     static Path dir;
     private static Path checkpoint;
 
     private final HttpClient http = HttpClient.newHttpClient();
-    private Served plain;
-    private Served hybrid;
-
-    private record Served(ServingState state, HttpServer server, ServerMetrics metrics, OpenAIClient client) {
-        String base() {
-            return "http://127.0.0.1:" + server.port();
-        }
-
-        void shutdown() {
-            client.close();
-            new ShutdownSequence(state, server, 5_000).run();
-            metrics.close();
-        }
-    }
+    private ServedRuntime plain;
+    private ServedRuntime hybrid;
 
     @BeforeAll
     static void writeCheckpoint() {
@@ -74,55 +50,19 @@ class HybridServeTest {
 
     @AfterEach
     void stop() {
-        for (Served s : new Served[] {plain, hybrid}) {
-            if (s != null && s.state.phase() != ServingState.Phase.DRAINING) {
+        for (ServedRuntime s : new ServedRuntime[] {plain, hybrid}) {
+            if (s != null && s.state().phase() != ServingState.Phase.DRAINING) {
                 s.shutdown();
             }
         }
         http.close();
     }
 
-    private static Served serve(RuntimeLoader.MoeOptions moe) throws Exception {
-        ServingState state = new ServingState();
-        ServerMetrics metrics = new ServerMetrics(MODEL, state::stats);
-        state.ready(RuntimeLoader.load(new RuntimeLoader.Options(checkpoint, List.of(MODEL), 2048, 4, 64, 256,
-                32L << 20, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, null,
-                RuntimeLoader.Options.AUTO, 1, null, moe, false), RuntimeLoader.Parallel.SINGLE, state, metrics,
-                Tracing.off()));
-        HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
-        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
-                .apiKey("unused").maxRetries(0).timeout(Duration.ofSeconds(30)).build();
-        return new Served(state, server, metrics, client);
+    private static ServedRuntime serve(RuntimeLoader.MoeOptions moe) throws Exception {
+        return ServedRuntime.start(checkpoint, 1, moe, RuntimeLoader.Parallel.SINGLE);
     }
 
-    private static ChatCompletionCreateParams greedy(String text, int tokens) {
-        return ChatCompletionCreateParams.builder().model(MODEL).addUserMessage(text).temperature(0.0)
-                .maxCompletionTokens(tokens).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
-    }
-
-    /** Reasoning and answer: the tiny model's random weights seldom leave the think block, so both count. */
-    private static String text(ChatCompletion c) {
-        var m = c.choices().getFirst().message();
-        JsonValue r = m._additionalProperties().get("reasoning_content");
-        return (r == null ? "" : r.asString().orElse("")) + "|" + m.content().orElse("");
-    }
-
-    private static String streamed(OpenAIClient client, ChatCompletionCreateParams params) {
-        StringBuilder reasoning = new StringBuilder();
-        StringBuilder content = new StringBuilder();
-        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
-            s.stream().forEach(chunk -> chunk.choices().forEach(ch -> {
-                ch.delta().content().ifPresent(content::append);
-                JsonValue r = ch.delta()._additionalProperties().get("reasoning_content");
-                if (r != null) {
-                    r.asString().ifPresent(reasoning::append);
-                }
-            }));
-        }
-        return reasoning + "|" + content;
-    }
-
-    private Map<String, Double> metrics(Served s) throws Exception {
+    private Map<String, Double> metrics(ServedRuntime s) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(s.base() + "/metrics")).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode());
@@ -145,10 +85,10 @@ class HybridServeTest {
         hybrid = serve(new RuntimeLoader.MoeOptions(ExpertPlacement.Mode.CPU, 0, histogram));
         String[] expected = new String[PROMPTS.size()];
         for (int i = 0; i < PROMPTS.size(); i++) {
-            ChatCompletionCreateParams p = greedy(PROMPTS.get(i), 24);
-            expected[i] = text(plain.client.chat().completions().create(p));
-            assertEquals(expected[i], text(hybrid.client.chat().completions().create(p)), "chat: " + PROMPTS.get(i));
-            assertEquals(expected[i], streamed(hybrid.client, p), "streaming: " + PROMPTS.get(i));
+            ChatCompletionCreateParams p = ServedRuntime.greedy(PROMPTS.get(i), 24);
+            expected[i] = ServedRuntime.text(plain.client().chat().completions().create(p));
+            assertEquals(expected[i], ServedRuntime.text(hybrid.client().chat().completions().create(p)), "chat: " + PROMPTS.get(i));
+            assertEquals(expected[i], ServedRuntime.streamed(hybrid.client(), p), "streaming: " + PROMPTS.get(i));
         }
 
         Map<String, Double> m = metrics(hybrid);
@@ -184,7 +124,7 @@ class HybridServeTest {
         }
         hybrid = serve(new RuntimeLoader.MoeOptions(ExpertPlacement.Mode.AUTO, budget, histogram));
         for (int i = 0; i < PROMPTS.size(); i++) {
-            assertEquals(expected[i], text(hybrid.client.chat().completions().create(greedy(PROMPTS.get(i), 24))));
+            assertEquals(expected[i], ServedRuntime.text(hybrid.client().chat().completions().create(ServedRuntime.greedy(PROMPTS.get(i), 24))));
         }
         hybrid.shutdown();
         long[][] both = ExpertPlacement.RoutingHistogram.read(histogram).counts();

@@ -5,21 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
-import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.OpenAIServiceException;
-import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
-import io.peregrine.engine.runtime.EngineListener;
-import io.peregrine.server.app.HttpServer;
-import io.peregrine.server.app.ServerConfig;
-import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ServingState;
-import io.peregrine.server.app.ShutdownSequence;
 import io.peregrine.server.wiring.Nodes;
 import io.peregrine.server.wiring.RuntimeLoader;
 import java.io.IOException;
@@ -47,27 +38,15 @@ import org.junit.jupiter.api.io.TempDir;
  * outright (the node gone) fails the in-flight stream and {@code /health}, also while idle.
  */
 class MultiNodeServeTest {
-    private static final String MODEL = "demo";
+    private static final String MODEL = ServedRuntime.MODEL;
 
     @TempDir
     static Path dir;
     private static Path checkpoint;
 
     private final HttpClient http = HttpClient.newHttpClient();
-    private Served node0;
+    private ServedRuntime node0;
     private Process node1;
-
-    private record Served(ServingState state, HttpServer server, ServerMetrics metrics, OpenAIClient client) {
-        String base() {
-            return "http://127.0.0.1:" + server.port();
-        }
-
-        void shutdown() {
-            client.close();
-            new ShutdownSequence(state, server, 5_000).run();
-            metrics.close();
-        }
-    }
 
     @BeforeAll
     static void writeCheckpoint() {
@@ -76,7 +55,7 @@ class MultiNodeServeTest {
 
     @AfterEach
     void stop() {
-        if (node0 != null && node0.state.phase() != ServingState.Phase.DRAINING) {
+        if (node0 != null && node0.state().phase() != ServingState.Phase.DRAINING) {
             node0.shutdown();
         }
         if (node1 != null) {
@@ -86,20 +65,12 @@ class MultiNodeServeTest {
         http.close();
     }
 
-    private static Served serve(RuntimeLoader.Parallel parallel, int threads) throws Exception {
-        ServingState state = new ServingState();
-        ServerMetrics metrics = new ServerMetrics(MODEL, state::stats);
-        state.ready(RuntimeLoader.load(new RuntimeLoader.Options(checkpoint, List.of(MODEL), 2048, 4, 64, 256,
-                32L << 20, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, null,
-                RuntimeLoader.Options.AUTO, threads, null), parallel, state, EngineListener.NONE));
-        HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
-        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
-                .apiKey("unused").maxRetries(0).timeout(Duration.ofSeconds(30)).build();
-        return new Served(state, server, metrics, client);
+    private static ServedRuntime serve(RuntimeLoader.Parallel parallel, int threads) throws Exception {
+        return ServedRuntime.start(checkpoint, threads, RuntimeLoader.MoeOptions.GPU, parallel);
     }
 
     /** Node 1 as an operator starts it, then node 0 here; returns once both nodes' ranks have joined. */
-    private Served twoNodes(Path log) throws Exception {
+    private ServedRuntime twoNodes(Path log) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -115,18 +86,7 @@ class MultiNodeServeTest {
         return serve(new RuntimeLoader.Parallel(2, true, new Nodes(2, 0, null, port)), 1);
     }
 
-    private static ChatCompletionCreateParams greedy(String text, int tokens) {
-        return ChatCompletionCreateParams.builder().model(MODEL).addUserMessage(text).temperature(0.0)
-                .maxCompletionTokens(tokens).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
-    }
-
-    private static String text(ChatCompletion c) {
-        var m = c.choices().getFirst().message();
-        JsonValue r = m._additionalProperties().get("reasoning_content");
-        return (r == null ? "" : r.asString().orElse("")) + "|" + m.content().orElse("");
-    }
-
-    private int health(Served s) throws Exception {
+    private int health(ServedRuntime s) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(s.base() + "/health")).GET().build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode();
     }
@@ -140,15 +100,15 @@ class MultiNodeServeTest {
     @Test
     void twoNodesAnswerLikeOneRankAndNodeOneEndsWithTheShutdown() throws Exception {
         Path log = dir.resolve("node1-answer.log");
-        Served one = serve(RuntimeLoader.Parallel.SINGLE, 1);
+        ServedRuntime one = serve(RuntimeLoader.Parallel.SINGLE, 1);
         try {
             node0 = twoNodes(log);
             assertEquals(List.of(), ProcessHandle.current().children().filter(ProcessHandle::isAlive)
                     .filter(p -> p.pid() != node1.pid()).toList(), "node 0 runs its one rank itself");
             for (String prompt : List.of("Name three raptors.", "What is 2 + 2? Answer briefly.")) {
-                ChatCompletionCreateParams p = greedy(prompt, 16);
-                assertEquals(text(one.client().chat().completions().create(p)),
-                        text(node0.client().chat().completions().create(p)), prompt);
+                ChatCompletionCreateParams p = ServedRuntime.greedy(prompt, 16);
+                assertEquals(ServedRuntime.text(one.client().chat().completions().create(p)),
+                        ServedRuntime.text(node0.client().chat().completions().create(p)), prompt);
             }
         } finally {
             one.shutdown();
@@ -163,7 +123,7 @@ class MultiNodeServeTest {
     void aLostNodeFailsTheInFlightStreamAndHealth() throws Exception {
         node0 = twoNodes(dir.resolve("node1-lost.log"));
         StreamResponse<ChatCompletionChunk> stream = node0.client().chat().completions().createStreaming(
-                greedy("Tell a very long story about falcons.", 1800));
+                ServedRuntime.greedy("Tell a very long story about falcons.", 1800));
         Iterator<ChatCompletionChunk> chunks = stream.stream().iterator();
         assertTrue(chunks.hasNext(), "the stream started");
         chunks.next();
@@ -181,7 +141,7 @@ class MultiNodeServeTest {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed), e.getMessage());
         assertTrue(node0.state().detail().contains("rank 1 (127.0.0.1:"), node0.state().detail());
         OpenAIServiceException refused = assertThrows(OpenAIServiceException.class,
-                () -> node0.client().chat().completions().create(greedy("Still there?", 4)));
+                () -> node0.client().chat().completions().create(ServedRuntime.greedy("Still there?", 4)));
         assertEquals(503, refused.statusCode());
     }
 

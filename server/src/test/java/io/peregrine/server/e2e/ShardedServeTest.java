@@ -6,21 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
-import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.OpenAIServiceException;
-import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.peregrine.engine.checkpoint.demo.DemoCheckpoint;
 import io.peregrine.engine.runtime.EngineListener;
-import io.peregrine.server.app.HttpServer;
-import io.peregrine.server.app.ServerConfig;
-import io.peregrine.server.metrics.ServerMetrics;
 import io.peregrine.server.serving.ServingState;
-import io.peregrine.server.app.ShutdownSequence;
 import io.peregrine.server.wiring.RuntimeLoader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -45,28 +37,15 @@ import org.junit.jupiter.api.io.TempDir;
  * shutdown sequence leaves no worker behind; counts the ranks cannot divide are refused before any worker starts.
  */
 class ShardedServeTest {
-    private static final String MODEL = "demo";
+    private static final String MODEL = ServedRuntime.MODEL;
 
     @TempDir
     static Path dir;
     private static Path checkpoint;
 
     private final HttpClient http = HttpClient.newHttpClient();
-    private Served one;
-    private Served sharded;
-
-    /** A loaded runtime behind its own HTTP server. */
-    private record Served(ServingState state, HttpServer server, ServerMetrics metrics, OpenAIClient client) {
-        String base() {
-            return "http://127.0.0.1:" + server.port();
-        }
-
-        void shutdown() {
-            client.close();
-            new ShutdownSequence(state, server, 5_000).run();
-            metrics.close();
-        }
-    }
+    private ServedRuntime one;
+    private ServedRuntime sharded;
 
     @BeforeAll
     static void writeCheckpoint() {
@@ -78,49 +57,14 @@ class ShardedServeTest {
         if (one != null) {
             one.shutdown();
         }
-        if (sharded != null && sharded.state.phase() != ServingState.Phase.DRAINING) {
+        if (sharded != null && sharded.state().phase() != ServingState.Phase.DRAINING) {
             sharded.shutdown();
         }
         http.close();
     }
 
-    private static Served serve(RuntimeLoader.Parallel parallel, int threads) throws Exception {
-        ServingState state = new ServingState();
-        ServerMetrics metrics = new ServerMetrics(MODEL, state::stats);
-        state.ready(RuntimeLoader.load(new RuntimeLoader.Options(checkpoint, List.of(MODEL), 2048, 4, 64, 256,
-                32L << 20, 16, "cpu", "tiny", RuntimeLoader.MediaOptions.defaults(), false, null,
-                RuntimeLoader.Options.AUTO, threads, null), parallel, state, EngineListener.NONE));
-        HttpServer server = HttpServer.start(ServerConfig.defaults().withPort(0), state, metrics);
-        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
-                .apiKey("unused").maxRetries(0).timeout(Duration.ofSeconds(30)).build();
-        return new Served(state, server, metrics, client);
-    }
-
-    private static ChatCompletionCreateParams greedy(String text, int tokens) {
-        return ChatCompletionCreateParams.builder().model(MODEL).addUserMessage(text).temperature(0.0)
-                .maxCompletionTokens(tokens).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
-    }
-
-    /** Reasoning and answer: the tiny model's random weights seldom leave the think block, so both count. */
-    private static String text(ChatCompletion c) {
-        var m = c.choices().getFirst().message();
-        JsonValue r = m._additionalProperties().get("reasoning_content");
-        return (r == null ? "" : r.asString().orElse("")) + "|" + m.content().orElse("");
-    }
-
-    private static String streamed(OpenAIClient client, ChatCompletionCreateParams params) {
-        StringBuilder reasoning = new StringBuilder();
-        StringBuilder content = new StringBuilder();
-        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
-            s.stream().forEach(chunk -> chunk.choices().forEach(ch -> {
-                ch.delta().content().ifPresent(content::append);
-                JsonValue r = ch.delta()._additionalProperties().get("reasoning_content");
-                if (r != null) {
-                    r.asString().ifPresent(reasoning::append);
-                }
-            }));
-        }
-        return reasoning + "|" + content;
+    private static ServedRuntime serve(RuntimeLoader.Parallel parallel, int threads) throws Exception {
+        return ServedRuntime.start(checkpoint, threads, RuntimeLoader.MoeOptions.GPU, parallel);
     }
 
     /** This JVM's child JVMs: the worker ranks (nothing else in this test starts a process). */
@@ -130,7 +74,7 @@ class ShardedServeTest {
                 .toList();
     }
 
-    private int health(Served s) throws Exception {
+    private int health(ServedRuntime s) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(s.base() + "/health")).GET().build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode();
     }
@@ -143,10 +87,10 @@ class ShardedServeTest {
         assertEquals(1, started.size(), "one worker rank for two ranks: " + started);
 
         for (String prompt : List.of("Name three raptors.", "What is 2 + 2? Answer briefly, then explain why.")) {
-            ChatCompletionCreateParams p = greedy(prompt, 24);
-            String expected = text(one.client.chat().completions().create(p));
-            assertEquals(expected, text(sharded.client.chat().completions().create(p)), "chat: " + prompt);
-            assertEquals(expected, streamed(sharded.client, p), "streaming: " + prompt);
+            ChatCompletionCreateParams p = ServedRuntime.greedy(prompt, 24);
+            String expected = ServedRuntime.text(one.client().chat().completions().create(p));
+            assertEquals(expected, ServedRuntime.text(sharded.client().chat().completions().create(p)), "chat: " + prompt);
+            assertEquals(expected, ServedRuntime.streamed(sharded.client(), p), "streaming: " + prompt);
         }
         assertEquals(200, health(sharded));
 
@@ -188,7 +132,7 @@ class ShardedServeTest {
         assertTrue(expected.length() > 20, expected);
     }
 
-    private String post(Served s, String body) throws Exception {
+    private String post(ServedRuntime s, String body) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -215,8 +159,8 @@ class ShardedServeTest {
         assertEquals(200, health(sharded));
 
         // a stream far longer than the test: it can only end because the group broke
-        StreamResponse<ChatCompletionChunk> stream = sharded.client.chat().completions().createStreaming(
-                greedy("Tell a very long story about falcons.", 1800));
+        StreamResponse<ChatCompletionChunk> stream = sharded.client().chat().completions().createStreaming(
+                ServedRuntime.greedy("Tell a very long story about falcons.", 1800));
         Iterator<ChatCompletionChunk> chunks = stream.stream().iterator();
         assertTrue(chunks.hasNext(), "the stream started");
         chunks.next();
@@ -233,12 +177,12 @@ class ShardedServeTest {
         }, "/health turns 503");
         System.out.printf("killed worker: stream failed and /health 503 within %d ms (%s)%n",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed), e.getMessage());
-        assertEquals(ServingState.Phase.FAILED, sharded.state.phase());
-        assertTrue(sharded.state.detail().contains("died") || sharded.state.detail().contains("exited"),
-                sharded.state.detail());
+        assertEquals(ServingState.Phase.FAILED, sharded.state().phase());
+        assertTrue(sharded.state().detail().contains("died") || sharded.state().detail().contains("exited"),
+                sharded.state().detail());
 
         OpenAIServiceException refused = assertThrows(OpenAIServiceException.class,
-                () -> sharded.client.chat().completions().create(greedy("Still there?", 4)));
+                () -> sharded.client().chat().completions().create(ServedRuntime.greedy("Still there?", 4)));
         assertEquals(503, refused.statusCode());
         assertTrue(refused.getMessage().contains("engine failed"), refused.getMessage());
 
@@ -257,8 +201,8 @@ class ShardedServeTest {
                 Thread.sleep(20);
             }
         }, "/health turns 503 with no request running");
-        assertTrue(sharded.state.detail().contains("worker rank 1 (pid " + started.getFirst().pid() + ") exited"),
-                sharded.state.detail());
+        assertTrue(sharded.state().detail().contains("worker rank 1 (pid " + started.getFirst().pid() + ") exited"),
+                sharded.state().detail());
         int ready = http.send(HttpRequest.newBuilder(URI.create(sharded.base() + "/ready")).GET().build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode();
         assertEquals(503, ready);
